@@ -1,0 +1,102 @@
+// The CPU addon's exports table, kernel-set choice and thread settings.
+#include "addon.h"
+
+#include <stdlib.h>
+
+#include <string>
+#include <thread>
+
+#include "../cpu/dispatch.h"
+#include "errors.h"
+
+namespace sk {
+namespace {
+
+int default_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+// SPARSEKIT_ISA forces a kernel set; asking for one this CPU cannot run is an
+// error at load rather than a crash (SIGILL) at the first op.
+sk_isa choose_isa(Napi::Env env, const sk_cpu_features& f, bool* forced) {
+  const char* want = getenv("SPARSEKIT_ISA");
+  *forced = want && *want;
+  if (!*forced) return sk_isa_best(f);
+  sk_isa isa;
+  if (!sk_isa_parse(want, &isa))
+    throw_error(env, SK_ERR_INVALID_ARGUMENT,
+                std::string("Expected scalar, avx2, avx512 or neon for SPARSEKIT_ISA but received '") + want + "'");
+  if (!sk_isa_supported(isa, f))
+    throw_error(env, SK_ERR_UNSUPPORTED,
+                std::string("SPARSEKIT_ISA=") + want + " but this " + sk_cpu_arch() +
+                    " CPU (or this build) cannot run it; unset it or pick one that `sparsekit info` lists");
+  return isa;
+}
+
+}  // namespace
+
+SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(sk_cpu_detect()) {
+  isa_ = choose_isa(env, features_, &isa_forced_);
+  executor_ = std::make_unique<Executor>(env, default_threads());
+  // Stop the job thread before this environment's handles go away.
+  env.AddCleanupHook([this] { executor_->shutdown(); });
+  DefineAddon(exports, {
+                           InstanceMethod("cpuInfo", &SparsekitAddon::CpuInfo),
+                           InstanceMethod("setNumThreads", &SparsekitAddon::SetNumThreads),
+                           InstanceMethod("numThreads", &SparsekitAddon::NumThreads),
+                           InstanceMethod("alloc", &SparsekitAddon::Alloc),
+                           InstanceMethod("release", &SparsekitAddon::Release),
+                           InstanceMethod("hostStats", &SparsekitAddon::HostStats),
+                           InstanceMethod("cast", &SparsekitAddon::Cast),
+                       });
+}
+
+Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const sk_cpu_features& f = features_;
+  Napi::Object features = Napi::Object::New(env);
+  const struct { const char* name; bool on; } flags[] = {
+      {"avx2", f.avx2},         {"fma", f.fma},           {"f16c", f.f16c},
+      {"avx512f", f.avx512f},   {"avx512bw", f.avx512bw}, {"avx512vl", f.avx512vl},
+      {"avx512bf16", f.avx512bf16}, {"avx512vnni", f.avx512vnni}, {"neon", f.neon},
+      {"fp16", f.fp16},         {"dotprod", f.dotprod},   {"bf16", f.bf16},
+      {"i8mm", f.i8mm},
+  };
+  for (const auto& flag : flags) features.Set(flag.name, flag.on);
+  Napi::Array supported = Napi::Array::New(env);
+  for (int i = 0; i < SK_ISA_COUNT; ++i)
+    if (sk_isa_supported(static_cast<sk_isa>(i), f)) supported.Set(supported.Length(), sk_isa_name(static_cast<sk_isa>(i)));
+  Napi::Object kernels = Napi::Object::New(env);
+  sk_cast_params probe{nullptr, nullptr, 0, SK_F32, SK_F16, true};
+  kernels.Set("cast", sk_cpu_cast_pick(probe, isa_).name);
+
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("arch", sk_cpu_arch());
+  out.Set("isa", sk_isa_name(isa_));
+  out.Set("forced", isa_forced_);
+  out.Set("supportedIsas", supported);
+  out.Set("features", features);
+  out.Set("kernels", kernels);
+  out.Set("threads", executor_->threads());
+  return out;
+}
+
+Napi::Value SparsekitAddon::SetNumThreads(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw_error(info.Env(), SK_ERR_INVALID_ARGUMENT, "Expected an integer between 1 and 1024 for threads");
+  int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1 || n > 1024)
+    throw_error(info.Env(), SK_ERR_INVALID_ARGUMENT, "Expected an integer between 1 and 1024 for threads");
+  executor_->set_threads(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value SparsekitAddon::NumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), executor_->threads());
+}
+
+}  // namespace sk
+
+using sk::SparsekitAddon;
+NODE_API_ADDON(SparsekitAddon)

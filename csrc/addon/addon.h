@@ -1,0 +1,38 @@
+// The CPU addon's per-environment instance (context-aware: each worker_thread
+// that loads sparsekit gets its own executor and kernel choice).
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "../core/cpu_features.h"
+#include "executor.h"
+
+namespace sk {
+
+class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
+ public:
+  SparsekitAddon(Napi::Env env, Napi::Object exports);
+
+  sk_isa isa() const { return isa_; }
+  Executor& executor() { return *executor_; }
+
+ private:
+  // addon.cc
+  Napi::Value CpuInfo(const Napi::CallbackInfo& info);
+  Napi::Value SetNumThreads(const Napi::CallbackInfo& info);
+  Napi::Value NumThreads(const Napi::CallbackInfo& info);
+  // memory.cc
+  Napi::Value Alloc(const Napi::CallbackInfo& info);
+  Napi::Value Release(const Napi::CallbackInfo& info);
+  Napi::Value HostStats(const Napi::CallbackInfo& info);
+  // op_cast.cc
+  Napi::Value Cast(const Napi::CallbackInfo& info);
+
+  sk_cpu_features features_;
+  sk_isa isa_;
+  bool isa_forced_ = false;
+  std::unique_ptr<Executor> executor_;
+};
+
+}  // namespace sk

@@ -1,0 +1,78 @@
+// cast(src, srcType, dst, dstType, count, saturate) → Promise<void>
+#include <algorithm>
+#include <memory>
+
+#include "../core/host_alloc.h"
+#include "../cpu/dispatch.h"
+#include "addon.h"
+#include "convert.h"
+#include "errors.h"
+
+namespace sk {
+namespace {
+
+constexpr size_t kCastGrain = 1 << 16;  // elements per task: big enough to amortize the hand-off
+
+// Keeps the op's buffers alive until its Promise settles: JS references for
+// the ArrayBuffers, and a host-block reference for memory sparsekit owns (so
+// dispose() during the op cannot free it under the kernel).
+struct Holds {
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> buffers;
+  std::vector<void*> blocks;
+
+  void hold(const HostView& v) {
+    buffers.push_back(Napi::Persistent(v.buffer));
+    void* start = Napi::ArrayBuffer(v.buffer).Data();
+    if (host_retain(start)) blocks.push_back(start);
+  }
+  void release_blocks() {
+    for (void* b : blocks) host_release(b);
+    blocks.clear();
+  }
+};
+
+}  // namespace
+
+Napi::Value SparsekitAddon::Cast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  sk_cast_params p{};
+  p.src_type = dtype_arg(info, 1, "srcType");
+  p.dst_type = dtype_arg(info, 3, "dstType");
+  p.count = count_arg(info, 4, "count");
+  p.saturate = info.Length() > 5 && info[5].ToBoolean().Value();
+  HostView src = host_view_arg(info, 0, "src", checked_bytes(env, p.count, sk_dtype_size(p.src_type), "src"));
+  HostView dst = host_view_arg(info, 2, "dst", checked_bytes(env, p.count, sk_dtype_size(p.dst_type), "dst"));
+  p.src = src.data;
+  p.dst = dst.data;
+  sk_cast_kernel kernel = sk_cpu_cast_pick(p, isa_);
+  if (!kernel.fn) throw_error(env, SK_ERR_UNSUPPORTED, "No cast kernel for these dtypes on this CPU");
+
+  auto holds = std::make_shared<Holds>();
+  holds->hold(src);
+  holds->hold(dst);
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+
+  executor_->submit(
+      [p, kernel, holds](ThreadPool& pool) {
+        const size_t tasks = (p.count + kCastGrain - 1) / kCastGrain;
+        const size_t src_size = sk_dtype_size(p.src_type), dst_size = sk_dtype_size(p.dst_type);
+        pool.parallel_for(tasks, [&](size_t t) {
+          sk_cast_params part = p;
+          const size_t begin = t * kCastGrain;
+          part.count = std::min(kCastGrain, p.count - begin);
+          part.src = static_cast<const uint8_t*>(p.src) + begin * src_size;
+          part.dst = static_cast<uint8_t*>(p.dst) + begin * dst_size;
+          kernel.fn(&part);
+        });
+        holds->release_blocks();
+        return JobResult{};
+      },
+      [deferred, holds](Napi::Env env, const JobResult& r) {
+        if (r.status == SK_OK) deferred->Resolve(env.Undefined());
+        else deferred->Reject(make_error(env, r.status, r.message).Value());
+        holds->buffers.clear();
+      });
+  return deferred->Promise();
+}
+
+}  // namespace sk

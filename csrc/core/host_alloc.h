@@ -1,0 +1,28 @@
+// 64-byte-aligned host blocks with a reference count, for CPU tensors that
+// sparsekit owns. Holders: the JS ArrayBuffer over the block (one reference,
+// dropped by dispose() or by GC, whichever comes first) and every queued job
+// that reads or writes it. The block is freed when the last holder lets go,
+// so dispose() during a running op never frees memory under a kernel.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+namespace sk {
+
+constexpr size_t kHostAlignment = 64;  // a cache line, and one AVX-512 register
+
+struct HostStats {
+  uint64_t blocks;
+  uint64_t bytes;
+};
+
+// Returns null when the allocation fails. The block starts with one reference.
+void* host_alloc(size_t bytes);
+// Adds a reference if ptr is the start of a live block; returns false otherwise
+// (a caller's own memory, or a pointer into the middle of a block).
+bool host_retain(void* ptr);
+// Drops a reference; frees the block when none is left. Ignores unknown pointers.
+void host_release(void* ptr);
+HostStats host_stats();
+
+}  // namespace sk

@@ -1,0 +1,18 @@
+#include "dispatch.h"
+
+#include "cast/cast.h"
+
+sk_cast_kernel sk_cpu_cast_pick(const sk_cast_params& p, sk_isa isa) {
+  if (!sk_dtype_valid(p.src_type) || !sk_dtype_valid(p.dst_type)) return {nullptr, "none"};
+  switch (isa) {
+#define SK_CAST_UKERNEL(name) \
+  case SK_ISA_##name##_ID: return {sk_cast_ukernel__##name, "sk_cast_ukernel__" #name};
+#define SK_ISA_scalar_ID SK_ISA_SCALAR
+#define SK_ISA_avx2_ID SK_ISA_AVX2
+#define SK_ISA_avx512_ID SK_ISA_AVX512
+#define SK_ISA_neon_ID SK_ISA_NEON
+#include "cast/cast.inc"
+#undef SK_CAST_UKERNEL
+    default: return {nullptr, "none"};
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Loads the native addons and types their raw bindings. Internal: the public
+ * API validates arguments before anything here is called.
+ * @internal
+ * @module
+ */
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { arch, platform } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { SparsekitError } from './errors.js'
+
+const require = createRequire(import.meta.url)
+/** The package root: one level above `lib/` (sources) or `dist/` (built). */
+export const packageRoot = fileURLToPath(new URL('..', import.meta.url))
+
+/** Facts about the CPU and the kernels chosen for it (`csrc/addon/addon.cc`). */
+export interface CpuInfo {
+  arch: string
+  isa: string
+  forced: boolean
+  supportedIsas: string[]
+  features: Record<string, boolean>
+  kernels: Record<string, string>
+  threads: number
+}
+
+/** A host block that sparsekit owns, as `alloc()` returns it. */
+export interface HostBlock {
+  buffer: ArrayBuffer
+  handle: unknown
+}
+
+/** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
+export interface CpuBinding {
+  cpuInfo(): CpuInfo
+  setNumThreads(n: number): void
+  numThreads(): number
+  alloc(bytes: number): HostBlock
+  release(buffer: ArrayBuffer, handle: unknown): void
+  hostStats(): { blocks: number; bytes: number }
+  cast(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): Promise<void>
+  castSync(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): void
+}
+
+/** Why CUDA can or cannot be used, from the CUDA addon. */
+export interface CudaStatus {
+  available: boolean
+  reason: string // '' when available
+  deviceCount: number
+  runtimeVersion: number // e.g. 13000
+  driverVersion: number // 0 without a driver
+  archs: string // the SASS/PTX targets compiled in, e.g. "80;89;90a"
+}
+
+/** One CUDA device's properties. */
+export interface CudaDeviceInfo {
+  index: number
+  name: string
+  computeCapability: string // "9.0"
+  totalMemory: number // bytes
+  multiprocessors: number
+}
+
+/** Device memory from the caching allocator (a type-tagged native object). */
+export interface DeviceBuffer {
+  readonly device: number
+  readonly bytes: number
+  /** Returns the memory to the allocator's cache at once (later uses throw ERR_SK_DISPOSED). */
+  free(): void
+}
+
+/**
+ * The CUDA addon (`build-cuda/Release/sparsekit_cuda.node` or
+ * `cuda-prebuild/<platform>-<arch>/sparsekit_cuda.node`). Every async call is
+ * ordered on the device's stream and settles when its work has finished.
+ */
+export interface CudaBinding {
+  status(): CudaStatus
+  deviceInfo(device: number): CudaDeviceInfo
+  alloc(device: number, bytes: number): DeviceBuffer
+  /** Stream-ordered memset to zero; returns at once. */
+  zero(buf: DeviceBuffer, bytes: number): void
+  copyToDevice(src: ArrayBufferView, dst: DeviceBuffer, bytes: number): Promise<void>
+  copyToHost(src: DeviceBuffer, dst: ArrayBufferView, bytes: number): Promise<void>
+  cast(src: DeviceBuffer, srcType: number, dst: DeviceBuffer, dstType: number, count: number, saturate: boolean): Promise<void>
+  memory(device: number): { allocatedBytes: number; cachedBytes: number; buffers: number }
+  emptyCache(device: number): void
+  synchronize(device: number): Promise<void>
+}
+
+let cpu: CpuBinding | undefined
+
+function loadFailure(what: string, err: unknown, fix: string): SparsekitError {
+  const reason = err instanceof Error ? err.message : String(err)
+  return new SparsekitError('ERR_SK_NATIVE_LOAD', `sparsekit could not load its ${what}: ${reason}\n${fix}`, { cause: err })
+}
+
+/** The CPU addon; loads it on first use and explains a failure. */
+export function cpuBinding(): CpuBinding {
+  if (cpu) return cpu
+  try {
+    const load = require('node-gyp-build') as (dir: string) => CpuBinding
+    cpu = load(packageRoot)
+  } catch (err) {
+    const code = (err as { code?: string })?.code
+    const fix =
+      code === 'ERR_SK_UNSUPPORTED' || code === 'ERR_SK_INVALID_ARGUMENT'
+        ? 'Unset SPARSEKIT_ISA or set it to one of the kernel sets this CPU supports.'
+        : `Prebuilt binaries cover linux-x64 and linux-arm64 (this is ${platform()}-${arch()}). ` +
+          'In a source checkout run `npm run build:cpu` (needs python3, make and a C++17 compiler); ' +
+          'if the message mentions GLIBC or GLIBCXX, build from source on this machine.'
+    throw loadFailure('CPU addon', err, fix)
+  }
+  return cpu
+}
+
+let cuda: CudaBinding | null | undefined
+let cudaLoadError = ''
+
+/** Where the CUDA addon may be, in order: a local build, then the packaged one. */
+function cudaCandidates(): string[] {
+  return [
+    join(packageRoot, 'build-cuda', 'Release', 'sparsekit_cuda.node'),
+    join(packageRoot, 'cuda-prebuild', `${platform()}-${arch()}`, 'sparsekit_cuda.node'),
+  ]
+}
+
+/**
+ * The CUDA addon, or null with {@link cudaUnavailableReason} saying why:
+ * not built, disabled with SPARSEKIT_CUDA=0, or failed to load.
+ */
+export function cudaBinding(): CudaBinding | null {
+  if (cuda !== undefined) return cuda
+  cuda = null
+  if (process.env.SPARSEKIT_CUDA === '0') {
+    cudaLoadError = 'disabled by SPARSEKIT_CUDA=0'
+    return cuda
+  }
+  const path = cudaCandidates().find((p) => existsSync(p))
+  if (!path) {
+    cudaLoadError = 'the CUDA addon is not built (run `npm run build:cuda` where nvcc is installed)'
+    return cuda
+  }
+  try {
+    cuda = require(path) as CudaBinding
+  } catch (err) {
+    cudaLoadError = `the CUDA addon at ${path} failed to load: ${err instanceof Error ? err.message : String(err)}`
+  }
+  return cuda
+}
+
+/** Why {@link cudaBinding} returned null, or the addon's own reason when it loaded but has no device. */
+export function cudaUnavailableReason(): string {
+  const b = cudaBinding()
+  return b ? b.status().reason : cudaLoadError
+}

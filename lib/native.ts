@@ -38,7 +38,8 @@ export interface CpuBinding {
   cpuInfo(): CpuInfo
   setNumThreads(n: number): void
   numThreads(): number
-  alloc(bytes: number): HostBlock
+  /** Outputs skip the zeroing; `zeros()` asks for it. */
+  alloc(bytes: number, zero: boolean): HostBlock
   release(buffer: ArrayBuffer, handle: unknown): void
   hostStats(): { blocks: number; bytes: number }
   cast(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): Promise<void>

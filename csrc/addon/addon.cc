@@ -49,6 +49,7 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("release", &SparsekitAddon::Release),
                            InstanceMethod("hostStats", &SparsekitAddon::HostStats),
                            InstanceMethod("cast", &SparsekitAddon::Cast),
+                           InstanceMethod("castSync", &SparsekitAddon::CastSync),
                        });
 }
 

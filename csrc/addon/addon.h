@@ -28,6 +28,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value HostStats(const Napi::CallbackInfo& info);
   // op_cast.cc
   Napi::Value Cast(const Napi::CallbackInfo& info);
+  Napi::Value CastSync(const Napi::CallbackInfo& info);
 
   sk_cpu_features features_;
   sk_isa isa_;

@@ -1,6 +1,7 @@
 // CPU tensor memory that sparsekit owns: 64-byte-aligned blocks exposed to JS
 // as external ArrayBuffers, freed at once by release() (dispose) or by GC.
 #include <stdint.h>
+#include <string.h>
 
 #include <string>
 
@@ -30,9 +31,11 @@ Napi::Value SparsekitAddon::Alloc(const Napi::CallbackInfo& info) {
   if (!(bytes >= 0) || bytes != static_cast<double>(static_cast<uint64_t>(bytes)) || bytes > 9007199254740991.0)
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a non-negative safe integer for bytes");
   size_t n = static_cast<size_t>(bytes);
+  const bool zero = info.Length() > 1 && info[1].ToBoolean().Value();
   void* block = host_alloc(n);
   if (!block)
     throw_error(env, SK_ERR_OUT_OF_MEMORY, "Could not allocate " + std::to_string(n) + " bytes of host memory");
+  if (zero) memset(block, 0, n);
   auto* ref = new ViewRef{block, n};
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
       env, block, n,

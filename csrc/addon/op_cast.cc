@@ -1,4 +1,6 @@
-// cast(src, srcType, dst, dstType, count, saturate) → Promise<void>
+// cast(src, srcType, dst, dstType, count, saturate) → Promise<void>, run by
+// the executor; castSync(...) runs the same kernel on the calling thread, for
+// building tensors from JS values (sk.tensor(numbers, dims, 'float16'), randn).
 #include <algorithm>
 #include <memory>
 
@@ -33,7 +35,15 @@ struct Holds {
 
 }  // namespace
 
-Napi::Value SparsekitAddon::Cast(const Napi::CallbackInfo& info) {
+namespace {
+
+struct CastCall {
+  sk_cast_params params;
+  sk_cast_kernel kernel;
+  HostView src, dst;
+};
+
+CastCall parse_cast(const Napi::CallbackInfo& info, sk_isa isa) {
   Napi::Env env = info.Env();
   sk_cast_params p{};
   p.src_type = dtype_arg(info, 1, "srcType");
@@ -44,9 +54,26 @@ Napi::Value SparsekitAddon::Cast(const Napi::CallbackInfo& info) {
   HostView dst = host_view_arg(info, 2, "dst", checked_bytes(env, p.count, sk_dtype_size(p.dst_type), "dst"));
   p.src = src.data;
   p.dst = dst.data;
-  sk_cast_kernel kernel = sk_cpu_cast_pick(p, isa_);
+  sk_cast_kernel kernel = sk_cpu_cast_pick(p, isa);
   if (!kernel.fn) throw_error(env, SK_ERR_UNSUPPORTED, "No cast kernel for these dtypes on this CPU");
+  return {p, kernel, src, dst};
+}
 
+}  // namespace
+
+Napi::Value SparsekitAddon::CastSync(const Napi::CallbackInfo& info) {
+  CastCall c = parse_cast(info, isa_);
+  c.kernel.fn(&c.params);
+  return info.Env().Undefined();
+}
+
+Napi::Value SparsekitAddon::Cast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CastCall c = parse_cast(info, isa_);
+  const sk_cast_params p = c.params;
+  const sk_cast_kernel kernel = c.kernel;
+  HostView& src = c.src;
+  HostView& dst = c.dst;
   auto holds = std::make_shared<Holds>();
   holds->hold(src);
   holds->hold(dst);

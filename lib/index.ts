@@ -1,0 +1,11 @@
+/**
+ * sparsekit: sparse attention and sparse matmul kernels for Node.js, on CUDA
+ * and CPU. This module only re-exports; see each export's docs.
+ * @module sparsekit
+ */
+export { SparsekitError, type ErrorCode } from './errors.js'
+export { type DType, type DataTypeMap, type TensorData, DTYPES, isDType, dtypeBytes } from './dtype.js'
+export { Tensor, isTensor, type Location, type CastOptions } from './tensor.js'
+export { tensor, zeros, randn, type TensorLike, type RandnOptions } from './create.js'
+export { devices, cudaStatus, setNumThreads, numThreads, type DeviceName, type DeviceInfo } from './device.js'
+export { memory, type MemoryInfo } from './memory.js'

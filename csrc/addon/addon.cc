@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include <random>
 #include <string>
 #include <thread>
 
@@ -38,6 +39,8 @@ sk_isa choose_isa(Napi::Env env, const sk_cpu_features& f, bool* forced) {
 
 SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(sk_cpu_detect()) {
   isa_ = choose_isa(env, features_, &isa_forced_);
+  std::random_device rd;
+  block_tag_ = {(static_cast<uint64_t>(rd()) << 32) | rd(), (static_cast<uint64_t>(rd()) << 32) | rd()};
   executor_ = std::make_unique<Executor>(env, default_threads());
   // Stop the job thread before this environment's handles go away.
   env.AddCleanupHook([this] { executor_->shutdown(); });

@@ -30,6 +30,9 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value Cast(const Napi::CallbackInfo& info);
   Napi::Value CastSync(const Napi::CallbackInfo& info);
 
+  // Tags the handles this load hands out, random per load, so a handle from
+  // another copy of the addon (or a forged object) is refused, not trusted.
+  napi_type_tag block_tag_;
   sk_cpu_features features_;
   sk_isa isa_;
   bool isa_forced_ = false;

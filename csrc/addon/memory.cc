@@ -52,7 +52,9 @@ Napi::Value SparsekitAddon::Alloc(const Napi::CallbackInfo& info) {
   // property would be visible to JS, so the pointer travels in an External.
   Napi::Object result = Napi::Object::New(env);
   result.Set("buffer", ab);
-  result.Set("handle", Napi::External<ViewRef>::New(env, ref));
+  Napi::External<ViewRef> handle = Napi::External<ViewRef>::New(env, ref);
+  handle.TypeTag(&block_tag_);
+  result.Set("handle", handle);
   return result;
 }
 
@@ -61,7 +63,10 @@ Napi::Value SparsekitAddon::Release(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsArrayBuffer() || !info[1].IsExternal())
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected the buffer and handle that alloc() returned");
   Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
-  ViewRef* ref = info[1].As<Napi::External<ViewRef>>().Data();
+  Napi::External<ViewRef> handle = info[1].As<Napi::External<ViewRef>>();
+  if (!handle.CheckTypeTag(&block_tag_))
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a host-block handle from this copy of sparsekit");
+  ViewRef* ref = handle.Data();
   if (ref->dropped) return env.Undefined();
   if (ab.Data() != ref->block)
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "The buffer and handle passed to release() do not belong together");

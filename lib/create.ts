@@ -17,12 +17,19 @@ import { checkDims, checkInt, checkOptions, is } from './validate.js'
  * (`type`, `dims`, `data`) and tfjs tensors (`dtype`, `shape`, `dataSync()`).
  */
 export interface TensorLike {
+  /** The dtype name (onnxruntime-common, transformers.js). */
   type?: string
+  /** The dtype name (tfjs); tfjs `bool` is taken as uint8. */
   dtype?: string
+  /** The shape (onnxruntime-common, transformers.js). */
   dims?: readonly number[]
+  /** The shape (tfjs). */
   shape?: readonly number[]
+  /** The values: a TypedArray of the dtype's storage kind. */
   data?: unknown
+  /** tfjs: returns the values synchronously. */
   dataSync?: () => unknown
+  /** Where the data lives; only `'cpu'` or `'cpu-pinned'` are accepted. */
   location?: string
 }
 

@@ -16,23 +16,37 @@ export type Device = { kind: 'cpu' } | { kind: 'cuda'; index: number }
 /** What {@link devices} reports for each device. */
 export type DeviceInfo =
   | {
+      /** Always `'cpu'`. */
       name: 'cpu'
+      /** Always `'cpu'`. */
       kind: 'cpu'
+      /** The addon's architecture: `x64` or `arm64`. */
       arch: string
       /** The kernel set in use (`scalar`, `avx2`, `avx512`, `neon`), chosen at load or forced with SPARSEKIT_ISA. */
       isa: string
+      /** Whether SPARSEKIT_ISA forced `isa` rather than the CPU's features choosing it. */
+      forced: boolean
+      /** Every kernel set this CPU can run, `scalar` first. */
       supportedIsas: string[]
+      /** CPU feature flags detected at load, e.g. `{ avx2: true, avx512f: false }`. */
       features: Record<string, boolean>
       /** The micro-kernel picked per op, e.g. `{ cast: 'sk_cast_ukernel__avx512' }`. */
       kernels: Record<string, string>
+      /** Threads CPU kernels use (see {@link setNumThreads}). */
       threads: number
     }
   | {
+      /** `'cuda:N'`. */
       name: `cuda:${number}`
+      /** Always `'cuda'`. */
       kind: 'cuda'
+      /** The device's name, e.g. `NVIDIA H200`. */
       model: string
+      /** `major.minor`, e.g. `'9.0'`. */
       computeCapability: string
+      /** Device memory in bytes. */
       totalMemory: number
+      /** Streaming multiprocessors. */
       multiprocessors: number
     }
 
@@ -87,7 +101,22 @@ export function devices(): DeviceInfo[] {
 }
 
 /** Whether CUDA can be used, and if not, why. */
-export function cudaStatus(): { available: boolean; reason: string } {
+export interface CudaAvailability {
+  /** Whether a CUDA device can be used. */
+  available: boolean
+  /** Why not, with what to do about it; `''` when available. */
+  reason: string
+}
+
+/**
+ * Whether CUDA can be used, and if not, why (not built, no driver, no device).
+ * @example
+ * ```ts
+ * const { available, reason } = sk.cudaStatus()
+ * if (!available) console.log('CPU only:', reason)
+ * ```
+ */
+export function cudaStatus(): CudaAvailability {
   const cuda = cudaBinding()
   const status = cuda?.status()
   return status?.available ? { available: true, reason: '' } : { available: false, reason: cudaUnavailableReason() }

@@ -9,13 +9,21 @@ export type DType = 'float32' | 'float16' | 'bfloat16' | 'float8e4m3fn' | 'float
 
 /** The TypedArray that holds each type's bits. 16-bit floats are raw `Uint16Array` bits (Node 20 has no Float16Array). */
 export interface DataTypeMap {
+  /** IEEE binary32 values. */
   float32: Float32Array
+  /** IEEE binary16 bits. */
   float16: Uint16Array
+  /** bfloat16 bits (the top half of a float32). */
   bfloat16: Uint16Array
+  /** OCP FP8 E4M3FN bits (no infinities, NaN = 0x7F / 0xFF). */
   float8e4m3fn: Uint8Array
+  /** OCP FP8 E5M2 bits. */
   float8e5m2: Uint8Array
+  /** Signed bytes. */
   int8: Int8Array
+  /** Unsigned bytes. */
   uint8: Uint8Array
+  /** Signed 32-bit integers. */
   int32: Int32Array
 }
 

@@ -171,6 +171,8 @@ SK_HD typename L::I f32_to_int(typename L::F v, float lo, float hi, float sat_fr
   F hi_v = F{} + hi;
   r = r < lo ? lo_v : r;
   r = r > hi ? hi_v : r;
+  F zero_f = F{};
+  r = v != v ? zero_f : r;  // NaN must not reach the conversion (undefined in C++)
   I out = L::trunc_i32(r);
   I top = I{} + hi_int;
   out = v >= sat_from ? top : out;

@@ -1,6 +1,6 @@
 // Every ISA's cast kernel against the scalar one, bit for bit, plus spot
 // values from the format definitions (docs/formats.md). The exhaustive checks
-// against an independent reference live in test/dtype.test.ts.
+// against an independent reference live in test/numeric/.
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

@@ -1,0 +1,180 @@
+/**
+ * Reporting benchmark results: the machine's description, the printed table,
+ * and the JSON (and optional SVG) files in `bench/results/`.
+ * @internal
+ * @module
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+
+import { type DeviceName, devices, numThreads } from '../device.js'
+import { cudaBinding, packageRoot } from '../native.js'
+import { type BenchRow, lastLevelCacheBytes, type SuiteResult } from './harness.js'
+import { renderSvg } from './plot.js'
+
+/** The CUDA device a result was measured on. */
+export interface CudaMachine {
+  name: DeviceName
+  model: string
+  computeCapability: string
+  totalMemory: number
+  multiprocessors: number
+  runtimeVersion: number
+  driverVersion: number
+}
+
+/** Where a result was measured: enough to tell two JSON files' machines apart. */
+export interface Machine {
+  cpu: string
+  /** Logical CPUs the process may use. */
+  cores: number
+  memoryBytes: number
+  lastLevelCacheBytes: number
+  platform: string
+  arch: string
+  node: string
+  napi: string
+  sparsekit: string
+  /** The CPU kernel set in use, and whether SPARSEKIT_ISA forced it. */
+  isa: string
+  isaForced: boolean
+  supportedIsas: string[]
+  threads: number
+  /** Present when the suite ran on a CUDA device. */
+  cuda?: CudaMachine
+  /** ISO 8601 time the description was taken. */
+  date: string
+}
+
+/** The sparsekit version from the package's own package.json. */
+export function sparsekitVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** Describes this machine and, for a CUDA device name, that device. */
+export function describeMachine(device: DeviceName): Machine {
+  const all = devices()
+  const cpu = all[0]
+  if (cpu.kind !== 'cpu') throw new Error('sk.devices() did not list the CPU first')
+  const machine: Machine = {
+    cpu: cpus()[0]?.model.trim() || 'unknown',
+    cores: availableParallelism(),
+    memoryBytes: totalmem(),
+    lastLevelCacheBytes: lastLevelCacheBytes(),
+    platform: process.platform,
+    arch: process.arch,
+    node: process.version,
+    napi: process.versions.napi ?? 'unknown',
+    sparsekit: sparsekitVersion(),
+    isa: cpu.isa,
+    isaForced: cpu.forced,
+    supportedIsas: cpu.supportedIsas,
+    threads: numThreads(),
+    date: new Date().toISOString(),
+  }
+  const name = device === 'cuda' ? 'cuda:0' : device
+  const d = all.find((x) => x.name === name)
+  if (d?.kind === 'cuda') {
+    const status = cudaBinding()?.status()
+    machine.cuda = {
+      name: d.name,
+      model: d.model,
+      computeCapability: d.computeCapability,
+      totalMemory: d.totalMemory,
+      multiprocessors: d.multiprocessors,
+      runtimeVersion: status?.runtimeVersion ?? 0,
+      driverVersion: status?.driverVersion ?? 0,
+    }
+  }
+  return machine
+}
+
+/** One line naming the device a suite ran on, for the table and the plot. */
+export function deviceLabel(machine: Machine, device: DeviceName): string {
+  if (machine.cuda) return `${machine.cuda.name} (${machine.cuda.model}, sm_${machine.cuda.computeCapability.replace('.', '')})`
+  return `${device} (${machine.cpu}, ${machine.isa}${machine.isaForced ? ' forced' : ''}, ${machine.threads} threads)`
+}
+
+const fmtMs = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3))
+const fmtRate = (v: number | undefined): string => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(1))
+
+function vsBaseline(r: BenchRow, rows: BenchRow[]): string {
+  if (rows.some((x) => x.baseline === r.name) && r.baseline === undefined) return 'baseline'
+  if (r.ratio === undefined) return '—'
+  return `${r.ratio.toFixed(2)}× ${r.baseline}${r.ratioBasis === 'time' ? ' (time)' : ''}`
+}
+
+/**
+ * The result as a fixed-width table with a two-line header naming the suite,
+ * the device and what the throughput and ratio columns mean.
+ */
+export function formatTable(result: SuiteResult, machine: Machine): string {
+  const rows = result.rows
+  const hasBytes = rows.some((r) => r.gbps !== undefined)
+  const hasFlops = rows.some((r) => r.gflops !== undefined)
+  const header = ['case', 'median ms', 'p10 ms', 'p90 ms', ...(hasBytes ? ['GB/s'] : []), ...(hasFlops ? ['GFLOP/s'] : []), 'runs', 'vs baseline']
+  const body = rows.map((r) => [
+    r.name,
+    fmtMs(r.medianMs),
+    fmtMs(r.p10Ms),
+    fmtMs(r.p90Ms),
+    ...(hasBytes ? [fmtRate(r.gbps)] : []),
+    ...(hasFlops ? [fmtRate(r.gflops)] : []),
+    String(r.runs),
+    vsBaseline(r, rows),
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
+  // Text columns (first and last) align left, numbers right.
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd()
+  const notes = [
+    ...result.notes,
+    hasBytes && result.bytesMeaning ? `GB/s counts ${result.bytesMeaning}` : '',
+    'vs baseline = throughput ÷ the baseline row\'s, measured in this process (same work: the speedup)',
+  ].filter(Boolean)
+  return [
+    `${result.suite} on ${deviceLabel(machine, result.device)}${result.quick ? ', quick' : ''}: ${result.description}`,
+    ...notes.map((n) => `  ${n}`),
+    '',
+    line(header),
+    ...body.map(line),
+  ].join('\n')
+}
+
+/** `cast-cpu`, `cast-cuda` (cuda:0), `cast-cuda1`: file names without a colon. */
+export function resultStem(suite: string, device: DeviceName): string {
+  const d = device === 'cuda' || device === 'cuda:0' ? 'cuda' : device.replace(':', '')
+  return `${suite}-${d}`
+}
+
+/** What a result file holds. */
+export interface ResultFile extends SuiteResult {
+  machine: Machine
+}
+
+/**
+ * Writes `<outDir>/<suite>-<device>.json` and, with `plot`, the SVG chart
+ * beside it. Returns the paths written.
+ */
+export function writeResult(result: SuiteResult, machine: Machine, outDir: string, plot: boolean): string[] {
+  mkdirSync(outDir, { recursive: true })
+  const stem = join(outDir, resultStem(result.suite, result.device))
+  // Machine first: it is what a reader checks before trusting the rows.
+  const { suite, description, bytesMeaning, device, quick, notes, rows } = result
+  const file: ResultFile = { suite, description, bytesMeaning, device, quick, machine, notes, rows }
+  writeFileSync(`${stem}.json`, JSON.stringify(file, null, 2) + '\n')
+  const written = [`${stem}.json`]
+  if (plot) {
+    writeFileSync(`${stem}.svg`, renderSvg(result, [deviceLabel(machine, result.device), ...result.notes]))
+    written.push(`${stem}.svg`)
+  }
+  return written
+}

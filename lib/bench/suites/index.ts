@@ -1,0 +1,18 @@
+/**
+ * The suites `sparsekit bench` runs, in order. An op module adds its suite
+ * here (one line) so the list stays the single place to look.
+ * @internal
+ * @module
+ */
+import { registerSuite } from '../harness.js'
+import { castSuite } from './cast.js'
+import { copySuite } from './copy.js'
+
+/** Registers the built-in suites once; later calls do nothing. */
+export function registerBuiltinSuites(): void {
+  if (registered) return
+  registered = true
+  registerSuite(castSuite)
+  registerSuite(copySuite)
+}
+let registered = false

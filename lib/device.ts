@@ -137,7 +137,13 @@ export function setNumThreads(n: number): void {
   cpuBinding().setNumThreads(checkInt('n', n, 1, 1024))
 }
 
-/** The number of threads CPU kernels use. */
+/**
+ * The number of threads CPU kernels use.
+ * @example
+ * ```ts
+ * console.log(sk.numThreads())
+ * ```
+ */
 export function numThreads(): number {
   return cpuBinding().numThreads()
 }

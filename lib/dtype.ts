@@ -4,7 +4,13 @@
  */
 import { dtypeError } from './errors.js'
 
-/** Element types. Names follow onnxruntime-common where it has them. */
+/**
+ * Element types. Names follow onnxruntime-common where it has them.
+ * @example
+ * ```ts
+ * const t: sk.DType = 'bfloat16'
+ * ```
+ */
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'float8e4m3fn' | 'float8e5m2' | 'int8' | 'uint8' | 'int32'
 
 /** The TypedArray that holds each type's bits. 16-bit floats are raw `Uint16Array` bits (Node 20 has no Float16Array). */
@@ -50,10 +56,23 @@ const INFO: Record<DType, DTypeInfo> = {
   int32: { id: 7, bytes: 4, array: Int32Array as unknown as ArrayCtor, float: false },
 }
 
-/** Every supported type, in id order. */
+/**
+ * Every supported type, in id order.
+ * @example
+ * ```ts
+ * for (const t of sk.DTYPES) console.log(t, sk.dtypeBytes(t))
+ * ```
+ */
 export const DTYPES: readonly DType[] = Object.keys(INFO) as DType[]
 
-/** Whether `t` names a supported type. */
+/**
+ * Whether `t` names a supported type.
+ * @example
+ * ```ts
+ * sk.isDType('float8e4m3fn') // true
+ * sk.isDType('float64')      // false
+ * ```
+ */
 export function isDType(t: unknown): t is DType {
   return typeof t === 'string' && Object.hasOwn(INFO, t)
 }
@@ -64,7 +83,13 @@ export function checkDType(name: string, t: unknown): DType {
   return t
 }
 
-/** Bytes per element. */
+/**
+ * Bytes per element.
+ * @example
+ * ```ts
+ * sk.dtypeBytes('bfloat16') // 2
+ * ```
+ */
 export const dtypeBytes = (t: DType): number => INFO[t].bytes
 /** The addons' numeric id. @internal */
 export const dtypeId = (t: DType): number => INFO[t].id

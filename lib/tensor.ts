@@ -202,6 +202,11 @@ export class Tensor {
    * Frees the tensor's memory now (sparsekit-owned CPU memory and device
    * memory; a wrapped user TypedArray is only released). Idempotent. Work
    * already queued on the tensor finishes safely first.
+   * @example
+   * ```ts
+   * const t = sk.zeros([1 << 20])
+   * t.dispose() // t.location === 'none'
+   * ```
    */
   dispose(): void {
     const s = this.#storage
@@ -223,7 +228,14 @@ export class Tensor {
   }
 }
 
-/** Whether `v` is a sparsekit Tensor (from any copy of the package). */
+/**
+ * Whether `v` is a sparsekit Tensor (from any copy of the package: the check
+ * uses a global symbol, not `instanceof`).
+ * @example
+ * ```ts
+ * if (sk.isTensor(x)) console.log(x.dims)
+ * ```
+ */
 export function isTensor(v: unknown): v is Tensor {
   return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[kBrand] === true
 }

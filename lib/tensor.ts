@@ -52,6 +52,11 @@ export class Tensor {
   readonly size: number
   #storage: Storage | null
   readonly #held: Held
+  // Host-to-device copies reading this tensor's sparsekit-owned CPU memory.
+  // The CUDA addon cannot hold a reference on the CPU addon's blocks, so
+  // dispose() leaves the free to the last of these copies.
+  #deviceReads = 0
+  #freeWhenRead: (() => void) | null = null
   readonly #device: string
 
   static {
@@ -151,7 +156,12 @@ export class Tensor {
     try {
       const o = storageOf(out)!
       if (s.kind === 'cpu' && o.kind === 'cuda') {
-        await callNative(() => cudaFor(o.index).copyToDevice(s.data, o.buffer, bytes))
+        this.#deviceReads += 1
+        try {
+          await callNative(() => cudaFor(o.index).copyToDevice(s.data, o.buffer, bytes))
+        } finally {
+          if (--this.#deviceReads === 0) this.#freeWhenRead?.()
+        }
       } else if (s.kind === 'cuda' && o.kind === 'cpu') {
         await callNative(() => cudaFor(s.index).copyToHost(s.buffer, o.data, bytes))
       } else if (s.kind === 'cuda' && o.kind === 'cuda') {
@@ -213,7 +223,12 @@ export class Tensor {
     if (s === null) return
     this.#storage = null
     untrack(this.#held, this)
-    if (s.kind === 'cpu' && s.block) cpuBinding().release(s.block.buffer, s.block.handle)
+    if (s.kind === 'cpu' && s.block) {
+      const block = s.block
+      const free = () => cpuBinding().release(block.buffer, block.handle)
+      if (this.#deviceReads > 0) this.#freeWhenRead = free
+      else free()
+    }
     if (s.kind === 'cuda') s.buffer.free()
   }
 

@@ -1,0 +1,50 @@
+#include "common.cuh"
+
+#include <string.h>
+
+#include "sk_cuda_config.h"
+
+namespace sk::cuda {
+
+sk_status status_of(cudaError_t error) {
+  switch (error) {
+    case cudaSuccess: return SK_OK;
+    case cudaErrorMemoryAllocation: return SK_ERR_OUT_OF_MEMORY;
+    case cudaErrorInvalidValue: return SK_ERR_INVALID_ARGUMENT;
+    case cudaErrorNoKernelImageForDevice:
+    case cudaErrorUnsupportedPtxVersion:
+    case cudaErrorInvalidPtx:
+    case cudaErrorNotSupported: return SK_ERR_UNSUPPORTED;
+    default: return SK_ERR_DEVICE;
+  }
+}
+
+std::string describe(cudaError_t error) {
+  return std::string(cudaGetErrorName(error)) + " (" + std::to_string(static_cast<int>(error)) +
+         "): " + cudaGetErrorString(error);
+}
+
+void throw_cuda_failure(cudaError_t error, const char* call, const char* file, int line) {
+  // Clears the runtime's last-error slot so a later, unrelated
+  // cudaGetLastError() does not report this failure again. Sticky errors
+  // (a faulted context) stay: every later call fails with them.
+  cudaGetLastError();
+  const char* base = strrchr(file, '/');
+  std::string message = std::string(call) + " failed with " + describe(error) + " [" +
+                        (base ? base + 1 : file) + ":" + std::to_string(line) + "]";
+  if (error == cudaErrorNoKernelImageForDevice || error == cudaErrorUnsupportedPtxVersion)
+    message += "; this build targets SPARSEKIT_CUDA_ARCHS=" SK_CUDA_ARCHS
+               " only: rebuild with a list that names this GPU's architecture";
+  throw CudaFailure(status_of(error), message);
+}
+
+DeviceGuard::DeviceGuard(int device) : device_(device) {
+  SK_CUDA_CHECK(cudaGetDevice(&previous_));
+  if (previous_ != device_) SK_CUDA_CHECK(cudaSetDevice(device_));
+}
+
+DeviceGuard::~DeviceGuard() {
+  if (previous_ >= 0 && previous_ != device_) cudaSetDevice(previous_);
+}
+
+}  // namespace sk::cuda

@@ -180,4 +180,14 @@ SK_HD typename L::I f32_to_int(typename L::F v, float lo, float hi, float sat_fr
   return v != v ? zero : out;
 }
 
+// The three integer targets; the CPU kernels and the CUDA codec both use these.
+template <class L>
+SK_HD typename L::I f32_to_i8(typename L::F v) { return f32_to_int<L>(v, -128.f, 127.f, 128.f, 127); }
+template <class L>
+SK_HD typename L::I f32_to_u8(typename L::F v) { return f32_to_int<L>(v, 0.f, 255.f, 256.f, 255); }
+template <class L>
+SK_HD typename L::I f32_to_i32(typename L::F v) {
+  return f32_to_int<L>(v, -2147483648.f, 2147483520.f, 2147483648.f, 2147483647);
+}
+
 }  // namespace sk

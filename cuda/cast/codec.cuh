@@ -57,8 +57,8 @@ struct Codec<SK_F8E5M2> {
   static SK_HD uint8_t encode(float v, bool sat) { return static_cast<uint8_t>(f32_to_e5m2<L>(L::bits(v), sat)); }
 };
 
-// Integers: kLo/kHi clamp in float32, kSatFrom and above become kHiInt (for
-// int32, 2147483520 is the largest float below 2^31), as the CPU does.
+// Integers: float → int through sk::f32_to_i8/u8/i32 (shared with the CPU);
+// kMinValue/kMaxValue saturate int → int casts without going through float.
 template <class T, int32_t kMin, int32_t kMax>
 struct IntCodec {
   using Storage = T;
@@ -70,18 +70,18 @@ struct IntCodec {
 
 template <>
 struct Codec<SK_I8> : IntCodec<int8_t, -128, 127> {
-  static SK_HD int8_t encode(float v, bool) { return static_cast<int8_t>(f32_to_int<L>(v, -128.f, 127.f, 128.f, 127)); }
+  static SK_HD int8_t encode(float v, bool) { return static_cast<int8_t>(f32_to_i8<L>(v)); }
 };
 
 template <>
 struct Codec<SK_U8> : IntCodec<uint8_t, 0, 255> {
-  static SK_HD uint8_t encode(float v, bool) { return static_cast<uint8_t>(f32_to_int<L>(v, 0.f, 255.f, 256.f, 255)); }
+  static SK_HD uint8_t encode(float v, bool) { return static_cast<uint8_t>(f32_to_u8<L>(v)); }
 };
 
 template <>
 struct Codec<SK_I32> : IntCodec<int32_t, INT32_MIN, INT32_MAX> {
   static SK_HD int32_t encode(float v, bool) {
-    return f32_to_int<L>(v, -2147483648.f, 2147483520.f, 2147483648.f, INT32_MAX);
+    return f32_to_i32<L>(v);
   }
 };
 

@@ -77,12 +77,9 @@ void encode_from_f32(sk_dtype type, const float* in, void* dst, size_t n, bool s
       case SK_BF16: LL::store(u16 + i, f32_to_bf16<LL>(x)); break;
       case SK_F8E4M3FN: LL::store(u8 + i, f32_to_e4m3fn<LL>(x, saturate)); break;
       case SK_F8E5M2: LL::store(u8 + i, f32_to_e5m2<LL>(x, saturate)); break;
-      case SK_I8: LL::store(static_cast<int8_t*>(dst) + i, f32_to_int<LL>(v, -128.f, 127.f, 128.f, 127)); break;
-      case SK_U8: LL::store(u8 + i, f32_to_int<LL>(v, 0.f, 255.f, 256.f, 255)); break;
-      case SK_I32:
-        LL::store(static_cast<int32_t*>(dst) + i,
-                  f32_to_int<LL>(v, -2147483648.f, 2147483520.f, 2147483648.f, INT32_MAX));
-        break;
+      case SK_I8: LL::store(static_cast<int8_t*>(dst) + i, f32_to_i8<LL>(v)); break;
+      case SK_U8: LL::store(u8 + i, f32_to_u8<LL>(v)); break;
+      case SK_I32: LL::store(static_cast<int32_t*>(dst) + i, f32_to_i32<LL>(v)); break;
       default: break;
     }
   });

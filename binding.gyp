@@ -37,6 +37,9 @@
         "csrc/addon/memory.cc",
         "csrc/addon/op_cast.cc",
       ],
+      # A Promise settled while a worker_thread is terminating cannot throw into
+      # JS; without this node-addon-api rethrows in C++ and aborts the process.
+      "defines": ["NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "ldflags": ["-Wl,--exclude-libs,ALL", "-pthread"],
     },
     {

@@ -4,12 +4,14 @@
  * seeded normal samples.
  * @module
  */
+import { markAsUntransferable } from 'node:worker_threads'
+
 import { type DeviceName, parseDevice } from './device.js'
 import { arrayHolds, checkDType, type DType, defaultTypeOf, dtypeBytes, dtypeId, isFloatType, type TensorData } from './dtype.js'
 import { callNativeSync, dtypeError, invalidArgument, shapeError, SparsekitError } from './errors.js'
 import { cpuBinding, cudaBinding } from './native.js'
 import { fillRandn } from './random.js'
-import { empty, hostTensor, isTensor, liveStorage, Tensor } from './tensor.js'
+import { checkHostBytes, empty, hostTensor, isTensor, liveStorage, Tensor } from './tensor.js'
 import { checkDims, checkInt, checkOptions, is } from './validate.js'
 
 /**
@@ -31,6 +33,8 @@ export interface TensorLike {
   dataSync?: () => unknown
   /** Where the data lives; only `'cpu'` or `'cpu-pinned'` are accepted. */
   location?: string
+  /** Element count (onnxruntime-common, transformers.js); not needed, checked against the data. */
+  size?: number
 }
 
 const kIntRange: Partial<Record<DType, [number, number]>> = {
@@ -49,6 +53,14 @@ function fromTypedArray(data: ArrayBufferView, dims: unknown, type: unknown): Te
   }
   if (!arrayHolds(t, data))
     throw dtypeError('data', `the TypedArray that holds ${t} (${storageName(t)})`, data)
+  // Ops read the memory later, on another thread: it must not shrink or be shared under them.
+  const buffer = data.buffer as ArrayBufferLike & { resizable?: boolean; growable?: boolean }
+  if (buffer.resizable || buffer.growable || buffer instanceof SharedArrayBuffer)
+    throw invalidArgument('data', 'a TypedArray over a fixed-length ArrayBuffer (not a SharedArrayBuffer or a resizable one)', data)
+  // A queued op must never lose this memory to a transfer (postMessage or
+  // structuredClone with a transfer list): marked untransferable, the buffer is
+  // copied instead of moved, as Node does for its pooled Buffers.
+  if (buffer instanceof ArrayBuffer) markAsUntransferable(buffer)
   const n = (data as TensorData).length
   const shape = checkDims('dims', dims ?? [n], dtypeBytes(t))
   if (shape.size !== n) throw shapeError('dims', `dims whose product is the data length ${n}`, dims)
@@ -83,6 +95,8 @@ function fromNumbers(values: unknown[], dims: unknown, type: unknown): Tensor {
 }
 
 function fromTensorLike(obj: TensorLike, dims: unknown, type: unknown): Tensor {
+  if (!('data' in obj) && typeof obj.dataSync !== 'function')
+    throw invalidArgument('data', 'a TypedArray, an array of numbers or a tensor-like object', obj)
   if (obj.location !== undefined && obj.location !== 'cpu' && obj.location !== 'cpu-pinned')
     throw new SparsekitError('ERR_SK_DEVICE', `Expected a CPU tensor for data but received one on '${obj.location}'`)
   const rawType = obj.type ?? obj.dtype
@@ -99,7 +113,10 @@ function fromTensorLike(obj: TensorLike, dims: unknown, type: unknown): Tensor {
  * Creates a CPU tensor.
  *
  * - a TypedArray is wrapped without a copy (its kind must hold the type:
- *   Uint16Array for float16 / bfloat16 bits, Uint8Array for FP8 bits);
+ *   Uint16Array for float16 / bfloat16 bits, Uint8Array for FP8 bits). Its
+ *   ArrayBuffer is marked untransferable (`worker_threads.markAsUntransferable`)
+ *   so a pending op can never lose its memory: a later transfer copies it;
+ *   SharedArrayBuffer and resizable buffers are refused;
  * - an array of numbers is copied (narrow floats are rounded as by `cast`);
  * - any `{ type | dtype, dims | shape, data }` object (onnxruntime,
  *   transformers.js, tfjs tensors) is wrapped without a copy.
@@ -171,6 +188,7 @@ export function randn(dims: readonly number[], options?: RandnOptions): Tensor {
   const seed = checkInt('options.seed', opts.seed ?? 0, 0, 0xffffffff)
   const device = parseDevice('options.device', opts.device)
   const shape = checkDims('dims', dims, dtypeBytes(type))
+  checkHostBytes(shape.size * 4) // samples are drawn into float32 first
   const f32 = type === 'float32' ? hostTensor('float32', shape.dims, shape.size, false) : undefined
   const samples = f32 ? (f32.data as Float32Array) : new Float32Array(shape.size)
   fillRandn(samples, seed)

@@ -4,6 +4,8 @@
  * so a CPU tensor can be fed to an onnxruntime-node session as it is.
  * @module
  */
+import { constants as bufferConstants } from 'node:buffer'
+
 import { type DeviceName, type Device, deviceName, parseDevice } from './device.js'
 import { arrayCtor, checkDType, type DType, dtypeBytes, dtypeId, type TensorData } from './dtype.js'
 import { callNative, callNativeSync, deviceError, invalidArgument, SparsekitError } from './errors.js'
@@ -272,9 +274,24 @@ function cudaFor(index: number): CudaBinding {
   return cuda
 }
 
+/**
+ * Throws ERR_SK_OUT_OF_MEMORY when `bytes` cannot be one ArrayBuffer (Node caps
+ * them at buffer.constants.MAX_LENGTH, 4 GiB on Node 20); the addon must never
+ * be asked for such a block.
+ * @internal
+ */
+export function checkHostBytes(bytes: number): void {
+  if (bytes > bufferConstants.MAX_LENGTH)
+    throw new SparsekitError(
+      'ERR_SK_OUT_OF_MEMORY',
+      `Expected at most ${bufferConstants.MAX_LENGTH} bytes (Node's ArrayBuffer limit) for a CPU tensor but received ${bytes}`,
+    )
+}
+
 /** Allocates sparsekit-owned CPU memory for `size` elements of `type`. @internal */
 export function hostTensor(type: DType, dims: readonly number[], size: number, zero: boolean): Tensor {
   const bytes = size * dtypeBytes(type)
+  checkHostBytes(bytes)
   const block = callNativeSync(() => cpuBinding().alloc(bytes, zero))
   const data = new (arrayCtor(type))(block.buffer, 0, size)
   return new Tensor(type, dims, size, { kind: 'cpu', data, block })

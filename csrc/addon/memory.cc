@@ -68,7 +68,8 @@ Napi::Value SparsekitAddon::Release(const Napi::CallbackInfo& info) {
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a host-block handle from this copy of sparsekit");
   ViewRef* ref = handle.Data();
   if (ref->dropped) return env.Undefined();
-  if (ab.Data() != ref->block)
+  // A zero-length ArrayBuffer has no data pointer, so only a non-empty one can be compared.
+  if (ref->bytes != 0 && ab.Data() != ref->block)
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "The buffer and handle passed to release() do not belong together");
   size_t n = ref->bytes;
   ab.Detach();  // JS can no longer reach the memory

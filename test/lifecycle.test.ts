@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
 import * as sk from '../lib/index.js'
+import { timeoutScale } from './fixtures/child.js'
 import { f16ToNumber, kFloatTypes, keep, kStorage } from './fixtures/tensors.js'
 
 
@@ -231,7 +232,7 @@ describe('devices, threads, CUDA status', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       env: { ...process.env, SPARSEKIT_CUDA: '0' },
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 20_000 * timeoutScale,
     })
     expect(r.status, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout)).toEqual({ available: false, reason: 'disabled by SPARSEKIT_CUDA=0' })

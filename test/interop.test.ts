@@ -1,11 +1,15 @@
 // Interop by field names: an sk CPU tensor is an onnxruntime feed as it is, and
 // onnxruntime / transformers.js / tfjs tensors are accepted by sk.tensor(),
 // without a copy when the TypedArray already holds the type.
-import * as ort from 'onnxruntime-node'
+import { Tensor as OrtTensor } from 'onnxruntime-common'
+import type * as OrtNode from 'onnxruntime-node'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../lib/index.js'
 import { addModel, identityModel, matmulModel, type OnnxTypeName } from './fixtures/onnx-model.js'
+import { loadOrt } from './fixtures/ort.js'
+
+const ort = await loadOrt()
 
 const made: sk.Tensor[] = []
 /** Tracks a tensor so afterEach disposes it. */
@@ -29,12 +33,12 @@ function expectSkError(fn: () => unknown, code: sk.ErrorCode): sk.SparsekitError
   return caught as sk.SparsekitError
 }
 
-describe('an sk tensor fed to an onnxruntime-node session as it is', () => {
+describe.skipIf(!ort)('an sk tensor fed to an onnxruntime-node session as it is', () => {
   it('Add, float32 [2, 3]: ORT reads the sk tensors directly and adds them', async () => {
-    const session = await ort.InferenceSession.create(addModel('float32', [2, 3]))
+    const session = await ort!.InferenceSession.create(addModel('float32', [2, 3]))
     const x = keep(sk.tensor([1, 2, 3, 4, 5, 6], [2, 3]))
     const y = keep(sk.randn([2, 3], { seed: 7 }))
-    const { z } = await session.run({ x, y } as unknown as ort.InferenceSession.FeedsType)
+    const { z } = await session.run({ x, y } as unknown as OrtNode.InferenceSession.FeedsType)
     expect(z.dims).toEqual([2, 3])
     expect(z.type).toBe('float32')
     // float32 + float32 rounded once: exactly what Math.fround gives.
@@ -45,10 +49,10 @@ describe('an sk tensor fed to an onnxruntime-node session as it is', () => {
 
   it('MatMul, float32 [3, 4]·[4, 2]: within 1e-5 relative of a float64 reference', async () => {
     const [m, k, n] = [3, 4, 2]
-    const session = await ort.InferenceSession.create(matmulModel(m, k, n))
+    const session = await ort!.InferenceSession.create(matmulModel(m, k, n))
     const a = keep(sk.randn([m, k], { seed: 1 }))
     const b = keep(sk.randn([k, n], { seed: 2 }))
-    const { c } = await session.run({ a, b } as unknown as ort.InferenceSession.FeedsType)
+    const { c } = await session.run({ a, b } as unknown as OrtNode.InferenceSession.FeedsType)
     const A = a.data as Float32Array
     const B = b.data as Float32Array
     const C = c.data as Float32Array
@@ -76,9 +80,9 @@ describe('an sk tensor fed to an onnxruntime-node session as it is', () => {
   ]
   for (const { type, values } of shared) {
     it(`Identity, ${type}: the output bits equal the sk tensor's`, async () => {
-      const session = await ort.InferenceSession.create(identityModel(type, [2, 2]))
+      const session = await ort!.InferenceSession.create(identityModel(type, [2, 2]))
       const x = keep(sk.tensor(values, [2, 2], type))
-      const { y } = await session.run({ x } as unknown as ort.InferenceSession.FeedsType)
+      const { y } = await session.run({ x } as unknown as OrtNode.InferenceSession.FeedsType)
       expect(y.type).toBe(type)
       expect(y.dims).toEqual([2, 2])
       expect(y.data.constructor).toBe(x.data.constructor)
@@ -88,10 +92,10 @@ describe('an sk tensor fed to an onnxruntime-node session as it is', () => {
   }
 
   it('an sk cast output (sparsekit-owned memory) is also a valid feed', async () => {
-    const session = await ort.InferenceSession.create(identityModel('float16', [4]))
+    const session = await ort!.InferenceSession.create(identityModel('float16', [4]))
     const x32 = keep(sk.tensor([1, 2, 3, 4]))
     const x = keep(await x32.cast('float16'))
-    const { y } = await session.run({ x } as unknown as ort.InferenceSession.FeedsType)
+    const { y } = await session.run({ x } as unknown as OrtNode.InferenceSession.FeedsType)
     expect(Array.from(y.data as Uint16Array)).toEqual([0x3c00, 0x4000, 0x4200, 0x4400])
     await session.release()
   })
@@ -100,7 +104,7 @@ describe('an sk tensor fed to an onnxruntime-node session as it is', () => {
 describe('sk.tensor accepts foreign tensors', () => {
   it('an ort.Tensor: zero-copy, same type and dims', () => {
     const data = new Float32Array([1, 2, 3, 4, 5, 6])
-    const o = new ort.Tensor('float32', data, [3, 2])
+    const o = new OrtTensor('float32', data, [3, 2])
     const t = keep(sk.tensor(o))
     expect(t.type).toBe('float32')
     expect(t.dims).toEqual([3, 2])
@@ -111,12 +115,12 @@ describe('sk.tensor accepts foreign tensors', () => {
   })
 
   it('ort.Tensor of every shared type keeps its TypedArray', () => {
-    const cases: [ort.Tensor, sk.DType][] = [
-      [new ort.Tensor('float16', new Uint16Array([0x3c00, 0]), [2]), 'float16'],
-      [new ort.Tensor('int8', new Int8Array([-1, 1]), [2]), 'int8'],
-      [new ort.Tensor('uint8', new Uint8Array([1, 2]), [2]), 'uint8'],
-      [new ort.Tensor('int32', new Int32Array([7, 8]), [2]), 'int32'],
-      [new ort.Tensor('bool', new Uint8Array([1, 0]), [2]), 'uint8'],
+    const cases: [OrtTensor, sk.DType][] = [
+      [new OrtTensor('float16', new Uint16Array([0x3c00, 0]), [2]), 'float16'],
+      [new OrtTensor('int8', new Int8Array([-1, 1]), [2]), 'int8'],
+      [new OrtTensor('uint8', new Uint8Array([1, 2]), [2]), 'uint8'],
+      [new OrtTensor('int32', new Int32Array([7, 8]), [2]), 'int32'],
+      [new OrtTensor('bool', new Uint8Array([1, 0]), [2]), 'uint8'],
     ]
     for (const [o, type] of cases) {
       const t = keep(sk.tensor(o))
@@ -127,15 +131,15 @@ describe('sk.tensor accepts foreign tensors', () => {
 
   it('a round trip sk → ORT → sk shares one buffer', () => {
     const s = keep(sk.tensor(new Int32Array([1, 2, 3, 4]), [2, 2]))
-    const o = new ort.Tensor('int32', s.data as Int32Array, s.dims)
+    const o = new OrtTensor('int32', s.data as Int32Array, s.dims)
     const back = keep(sk.tensor(o))
     expect(back.data).toBe(s.data)
     expect(back.dims).toEqual([2, 2])
   })
 
   it('an ort.Tensor of a type sk lacks (int64, float64) → ERR_SK_DTYPE', () => {
-    expectSkError(() => sk.tensor(new ort.Tensor('int64', new BigInt64Array(2), [2])), 'ERR_SK_DTYPE')
-    expectSkError(() => sk.tensor(new ort.Tensor('float64', new Float64Array(2), [2])), 'ERR_SK_DTYPE')
+    expectSkError(() => sk.tensor(new OrtTensor('int64', new BigInt64Array(2), [2])), 'ERR_SK_DTYPE')
+    expectSkError(() => sk.tensor(new OrtTensor('float64', new Float64Array(2), [2])), 'ERR_SK_DTYPE')
   })
 
   it('a transformers.js-shaped plain object { type, dims, data, size, location: "cpu" }', () => {
@@ -182,7 +186,7 @@ describe('sk.tensor accepts foreign tensors', () => {
   })
 
   it('explicit dims override the foreign shape; a mismatching explicit type is refused', () => {
-    const o = new ort.Tensor('float32', new Float32Array(6), [2, 3])
+    const o = new OrtTensor('float32', new Float32Array(6), [2, 3])
     expect(keep(sk.tensor(o, [6])).dims).toEqual([6])
     expectSkError(() => sk.tensor(o, [4]), 'ERR_SK_SHAPE')
     expectSkError(() => sk.tensor(o, undefined, 'float16'), 'ERR_SK_DTYPE')

@@ -18,6 +18,9 @@
         "csrc/core/host_alloc.cc",
         "csrc/cpu/dispatch.cc",
         "csrc/cpu/cast/cast-scalar.cc",
+        "csrc/cpu/attention/driver.cc",
+        "csrc/cpu/attention/f32-attn-4x4-scalar.cc",
+        "csrc/cpu/reference/attention.cc",
       ],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["sk_cpu_avx2", "sk_cpu_avx512"]}],
@@ -36,6 +39,7 @@
         "csrc/addon/executor.cc",
         "csrc/addon/memory.cc",
         "csrc/addon/op_cast.cc",
+        "csrc/addon/op_attention.cc",
       ],
       # A Promise settled while a worker_thread is terminating cannot throw into
       # JS; without this node-addon-api rethrows in C++ and aborts the process.
@@ -47,7 +51,8 @@
       "target_name": "sk_native_tests",
       "type": "executable",
       "dependencies": ["sk_core"],
-      "sources": ["test/native/main.cc", "test/native/cast_test.cc", "test/native/threadpool_test.cc"],
+      "sources": ["test/native/main.cc", "test/native/cast_test.cc", "test/native/threadpool_test.cc",
+                  "test/native/attention_test.cc"],
       "ldflags": ["-pthread"],
     },
   ],
@@ -57,13 +62,13 @@
         {
           "target_name": "sk_cpu_avx2",
           "type": "static_library",
-          "sources": ["csrc/cpu/cast/cast-avx2.cc"],
+          "sources": ["csrc/cpu/cast/cast-avx2.cc", "csrc/cpu/attention/f32-attn-6x16-avx2.cc"],
           "cflags_cc": ["-mavx2", "-mfma", "-mf16c"],
         },
         {
           "target_name": "sk_cpu_avx512",
           "type": "static_library",
-          "sources": ["csrc/cpu/cast/cast-avx512.cc"],
+          "sources": ["csrc/cpu/cast/cast-avx512.cc", "csrc/cpu/attention/f32-attn-8x32-avx512.cc"],
           "cflags_cc": ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq"],
         },
       ],
@@ -73,7 +78,7 @@
         {
           "target_name": "sk_cpu_neon",
           "type": "static_library",
-          "sources": ["csrc/cpu/cast/cast-neon.cc"],
+          "sources": ["csrc/cpu/cast/cast-neon.cc", "csrc/cpu/attention/f32-attn-4x16-neon.cc"],
         },
       ],
     }],

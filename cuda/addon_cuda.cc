@@ -41,6 +41,8 @@ CudaAddon::CudaAddon(Napi::Env env, Napi::Object exports) : status_(probe_cuda()
                            InstanceMethod("memory", &CudaAddon::Guarded<&CudaAddon::Memory>),
                            InstanceMethod("emptyCache", &CudaAddon::Guarded<&CudaAddon::EmptyCache>),
                            InstanceMethod("synchronize", &CudaAddon::Guarded<&CudaAddon::Synchronize>),
+                           InstanceMethod("attention", &CudaAddon::Guarded<&CudaAddon::Attention>),
+                           InstanceMethod("attentionPick", &CudaAddon::AttentionPick),
                        });
 }
 

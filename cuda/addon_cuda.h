@@ -52,6 +52,9 @@ class CudaAddon : public Napi::Addon<CudaAddon> {
   Napi::Value CopyToHost(const Napi::CallbackInfo& info);
   Napi::Value Cast(const Napi::CallbackInfo& info);
   Napi::Value Synchronize(const Napi::CallbackInfo& info);
+  // binding/attention.cc (attentionPick needs no device: it only checks)
+  Napi::Value Attention(const Napi::CallbackInfo& info);
+  Napi::Value AttentionPick(const Napi::CallbackInfo& info);
 
   CudaStatus status_;
   napi_type_tag buffer_tag_;

@@ -142,6 +142,11 @@ export interface CudaBinding {
   memory(device: number): { allocatedBytes: number; cachedBytes: number; buffers: number }
   emptyCache(device: number): void
   synchronize(device: number): Promise<void>
+  /**
+   * Runs every check of `attention` on byte sizes instead of buffers and says
+   * which kernel would run; needs no device, so the checks are tested everywhere.
+   */
+  attentionPick(q: number, k: number, v: number, out: number, lse: number | null, args: AttentionArgs, mask: NativeMask | null): { kernel: string }
   /** Block-sparse FlashAttention forward (fp16 / bf16); the mask's arrays are uploaded by the binding. */
   attention(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, out: DeviceBuffer, lse: DeviceBuffer | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
 }

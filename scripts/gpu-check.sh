@@ -92,6 +92,20 @@ step cuda-status 10 node -e "
 
 vitest=(node node_modules/vitest/vitest.mjs run --reporter=default --reporter=json)
 step vitest-cuda 60 "${vitest[@]}" --outputFile.json="$logs/vitest-cuda.json" test/cuda
+
+# Attention: the SASS of the kernel instances (mma.sync shows as HMMA; LDL/STL
+# would be spills) when cuobjdump is installed, then the timings against
+# PyTorch's SDPA. Before vitest-all, so a slow suite cannot starve them.
+attention_sass() {
+  command -v cuobjdump >/dev/null || { echo "cuobjdump not found: SASS not inspected"; return 0; }
+  for o in build-cuda/CMakeFiles/sparsekit_cuda.dir/cuda/attention/inst/*.o; do
+    echo "== $(basename "$o")"
+    cuobjdump -res-usage "$o" 2>&1 | grep -E 'REG|STACK' | sed 's/^ *//'
+    cuobjdump -sass "$o" | grep -oE '\b(HMMA|HGMMA|LDSM|LDGSTS|LDL|STL|MUFU\.EX2)[A-Z0-9.]*' | sort | uniq -c
+  done
+}
+step attention-sass 10 bash -c "$(declare -f attention_sass); attention_sass"
+step attention-bench 90 node scripts/gpu-attention-bench.mjs "$logs/attention-bench.json"
 step vitest-all 150 "${vitest[@]}" --outputFile.json="$logs/vitest-all.json"
 
 if [ -f dist/cli/main.js ]; then

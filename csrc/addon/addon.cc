@@ -53,6 +53,7 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("hostStats", &SparsekitAddon::HostStats),
                            InstanceMethod("cast", &SparsekitAddon::Cast),
                            InstanceMethod("castSync", &SparsekitAddon::CastSync),
+                           InstanceMethod("attention", &SparsekitAddon::Attention),
                        });
 }
 
@@ -74,6 +75,11 @@ Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
   Napi::Object kernels = Napi::Object::New(env);
   sk_cast_params probe{nullptr, nullptr, 0, SK_F32, SK_F16, true};
   kernels.Set("cast", sk_cpu_cast_pick(probe, isa_).name);
+  sk_attention_params attn{};
+  attn.dtype = SK_F32;
+  attn.heads_q = attn.heads_kv = 1;
+  attn.head_dim = 64;
+  kernels.Set("attention", sk_cpu_attention_pick(attn, isa_).name);
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("arch", sk_cpu_arch());

@@ -29,6 +29,8 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   // op_cast.cc
   Napi::Value Cast(const Napi::CallbackInfo& info);
   Napi::Value CastSync(const Napi::CallbackInfo& info);
+  // op_attention.cc
+  Napi::Value Attention(const Napi::CallbackInfo& info);
 
   // Tags the handles this load hands out, random per load, so a handle from
   // another copy of the addon (or a forged object) is refused, not trusted.

@@ -4,6 +4,7 @@
 #pragma once
 #include "../core/cpu_features.h"
 #include "../core/params.h"
+#include "attention/attention.h"
 
 typedef void (*sk_cast_ukernel_fn)(const sk_cast_params* p);
 
@@ -15,3 +16,9 @@ struct sk_cast_kernel {
 // The cast kernel for an ISA; fn is null if the ISA was not built for this
 // architecture or the dtypes are not valid.
 sk_cast_kernel sk_cpu_cast_pick(const sk_cast_params& p, sk_isa isa);
+
+// The attention kernel set for an ISA, with its tiles and per-thread scratch;
+// fn is null if the ISA was not built here or the op is outside what the
+// kernels take (dtype other than float32 / float16 / bfloat16, head_dim not in
+// 1..256, heads_q not a multiple of heads_kv).
+sk_attention_kernel sk_cpu_attention_pick(const sk_attention_params& p, sk_isa isa);

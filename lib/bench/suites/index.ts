@@ -5,6 +5,7 @@
  * @module
  */
 import { registerSuite } from '../harness.js'
+import { attentionSuite } from './attention.js'
 import { castSuite } from './cast.js'
 import { copySuite } from './copy.js'
 
@@ -14,5 +15,6 @@ export function registerBuiltinSuites(): void {
   registered = true
   registerSuite(castSuite)
   registerSuite(copySuite)
+  registerSuite(attentionSuite)
 }
 let registered = false

@@ -1,0 +1,123 @@
+#include "attention.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <vector>
+
+#include "../../core/cast_math.h"
+#include "../../core/mask_rules.h"
+
+namespace {
+
+double load(sk_dtype t, const void* base, int64_t at) {
+  if (t == SK_F32) return static_cast<const float*>(base)[at];
+  const uint32_t h = static_cast<const uint16_t*>(base)[at];
+  const uint32_t bits = t == SK_F16 ? sk::f16_to_f32<sk::ScalarLanes>(h) : sk::bf16_to_f32<sk::ScalarLanes>(h);
+  return sk::ScalarLanes::flt(bits);
+}
+
+void store(sk_dtype t, void* base, int64_t at, double x) {
+  const float f = static_cast<float>(x);
+  if (t == SK_F32) {
+    static_cast<float*>(base)[at] = f;
+    return;
+  }
+  const uint32_t u = sk::ScalarLanes::bits(f);
+  static_cast<uint16_t*>(base)[at] =
+      static_cast<uint16_t>(t == SK_F16 ? sk::f32_to_f16<sk::ScalarLanes>(u) : sk::f32_to_bf16<sk::ScalarLanes>(u));
+}
+
+enum BlockKind { kHidden, kFull, kPartial };
+
+BlockKind block_kind(const sk_block_mask& m, int64_t b, int64_t h, int64_t i, int64_t j) {
+  const int64_t row = ((m.batch == 1 ? 0 : b) * m.heads + (m.heads == 1 ? 0 : h)) * m.n_q_blocks + i / m.q_block;
+  const int64_t kb = j / m.kv_block;
+  for (int32_t n = 0; n < m.full_num[row]; ++n)
+    if (m.full_idx[row * m.n_kv_blocks + n] == kb) return kFull;
+  for (int32_t n = 0; n < m.partial_num[row]; ++n)
+    if (m.partial_idx[row * m.n_kv_blocks + n] == kb) return kPartial;
+  return kHidden;
+}
+
+// A [n0, n1, n2, D] strided tensor decoded to a contiguous float64 array.
+std::vector<double> decode_all(const sk_attention_params& p, const void* base, int64_t n1, int64_t n2, int64_t sb,
+                               int64_t sh, int64_t ss) {
+  const int64_t D = p.head_dim;
+  std::vector<double> out(static_cast<size_t>(p.batch * n1 * n2 * D));
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < n1; ++h)
+      for (int64_t s = 0; s < n2; ++s)
+        for (int64_t d = 0; d < D; ++d) out[((b * n1 + h) * n2 + s) * D + d] = load(p.dtype, base, b * sb + h * sh + s * ss + d);
+  return out;
+}
+
+}  // namespace
+
+bool sk_attention_visible(const sk_attention_params& p, int64_t b, int64_t h, int64_t i, int64_t j) {
+  const int64_t offset = p.seq_kv - p.seq_q;
+  if (p.causal && j > i + offset) return false;
+  if (!p.mask) return true;
+  switch (block_kind(*p.mask, b, h, i, j)) {
+    case kFull: return true;
+    case kPartial: return sk::rules_visible(p.mask->rules, i, j, offset);
+    default: return false;
+  }
+}
+
+void sk_attention_reference_f64(const sk_attention_params& p, double* out64, double* lse64) {
+  const int64_t D = p.head_dim, group = p.heads_q / p.heads_kv;
+  const std::vector<double> q = decode_all(p, p.q, p.heads_q, p.seq_q, p.q_stride_b, p.q_stride_h, p.q_stride_s);
+  const std::vector<double> k = decode_all(p, p.k, p.heads_kv, p.seq_kv, p.k_stride_b, p.k_stride_h, p.k_stride_s);
+  const std::vector<double> v = decode_all(p, p.v, p.heads_kv, p.seq_kv, p.v_stride_b, p.v_stride_h, p.v_stride_s);
+  std::vector<double> s(static_cast<size_t>(p.seq_kv));
+  std::vector<char> seen(static_cast<size_t>(p.seq_kv));
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < p.heads_q; ++h)
+      for (int64_t i = 0; i < p.seq_q; ++i) {
+        const int64_t row = (b * p.heads_q + h) * p.seq_q + i;
+        const double* qi = &q[row * D];
+        const int64_t kv_head = (b * p.heads_kv + h / group) * p.seq_kv;
+        double* o = out64 + row * D;
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < p.seq_kv; ++j) {
+          seen[j] = sk_attention_visible(p, b, h, i, j);
+          if (!seen[j]) continue;
+          const double* kj = &k[(kv_head + j) * D];
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d) dot += qi[d] * kj[d];
+          s[j] = p.scale * dot;
+          mx = s[j] > mx ? s[j] : mx;
+        }
+        for (int64_t d = 0; d < D; ++d) o[d] = 0;
+        if (mx == -INFINITY) {  // no visible key
+          lse64[row] = -INFINITY;
+          continue;
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < p.seq_kv; ++j) {
+          if (!seen[j]) continue;
+          const double e = exp(s[j] - mx);
+          const double* vj = &v[(kv_head + j) * D];
+          sum += e;
+          for (int64_t d = 0; d < D; ++d) o[d] += e * vj[d];
+        }
+        for (int64_t d = 0; d < D; ++d) o[d] /= sum;
+        lse64[row] = mx + log(sum);
+      }
+}
+
+void sk_attention_reference(const sk_attention_params& p) {
+  const size_t rows = static_cast<size_t>(p.batch * p.heads_q * p.seq_q);
+  std::vector<double> out(rows * static_cast<size_t>(p.head_dim)), lse(rows);
+  sk_attention_reference_f64(p, out.data(), lse.data());
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < p.heads_q; ++h)
+      for (int64_t i = 0; i < p.seq_q; ++i) {
+        const int64_t row = (b * p.heads_q + h) * p.seq_q + i;
+        for (int64_t d = 0; d < p.head_dim; ++d)
+          store(p.dtype, p.out, b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_s + d,
+                out[row * p.head_dim + d]);
+        if (p.lse) p.lse[row] = static_cast<float>(lse[row]);
+      }
+}

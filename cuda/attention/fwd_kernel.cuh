@@ -1,0 +1,265 @@
+// FlashAttention-2 forward for sm_80 and newer: one block per (query tile,
+// query head, batch), 4 warps of 16 query rows each. Per key tile:
+//   S = Q·Kᵀ (mma.sync m16n8k16, fp32), scaled into base 2, masked;
+//   online softmax in registers (row max and sum per quad);
+//   O += P·V with P repacked from the S accumulators as the A operand.
+// K and V tiles are single-buffered with cp.async: V_j loads while S_j is
+// computed, K_{j+1} while P_j·V_j is. Included only by the instance files.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "../../csrc/core/mask_rules.h"
+#include "../common.cuh"
+#include "../tile/copy.cuh"
+#include "../tile/mma.cuh"
+#include "../tile/smem_tile.cuh"
+#include "fwd_params.h"
+#include "kv_walk.h"
+#include "traits.h"
+
+namespace sk::cuda::attn {
+
+constexpr float kLog2e = 1.4426950408889634f;  // scores go to base 2 once, so softmax is exp2
+constexpr float kLn2 = 0.6931471805599453f;    // lse back to the natural log
+constexpr unsigned kFullWarp = 0xffffffffu;
+
+template <sk_dtype>
+struct Storage;
+template <>
+struct Storage<SK_F16> {
+  using type = __half;
+};
+template <>
+struct Storage<SK_BF16> {
+  using type = __nv_bfloat16;
+};
+
+// The 4 lanes of a quad hold one accumulator row between them.
+__device__ __forceinline__ float quad_max(float x) {
+  x = fmaxf(x, __shfl_xor_sync(kFullWarp, x, 1));
+  return fmaxf(x, __shfl_xor_sync(kFullWarp, x, 2));
+}
+__device__ __forceinline__ float quad_sum(float x) {
+  x += __shfl_xor_sync(kFullWarp, x, 1);
+  return x + __shfl_xor_sync(kFullWarp, x, 2);
+}
+
+template <class Tr>
+__global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const FwdParams p) {
+  using T = typename Tr::Elem;
+  using Mma = tile::MmaType<T>;
+  constexpr int kThreads = Tr::kThreads, kBlockM = Tr::kBlockM, kBlockN = Tr::kBlockN, kHeadDim = Tr::kHeadDim;
+  constexpr int kDTiles = kHeadDim / 8;   // 8-column accumulator tiles of O
+  constexpr int kNTiles = kBlockN / 8;    // 8-column accumulator tiles of S
+  constexpr int kDSteps = kHeadDim / 16;  // k-steps of Q·Kᵀ
+  constexpr int kNSteps = kBlockN / 16;   // k-steps of P·V
+  using QTile = tile::SmemTile<T, kBlockM, kHeadDim>;
+  using KVTile = tile::SmemTile<T, kBlockN, kHeadDim>;
+
+  extern __shared__ __align__(16) unsigned char smem[];
+  QTile sQ{reinterpret_cast<T*>(smem)};  // also stages O for the store
+  KVTile sK{reinterpret_cast<T*>(smem + QTile::kBytes)};
+  KVTile sV{reinterpret_cast<T*>(smem + QTile::kBytes + KVTile::kBytes)};
+
+  // Heavy tiles first: under causality the last query tiles see the most keys.
+  const int64_t tile_id = gridDim.x - 1 - blockIdx.x;
+  const int64_t h = blockIdx.y, b = blockIdx.z;
+  int64_t row0, row_end;
+  KvWalk<kBlockN> walk;
+  if (p.has_mask) {
+    // A query tile never straddles two mask rows: it is cut at the block's end.
+    const int64_t qb = tile_id / p.q_tiles_per_block;
+    row0 = qb * p.q_block + (tile_id % p.q_tiles_per_block) * kBlockM;
+    row_end = min(min(row0 + kBlockM, (qb + 1) * p.q_block), p.seq_q);
+    const int64_t mb = p.mask_batch == 1 ? 0 : b, mh = p.mask_heads == 1 ? 0 : h;
+    const int64_t mrow = (mb * p.mask_heads + mh) * p.n_q_blocks + qb;
+    walk.full_num = p.full_num[mrow];
+    walk.partial_num = p.partial_num[mrow];
+    walk.full_idx = p.full_idx + mrow * p.n_kv_blocks;
+    walk.partial_idx = p.partial_idx + mrow * p.n_kv_blocks;
+    walk.kv_block = p.kv_block;
+    walk.has_rules = p.rules->n_terms > 0;
+  } else {
+    row0 = tile_id * kBlockM;
+    row_end = min(row0 + kBlockM, p.seq_q);
+    walk.dense(p.seq_kv);
+  }
+  if (row0 >= row_end) return;  // the short tail of a mask row: uniform across the block
+  const int rows = static_cast<int>(row_end - row0);
+  const int head_dim = static_cast<int>(p.head_dim);
+  // Bottom-right causality: query i sees keys j <= i + offset.
+  walk.causal = p.causal;
+  walk.key_end = p.causal ? min(p.seq_kv, row_end + p.causal_offset) : p.seq_kv;
+  walk.first_diag = row0 + p.causal_offset;
+
+  const int64_t hk = h / p.group;
+  const T* q = static_cast<const T*>(p.q) + b * p.q_stride_b + h * p.q_stride_h + row0 * p.q_stride_s;
+  const T* k = static_cast<const T*>(p.k) + b * p.k_stride_b + hk * p.k_stride_h;
+  const T* v = static_cast<const T*>(p.v) + b * p.v_stride_b + hk * p.v_stride_h;
+  T* out = static_cast<T*>(p.out) + b * p.out_stride_b + h * p.out_stride_h + row0 * p.out_stride_s;
+
+  tile::load_tile<kThreads>(sQ, q, p.q_stride_s, rows, head_dim, p.vec);
+  KvTile cur;
+  bool have = walk.step(cur);
+  if (have) tile::load_tile<kThreads>(sK, k + cur.start * p.k_stride_s, p.k_stride_s, cur.count, head_dim, p.vec);
+  tile::cp_async_commit();
+
+  const int lane = threadIdx.x % 32;
+  const int group = lane / 4, quad = lane % 4;
+  const int wrow = (threadIdx.x / 32) * 16;  // the warp's first row in the tile
+  // ldmatrix row addresses per lane (see tile/mma.cuh for the fragment layouts).
+  const int a_row = wrow + lane % 16, a_col = (lane / 16) * 8;               // A = Q, row-major
+  const int k_row = lane % 8 + (lane / 16) * 8, k_col = ((lane / 8) % 2) * 8;  // B = Kᵀ: two n-tiles
+  const int v_row = lane % 8 + ((lane / 8) % 2) * 8, v_col = (lane / 16) * 8;  // B = V, transposed
+
+  float o[kDTiles][4] = {};
+  float m[2] = {-INFINITY, -INFINITY};  // running row max, base-2 scaled units
+  float l[2] = {0.f, 0.f};              // running row sum of this lane's columns
+  uint32_t qf[Tr::kQInRegs ? kDSteps : 1][4];
+  bool first = true;
+
+  while (have) {
+    tile::cp_async_wait_all();
+    __syncthreads();  // K_j (and Q) landed; every warp is done with V_{j-1}
+    if constexpr (Tr::kQInRegs) {
+      if (first) {
+#pragma unroll
+        for (int ks = 0; ks < kDSteps; ++ks) tile::ldmatrix_x4(qf[ks], sQ.at(a_row, ks * 16 + a_col));
+      }
+    }
+    first = false;
+    tile::load_tile<kThreads>(sV, v + cur.start * p.v_stride_s, p.v_stride_s, cur.count, head_dim, p.vec);
+    tile::cp_async_commit();
+
+    float s[kNTiles][4] = {};
+#pragma unroll
+    for (int ks = 0; ks < kDSteps; ++ks) {
+      uint32_t a[4];
+      if constexpr (Tr::kQInRegs) {
+#pragma unroll
+        for (int r = 0; r < 4; ++r) a[r] = qf[ks][r];
+      } else {
+        tile::ldmatrix_x4(a, sQ.at(a_row, ks * 16 + a_col));
+      }
+#pragma unroll
+      for (int np = 0; np < kNTiles / 2; ++np) {
+        uint32_t bk[4];
+        tile::ldmatrix_x4(bk, sK.at(np * 16 + k_row, ks * 16 + k_col));
+        tile::mma_16x8x16<T>(s[2 * np], a, bk[0], bk[1]);
+        tile::mma_16x8x16<T>(s[2 * np + 1], a, bk[2], bk[3]);
+      }
+    }
+
+    // Scale first, so a negative or zero scale still takes the true maximum.
+#pragma unroll
+    for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[nt][e] *= p.scale_log2;
+    if (cur.count < kBlockN || cur.causal_test || cur.rule_test) {
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int col = nt * 8 + 2 * quad + (e & 1);
+          const int64_t i = row0 + wrow + group + (e >= 2 ? 8 : 0), j = cur.start + col;
+          bool visible = col < cur.count;
+          if (cur.causal_test) visible = visible && j <= i + p.causal_offset;
+          // i < seq_q: the rules index per-token arrays; padding rows must not reach them.
+          if (cur.rule_test) visible = visible && i < p.seq_q && sk::rules_visible(*p.rules, i, j, p.causal_offset);
+          if (!visible) s[nt][e] = -INFINITY;
+        }
+      }
+    }
+
+    // Online softmax. A row with nothing visible yet keeps max -inf and is
+    // exponentiated against 0, which leaves its P, O and sum at zero.
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float mx = m[r];
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));
+      mx = quad_max(mx);
+      const float base = mx == -INFINITY ? 0.f : mx;
+      const float alpha = exp2f(m[r] - base);
+      m[r] = mx;
+      l[r] *= alpha;
+#pragma unroll
+      for (int dt = 0; dt < kDTiles; ++dt) {
+        o[dt][2 * r] *= alpha;
+        o[dt][2 * r + 1] *= alpha;
+      }
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt) {
+        s[nt][2 * r] = exp2f(s[nt][2 * r] - base);
+        s[nt][2 * r + 1] = exp2f(s[nt][2 * r + 1] - base);
+        l[r] += s[nt][2 * r] + s[nt][2 * r + 1];
+      }
+    }
+
+    tile::cp_async_wait_all();
+    __syncthreads();  // V_j landed; every warp is done with K_j
+    KvTile nxt;
+    have = walk.step(nxt);
+    if (have) tile::load_tile<kThreads>(sK, k + nxt.start * p.k_stride_s, p.k_stride_s, nxt.count, head_dim, p.vec);
+    tile::cp_async_commit();
+
+#pragma unroll
+    for (int ks = 0; ks < kNSteps; ++ks) {
+      const uint32_t a[4] = {Mma::pack(s[2 * ks][0], s[2 * ks][1]), Mma::pack(s[2 * ks][2], s[2 * ks][3]),
+                             Mma::pack(s[2 * ks + 1][0], s[2 * ks + 1][1]),
+                             Mma::pack(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+#pragma unroll
+      for (int dp = 0; dp < kDTiles / 2; ++dp) {
+        uint32_t bv[4];
+        tile::ldmatrix_x4_trans(bv, sV.at(ks * 16 + v_row, dp * 16 + v_col));
+        tile::mma_16x8x16<T>(o[2 * dp], a, bv[0], bv[1]);
+        tile::mma_16x8x16<T>(o[2 * dp + 1], a, bv[2], bv[3]);
+      }
+    }
+    cur = nxt;
+  }
+
+  // Epilogue: normalize, stage O in this warp's own rows of sQ, store.
+  tile::cp_async_wait_all();  // Q, when no key tile was visited
+  __syncthreads();
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] = quad_sum(l[r]);
+    const float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;  // no visible key: zeros
+    const int row = wrow + group + 8 * r;
+#pragma unroll
+    for (int dt = 0; dt < kDTiles; ++dt)
+      *reinterpret_cast<uint32_t*>(sQ.at(row, dt * 8 + 2 * quad)) = Mma::pack(o[dt][2 * r] * inv, o[dt][2 * r + 1] * inv);
+    if (p.lse != nullptr && quad == 0 && row < rows)
+      p.lse[(b * p.heads_q + h) * p.seq_q + row0 + row] = l[r] > 0.f ? m[r] * kLn2 + logf(l[r]) : -INFINITY;
+  }
+  __syncthreads();
+  tile::store_tile<kThreads>(out, p.out_stride_s, sQ, rows, head_dim, p.vec);
+}
+
+template <class Tr>
+constexpr size_t fwd_smem_bytes() {
+  return tile::SmemTile<typename Tr::Elem, Tr::kBlockM, Tr::kHeadDim>::kBytes +
+         2 * tile::SmemTile<typename Tr::Elem, Tr::kBlockN, Tr::kHeadDim>::kBytes;
+}
+
+// Enqueues the kernel for one (head dim, dtype) instance. The caller
+// (attention.cc) has checked the shapes, the grid limits and the device.
+template <int kHeadDim, sk_dtype kType>
+void run_fwd(const FwdParams& p, cudaStream_t stream) {
+  using Tr = FwdTraits<kHeadDim, typename Storage<kType>::type>;
+  constexpr size_t smem = fwd_smem_bytes<Tr>();
+  auto kernel = attention_fwd_kernel<Tr>;
+  // Above 48 KiB a block needs the opt-in; every sm_80+ part allows >= 99 KiB.
+  SK_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+  const int64_t tiles = p.has_mask ? int64_t{p.n_q_blocks} * p.q_tiles_per_block : (p.seq_q + Tr::kBlockM - 1) / Tr::kBlockM;
+  const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(p.heads_q), static_cast<unsigned>(p.batch));
+  kernel<<<grid, Tr::kThreads, smem, stream>>>(p);
+  SK_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace sk::cuda::attn

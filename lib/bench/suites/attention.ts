@@ -1,0 +1,376 @@
+/**
+ * `attention` suite: prefill attention on the CPU (float32, B 1, H 8, D 64)
+ * against onnxruntime-node's com.microsoft MultiHeadAttention in the same
+ * process with the same thread count, and against our own dense kernel; causal
+ * and block-sparse masks (random tiles that keep the diagonal, streaming) at
+ * 50 / 25 / 10 / 5 % density; mask build time at 128K tokens. On CUDA:
+ * bfloat16, D 128, S 4K–32K against our dense kernel (PyTorch is compared by
+ * scripts/, outside Node).
+ *
+ * The shapes and masks are {@link AttentionCase}s: test/cases/attention.ts runs
+ * the same ones against a float64 reference, so what is timed is also tested.
+ * @internal
+ * @module
+ */
+import { randn } from '../../create.js'
+import { numThreads } from '../../device.js'
+import { type DType, dtypeBytes } from '../../dtype.js'
+import { BlockMask, type BlockSize } from '../../mask/index.js'
+import { attention } from '../../ops/attention.js'
+import type { AttentionLayout } from '../../ops/layout.js'
+import type { Tensor } from '../../tensor.js'
+import { type BenchCase, type BenchSuite, rotationSets, type SuiteContext } from '../harness.js'
+
+/** Which keys a case lets each query see, before the op's own `causal` flag. */
+export type MaskSpec =
+  | { kind: 'causal' } // BlockMask.causal
+  | { kind: 'sliding'; window: number }
+  | { kind: 'streaming'; sink: number; local: number }
+  | { kind: 'random'; density: number; seed: number; diagonal?: boolean } // fromBlocks; the diagonal tile kept unless `diagonal: false`
+  | { kind: 'randomDense'; density: number; seed: number; diagonal?: boolean } // the same tiles through fromDense bits
+  | { kind: 'documents'; prefix: number; lengths: number[]; query: number } // BlockRank; seqQ = seqKv = the total
+
+/** One attention problem; shared by the tests and this suite. */
+export interface AttentionCase {
+  name: string
+  batch: number
+  headsQ: number
+  headsKv: number
+  seqQ: number
+  seqKv: number
+  headDim: number
+  type: DType
+  layout?: AttentionLayout
+  causal?: boolean
+  mask?: MaskSpec
+  /** Mask tile size in tokens (one number, or query and key sizes); default 128. */
+  blockSize?: BlockSize
+  /** Bench rows: the tile density the mask was made for (the built mask's own may differ a little). */
+  density?: number
+}
+
+const kDefaultBlock = 128
+
+/** murmur3's finalizer: the tile choice of random masks, reproducible anywhere (tests recompute it). */
+function mix32(x: number): number {
+  let h = x >>> 0
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/** Whether a random mask keeps tile (h, qb, kb): the diagonal always (unless `diagonal: false`), else with probability `density`. */
+export function randomTileKept(spec: { density: number; seed: number; diagonal?: boolean }, h: number, qb: number, kb: number): boolean {
+  if (qb === kb && spec.diagonal !== false) return true
+  const r = mix32(spec.seed ^ mix32(h * 0x9e3779b1 + mix32(qb * 0x85ebca77 + mix32(kb + 0x27d4eb2f))))
+  return r / 2 ** 32 < spec.density
+}
+
+/** A case's query and key tile sizes in tokens. */
+export function tileSizes(c: AttentionCase): { q: number; kv: number } {
+  const b = c.blockSize ?? kDefaultBlock
+  return typeof b === 'number' ? { q: b, kv: b } : b
+}
+
+/** The BlockMask a case names (per query head for random masks), or undefined for a dense case. */
+export function buildMask(c: AttentionCase): BlockMask | undefined {
+  const m = c.mask
+  if (!m) return undefined
+  const blockSize = c.blockSize ?? kDefaultBlock
+  const lens = { qLen: c.seqQ, kvLen: c.seqKv, blockSize }
+  switch (m.kind) {
+    case 'causal':
+      return BlockMask.causal(lens)
+    case 'sliding':
+      return BlockMask.slidingWindow({ ...lens, window: m.window })
+    case 'streaming':
+      return BlockMask.streaming({ ...lens, sink: m.sink, local: m.local })
+    case 'random':
+      return BlockMask.fromBlocks((_b, h, qb, kb) => randomTileKept(m, h, qb, kb), { batch: 1, heads: c.headsQ, ...lens })
+    case 'documents':
+      return BlockMask.documents({ prefix: m.prefix, lengths: m.lengths, query: m.query, blockSize })
+    case 'randomDense': {
+      const nq = Math.ceil(c.seqQ / tileSizes(c).q)
+      const nk = Math.ceil(c.seqKv / tileSizes(c).kv)
+      const bits = new Uint8Array(c.headsQ * nq * nk)
+      for (let h = 0; h < c.headsQ; ++h)
+        for (let qb = 0; qb < nq; ++qb) for (let kb = 0; kb < nk; ++kb) bits[(h * nq + qb) * nk + kb] = randomTileKept(m, h, qb, kb) ? 1 : 0
+      return BlockMask.fromDense(bits, [1, c.headsQ, nq, nk], lens)
+    }
+  }
+}
+
+/** Streaming parameters whose tiles cover about `density` of a causal-free S × S grid: one sink tile plus a local band. */
+function streamingFor(seq: number, density: number, blockSize: number): MaskSpec {
+  return { kind: 'streaming', sink: blockSize, local: Math.max(blockSize, Math.round(density * seq) - blockSize) }
+}
+
+export const kSparseDensities = [0.5, 0.25, 0.1, 0.05] as const
+const pct = (d: number) => `${Math.round(d * 100)}%`
+
+/** What the CPU rows are timed on; also checked by the tests (against float64 on sampled rows). */
+export function cpuBenchCases(quick: boolean): AttentionCase[] {
+  const seqs = quick ? [1024, 4096] : [1024, 4096, 8192]
+  return seqs.flatMap((s) => {
+    const base = { batch: 1, headsQ: 8, headsKv: 8, seqQ: s, seqKv: s, headDim: 64, type: 'float32' as DType }
+    return [
+      { ...base, name: `dense S=${s}` },
+      { ...base, name: `causal S=${s}`, causal: true },
+      ...sparseRows(base, s),
+    ]
+  })
+}
+
+/** Random tiles (diagonal kept) and streaming masks at each of {@link kSparseDensities}. */
+function sparseRows(base: Omit<AttentionCase, 'name'>, s: number): AttentionCase[] {
+  return [
+    ...kSparseDensities.map((d) => ({ ...base, name: `random ${pct(d)} S=${s}`, density: d, mask: { kind: 'random', density: d, seed: 7 } as MaskSpec })),
+    ...kSparseDensities.map((d) => ({ ...base, name: `streaming ${pct(d)} S=${s}`, density: d, mask: streamingFor(s, d, kDefaultBlock) })),
+  ]
+}
+
+/** What the CUDA rows are timed on: bfloat16, D 128, 16 heads. */
+export function cudaBenchCases(quick: boolean): AttentionCase[] {
+  const seqs = quick ? [4096, 8192] : [4096, 8192, 16384, 32768]
+  return seqs.flatMap((s) => {
+    const base = { batch: 1, headsQ: 16, headsKv: 16, seqQ: s, seqKv: s, headDim: 128, type: 'bfloat16' as DType }
+    return [
+      { ...base, name: `dense S=${s}` },
+      { ...base, name: `causal S=${s}`, causal: true },
+      ...sparseRows(base, s),
+    ]
+  })
+}
+
+/**
+ * Proposed targets (never asserted in tests): a row's speedup over the row it
+ * is compared with. Printed as notes until the table has a target column.
+ */
+export function targetFor(c: AttentionCase, device: 'cpu' | 'cuda'): string {
+  if (!c.mask && !c.causal) return device === 'cpu' ? '≥ 1.0× ORT MHA' : 'baseline'
+  if (c.causal && !c.mask) return '≥ 1.7× dense'
+  return `≥ ${(0.7 / (c.density ?? 1)).toFixed(1)}× dense`
+}
+
+/** 4·B·Hq·Sq·Skv·D: the dense work, given to every row of one S so the ratio column is the speedup. */
+const denseFlops = (c: AttentionCase) => 4 * c.batch * c.headsQ * c.seqQ * c.seqKv * c.headDim
+
+/** Rotated q, k, v sets of one shape, made once per S and shared by its rows. */
+class Inputs {
+  sets: Tensor[][] = []
+  constructor(
+    readonly c: AttentionCase,
+    readonly device: SuiteContext['device'],
+  ) {}
+  async get(): Promise<Tensor[][]> {
+    if (this.sets.length) return this.sets
+    const { batch, headsQ, headsKv, seqQ, seqKv, headDim, type } = this.c
+    const bytes = batch * (2 * headsQ * seqQ + 2 * headsKv * seqKv) * headDim * dtypeBytes(type) // q, k, v, out
+    const n = rotationSets(bytes, this.device === 'cpu' ? 0 : 128 << 20)
+    for (let i = 0; i < n; ++i) {
+      const make = async (h: number, s: number, seed: number) => {
+        const t = randn([batch, h, s, headDim], { type, seed })
+        if (this.device === 'cpu') return t
+        const d = await t.to(this.device)
+        t.dispose()
+        return d
+      }
+      this.sets.push([await make(headsQ, seqQ, 3 * i + 1), await make(headsKv, seqKv, 3 * i + 2), await make(headsKv, seqKv, 3 * i + 3)])
+    }
+    return this.sets
+  }
+  dispose(): void {
+    for (const t of this.sets.flat()) t.dispose()
+    this.sets = []
+  }
+}
+
+function opCase(c: AttentionCase, inputs: Inputs, baseline: string | undefined): BenchCase {
+  let sets: Tensor[][] = []
+  let mask: BlockMask | undefined
+  return {
+    name: c.name,
+    flops: denseFlops(c),
+    baseline,
+    async setup() {
+      sets = await inputs.get()
+      mask = buildMask(c)
+    },
+    async run(i) {
+      const [q, k, v] = sets[i % sets.length]
+      ;(await attention(q, k, v, { causal: c.causal, mask })).dispose()
+    },
+  }
+}
+
+/** The onnxruntime-node surface this suite uses (typed here: it is a dev dependency). */
+interface Ort {
+  InferenceSession: { create(model: Uint8Array, options: object): Promise<OrtSession> }
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown
+}
+interface OrtSession {
+  run(feeds: Record<string, unknown>): Promise<Record<string, { dispose?(): void }>>
+  release(): Promise<void>
+}
+
+/** onnxruntime-node, or the reason it cannot be used (an install without dev dependencies). */
+async function loadOrt(): Promise<Ort | string> {
+  const name = 'onnxruntime-node' // a variable: the import stays optional for tsc and bundlers
+  try {
+    return (await import(name)) as Ort
+  } catch (err) {
+    return `onnxruntime-node is not installed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); ORT rows skipped`
+  }
+}
+
+function ortCase(c: AttentionCase, inputs: Inputs, ort: Ort): BenchCase {
+  let session: OrtSession | undefined
+  let feeds: Record<string, unknown>[] = []
+  const hidden = c.headsQ * c.headDim
+  return {
+    name: `ORT MHA S=${c.seqQ}`,
+    flops: denseFlops(c),
+    async setup() {
+      const threads = numThreads()
+      session = await ort.InferenceSession.create(mhaModel(c.batch, c.seqQ, c.seqKv, c.headsQ, c.headDim), {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+      })
+      // Our bhsd inputs seen as [B, S, H·D]: other values, same sizes, no copy (values do not change the timing).
+      const view = (t: Tensor, s: number) => new ort.Tensor('float32', t.data as Float32Array, [c.batch, s, hidden])
+      feeds = (await inputs.get()).map(([q, k, v]) => ({ query: view(q, c.seqQ), key: view(k, c.seqKv), value: view(v, c.seqKv) }))
+    },
+    async run(i) {
+      const out = await session!.run(feeds[i % feeds.length])
+      for (const t of Object.values(out)) t.dispose?.()
+    },
+    teardown() {
+      void session?.release()
+      session = undefined
+      feeds = []
+    },
+  }
+}
+
+const kMaskBuildTokens = 128 * 1024
+
+function maskBuildCases(): BenchCase[] {
+  const lens = { qLen: kMaskBuildTokens, kvLen: kMaskBuildTokens, blockSize: kDefaultBlock }
+  const c: AttentionCase = { name: '', batch: 1, headsQ: 1, headsKv: 1, seqQ: kMaskBuildTokens, seqKv: kMaskBuildTokens, headDim: 64, type: 'float32' }
+  const build = (name: string, make: () => BlockMask): BenchCase => ({ name: `mask build ${name} 128K`, run: () => void make() })
+  return [
+    build('causal', () => BlockMask.causal(lens)),
+    build('streaming', () => BlockMask.streaming({ ...lens, sink: 128, local: 4096 })),
+    build('random 10% (fromBlocks, 1 head)', () => buildMask({ ...c, mask: { kind: 'random', density: 0.1, seed: 7 } })!),
+  ]
+}
+
+/** Per S: the ORT row, then ours; that S's inputs are freed after its last row (the next S needs the memory). */
+async function cpuCases(ctx: SuiteContext): Promise<BenchCase[]> {
+  const ort = await loadOrt()
+  if (typeof ort === 'string') ctx.note(ort)
+  else ctx.note(`ORT MHA = com.microsoft MultiHeadAttention on [B, S, H·D] inputs, ${numThreads()} intra-op threads (sparsekit's count)`)
+  return [...perSeq(ctx, cpuBenchCases(ctx.quick), ort), ...maskBuildCases()]
+}
+
+function perSeq(ctx: SuiteContext, all: AttentionCase[], ort: Ort | string | null): BenchCase[] {
+  const out: BenchCase[] = []
+  for (const s of [...new Set(all.map((c) => c.seqQ))]) {
+    const rows = all.filter((c) => c.seqQ === s)
+    const dense = rows.find((c) => !c.mask && !c.causal)!
+    const inputs = new Inputs(dense, ctx.device)
+    ctx.defer(() => inputs.dispose())
+    const withOrt = ort !== null && typeof ort !== 'string'
+    if (withOrt) out.push(ortCase(dense, inputs, ort))
+    for (const c of rows) out.push(opCase(c, inputs, c === dense ? (withOrt ? `ORT MHA S=${s}` : undefined) : dense.name))
+    const last = out[out.length - 1]
+    const own = last.teardown
+    last.teardown = () => {
+      own?.()
+      inputs.dispose()
+    }
+  }
+  const kind = ctx.device === 'cpu' ? 'cpu' : 'cuda'
+  const seen = new Map<string, string[]>()
+  for (const c of all) {
+    const t = targetFor(c, kind)
+    const label = c.name.replace(/ S=\d+$/, '')
+    if (!seen.has(t)) seen.set(t, [])
+    if (!seen.get(t)!.includes(label)) seen.get(t)!.push(label)
+  }
+  ctx.note(`targets (speedup vs the compared row): ${[...seen].map(([t, names]) => `${names.join(', ')} ${t}`).join('; ')}`)
+  for (const s of [...new Set(all.map((c) => c.seqQ))]) {
+    const dens = all.filter((c) => c.seqQ === s && c.mask).map((c) => `${c.name.replace(/ S=\d+$/, '')} ${(buildMask(c)!.density * 100).toFixed(1)}%`)
+    if (dens.length) ctx.note(`S=${s} tile density as built: ${dens.join(', ')}`)
+  }
+  return out
+}
+
+/** The attention suite; see the module comment. */
+export const attentionSuite: BenchSuite = {
+  name: 'attention',
+  description: 'prefill attention forward (FlashAttention), dense, causal and block-sparse; outputs allocated per call',
+  devices: ['cpu', 'cuda'],
+  async cases(ctx: SuiteContext): Promise<BenchCase[]> {
+    ctx.note('GFLOP/s counts the dense 4·B·H·Sq·Skv·D for every row of one S, so the ratio is the speedup')
+    if (ctx.device === 'cpu') return cpuCases(ctx)
+    ctx.note('CUDA baseline: our dense kernel (PyTorch SDPA / FlashAttention are compared by scripts/, outside Node)')
+    return perSeq(ctx, cudaBenchCases(ctx.quick), null)
+  },
+}
+
+/** Minimal protobuf encoding: varints and length-delimited fields (onnx.proto3 field numbers below). */
+class Pb {
+  readonly bytes: number[] = []
+  varint(v: number): this {
+    for (; v >= 0x80; v = Math.floor(v / 0x80)) this.bytes.push((v % 0x80) | 0x80)
+    this.bytes.push(v)
+    return this
+  }
+  int(field: number, v: number): this {
+    return this.varint(field * 8).varint(v)
+  }
+  raw(field: number, b: ArrayLike<number>): this {
+    this.varint(field * 8 + 2).varint(b.length)
+    for (let i = 0; i < b.length; ++i) this.bytes.push(b[i])
+    return this
+  }
+  str(field: number, s: string): this {
+    return this.raw(field, new TextEncoder().encode(s))
+  }
+  msg(field: number, build: (w: Pb) => void): this {
+    const inner = new Pb()
+    build(inner)
+    return this.raw(field, inner.bytes)
+  }
+}
+
+/**
+ * An ONNX model of one com.microsoft MultiHeadAttention node (float32, no
+ * mask, no bias, default scale 1/√D): query [B, Sq, H·D], key and value
+ * [B, Skv, H·D] → output [B, Sq, H·D]. Also the tests' ORT oracle.
+ */
+export function mhaModel(batch: number, seqQ: number, seqKv: number, heads: number, headDim: number): Uint8Array {
+  const hidden = heads * headDim
+  const io = (w: Pb, name: string, dims: number[]) =>
+    w.str(1, name).msg(2, (t) => t.msg(1, (tt) => tt.int(1, 1).msg(2, (sh) => dims.forEach((d) => sh.msg(1, (dim) => dim.int(1, d)))))) // ValueInfo{name, type{tensor_type{elem_type FLOAT, shape{dim{dim_value}}}}}
+  const w = new Pb().int(1, 8).str(2, 'sparsekit-bench') // ModelProto.ir_version, producer_name
+  w.msg(7, (g) => {
+    g.msg(1, (n) => {
+      for (const x of ['query', 'key', 'value']) n.str(1, x) // NodeProto.input
+      n.str(2, 'output').str(3, 'mha').str(4, 'MultiHeadAttention').str(7, 'com.microsoft') // output, name, op_type, domain
+      n.msg(5, (a) => a.str(1, 'num_heads').int(3, heads).int(20, 2)) // AttributeProto{name, i, type INT}
+    })
+    g.str(2, 'attention')
+    g.msg(11, (v) => io(v, 'query', [batch, seqQ, hidden]))
+    g.msg(11, (v) => io(v, 'key', [batch, seqKv, hidden]))
+    g.msg(11, (v) => io(v, 'value', [batch, seqKv, hidden]))
+    g.msg(12, (v) => io(v, 'output', [batch, seqQ, hidden]))
+  })
+  w.msg(8, (o) => o.str(1, '').int(2, 17)).msg(8, (o) => o.str(1, 'com.microsoft').int(2, 1)) // opset_import
+  return Uint8Array.from(w.bytes)
+}

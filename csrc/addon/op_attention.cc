@@ -17,29 +17,12 @@
 #include "addon.h"
 #include "convert.h"
 #include "errors.h"
+#include "holds.h"
 
 namespace sk {
 namespace {
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
-
-// Keeps the op's buffers alive until its Promise settles (as op_cast.cc does):
-// JS references for the ArrayBuffers, a host-block reference for sparsekit's own memory.
-struct Holds {
-  std::vector<Napi::Reference<Napi::ArrayBuffer>> buffers;
-  std::vector<void*> blocks;
-
-  void hold(const HostView& v) {
-    buffers.push_back(Napi::Persistent(v.buffer));
-    void* start = Napi::ArrayBuffer(v.buffer).Data();
-    if (host_retain(start)) blocks.push_back(start);
-  }
-  void release_blocks() {
-    for (void* b : blocks) host_release(b);
-    blocks.clear();
-  }
-  ~Holds() { release_blocks(); }
-};
 
 // The mask as the kernel reads it, owning copies of every array.
 struct MaskCopy {

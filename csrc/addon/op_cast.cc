@@ -9,35 +9,12 @@
 #include "addon.h"
 #include "convert.h"
 #include "errors.h"
+#include "holds.h"
 
 namespace sk {
 namespace {
 
 constexpr size_t kCastGrain = 1 << 16;  // elements per task: big enough to amortize the hand-off
-
-// Keeps the op's buffers alive until its Promise settles: JS references for
-// the ArrayBuffers, and a host-block reference for memory sparsekit owns (so
-// dispose() during the op cannot free it under the kernel).
-struct Holds {
-  std::vector<Napi::Reference<Napi::ArrayBuffer>> buffers;
-  std::vector<void*> blocks;
-
-  void hold(const HostView& v) {
-    buffers.push_back(Napi::Persistent(v.buffer));
-    void* start = Napi::ArrayBuffer(v.buffer).Data();
-    if (host_retain(start)) blocks.push_back(start);
-  }
-  void release_blocks() {
-    for (void* b : blocks) host_release(b);
-    blocks.clear();
-  }
-  // A job dropped unrun (its environment is shutting down) still lets go.
-  ~Holds() { release_blocks(); }
-};
-
-}  // namespace
-
-namespace {
 
 struct CastCall {
   sk_cast_params params;

@@ -7,25 +7,22 @@
 // first so the reference sees the same values):
 //   out: max |gpu - ref64| <= 2e-3 (float16) / 1.6e-2 (bfloat16)
 //   lse: max |gpu - ref64| <= 2e-3 (both: QKᵀ and the sums are float32)
-import { createRequire } from 'node:module'
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import type { AttentionArgs, CudaBinding, DeviceBuffer, NativeMask, NativeMaskRule } from '../../lib/native.js'
+import { loadCudaAddon } from '../fixtures/cuda-addon.js'
 
-const addonPath = fileURLToPath(new URL('../../build-cuda/Release/sparsekit_cuda.node', import.meta.url))
-const built = existsSync(addonPath)
 type Pick = { kernel: string; headDim: number; blockM: number; blockN: number; grid: number[]; maskBytes: number; vectorized: boolean }
 type Binding = CudaBinding & {
   attentionPick(q: number, k: number, v: number, out: number, lse: number | null, args: AttentionArgs, mask: NativeMask | null): Pick
 }
-const binding = built ? (createRequire(import.meta.url)(addonPath) as Binding) : undefined
+const { binding, skipReason } = loadCudaAddon<Binding>()
+const built = binding !== undefined
 const status = binding?.status()
 const hasCuda = status?.available === true
-if (!built) console.log(`cuda attention tests skipped: ${addonPath} is not built (npm run build:cuda where nvcc is installed)`)
+if (!built) console.log(`cuda attention tests skipped: ${skipReason}`)
 else if (!hasCuda) console.log(`cuda attention GPU tests skipped: ${status?.reason}`)
 
 const kF16 = 1, kBF16 = 2, kF32 = 0, kI8 = 5 // csrc/core/dtype.h

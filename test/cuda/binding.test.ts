@@ -3,24 +3,17 @@
 // reason, never crash on bad arguments, and never keep Node alive. Loads the
 // built .node directly, so it does not depend on lib/.
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
 
 import { describe, expect, it } from 'vitest'
 
 import type { CudaBinding } from '../../lib/native.js'
 import { timeoutScale } from '../fixtures/child.js'
+import { addonPath, loadCudaAddon } from '../fixtures/cuda-addon.js'
 
-const addonPath = fileURLToPath(new URL('../../build-cuda/Release/sparsekit_cuda.node', import.meta.url))
-// Under ARM64 emulation the x64 CUDA build is present but cannot load; the
-// ARM64 run sets SPARSEKIT_CUDA=0, which also turns the addon off in lib/.
-const disabled = process.env.SPARSEKIT_CUDA === '0'
-const built = !disabled && existsSync(addonPath)
-const binding = built ? (createRequire(import.meta.url)(addonPath) as CudaBinding) : undefined
-if (disabled) console.log('cuda addon tests skipped: SPARSEKIT_CUDA=0')
+const { binding, skipReason } = loadCudaAddon<CudaBinding>()
+const built = binding !== undefined
 const status = binding?.status()
-if (!built && !disabled) console.log(`cuda addon tests skipped: ${addonPath} is not built (npm run build:cuda where nvcc is installed)`)
+if (!built) console.log(`cuda addon tests skipped: ${skipReason}`)
 else if (status?.available) console.log('cuda addon: a device is available; the no-device tests are skipped (test/cuda/cuda.test.ts covers the GPU)')
 
 const kChildTimeoutMs = 30_000 * timeoutScale

@@ -272,20 +272,11 @@ Napi::Value SparsekitAddon::Attention(const Napi::CallbackInfo& info) {
 
   const sk_attention_kernel kernel = sk_cpu_attention_pick(p, isa_);
   if (!kernel.fn) throw_error(env, SK_ERR_UNSUPPORTED, "No attention kernel for these arguments on this CPU");
-  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
-  executor_->submit(
-      [p, kernel, holds, mask](ThreadPool& pool) {
-        const sk_status st = sk_cpu_attention_run(p, kernel, pool);
-        holds->release_blocks();
-        if (st != SK_OK) return JobResult{st, "out of memory for the attention scratch"};
-        return JobResult{};
-      },
-      [deferred, holds](Napi::Env env, const JobResult& r) {
-        if (r.status == SK_OK) deferred->Resolve(env.Undefined());
-        else deferred->Reject(make_error(env, r.status, r.message).Value());
-        holds->buffers.clear();
-      });
-  return deferred->Promise();
+  return submit_op(*executor_, env, holds, [p, kernel, mask](ThreadPool& pool) {
+    const sk_status st = sk_cpu_attention_run(p, kernel, pool);
+    if (st != SK_OK) return JobResult{st, "out of memory for the attention scratch"};
+    return JobResult{};
+  });
 }
 
 }  // namespace sk

@@ -56,29 +56,19 @@ Napi::Value SparsekitAddon::Cast(const Napi::CallbackInfo& info) {
   auto holds = std::make_shared<Holds>();
   holds->hold(src);
   holds->hold(dst);
-  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
-
-  executor_->submit(
-      [p, kernel, holds](ThreadPool& pool) {
-        const size_t tasks = (p.count + kCastGrain - 1) / kCastGrain;
-        const size_t src_size = sk_dtype_size(p.src_type), dst_size = sk_dtype_size(p.dst_type);
-        pool.parallel_for(tasks, [&](size_t t) {
-          sk_cast_params part = p;
-          const size_t begin = t * kCastGrain;
-          part.count = std::min(kCastGrain, p.count - begin);
-          part.src = static_cast<const uint8_t*>(p.src) + begin * src_size;
-          part.dst = static_cast<uint8_t*>(p.dst) + begin * dst_size;
-          kernel.fn(&part);
-        });
-        holds->release_blocks();
-        return JobResult{};
-      },
-      [deferred, holds](Napi::Env env, const JobResult& r) {
-        if (r.status == SK_OK) deferred->Resolve(env.Undefined());
-        else deferred->Reject(make_error(env, r.status, r.message).Value());
-        holds->buffers.clear();
-      });
-  return deferred->Promise();
+  return submit_op(*executor_, env, holds, [p, kernel](ThreadPool& pool) {
+    const size_t tasks = (p.count + kCastGrain - 1) / kCastGrain;
+    const size_t src_size = sk_dtype_size(p.src_type), dst_size = sk_dtype_size(p.dst_type);
+    pool.parallel_for(tasks, [&](size_t t) {
+      sk_cast_params part = p;
+      const size_t begin = t * kCastGrain;
+      part.count = std::min(kCastGrain, p.count - begin);
+      part.src = static_cast<const uint8_t*>(p.src) + begin * src_size;
+      part.dst = static_cast<uint8_t*>(p.dst) + begin * dst_size;
+      kernel.fn(&part);
+    });
+    return JobResult{};
+  });
 }
 
 }  // namespace sk

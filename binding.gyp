@@ -52,7 +52,7 @@
       "type": "executable",
       "dependencies": ["sk_core"],
       "sources": ["test/native/main.cc", "test/native/cast_test.cc", "test/native/threadpool_test.cc",
-                  "test/native/attention_test.cc"],
+                  "test/native/attention_test.cc", "test/native/attention_ukernel_test.cc"],
       "ldflags": ["-pthread"],
     },
   ],

@@ -10,16 +10,11 @@
 #include "../../csrc/core/cpu_features.h"
 #include "../../csrc/cpu/dispatch.h"
 #include "check.h"
+#include "helpers.h"
 
 namespace {
 
-std::vector<sk_isa> isas_here() {
-  std::vector<sk_isa> out;
-  sk_cpu_features f = sk_cpu_detect();
-  for (int i = 0; i < SK_ISA_COUNT; ++i)
-    if (sk_isa_supported(static_cast<sk_isa>(i), f)) out.push_back(static_cast<sk_isa>(i));
-  return out;
-}
+using sktest::isas_here;
 
 std::vector<uint8_t> run_cast(sk_isa isa, const void* src, sk_dtype from, sk_dtype to, size_t n, bool sat) {
   std::vector<uint8_t> out(n * sk_dtype_size(to) + 1);

@@ -10,15 +10,20 @@
 const kTwoPi = 2 * Math.PI
 const kInv2p24 = 1 / 16777216
 
-/** murmur3's 32-bit finalizer over (seed, counter): a cheap, well-mixed hash. */
-function hash32(seed: number, counter: number): number {
-  let h = (Math.imul(counter ^ 0x9e3779b9, 0x85ebca6b) ^ seed) >>> 0
+/** murmur3's 32-bit finalizer: spreads every input bit over the output. */
+export function fmix32(x: number): number {
+  let h = x >>> 0
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
   h = Math.imul(h, 0xc2b2ae35)
   h ^= h >>> 16
   return h >>> 0
+}
+
+/** A cheap, well-mixed hash of (seed, counter). */
+function hash32(seed: number, counter: number): number {
+  return fmix32(Math.imul(counter ^ 0x9e3779b9, 0x85ebca6b) ^ seed)
 }
 
 /** Fills `out` with N(0, 1) samples (Box–Muller on pairs of uniforms). */

@@ -7,6 +7,7 @@
  * @module
  */
 import { invalidArgument, shapeError, SparsekitError } from '../errors.js'
+import type { NativeMask } from '../native.js'
 import { checkInt, is } from '../validate.js'
 import {
   classifyCausal, classifyCausalDocuments, classifyStreaming, classifyWindow,
@@ -28,21 +29,9 @@ export const kMaxLen = 2 ** 31 - 1
 export const kMaxBlocks = 2 ** 28
 
 /** The arrays and facts behind a BlockMask (the fields of `sk_block_mask`, plus what combining needs). */
-export interface MaskParts {
-  batch: number
-  heads: number
+export interface MaskParts extends Omit<NativeMask, 'rules'> {
   qLen: number
   kvLen: number
-  qBlock: number
-  kvBlock: number
-  nQBlocks: number
-  nKvBlocks: number
-  /** [batch, heads, nQBlocks] */
-  fullNum: Int32Array
-  /** [batch, heads, nQBlocks, nKvBlocks]: per row the first `num` entries, increasing; the rest is 0 (never read) */
-  fullIdx: Int32Array
-  partialNum: Int32Array
-  partialIdx: Int32Array
   /** The token rule of partial blocks; null when there are none. */
   rules: RuleSet | null
   /** The rule keeps every token of every full block (combining with and() needs it). */

@@ -17,6 +17,7 @@ import { numThreads } from '../../device.js'
 import { type DType, dtypeBytes } from '../../dtype.js'
 import { BlockMask, type BlockSize } from '../../mask/index.js'
 import { attention } from '../../ops/attention.js'
+import { fmix32 } from '../../random.js'
 import type { AttentionLayout } from '../../ops/layout.js'
 import type { Tensor } from '../../tensor.js'
 import { type BenchCase, type BenchSuite, rotationSets, type SuiteContext } from '../harness.js'
@@ -51,21 +52,12 @@ export interface AttentionCase {
 
 const kDefaultBlock = 128
 
-/** murmur3's finalizer: the tile choice of random masks, reproducible anywhere (tests recompute it). */
-function mix32(x: number): number {
-  let h = x >>> 0
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
 
-/** Whether a random mask keeps tile (h, qb, kb): the diagonal always (unless `diagonal: false`), else with probability `density`. */
+/**
+ * Whether a random mask keeps tile (h, qb, kb), hashed with murmur3's finalizer so it is reproducible anywhere: the diagonal always (unless `diagonal: false`), else with probability `density`. */
 export function randomTileKept(spec: { density: number; seed: number; diagonal?: boolean }, h: number, qb: number, kb: number): boolean {
   if (qb === kb && spec.diagonal !== false) return true
-  const r = mix32(spec.seed ^ mix32(h * 0x9e3779b1 + mix32(qb * 0x85ebca77 + mix32(kb + 0x27d4eb2f))))
+  const r = fmix32(spec.seed ^ fmix32(h * 0x9e3779b1 + fmix32(qb * 0x85ebca77 + fmix32(kb + 0x27d4eb2f))))
   return r / 2 ** 32 < spec.density
 }
 

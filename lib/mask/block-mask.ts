@@ -28,7 +28,9 @@ export interface MaskSizes {
 
 /** A dense block-level mask: 0/1 per block, row-major over `dims` = [batch, heads, nQBlocks, nKvBlocks]. */
 export interface DenseBlocks {
+  /** One byte per block, 1 = computed, 0 = skipped, row-major over `dims`. */
   bits: Uint8Array
+  /** `[batch, heads, nQBlocks, nKvBlocks]`. */
   dims: [number, number, number, number]
 }
 

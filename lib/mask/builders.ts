@@ -18,7 +18,14 @@ import {
  * Tokens per block: one number for queries and keys, or `{ q, kv }`.
  * Each is a multiple of 16 from 16 to 256.
  */
-export type BlockSize = number | { readonly q: number; readonly kv: number }
+export type BlockSize =
+  | number
+  | {
+      /** Tokens per query block. */
+      readonly q: number
+      /** Tokens per key block. */
+      readonly kv: number
+    }
 
 /** Smallest and largest block sides, and their step (`sk_block_mask` in params.h). */
 export const kMinBlock = 16

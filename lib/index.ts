@@ -11,3 +11,4 @@ export { devices, cudaStatus, setNumThreads, numThreads, type DeviceName, type D
 export { memory, type MemoryInfo } from './memory.js'
 export { attention, type AttentionOptions, type AttentionResult, type AttentionLayout } from './ops/attention.js'
 export { BlockMask, type BlockSize, type DenseBlocks, type MaskSizes } from './mask/index.js'
+export { SparseWeight, type SparseFormat } from './sparse/weight.js'

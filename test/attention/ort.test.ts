@@ -4,7 +4,7 @@
 // both are also held to the float64 reference's 1e-5.
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { mhaModel } from '../../lib/bench/suites/attention.js'
+import { mhaModel } from '../../lib/bench/onnx.js'
 import * as sk from '../../lib/index.js'
 import type { AttentionCase } from '../cases/attention.js'
 import { loadOrt } from '../fixtures/ort.js'

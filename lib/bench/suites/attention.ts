@@ -21,6 +21,7 @@ import { fmix32 } from '../../random.js'
 import type { AttentionLayout } from '../../ops/layout.js'
 import type { Tensor } from '../../tensor.js'
 import { type BenchCase, type BenchSuite, rotationSets, type SuiteContext } from '../harness.js'
+import { mhaModel } from '../onnx.js'
 
 /** Which keys a case lets each query see, before the op's own `causal` flag. */
 export type MaskSpec =
@@ -313,56 +314,4 @@ export const attentionSuite: BenchSuite = {
     ctx.note('CUDA baseline: our dense kernel (PyTorch SDPA / FlashAttention are compared by scripts/, outside Node)')
     return perSeq(ctx, cudaBenchCases(ctx.quick), null)
   },
-}
-
-/** Minimal protobuf encoding: varints and length-delimited fields (onnx.proto3 field numbers below). */
-class Pb {
-  readonly bytes: number[] = []
-  varint(v: number): this {
-    for (; v >= 0x80; v = Math.floor(v / 0x80)) this.bytes.push((v % 0x80) | 0x80)
-    this.bytes.push(v)
-    return this
-  }
-  int(field: number, v: number): this {
-    return this.varint(field * 8).varint(v)
-  }
-  raw(field: number, b: ArrayLike<number>): this {
-    this.varint(field * 8 + 2).varint(b.length)
-    for (let i = 0; i < b.length; ++i) this.bytes.push(b[i])
-    return this
-  }
-  str(field: number, s: string): this {
-    return this.raw(field, new TextEncoder().encode(s))
-  }
-  msg(field: number, build: (w: Pb) => void): this {
-    const inner = new Pb()
-    build(inner)
-    return this.raw(field, inner.bytes)
-  }
-}
-
-/**
- * An ONNX model of one com.microsoft MultiHeadAttention node (float32, no
- * mask, no bias, default scale 1/√D): query [B, Sq, H·D], key and value
- * [B, Skv, H·D] → output [B, Sq, H·D]. Also the tests' ORT oracle.
- */
-export function mhaModel(batch: number, seqQ: number, seqKv: number, heads: number, headDim: number): Uint8Array {
-  const hidden = heads * headDim
-  const io = (w: Pb, name: string, dims: number[]) =>
-    w.str(1, name).msg(2, (t) => t.msg(1, (tt) => tt.int(1, 1).msg(2, (sh) => dims.forEach((d) => sh.msg(1, (dim) => dim.int(1, d)))))) // ValueInfo{name, type{tensor_type{elem_type FLOAT, shape{dim{dim_value}}}}}
-  const w = new Pb().int(1, 8).str(2, 'sparsekit-bench') // ModelProto.ir_version, producer_name
-  w.msg(7, (g) => {
-    g.msg(1, (n) => {
-      for (const x of ['query', 'key', 'value']) n.str(1, x) // NodeProto.input
-      n.str(2, 'output').str(3, 'mha').str(4, 'MultiHeadAttention').str(7, 'com.microsoft') // output, name, op_type, domain
-      n.msg(5, (a) => a.str(1, 'num_heads').int(3, heads).int(20, 2)) // AttributeProto{name, i, type INT}
-    })
-    g.str(2, 'attention')
-    g.msg(11, (v) => io(v, 'query', [batch, seqQ, hidden]))
-    g.msg(11, (v) => io(v, 'key', [batch, seqKv, hidden]))
-    g.msg(11, (v) => io(v, 'value', [batch, seqKv, hidden]))
-    g.msg(12, (v) => io(v, 'output', [batch, seqQ, hidden]))
-  })
-  w.msg(8, (o) => o.str(1, '').int(2, 17)).msg(8, (o) => o.str(1, 'com.microsoft').int(2, 1)) // opset_import
-  return Uint8Array.from(w.bytes)
 }

@@ -1,0 +1,138 @@
+/**
+ * Hand-encoded ONNX models for the same-process onnxruntime-node baselines
+ * (no ONNX or protobuf package needed). Field numbers are those of
+ * onnx/onnx.proto3. Weights are initializers, so ORT sees constant weights
+ * and pre-packs them as it would for a real model.
+ * @internal
+ * @module
+ */
+
+/** A protobuf writer of varints and length-delimited fields over byte chunks (weights can be hundreds of MB). */
+class Pb {
+  readonly parts: Uint8Array[] = []
+  #small: number[] = []
+  get length(): number {
+    this.#flush()
+    let n = 0
+    for (const p of this.parts) n += p.length
+    return n
+  }
+  varint(v: number): this {
+    for (; v >= 0x80; v = Math.floor(v / 0x80)) this.#small.push((v % 0x80) | 0x80)
+    this.#small.push(v)
+    return this
+  }
+  int(field: number, v: number): this {
+    return this.varint(field * 8).varint(v)
+  }
+  bytes(field: number, b: Uint8Array): this {
+    this.varint(field * 8 + 2).varint(b.length)
+    this.#flush()
+    this.parts.push(b)
+    return this
+  }
+  str(field: number, s: string): this {
+    return this.bytes(field, new TextEncoder().encode(s))
+  }
+  msg(field: number, build: (w: Pb) => void): this {
+    const inner = new Pb()
+    build(inner)
+    this.varint(field * 8 + 2).varint(inner.length)
+    this.#flush()
+    this.parts.push(...inner.parts)
+    return this
+  }
+  toBytes(): Uint8Array {
+    this.#flush()
+    const out = new Uint8Array(this.length)
+    let at = 0
+    for (const p of this.parts) {
+      out.set(p, at)
+      at += p.length
+    }
+    return out
+  }
+  #flush(): void {
+    if (this.#small.length) this.parts.push(Uint8Array.from(this.#small))
+    this.#small = []
+  }
+}
+
+const kFloat = 1 // TensorProto.FLOAT
+const kAttrInt = 2
+const kAttrInts = 7
+
+/** ValueInfoProto{name, type{tensor_type{elem_type FLOAT, shape{dim{dim_value}}}}}. */
+function valueInfo(w: Pb, name: string, dims: readonly number[]): void {
+  w.str(1, name).msg(2, (t) => t.msg(1, (tt) => tt.int(1, kFloat).msg(2, (sh) => dims.forEach((d) => sh.msg(1, (dim) => dim.int(1, d))))))
+}
+
+/** TensorProto{dims, data_type FLOAT, name, raw_data} (little-endian float32, as every platform we run on). */
+function initializer(w: Pb, name: string, dims: readonly number[], data: Float32Array): void {
+  for (const d of dims) w.int(1, d)
+  w.int(2, kFloat).str(8, name).bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+}
+
+interface Node {
+  op: string
+  domain?: string
+  inputs: string[]
+  output: string
+  attrs?: { name: string; int?: number; ints?: number[] }[]
+}
+
+function model(node: Node, inputs: [string, number[]][], output: [string, number[]], inits: [string, number[], Float32Array][]): Uint8Array {
+  const w = new Pb().int(1, 8).str(2, 'sparsekit-bench') // ModelProto.ir_version, producer_name
+  w.msg(7, (g) => {
+    g.msg(1, (n) => {
+      for (const x of node.inputs) n.str(1, x)
+      n.str(2, node.output).str(3, node.op.toLowerCase()).str(4, node.op)
+      if (node.domain) n.str(7, node.domain)
+      for (const a of node.attrs ?? [])
+        n.msg(5, (p) => {
+          p.str(1, a.name)
+          if (a.int !== undefined) p.int(3, a.int).int(20, kAttrInt)
+          else {
+            for (const v of a.ints ?? []) p.int(8, v)
+            p.int(20, kAttrInts)
+          }
+        })
+    })
+    g.str(2, 'graph')
+    for (const [name, dims, data] of inits) g.msg(5, (t) => initializer(t, name, dims, data))
+    for (const [name, dims] of inputs) g.msg(11, (v) => valueInfo(v, name, dims))
+    g.msg(12, (v) => valueInfo(v, output[0], output[1]))
+  })
+  w.msg(8, (o) => o.str(1, '').int(2, 17)).msg(8, (o) => o.str(1, 'com.microsoft').int(2, 1)) // opset_import
+  return w.toBytes()
+}
+
+/**
+ * One com.microsoft MultiHeadAttention node (float32, no mask, no bias,
+ * default scale 1/√D): query [B, Sq, H·D], key and value [B, Skv, H·D] →
+ * output [B, Sq, H·D]. Also the tests' ORT oracle.
+ */
+export function mhaModel(batch: number, seqQ: number, seqKv: number, heads: number, headDim: number): Uint8Array {
+  const hidden = heads * headDim
+  return model(
+    { op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['query', 'key', 'value'], output: 'output', attrs: [{ name: 'num_heads', int: heads }] },
+    [['query', [batch, seqQ, hidden]], ['key', [batch, seqKv, hidden]], ['value', [batch, seqKv, hidden]]],
+    ['output', [batch, seqQ, hidden]],
+    [],
+  )
+}
+
+/** y = x · wt with a constant wt [K, N] (the transpose of a linear weight [N, K]): x [M, K] → y [M, N]. */
+export function matmulModel(m: number, k: number, n: number, wt: Float32Array): Uint8Array {
+  return model({ op: 'MatMul', inputs: ['x', 'wt'], output: 'y' }, [['x', [m, k]]], ['y', [m, n]], [['wt', [k, n], wt]])
+}
+
+/** y = Conv(x, w) with a constant 1×1 kernel w [Cout, Cin, 1, 1]: x [B, Cin, H, W] → y [B, Cout, H, W]. */
+export function conv1x1Model(batch: number, cin: number, cout: number, h: number, w: number, weights: Float32Array): Uint8Array {
+  return model(
+    { op: 'Conv', inputs: ['x', 'w'], output: 'y', attrs: [{ name: 'kernel_shape', ints: [1, 1] }] },
+    [['x', [batch, cin, h, w]]],
+    ['y', [batch, cout, h, w]],
+    [['w', [cout, cin, 1, 1], weights]],
+  )
+}

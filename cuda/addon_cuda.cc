@@ -43,6 +43,13 @@ CudaAddon::CudaAddon(Napi::Env env, Napi::Object exports) : status_(probe_cuda()
                            InstanceMethod("synchronize", &CudaAddon::Guarded<&CudaAddon::Synchronize>),
                            InstanceMethod("attention", &CudaAddon::Guarded<&CudaAddon::Attention>),
                            InstanceMethod("attentionPick", &CudaAddon::AttentionPick),
+                           InstanceMethod("linear", &CudaAddon::Guarded<&CudaAddon::Linear>),
+                           InstanceMethod("linearPick", &CudaAddon::LinearPick),
+                           InstanceMethod("sparse24Layout", &CudaAddon::Sparse24Layout),
+                           InstanceMethod("cusparseLtStatus", &CudaAddon::CusparseLtStatus),
+                           InstanceMethod("cusparseLtCompressedBytes",
+                                          &CudaAddon::Guarded<&CudaAddon::CusparseLtCompressedBytes>),
+                           InstanceMethod("cusparseLtCompress", &CudaAddon::Guarded<&CudaAddon::CusparseLtCompress>),
                        });
 }
 

@@ -48,6 +48,15 @@ export type DeviceInfo =
       totalMemory: number
       /** Streaming multiprocessors. */
       multiprocessors: number
+      /**
+       * What runs a 2:4 `linear` here: `'cusparselt <version>'` when cuSPARSELt
+       * was found (SPARSEKIT_CUSPARSELT path, else libcusparseLt.so.0 on the
+       * library path; SPARSEKIT_CUSPARSELT=0 turns it off), else our
+       * `'sparsekit mma.sp'` kernel.
+       */
+      sparseLinear: string
+      /** Why our kernel is used, or what cuSPARSELt is (`'cuSPARSELt 0.8.1 from <path>'`). */
+      sparseLinearReason: string
     }
 
 /** The canonical name of a parsed device. @internal */
@@ -85,6 +94,7 @@ export function devices(): DeviceInfo[] {
   const cuda = cudaBinding()
   const status = cuda?.status()
   if (cuda && status?.available) {
+    const lt = cuda.cusparseLtStatus()
     for (let i = 0; i < status.deviceCount; ++i) {
       const d = cuda.deviceInfo(i)
       out.push({
@@ -94,6 +104,8 @@ export function devices(): DeviceInfo[] {
         computeCapability: d.computeCapability,
         totalMemory: d.totalMemory,
         multiprocessors: d.multiprocessors,
+        sparseLinear: lt.available ? `cusparselt ${lt.version}` : 'sparsekit mma.sp',
+        sparseLinearReason: lt.describe,
       })
     }
   }

@@ -125,6 +125,47 @@ export interface DeviceBuffer {
   free(): void
 }
 
+/** One linear call as the CUDA binding checks it (out[m, n] = x[m, k] · wᵀ + bias). */
+export interface LinearArgs {
+  dtype: number // dtype id: float16 or bfloat16 (x, w and out)
+  m: number
+  n: number
+  k: number
+  sparse: boolean // w is the CUDA 2:4 layout (values + metadata words), else dense [n, k]
+  biasType: number // dtype id of the bias (the dtype or float32), -1 without one
+}
+
+/** What `linearPick` says a call would run. */
+export interface LinearPick {
+  kernel: string // e.g. 'sp24_gemm_bf16_128x128'
+  path: 'cusparselt' | 'mma.sp' | 'mma.sync'
+  grid: [number, number]
+  wBytes: number
+  metaBytes: number
+  nPad?: number
+  kPad?: number
+}
+
+/** A 2:4 weight in the CUDA layout, built on the host (docs/formats.md). */
+export interface Sparse24Layout {
+  values: Uint16Array // [nPad, kPad / 2]
+  meta: Uint32Array // [nPad / 16][kPad / 32][16] words
+  nPad: number
+  kPad: number
+  dense?: Uint16Array // [n, k], when asked for (what cuSPARSELt compresses)
+}
+
+/** Whether cuSPARSELt was found and loaded (no device needed to ask). */
+export interface CusparseLtStatus {
+  available: boolean
+  version: string // '0.8.1'; '' when not loaded
+  path: string
+  reason: string // '' when available
+  describe: string // one line for reports
+  plans: number // cached plans
+  lastFallback: string // why the last call meant for cuSPARSELt ran on our kernel ('' if none)
+}
+
 /**
  * The CUDA addon (`build-cuda/Release/sparsekit_cuda.node` or
  * `cuda-prebuild/<platform>-<arch>/sparsekit_cuda.node`). Every async call is
@@ -149,6 +190,16 @@ export interface CudaBinding {
   attentionPick(q: number, k: number, v: number, out: number, lse: number | null, args: AttentionArgs, mask: NativeMask | null): { kernel: string }
   /** Block-sparse FlashAttention forward (fp16 / bf16); the mask's arrays are uploaded by the binding. */
   attention(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, out: DeviceBuffer, lse: DeviceBuffer | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
+  /** Every check of `linear` on byte sizes; needs no device. */
+  linearPick(x: number, w: number, meta: number | null, bias: number | null, out: number, args: LinearArgs): LinearPick
+  /** out = x · wᵀ + bias (fp16 / bf16, float32 accumulation); `compressed` is the cuSPARSELt copy of a 2:4 weight. */
+  linear(x: DeviceBuffer, w: DeviceBuffer, meta: DeviceBuffer | null, bias: DeviceBuffer | null, out: DeviceBuffer, args: LinearArgs, compressed: DeviceBuffer | null): Promise<void>
+  /** Checks CPU-layout 2:4 metadata and builds the CUDA layout on the host; needs no device. */
+  sparse24Layout(values: Uint16Array, meta: Uint8Array, dtype: number, n: number, k: number, withDense: boolean): Sparse24Layout
+  /** Loads cuSPARSELt on first call (SPARSEKIT_CUSPARSELT path, else libcusparseLt.so.0); needs no device. */
+  cusparseLtStatus(): CusparseLtStatus
+  cusparseLtCompressedBytes(device: number, dtype: number, n: number, k: number): number
+  cusparseLtCompress(dense: DeviceBuffer, compressed: DeviceBuffer, dtype: number, n: number, k: number): Promise<void>
 }
 
 let cpu: CpuBinding | undefined

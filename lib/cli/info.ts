@@ -41,6 +41,8 @@ export interface InfoReport {
     driverVersion: number
     /** The SASS/PTX targets the addon was built for. */
     archs: string
+    /** The 2:4 linear backend: `'cuSPARSELt 0.8.1 from <path>'` or `'cuSPARSELt not used: <why>'`; '' without the addon. */
+    cusparselt: string
   }
   devices: DeviceInfo[]
 }
@@ -76,6 +78,7 @@ export function collectInfo(): InfoReport {
       runtimeVersion: raw?.runtimeVersion ?? 0,
       driverVersion: raw?.driverVersion ?? 0,
       archs: raw?.archs ?? '',
+      cusparselt: cudaBinding()?.cusparseLtStatus().describe ?? '',
     },
     devices: all,
   }
@@ -112,6 +115,7 @@ export function formatInfo(r: InfoReport): string {
     ...Object.entries(r.cpu.kernels).map(([op, k]): [string, string] => [`kernel ${op}`, k]),
     ['threads', String(r.cpu.threads)],
     ['cuda', cuda],
+    ...(r.cuda.cusparselt ? ([['sparse 2:4', r.cuda.cusparselt]] as [string, string][]) : []),
     ['devices', devs.join('; ')],
   ]
   const width = Math.max(...lines.map(([k]) => k.length))

@@ -1,0 +1,212 @@
+// One CTA computes a kBM × kBN tile of out = x · wᵀ (+ bias): w's rows are
+// the MMA's A operand (the sparse one for mma.sp), x's rows its B operand,
+// so the accumulator holds outᵀ and the epilogue transposes it through
+// shared memory for coalesced stores. K moves in 64-wide tiles through a
+// cp.async pipeline; each 32-wide step is one mma.sp.m16n8k32 (2:4 weight)
+// or two mma.m16n8k16 (dense weight) per 16 × 8 accumulator.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+#include <type_traits>
+
+#include "../common.cuh"
+#include "../tile/copy.cuh"
+#include "../tile/mma.cuh"
+#include "../tile/smem_tile.cuh"
+#include "fragments.h"
+#include "linear_params.h"
+
+namespace sk::cuda::linear {
+
+constexpr int kBK = 64;  // dense K per pipeline stage
+
+template <int BN, int BM, int WarpsN, int WarpsM>
+struct TileConfig {
+  static constexpr int kBN = BN, kBM = BM, kWarpsN = WarpsN, kWarpsM = WarpsM;
+  static constexpr int kThreads = 32 * WarpsN * WarpsM;
+  static constexpr int kMI = BN / WarpsN / 16;  // 16-row A tiles per warp (w rows)
+  static constexpr int kNI = BM / WarpsM / 8;   // 8-row B tiles per warp (x rows)
+};
+using BigTile = TileConfig<128, 128, 2, 4>;    // 8 warps, 64 × 32 per warp
+using SmallTile = TileConfig<64, 32, 2, 2>;    // 4 warps, 32 × 16 per warp: few rows of x (decode)
+
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// c += a · b with a 2:4-sparse (compressed 16 × 16 = dense 16 × 32), metadata e, selector 0.
+template <class T>
+__device__ __forceinline__ void mma_sp_16x8x32(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
+                                               uint32_t e) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (std::is_same_v<T, __half>) {
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
+  } else {
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
+  }
+#else
+  __trap();  // the host launcher refuses devices below sm_80
+#endif
+}
+
+template <class T, bool kSparse, class Cfg>
+struct LinearKernel {
+  static constexpr int kStages = kSparse ? 3 : 2;  // dense: 2 keeps the big tile under sm_89's 99 KB
+  static constexpr int kWCols = kSparse ? kBK / 2 : kBK;
+  using WTile = tile::SmemTile<T, Cfg::kBN, kWCols>;
+  using XTile = tile::SmemTile<T, Cfg::kBM, kBK>;
+  using OutTile = tile::SmemTile<T, Cfg::kBM, Cfg::kBN>;
+  static constexpr int kMetaWords = kSparse ? Cfg::kBN / 16 * 2 * sparse24::kMetaWordsPerStep : 0;
+  static constexpr size_t kStageBytes = WTile::kBytes + XTile::kBytes + kMetaWords * 4;
+  static constexpr size_t kPipeBytes = kStageBytes * kStages;
+  static constexpr size_t kSmemBytes = kPipeBytes > OutTile::kBytes ? kPipeBytes : OutTile::kBytes;
+  static_assert(WTile::kBytes % 16 == 0 && XTile::kBytes % 16 == 0, "stage parts stay 16-byte aligned");
+};
+
+template <class T, bool kSparse, class Cfg>
+__global__ void __launch_bounds__(Cfg::kThreads) linear_kernel(const LinearParams p) {
+  using K = LinearKernel<T, kSparse, Cfg>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wn = warp % Cfg::kWarpsN, wm = warp / Cfg::kWarpsN;
+  const int g = lane >> 2, t = lane & 3;
+  const int64_t m0 = int64_t(blockIdx.x) * Cfg::kBM, n0 = int64_t(blockIdx.y) * Cfg::kBN;
+  const T* x = static_cast<const T*>(p.x);
+  const T* w = static_cast<const T*>(p.w);
+  const int x_rows = static_cast<int>(p.m - m0 < Cfg::kBM ? p.m - m0 : Cfg::kBM);
+  const int w_rows = static_cast<int>(p.n - n0 < Cfg::kBN ? p.n - n0 : Cfg::kBN);
+
+  auto w_tile = [&](int s) { return typename K::WTile{reinterpret_cast<T*>(smem + s * K::kStageBytes)}; };
+  auto x_tile = [&](int s) {
+    return typename K::XTile{reinterpret_cast<T*>(smem + s * K::kStageBytes + K::WTile::kBytes)};
+  };
+  auto meta_tile = [&](int s) {
+    return reinterpret_cast<uint32_t*>(smem + s * K::kStageBytes + K::WTile::kBytes + K::XTile::kBytes);
+  };
+
+  const int64_t k_tiles = (p.k_pad + kBK - 1) / kBK;
+  auto load_stage = [&](int s, int64_t kt) {
+    const int64_t k0 = kt * kBK;
+    const int x_cols = static_cast<int>(p.k - k0 < kBK ? p.k - k0 : kBK);
+    typename K::XTile xs = x_tile(s);
+    tile::load_tile<Cfg::kThreads>(xs, x + m0 * p.k + k0, p.k, x_rows, x_cols, p.x_vec);
+    typename K::WTile ws = w_tile(s);
+    if constexpr (kSparse) {
+      // Padded layout: every row and column of the tile exists.
+      tile::load_tile<Cfg::kThreads>(ws, w + n0 * p.w_stride + k0 / 2, p.w_stride, Cfg::kBN, kBK / 2, true);
+      uint32_t* ms = meta_tile(s);
+      const int64_t k_steps = p.k_pad / 32;
+      for (int c = tid; c < K::kMetaWords / 4; c += Cfg::kThreads) {
+        const int row_tile = c / 8, within = c % 8;  // 8 chunks = 2 steps × 16 words per 16 rows
+        const uint32_t* src = p.meta + ((n0 / 16 + row_tile) * k_steps + kt * 2) * sparse24::kMetaWordsPerStep;
+        tile::cp_async_16(ms + row_tile * 32 + within * 4, src + within * 4, true);
+      }
+    } else {
+      tile::load_tile<Cfg::kThreads>(ws, w + n0 * p.w_stride + k0, p.w_stride, w_rows, x_cols, p.w_vec);
+    }
+  };
+
+  float acc[Cfg::kMI][Cfg::kNI][4];
+#pragma unroll
+  for (int i = 0; i < Cfg::kMI; ++i)
+#pragma unroll
+    for (int j = 0; j < Cfg::kNI; ++j)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.f;
+
+#pragma unroll
+  for (int s = 0; s < K::kStages - 1; ++s) {
+    if (s < k_tiles) load_stage(s, s);
+    tile::cp_async_commit();
+  }
+
+#pragma unroll 1
+  for (int64_t kt = 0; kt < k_tiles; ++kt) {
+    cp_async_wait<K::kStages - 2>();
+    __syncthreads();  // stage kt is in; everyone is done with the stage refilled next
+    const int64_t next = kt + K::kStages - 1;
+    if (next < k_tiles) load_stage(static_cast<int>(next % K::kStages), next);
+    tile::cp_async_commit();
+
+    const int s = static_cast<int>(kt % K::kStages);
+    typename K::WTile ws = w_tile(s);
+    typename K::XTile xs = x_tile(s);
+    const uint32_t* ms = meta_tile(s);
+#pragma unroll
+    for (int step = 0; step < 2; ++step) {
+      uint32_t b[Cfg::kNI][4];
+#pragma unroll
+      for (int ni = 0; ni < Cfg::kNI; ++ni)
+        tile::ldmatrix_x4(b[ni], xs.at(wm * (Cfg::kBM / Cfg::kWarpsM) + ni * 8 + sparse24::b_ldm_row(lane),
+                                       step * 32 + sparse24::b_ldm_col(lane)));
+#pragma unroll
+      for (int mi = 0; mi < Cfg::kMI; ++mi) {
+        const int row = wn * (Cfg::kBN / Cfg::kWarpsN) + mi * 16;
+        if constexpr (kSparse) {
+          uint32_t a[4];
+          tile::ldmatrix_x4(a, ws.at(row + sparse24::a_ldm_row(lane), step * 16 + sparse24::a_ldm_col(lane)));
+          // Lanes t = 2, 3 pass a word too (ignored by selector 0): t & 1 keeps the read in range.
+          const uint32_t e = ms[(row / 16) * 32 + step * 16 + sparse24::meta_word_in_step(g, t & 1)];
+#pragma unroll
+          for (int ni = 0; ni < Cfg::kNI; ++ni) mma_sp_16x8x32<T>(acc[mi][ni], a, b[ni], e);
+        } else {
+          uint32_t a0[4], a1[4];
+          tile::ldmatrix_x4(a0, ws.at(row + sparse24::a_ldm_row(lane), step * 32 + sparse24::a_ldm_col(lane)));
+          tile::ldmatrix_x4(a1, ws.at(row + sparse24::a_ldm_row(lane), step * 32 + 16 + sparse24::a_ldm_col(lane)));
+#pragma unroll
+          for (int ni = 0; ni < Cfg::kNI; ++ni) {
+            tile::mma_16x8x16<T>(acc[mi][ni], a0, b[ni][0], b[ni][1]);
+            tile::mma_16x8x16<T>(acc[mi][ni], a1, b[ni][2], b[ni][3]);
+          }
+        }
+      }
+    }
+  }
+  cp_async_wait<0>();
+  __syncthreads();  // the pipeline's shared memory becomes the output tile
+
+  typename K::OutTile os{reinterpret_cast<T*>(smem)};
+  auto bias_at = [&](int64_t col) -> float {
+    if (p.bias == nullptr || col >= p.n) return 0.f;
+    return p.bias_f32 ? static_cast<const float*>(p.bias)[col] : static_cast<float>(static_cast<const T*>(p.bias)[col]);
+  };
+#pragma unroll
+  for (int mi = 0; mi < Cfg::kMI; ++mi) {
+    const int col = wn * (Cfg::kBN / Cfg::kWarpsN) + mi * 16 + g;  // w row = out column
+    const float b_lo = bias_at(n0 + col), b_hi = bias_at(n0 + col + 8);
+#pragma unroll
+    for (int ni = 0; ni < Cfg::kNI; ++ni) {
+      const int row = wm * (Cfg::kBM / Cfg::kWarpsM) + ni * 8 + 2 * t;  // x row = out row
+      *os.at(row, col) = T(acc[mi][ni][0] + b_lo);
+      *os.at(row + 1, col) = T(acc[mi][ni][1] + b_lo);
+      *os.at(row, col + 8) = T(acc[mi][ni][2] + b_hi);
+      *os.at(row + 1, col + 8) = T(acc[mi][ni][3] + b_hi);
+    }
+  }
+  __syncthreads();
+  tile::store_tile<Cfg::kThreads>(static_cast<T*>(p.out) + m0 * p.n + n0, p.n, os, x_rows, w_rows, p.out_vec);
+}
+
+// Host launcher of one instance (defined per inst/*.cu).
+template <class T, bool kSparse, class Cfg>
+void run_linear(const LinearParams& p, cudaStream_t stream) {
+  using K = LinearKernel<T, kSparse, Cfg>;
+  auto kernel = &linear_kernel<T, kSparse, Cfg>;
+  SK_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(K::kSmemBytes)));
+  const dim3 grid(static_cast<unsigned>((p.m + Cfg::kBM - 1) / Cfg::kBM), static_cast<unsigned>((p.n + Cfg::kBN - 1) / Cfg::kBN));
+  kernel<<<grid, Cfg::kThreads, K::kSmemBytes, stream>>>(p);
+  SK_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace sk::cuda::linear

@@ -10,7 +10,9 @@
 # build-cuda/gpu-check/. Exit status: 0 when every step that ran passed.
 #
 # Env: SPARSEKIT_CUDA_ARCHS (default 90a: an H200 needs nothing else, and one
-# architecture builds fastest), SK_GPU_CHECK_BUDGET_S (default 570).
+# architecture builds fastest), SK_GPU_CHECK_BUDGET_S (default 570),
+# SPARSEKIT_CUSPARSELT (default: libcusparseLt.so.0 of the nvidia-cusparselt
+# wheel PyTorch pulls in, when python3 finds it).
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,6 +75,18 @@ cat "$logs/machine.txt" >&2
 
 [ -d node_modules ] || { say "FAIL: node_modules is missing (carry it; this script never installs)"; exit 1; }
 
+# cuSPARSELt for the 2:4 linear: the wheel's copy (nvidia/cusparselt/lib), found through python3.
+if [ -z "${SPARSEKIT_CUSPARSELT:-}" ]; then
+  lt=$(python3 -c "
+import importlib.util, os, glob
+spec = importlib.util.find_spec('nvidia')
+dirs = list(spec.submodule_search_locations) if spec else []
+hits = [p for d in dirs for p in glob.glob(os.path.join(d, 'cusparselt', 'lib', 'libcusparseLt.so.0'))]
+print(hits[0] if hits else '')" 2>/dev/null)
+  [ -n "$lt" ] && export SPARSEKIT_CUSPARSELT=$lt
+fi
+echo "cusparselt: ${SPARSEKIT_CUSPARSELT:-not found (our mma.sp kernel only)}" | tee -a "$logs/machine.txt" >&2
+
 if ! step build 120 npm run build; then
   say "build failed; nothing else can run"
   exit 1
@@ -106,6 +120,22 @@ attention_sass() {
 }
 step attention-sass 10 bash -c "$(declare -f attention_sass); attention_sass"
 step attention-bench 90 node scripts/gpu-attention-bench.mjs "$logs/attention-bench.json"
+
+# 2:4 linear: the tests again with cuSPARSELt off (vitest-cuda above ran with it
+# when found), the kernels' registers and instructions (mma.sp shows as HMMA.SP),
+# then the benchmark against torch.matmul.
+step linear-no-cusparselt 30 env SPARSEKIT_CUSPARSELT=0 "${vitest[@]}" --outputFile.json="$logs/vitest-linear-no-lt.json" test/cuda/linear.test.ts
+linear_sass() {
+  command -v cuobjdump >/dev/null || { echo "cuobjdump not found: SASS not inspected"; return 0; }
+  for o in build-cuda/CMakeFiles/sparsekit_cuda.dir/cuda/sparse24/inst/*.o; do
+    echo "== $(basename "$o")"
+    cuobjdump -res-usage "$o" 2>&1 | grep -E 'REG|STACK' | sed 's/^ *//'
+    cuobjdump -sass "$o" | grep -oE '\b(HMMA|HGMMA|LDSM|LDGSTS|LDL|STL)[A-Z0-9.]*' | sort | uniq -c
+  done
+}
+step linear-sass 10 bash -c "$(declare -f linear_sass); linear_sass"
+step linear-bench 120 node scripts/gpu-linear-bench.mjs "$logs/linear-cuda.json"
+cp "$logs/linear-cuda.json" bench/results/linear-cuda.json 2>/dev/null || true
 step vitest-all 150 "${vitest[@]}" --outputFile.json="$logs/vitest-all.json"
 
 if [ -f dist/cli/main.js ]; then

@@ -67,24 +67,48 @@ const MatDescriptor& weight_desc_locked(int device, sk_dtype dtype, int64_t n, i
   return *slot;
 }
 
+// Releases what a failed plan build had initialized (stage = steps done), so
+// a refused shape leaks nothing; built plans live until the process exits and
+// are never destroyed from static destructors (the library may be gone then).
+void release_partial(const Api& a, PlanEntry& e, int stage) {
+  if (stage >= 6) a.MatmulPlanDestroy(&e.plan);
+  if (stage >= 5 && a.MatmulAlgSelectionDestroy) a.MatmulAlgSelectionDestroy(&e.alg);
+  if (stage >= 3) a.MatDescriptorDestroy(&e.c);
+  if (stage >= 2) a.MatDescriptorDestroy(&e.b);
+  if (stage >= 1) a.MatDescriptorDestroy(&e.a);
+}
+
 const PlanEntry& plan_locked(int device, sk_dtype dtype, int64_t m, int64_t n, int64_t k) {
-  auto& slot = g_plans[{device, int(dtype), m, n, k}];
-  if (slot) return *slot;
+  const auto key = std::make_tuple(device, int(dtype), m, n, k);
+  if (auto it = g_plans.find(key); it != g_plans.end()) return *it->second;
   const Api& a = live_api();
   const Handle& h = handle_locked(device);
   const int type = value_type(dtype);
   auto e = std::make_unique<PlanEntry>();
-  check(a.StructuredDescriptorInit(&h, &e->a, n, k, k, 16, type, kOrderRow, kSparsity50),
-        "cusparseLtStructuredDescriptorInit");
-  check(a.DenseDescriptorInit(&h, &e->b, k, m, k, 16, type, kOrderCol), "cusparseLtDenseDescriptorInit (x)");
-  check(a.DenseDescriptorInit(&h, &e->c, n, m, n, 16, type, kOrderCol), "cusparseLtDenseDescriptorInit (out)");
-  check(a.MatmulDescriptorInit(&h, &e->matmul, kOpN, kOpN, &e->a, &e->b, &e->c, &e->c,
-                               enum_table(status().version).compute_32f),
-        "cusparseLtMatmulDescriptorInit");
-  check(a.MatmulAlgSelectionInit(&h, &e->alg, &e->matmul, kAlgDefault), "cusparseLtMatmulAlgSelectionInit");
-  check(a.MatmulPlanInit(&h, &e->plan, &e->matmul, &e->alg), "cusparseLtMatmulPlanInit");
-  check(a.MatmulGetWorkspace(&h, &e->plan, &e->workspace_bytes), "cusparseLtMatmulGetWorkspace");
-  if (e->workspace_bytes) SK_CUDA_CHECK(cudaMalloc(&e->workspace, e->workspace_bytes));
+  int stage = 0;
+  try {
+    check(a.StructuredDescriptorInit(&h, &e->a, n, k, k, 16, type, kOrderRow, kSparsity50),
+          "cusparseLtStructuredDescriptorInit");
+    stage = 1;
+    check(a.DenseDescriptorInit(&h, &e->b, k, m, k, 16, type, kOrderCol), "cusparseLtDenseDescriptorInit (x)");
+    stage = 2;
+    check(a.DenseDescriptorInit(&h, &e->c, n, m, n, 16, type, kOrderCol), "cusparseLtDenseDescriptorInit (out)");
+    stage = 3;
+    check(a.MatmulDescriptorInit(&h, &e->matmul, kOpN, kOpN, &e->a, &e->b, &e->c, &e->c,
+                                 enum_table(status().version).compute_32f),
+          "cusparseLtMatmulDescriptorInit");
+    stage = 4;
+    check(a.MatmulAlgSelectionInit(&h, &e->alg, &e->matmul, kAlgDefault), "cusparseLtMatmulAlgSelectionInit");
+    stage = 5;
+    check(a.MatmulPlanInit(&h, &e->plan, &e->matmul, &e->alg), "cusparseLtMatmulPlanInit");
+    stage = 6;
+    check(a.MatmulGetWorkspace(&h, &e->plan, &e->workspace_bytes), "cusparseLtMatmulGetWorkspace");
+    if (e->workspace_bytes) SK_CUDA_CHECK(cudaMalloc(&e->workspace, e->workspace_bytes));
+  } catch (...) {
+    release_partial(a, *e, stage);
+    throw;
+  }
+  auto& slot = g_plans[key];
   slot = std::move(e);
   return *slot;
 }

@@ -117,7 +117,7 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
   it('linearPick refuses bad dtypes, shapes, bias and arguments with codes', () => {
     const b = binding!
     const pick = (a: Partial<LinearArgs> | unknown, meta: number | null = 1e12, bias: number | null = null) =>
-      codeOf(() => b.linearPick(1e12, 1e12, meta, bias, 1e12, typeof a === 'object' && a !== null ? args(a as Partial<LinearArgs>) : (a as LinearArgs)))
+      codeOf(() => b.linearPick(1e12, 1e12, meta, bias, 1e12, typeof a === 'object' && a !== null && !Array.isArray(a) ? args(a as Partial<LinearArgs>) : (a as LinearArgs)))
     expect(pick({ dtype: kF32 })).toBe('ERR_SK_UNSUPPORTED')
     expect(pick({ dtype: kI8 })).toBe('ERR_SK_DTYPE')
     expect(pick({ dtype: 99 })).toBe('ERR_SK_INVALID_ARGUMENT')

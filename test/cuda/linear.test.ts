@@ -186,6 +186,28 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
   })
 })
 
+describe.skipIf(!built || hasCuda)('cuda linear without a usable device', () => {
+  it('linear and the cuSPARSELt compression refuse with ERR_SK_DEVICE and the reason; the host checks still answer', () => {
+    const b = binding!
+    const reason = b.status().reason
+    for (const call of [
+      () => b.linear({} as never, {} as never, null, null, {} as never, args(), null),
+      () => b.cusparseLtCompressedBytes(0, kBF16, 16, 16),
+      () => b.cusparseLtCompress({} as never, {} as never, kBF16, 16, 16),
+    ]) {
+      let err: unknown
+      try {
+        call()
+      } catch (e) {
+        err = e
+      }
+      expect(err).toMatchObject({ code: 'ERR_SK_DEVICE' })
+      expect((err as Error).message).toContain(reason)
+    }
+    expect(b.linearPick(1e9, 1e9, 1e9, null, 1e9, args()).kernel).toBe('sp24_gemm_bf16_64x32')
+  })
+})
+
 describe('cuda linear: TS checks before any device work', () => {
   it('refuses non-CUDA devices, float32 and bad dims with codes', async () => {
     const v = new Uint16Array(8), m = new Uint8Array(2)

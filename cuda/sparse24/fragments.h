@@ -44,6 +44,28 @@ SK_HD int a_frag_col(int lane, int r, int h) { return (r >> 1) * 8 + (lane & 3) 
 SK_HD int b_frag_k(int lane, int i, int h) { return 8 * i + 2 * (lane & 3) + h; }
 SK_HD int b_frag_n(int lane) { return lane >> 2; }
 
+// Accumulator register r (0..3) of lane l holds D(row, col) of the 16 × 8 tile
+// (both MMAs): d0, d1 = (g, 2t..2t+1), d2, d3 = (g+8, 2t..2t+1).
+SK_HD int d_frag_row(int lane, int r) { return (lane >> 2) + (r >> 1) * 8; }
+SK_HD int d_frag_col(int lane, int r) { return 2 * (lane & 3) + (r & 1); }
+
+// Metadata staging of one 64-wide K tile (two 32-wide steps) of a CTA whose
+// first weight row is n0: 16-byte chunk c (4 words) goes from global word
+// meta_chunk_src_word(...) to shared word meta_chunk_dst_word(c). Shared
+// memory holds, per 16-row tile of the CTA, 32 words: step 0's 16, step 1's 16.
+constexpr int kMetaChunksPerRowTile = 8;  // 2 steps × 16 words / 4 words per chunk
+SK_HD int64_t meta_chunk_src_word(int64_t n0, int c, int64_t kt, int64_t k_steps) {
+  const int64_t row_tile = c / kMetaChunksPerRowTile, within = c % kMetaChunksPerRowTile;
+  return ((n0 / 16 + row_tile) * k_steps + kt * 2) * kMetaWordsPerStep + within * 4;
+}
+SK_HD int meta_chunk_dst_word(int c) { return (c / kMetaChunksPerRowTile) * 32 + (c % kMetaChunksPerRowTile) * 4; }
+// The shared word lane (g, t) passes for the 16 rows starting at CTA row `row`
+// (a multiple of 16) in step 0 / 1. Lanes t = 2, 3 read their pair's word
+// (ignored by selector 0), which keeps the read in range.
+SK_HD int meta_smem_word(int row, int step, int g, int t) {
+  return (row / 16) * 32 + step * kMetaWordsPerStep + meta_word_in_step(g, t & 1);
+}
+
 // The dense K (0..31) that compressed column c of row `row` stands for, read
 // from the metadata words the lanes pass: what the hardware does.
 SK_HD int dense_k_of(const uint32_t* lane_meta /* [32] */, int row, int c) {

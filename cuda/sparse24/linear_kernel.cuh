@@ -20,18 +20,6 @@
 
 namespace sk::cuda::linear {
 
-constexpr int kBK = 64;  // dense K per pipeline stage
-
-template <int BN, int BM, int WarpsN, int WarpsM>
-struct TileConfig {
-  static constexpr int kBN = BN, kBM = BM, kWarpsN = WarpsN, kWarpsM = WarpsM;
-  static constexpr int kThreads = 32 * WarpsN * WarpsM;
-  static constexpr int kMI = BN / WarpsN / 16;  // 16-row A tiles per warp (w rows)
-  static constexpr int kNI = BM / WarpsM / 8;   // 8-row B tiles per warp (x rows)
-};
-using BigTile = TileConfig<128, 128, 2, 4>;    // 8 warps, 64 × 32 per warp
-using SmallTile = TileConfig<64, 32, 2, 2>;    // 4 warps, 32 × 16 per warp: few rows of x (decode)
-
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
@@ -107,11 +95,9 @@ __global__ void __launch_bounds__(Cfg::kThreads) linear_kernel(const LinearParam
       tile::load_tile<Cfg::kThreads>(ws, w + n0 * p.w_stride + k0 / 2, p.w_stride, Cfg::kBN, kBK / 2, true);
       uint32_t* ms = meta_tile(s);
       const int64_t k_steps = p.k_pad / 32;
-      for (int c = tid; c < K::kMetaWords / 4; c += Cfg::kThreads) {
-        const int row_tile = c / 8, within = c % 8;  // 8 chunks = 2 steps × 16 words per 16 rows
-        const uint32_t* src = p.meta + ((n0 / 16 + row_tile) * k_steps + kt * 2) * sparse24::kMetaWordsPerStep;
-        tile::cp_async_16(ms + row_tile * 32 + within * 4, src + within * 4, true);
-      }
+      for (int c = tid; c < K::kMetaWords / 4; c += Cfg::kThreads)
+        tile::cp_async_16(ms + sparse24::meta_chunk_dst_word(c), p.meta + sparse24::meta_chunk_src_word(n0, c, kt, k_steps),
+                          true);
     } else {
       tile::load_tile<Cfg::kThreads>(ws, w + n0 * p.w_stride + k0, p.w_stride, w_rows, x_cols, p.w_vec);
     }
@@ -148,16 +134,15 @@ __global__ void __launch_bounds__(Cfg::kThreads) linear_kernel(const LinearParam
       uint32_t b[Cfg::kNI][4];
 #pragma unroll
       for (int ni = 0; ni < Cfg::kNI; ++ni)
-        tile::ldmatrix_x4(b[ni], xs.at(wm * (Cfg::kBM / Cfg::kWarpsM) + ni * 8 + sparse24::b_ldm_row(lane),
+        tile::ldmatrix_x4(b[ni], xs.at(wm * Cfg::kWarpM + ni * 8 + sparse24::b_ldm_row(lane),
                                        step * 32 + sparse24::b_ldm_col(lane)));
 #pragma unroll
       for (int mi = 0; mi < Cfg::kMI; ++mi) {
-        const int row = wn * (Cfg::kBN / Cfg::kWarpsN) + mi * 16;
+        const int row = wn * Cfg::kWarpN + mi * 16;
         if constexpr (kSparse) {
           uint32_t a[4];
           tile::ldmatrix_x4(a, ws.at(row + sparse24::a_ldm_row(lane), step * 16 + sparse24::a_ldm_col(lane)));
-          // Lanes t = 2, 3 pass a word too (ignored by selector 0): t & 1 keeps the read in range.
-          const uint32_t e = ms[(row / 16) * 32 + step * 16 + sparse24::meta_word_in_step(g, t & 1)];
+          const uint32_t e = ms[sparse24::meta_smem_word(row, step, g, t)];
 #pragma unroll
           for (int ni = 0; ni < Cfg::kNI; ++ni) mma_sp_16x8x32<T>(acc[mi][ni], a, b[ni], e);
         } else {
@@ -182,18 +167,15 @@ __global__ void __launch_bounds__(Cfg::kThreads) linear_kernel(const LinearParam
     return p.bias_f32 ? static_cast<const float*>(p.bias)[col] : static_cast<float>(static_cast<const T*>(p.bias)[col]);
   };
 #pragma unroll
-  for (int mi = 0; mi < Cfg::kMI; ++mi) {
-    const int col = wn * (Cfg::kBN / Cfg::kWarpsN) + mi * 16 + g;  // w row = out column
-    const float b_lo = bias_at(n0 + col), b_hi = bias_at(n0 + col + 8);
+  for (int mi = 0; mi < Cfg::kMI; ++mi)
 #pragma unroll
-    for (int ni = 0; ni < Cfg::kNI; ++ni) {
-      const int row = wm * (Cfg::kBM / Cfg::kWarpsM) + ni * 8 + 2 * t;  // x row = out row
-      *os.at(row, col) = T(acc[mi][ni][0] + b_lo);
-      *os.at(row + 1, col) = T(acc[mi][ni][1] + b_lo);
-      *os.at(row, col + 8) = T(acc[mi][ni][2] + b_hi);
-      *os.at(row + 1, col + 8) = T(acc[mi][ni][3] + b_hi);
-    }
-  }
+    for (int ni = 0; ni < Cfg::kNI; ++ni)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const int col = wn * Cfg::kWarpN + mi * 16 + sparse24::d_frag_row(lane, r);  // w row = out column
+        const int row = wm * Cfg::kWarpM + ni * 8 + sparse24::d_frag_col(lane, r);   // x row = out row
+        *os.at(row, col) = T(acc[mi][ni][r] + bias_at(n0 + col));
+      }
   __syncthreads();
   tile::store_tile<Cfg::kThreads>(static_cast<T*>(p.out) + m0 * p.n + n0, p.n, os, x_rows, w_rows, p.out_vec);
 }

@@ -22,4 +22,19 @@ struct LinearParams {
   bool x_vec, w_vec, out_vec;
 };
 
+// The CTA tile: kBN weight rows (out columns) × kBM rows of x, kWarpsN ×
+// kWarpsM warps, each with kMI 16-row A tiles and kNI 8-row B tiles. Plain
+// C++ so the native tests emulate the same tiling.
+template <int BN, int BM, int WarpsN, int WarpsM>
+struct TileConfig {
+  static constexpr int kBN = BN, kBM = BM, kWarpsN = WarpsN, kWarpsM = WarpsM;
+  static constexpr int kThreads = 32 * WarpsN * WarpsM;
+  static constexpr int kWarpN = BN / WarpsN, kWarpM = BM / WarpsM;  // rows per warp
+  static constexpr int kMI = kWarpN / 16;
+  static constexpr int kNI = kWarpM / 8;
+};
+using BigTile = TileConfig<128, 128, 2, 4>;  // 8 warps, 64 × 32 per warp
+using SmallTile = TileConfig<64, 32, 2, 2>;  // 4 warps, 32 × 16 per warp: few rows of x (decode)
+constexpr int kBK = 64;                      // dense K per pipeline stage
+
 }  // namespace sk::cuda::linear

@@ -2,7 +2,8 @@
 // reorder round-trips, padding is inert, corrupted metadata is found, and a
 // host emulation of ldmatrix + mma.sp m16n8k32 (PTX fragment and metadata
 // rules, fed through the kernel's own addressing in fragments.h) reproduces
-// the dense product of small tiles exactly (integer-valued data in double).
+// the dense product exactly (integer-valued data in double), CTA by CTA with
+// the kernel's own tiling.
 #include <stdint.h>
 #include <string.h>
 
@@ -10,11 +11,13 @@
 
 #include "../../cuda/sparse24/fragments.h"
 #include "../../cuda/sparse24/layout.h"
+#include "../../cuda/sparse24/linear_params.h"
 #include "check.h"
 
 namespace {
 
 using namespace sk::sparse24;
+namespace linear = sk::cuda::linear;
 
 const uint8_t kValidNibbles[6] = {0x4, 0x8, 0x9, 0xC, 0xD, 0xE};
 
@@ -98,43 +101,87 @@ SK_TEST(sparse24_expand_dense_places_the_kept_values) {
     }
 }
 
-// One warp's mma.sp.m16n8k32 as the kernel issues it, emulated on the host:
-// ldmatrix.x4 gathers by the lane addresses of fragments.h, the MMA reads the
-// registers by the PTX fragment rules and the metadata words by lane.
-void emulate_tile(const std::vector<uint16_t>& cv, const std::vector<uint32_t>& cm, const CudaLayoutDims& d,
-                  const std::vector<double>& x, int64_t m_rows, int64_t row0, int64_t m0, int64_t step,
-                  double acc[16][8]) {
-  const int64_t vstride = d.k_pad / 2;
-  auto a_elem = [&](int r, int c) { return double(cv[(row0 + r) * vstride + step * 16 + c]); };
-  auto x_elem = [&](int64_t m, int64_t kk) { return (m < m_rows && kk < d.k) ? x[m * d.k + kk] : 0.0; };
-  double areg[32][4][2], breg[32][4][2];
-  uint32_t lane_meta[32];
-  for (int lane = 0; lane < 32; ++lane)
-    for (int i = 0; i < 4; ++i)
-      for (int h = 0; h < 2; ++h) {
-        const int src = 8 * i + (lane >> 2);  // the lane whose address feeds this row of matrix i
-        areg[lane][i][h] = a_elem(a_ldm_row(src), a_ldm_col(src) + 2 * (lane & 3) + h);
-        breg[lane][i][h] = x_elem(m0 + b_ldm_row(src), step * 32 + b_ldm_col(src) + 2 * (lane & 3) + h);
+// The 2:4 linear kernel (cuda/sparse24/linear_kernel.cuh) emulated on the
+// host, CTA by CTA, with its own tiling (TileConfig) and addressing
+// (fragments.h): metadata staged chunk by chunk as its cp.async does,
+// ldmatrix.x4 gathering rows by the lane addresses, mma.sp.m16n8k32 reading
+// registers by the PTX fragment rules and metadata words by lane (lanes t = 2,
+// 3 poisoned: selector 0 ignores them), the accumulators written out by the
+// epilogue's mapping. Integer data, so the product must be exact.
+template <class Cfg>
+std::vector<double> emulate_sparse_linear(const std::vector<uint16_t>& cv, const std::vector<uint32_t>& cm,
+                                          const CudaLayoutDims& d, const std::vector<double>& x, int64_t m) {
+  const int64_t n = d.n, k = d.k, vstride = d.k_pad / 2, k_steps = d.k_pad / 32;
+  std::vector<double> out(m * n, -1e300);  // anything never written stays visible
+  std::vector<uint32_t> ms(Cfg::kBN / 16 * 32);
+  for (int64_t m0 = 0; m0 < m; m0 += Cfg::kBM)
+    for (int64_t n0 = 0; n0 < n; n0 += Cfg::kBN) {
+      std::vector<double> acc(size_t(Cfg::kThreads) * Cfg::kMI * Cfg::kNI * 4, 0.0);
+      auto acc_at = [&](int warp, int mi, int ni, int lane, int r) -> double& {
+        return acc[(((size_t(warp) * Cfg::kMI + mi) * Cfg::kNI + ni) * 32 + lane) * 4 + r];
+      };
+      for (int64_t kt = 0; kt < d.k_pad / linear::kBK; ++kt) {
+        const int64_t k0 = kt * linear::kBK;
+        for (int c = 0; c < Cfg::kBN / 16 * kMetaChunksPerRowTile; ++c)
+          for (int i = 0; i < 4; ++i) ms[meta_chunk_dst_word(c) + i] = cm[meta_chunk_src_word(n0, c, kt, k_steps) + i];
+        auto w_smem = [&](int row, int col) { return double(cv[(n0 + row) * vstride + k0 / 2 + col]); };
+        auto x_smem = [&](int row, int col) {
+          return (m0 + row < m && k0 + col < k) ? x[(m0 + row) * k + k0 + col] : 0.0;  // zero-filled tile
+        };
+        for (int warp = 0; warp < Cfg::kWarpsN * Cfg::kWarpsM; ++warp) {
+          const int wn = warp % Cfg::kWarpsN, wm = warp / Cfg::kWarpsN;
+          for (int step = 0; step < 2; ++step)
+            for (int mi = 0; mi < Cfg::kMI; ++mi) {
+              const int row = wn * Cfg::kWarpN + mi * 16;
+              double a[16][16];
+              uint32_t lane_meta[32];
+              for (int lane = 0; lane < 32; ++lane) {
+                const int g = lane >> 2, t = lane & 3;
+                lane_meta[lane] = t < 2 ? ms[meta_smem_word(row, step, g, t)] : 0xFFFFFFFFu;
+                for (int i = 0; i < 4; ++i)
+                  for (int h = 0; h < 2; ++h) {
+                    const int src = 8 * i + (lane >> 2);  // the lane whose address feeds this row of matrix i
+                    a[a_frag_row(lane, i)][a_frag_col(lane, i, h)] =
+                        w_smem(row + a_ldm_row(src), step * 16 + a_ldm_col(src) + 2 * (lane & 3) + h);
+                  }
+              }
+              for (int ni = 0; ni < Cfg::kNI; ++ni) {
+                double b[32][8];
+                for (int lane = 0; lane < 32; ++lane)
+                  for (int i = 0; i < 4; ++i)
+                    for (int h = 0; h < 2; ++h) {
+                      const int src = 8 * i + (lane >> 2);
+                      b[b_frag_k(lane, i, h)][b_frag_n(lane)] = x_smem(wm * Cfg::kWarpM + ni * 8 + b_ldm_row(src),
+                                                                       step * 32 + b_ldm_col(src) + 2 * (lane & 3) + h);
+                    }
+                for (int lane = 0; lane < 32; ++lane)
+                  for (int r = 0; r < 4; ++r) {
+                    const int dr = d_frag_row(lane, r), dc = d_frag_col(lane, r);
+                    for (int c = 0; c < 16; ++c) acc_at(warp, mi, ni, lane, r) += a[dr][c] * b[dense_k_of(lane_meta, dr, c)][dc];
+                  }
+              }
+            }
+        }
       }
-  for (int lane = 0; lane < 32; ++lane) {
-    const int g = lane >> 2, t = lane & 3;
-    lane_meta[lane] = t < 2 ? cm[((row0 / 16) * (d.k_pad / 32) + step) * kMetaWordsPerStep + meta_word_in_step(g, t)]
-                            : 0xFFFFFFFFu;  // ignored by selector 0: poison it
-  }
-  double a[16][16], b[32][8];
-  for (int lane = 0; lane < 32; ++lane)
-    for (int i = 0; i < 4; ++i)
-      for (int h = 0; h < 2; ++h) {
-        a[a_frag_row(lane, i)][a_frag_col(lane, i, h)] = areg[lane][i][h];
-        b[b_frag_k(lane, i, h)][b_frag_n(lane)] = breg[lane][i][h];
+      // Epilogue: out[row][col] for rows < m, cols < n, as store_tile bounds it.
+      for (int warp = 0; warp < Cfg::kWarpsN * Cfg::kWarpsM; ++warp) {
+        const int wn = warp % Cfg::kWarpsN, wm = warp / Cfg::kWarpsN;
+        for (int mi = 0; mi < Cfg::kMI; ++mi)
+          for (int ni = 0; ni < Cfg::kNI; ++ni)
+            for (int lane = 0; lane < 32; ++lane)
+              for (int r = 0; r < 4; ++r) {
+                const int64_t col = n0 + wn * Cfg::kWarpN + mi * 16 + d_frag_row(lane, r);
+                const int64_t row = m0 + wm * Cfg::kWarpM + ni * 8 + d_frag_col(lane, r);
+                if (row < m && col < n) out[row * n + col] = acc_at(warp, mi, ni, lane, r);
+              }
       }
-  for (int r = 0; r < 16; ++r)
-    for (int c = 0; c < 16; ++c)
-      for (int n = 0; n < 8; ++n) acc[r][n] += a[r][c] * b[dense_k_of(lane_meta, r, c)][n];
+    }
+  return out;
 }
 
-SK_TEST(sparse24_mma_sp_emulation_matches_the_dense_product) {
-  const int64_t shapes[][3] = {{16, 32, 8}, {32, 64, 16}, {17, 36, 5}, {130, 100, 9}};  // n, k, m
+template <class Cfg>
+void check_sparse_linear(const char* config) {
+  const int64_t shapes[][3] = {{16, 32, 8}, {32, 64, 16}, {17, 36, 5}, {130, 100, 9}, {200, 136, 140}};  // n, k, m
   for (auto& s : shapes) {
     const int64_t n = s[0], k = s[1], m = s[2];
     const CpuWeight w = random_weight(n, k, uint32_t(n * 7 + k));
@@ -147,23 +194,22 @@ SK_TEST(sparse24_mma_sp_emulation_matches_the_dense_product) {
     Rng rng{uint32_t(m + 3)};
     std::vector<double> x(m * k);
     for (auto& v : x) v = double(int(rng.next() % 15) - 7);
+    const std::vector<double> got = emulate_sparse_linear<Cfg>(cv, cm, d, x, m);
     int64_t mismatches = 0;
-    for (int64_t row0 = 0; row0 < d.n_pad; row0 += 16)
-      for (int64_t m0 = 0; m0 < (m + 7) / 8 * 8; m0 += 8) {
-        double acc[16][8] = {};
-        for (int64_t step = 0; step < d.k_pad / 32; ++step) emulate_tile(cv, cm, d, x, m, row0, m0, step, acc);
-        for (int r = 0; r < 16; ++r)
-          for (int c = 0; c < 8; ++c) {
-            const int64_t nn = row0 + r, mm = m0 + c;
-            double want = 0;
-            if (nn < n && mm < m)
-              for (int64_t kk = 0; kk < k; ++kk) want += x[mm * k + kk] * double(dense[nn * k + kk]);
-            if (acc[r][c] != want) ++mismatches;
-          }
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double want = 0;
+        for (int64_t q = 0; q < k; ++q) want += x[i * k + q] * double(dense[j * k + q]);
+        mismatches += got[i * n + j] != want;
       }
-    CHECK(mismatches == 0, "[n %lld, k %lld, m %lld]: %lld outputs differ from the dense product", (long long)n,
-          (long long)k, (long long)m, (long long)mismatches);
+    CHECK(mismatches == 0, "%s [n %lld, k %lld, m %lld]: %lld outputs differ from the dense product", config,
+          (long long)n, (long long)k, (long long)m, (long long)mismatches);
   }
+}
+
+SK_TEST(sparse24_kernel_emulation_matches_the_dense_product) {
+  check_sparse_linear<linear::BigTile>("128x128");
+  check_sparse_linear<linear::SmallTile>("64x32");
 }
 
 }  // namespace

@@ -65,7 +65,9 @@ Napi::Value CudaAddon::LinearPick(const Napi::CallbackInfo& info) try {
   if (plan.sparse) check_holds(env, "meta", plan.meta_bytes, byte_count_arg(env, info[2], "metaBytes"));
   if (!absent(info[3])) check_holds(env, "bias", plan.bias_bytes, byte_count_arg(env, info[3], "biasBytes"));
   check_holds(env, "out", plan.out_bytes, byte_count_arg(env, info[4], "outBytes"));
+  // The pointers' alignment is unknown here: the answer assumes aligned buffers.
   std::string why = plan.sparse ? cusparselt::weight_unsupported(plan.dtype, plan.params.n, plan.params.k) : "n/a";
+  if (why.empty()) why = cusparselt::call_unsupported(plan.params.m, nullptr, nullptr);
   return plan_object(env, plan, plan.sparse ? (why.empty() ? "cusparselt" : "mma.sp") : "mma.sync");
 } catch (const std::bad_alloc&) {
   throw make_error(info.Env(), SK_ERR_OUT_OF_MEMORY, "out of host memory");

@@ -23,6 +23,7 @@
         "csrc/cpu/reference/attention.cc",
         "csrc/cpu/spmm/pack.cc",
         "csrc/cpu/spmm/driver.cc",
+        "csrc/cpu/spmm/slices.cc",
         "csrc/cpu/spmm/pick.cc",
         "csrc/cpu/f32-spmv/f32-spmv-scalar.cc",
         "csrc/cpu/f32-spmm/f32-spmm-8x1-scalar.cc",

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/heuristics.h"
 #include "../cpu/dispatch.h"
 #include "addon.h"
 #include "convert.h"
@@ -38,6 +39,7 @@ struct CsrPlan {
   std::mutex dmap_mu;
   std::vector<int32_t> dmap;
   int64_t dmap_stride = -1;
+  std::unique_ptr<sk_spmm_slices> slices;  // linear layers with K past one slice; built on first use
 };
 struct PlanBox {
   std::shared_ptr<CsrPlan> plan;  // null once released
@@ -227,6 +229,20 @@ Napi::Value SparsekitAddon::Spmm(const Napi::CallbackInfo& info) {
       return st == SK_OK ? JobResult{} : JobResult{st, "out of memory for the spmm scratch"};
     }
     std::lock_guard<std::mutex> lock(plan->dmap_mu);
+    if (p.layout == SK_SPMM_ROWS && p.k > spmm_rows_k_slice()) {
+      // Values are copied here once, slice-major: the packed arrays are read-only after sparsify().
+      if (!plan->slices) {
+        try {
+          auto s = std::make_unique<sk_spmm_slices>();
+          sk_spmm_build_slices(p, spmm_rows_k_slice(), s.get());
+          plan->slices = std::move(s);
+        } catch (const std::bad_alloc&) {
+          return JobResult{SK_ERR_OUT_OF_MEMORY, "out of memory for the spmm slices"};
+        }
+      }
+      const sk_status st = sk_cpu_spmm_run(p, kernel, nullptr, pool, plan->slices.get());
+      return st == SK_OK ? JobResult{} : JobResult{st, "out of memory for the spmm scratch"};
+    }
     if (plan->dmap_stride != stride) {
       try {
         plan->dmap.resize(static_cast<size_t>(plan->blocks));

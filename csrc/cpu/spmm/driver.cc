@@ -2,6 +2,8 @@
 // (image or row panel, row chunk, channel chunk) and runs the picked
 // micro-kernels on the thread pool. Channel chunks follow group boundaries and
 // carry equal shares of the non-zero blocks, so uneven channels still balance.
+#include <math.h>
+
 #include <algorithm>
 #include <memory>
 #include <new>
@@ -69,14 +71,24 @@ void run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_
 }
 
 // Linear layers: x [m, k] → panels xt [k][64] so the kernels read rows
-// contiguously; each item writes yt [channels][64] and transposes its block
-// into out [m, n].
-sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool) {
+// contiguously; each item (panel, channel chunk) writes yt [channels][64],
+// adding the partial sums of each input-channel slice when there are slices,
+// and transposes its block into out [m, n].
+sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
+                   const sk_spmm_slices* slices) {
   const int64_t pw = sk::spmm_panel_rows();
   const int64_t panels = (p.m + pw - 1) / pw;
+  const int64_t want = pool.threads() * sk::spmm_tasks_per_thread();
+  const std::vector<int64_t> chunks = channel_chunks(p, (want + panels - 1) / panels);
+  const int64_t n_count = static_cast<int64_t>(chunks.size()) - 1;
+  int64_t widest = 0;  // channels of the widest chunk: the size of one item's partial sums
+  for (int64_t i = 0; i < n_count; ++i)
+    widest = std::max(widest, (chunks[i + 1] < p.groups ? group_channel(p, chunks[i + 1]) : p.n) - group_channel(p, chunks[i]));
+  const bool sliced = slices && slices->count > 1;
   std::unique_ptr<float[]> xt(new (std::nothrow) float[static_cast<size_t>(panels * p.k * pw)]);
   std::unique_ptr<float[]> yt(new (std::nothrow) float[static_cast<size_t>(panels * p.n * pw)]);
-  if (!xt || !yt) return SK_ERR_OUT_OF_MEMORY;
+  std::unique_ptr<float[]> part(sliced ? new (std::nothrow) float[static_cast<size_t>(panels * n_count * widest * pw)] : nullptr);
+  if (!xt || !yt || (sliced && !part)) return SK_ERR_OUT_OF_MEMORY;
   const int64_t k_step = 256;
   const int64_t k_chunks = (p.k + k_step - 1) / k_step;
   pool.parallel_for(static_cast<size_t>(panels * k_chunks), [&](size_t task) {
@@ -88,19 +100,40 @@ sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
       for (int64_t c = c0; c < c1; ++c) dst[c * pw + r] = src[c];
     }
   });
-  const int64_t want = pool.threads() * sk::spmm_tasks_per_thread();
-  const std::vector<int64_t> chunks = channel_chunks(p, (want + panels - 1) / panels);
-  const int64_t n_count = static_cast<int64_t>(chunks.size()) - 1;
+  const sk_spmm_minmax none{-INFINITY, INFINITY};
   pool.parallel_for(static_cast<size_t>(panels * n_count), [&](size_t task) {
     const int64_t panel = static_cast<int64_t>(task) / n_count, ni = static_cast<int64_t>(task) % n_count;
     const int64_t m0 = panel * pw, rows = std::min(pw, p.m - m0);
+    const int64_t g0 = chunks[ni], g1 = chunks[ni + 1];
+    const int64_t c0 = group_channel(p, g0), c1 = g1 < p.groups ? group_channel(p, g1) : p.n;
+    const float* x = xt.get() + panel * p.k * pw;
     float* y = yt.get() + panel * p.n * pw;
-    run_chunk(p, k, dmap, chunks[ni], chunks[ni + 1], rows, xt.get() + panel * p.k * pw, pw, y, pw);
-    const int64_t c0 = group_channel(p, chunks[ni]);
-    const int64_t c1 = chunks[ni + 1] < p.groups ? group_channel(p, chunks[ni + 1]) : p.n;
+    if (!sliced) {
+      run_chunk(p, k, dmap, g0, g1, rows, x, pw, y, pw);
+    } else {
+      float* acc = part.get() + static_cast<int64_t>(task) * widest * pw;
+      const int64_t stride = p.groups + 1;
+      for (int64_t s = 0; s < slices->count; ++s) {
+        const int64_t* gb = slices->group_blocks.data() + s * stride;
+        const int64_t* gv = slices->group_values.data() + s * stride;
+        const int64_t b0 = gb[g0];
+        const float* input = gb[g1] > b0 ? x + static_cast<int64_t>(slices->cols[b0]) * pw : x;
+        float* dst = s == 0 ? y + c0 * pw : acc;
+        k.spmm(static_cast<size_t>(rows), static_cast<size_t>(c1 - c0), input, slices->values.data() + gv[g0],
+               slices->dmap.data() + b0, slices->nnzmap.data() + s * p.groups + g0, s == 0 && p.bias ? p.bias + c0 : nullptr,
+               dst, static_cast<size_t>(pw), &none);
+        if (s > 0)
+          for (int64_t c = 0; c < c1 - c0; ++c)
+            for (int64_t r = 0; r < rows; ++r) y[(c0 + c) * pw + r] += acc[c * pw + r];
+      }
+    }
     for (int64_t r = 0; r < rows; ++r) {
       float* dst = p.out + (m0 + r) * p.n;
-      for (int64_t c = c0; c < c1; ++c) dst[c] = y[c * pw + r];
+      for (int64_t c = c0; c < c1; ++c) {
+        float v = y[c * pw + r];
+        v = v < p.clamp.min ? p.clamp.min : v;  // the sliced sums clamp once, here (no-op after the kernel's clamp)
+        dst[c] = v > p.clamp.max ? p.clamp.max : v;
+      }
     }
   });
   return SK_OK;
@@ -121,13 +154,14 @@ void run_spmv(const sk_spmm_params& p, const sk_spmm_kernel& k, sk::ThreadPool& 
 
 }  // namespace
 
-sk_status sk_cpu_spmm_run(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool) {
+sk_status sk_cpu_spmm_run(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
+                          const sk_spmm_slices* slices) {
   if (p.n == 0 || p.m == 0 || p.batch == 0) return SK_OK;
   if (sk_spmm_uses_spmv(p)) {
     run_spmv(p, k, pool);
     return SK_OK;
   }
-  if (p.layout == SK_SPMM_ROWS) return run_rows(p, k, dmap, pool);
+  if (p.layout == SK_SPMM_ROWS) return run_rows(p, k, dmap, pool, slices);
   run_channels(p, k, dmap, pool);
   return SK_OK;
 }

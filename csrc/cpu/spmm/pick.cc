@@ -17,7 +17,7 @@ struct Choice {
 // cap the accumulators at 8 of 16 registers.
 constexpr Choice kChoices[] = {
     {SK_ISA_SCALAR, 1, 8},  {SK_ISA_SCALAR, 2, 8},  {SK_ISA_SCALAR, 4, 8},
-    {SK_ISA_AVX2, 1, 32},   {SK_ISA_AVX2, 2, 32},   {SK_ISA_AVX2, 4, 16},
+    {SK_ISA_AVX2, 1, 64},   {SK_ISA_AVX2, 2, 32},   {SK_ISA_AVX2, 4, 16},
     {SK_ISA_AVX512, 1, 64}, {SK_ISA_AVX512, 2, 64}, {SK_ISA_AVX512, 4, 32},
     {SK_ISA_NEON, 1, 32},   {SK_ISA_NEON, 2, 32},   {SK_ISA_NEON, 4, 16},
 };

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <vector>
+
 #include "../../core/params.h"
 #include "../../core/status.h"
 #include "../f32-spmm/f32-spmm.h"
@@ -58,6 +60,26 @@ bool sk_spmm_uses_spmv(const sk_spmm_params& p);
 // false if some increment leaves int32 (k · stride ≥ 2^31).
 bool sk_spmm_build_dmap(const int32_t* cols, int64_t blocks, int64_t k, int64_t stride, int32_t* dmap);
 
+// The packed arrays re-cut into input-channel slices of kc, slice-major: slice
+// s holds, per group, the blocks whose columns fall in [s·kc, (s + 1)·kc)
+// (contiguous, since columns increase within a group). Linear layers with a
+// large K run slice by slice so the x panel's rows a slice touches (kc × 64
+// floats) stay in L2 while its weights stream; otherwise every non-zero's
+// 64-row load would come from L3.
+struct sk_spmm_slices {
+  int64_t kc = 0, count = 0;               // slice width, number of slices
+  std::vector<uint32_t> nnzmap;            // [count][groups]
+  std::vector<int32_t> cols;               // [blocks] slice-major
+  std::vector<float> values;               // [values] slice-major
+  std::vector<int32_t> dmap;               // [blocks] increments for the panel stride
+  std::vector<int64_t> group_blocks;       // [count][groups + 1] first block of each group in `cols`
+  std::vector<int64_t> group_values;       // [count][groups + 1] first value of each group in `values`
+};
+
+// Builds p's arrays cut into slices of kc input channels (p as sk_cpu_spmm_run
+// takes it; x, out and bias unused). Throws std::bad_alloc when out of memory.
+void sk_spmm_build_slices(const sk_spmm_params& p, int64_t kc, sk_spmm_slices* out);
+
 // What sk_cpu_spmm_pick() (dispatch.h) answers.
 struct sk_spmm_kernel {
   sk_f32_spmm_ukernel_fn spmm;  // null when unsupported
@@ -72,6 +94,8 @@ class ThreadPool;
 }
 
 // Runs the op; dmap is sk_spmm_build_dmap's for sk_spmm_input_stride(p)
-// (unused, may be null, when sk_spmm_uses_spmv(p)). SK_ERR_OUT_OF_MEMORY if
-// the scratch cannot be allocated.
-sk_status sk_cpu_spmm_run(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool);
+// (unused, may be null, when sk_spmm_uses_spmv(p)). A linear layer with
+// `slices` (sk_spmm_build_slices for p) runs slice by slice. Returns
+// SK_ERR_OUT_OF_MEMORY if the scratch cannot be allocated.
+sk_status sk_cpu_spmm_run(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
+                          const sk_spmm_slices* slices = nullptr);

@@ -3,10 +3,12 @@
 // own sk::cpu::<isa> namespace (SK_ISA_NAMESPACE), so no inline code built
 // with one ISA's flags is shared with another's.
 //
-// Loop order is XNNPACK's: per tile of T rows, walk every group's non-zero
-// blocks; per block one T-row input load feeds the NR accumulator sets (the
-// blocked variants' point: fewer loads per FMA). Rows left over from MR run
-// as successively halved tiles down to one vector, then one row at a time.
+// Loop order is XNNPACK's: per tile of MR rows, walk every group's non-zero
+// blocks; per block one MR-row input load feeds the NR accumulator sets (the
+// blocked variants' point: fewer loads per FMA). Rows left over from MR run in
+// one more pass with a masked last vector where the ISA has masked loads
+// (each pass re-reads every weight: 196 = 3·64 + 4 rows is 4 passes, not 7);
+// elsewhere as XNNPACK does, in halved tiles down to one vector, then by row.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +25,7 @@ namespace sk::cpu::SK_ISA_NAMESPACE {
 struct ScalarOps {
   using V = float;
   static constexpr int W = 1;
+  static constexpr bool kMasked = false;
   static V set1(float x) { return x; }
   static V load(const float* p) { return *p; }
   static void store(float* p, V v) { *p = v; }
@@ -34,14 +37,14 @@ struct ScalarOps {
   }
 };
 
-// G channels (1..4) of one group over T rows: G accumulator sets of T / W vectors.
-template <class Ops, int T, int G>
+// G channels (1..4) of one group over kV vectors of rows: G accumulator sets
+// of kV vectors. With kMasked the last vector holds only the lanes `mask`
+// keeps (a tail of rows read and written with masked loads and stores).
+template <class Ops, int kV, int G, bool kMasked, class Mask>
 static inline void spmm_group(const float*& input, const float*& w, const int32_t*& dmap, uint32_t count,
                               const float* bias, float* out, size_t out_stride, typename Ops::V lo,
-                              typename Ops::V hi) {
+                              typename Ops::V hi, Mask mask) {
   using V = typename Ops::V;
-  constexpr int kV = T / Ops::W;
-  static_assert(T % Ops::W == 0, "a tile is whole vectors");
   V acc[G][kV];
 #pragma GCC unroll 4
   for (int g = 0; g < G; ++g) {
@@ -52,7 +55,10 @@ static inline void spmm_group(const float*& input, const float*& w, const int32_
   for (; count != 0; --count) {
     V x[kV];
 #pragma GCC unroll 16
-    for (int v = 0; v < kV; ++v) x[v] = Ops::load(input + v * Ops::W);
+    for (int v = 0; v < kV; ++v) {
+      if constexpr (kMasked) x[v] = v == kV - 1 ? Ops::load_masked(input + v * Ops::W, mask) : Ops::load(input + v * Ops::W);
+      else x[v] = Ops::load(input + v * Ops::W);
+    }
     input += *dmap++;
 #pragma GCC unroll 4
     for (int g = 0; g < G; ++g) {
@@ -65,39 +71,64 @@ static inline void spmm_group(const float*& input, const float*& w, const int32_
 #pragma GCC unroll 4
   for (int g = 0; g < G; ++g)
 #pragma GCC unroll 16
-    for (int v = 0; v < kV; ++v) Ops::store(out + g * out_stride + v * Ops::W, Ops::clamp(acc[g][v], lo, hi));
+    for (int v = 0; v < kV; ++v) {
+      const V y = Ops::clamp(acc[g][v], lo, hi);
+      if constexpr (kMasked) {
+        if (v == kV - 1) Ops::store_masked(out + g * out_stride + v * Ops::W, y, mask);
+        else Ops::store(out + g * out_stride + v * Ops::W, y);
+      } else {
+        Ops::store(out + g * out_stride + v * Ops::W, y);
+      }
+    }
 }
 
-// Every channel over exactly T rows starting at `input` / `out`.
-template <class Ops, int T, int NR>
+// Every channel over kV vectors of rows starting at `input` / `out`.
+template <class Ops, int kV, int NR, bool kMasked = false, class Mask = int>
 static inline void spmm_tile(size_t nc, const float* input, const float* w, const int32_t* dmap,
                              const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
-                             const sk_spmm_minmax* params) {
+                             const sk_spmm_minmax* params, Mask mask = Mask{}) {
   const typename Ops::V lo = Ops::set1(params->min), hi = Ops::set1(params->max);
   size_t c = 0;
   if (NR > 1)
     for (; c + NR <= nc; c += NR)
-      spmm_group<Ops, T, NR>(input, w, dmap, *nnzmap++, bias ? bias + c : nullptr, out + c * out_stride, out_stride,
-                             lo, hi);
+      spmm_group<Ops, kV, NR, kMasked>(input, w, dmap, *nnzmap++, bias ? bias + c : nullptr, out + c * out_stride,
+                                       out_stride, lo, hi, mask);
   for (; c < nc; ++c)
-    spmm_group<Ops, T, 1>(input, w, dmap, *nnzmap++, bias ? bias + c : nullptr, out + c * out_stride, out_stride, lo,
-                          hi);
+    spmm_group<Ops, kV, 1, kMasked>(input, w, dmap, *nnzmap++, bias ? bias + c : nullptr, out + c * out_stride,
+                                    out_stride, lo, hi, mask);
 }
 
-// Rows [m, mc) with tiles of T, T/2, ... down to one vector, then single rows.
+// Rows [m, mc) with tiles of T, T/2, ... down to one vector, then single rows
+// (ISAs without masked loads: NEON, scalar; XNNPACK's halving remainder).
 template <class Ops, int T, int NR>
 static inline void spmm_rest(size_t m, size_t mc, size_t nc, const float* input, const float* w, const int32_t* dmap,
                              const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
                              const sk_spmm_minmax* params) {
   if constexpr (T >= Ops::W) {
     if (mc - m >= static_cast<size_t>(T)) {
-      spmm_tile<Ops, T, NR>(nc, input + m, w, dmap, nnzmap, bias, out + m, out_stride, params);
+      spmm_tile<Ops, T / Ops::W, NR>(nc, input + m, w, dmap, nnzmap, bias, out + m, out_stride, params);
       m += T;
     }
     spmm_rest<Ops, T / 2, NR>(m, mc, nc, input, w, dmap, nnzmap, bias, out, out_stride, params);
   } else {
     for (; m < mc; ++m) spmm_tile<ScalarOps, 1, NR>(nc, input + m, w, dmap, nnzmap, bias, out + m, out_stride, params);
   }
+}
+
+// The last `rows` (< MR) rows in one pass over the weights: ceil(rows / W)
+// vectors, the last one masked (ISAs with masked loads: AVX2, AVX-512).
+template <class Ops, int kV, int NR>
+static inline void spmm_masked_rest(size_t rows, size_t nc, const float* input, const float* w, const int32_t* dmap,
+                                    const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
+                                    const sk_spmm_minmax* params) {
+  if constexpr (kV > 1) {
+    if (rows <= static_cast<size_t>((kV - 1) * Ops::W)) {
+      spmm_masked_rest<Ops, kV - 1, NR>(rows, nc, input, w, dmap, nnzmap, bias, out, out_stride, params);
+      return;
+    }
+  }
+  spmm_tile<Ops, kV, NR, true>(nc, input, w, dmap, nnzmap, bias, out, out_stride, params,
+                               Ops::mask(rows - (kV - 1) * Ops::W));
 }
 
 template <class Ops, int MR, int NR>
@@ -107,8 +138,12 @@ static inline void spmm(size_t mc, size_t nc, const float* input, const float* w
   static_assert(MR % Ops::W == 0 && NR >= 1 && NR <= 4, "MR whole vectors, NR 1..4");
   size_t m = 0;
   for (; m + MR <= mc; m += MR)
-    spmm_tile<Ops, MR, NR>(nc, input + m, w, dmap, nnzmap, bias, out + m, out_stride, params);
-  if (m < mc) spmm_rest<Ops, MR / 2, NR>(m, mc, nc, input, w, dmap, nnzmap, bias, out, out_stride, params);
+    spmm_tile<Ops, MR / Ops::W, NR>(nc, input + m, w, dmap, nnzmap, bias, out + m, out_stride, params);
+  if (m == mc) return;
+  if constexpr (Ops::kMasked)
+    spmm_masked_rest<Ops, MR / Ops::W, NR>(mc - m, nc, input + m, w, dmap, nnzmap, bias, out + m, out_stride, params);
+  else
+    spmm_rest<Ops, MR / 2, NR>(m, mc, nc, input, w, dmap, nnzmap, bias, out, out_stride, params);
 }
 
 }  // namespace sk::cpu::SK_ISA_NAMESPACE

@@ -8,6 +8,12 @@ namespace sk::cpu::avx512 {
 struct Ops {
   using V = __m512;
   static constexpr int W = 16;
+  static constexpr bool kMasked = true;
+  using Mask = __mmask16;
+  static Mask mask(size_t n) { return static_cast<Mask>((1u << n) - 1); }  // n in 1..16
+  // Masked-off lanes are neither read nor written (no fault past the end).
+  static V load_masked(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store_masked(float* p, V v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
   static V set1(float x) { return _mm512_set1_ps(x); }
   static V load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }

@@ -15,7 +15,15 @@ import { checkOptions, is } from '../validate.js'
  * (max(0, y)), `'relu6'` (min(max(0, y), 6)), or a clamp `{ min, max }`
  * (numbers, min ≤ max, ±Infinity allowed). NaN outputs pass through.
  */
-export type Activation = 'none' | 'relu' | 'relu6' | { min: number; max: number }
+export type Activation = 'none' | 'relu' | 'relu6' | ClampActivation
+
+/** A clamp activation: outputs below `min` become `min`, above `max` become `max`. */
+export interface ClampActivation {
+  /** Lower bound; a number (not NaN), `-Infinity` for none. Default `-Infinity`. */
+  min: number
+  /** Upper bound; a number (not NaN) ≥ `min`, `Infinity` for none. Default `Infinity`. */
+  max: number
+}
 
 /** Options of {@link conv1x1}. */
 export interface Conv1x1Options {

@@ -36,7 +36,14 @@ export interface CsrLayout {
   /** The block size the weight was packed with. */
   blockSize: CsrBlockSize
   /** Measured fill of blocks of 1, 2 and 4 channels: non-zeros over stored entries of full groups (1 when nothing is stored). */
-  fill: { 1: number; 2: number; 4: number }
+  fill: {
+    /** Blocks of 1: always 1 (only non-zeros are stored). */
+    1: number
+    /** Blocks of 2 channels. */
+    2: number
+    /** Blocks of 4 channels. */
+    4: number
+  }
   /** Non-zero blocks stored. */
   blocks: number
 }

@@ -65,6 +65,14 @@
                   "test/native/spmm_test.cc", "test/native/spmm_pack_test.cc"],
       "ldflags": ["-pthread"],
     },
+    {
+      # Micro-benchmark of the spmm / spmv kernel lists (XNNPACK's bench/spmm.cc counters).
+      "target_name": "sk_spmm_bench",
+      "type": "executable",
+      "dependencies": ["sk_core"],
+      "sources": ["bench/native/spmm_bench.cc"],
+      "ldflags": ["-pthread"],
+    },
   ],
   "conditions": [
     ["target_arch=='x64'", {

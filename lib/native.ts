@@ -83,6 +83,22 @@ export interface NativeMask {
   rules: NativeMaskRule[][]
 }
 
+/** A checked, native copy of a CSR weight's index arrays (`spmmPlan`); opaque to JS. */
+export type SpmmPlan = { readonly __spmmPlan: unique symbol }
+
+/**
+ * Shapes and clamp of one `spmm` call; mirrors `sk_spmm_params`. layout 0:
+ * conv1x1, x [batch, k, m], out [batch, n, m]; layout 1: linear, x [m, k],
+ * out [m, n] (batch 1).
+ */
+export interface SpmmArgs {
+  layout: 0 | 1
+  batch: number
+  m: number
+  min: number
+  max: number
+}
+
 /** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
 export interface CpuBinding {
   cpuInfo(): CpuInfo
@@ -96,6 +112,19 @@ export interface CpuBinding {
   castSync(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): void
   /** Block-sparse FlashAttention forward; lse is float32 [batch, headsQ, seqQ] or null. */
   attention(q: ArrayBufferView, k: ArrayBufferView, v: ArrayBufferView, out: ArrayBufferView, lse: Float32Array | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
+  /**
+   * Counts w [n, k]'s non-zeros and blocks into out (14 numbers): nnz, blocks (nr 1, 2, 4), values (nr 1, 2, 4),
+   * non-zeros in full groups (nr 1, 2, 4), non-zero blocks of full groups (nr 1, 2, 4), the block size to use.
+   */
+  spmmAnalyze(w: Float32Array, n: number, k: number, out: Float64Array): Promise<void>
+  /** Packs w in blocks of nr into arrays sized by spmmAnalyze (rejects a w that changed since). */
+  spmmPack(w: Float32Array, n: number, k: number, nr: number, nnzmap: Int32Array, cols: Int32Array, values: Float32Array): Promise<void>
+  /** Checks the packed index arrays (counts, columns in bounds and increasing, sizes) and copies them natively. */
+  spmmPlan(nnzmap: Int32Array, cols: Int32Array, n: number, k: number, nr: number, values: number): SpmmPlan
+  /** Frees a plan now; later uses throw ERR_SK_DISPOSED. */
+  spmmRelease(plan: SpmmPlan): void
+  /** conv1x1 / linear with CSR weights: out = clamp(W·x + bias). */
+  spmm(plan: SpmmPlan, values: Float32Array, x: Float32Array, out: Float32Array, bias: Float32Array | null, args: SpmmArgs): Promise<void>
 }
 
 /** Why CUDA can or cannot be used, from the CUDA addon. */

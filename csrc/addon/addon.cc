@@ -54,6 +54,11 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("cast", &SparsekitAddon::Cast),
                            InstanceMethod("castSync", &SparsekitAddon::CastSync),
                            InstanceMethod("attention", &SparsekitAddon::Attention),
+                           InstanceMethod("spmmAnalyze", &SparsekitAddon::SpmmAnalyze),
+                           InstanceMethod("spmmPack", &SparsekitAddon::SpmmPack),
+                           InstanceMethod("spmmPlan", &SparsekitAddon::SpmmPlan),
+                           InstanceMethod("spmmRelease", &SparsekitAddon::SpmmRelease),
+                           InstanceMethod("spmm", &SparsekitAddon::Spmm),
                        });
 }
 
@@ -80,6 +85,13 @@ Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
   attn.heads_q = attn.heads_kv = 1;
   attn.head_dim = 64;
   kernels.Set("attention", sk_cpu_attention_pick(attn, isa_).name);
+  sk_spmm_params spmm{};
+  for (int32_t nr : {1, 2, 4}) {  // SpMM per block size (csr weights pack 1-, 2- or 4-channel blocks), then SpMV
+    spmm.nr = nr;
+    kernels.Set(nr == 1 ? "spmm" : nr == 2 ? "spmm_x2" : "spmm_x4", sk_cpu_spmm_pick(spmm, isa_).spmm_name);
+  }
+  spmm.nr = 1;
+  kernels.Set("spmv", sk_cpu_spmm_pick(spmm, isa_).spmv_name);
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("arch", sk_cpu_arch());

@@ -31,6 +31,12 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value CastSync(const Napi::CallbackInfo& info);
   // op_attention.cc
   Napi::Value Attention(const Napi::CallbackInfo& info);
+  // op_spmm.cc
+  Napi::Value SpmmAnalyze(const Napi::CallbackInfo& info);
+  Napi::Value SpmmPack(const Napi::CallbackInfo& info);
+  Napi::Value SpmmPlan(const Napi::CallbackInfo& info);
+  Napi::Value SpmmRelease(const Napi::CallbackInfo& info);
+  Napi::Value Spmm(const Napi::CallbackInfo& info);
 
   // Tags the handles this load hands out, random per load, so a handle from
   // another copy of the addon (or a forged object) is refused, not trusted.

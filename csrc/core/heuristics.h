@@ -21,3 +21,34 @@ constexpr int attention_kv_tile(int64_t /*head_dim*/) { return 64; }
 constexpr int64_t attention_max_head_dim() { return 256; }
 
 }  // namespace sk
+
+namespace sk {
+
+// CPU SpMM (csrc/cpu/spmm). Linear layers transpose x into panels of this
+// many rows (K × 64 floats: 1 MiB at K = 4096, what one core's L2 holds) so
+// the row-vectorised kernels read contiguous rows; a multiple of every MR.
+constexpr int64_t spmm_panel_rows() { return 64; }
+
+// Input channels per slice of a linear layer's SpMM (sk_spmm_slices): the x
+// panel rows one slice touches, 128 × 64 floats = 32 KiB, stay in L1 while the
+// slice's weights stream. Measured (4096², M 64, one thread, 70 / 90 %
+// sparse): slices of 512 took 56 / 25 ms, 256: 29 / 17 ms, 128: 28 / 15 ms,
+// no slices 70 / 26 ms. K up to this runs in one slice.
+constexpr int64_t spmm_rows_k_slice() { return 128; }
+
+// Up to this many rows a linear layer runs the matrix-vector kernels row by
+// row: below one vector of rows the SpMM kernels would run their scalar tail.
+constexpr int64_t spmm_max_spmv_rows() { return 2; }
+
+// Work items per thread: enough to even out uneven non-zero counts per
+// channel chunk (XNNPACK aims at ~5 tiles per thread).
+constexpr int64_t spmm_tasks_per_thread() { return 4; }
+
+// Block choice at pack time (XNNPACK's create_spmm_path): blocks of 4 (or 2)
+// output channels when at least 90% of the stored block entries are non-zero,
+// so the zeros stored with them cost at most ~11% extra FMAs.
+constexpr bool spmm_block_fill_ok(int64_t nnz_in_blocks, int64_t block_entries) {
+  return nnz_in_blocks * 10 >= block_entries * 9;
+}
+
+}  // namespace sk

@@ -79,3 +79,39 @@ struct sk_attention_params {
   bool causal;          // bottom-right aligned, ANDed with the mask
   const sk_block_mask* mask;  // null: dense (every key block, each full unless causal cuts it)
 };
+
+// ---------------------------------------------------------------------------
+// Unstructured sparse × dense (XNNPACK's SpMM): out = W · x + bias, clamped.
+// W [n, k] is packed in blocks of nr output channels (docs/formats.md, "CSR
+// sparse weights"): floor(n / nr) groups of nr channels, then n % nr groups of
+// one; per group a count of non-zero blocks (nnzmap), their input channels
+// (cols, increasing) and nr values per block (values, block-major).
+
+// Clamp bounds every spmm / spmv micro-kernel applies (XNNPACK's minmax):
+// -inf / +inf for none, 0 / +inf for ReLU, 0 / 6 for ReLU6. NaN passes through.
+struct sk_spmm_minmax {
+  float min;
+  float max;
+};
+
+enum sk_spmm_layout {
+  SK_SPMM_CHANNELS = 0,  // conv1x1: x [batch, k, m], out [batch, n, m] (channel-major, m = H·W)
+  SK_SPMM_ROWS = 1,      // linear: x [m, k], out [m, n] row-major (batch = 1)
+};
+
+struct sk_spmm_params {
+  const float* x;
+  float* out;
+  const float* bias;           // [n] or null
+  const float* values;         // packed values (see above)
+  const int32_t* cols;         // [blocks] input channel of each non-zero block
+  const uint32_t* nnzmap;      // [groups] non-zero blocks per group
+  const int64_t* group_blocks; // [groups + 1] prefix sums of nnzmap (first block of each group)
+  const int64_t* group_values; // [groups + 1] first value of each group
+  int64_t n, k;                // output / input channels
+  int32_t nr;                  // 1, 2 or 4: channels per block
+  int64_t groups, blocks;      // floor(n / nr) + n % nr; total non-zero blocks
+  int64_t batch, m;            // SK_SPMM_CHANNELS: images and pixels per image; SK_SPMM_ROWS: batch 1, m rows
+  int32_t layout;              // sk_spmm_layout
+  sk_spmm_minmax clamp;
+};

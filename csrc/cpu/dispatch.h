@@ -5,6 +5,7 @@
 #include "../core/cpu_features.h"
 #include "../core/params.h"
 #include "attention/attention.h"
+#include "spmm/spmm.h"
 
 typedef void (*sk_cast_ukernel_fn)(const sk_cast_params* p);
 
@@ -22,3 +23,8 @@ sk_cast_kernel sk_cpu_cast_pick(const sk_cast_params& p, sk_isa isa);
 // kernels take (dtype other than float32 / float16 / bfloat16, head_dim not in
 // 1..256, heads_q not a multiple of heads_kv).
 sk_attention_kernel sk_cpu_attention_pick(const sk_attention_params& p, sk_isa isa);
+
+// The SpMM micro-kernel (production tile for p.nr) and the SpMV kernel of an
+// ISA (csrc/cpu/spmm/pick.cc); both null if the ISA was not built here or
+// p.nr is not 1, 2 or 4. The driver runs SpMV when sk_spmm_uses_spmv(p).
+sk_spmm_kernel sk_cpu_spmm_pick(const sk_spmm_params& p, sk_isa isa);

@@ -1,0 +1,5 @@
+// sk_f32_spmm_ukernel_16x2__neon: 16 rows × 2-channel blocks (contract: f32-spmm.h).
+#include "f32-spmm.h"
+#include "ops-neon.h"
+
+SK_DEFINE_SPMM_UKERNEL(neon, 16, 2, Ops)

@@ -1,0 +1,5 @@
+// sk_f32_spmm_ukernel_32x2__avx2: 32 rows × 2-channel blocks (contract: f32-spmm.h).
+#include "f32-spmm.h"
+#include "ops-avx2.h"
+
+SK_DEFINE_SPMM_UKERNEL(avx2, 32, 2, Ops)

@@ -1,0 +1,5 @@
+// sk_f32_spmm_ukernel_64x2__avx512: 64 rows × 2-channel blocks (contract: f32-spmm.h).
+#include "f32-spmm.h"
+#include "ops-avx512.h"
+
+SK_DEFINE_SPMM_UKERNEL(avx512, 64, 2, Ops)

@@ -1,0 +1,5 @@
+// sk_f32_spmm_ukernel_8x4__avx2: 8 rows × 4-channel blocks (contract: f32-spmm.h).
+#include "f32-spmm.h"
+#include "ops-avx2.h"
+
+SK_DEFINE_SPMM_UKERNEL(avx2, 8, 4, Ops)

@@ -1,0 +1,158 @@
+// The SpMM loop written once over a vector-ops struct (Ops: V, W lanes, set1,
+// load, store, fma, clamp); each ISA's kernel file instantiates it inside its
+// own sk::cpu::<isa> namespace (SK_ISA_NAMESPACE), so no inline code built
+// with one ISA's flags is shared with another's.
+//
+// Loop order is XNNPACK's: per tile of MR rows, walk every group's non-zero
+// blocks; per block one MR-row input load feeds the NR accumulator sets (the
+// blocked variants' point: fewer loads per FMA). Rows left over from MR run in
+// one more pass with a masked last vector where the ISA has masked loads
+// (each pass re-reads every weight: 196 = 3·64 + 4 rows is 4 passes, not 7);
+// elsewhere as XNNPACK does, in halved tiles down to one vector, then by row.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../core/params.h"
+
+#ifndef SK_ISA_NAMESPACE
+#error "define SK_ISA_NAMESPACE before including f32-spmm-impl.h"
+#endif
+
+namespace sk::cpu::SK_ISA_NAMESPACE {
+
+// One float per "vector": the row-at-a-time tail of every ISA.
+struct ScalarOps {
+  using V = float;
+  static constexpr int W = 1;
+  static constexpr bool kMasked = false;
+  static V set1(float x) { return x; }
+  static V load(const float* p) { return *p; }
+  static void store(float* p, V v) { *p = v; }
+  static V fma(V a, V b, V c) { return a * b + c; }
+  // NaN passes through: a comparison with NaN is false.
+  static V clamp(V x, V lo, V hi) {
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+  }
+};
+
+// G channels (1..4) of one group over kV vectors of rows: G accumulator sets
+// of kV vectors. With kMasked the last vector holds only the lanes `mask`
+// keeps (a tail of rows read and written with masked loads and stores).
+template <class Ops, int kV, int G, bool kMasked, class Mask>
+static inline void spmm_group(const float*& input, const float*& w, const int32_t*& dmap, uint32_t count,
+                              const float* bias, float* out, size_t out_stride, typename Ops::V lo,
+                              typename Ops::V hi, Mask mask) {
+  using V = typename Ops::V;
+  V acc[G][kV];
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g) {
+    const V b = Ops::set1(bias ? bias[g] : 0.0f);
+#pragma GCC unroll 16
+    for (int v = 0; v < kV; ++v) acc[g][v] = b;
+  }
+  for (; count != 0; --count) {
+    V x[kV];
+#pragma GCC unroll 16
+    for (int v = 0; v < kV; ++v) {
+      if constexpr (kMasked) x[v] = v == kV - 1 ? Ops::load_masked(input + v * Ops::W, mask) : Ops::load(input + v * Ops::W);
+      else x[v] = Ops::load(input + v * Ops::W);
+    }
+    input += *dmap++;
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) {
+      const V wg = Ops::set1(w[g]);
+#pragma GCC unroll 16
+      for (int v = 0; v < kV; ++v) acc[g][v] = Ops::fma(x[v], wg, acc[g][v]);
+    }
+    w += G;
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g)
+#pragma GCC unroll 16
+    for (int v = 0; v < kV; ++v) {
+      const V y = Ops::clamp(acc[g][v], lo, hi);
+      if constexpr (kMasked) {
+        if (v == kV - 1) Ops::store_masked(out + g * out_stride + v * Ops::W, y, mask);
+        else Ops::store(out + g * out_stride + v * Ops::W, y);
+      } else {
+        Ops::store(out + g * out_stride + v * Ops::W, y);
+      }
+    }
+}
+
+// Every channel over kV vectors of rows starting at `input` / `out`.
+template <class Ops, int kV, int NR, bool kMasked = false, class Mask = int>
+static inline void spmm_tile(size_t nc, const float* input, const float* w, const int32_t* dmap,
+                             const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
+                             const sk_spmm_minmax* params, Mask mask = Mask{}) {
+  const typename Ops::V lo = Ops::set1(params->min), hi = Ops::set1(params->max);
+  size_t c = 0;
+  if (NR > 1)
+    for (; c + NR <= nc; c += NR)
+      spmm_group<Ops, kV, NR, kMasked>(input, w, dmap, *nnzmap++, bias ? bias + c : nullptr, out + c * out_stride,
+                                       out_stride, lo, hi, mask);
+  for (; c < nc; ++c)
+    spmm_group<Ops, kV, 1, kMasked>(input, w, dmap, *nnzmap++, bias ? bias + c : nullptr, out + c * out_stride,
+                                    out_stride, lo, hi, mask);
+}
+
+// Rows [m, mc) with tiles of T, T/2, ... down to one vector, then single rows
+// (ISAs without masked loads: NEON, scalar; XNNPACK's halving remainder).
+template <class Ops, int T, int NR>
+static inline void spmm_rest(size_t m, size_t mc, size_t nc, const float* input, const float* w, const int32_t* dmap,
+                             const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
+                             const sk_spmm_minmax* params) {
+  if constexpr (T >= Ops::W) {
+    if (mc - m >= static_cast<size_t>(T)) {
+      spmm_tile<Ops, T / Ops::W, NR>(nc, input + m, w, dmap, nnzmap, bias, out + m, out_stride, params);
+      m += T;
+    }
+    spmm_rest<Ops, T / 2, NR>(m, mc, nc, input, w, dmap, nnzmap, bias, out, out_stride, params);
+  } else {
+    for (; m < mc; ++m) spmm_tile<ScalarOps, 1, NR>(nc, input + m, w, dmap, nnzmap, bias, out + m, out_stride, params);
+  }
+}
+
+// The last `rows` (< MR) rows in one pass over the weights: ceil(rows / W)
+// vectors, the last one masked (ISAs with masked loads: AVX2, AVX-512).
+template <class Ops, int kV, int NR>
+static inline void spmm_masked_rest(size_t rows, size_t nc, const float* input, const float* w, const int32_t* dmap,
+                                    const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
+                                    const sk_spmm_minmax* params) {
+  if constexpr (kV > 1) {
+    if (rows <= static_cast<size_t>((kV - 1) * Ops::W)) {
+      spmm_masked_rest<Ops, kV - 1, NR>(rows, nc, input, w, dmap, nnzmap, bias, out, out_stride, params);
+      return;
+    }
+  }
+  spmm_tile<Ops, kV, NR, true>(nc, input, w, dmap, nnzmap, bias, out, out_stride, params,
+                               Ops::mask(rows - (kV - 1) * Ops::W));
+}
+
+template <class Ops, int MR, int NR>
+static inline void spmm(size_t mc, size_t nc, const float* input, const float* w, const int32_t* dmap,
+                        const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
+                        const sk_spmm_minmax* params) {
+  static_assert(MR % Ops::W == 0 && NR >= 1 && NR <= 4, "MR whole vectors, NR 1..4");
+  size_t m = 0;
+  for (; m + MR <= mc; m += MR)
+    spmm_tile<Ops, MR / Ops::W, NR>(nc, input + m, w, dmap, nnzmap, bias, out + m, out_stride, params);
+  if (m == mc) return;
+  if constexpr (Ops::kMasked)
+    spmm_masked_rest<Ops, MR / Ops::W, NR>(mc - m, nc, input + m, w, dmap, nnzmap, bias, out + m, out_stride, params);
+  else
+    spmm_rest<Ops, MR / 2, NR>(m, mc, nc, input, w, dmap, nnzmap, bias, out, out_stride, params);
+}
+
+}  // namespace sk::cpu::SK_ISA_NAMESPACE
+
+// Defines sk_f32_spmm_ukernel_<MR>x<NR>__<isa> from the template above.
+#define SK_DEFINE_SPMM_UKERNEL(isa, mr, nr, ops)                                                            \
+  void sk_f32_spmm_ukernel_##mr##x##nr##__##isa(size_t mc, size_t nc, const float* input, const float* weights, \
+                                                const int32_t* dmap, const uint32_t* nnzmap, const float* bias,  \
+                                                float* output, size_t output_stride, const sk_spmm_minmax* params) { \
+    sk::cpu::isa::spmm<sk::cpu::isa::ops, mr, nr>(mc, nc, input, weights, dmap, nnzmap, bias, output,          \
+                                                  output_stride, params);                                      \
+  }

@@ -1,0 +1,167 @@
+// The SpMM driver (baseline code): splits the op into work items over
+// (image or row panel, row chunk, channel chunk) and runs the picked
+// micro-kernels on the thread pool. Channel chunks follow group boundaries and
+// carry equal shares of the non-zero blocks, so uneven channels still balance.
+#include <math.h>
+
+#include <algorithm>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "../../core/heuristics.h"
+#include "../../core/threadpool.h"
+#include "spmm.h"
+
+namespace {
+
+inline int64_t group_channel(const sk_spmm_params& p, int64_t g) {
+  const int64_t full = p.n / p.nr;
+  return g < full ? g * p.nr : full * p.nr + (g - full);
+}
+
+// Group bounds of `chunks` chunks with about equal cost (blocks + 1 per group:
+// a group with no block still stores its output).
+std::vector<int64_t> channel_chunks(const sk_spmm_params& p, int64_t chunks) {
+  chunks = std::max<int64_t>(1, std::min(chunks, p.groups));
+  std::vector<int64_t> bounds{0};
+  const int64_t total = p.group_blocks[p.groups] + p.groups;
+  for (int64_t c = 1; c < chunks; ++c) {
+    const int64_t want = total * c / chunks;
+    int64_t lo = bounds.back(), hi = p.groups;  // first g with cost prefix ≥ want
+    while (lo < hi) {
+      const int64_t mid = (lo + hi) / 2;
+      if (p.group_blocks[mid] + mid < want) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > bounds.back() && lo < p.groups) bounds.push_back(lo);
+  }
+  bounds.push_back(p.groups);
+  return bounds;
+}
+
+// The kernel over groups [g0, g1) for `rows` rows whose input channel 0 is at
+// x (channel stride from dmap) and output channel 0 at out (stride out_stride).
+void run_chunk(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, int64_t g0, int64_t g1,
+               int64_t rows, const float* x, int64_t in_stride, float* out, int64_t out_stride) {
+  const int64_t c0 = group_channel(p, g0), c1 = g1 < p.groups ? group_channel(p, g1) : p.n;
+  const int64_t b0 = p.group_blocks[g0];
+  const float* input = p.group_blocks[g1] > b0 ? x + static_cast<int64_t>(p.cols[b0]) * in_stride : x;
+  k.spmm(static_cast<size_t>(rows), static_cast<size_t>(c1 - c0), input, p.values + p.group_values[g0], dmap + b0,
+         p.nnzmap + g0, p.bias ? p.bias + c0 : nullptr, out + c0 * out_stride, static_cast<size_t>(out_stride),
+         &p.clamp);
+}
+
+void run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool) {
+  const int64_t want = pool.threads() * sk::spmm_tasks_per_thread();
+  const int64_t tiles = (p.m + k.mr - 1) / k.mr;
+  const int64_t m_chunks = std::max<int64_t>(1, std::min(tiles, (want + p.batch - 1) / p.batch));
+  const int64_t tiles_per_chunk = (tiles + m_chunks - 1) / m_chunks;
+  const int64_t m_step = tiles_per_chunk * k.mr;
+  const int64_t m_count = (p.m + m_step - 1) / m_step;
+  const std::vector<int64_t> chunks = channel_chunks(p, (want + p.batch * m_count - 1) / (p.batch * m_count));
+  const int64_t n_count = static_cast<int64_t>(chunks.size()) - 1;
+  pool.parallel_for(static_cast<size_t>(p.batch * m_count * n_count), [&](size_t task) {
+    const int64_t t = static_cast<int64_t>(task);
+    const int64_t b = t / (m_count * n_count), mi = t / n_count % m_count, ni = t % n_count;
+    const int64_t m0 = mi * m_step, rows = std::min(m_step, p.m - m0);
+    run_chunk(p, k, dmap, chunks[ni], chunks[ni + 1], rows, p.x + b * p.k * p.m + m0, p.m,
+              p.out + b * p.n * p.m + m0, p.m);
+  });
+}
+
+// Linear layers: x [m, k] → panels xt [k][64] so the kernels read rows
+// contiguously; each item (panel, channel chunk) writes yt [channels][64],
+// adding the partial sums of each input-channel slice when there are slices,
+// and transposes its block into out [m, n].
+sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
+                   const sk_spmm_slices* slices) {
+  const int64_t pw = sk::spmm_panel_rows();
+  const int64_t panels = (p.m + pw - 1) / pw;
+  const int64_t want = pool.threads() * sk::spmm_tasks_per_thread();
+  const std::vector<int64_t> chunks = channel_chunks(p, (want + panels - 1) / panels);
+  const int64_t n_count = static_cast<int64_t>(chunks.size()) - 1;
+  int64_t widest = 0;  // channels of the widest chunk: the size of one item's partial sums
+  for (int64_t i = 0; i < n_count; ++i)
+    widest = std::max(widest, (chunks[i + 1] < p.groups ? group_channel(p, chunks[i + 1]) : p.n) - group_channel(p, chunks[i]));
+  const bool sliced = slices && slices->count > 1;
+  std::unique_ptr<float[]> xt(new (std::nothrow) float[static_cast<size_t>(panels * p.k * pw)]);
+  std::unique_ptr<float[]> yt(new (std::nothrow) float[static_cast<size_t>(panels * p.n * pw)]);
+  std::unique_ptr<float[]> part(sliced ? new (std::nothrow) float[static_cast<size_t>(panels * n_count * widest * pw)] : nullptr);
+  if (!xt || !yt || (sliced && !part)) return SK_ERR_OUT_OF_MEMORY;
+  const int64_t k_step = 256;
+  const int64_t k_chunks = (p.k + k_step - 1) / k_step;
+  pool.parallel_for(static_cast<size_t>(panels * k_chunks), [&](size_t task) {
+    const int64_t panel = static_cast<int64_t>(task) / k_chunks, c0 = static_cast<int64_t>(task) % k_chunks * k_step;
+    const int64_t m0 = panel * pw, rows = std::min(pw, p.m - m0), c1 = std::min(p.k, c0 + k_step);
+    float* dst = xt.get() + panel * p.k * pw;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = p.x + (m0 + r) * p.k;
+      for (int64_t c = c0; c < c1; ++c) dst[c * pw + r] = src[c];
+    }
+  });
+  const sk_spmm_minmax none{-INFINITY, INFINITY};
+  pool.parallel_for(static_cast<size_t>(panels * n_count), [&](size_t task) {
+    const int64_t panel = static_cast<int64_t>(task) / n_count, ni = static_cast<int64_t>(task) % n_count;
+    const int64_t m0 = panel * pw, rows = std::min(pw, p.m - m0);
+    const int64_t g0 = chunks[ni], g1 = chunks[ni + 1];
+    const int64_t c0 = group_channel(p, g0), c1 = g1 < p.groups ? group_channel(p, g1) : p.n;
+    const float* x = xt.get() + panel * p.k * pw;
+    float* y = yt.get() + panel * p.n * pw;
+    if (!sliced) {
+      run_chunk(p, k, dmap, g0, g1, rows, x, pw, y, pw);
+    } else {
+      float* acc = part.get() + static_cast<int64_t>(task) * widest * pw;
+      const int64_t stride = p.groups + 1;
+      for (int64_t s = 0; s < slices->count; ++s) {
+        const int64_t* gb = slices->group_blocks.data() + s * stride;
+        const int64_t* gv = slices->group_values.data() + s * stride;
+        const int64_t b0 = gb[g0];
+        const float* input = gb[g1] > b0 ? x + static_cast<int64_t>(slices->cols[b0]) * pw : x;
+        float* dst = s == 0 ? y + c0 * pw : acc;
+        k.spmm(static_cast<size_t>(rows), static_cast<size_t>(c1 - c0), input, slices->values.data() + gv[g0],
+               slices->dmap.data() + b0, slices->nnzmap.data() + s * p.groups + g0, s == 0 && p.bias ? p.bias + c0 : nullptr,
+               dst, static_cast<size_t>(pw), &none);
+        if (s > 0)
+          for (int64_t c = 0; c < c1 - c0; ++c)
+            for (int64_t r = 0; r < rows; ++r) y[(c0 + c) * pw + r] += acc[c * pw + r];
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      float* dst = p.out + (m0 + r) * p.n;
+      for (int64_t c = c0; c < c1; ++c) {
+        float v = y[c * pw + r];
+        v = v < p.clamp.min ? p.clamp.min : v;  // the sliced sums clamp once, here (no-op after the kernel's clamp)
+        dst[c] = v > p.clamp.max ? p.clamp.max : v;
+      }
+    }
+  });
+  return SK_OK;
+}
+
+void run_spmv(const sk_spmm_params& p, const sk_spmm_kernel& k, sk::ThreadPool& pool) {
+  const std::vector<int64_t> chunks = channel_chunks(p, pool.threads() * sk::spmm_tasks_per_thread());
+  const int64_t n_count = static_cast<int64_t>(chunks.size()) - 1;
+  pool.parallel_for(static_cast<size_t>(p.m * n_count), [&](size_t task) {
+    const int64_t r = static_cast<int64_t>(task) / n_count, ni = static_cast<int64_t>(task) % n_count;
+    const int64_t g0 = chunks[ni], g1 = chunks[ni + 1];
+    const int64_t c0 = group_channel(p, g0), c1 = g1 < p.groups ? group_channel(p, g1) : p.n;
+    const int64_t b0 = p.group_blocks[g0];
+    k.spmv(static_cast<size_t>(c1 - c0), p.x + r * p.k, p.values + p.group_values[g0], p.cols + b0, p.nnzmap + g0,
+           p.bias ? p.bias + c0 : nullptr, p.out + r * p.n + c0, &p.clamp);
+  });
+}
+
+}  // namespace
+
+sk_status sk_cpu_spmm_run(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
+                          const sk_spmm_slices* slices) {
+  if (p.n == 0 || p.m == 0 || p.batch == 0) return SK_OK;
+  if (sk_spmm_uses_spmv(p)) {
+    run_spmv(p, k, pool);
+    return SK_OK;
+  }
+  if (p.layout == SK_SPMM_ROWS) return run_rows(p, k, dmap, pool, slices);
+  run_channels(p, k, dmap, pool);
+  return SK_OK;
+}

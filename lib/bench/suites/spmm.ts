@@ -1,0 +1,232 @@
+/**
+ * `spmm` suite: CSR sparse weights on the CPU at 50 / 70 / 80 / 90 / 95 %
+ * sparsity, on MobileNet-v1's 1×1 convolutions (256→256 at 28×28, 512→512 at
+ * 14×14, 1024→1024 at 7×7) and on a 4096×4096 linear layer with M 64 and
+ * M 1 (decode). Every row is compared with onnxruntime-node's dense op on the
+ * same shape in the same process (Conv / MatMul with constant weights,
+ * intra-op threads = sparsekit's), and every row's GFLOP/s counts the dense
+ * 2·M·N·K, so GFLOP/s is effective (dense-equivalent) throughput and the ratio
+ * is the speedup over ORT. "csr 0%" is our dense-equivalent: the same kernels
+ * with every weight stored (until the dense GEMM lands in this suite).
+ * @internal
+ * @module
+ */
+import { randn } from '../../create.js'
+import { numThreads } from '../../device.js'
+import { conv1x1 } from '../../ops/conv1x1.js'
+import { linearCsr, sparsifyCsr } from '../../sparse/csr.js'
+import type { SparseWeight } from '../../sparse/weight.js'
+import { hostTensor, type Tensor } from '../../tensor.js'
+import { type BenchCase, type BenchSuite, lastLevelCacheBytes, type SuiteContext } from '../harness.js'
+import { conv1x1Model, matmulModel } from '../onnx.js'
+
+/** One layer: a 1×1 convolution (m = H·W pixels) or a linear layer (m rows). */
+export interface SpmmLayer {
+  name: string
+  kind: 'conv' | 'linear'
+  n: number // output channels / features
+  k: number // input channels / features
+  h: number // conv only
+  w: number // conv only
+  m: number // pixels (conv) or rows (linear)
+}
+
+export const kSpmmSparsities = [0.5, 0.7, 0.8, 0.9, 0.95] as const
+
+/** The layers timed; the numeric tests cover the same kernels on smaller shapes. */
+export function spmmLayers(): SpmmLayer[] {
+  const conv = (c: number, hw: number): SpmmLayer => ({ name: `conv ${c}→${c} ${hw}×${hw}`, kind: 'conv', n: c, k: c, h: hw, w: hw, m: hw * hw })
+  const linear = (m: number): SpmmLayer => ({ name: `linear 4096×4096 M=${m}`, kind: 'linear', n: 4096, k: 4096, h: 1, w: 1, m })
+  return [conv(256, 28), conv(512, 14), conv(1024, 7), linear(64), linear(1)]
+}
+
+/** The issue's targets for a row (speedup over ORT's dense op), or '' when none is set. */
+export function spmmTarget(layer: SpmmLayer, sparsity: number): string {
+  if (layer.kind === 'linear' && layer.m === 1) return sparsity === 0.9 ? '≥ 4× ORT MatMul (GEMV)' : ''
+  if (sparsity === 0.9) return '≥ 3× ORT'
+  if (sparsity === 0.7) return '≥ 1.3× ORT'
+  return ''
+}
+
+const pct = (s: number) => `${Math.round(s * 100)}%`
+const dims = (l: SpmmLayer) => (l.kind === 'conv' ? [1, l.k, l.h, l.w] : [l.m, l.k])
+const outDims = (l: SpmmLayer) => (l.kind === 'conv' ? [1, l.n, l.h, l.w] : [l.m, l.n])
+const flops = (l: SpmmLayer) => 2 * l.m * l.n * l.k
+
+/** A layer's dense weight, its packed copies per sparsity, and rotated inputs; built on first use. */
+class LayerData {
+  dense: Tensor | null = null
+  xs: Tensor[] = []
+  outs: Tensor[] = []
+  packed = new Map<number, SparseWeight[]>()
+  constructor(readonly layer: SpmmLayer) {}
+
+  weight(): Tensor {
+    this.dense ??= randn([this.layer.n, this.layer.k], { seed: this.layer.n + this.layer.k })
+    return this.dense
+  }
+  inputs(): { xs: Tensor[]; outs: Tensor[] } {
+    if (this.xs.length) return { xs: this.xs, outs: this.outs }
+    const l = this.layer
+    const bytes = 4 * l.m * (l.k + l.n)
+    const sets = Math.min(16, Math.max(2, Math.ceil((2 * lastLevelCacheBytes()) / bytes)))
+    for (let i = 0; i < sets; ++i) {
+      this.xs.push(randn(dims(l), { seed: 100 + i }))
+      const shape = outDims(l)
+      this.outs.push(hostTensor('float32', shape, l.m * l.n, true))
+    }
+    return { xs: this.xs, outs: this.outs }
+  }
+  /**
+   * Packed copies at one sparsity: linear weights are rotated among enough
+   * copies to exceed 2× the last-level cache, as a model's many layers would
+   * (ORT's dense 64 MiB already does); conv weights stay cache-resident on both sides.
+   */
+  async sparse(s: number): Promise<SparseWeight[]> {
+    const have = this.packed.get(s)
+    if (have) return have
+    const first = await sparsifyCsr(this.weight(), { sparsity: s })
+    const copies = [first]
+    if (this.layer.kind === 'linear') {
+      const want = Math.min(8, Math.ceil((2 * lastLevelCacheBytes()) / Math.max(1, first.bytes)))
+      if (want > 1) {
+        const pruned = await first.toDense() // prune once; copies pack the same matrix
+        for (let i = 1; i < want; ++i) copies.push(await sparsifyCsr(pruned))
+        pruned.dispose()
+      }
+    }
+    this.packed.set(s, copies)
+    return copies
+  }
+  dropSparse(s: number): void {
+    for (const w of this.packed.get(s) ?? []) w.dispose()
+    this.packed.delete(s)
+  }
+  dispose(): void {
+    this.dense?.dispose()
+    this.dense = null
+    for (const t of [...this.xs, ...this.outs]) t.dispose()
+    this.xs = []
+    this.outs = []
+    for (const s of [...this.packed.keys()]) this.dropSparse(s)
+  }
+}
+
+function csrCase(d: LayerData, s: number, baseline: string | undefined): BenchCase {
+  const l = d.layer
+  let ws: SparseWeight[] = []
+  let xs: Tensor[] = []
+  let outs: Tensor[] = []
+  return {
+    name: `${l.name} csr ${pct(s)}${s === 0 ? ' (dense-equivalent)' : ''}`,
+    flops: flops(l),
+    baseline,
+    async setup() {
+      ws = await d.sparse(s)
+      ;({ xs, outs } = d.inputs())
+      // A weight's first linear call with many rows cuts its arrays into K slices (once per weight, as a
+      // model's first call would): do it here for every rotated copy, not in a timed run.
+      if (l.kind === 'linear') for (const w of ws) await linearCsr(xs[0], w, null, outs[0])
+    },
+    async run(i) {
+      const w = ws[i % ws.length]
+      const x = xs[i % xs.length]
+      if (l.kind === 'conv') (await conv1x1(x, w, null)).dispose()
+      else await linearCsr(x, w, null, outs[i % outs.length])
+    },
+    teardown() {
+      d.dropSparse(s)
+    },
+  }
+}
+
+/** The onnxruntime-node surface this suite uses (typed here: it is a dev dependency). */
+interface Ort {
+  InferenceSession: { create(model: Uint8Array, options: object): Promise<OrtSession> }
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown
+}
+interface OrtSession {
+  inputNames: readonly string[]
+  run(feeds: Record<string, unknown>): Promise<Record<string, { dispose?(): void }>>
+  release(): Promise<void>
+}
+
+async function loadOrt(): Promise<Ort | string> {
+  const name = 'onnxruntime-node' // a variable: the import stays optional for tsc and bundlers
+  try {
+    return (await import(name)) as Ort
+  } catch (err) {
+    return `onnxruntime-node is not installed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); ORT rows skipped`
+  }
+}
+
+function ortCase(d: LayerData, ort: Ort): BenchCase {
+  const l = d.layer
+  let session: OrtSession | undefined
+  let feeds: Record<string, unknown>[] = []
+  return {
+    name: `${l.name} ORT ${l.kind === 'conv' ? 'Conv' : 'MatMul'} (dense)`,
+    flops: flops(l),
+    async setup() {
+      const w = d.weight().data as Float32Array
+      let model: Uint8Array
+      if (l.kind === 'conv') model = conv1x1Model(1, l.k, l.n, l.h, l.w, w)
+      else {
+        const wt = new Float32Array(l.k * l.n) // MatMul takes wᵀ [K, N]
+        for (let r = 0; r < l.n; ++r) for (let c = 0; c < l.k; ++c) wt[c * l.n + r] = w[r * l.k + c]
+        model = matmulModel(l.m, l.k, l.n, wt)
+      }
+      session = await ort.InferenceSession.create(model, { intraOpNumThreads: numThreads(), interOpNumThreads: 1, executionMode: 'sequential' })
+      feeds = d.inputs().xs.map((x) => ({ x: new ort.Tensor('float32', x.data as Float32Array, [...x.dims]) }))
+    },
+    async run(i) {
+      const out = await session!.run(feeds[i % feeds.length])
+      for (const t of Object.values(out)) t.dispose?.()
+    },
+    teardown() {
+      void session?.release()
+      session = undefined
+      feeds = []
+    },
+  }
+}
+
+async function cases(ctx: SuiteContext): Promise<BenchCase[]> {
+  const ort = await loadOrt()
+  if (typeof ort === 'string') ctx.note(ort)
+  else ctx.note(`ORT = onnxruntime-node Conv / MatMul with constant weights, ${numThreads()} intra-op threads (sparsekit's count)`)
+  ctx.note('GFLOP/s = dense-equivalent 2·M·N·K per second for every row (XNNPACK\'s EffFLOPS); ratio = speedup over the ORT row of the layer')
+  ctx.note("csr 0% = our dense-equivalent: the CSR kernels with every weight stored (the dense GEMM replaces it after the merge)")
+  ctx.note('linear weights rotate among copies totalling > 2× the last-level cache (a model\'s layers do not stay cached); conv weights stay cached for both')
+  const out: BenchCase[] = []
+  const targets = new Map<string, string[]>()
+  for (const layer of spmmLayers()) {
+    const d = new LayerData(layer)
+    ctx.defer(() => d.dispose())
+    const withOrt = typeof ort !== 'string'
+    const base = withOrt ? `${layer.name} ORT ${layer.kind === 'conv' ? 'Conv' : 'MatMul'} (dense)` : undefined
+    if (withOrt) out.push(ortCase(d, ort))
+    for (const s of [0, ...kSpmmSparsities]) {
+      out.push(csrCase(d, s, base))
+      const t = spmmTarget(layer, s)
+      if (t) targets.set(t, [...(targets.get(t) ?? []), `${layer.name} ${pct(s)}`])
+    }
+    const last = out[out.length - 1]
+    const own = last.teardown
+    last.teardown = () => {
+      own?.()
+      d.dispose()
+    }
+  }
+  ctx.note(`targets: ${[...targets].map(([t, rows]) => `${t}: ${rows.join(', ')}`).join('; ')}`)
+  return out
+}
+
+/** The spmm suite; see the module comment. */
+export const spmmSuite: BenchSuite = {
+  name: 'spmm',
+  description: 'CSR sparse 1×1 conv and linear (XNNPACK-style SpMM / SpMV) vs onnxruntime-node dense, float32',
+  devices: ['cpu'],
+  skipReason: 'CSR sparse kernels run on the CPU',
+  cases,
+}

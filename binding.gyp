@@ -21,6 +21,11 @@
         "csrc/cpu/attention/driver.cc",
         "csrc/cpu/attention/f32-attn-4x4-scalar.cc",
         "csrc/cpu/reference/attention.cc",
+        "csrc/cpu/f32-gemm/driver.cc",
+        "csrc/cpu/f32-gemm/f32-gemm-4x4-scalar.cc",
+        "csrc/cpu/f32-sp24/driver.cc",
+        "csrc/cpu/f32-sp24/f32-sp24-4x2-scalar.cc",
+        "csrc/cpu/sp24/sp24_ops.cc",
       ],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["sk_cpu_avx2", "sk_cpu_avx512"]}],
@@ -40,6 +45,7 @@
         "csrc/addon/memory.cc",
         "csrc/addon/op_cast.cc",
         "csrc/addon/op_attention.cc",
+        "csrc/addon/op_linear.cc",
       ],
       # A Promise settled while a worker_thread is terminating cannot throw into
       # JS; without this node-addon-api rethrows in C++ and aborts the process.
@@ -52,7 +58,8 @@
       "type": "executable",
       "dependencies": ["sk_core"],
       "sources": ["test/native/main.cc", "test/native/cast_test.cc", "test/native/threadpool_test.cc",
-                  "test/native/attention_test.cc", "test/native/attention_ukernel_test.cc"],
+                  "test/native/attention_test.cc", "test/native/attention_ukernel_test.cc",
+                  "test/native/linear_ukernel_test.cc", "test/native/sp24_test.cc"],
       "ldflags": ["-pthread"],
     },
   ],
@@ -62,13 +69,15 @@
         {
           "target_name": "sk_cpu_avx2",
           "type": "static_library",
-          "sources": ["csrc/cpu/cast/cast-avx2.cc", "csrc/cpu/attention/f32-attn-6x16-avx2.cc"],
+          "sources": ["csrc/cpu/cast/cast-avx2.cc", "csrc/cpu/attention/f32-attn-6x16-avx2.cc",
+                      "csrc/cpu/f32-gemm/f32-gemm-6x16-avx2.cc", "csrc/cpu/f32-sp24/f32-sp24-32x2-avx2.cc"],
           "cflags_cc": ["-mavx2", "-mfma", "-mf16c"],
         },
         {
           "target_name": "sk_cpu_avx512",
           "type": "static_library",
-          "sources": ["csrc/cpu/cast/cast-avx512.cc", "csrc/cpu/attention/f32-attn-8x32-avx512.cc"],
+          "sources": ["csrc/cpu/cast/cast-avx512.cc", "csrc/cpu/attention/f32-attn-8x32-avx512.cc",
+                      "csrc/cpu/f32-gemm/f32-gemm-8x32-avx512.cc", "csrc/cpu/f32-sp24/f32-sp24-64x4-avx512.cc"],
           "cflags_cc": ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq"],
         },
       ],
@@ -78,7 +87,8 @@
         {
           "target_name": "sk_cpu_neon",
           "type": "static_library",
-          "sources": ["csrc/cpu/cast/cast-neon.cc", "csrc/cpu/attention/f32-attn-4x16-neon.cc"],
+          "sources": ["csrc/cpu/cast/cast-neon.cc", "csrc/cpu/attention/f32-attn-4x16-neon.cc",
+                      "csrc/cpu/f32-gemm/f32-gemm-8x8-neon.cc", "csrc/cpu/f32-sp24/f32-sp24-16x4-neon.cc"],
         },
       ],
     }],

@@ -54,6 +54,8 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("cast", &SparsekitAddon::Cast),
                            InstanceMethod("castSync", &SparsekitAddon::CastSync),
                            InstanceMethod("attention", &SparsekitAddon::Attention),
+                           InstanceMethod("linear", &SparsekitAddon::Linear),
+                           InstanceMethod("sparse24", &SparsekitAddon::Sparse24),
                        });
 }
 
@@ -80,6 +82,12 @@ Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
   attn.heads_q = attn.heads_kv = 1;
   attn.head_dim = 64;
   kernels.Set("attention", sk_cpu_attention_pick(attn, isa_).name);
+  sk_linear_params lin{};
+  lin.w_type = SK_F32;
+  lin.m = 16, lin.n = 16, lin.k = 16;  // many rows: the gemm tiles (m == 1 runs the gemv of the same set)
+  kernels.Set("linear", sk_cpu_linear_pick(lin, isa_).name);
+  lin.format = SK_WEIGHT_SP24;
+  kernels.Set("linear24", sk_cpu_linear24_pick(lin, isa_).name);
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("arch", sk_cpu_arch());

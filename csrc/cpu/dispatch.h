@@ -5,6 +5,8 @@
 #include "../core/cpu_features.h"
 #include "../core/params.h"
 #include "attention/attention.h"
+#include "f32-gemm/gemm.h"
+#include "f32-sp24/sp24.h"
 
 typedef void (*sk_cast_ukernel_fn)(const sk_cast_params* p);
 
@@ -22,3 +24,13 @@ sk_cast_kernel sk_cpu_cast_pick(const sk_cast_params& p, sk_isa isa);
 // kernels take (dtype other than float32 / float16 / bfloat16, head_dim not in
 // 1..256, heads_q not a multiple of heads_kv).
 sk_attention_kernel sk_cpu_attention_pick(const sk_attention_params& p, sk_isa isa);
+
+// The dense linear kernel set (gemm tile + gemv) for an ISA; fn null if the
+// ISA was not built here, the format is not dense or the weight dtype is not
+// float32 / float16 / bfloat16. Defined in f32-gemm/driver.cc.
+sk_linear_kernel sk_cpu_linear_pick(const sk_linear_params& p, sk_isa isa);
+
+// The 2:4 linear kernel set (sp24gemm tile + sp24gemv) for an ISA; fn null if
+// the ISA was not built here, the format is not 2:4, k % 4 != 0 or the weight
+// dtype is not float32 / float16 / bfloat16. Defined in f32-sp24/driver.cc.
+sk_linear24_kernel sk_cpu_linear24_pick(const sk_linear_params& p, sk_isa isa);

@@ -1,0 +1,56 @@
+// The 2:4 group code ("nibble") shared by every kernel that reads 2:4 weights:
+// a group of 4 consecutive elements along K keeps two, at positions i0 < i1,
+// coded as i0 | (i1 << 2). Valid codes: 0x4, 0x8, 0x9, 0xC, 0xD, 0xE (the
+// same code sparse tensor-core `mma.sp` reads). Two groups per byte, the even
+// group in the low nibble. Host/device clean (CPU and CUDA builds).
+#pragma once
+#include <stdint.h>
+
+#include "hd.h"
+
+namespace sk {
+
+// Bit c is set for each valid code c.
+constexpr uint32_t kSp24ValidCodes = (1u << 0x4) | (1u << 0x8) | (1u << 0x9) | (1u << 0xC) | (1u << 0xD) | (1u << 0xE);
+
+SK_HD constexpr bool sp24_code_valid(uint32_t code) { return code < 16 && ((kSp24ValidCodes >> code) & 1u); }
+
+// Lane j (0..3) of a meta byte: the position (0..7) among its 8 dense
+// elements of the byte's j-th kept value.
+SK_HD constexpr int sp24_lane(uint32_t byte, int j) {
+  return j == 0 ? int(byte & 3u) : j == 1 ? int((byte >> 2) & 3u) : j == 2 ? 4 + int((byte >> 4) & 3u) : 4 + int((byte >> 6) & 3u);
+}
+
+// True when every nibble of the 8 bytes is a valid code. SWAR: per nibble
+// d = (i1 + 4) - i0 never borrows across nibbles (i1 + 4 >= 4 > i0), and
+// i0 < i1 iff d >= 5, i.e. bit 2 set and bit 0 or 1 set.
+SK_HD bool sp24_word_valid(uint64_t w) {
+  constexpr uint64_t k3 = 0x3333333333333333ull, k4 = 0x4444444444444444ull, k1 = 0x1111111111111111ull;
+  const uint64_t d = (((w >> 2) & k3) | k4) - (w & k3);
+  const uint64_t low = (d | (d >> 1)) & k1;
+  return (d & (low << 2) & k4) == k4;
+}
+
+// The codes of one row of meta: ceil(groups / 2) bytes, every nibble valid,
+// and the padding nibble (high half of the last byte when groups is odd) 0.
+// Returns the first bad group, or -1.
+SK_HD int64_t sp24_row_first_bad(const uint8_t* meta, int64_t groups) {
+  const int64_t full = groups / 2;
+  int64_t b = 0;
+  for (; b + 8 <= full; b += 8) {
+    uint64_t w = 0;
+    for (int i = 0; i < 8; ++i) w |= uint64_t(meta[b + i]) << (8 * i);
+    if (!sp24_word_valid(w)) break;  // the byte loop below finds which
+  }
+  for (; b < full; ++b) {
+    if (!sp24_code_valid(meta[b] & 15u)) return 2 * b;
+    if (!sp24_code_valid(meta[b] >> 4)) return 2 * b + 1;
+  }
+  if (groups % 2) {
+    if (!sp24_code_valid(meta[full] & 15u)) return groups - 1;
+    if (meta[full] >> 4) return groups;  // padding nibble
+  }
+  return -1;
+}
+
+}  // namespace sk

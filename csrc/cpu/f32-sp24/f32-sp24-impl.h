@@ -1,0 +1,141 @@
+// The 2:4 linear micro-kernels, written once over a traits type T (LinOps of
+// ../f32-gemm/ops-<isa>.h) and, for the gemv, K (the ISA's `kept`: x
+// permuted into the order of W kept weights). Compiled by each ISA's file
+// with its flags; everything lands in sk::cpu::<isa>.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../core/sp24_meta.h"
+#include "../f32-gemm/f32-gemm-impl.h"
+
+namespace sk::cpu::SK_ISA_NAMESPACE {
+
+// The W values of x that meet the next W kept weights: W / 4 code bytes
+// covering 2·W consecutive elements of x. One row's loop of the gemv.
+template <class T, class K, int WT>
+static float sp24_row(size_t kd, const float* x, const void* values, size_t v0, const uint8_t* meta) {
+  using V = typename T::V;
+  constexpr int W = T::W;
+  const size_t groups = kd / 4;
+  size_t d = 0;  // dense position along K
+  float sum = 0.0f;
+  if constexpr (W > 1) {
+    constexpr size_t kStep = 2 * W;  // dense elements per vector of kept values
+    V a0 = T::zero(), a1 = T::zero();
+    for (; d + 2 * kStep <= kd; d += 2 * kStep) {
+      a0 = T::fma(load_w<T, WT>(values, v0 + d / 2), K::kept(x + d, meta + d / 8), a0);
+      a1 = T::fma(load_w<T, WT>(values, v0 + d / 2 + W), K::kept(x + d + kStep, meta + (d + kStep) / 8), a1);
+    }
+    if (d + kStep <= kd) {
+      a0 = T::fma(load_w<T, WT>(values, v0 + d / 2), K::kept(x + d, meta + d / 8), a0);
+      d += kStep;
+    }
+    sum = T::hsum(T::add(a0, a1));
+  }
+  for (size_t g = d / 4; g < groups; ++g) {
+    const uint32_t code = (meta[g / 2] >> (4 * (g % 2))) & 15u;
+    sum += scalar_w<T, WT>(values, v0 + 2 * g) * x[4 * g + (code & 3u)] +
+           scalar_w<T, WT>(values, v0 + 2 * g + 1) * x[4 * g + (code >> 2)];
+  }
+  return sum;
+}
+
+template <class T, class K, int WT>
+static void sp24gemv_typed(size_t rows, size_t kd, const float* x, const void* values, const uint8_t* meta,
+                           const float* bias, float* out) {
+  const size_t half = kd / 2, mbytes = (kd / 4 + 1) / 2;
+  for (size_t r = 0; r < rows; ++r)
+    out[r] = sp24_row<T, K, WT>(kd, x, values, r * half, meta + r * mbytes) + (bias ? bias[r] : 0.0f);
+}
+
+template <class T, class K>
+static void sp24gemv(size_t rows, size_t kd, const float* x, const void* values, const uint8_t* meta, sk_dtype wt,
+                     const float* bias, float* out) {
+  switch (wt) {
+    case SK_F16: return sp24gemv_typed<T, K, SK_F16>(rows, kd, x, values, meta, bias, out);
+    case SK_BF16: return sp24gemv_typed<T, K, SK_BF16>(rows, kd, x, values, meta, bias, out);
+    default: return sp24gemv_typed<T, K, SK_F32>(rows, kd, x, values, meta, bias, out);
+  }
+}
+
+// One kept weight of NR rows against MV vectors of xᵀ (one row of the packed block).
+template <class T, int MV, int NR>
+static inline void sp24_fma(typename T::V (&acc)[MV], float w, const float* xrow) {
+  const typename T::V b = T::set1(w);
+#pragma GCC unroll 8
+  for (int v = 0; v < MV; ++v) acc[v] = T::fma(b, T::load(xrow + v * T::W), acc[v]);
+}
+
+// Cᵀ tile: NR weight rows × MV·W rows of x. Two groups (one code byte) per
+// step; rows past nr repeat the last valid row and are not stored.
+template <class T, int MV, int NR, int WT>
+static void sp24gemm_typed(size_t nr, size_t groups, const float* xt, const void* values, size_t vstride,
+                           const uint8_t* meta, size_t mstride, float* ct, bool accumulate) {
+  using V = typename T::V;
+  constexpr int W = T::W, MR = MV * W;
+  V acc[NR][MV];
+  size_t vo[NR];
+  const uint8_t* mp[NR];
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) {
+    const size_t row = static_cast<size_t>(r) < nr ? static_cast<size_t>(r) : nr - 1;
+    vo[r] = row * vstride;
+    mp[r] = meta + row * mstride;
+#pragma GCC unroll 8
+    for (int v = 0; v < MV; ++v) acc[r][v] = accumulate ? T::load(ct + r * MR + v * W) : T::zero();
+  }
+  size_t g = 0;
+  for (; g + 2 <= groups; g += 2) {
+    const float* x0 = xt + 4 * g * MR;
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; ++r) {
+      const uint32_t byte = mp[r][g / 2];
+      const size_t v = vo[r] + 2 * g;
+      sp24_fma<T, MV, NR>(acc[r], scalar_w<T, WT>(values, v), x0 + (byte & 3u) * MR);
+      sp24_fma<T, MV, NR>(acc[r], scalar_w<T, WT>(values, v + 1), x0 + ((byte >> 2) & 3u) * MR);
+      sp24_fma<T, MV, NR>(acc[r], scalar_w<T, WT>(values, v + 2), x0 + (4 + ((byte >> 4) & 3u)) * MR);
+      sp24_fma<T, MV, NR>(acc[r], scalar_w<T, WT>(values, v + 3), x0 + (4 + (byte >> 6)) * MR);
+    }
+  }
+  if (g < groups) {  // an odd last group: the low half of its byte
+    const float* x0 = xt + 4 * g * MR;
+    for (int r = 0; r < NR; ++r) {
+      const uint32_t byte = mp[r][g / 2];
+      const size_t v = vo[r] + 2 * g;
+      sp24_fma<T, MV, NR>(acc[r], scalar_w<T, WT>(values, v), x0 + (byte & 3u) * MR);
+      sp24_fma<T, MV, NR>(acc[r], scalar_w<T, WT>(values, v + 1), x0 + ((byte >> 2) & 3u) * MR);
+    }
+  }
+  for (int r = 0; r < NR; ++r)
+    if (static_cast<size_t>(r) < nr)
+#pragma GCC unroll 8
+      for (int v = 0; v < MV; ++v) T::store(ct + r * MR + v * W, acc[r][v]);
+}
+
+template <class T, int MV, int NR>
+static void sp24gemm(size_t nr, size_t groups, const float* xt, const void* values, size_t vstride, const uint8_t* meta,
+                     size_t mstride, sk_dtype wt, float* ct, bool accumulate) {
+  switch (wt) {
+    case SK_F16: return sp24gemm_typed<T, MV, NR, SK_F16>(nr, groups, xt, values, vstride, meta, mstride, ct, accumulate);
+    case SK_BF16: return sp24gemm_typed<T, MV, NR, SK_BF16>(nr, groups, xt, values, vstride, meta, mstride, ct, accumulate);
+    default: return sp24gemm_typed<T, MV, NR, SK_F32>(nr, groups, xt, values, vstride, meta, mstride, ct, accumulate);
+  }
+}
+
+}  // namespace sk::cpu::SK_ISA_NAMESPACE
+
+// Defines the two kernels of one sp24.inc line; K is the ISA's `kept` type.
+#define SK_DEFINE_SP24_UKERNELS(isa, mr, nr, K)                                                                      \
+  void sk_f32_sp24gemm_ukernel_##mr##x##nr##__##isa(size_t nr_, size_t groups, const float* xt, const void* values,  \
+                                                    size_t vstride, const uint8_t* meta, size_t mstride,             \
+                                                    sk_dtype w_type, float* ct, bool accumulate) {                    \
+    using T = sk::cpu::isa::LinOps;                                                                                  \
+    static_assert((mr) % T::W == 0, "sp24.inc: mr must be a multiple of the lanes");                                \
+    sk::cpu::isa::sp24gemm<T, (mr) / T::W, nr>(nr_, groups, xt, values, vstride, meta, mstride, w_type, ct,          \
+                                               accumulate);                                                          \
+  }                                                                                                                   \
+  void sk_f32_sp24gemv_ukernel__##isa(size_t rows, size_t kd, const float* x, const void* values,                   \
+                                      const uint8_t* meta, sk_dtype w_type, const float* bias, float* out) {         \
+    sk::cpu::isa::sp24gemv<sk::cpu::isa::LinOps, K>(rows, kd, x, values, meta, w_type, bias, out);                  \
+  }

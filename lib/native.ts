@@ -83,6 +83,24 @@ export interface NativeMask {
   rules: NativeMaskRule[][]
 }
 
+/** Sizes of one linear call; mirrors `sk_linear_params` (csrc/core/params.h). */
+export interface LinearArgs {
+  wType: number // dtype id of the weights: float32, float16 or bfloat16
+  format: number // 0 dense [n, k]; 1 2:4 (values [n, k/2] + meta [n, ceil(k/8)])
+  m: number
+  n: number
+  k: number
+}
+
+/** Sizes of one 2:4 weight op; mirrors `sk_sp24_params`. `n`, `m`: prune's n:m (keep n of every m). */
+export interface Sparse24Args {
+  dtype: number
+  rows: number
+  k: number
+  n?: number
+  m?: number
+}
+
 /** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
 export interface CpuBinding {
   cpuInfo(): CpuInfo
@@ -96,6 +114,13 @@ export interface CpuBinding {
   castSync(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): void
   /** Block-sparse FlashAttention forward; lse is float32 [batch, headsQ, seqQ] or null. */
   attention(q: ArrayBufferView, k: ArrayBufferView, v: ArrayBufferView, out: ArrayBufferView, lse: Float32Array | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
+  /** out [m, n] = x [m, k] · wᵀ + bias; w dense or 2:4 (then meta is required and checked before any kernel runs). */
+  linear(x: Float32Array, w: ArrayBufferView, meta: Uint8Array | null, bias: Float32Array | null, out: Float32Array, args: LinearArgs): Promise<void>
+  /**
+   * 2:4 weight ops on [rows, k]: 0 prune (denseIn → denseOut, keep args.n of every args.m), 1 compress
+   * (denseIn → values + meta; rejects a group of 4 with more than 2 non-zeros), 2 decompress (values + meta → denseOut; rejects bad codes).
+   */
+  sparse24(op: 0 | 1 | 2, args: Sparse24Args, denseIn: ArrayBufferView | null, denseOut: ArrayBufferView | null, values?: ArrayBufferView | null, meta?: Uint8Array | null): Promise<void>
 }
 
 /** Why CUDA can or cannot be used, from the CUDA addon. */

@@ -1,5 +1,6 @@
 // The dense linear driver (baseline code) and its pick(): packs weight
-// panels (converting float16 / bfloat16 to float32 as it packs) and runs the
+// panels with the ISA's packw (converting float16 / bfloat16 to float32 as it
+// packs) and runs the
 // chosen ISA's register tiles over them, GotoBLAS-style, or streams the
 // weights once through the gemv when x has one row.
 #include <string.h>
@@ -10,7 +11,6 @@
 #include <new>
 #include <vector>
 
-#include "../../core/cast_math.h"
 #include "../../core/heuristics.h"
 #include "../../core/host_alloc.h"
 #include "../dispatch.h"
@@ -22,14 +22,15 @@
 #define SK_ISA_neon_ID SK_ISA_NEON
 
 sk_linear_kernel sk_cpu_linear_pick(const sk_linear_params& p, sk_isa isa) {
-  const sk_linear_kernel none{nullptr, nullptr, 0, 0, "none"};
+  const sk_linear_kernel none{nullptr, nullptr, nullptr, 0, 0, "none"};
   if (p.format != SK_WEIGHT_DENSE) return none;
   if (p.w_type != SK_F32 && p.w_type != SK_F16 && p.w_type != SK_BF16) return none;
   if (p.m < 0 || p.n < 0 || p.k < 0) return none;
   switch (isa) {
 #define SK_GEMM_UKERNEL(name, mr, nr)                                                                             \
   case SK_ISA_##name##_ID:                                                                                        \
-    return {sk_f32_gemm_ukernel_##mr##x##nr##__##name, sk_f32_gemv_ukernel__##name, mr, nr,                      \
+    return {sk_f32_gemm_ukernel_##mr##x##nr##__##name, sk_f32_gemv_ukernel__##name,                              \
+            sk_f32_packw_ukernel_x##nr##__##name, mr, nr,                                                         \
             p.m == 1 ? "sk_f32_gemv_ukernel__" #name : "sk_f32_gemm_ukernel_" #mr "x" #nr "__" #name};
 #include "gemm.inc"
 #undef SK_GEMM_UKERNEL
@@ -39,30 +40,6 @@ sk_linear_kernel sk_cpu_linear_pick(const sk_linear_params& p, sk_isa isa) {
 
 namespace {
 
-float to_f32(const void* w, sk_dtype t, size_t i) {
-  if (t == SK_F32) return static_cast<const float*>(w)[i];
-  const uint32_t h = static_cast<const uint16_t*>(w)[i];
-  const uint32_t bits = t == SK_BF16 ? h << 16 : sk::f16_to_f32<sk::ScalarLanes>(h);
-  return sk::ScalarLanes::flt(bits);
-}
-
-// bp[k][j] = w[n0 + j][k0 + k] as float32 for j < nc, 0 for nc ≤ j < nr.
-// Rows outer: each weight row is read contiguously once.
-void pack_panel(const sk_linear_params& p, int64_t n0, int64_t nc, int64_t k0, int64_t kc, int nr, float* bp) {
-  if (nc < nr)
-    for (int64_t k = 0; k < kc; ++k) memset(bp + k * nr + nc, 0, static_cast<size_t>(nr - nc) * sizeof(float));
-  for (int64_t j = 0; j < nc; ++j) {
-    const size_t row = static_cast<size_t>((n0 + j) * p.k + k0);
-    float* dst = bp + j;
-    if (p.w_type == SK_F32) {
-      const float* src = static_cast<const float*>(p.w) + row;
-      for (int64_t k = 0; k < kc; ++k) dst[k * nr] = src[k];
-    } else {
-      for (int64_t k = 0; k < kc; ++k) dst[k * nr] = to_f32(p.w, p.w_type, row + static_cast<size_t>(k));
-    }
-  }
-}
-
 struct Scratch {
   std::unique_ptr<float[]> mem;
   float* at(size_t t, size_t floats) const { return mem.get() + t * floats; }
@@ -71,6 +48,7 @@ struct Scratch {
 sk_status run_gemm(const sk_linear_params& p, const sk_linear_kernel& kern, sk::ThreadPool& pool) {
   const int64_t kb = sk::linear_k_block(), nb = sk::linear_n_block(), mb = sk::linear_m_block();
   const int nr = kern.nr, mr = kern.mr;
+  const size_t esize = sk_dtype_size(p.w_type);
   const int64_t m_tasks = (p.m + mb - 1) / mb, n_tasks = (p.n + nb - 1) / nb;
   const size_t tasks = static_cast<size_t>(m_tasks * n_tasks);
   const size_t threads = std::min<size_t>(static_cast<size_t>(pool.threads()), tasks);
@@ -99,7 +77,9 @@ sk_status run_gemm(const sk_linear_params& p, const sk_linear_kernel& kern, sk::
       for (int64_t k0 = 0; k0 < p.k; k0 += kb) {
         const int64_t kc = std::min(kb, p.k - k0);
         for (int64_t pj = 0; pj < panels; ++pj)
-          pack_panel(p, n0 + pj * nr, std::min<int64_t>(nr, ncols - pj * nr), k0, kc, nr, bp + pj * kc * nr);
+          kern.packw(static_cast<size_t>(std::min<int64_t>(nr, ncols - pj * nr)), static_cast<size_t>(kc),
+                     static_cast<const uint8_t*>(p.w) + static_cast<size_t>((n0 + pj * nr) * p.k + k0) * esize,
+                     static_cast<size_t>(p.k), p.w_type, bp + pj * kc * nr);
         for (int64_t pj = 0; pj < panels; ++pj) {
           const int64_t nc = std::min<int64_t>(nr, ncols - pj * nr);
           for (int64_t i = 0; i < mc; i += mr)

@@ -90,6 +90,45 @@ static void gemm_rows(size_t mr, size_t nc, size_t kc, const float* a, size_t ld
   gemm_tile<T, M, NV>(nc, kc, a, lda, bp, bias, c, ldc, accumulate);
 }
 
+// bp[k * NR + j] = w[j * ldw + k] as float32 for j < nc, k < kc; 0 for nc ≤ j < NR.
+// Square tiles of T::Pack::kPack rows × elements are transposed in registers.
+template <class T, int NR, int WT>
+static void packw_typed(size_t nc, size_t kc, const void* w, size_t ldw, float* bp) {
+  using Pk = typename T::Pack;
+  constexpr int P = Pk::kPack;
+  static_assert(NR % P == 0, "a panel holds whole packing tiles");
+  const auto load = [&](size_t i) {
+    if constexpr (WT == SK_F32) return Pk::load(static_cast<const float*>(w) + i);
+    else if constexpr (WT == SK_F16) return Pk::load_f16(static_cast<const uint16_t*>(w) + i);
+    else return Pk::load_bf16(static_cast<const uint16_t*>(w) + i);
+  };
+  size_t j = 0;
+  for (; j + P <= nc; j += P) {
+    size_t k = 0;
+    for (; k + P <= kc; k += P) {
+      typename Pk::P r[P];
+#pragma GCC unroll 16
+      for (int t = 0; t < P; ++t) r[t] = load((j + t) * ldw + k);
+      Pk::transpose_store(r, bp + k * NR + j, NR);
+    }
+    for (; k < kc; ++k)
+      for (int t = 0; t < P; ++t) bp[k * NR + j + t] = scalar_w<T, WT>(w, (j + t) * ldw + k);
+  }
+  for (; j < nc; ++j)
+    for (size_t k = 0; k < kc; ++k) bp[k * NR + j] = scalar_w<T, WT>(w, j * ldw + k);
+  if (nc < static_cast<size_t>(NR))
+    for (size_t k = 0; k < kc; ++k) memset(bp + k * NR + nc, 0, (NR - nc) * sizeof(float));
+}
+
+template <class T, int NR>
+static void packw(size_t nc, size_t kc, const void* w, size_t ldw, sk_dtype wt, float* bp) {
+  switch (wt) {
+    case SK_F16: return packw_typed<T, NR, SK_F16>(nc, kc, w, ldw, bp);
+    case SK_BF16: return packw_typed<T, NR, SK_BF16>(nc, kc, w, ldw, bp);
+    default: return packw_typed<T, NR, SK_F32>(nc, kc, w, ldw, bp);
+  }
+}
+
 // Four weight rows at a time share each load of x; the weights stream once.
 template <class T, int WT>
 static void gemv_typed(size_t rows, size_t kd, const float* x, const void* w, const float* bias, float* out) {
@@ -143,4 +182,8 @@ static void gemv(size_t rows, size_t kd, const float* x, const void* w, sk_dtype
   void sk_f32_gemv_ukernel__##isa(size_t rows, size_t kd, const float* x, const void* w, sk_dtype w_type,          \
                                   const float* bias, float* out) {                                                   \
     sk::cpu::isa::gemv<sk::cpu::isa::LinOps>(rows, kd, x, w, w_type, bias, out);                                    \
+  }                                                                                                                  \
+  void sk_f32_packw_ukernel_x##nr##__##isa(size_t nc, size_t kc, const void* w, size_t ldw, sk_dtype w_type,       \
+                                           float* bp) {                                                              \
+    sk::cpu::isa::packw<sk::cpu::isa::LinOps, nr>(nc, kc, w, ldw, w_type, bp);                                      \
   }

@@ -6,7 +6,10 @@
 
 namespace sk::cpu::avx2 {
 
+#include "pack-x86.h"
+
 struct LinOps {
+  using Pack = Pack8;  // weight-panel packing tiles
   using V = __m256;
   static constexpr int W = 8;
   static V zero() { return _mm256_setzero_ps(); }

@@ -10,7 +10,10 @@
 
 namespace sk::cpu::avx512 {
 
+#include "pack-x86.h"
+
 struct LinOps {
+  using Pack = Pack8;  // weight-panel packing tiles
   using V = __m512;
   static constexpr int W = 16;
   static V zero() { return _mm512_setzero_ps(); }

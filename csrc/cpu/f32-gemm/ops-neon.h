@@ -2,11 +2,29 @@
 // vfmaq_f32. AArch64 baseline (sk_cpu_neon).
 #pragma once
 #include <arm_neon.h>
+#include <stddef.h>
 #include <stdint.h>
 
 namespace sk::cpu::neon {
 
+// 4×4 transposes for packing weight panels.
+struct Pack4 {
+  static constexpr int kPack = 4;
+  using P = float32x4_t;
+  static P load(const float* p) { return vld1q_f32(p); }
+  static P load_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+  static P load_bf16(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+  static void transpose_store(P (&r)[4], float* dst, size_t ld) {
+    const float32x4x2_t a = vtrnq_f32(r[0], r[1]), b = vtrnq_f32(r[2], r[3]);
+    vst1q_f32(dst + 0 * ld, vcombine_f32(vget_low_f32(a.val[0]), vget_low_f32(b.val[0])));
+    vst1q_f32(dst + 1 * ld, vcombine_f32(vget_low_f32(a.val[1]), vget_low_f32(b.val[1])));
+    vst1q_f32(dst + 2 * ld, vcombine_f32(vget_high_f32(a.val[0]), vget_high_f32(b.val[0])));
+    vst1q_f32(dst + 3 * ld, vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1])));
+  }
+};
+
 struct LinOps {
+  using Pack = Pack4;  // weight-panel packing tiles
   using V = float32x4_t;
   static constexpr int W = 4;
   static V zero() { return vdupq_n_f32(0.0f); }

@@ -1,6 +1,7 @@
 // Scalar "vector" ops for the linear kernels: one lane, plain C++, the
 // kernel set every CPU runs (SPARSEKIT_ISA=scalar).
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -11,7 +12,18 @@ namespace sk::cpu::scalar {
 // This kernel set's own lanes type, so its cast_math instantiations are private.
 struct LinLanes : sk::ScalarLanes {};
 
+// Packing weight panels: a 1×1 "tile" (plain loops).
+struct Pack1 {
+  static constexpr int kPack = 1;
+  using P = float;
+  static P load(const float* p) { return *p; }
+  static P load_f16(const uint16_t* p) { return LinLanes::flt(sk::f16_to_f32<LinLanes>(*p)); }
+  static P load_bf16(const uint16_t* p) { return LinLanes::flt(uint32_t(*p) << 16); }
+  static void transpose_store(P (&r)[1], float* dst, size_t) { *dst = r[0]; }
+};
+
 struct LinOps {
+  using Pack = Pack1;
   using V = float;
   static constexpr int W = 1;
   static V zero() { return 0.0f; }

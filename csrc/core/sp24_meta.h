@@ -5,6 +5,7 @@
 // group in the low nibble. Host/device clean (CPU and CUDA builds).
 #pragma once
 #include <stdint.h>
+#include <string.h>
 
 #include "hd.h"
 
@@ -38,8 +39,8 @@ SK_HD int64_t sp24_row_first_bad(const uint8_t* meta, int64_t groups) {
   const int64_t full = groups / 2;
   int64_t b = 0;
   for (; b + 8 <= full; b += 8) {
-    uint64_t w = 0;
-    for (int i = 0; i < 8; ++i) w |= uint64_t(meta[b + i]) << (8 * i);
+    uint64_t w;
+    memcpy(&w, meta + b, 8);  // byte order does not matter: every nibble is checked alike
     if (!sp24_word_valid(w)) break;  // the byte loop below finds which
   }
   for (; b < full; ++b) {

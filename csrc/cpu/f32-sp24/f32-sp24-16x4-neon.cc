@@ -21,12 +21,12 @@ struct Sp24Bytes {
 constexpr Sp24Bytes kSp24Bytes{};
 
 struct Kept {
-  // 8 elements of x (1 code byte) → the 4 that meet the next 4 kept weights.
-  static float32x4_t kept(const float* x, const uint8_t* meta) {
+  // acc + w · (the 4 elements of x[0..8) that the 4 kept weights w meet; 1 code byte).
+  static float32x4_t fma_kept(float32x4_t acc, float32x4_t w, const float* x, const uint8_t* meta) {
     uint8x16x2_t table;
     table.val[0] = vreinterpretq_u8_f32(vld1q_f32(x));
     table.val[1] = vreinterpretq_u8_f32(vld1q_f32(x + 4));
-    return vreinterpretq_f32_u8(vqtbl2q_u8(table, vld1q_u8(kSp24Bytes.idx[meta[0]])));
+    return vfmaq_f32(acc, w, vreinterpretq_f32_u8(vqtbl2q_u8(table, vld1q_u8(kSp24Bytes.idx[meta[0]]))));
   }
 };
 

@@ -1,6 +1,6 @@
 // 2:4 linear kernels for the avx2 kernel set (sp24.inc): 32×2 SpMM tile
-// (8 accumulators of 4 vectors each), and a gemv that permutes x into kept
-// order with _mm256_permutevar8x32_ps.
+// (8 accumulators of 4 vectors each), and a gemv that picks the kept elements
+// of x with in-lane vpermilps driven by the codes themselves.
 #include "../f32-gemm/ops-avx2.h"
 
 #define SK_ISA_NAMESPACE avx2
@@ -9,26 +9,21 @@
 
 namespace sk::cpu::avx2 {
 
-// Per code byte, the lanes (0..7) of its 4 kept values among its 8 elements of x.
-struct Sp24Lanes {
-  alignas(16) int32_t idx[256][4];
-  constexpr Sp24Lanes() : idx{} {
-    for (int b = 0; b < 256; ++b)
-      for (int j = 0; j < 4; ++j) idx[b][j] = sk::sp24_lane(static_cast<uint32_t>(b), j);
-  }
-};
-constexpr Sp24Lanes kSp24Lanes{};
-
 struct Kept {
-  // 16 elements of x (2 code bytes) → the 8 that meet the next 8 kept weights:
-  // lanes 0-3 from the first 8 elements, lanes 4-7 from the second 8.
-  static __m256 kept(const float* x, const uint8_t* meta) {
-    const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(kSp24Lanes.idx[meta[0]]));
-    const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(kSp24Lanes.idx[meta[1]]));
-    const __m256i idx = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-    const __m256 a = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x), idx);
-    const __m256 b = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + 8), idx);
-    return _mm256_blend_ps(a, b, 0xF0);
+  // acc + w · (the 8 elements of x[0..16) that the 8 kept weights w meet).
+  // Each 128-bit half of x[0..8) and x[8..16) is one group: vpermilps picks a
+  // group's two kept elements with the 2-bit fields of its code as indices
+  // (vpermilps reads only bits 0-1 of each lane, so shifting the code bytes
+  // into place is the whole decode: no table). The picks come out as groups
+  // [0, 2 | 1, 3], so w's pairs are reordered the same way.
+  static __m256 fma_kept(__m256 acc, __m256 w, const float* x, const uint8_t* meta) {
+    uint16_t codes;
+    memcpy(&codes, meta, 2);
+    const __m256i c = _mm256_set1_epi32(codes);
+    const __m256 p0 = _mm256_permutevar_ps(_mm256_loadu_ps(x), _mm256_srlv_epi32(c, _mm256_setr_epi32(0, 2, 0, 0, 4, 6, 0, 0)));
+    const __m256 p1 = _mm256_permutevar_ps(_mm256_loadu_ps(x + 8), _mm256_srlv_epi32(c, _mm256_setr_epi32(8, 10, 8, 8, 12, 14, 12, 12)));
+    const __m256 wp = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(w), 0xD8));  // pairs [0, 2, 1, 3]
+    return _mm256_fmadd_ps(wp, _mm256_shuffle_ps(p0, p1, 0x44), acc);
   }
 };
 

@@ -1,6 +1,7 @@
 // 2:4 linear kernels for the avx512 kernel set (sp24.inc): 64×4 SpMM tile
 // (16 accumulators of 4 vectors each), and a gemv that picks the 16 kept
-// elements out of 32 of x with one _mm512_permutex2var_ps.
+// elements out of 32 of x with one _mm512_permutex2var_ps, its indices
+// shifted straight out of 4 code bytes.
 #include "../f32-gemm/ops-avx512.h"
 
 #define SK_ISA_NAMESPACE avx512
@@ -9,27 +10,18 @@
 
 namespace sk::cpu::avx512 {
 
-// Per code byte, the lanes (0..7) of its 4 kept values among its 8 elements of x.
-struct Sp24Lanes {
-  alignas(16) int32_t idx[256][4];
-  constexpr Sp24Lanes() : idx{} {
-    for (int b = 0; b < 256; ++b)
-      for (int j = 0; j < 4; ++j) idx[b][j] = sk::sp24_lane(static_cast<uint32_t>(b), j);
-  }
-};
-constexpr Sp24Lanes kSp24Lanes{};
-
 struct Kept {
-  // 32 elements of x (4 code bytes) → the 16 that meet the next 16 kept weights.
-  static __m512 kept(const float* x, const uint8_t* meta) {
-    const auto lanes = [&](int i) { return _mm_load_si128(reinterpret_cast<const __m128i*>(kSp24Lanes.idx[meta[i]])); };
-    __m512i idx = _mm512_castsi128_si512(lanes(0));
-    idx = _mm512_inserti32x4(idx, lanes(1), 1);
-    idx = _mm512_inserti32x4(idx, lanes(2), 2);
-    idx = _mm512_inserti32x4(idx, lanes(3), 3);
-    // byte i's lanes index elements 8i..8i+7 of the 32
-    idx = _mm512_add_epi32(idx, _mm512_setr_epi32(0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24));
-    return _mm512_permutex2var_ps(_mm512_loadu_ps(x), idx, _mm512_loadu_ps(x + 16));
+  // acc + w · (the 16 elements of x[0..32) that the 16 kept weights w meet).
+  // Kept value l belongs to group l / 2 and sits at position (codes >> 2l) & 3
+  // in it: index 4·(l / 2) + that position, over 32 elements of x.
+  static __m512 fma_kept(__m512 acc, __m512 w, const float* x, const uint8_t* meta) {
+    uint32_t codes;
+    memcpy(&codes, meta, 4);
+    const __m512i shifts = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i base = _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
+    const __m512i pos = _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(codes)), shifts), _mm512_set1_epi32(3));
+    const __m512i idx = _mm512_or_si512(pos, base);
+    return _mm512_fmadd_ps(w, _mm512_permutex2var_ps(_mm512_loadu_ps(x), idx, _mm512_loadu_ps(x + 16)), acc);
   }
 };
 

@@ -1,6 +1,7 @@
 // The 2:4 linear micro-kernels, written once over a traits type T (LinOps of
-// ../f32-gemm/ops-<isa>.h) and, for the gemv, K (the ISA's `kept`: x
-// permuted into the order of W kept weights). Compiled by each ISA's file
+// ../f32-gemm/ops-<isa>.h) and, for the gemv, K (the ISA's `fma_kept`:
+// acc + W kept weights · the W elements of x they meet, picked out of 2·W
+// elements of x by W / 4 code bytes). Compiled by each ISA's file
 // with its flags; everything lands in sk::cpu::<isa>.
 #pragma once
 #include <stddef.h>
@@ -11,8 +12,8 @@
 
 namespace sk::cpu::SK_ISA_NAMESPACE {
 
-// The W values of x that meet the next W kept weights: W / 4 code bytes
-// covering 2·W consecutive elements of x. One row's loop of the gemv.
+// One row's loop of the gemv: vectors of W kept weights (W / 4 code bytes,
+// 2·W elements of x each), then the groups left over one by one.
 template <class T, class K, int WT>
 static float sp24_row(size_t kd, const float* x, const void* values, size_t v0, const uint8_t* meta) {
   using V = typename T::V;
@@ -24,11 +25,11 @@ static float sp24_row(size_t kd, const float* x, const void* values, size_t v0, 
     constexpr size_t kStep = 2 * W;  // dense elements per vector of kept values
     V a0 = T::zero(), a1 = T::zero();
     for (; d + 2 * kStep <= kd; d += 2 * kStep) {
-      a0 = T::fma(load_w<T, WT>(values, v0 + d / 2), K::kept(x + d, meta + d / 8), a0);
-      a1 = T::fma(load_w<T, WT>(values, v0 + d / 2 + W), K::kept(x + d + kStep, meta + (d + kStep) / 8), a1);
+      a0 = K::fma_kept(a0, load_w<T, WT>(values, v0 + d / 2), x + d, meta + d / 8);
+      a1 = K::fma_kept(a1, load_w<T, WT>(values, v0 + d / 2 + W), x + d + kStep, meta + (d + kStep) / 8);
     }
     if (d + kStep <= kd) {
-      a0 = T::fma(load_w<T, WT>(values, v0 + d / 2), K::kept(x + d, meta + d / 8), a0);
+      a0 = K::fma_kept(a0, load_w<T, WT>(values, v0 + d / 2), x + d, meta + d / 8);
       d += kStep;
     }
     sum = T::hsum(T::add(a0, a1));
@@ -125,7 +126,7 @@ static void sp24gemm(size_t nr, size_t groups, const float* xt, const void* valu
 
 }  // namespace sk::cpu::SK_ISA_NAMESPACE
 
-// Defines the two kernels of one sp24.inc line; K is the ISA's `kept` type.
+// Defines the two kernels of one sp24.inc line; K is the ISA's `fma_kept` type.
 #define SK_DEFINE_SP24_UKERNELS(isa, mr, nr, K)                                                                      \
   void sk_f32_sp24gemm_ukernel_##mr##x##nr##__##isa(size_t nr_, size_t groups, const float* xt, const void* values,  \
                                                     size_t vstride, const uint8_t* meta, size_t mstride,             \

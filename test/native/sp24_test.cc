@@ -1,6 +1,6 @@
 // The 2:4 code helpers (csrc/core/sp24_meta.h) and the prune / compress /
-// decompress ops (csrc/cpu/sp24) against their definitions: the SWAR word
-// check equals the per-nibble rule on every byte pattern, the first bad group
+// decompress ops (csrc/cpu/sp24) against their definitions: the vectorized
+// byte check equals the per-nibble rule on every byte pattern, the first bad group
 // is found wherever it sits (word loop, tail, padding nibble), and compress →
 // decompress is exact for every dtype, with the first offending row reported
 // however the threads split the rows.
@@ -16,16 +16,6 @@
 
 using sktest::Rng;
 
-namespace {
-
-bool word_valid_by_nibbles(uint64_t w) {
-  for (int i = 0; i < 16; ++i)
-    if (!sk::sp24_code_valid((w >> (4 * i)) & 15u)) return false;
-  return true;
-}
-
-}  // namespace
-
 SK_TEST(sp24_codes_and_lanes) {
   int valid = 0;
   for (uint32_t c = 0; c < 16; ++c) valid += sk::sp24_code_valid(c) ? 1 : 0;
@@ -35,23 +25,28 @@ SK_TEST(sp24_codes_and_lanes) {
         "lanes of 0xE4");
 }
 
-SK_TEST(sp24_word_check_matches_nibble_rule) {
-  // Every byte value in every byte position over a valid background, and random words.
-  const uint64_t good = 0x4444444444444444ull;
-  for (int pos = 0; pos < 8; ++pos)
-    for (uint64_t b = 0; b < 256; ++b) {
-      const uint64_t w = (good & ~(0xFFull << (8 * pos))) | (b << (8 * pos));
-      CHECK(sk::sp24_word_valid(w) == word_valid_by_nibbles(w), "word %016llx", static_cast<unsigned long long>(w));
-    }
+SK_TEST(sp24_bytes_check_matches_nibble_rule) {
+  // Every byte value at every position of runs of valid bytes of several lengths (the vectorized body and its tail).
+  for (int64_t len : {1, 7, 16, 33, 64, 100})
+    for (int64_t pos = 0; pos < len; pos += (len > 16 ? 5 : 1))
+      for (uint32_t b = 0; b < 256; ++b) {
+        std::vector<uint8_t> bytes(static_cast<size_t>(len), 0xE4);
+        bytes[pos] = static_cast<uint8_t>(b);
+        const bool want = sk::sp24_code_valid(b & 15u) && sk::sp24_code_valid(b >> 4);
+        CHECK(sk::sp24_bytes_valid(bytes.data(), len) == want, "len %lld pos %lld byte %02x", static_cast<long long>(len),
+              static_cast<long long>(pos), b);
+      }
   Rng rng{5};
-  for (int i = 0; i < 100000; ++i) {
-    uint64_t w = 0;
-    for (int n = 0; n < 16; ++n) {
-      static const uint64_t kValid[6] = {0x4, 0x8, 0x9, 0xC, 0xD, 0xE};
-      const uint64_t nib = rng.uniform() < 0.97 ? kValid[static_cast<int>(rng.uniform() * 6)] : static_cast<uint64_t>(rng.uniform() * 16);
-      w |= nib << (4 * n);
+  for (int i = 0; i < 20000; ++i) {
+    uint8_t bytes[40];
+    bool want = true;
+    for (uint8_t& b : bytes) {
+      static const uint8_t kValid[6] = {0x4, 0x8, 0x9, 0xC, 0xD, 0xE};
+      const auto nib = [&] { return rng.uniform() < 0.995 ? kValid[static_cast<int>(rng.uniform() * 6)] : static_cast<uint8_t>(rng.uniform() * 16); };
+      b = static_cast<uint8_t>(nib() | (nib() << 4));
+      want = want && sk::sp24_code_valid(b & 15u) && sk::sp24_code_valid(b >> 4);
     }
-    CHECK(sk::sp24_word_valid(w) == word_valid_by_nibbles(w), "word %016llx", static_cast<unsigned long long>(w));
+    CHECK(sk::sp24_bytes_valid(bytes, 40) == want, "random run %d", i);
   }
 }
 

@@ -28,6 +28,10 @@ struct Kept {
     table.val[1] = vreinterpretq_u8_f32(vld1q_f32(x + 4));
     return vfmaq_f32(acc, w, vreinterpretq_f32_u8(vqtbl2q_u8(table, vld1q_u8(kSp24Bytes.idx[meta[0]]))));
   }
+  static void fma_kept2(float32x4_t& a0, float32x4_t& a1, float32x4_t w0, float32x4_t w1, const float* x, const uint8_t* meta) {
+    a0 = fma_kept(a0, w0, x, meta);
+    a1 = fma_kept(a1, w1, x + 8, meta + 1);
+  }
 };
 
 }  // namespace sk::cpu::neon

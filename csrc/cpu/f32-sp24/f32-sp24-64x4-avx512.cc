@@ -23,6 +23,10 @@ struct Kept {
     const __m512i idx = _mm512_or_si512(pos, base);
     return _mm512_fmadd_ps(w, _mm512_permutex2var_ps(_mm512_loadu_ps(x), idx, _mm512_loadu_ps(x + 16)), acc);
   }
+  static void fma_kept2(__m512& a0, __m512& a1, __m512 w0, __m512 w1, const float* x, const uint8_t* meta) {
+    a0 = fma_kept(a0, w0, x, meta);
+    a1 = fma_kept(a1, w1, x + 32, meta + 4);
+  }
 };
 
 }  // namespace sk::cpu::avx512

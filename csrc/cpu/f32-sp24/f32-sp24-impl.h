@@ -1,7 +1,8 @@
 // The 2:4 linear micro-kernels, written once over a traits type T (LinOps of
 // ../f32-gemm/ops-<isa>.h) and, for the gemv, K (the ISA's `fma_kept`:
 // acc + W kept weights · the W elements of x they meet, picked out of 2·W
-// elements of x by W / 4 code bytes). Compiled by each ISA's file
+// elements of x by W / 4 code bytes; `fma_kept2`: the same for two vectors
+// in a row, which lets an ISA decode their codes together). Compiled by each ISA's file
 // with its flags; everything lands in sk::cpu::<isa>.
 #pragma once
 #include <stddef.h>
@@ -25,8 +26,7 @@ static float sp24_row(size_t kd, const float* x, const void* values, size_t v0, 
     constexpr size_t kStep = 2 * W;  // dense elements per vector of kept values
     V a0 = T::zero(), a1 = T::zero();
     for (; d + 2 * kStep <= kd; d += 2 * kStep) {
-      a0 = K::fma_kept(a0, load_w<T, WT>(values, v0 + d / 2), x + d, meta + d / 8);
-      a1 = K::fma_kept(a1, load_w<T, WT>(values, v0 + d / 2 + W), x + d + kStep, meta + (d + kStep) / 8);
+      K::fma_kept2(a0, a1, load_w<T, WT>(values, v0 + d / 2), load_w<T, WT>(values, v0 + d / 2 + W), x + d, meta + d / 8);
     }
     if (d + kStep <= kd) {
       a0 = K::fma_kept(a0, load_w<T, WT>(values, v0 + d / 2), x + d, meta + d / 8);

@@ -84,7 +84,7 @@ Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
   kernels.Set("attention", sk_cpu_attention_pick(attn, isa_).name);
   sk_linear_params lin{};
   lin.w_type = SK_F32;
-  lin.m = 16, lin.n = 16, lin.k = 16;  // many rows: the gemm tiles (m == 1 runs the gemv of the same set)
+  lin.m = 128, lin.n = 16, lin.k = 16;  // many rows: the largest gemm tiles (m == 1 runs the gemv of the same set)
   kernels.Set("linear", sk_cpu_linear_pick(lin, isa_).name);
   lin.format = SK_WEIGHT_SP24;
   kernels.Set("linear24", sk_cpu_linear24_pick(lin, isa_).name);

@@ -28,15 +28,21 @@ sk_linear24_kernel sk_cpu_linear24_pick(const sk_linear_params& p, sk_isa isa) {
   if (p.format != SK_WEIGHT_SP24 || p.k % 4 != 0) return none;
   if (p.w_type != SK_F32 && p.w_type != SK_F16 && p.w_type != SK_BF16) return none;
   if (p.m < 0 || p.n < 0 || p.k < 0) return none;
-  switch (isa) {
+  // This ISA's tiles, largest first (sp24.inc); the smallest with mr ≥ min(m, largest mr).
+  sk_linear24_kernel tiles[4];
+  int n = 0;
 #define SK_SP24_UKERNEL(name, mr, nr)                                                                             \
-  case SK_ISA_##name##_ID:                                                                                        \
-    return {sk_f32_sp24gemm_ukernel_##mr##x##nr##__##name, sk_f32_sp24gemv_ukernel__##name, mr, nr,              \
-            p.m == 1 ? "sk_f32_sp24gemv_ukernel__" #name : "sk_f32_sp24gemm_ukernel_" #mr "x" #nr "__" #name};
+  if (isa == SK_ISA_##name##_ID && n < 4)                                                                         \
+    tiles[n++] = {sk_f32_sp24gemm_ukernel_##mr##x##nr##__##name, sk_f32_sp24gemv_ukernel__##name, mr, nr,        \
+                  p.m == 1 ? "sk_f32_sp24gemv_ukernel__" #name : "sk_f32_sp24gemm_ukernel_" #mr "x" #nr "__" #name};
 #include "sp24.inc"
 #undef SK_SP24_UKERNEL
-    default: return none;
-  }
+  if (n == 0) return none;
+  const int64_t want = p.m < tiles[0].mr ? p.m : tiles[0].mr;
+  int best = 0;
+  for (int i = 1; i < n; ++i)
+    if (tiles[i].mr >= want && tiles[i].mr < tiles[best].mr) best = i;
+  return tiles[best];
 }
 
 namespace {

@@ -36,4 +36,5 @@ struct Kept {
 
 }  // namespace sk::cpu::neon
 
-SK_DEFINE_SP24_UKERNELS(neon, 16, 4, sk::cpu::neon::Kept)
+SK_DEFINE_SP24_GEMM(neon, 16, 4)
+SK_DEFINE_SP24_GEMV(neon, sk::cpu::neon::Kept)

@@ -43,4 +43,6 @@ struct Kept {
 
 }  // namespace sk::cpu::avx2
 
-SK_DEFINE_SP24_UKERNELS(avx2, 32, 2, sk::cpu::avx2::Kept)
+SK_DEFINE_SP24_GEMM(avx2, 32, 2)
+SK_DEFINE_SP24_GEMM(avx2, 16, 4)  // for a few rows of x
+SK_DEFINE_SP24_GEMV(avx2, sk::cpu::avx2::Kept)

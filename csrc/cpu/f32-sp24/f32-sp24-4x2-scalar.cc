@@ -12,4 +12,5 @@ struct Kept {};  // one lane: sp24_row's group loop does the indexing
 
 }  // namespace sk::cpu::scalar
 
-SK_DEFINE_SP24_UKERNELS(scalar, 4, 2, sk::cpu::scalar::Kept)
+SK_DEFINE_SP24_GEMM(scalar, 4, 2)
+SK_DEFINE_SP24_GEMV(scalar, sk::cpu::scalar::Kept)

@@ -31,4 +31,6 @@ struct Kept {
 
 }  // namespace sk::cpu::avx512
 
-SK_DEFINE_SP24_UKERNELS(avx512, 64, 4, sk::cpu::avx512::Kept)
+SK_DEFINE_SP24_GEMM(avx512, 64, 4)
+SK_DEFINE_SP24_GEMM(avx512, 16, 8)  // for a few rows of x
+SK_DEFINE_SP24_GEMV(avx512, sk::cpu::avx512::Kept)

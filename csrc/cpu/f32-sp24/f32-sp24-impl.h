@@ -126,8 +126,8 @@ static void sp24gemm(size_t nr, size_t groups, const float* xt, const void* valu
 
 }  // namespace sk::cpu::SK_ISA_NAMESPACE
 
-// Defines the two kernels of one sp24.inc line; K is the ISA's `fma_kept` type.
-#define SK_DEFINE_SP24_UKERNELS(isa, mr, nr, K)                                                                      \
+// Defines the SpMM tile of one sp24.inc line.
+#define SK_DEFINE_SP24_GEMM(isa, mr, nr)                                                                             \
   void sk_f32_sp24gemm_ukernel_##mr##x##nr##__##isa(size_t nr_, size_t groups, const float* xt, const void* values,  \
                                                     size_t vstride, const uint8_t* meta, size_t mstride,             \
                                                     sk_dtype w_type, float* ct, bool accumulate) {                    \
@@ -135,7 +135,10 @@ static void sp24gemm(size_t nr, size_t groups, const float* xt, const void* valu
     static_assert((mr) % T::W == 0, "sp24.inc: mr must be a multiple of the lanes");                                \
     sk::cpu::isa::sp24gemm<T, (mr) / T::W, nr>(nr_, groups, xt, values, vstride, meta, mstride, w_type, ct,          \
                                                accumulate);                                                          \
-  }                                                                                                                   \
+  }
+
+// Defines an ISA's gemv; K is its `fma_kept` type.
+#define SK_DEFINE_SP24_GEMV(isa, K)                                                                                  \
   void sk_f32_sp24gemv_ukernel__##isa(size_t rows, size_t kd, const float* x, const void* values,                   \
                                       const uint8_t* meta, sk_dtype w_type, const float* bias, float* out) {         \
     sk::cpu::isa::sp24gemv<sk::cpu::isa::LinOps, K>(rows, kd, x, values, meta, w_type, bias, out);                  \

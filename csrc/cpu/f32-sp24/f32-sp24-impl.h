@@ -13,41 +13,56 @@
 
 namespace sk::cpu::SK_ISA_NAMESPACE {
 
-// One row's loop of the gemv: vectors of W kept weights (W / 4 code bytes,
-// 2·W elements of x each), then the groups left over one by one.
-template <class T, class K, int WT>
-static float sp24_row(size_t kd, const float* x, const void* values, size_t v0, const uint8_t* meta) {
+// R rows' loops of the gemv, interleaved (R streams keep more memory misses in
+// flight than one, as the dense gemv's 4 rows do): vectors of W kept weights
+// (W / 4 code bytes, 2·W elements of x each), then the groups left over one by one.
+template <class T, class K, int WT, int R>
+static void sp24_rows(size_t kd, const float* x, const void* values, size_t half, const uint8_t* meta, size_t mbytes,
+                      float* sums) {
   using V = typename T::V;
   constexpr int W = T::W;
   const size_t groups = kd / 4;
   size_t d = 0;  // dense position along K
-  float sum = 0.0f;
+  for (int r = 0; r < R; ++r) sums[r] = 0.0f;
   if constexpr (W > 1) {
     constexpr size_t kStep = 2 * W;  // dense elements per vector of kept values
-    V a0 = T::zero(), a1 = T::zero();
-    for (; d + 2 * kStep <= kd; d += 2 * kStep) {
-      K::fma_kept2(a0, a1, load_w<T, WT>(values, v0 + d / 2), load_w<T, WT>(values, v0 + d / 2 + W), x + d, meta + d / 8);
-    }
+    V a0[R], a1[R];
+    for (int r = 0; r < R; ++r) a0[r] = a1[r] = T::zero();
+    for (; d + 2 * kStep <= kd; d += 2 * kStep)
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r)
+        K::fma_kept2(a0[r], a1[r], load_w<T, WT>(values, r * half + d / 2), load_w<T, WT>(values, r * half + d / 2 + W), x + d,
+                     meta + r * mbytes + d / 8);
     if (d + kStep <= kd) {
-      a0 = K::fma_kept(a0, load_w<T, WT>(values, v0 + d / 2), x + d, meta + d / 8);
+      for (int r = 0; r < R; ++r) a0[r] = K::fma_kept(a0[r], load_w<T, WT>(values, r * half + d / 2), x + d, meta + r * mbytes + d / 8);
       d += kStep;
     }
-    sum = T::hsum(T::add(a0, a1));
+    for (int r = 0; r < R; ++r) sums[r] = T::hsum(T::add(a0[r], a1[r]));
   }
-  for (size_t g = d / 4; g < groups; ++g) {
-    const uint32_t code = (meta[g / 2] >> (4 * (g % 2))) & 15u;
-    sum += scalar_w<T, WT>(values, v0 + 2 * g) * x[4 * g + (code & 3u)] +
-           scalar_w<T, WT>(values, v0 + 2 * g + 1) * x[4 * g + (code >> 2)];
-  }
-  return sum;
+  for (int r = 0; r < R; ++r)
+    for (size_t g = d / 4; g < groups; ++g) {
+      const uint32_t code = (meta[r * mbytes + g / 2] >> (4 * (g % 2))) & 15u;
+      sums[r] += scalar_w<T, WT>(values, r * half + 2 * g) * x[4 * g + (code & 3u)] +
+                 scalar_w<T, WT>(values, r * half + 2 * g + 1) * x[4 * g + (code >> 2)];
+    }
 }
 
 template <class T, class K, int WT>
 static void sp24gemv_typed(size_t rows, size_t kd, const float* x, const void* values, const uint8_t* meta,
                            const float* bias, float* out) {
   const size_t half = kd / 2, mbytes = (kd / 4 + 1) / 2;
-  for (size_t r = 0; r < rows; ++r)
-    out[r] = sp24_row<T, K, WT>(kd, x, values, r * half, meta + r * mbytes) + (bias ? bias[r] : 0.0f);
+  const size_t esize = WT == SK_F32 ? 4 : 2;
+  const auto at = [&](size_t r) { return static_cast<const uint8_t*>(values) + r * half * esize; };
+  float sums[4];
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    sp24_rows<T, K, WT, 4>(kd, x, at(r), half, meta + r * mbytes, mbytes, sums);
+    for (int i = 0; i < 4; ++i) out[r + i] = sums[i] + (bias ? bias[r + i] : 0.0f);
+  }
+  for (; r < rows; ++r) {
+    sp24_rows<T, K, WT, 1>(kd, x, at(r), half, meta + r * mbytes, mbytes, sums);
+    out[r] = sums[0] + (bias ? bias[r] : 0.0f);
+  }
 }
 
 template <class T, class K>

@@ -244,7 +244,7 @@ SK_TEST(linear_sp24gemv_ukernel_k_and_dtypes) {
   Rng rng{24};
   for (const Sp24& u : sp24s())
     for (sk_dtype t : kTypes)
-      for (size_t rows : {1, 3})
+      for (size_t rows : {1, 3, 4, 5, 9})  // below, at and past the 4-row interleave
         for (size_t kd : {4, 8, 12, 28, 32, 60, 64, 100, 132, 260}) {
           const size_t groups = kd / 4, half = kd / 2, mbytes = (groups + 1) / 2;
           const Weights w = make_weights(rows * half, t, rng);

@@ -209,7 +209,7 @@ SK_TEST(linear_sp24gemm_ukernel_every_nr_and_group_count) {
   Rng rng{23};
   for (const Sp24& u : sp24s())
     for (sk_dtype t : kTypes)
-      for (size_t groups : {1, 2, 3, 16, 33})
+      for (size_t groups : {1, 2, 3, 16, 33, 130})  // 130: narrow values widen in chunks of 64
         for (int nr = 1; nr <= u.nr; ++nr)
           for (int accumulate = 0; accumulate < 2; ++accumulate) {
             const size_t vstride = 2 * groups + 6, mbytes = (groups + 1) / 2 + 2;  // strided rows

@@ -129,12 +129,37 @@ static void sp24gemm_typed(size_t nr, size_t groups, const float* xt, const void
       for (int v = 0; v < MV; ++v) T::store(ct + r * MR + v * W, acc[r][v]);
 }
 
+// dst[i] = w[off + i] as float32 for i < n, W at a time.
+template <class T, int WT>
+static void widen(const void* w, size_t off, size_t n, float* dst) {
+  size_t i = 0;
+  for (; i + T::W <= n; i += T::W) T::store(dst + i, load_w<T, WT>(w, off + i));
+  for (; i < n; ++i) dst[i] = scalar_w<T, WT>(w, off + i);
+}
+
+template <class T, int MV, int NR, int WT>
+static void sp24gemm_narrow(size_t nr, size_t groups, const float* xt, const void* values, size_t vstride,
+                            const uint8_t* meta, size_t mstride, float* ct, bool accumulate) {
+  constexpr size_t kChunk = 64;  // groups per widened chunk (even: chunks start on a code byte)
+  constexpr int MR = MV * T::W;
+  alignas(64) float buf[NR][2 * kChunk];
+  if (groups == 0) return sp24gemm_typed<T, MV, NR, SK_F32>(nr, 0, xt, values, 0, meta, mstride, ct, accumulate);  // reads no value
+  for (size_t g0 = 0; g0 < groups; g0 += kChunk) {
+    const size_t gc = groups - g0 < kChunk ? groups - g0 : kChunk;
+    for (size_t r = 0; r < nr; ++r) widen<T, WT>(values, r * vstride + 2 * g0, 2 * gc, buf[r]);
+    sp24gemm_typed<T, MV, NR, SK_F32>(nr, gc, xt + 4 * g0 * MR, buf[0], 2 * kChunk, meta + g0 / 2, mstride, ct,
+                                      accumulate || g0 > 0);
+  }
+}
+
+// float16 / bfloat16 values are widened a chunk at a time with vector loads,
+// so the tile broadcasts float32 (one load) instead of decoding each weight.
 template <class T, int MV, int NR>
 static void sp24gemm(size_t nr, size_t groups, const float* xt, const void* values, size_t vstride, const uint8_t* meta,
                      size_t mstride, sk_dtype wt, float* ct, bool accumulate) {
   switch (wt) {
-    case SK_F16: return sp24gemm_typed<T, MV, NR, SK_F16>(nr, groups, xt, values, vstride, meta, mstride, ct, accumulate);
-    case SK_BF16: return sp24gemm_typed<T, MV, NR, SK_BF16>(nr, groups, xt, values, vstride, meta, mstride, ct, accumulate);
+    case SK_F16: return sp24gemm_narrow<T, MV, NR, SK_F16>(nr, groups, xt, values, vstride, meta, mstride, ct, accumulate);
+    case SK_BF16: return sp24gemm_narrow<T, MV, NR, SK_BF16>(nr, groups, xt, values, vstride, meta, mstride, ct, accumulate);
     default: return sp24gemm_typed<T, MV, NR, SK_F32>(nr, groups, xt, values, vstride, meta, mstride, ct, accumulate);
   }
 }

@@ -10,7 +10,7 @@ import { type DType, dtypeId } from '../dtype.js'
 import { callNative, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
 import { cpuBinding } from '../native.js'
 import { linear24Cpu } from '../sparse/nm24.js'
-import { denseOnCuda, linear24Cuda } from '../sparse/pending-cuda.js'
+import { unsupportedOnCuda, linear24Cuda } from '../sparse/pending-cuda.js'
 import { SparseWeight, type SparseFormat } from '../sparse/weight.js'
 import { empty, isTensor, liveStorage, type Storage, Tensor } from '../tensor.js'
 
@@ -18,14 +18,21 @@ import { empty, isTensor, liveStorage, type Storage, Tensor } from '../tensor.js
 const kWeightTypes: readonly DType[] = ['float32', 'float16', 'bfloat16']
 
 /**
- * A sparse format's linear: x2d float32 [M, K] (contiguous, w's device), w
- * checked against it, bias float32 [N] or null, out float32 [M, N] to fill.
+ * A sparse format's linear: x2d float32, contiguous, on w's device, with w
+ * checked against it (K), bias float32 [N] or null, out float32 [M, N] to
+ * fill. On the CPU x2d is a [M, K] view of x; on CUDA it is x itself (dims
+ * [..., K]; M = x2d.size / K), since a second handle on a device buffer
+ * could free it.
  * @internal
  */
 export type SparseLinear = (x2d: Tensor, w: SparseWeight, bias: Tensor | null, out: Tensor) => Promise<void>
 
-/** Format → [CPU linear, CUDA linear]. The lead adds `csr: [linearCsr, …]` from lib/sparse/csr.ts. */
-const kSparseLinear: Partial<Record<SparseFormat, { cpu: SparseLinear; cuda: SparseLinear }>> = {
+/**
+ * Format → its linear per device kind; one line per format (the lead adds
+ * `csr: { cpu: linearCsr }` from lib/sparse/csr.ts). A format without a
+ * `cuda` entry is ERR_SK_UNSUPPORTED on CUDA.
+ */
+const kSparseLinear: Partial<Record<SparseFormat, { cpu: SparseLinear; cuda?: SparseLinear }>> = {
   '2:4': { cpu: linear24Cpu, cuda: linear24Cuda },
 }
 
@@ -119,7 +126,7 @@ export function linear(x: Tensor, w: Tensor | SparseWeight, bias?: Tensor | null
 function run(p: Plan, x: Tensor, w: Tensor | SparseWeight, bias: Tensor | null, out: Tensor): Promise<void> {
   if (w instanceof SparseWeight) {
     const entry = kSparseLinear[w.format]!
-    if (p.device.kind === 'cuda') return entry.cuda(x, w, bias, out)
+    if (p.device.kind === 'cuda') return entry.cuda ? entry.cuda(x, w, bias, out) : unsupportedOnCuda(`'${w.format}' linear`, x.device)
     const xs = liveStorage(x, 'x')
     if (xs.kind !== 'cpu') throw new Error('linear: x left the CPU after validation') // unreachable: plan() checked
     // A view of x's data as [M, K], without x's block: disposing the view never frees x.
@@ -131,7 +138,7 @@ function run(p: Plan, x: Tensor, w: Tensor | SparseWeight, bias: Tensor | null, 
       throw err
     }
   }
-  if (p.device.kind === 'cuda') return denseOnCuda('dense linear', x.device)
+  if (p.device.kind === 'cuda') return unsupportedOnCuda('dense linear', x.device)
   const xs = liveStorage(x, 'x')
   const ws = liveStorage(w, 'w')
   const bs = bias ? liveStorage(bias, 'bias') : null

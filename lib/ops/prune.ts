@@ -5,7 +5,7 @@
 import { dtypeId } from '../dtype.js'
 import { callNative, dtypeError, invalidArgument, shapeError } from '../errors.js'
 import { cpuBinding } from '../native.js'
-import { denseOnCuda } from '../sparse/pending-cuda.js'
+import { unsupportedOnCuda } from '../sparse/pending-cuda.js'
 import { kSparse24Types } from '../sparse/nm24.js'
 import { hostTensor, liveStorage, type Tensor } from '../tensor.js'
 import { checkInt, checkOptions } from '../validate.js'
@@ -45,7 +45,7 @@ export function prune(w: Tensor, options: PruneOptions): Promise<Tensor> {
   if (!kSparse24Types.includes(w.type)) throw dtypeError('w.type', kSparse24Types.join(', '), w.type)
   const [rows, k] = w.dims
   if (k % m !== 0) throw shapeError('w.dims', `K (the last dim) a multiple of m = ${m}`, w.dims)
-  if (s.kind !== 'cpu') return denseOnCuda('prune', w.device)
+  if (s.kind !== 'cpu') return unsupportedOnCuda('prune', w.device)
   const out = hostTensor(w.type, w.dims, w.size, false)
   if (w.size === 0) return Promise.resolve(out)
   return callNative(() => cpuBinding().sparse24(0, { dtype: dtypeId(w.type), rows, k, n, m }, s.data, out.data)).then(

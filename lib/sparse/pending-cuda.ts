@@ -23,7 +23,7 @@ export function sparsify24Cuda(w: Tensor): Promise<SparseWeight> {
   return Promise.reject(unsupported('2:4 sparsify', w.device))
 }
 
-/** Dense linear and prune on a CUDA device (no CUDA kernel for them yet). @internal */
-export function denseOnCuda(what: string, device: string): never {
+/** Ops with no CUDA kernel yet (dense linear, prune, a sparse format without a CUDA entry). @internal */
+export function unsupportedOnCuda(what: string, device: string): never {
   throw unsupported(what, device)
 }

@@ -28,7 +28,12 @@
         "csrc/cpu/f32-spmv/f32-spmv-scalar.cc",
         "csrc/cpu/f32-spmm/f32-spmm-8x1-scalar.cc",
         "csrc/cpu/f32-spmm/f32-spmm-8x2-scalar.cc",
-        "csrc/cpu/f32-spmm/f32-spmm-8x4-scalar.cc"
+        "csrc/cpu/f32-spmm/f32-spmm-8x4-scalar.cc",
+        "csrc/cpu/f32-gemm/driver.cc",
+        "csrc/cpu/f32-gemm/f32-gemm-4x4-scalar.cc",
+        "csrc/cpu/f32-sp24/driver.cc",
+        "csrc/cpu/f32-sp24/f32-sp24-4x2-scalar.cc",
+        "csrc/cpu/sp24/sp24_ops.cc",
       ],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["sk_cpu_avx2", "sk_cpu_avx512"]}],
@@ -49,6 +54,7 @@
         "csrc/addon/op_cast.cc",
         "csrc/addon/op_attention.cc",
         "csrc/addon/op_spmm.cc",
+        "csrc/addon/op_linear.cc",
       ],
       # A Promise settled while a worker_thread is terminating cannot throw into
       # JS; without this node-addon-api rethrows in C++ and aborts the process.
@@ -63,7 +69,8 @@
       "sources": ["test/native/main.cc", "test/native/cast_test.cc", "test/native/threadpool_test.cc",
                   "test/native/attention_test.cc", "test/native/attention_ukernel_test.cc",
                   "test/native/sparse24_layout_test.cc", "cuda/sparse24/layout.cc",
-                  "test/native/spmm_test.cc", "test/native/spmm_pack_test.cc"],
+                  "test/native/spmm_test.cc", "test/native/spmm_pack_test.cc",
+                  "test/native/linear_ukernel_test.cc", "test/native/sp24_test.cc"],
       "ldflags": ["-pthread"],
     },
     {
@@ -90,7 +97,8 @@
                       "csrc/cpu/f32-spmm/f32-spmm-32x2-avx2.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-64x1-avx2.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-8x1-avx2.cc",
-                      "csrc/cpu/f32-spmm/f32-spmm-8x4-avx2.cc"],
+                      "csrc/cpu/f32-spmm/f32-spmm-8x4-avx2.cc",
+                      "csrc/cpu/f32-gemm/f32-gemm-6x16-avx2.cc", "csrc/cpu/f32-sp24/f32-sp24-32x2-avx2.cc"],
           "cflags_cc": ["-mavx2", "-mfma", "-mf16c"],
         },
         {
@@ -103,7 +111,8 @@
                       "csrc/cpu/f32-spmm/f32-spmm-32x2-avx512.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-32x4-avx512.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-64x1-avx512.cc",
-                      "csrc/cpu/f32-spmm/f32-spmm-64x2-avx512.cc"],
+                      "csrc/cpu/f32-spmm/f32-spmm-64x2-avx512.cc",
+                      "csrc/cpu/f32-gemm/f32-gemm-8x32-avx512.cc", "csrc/cpu/f32-sp24/f32-sp24-64x4-avx512.cc"],
           "cflags_cc": ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq"],
         },
       ],
@@ -121,7 +130,8 @@
                       "csrc/cpu/f32-spmm/f32-spmm-32x1-neon.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-32x2-neon.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-4x1-neon.cc",
-                      "csrc/cpu/f32-spmm/f32-spmm-8x1-neon.cc"],
+                      "csrc/cpu/f32-spmm/f32-spmm-8x1-neon.cc",
+                      "csrc/cpu/f32-gemm/f32-gemm-8x8-neon.cc", "csrc/cpu/f32-sp24/f32-sp24-16x4-neon.cc"],
         },
       ],
     }],

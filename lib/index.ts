@@ -14,3 +14,6 @@ export { BlockMask, type BlockSize, type DenseBlocks, type MaskSizes } from './m
 export { SparseWeight, type SparseFormat } from './sparse/weight.js'
 export { conv1x1, type Conv1x1Options, type Activation, type ClampActivation } from './ops/conv1x1.js'
 export { csrLayout, type CsrOptions, type CsrLayout, type CsrBlockSize } from './sparse/csr.js'
+export { prune, type PruneOptions } from './ops/prune.js'
+export { sparsify, type SparsifyOptions } from './ops/sparsify.js'
+export { linear } from './ops/linear.js'

@@ -99,6 +99,24 @@ export interface SpmmArgs {
   max: number
 }
 
+/** Sizes of one linear call; mirrors `sk_linear_params` (csrc/core/params.h). */
+export interface LinearArgs {
+  wType: number // dtype id of the weights: float32, float16 or bfloat16
+  format: number // 0 dense [n, k]; 1 2:4 (values [n, k/2] + meta [n, ceil(k/8)])
+  m: number
+  n: number
+  k: number
+}
+
+/** Sizes of one 2:4 weight op; mirrors `sk_sp24_params`. `n`, `m`: prune's n:m (keep n of every m). */
+export interface Sparse24Args {
+  dtype: number
+  rows: number
+  k: number
+  n?: number
+  m?: number
+}
+
 /** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
 export interface CpuBinding {
   cpuInfo(): CpuInfo
@@ -125,6 +143,13 @@ export interface CpuBinding {
   spmmRelease(plan: SpmmPlan): void
   /** conv1x1 / linear with CSR weights: out = clamp(W·x + bias). */
   spmm(plan: SpmmPlan, values: Float32Array, x: Float32Array, out: Float32Array, bias: Float32Array | null, args: SpmmArgs): Promise<void>
+  /** out [m, n] = x [m, k] · wᵀ + bias; w dense or 2:4 (then meta is required and checked before any kernel runs). */
+  linear(x: Float32Array, w: ArrayBufferView, meta: Uint8Array | null, bias: Float32Array | null, out: Float32Array, args: LinearArgs): Promise<void>
+  /**
+   * 2:4 weight ops on [rows, k]: 0 prune (denseIn → denseOut, keep args.n of every args.m), 1 compress
+   * (denseIn → values + meta; rejects a group of 4 with more than 2 non-zeros), 2 decompress (values + meta → denseOut; rejects bad codes).
+   */
+  sparse24(op: 0 | 1 | 2, args: Sparse24Args, denseIn: ArrayBufferView | null, denseOut: ArrayBufferView | null, values?: ArrayBufferView | null, meta?: Uint8Array | null): Promise<void>
 }
 
 /** Why CUDA can or cannot be used, from the CUDA addon. */
@@ -155,7 +180,7 @@ export interface DeviceBuffer {
 }
 
 /** One linear call as the CUDA binding checks it (out[m, n] = x[m, k] · wᵀ + bias). */
-export interface LinearArgs {
+export interface CudaLinearArgs {
   dtype: number // dtype id: float16 or bfloat16 (x, w and out)
   m: number
   n: number
@@ -220,9 +245,9 @@ export interface CudaBinding {
   /** Block-sparse FlashAttention forward (fp16 / bf16); the mask's arrays are uploaded by the binding. */
   attention(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, out: DeviceBuffer, lse: DeviceBuffer | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
   /** Every check of `linear` on byte sizes; needs no device. */
-  linearPick(x: number, w: number, meta: number | null, bias: number | null, out: number, args: LinearArgs): LinearPick
+  linearPick(x: number, w: number, meta: number | null, bias: number | null, out: number, args: CudaLinearArgs): LinearPick
   /** out = x · wᵀ + bias (fp16 / bf16, float32 accumulation); `compressed` is the cuSPARSELt copy of a 2:4 weight. */
-  linear(x: DeviceBuffer, w: DeviceBuffer, meta: DeviceBuffer | null, bias: DeviceBuffer | null, out: DeviceBuffer, args: LinearArgs, compressed: DeviceBuffer | null): Promise<void>
+  linear(x: DeviceBuffer, w: DeviceBuffer, meta: DeviceBuffer | null, bias: DeviceBuffer | null, out: DeviceBuffer, args: CudaLinearArgs, compressed: DeviceBuffer | null): Promise<void>
   /** Checks CPU-layout 2:4 metadata and builds the CUDA layout on the host; needs no device. */
   sparse24Layout(values: Uint16Array, meta: Uint8Array, dtype: number, n: number, k: number, withDense: boolean): Sparse24Layout
   /** Loads cuSPARSELt on first call (SPARSEKIT_CUSPARSELT path, else libcusparseLt.so.0); needs no device. */

@@ -59,6 +59,8 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("spmmPlan", &SparsekitAddon::SpmmPlan),
                            InstanceMethod("spmmRelease", &SparsekitAddon::SpmmRelease),
                            InstanceMethod("spmm", &SparsekitAddon::Spmm),
+                           InstanceMethod("linear", &SparsekitAddon::Linear),
+                           InstanceMethod("sparse24", &SparsekitAddon::Sparse24),
                        });
 }
 
@@ -92,6 +94,12 @@ Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
   }
   spmm.nr = 1;
   kernels.Set("spmv", sk_cpu_spmm_pick(spmm, isa_).spmv_name);
+  sk_linear_params lin{};
+  lin.w_type = SK_F32;
+  lin.m = 128, lin.n = 16, lin.k = 16;  // many rows: the largest gemm tiles (m == 1 runs the gemv of the same set)
+  kernels.Set("linear", sk_cpu_linear_pick(lin, isa_).name);
+  lin.format = SK_WEIGHT_SP24;
+  kernels.Set("linear24", sk_cpu_linear24_pick(lin, isa_).name);
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("arch", sk_cpu_arch());

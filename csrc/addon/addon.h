@@ -37,6 +37,9 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value SpmmPlan(const Napi::CallbackInfo& info);
   Napi::Value SpmmRelease(const Napi::CallbackInfo& info);
   Napi::Value Spmm(const Napi::CallbackInfo& info);
+  // op_linear.cc
+  Napi::Value Linear(const Napi::CallbackInfo& info);
+  Napi::Value Sparse24(const Napi::CallbackInfo& info);
 
   // Tags the handles this load hands out, random per load, so a handle from
   // another copy of the addon (or a forged object) is refused, not trusted.

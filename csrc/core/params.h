@@ -115,3 +115,41 @@ struct sk_spmm_params {
   int32_t layout;              // sk_spmm_layout
   sk_spmm_minmax clamp;
 };
+
+// Linear (csrc/cpu/f32-gemm dense, csrc/cpu/f32-sp24 2:4):
+// out[i, j] = Σ_k x[i, k] · w[j, k] + bias[j], accumulated in float32.
+
+enum sk_weight_format {
+  SK_WEIGHT_DENSE = 0,  // w: [n, k] row-major
+  SK_WEIGHT_SP24 = 1,   // w: values [n, k/2], meta [n, ceil(k/8)] (docs/formats.md, "2:4 weights on the CPU")
+};
+
+struct sk_linear_params {
+  const float* x;        // [m, k] row-major
+  const void* w;         // dense weights or 2:4 values, of w_type
+  const uint8_t* meta;   // 2:4 only: two 4-bit group codes per byte; else null
+  const float* bias;     // [n] or null
+  float* out;            // [m, n] row-major
+  sk_dtype w_type;       // SK_F32, SK_F16 or SK_BF16
+  int32_t format;        // sk_weight_format
+  int64_t m, n, k;       // elements; 2:4 needs k % 4 == 0
+};
+
+// 2:4 / N:M weight preparation on a dense [rows, k] matrix (csrc/cpu/sp24).
+enum sk_sp24_op {
+  SK_SP24_PRUNE = 0,       // dense_in → dense_out: keep the n_keep largest |w| of every `group` along k
+  SK_SP24_COMPRESS = 1,    // dense_in → values + meta; fails on a group of 4 with more than 2 non-zeros
+  SK_SP24_DECOMPRESS = 2,  // values + meta → dense_out; fails on an invalid group code
+};
+
+struct sk_sp24_params {
+  int32_t op;              // sk_sp24_op
+  sk_dtype dtype;          // SK_F32, SK_F16 or SK_BF16 (every array)
+  int64_t rows, k;         // dense dims, elements
+  int32_t n_keep, group;   // SK_SP24_PRUNE: keep n_keep of every `group` (1 <= n_keep <= group <= 64)
+  const void* dense_in;    // [rows, k]
+  void* dense_out;         // [rows, k]
+  void* values;            // [rows, k/2]
+  uint8_t* meta;           // [rows, ceil(k/8)]
+  int64_t bad_row, bad_group;  // out: the first offending (row, group of 4), or -1
+};

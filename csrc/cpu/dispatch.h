@@ -6,6 +6,8 @@
 #include "../core/params.h"
 #include "attention/attention.h"
 #include "spmm/spmm.h"
+#include "f32-gemm/gemm.h"
+#include "f32-sp24/sp24.h"
 
 typedef void (*sk_cast_ukernel_fn)(const sk_cast_params* p);
 
@@ -28,3 +30,12 @@ sk_attention_kernel sk_cpu_attention_pick(const sk_attention_params& p, sk_isa i
 // ISA (csrc/cpu/spmm/pick.cc); both null if the ISA was not built here or
 // p.nr is not 1, 2 or 4. The driver runs SpMV when sk_spmm_uses_spmv(p).
 sk_spmm_kernel sk_cpu_spmm_pick(const sk_spmm_params& p, sk_isa isa);
+// The dense linear kernel set (gemm tile + gemv) for an ISA; fn null if the
+// ISA was not built here, the format is not dense or the weight dtype is not
+// float32 / float16 / bfloat16. Defined in f32-gemm/driver.cc.
+sk_linear_kernel sk_cpu_linear_pick(const sk_linear_params& p, sk_isa isa);
+
+// The 2:4 linear kernel set (sp24gemm tile + sp24gemv) for an ISA; fn null if
+// the ISA was not built here, the format is not 2:4, k % 4 != 0 or the weight
+// dtype is not float32 / float16 / bfloat16. Defined in f32-sp24/driver.cc.
+sk_linear24_kernel sk_cpu_linear24_pick(const sk_linear_params& p, sk_isa isa);

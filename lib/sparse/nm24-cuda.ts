@@ -9,8 +9,9 @@
 import { type Device, deviceName, parseDevice } from '../device.js'
 import { type DType, dtypeId } from '../dtype.js'
 import { callNative, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
-import { cudaBinding, type CudaBinding, type DeviceBuffer, type LinearArgs } from '../native.js'
+import { cudaBinding, type CudaBinding, type DeviceBuffer, type CudaLinearArgs } from '../native.js'
 import { empty, liveStorage, type Tensor } from '../tensor.js'
+import { sparsify24Cpu } from './nm24.js'
 import { SparseWeight, type SparseWeightParts } from './weight.js'
 
 /** Dtypes the CUDA linear kernels take (x, w and out share one). */
@@ -162,6 +163,28 @@ async function compressWithCusparseLt(b: CudaBinding, dense: Uint16Array, type: 
   }
 }
 
+/**
+ * `sparsify(w, { format: '2:4' })` for a weight on a CUDA device: compressed
+ * by the CPU code (the same pattern checks and messages as a CPU weight),
+ * then uploaded in the CUDA layout, with a cuSPARSELt copy when it is in use.
+ * @internal
+ */
+export async function sparsify24Cuda(w: Tensor): Promise<SparseWeight> {
+  checkHalfType('w.type', w.type)
+  const host = await w.to('cpu')
+  try {
+    const cpu = await sparsify24Cpu(host)
+    try {
+      const { values, meta } = cpu._parts().tensors
+      return await sparsify24CudaFromCpuLayout(values.data as Uint16Array, meta.data as Uint8Array, w.type, [w.dims[0], w.dims[1]], w.device)
+    } finally {
+      cpu.dispose()
+    }
+  } finally {
+    host.dispose()
+  }
+}
+
 /** The dense [n, k] tensor on `dev` from the CUDA layout (read back to the host, expanded, uploaded). */
 async function denseFromCudaLayout(values: Tensor, meta: Tensor, type: DType, n: number, k: number, dev: Device): Promise<Tensor> {
   const v = (await values.getData()) as Uint16Array
@@ -188,18 +211,19 @@ function cudaBuffer(t: Tensor, name: string): { buffer: DeviceBuffer; device: st
   return { buffer: s.buffer, device: t.device }
 }
 
-function linearArgs(x2d: Tensor, n: number, k: number, wType: DType, bias: Tensor | null, out: Tensor, sparse: boolean): LinearArgs {
+function linearArgs(x2d: Tensor, n: number, k: number, wType: DType, bias: Tensor | null, out: Tensor, sparse: boolean): CudaLinearArgs {
   const type = checkHalfType('x.type', x2d.type)
-  if (x2d.dims.length !== 2) throw shapeError('x', 'a 2-D tensor [M, K]', x2d.dims)
-  const [m, kx] = x2d.dims
+  if (x2d.dims.length < 1) throw shapeError('x', 'a tensor [..., K]', x2d.dims)
+  const kx = x2d.dims[x2d.dims.length - 1]
+  const m = x2d.dims.slice(0, -1).reduce((a, b) => a * b, 1)
   if (wType !== type) throw dtypeError('w.type', `${type} (the type of x)`, wType)
-  if (kx !== k) throw shapeError('x.dims[1]', `K = ${k} (the weight's K)`, kx)
+  if (kx !== k) throw shapeError('x.dims', `a last dim K = ${k} (the weight's K)`, x2d.dims)
   if (bias) {
     if (bias.type !== type && bias.type !== 'float32') throw dtypeError('bias.type', `${type} or float32`, bias.type)
     if (bias.dims.length !== 1 || bias.dims[0] !== n) throw shapeError('bias', `a 1-D tensor of length N = ${n}`, bias.dims)
   }
   if (out.type !== type) throw dtypeError('out.type', type, out.type)
-  if (out.dims.length !== 2 || out.dims[0] !== m || out.dims[1] !== n) throw shapeError('out', `[${m}, ${n}]`, out.dims)
+  if (out.size !== m * n || out.dims[out.dims.length - 1] !== n) throw shapeError('out', `[..., ${n}] with ${m} rows (x's)`, out.dims)
   return { dtype: dtypeId(type), m, n, k, sparse, biasType: bias ? dtypeId(bias.type) : -1 }
 }
 
@@ -211,7 +235,7 @@ function sameCudaDevice(device: string, ...named: [string, string][]): void {
  * out = x2d · wᵀ + bias with a 2:4 weight on CUDA: cuSPARSELt when the weight
  * was compressed by it and the call suits it, else our `mma.sp` kernel.
  *
- * @param x2d - [M, K] float16 / bfloat16 on the weight's device.
+ * @param x2d - [..., K] float16 / bfloat16 on the weight's device.
  * @param w - a '2:4' SparseWeight on that device, of x's dtype.
  * @param bias - [N] of x's dtype or float32, or null.
  * @param out - [M, N] of x's dtype; written.
@@ -239,7 +263,7 @@ export async function linear24Cuda(x2d: Tensor, w: SparseWeight, bias: Tensor | 
 /**
  * out = x2d · wᵀ + bias with a dense weight on CUDA (`mma.sync`, float32 accumulation).
  *
- * @param x2d - [M, K] float16 / bfloat16.
+ * @param x2d - [..., K] float16 / bfloat16.
  * @param w - [N, K] of x's dtype on x's device.
  * @param bias - [N] of x's dtype or float32, or null.
  * @param out - [M, N] of x's dtype; written.

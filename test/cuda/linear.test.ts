@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
-import type { CudaBinding, LinearArgs } from '../../lib/native.js'
+import type { CudaBinding, CudaLinearArgs } from '../../lib/native.js'
 import { linear24Cuda, linearDenseCuda, sparsify24CudaFromCpuLayout, usesCusparseLt } from '../../lib/sparse/nm24-cuda.js'
 import { addonPath, loadCudaAddon } from '../fixtures/cuda-addon.js'
 import { compress24, expand24, halfToNumber, type HalfType, randomValues, randomWeight24, toHalfBits } from '../fixtures/sparse24.js'
@@ -35,7 +35,7 @@ function codeOf(fn: () => unknown): string {
   }
 }
 
-const args = (o: Partial<LinearArgs> = {}): LinearArgs => ({ dtype: kBF16, m: 8, n: 32, k: 64, sparse: true, biasType: -1, ...o })
+const args = (o: Partial<CudaLinearArgs> = {}): CudaLinearArgs => ({ dtype: kBF16, m: 8, n: 32, k: 64, sparse: true, biasType: -1, ...o })
 
 describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () => {
   it('sparse24Layout: the fixture compressor round-trips through the CUDA layout', async () => {
@@ -116,8 +116,8 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
 
   it('linearPick refuses bad dtypes, shapes, bias and arguments with codes', () => {
     const b = binding!
-    const pick = (a: Partial<LinearArgs> | unknown, meta: number | null = 1e12, bias: number | null = null) =>
-      codeOf(() => b.linearPick(1e12, 1e12, meta, bias, 1e12, typeof a === 'object' && a !== null && !Array.isArray(a) ? args(a as Partial<LinearArgs>) : (a as LinearArgs)))
+    const pick = (a: Partial<CudaLinearArgs> | unknown, meta: number | null = 1e12, bias: number | null = null) =>
+      codeOf(() => b.linearPick(1e12, 1e12, meta, bias, 1e12, typeof a === 'object' && a !== null && !Array.isArray(a) ? args(a as Partial<CudaLinearArgs>) : (a as CudaLinearArgs)))
     expect(pick({ dtype: kF32 })).toBe('ERR_SK_UNSUPPORTED')
     expect(pick({ dtype: kI8 })).toBe('ERR_SK_DTYPE')
     expect(pick({ dtype: 99 })).toBe('ERR_SK_INVALID_ARGUMENT')

@@ -1,20 +1,13 @@
-// linear() with a 'csr' SparseWeight, against float64 (budget 1e-5 relative,
-// max norm). Until the merge with the dense / 2:4 linear, `linear` below is a
-// thin stand-in that checks x's dims and calls linearCsr, the function
-// sk.linear calls for format 'csr'; switching these tests to sk.linear is the
-// one-line edit marked LEAD.
+// sk.linear() with a 'csr' SparseWeight, against float64 (budget 1e-5
+// relative, max norm).
 import { describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
-import { linearCsr, sparsifyCsr } from '../../lib/sparse/csr.js'
+import { sparsifyCsr } from '../../lib/sparse/csr.js'
 import { kF32Budget, linearRef, maxRelErr, sparseMatrix, tensorOf, uniforms } from './reference.js'
 
-// LEAD: replace the body with `return sk.linear(x, w, bias)` after the merge.
-async function linear(x: sk.Tensor, w: sk.SparseWeight, bias?: sk.Tensor): Promise<sk.Tensor> {
-  if (x.dims.length !== 2) throw new Error('the stand-in takes [M, K] only')
-  const out = sk.zeros([x.dims[0], w.dims[0]])
-  await linearCsr(x, w, bias ?? null, out)
-  return out
+function linear(x: sk.Tensor, w: sk.SparseWeight, bias?: sk.Tensor): Promise<sk.Tensor> {
+  return sk.linear(x, w, bias)
 }
 
 const randoms = (n: number, seed: number) => Float32Array.from(uniforms(n, seed), (u) => 2 * u - 1)

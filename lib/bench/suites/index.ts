@@ -9,6 +9,7 @@ import { attentionSuite } from './attention.js'
 import { castSuite } from './cast.js'
 import { copySuite } from './copy.js'
 import { spmmSuite } from './spmm.js'
+import { linearSuite } from './linear.js'
 
 /** Registers the built-in suites once; later calls do nothing. */
 export function registerBuiltinSuites(): void {
@@ -18,5 +19,6 @@ export function registerBuiltinSuites(): void {
   registerSuite(copySuite)
   registerSuite(attentionSuite)
   registerSuite(spmmSuite)
+  registerSuite(linearSuite)
 }
 let registered = false

@@ -1,0 +1,197 @@
+/**
+ * `linear` suite: y = x·wᵀ on the CPU, float32 activations, M ∈ {1, 16, 128}
+ * rows (decode and prefill) at K = N = 4096 and an LLM MLP shape (K 4096,
+ * N 11008): our 2:4 weights (float32 and bfloat16 values) and our dense
+ * kernel against onnxruntime-node's MatMul with the weight as a constant
+ * initializer, in the same process with the same thread count. Every row of a
+ * shape counts the dense 2·M·N·K, so the ratio column is the speedup over ORT.
+ * The notes end with each target and the ratio measured against it.
+ * @internal
+ * @module
+ */
+import { randn } from '../../create.js'
+import { numThreads } from '../../device.js'
+import { linear } from '../../ops/linear.js'
+import { prune } from '../../ops/prune.js'
+import { sparsify } from '../../ops/sparsify.js'
+import type { SparseWeight } from '../../sparse/weight.js'
+import type { Tensor } from '../../tensor.js'
+import { type BenchCase, type BenchSuite, lastLevelCacheBytes, type SuiteContext } from '../harness.js'
+import { matmulModel } from '../onnx.js'
+
+/** The weight shapes: square, and LLaMA-7B's MLP up-projection. */
+const kShapes = [
+  { k: 4096, n: 4096 },
+  { k: 4096, n: 11008 },
+] as const
+const kRows = [1, 16, 128] as const
+
+/** Targets (speedup over ORT's dense MatMul); never asserted in tests. */
+const kTargets: { row: string; m: number; min: number }[] = [
+  { row: '2:4 f32', m: 1, min: 1.6 },
+  { row: '2:4 bf16', m: 1, min: 3 },
+  { row: '2:4 f32', m: 128, min: 1.2 },
+  { row: 'dense f32', m: 128, min: 0.7 },
+]
+
+/** The onnxruntime-node surface this suite uses (a dev dependency). */
+interface Ort {
+  InferenceSession: { create(model: Uint8Array, options: object): Promise<OrtSession> }
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown
+}
+interface OrtSession {
+  run(feeds: Record<string, unknown>): Promise<Record<string, { dispose?(): void }>>
+  release(): Promise<void>
+}
+
+async function loadOrt(): Promise<Ort | string> {
+  const name = 'onnxruntime-node' // a variable: the import stays optional for tsc and bundlers
+  try {
+    return (await import(name)) as Ort
+  } catch (err) {
+    return `onnxruntime-node is not installed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); ORT rows skipped`
+  }
+}
+
+/**
+ * Copies of a weight to rotate among so the copies together exceed twice the
+ * last-level cache: a weight that fits in L3 would otherwise be timed from it.
+ */
+const copiesFor = (bytes: number) => Math.max(1, Math.ceil((2 * Math.max(lastLevelCacheBytes(), 32 << 20)) / bytes))
+
+/** One weight shape's operands, made on first use and shared by its rows. */
+class Weights {
+  dense: Tensor[] = []
+  sp32: SparseWeight[] = []
+  sp16: SparseWeight[] = []
+  x = new Map<number, Tensor>()
+  constructor(
+    readonly k: number,
+    readonly n: number,
+  ) {}
+  async prepare(): Promise<void> {
+    if (this.dense.length) return
+    const { k, n } = this
+    for (let i = 0; i < copiesFor(n * k * 4); ++i) {
+      using w = randn([n, k], { seed: 100 + i })
+      this.dense.push(await prune(w, { n: 2, m: 4 }))
+    }
+    for (let i = 0; i < copiesFor((n * k * 17) / 32); ++i) this.sp32.push(await sparsify(this.dense[i % this.dense.length], { format: '2:4' }))
+    for (let i = 0; i < copiesFor((n * k * 9) / 16); ++i) {
+      using b = await this.dense[i % this.dense.length].cast('bfloat16')
+      this.sp16.push(await sparsify(b, { format: '2:4' }))
+    }
+  }
+  input(m: number): Tensor {
+    if (!this.x.has(m)) this.x.set(m, randn([m, this.k], { seed: m }))
+    return this.x.get(m)!
+  }
+  dispose(): void {
+    for (const t of [...this.dense, ...this.sp32, ...this.sp16, ...this.x.values()]) t.dispose()
+    this.dense = []
+    this.sp32 = []
+    this.sp16 = []
+    this.x.clear()
+  }
+}
+
+const label = (row: string, m: number, k: number, n: number) => `${row} M=${m} ${k}x${n}`
+
+/** Own per-run times (the harness keeps its samples), for the target notes. */
+const times = new Map<string, number[]>()
+function timed(name: string, run: () => Promise<void>): () => Promise<void> {
+  times.set(name, [])
+  return async () => {
+    const t0 = performance.now()
+    await run()
+    times.get(name)!.push(performance.now() - t0)
+  }
+}
+function median(name: string): number {
+  const t = (times.get(name) ?? []).slice(2).sort((a, b) => a - b) // past the first warm-up runs
+  return t.length ? t[t.length >> 1] : NaN
+}
+
+function oursCase(name: string, baseline: string | undefined, flops: number, w: Weights, m: number, pick: (i: number) => Tensor | SparseWeight): BenchCase {
+  let i = 0
+  return {
+    name,
+    flops,
+    baseline,
+    setup: () => w.prepare(),
+    run: timed(name, async () => {
+      ;(await linear(w.input(m), pick(i++))).dispose()
+    }),
+  }
+}
+
+function ortCase(name: string, flops: number, w: Weights, m: number, ort: Ort): BenchCase {
+  let session: OrtSession | undefined
+  let feed: Record<string, unknown> = {}
+  return {
+    name,
+    flops,
+    async setup() {
+      await w.prepare()
+      const { k, n } = w
+      const src = w.dense[0].data as Float32Array
+      const wt = new Float32Array(k * n) // MatMul's B is [K, N]: the transpose of the linear weight
+      for (let j = 0; j < n; ++j) for (let t = 0; t < k; ++t) wt[t * n + j] = src[j * k + t]
+      session = await ort.InferenceSession.create(matmulModel(m, k, n, wt), {
+        intraOpNumThreads: numThreads(),
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+      })
+      feed = { x: new ort.Tensor('float32', w.input(m).data as Float32Array, [m, k]) }
+    },
+    run: timed(name, async () => {
+      const out = await session!.run(feed)
+      for (const t of Object.values(out)) t.dispose?.()
+    }),
+    teardown() {
+      void session?.release()
+      session = undefined
+    },
+  }
+}
+
+async function cpuCases(ctx: SuiteContext): Promise<BenchCase[]> {
+  const ort = await loadOrt()
+  const withOrt = typeof ort !== 'string'
+  ctx.note(withOrt ? `ORT = onnxruntime-node MatMul, weight a constant initializer, ${numThreads()} intra-op threads (sparsekit's count)` : (ort as string))
+  ctx.note('weights: randn pruned 2:4 (the dense rows use the same pruned weight); copies rotate so they exceed 2× the last-level cache')
+  const out: BenchCase[] = []
+  const shapes = ctx.quick ? kShapes.slice(0, 1) : kShapes
+  for (const { k, n } of shapes) {
+    const w = new Weights(k, n)
+    ctx.defer(() => w.dispose())
+    for (const m of kRows) {
+      const flops = 2 * m * n * k
+      const ortName = label('ORT MatMul f32', m, k, n)
+      if (withOrt) out.push(ortCase(ortName, flops, w, m, ort))
+      const base = withOrt ? ortName : undefined
+      out.push(oursCase(label('dense f32', m, k, n), base, flops, w, m, (i) => w.dense[i % w.dense.length]))
+      out.push(oursCase(label('2:4 f32', m, k, n), base, flops, w, m, (i) => w.sp32[i % w.sp32.length]))
+      out.push(oursCase(label('2:4 bf16', m, k, n), base, flops, w, m, (i) => w.sp16[i % w.sp16.length]))
+    }
+    const last = out[out.length - 1]
+    last.teardown = () => {
+      if (withOrt)
+        for (const t of kTargets) {
+          const r = median(label('ORT MatMul f32', t.m, k, n)) / median(label(t.row, t.m, k, n))
+          ctx.note(`target ${k}x${n} ${t.row} M=${t.m}: ≥ ${t.min}× ORT; measured ${r.toFixed(2)}× ${r >= t.min ? '(met)' : '(missed)'}`)
+        }
+      w.dispose()
+    }
+  }
+  return out
+}
+
+/** The linear suite; see the module comment. */
+export const linearSuite: BenchSuite = {
+  name: 'linear',
+  description: 'y = x·wᵀ, float32 x, dense and 2:4 weights vs onnxruntime-node MatMul; outputs allocated per call',
+  devices: ['cpu'],
+  skipReason: 'CUDA 2:4 linear is benchmarked by the CUDA module',
+  cases: cpuCases,
+}

@@ -1,0 +1,268 @@
+// Linear micro-kernels on their own, for every kernel set this CPU runs
+// (gemm.inc, sp24.inc), against float64 loops, XNNPACK-style edges: every
+// mr ≤ MR and nc ≤ NR of the gemm tile (k_eq_1, k_lt/gt the unroll),
+// accumulate and bias on/off; gemv rows below / above the 4-row unroll and K
+// off the vector width; sp24gemm every nr ≤ NR with odd group counts; sp24gemv
+// K from one group to many, odd group counts; float32, float16 and bfloat16
+// weights. Budget: 1e-5 relative to the largest |term| sum (float32 sums).
+#include <math.h>
+#include <string.h>
+
+#include <vector>
+
+#include "../../csrc/core/cast_math.h"
+#include "../../csrc/core/cpu_features.h"
+#include "../../csrc/cpu/f32-gemm/gemm.h"
+#include "../../csrc/cpu/f32-sp24/sp24.h"
+#include "check.h"
+#include "helpers.h"
+
+using sktest::Rng;
+
+// The float64 reference loops are not vectorized: aarch64 GCC 12 hits an
+// internal compiler error (vect_transform_reduction) on their two-sum reductions.
+#pragma GCC optimize("no-tree-vectorize")
+
+namespace {
+
+#define SK_ISA_ID_scalar SK_ISA_SCALAR
+#define SK_ISA_ID_avx2 SK_ISA_AVX2
+#define SK_ISA_ID_avx512 SK_ISA_AVX512
+#define SK_ISA_ID_neon SK_ISA_NEON
+
+struct Gemm {
+  const char* isa;
+  sk_isa id;
+  int mr, nr;
+  sk_f32_gemm_ukernel_fn gemm;
+  sk_f32_gemv_ukernel_fn gemv;
+  sk_f32_packw_ukernel_fn packw;
+};
+struct Sp24 {
+  const char* isa;
+  sk_isa id;
+  int mr, nr;
+  sk_f32_sp24gemm_ukernel_fn gemm;
+  sk_f32_sp24gemv_ukernel_fn gemv;
+};
+
+template <class K>
+std::vector<K> runnable(const std::vector<K>& all) {
+  std::vector<K> here;
+  const sk_cpu_features f = sk_cpu_detect();
+  for (const K& k : all)
+    if (sk_isa_supported(k.id, f)) here.push_back(k);
+  return here;
+}
+
+std::vector<Gemm> gemms() {
+  std::vector<Gemm> all;
+#define SK_GEMM_UKERNEL(isa, mr, nr) \
+  all.push_back({#isa, SK_ISA_ID_##isa, mr, nr, sk_f32_gemm_ukernel_##mr##x##nr##__##isa, sk_f32_gemv_ukernel__##isa, \
+                 sk_f32_packw_ukernel_x##nr##__##isa});
+#include "../../csrc/cpu/f32-gemm/gemm.inc"
+#undef SK_GEMM_UKERNEL
+  return runnable(all);
+}
+
+std::vector<Sp24> sp24s() {
+  std::vector<Sp24> all;
+#define SK_SP24_UKERNEL(isa, mr, nr) \
+  all.push_back({#isa, SK_ISA_ID_##isa, mr, nr, sk_f32_sp24gemm_ukernel_##mr##x##nr##__##isa, sk_f32_sp24gemv_ukernel__##isa});
+#include "../../csrc/cpu/f32-sp24/sp24.inc"
+#undef SK_SP24_UKERNEL
+  return runnable(all);
+}
+
+// Weights of one dtype: storage bits and their exact float64 values.
+struct Weights {
+  std::vector<uint32_t> f32;
+  std::vector<uint16_t> u16;
+  std::vector<double> value;
+  const void* data(sk_dtype t) const { return t == SK_F32 ? static_cast<const void*>(f32.data()) : u16.data(); }
+};
+
+Weights make_weights(size_t n, sk_dtype t, Rng& rng) {
+  Weights w;
+  for (size_t i = 0; i < n; ++i) {
+    const float v = static_cast<float>(rng.normal());
+    const uint32_t bits = sk::ScalarLanes::bits(v);
+    if (t == SK_F32) {
+      w.f32.push_back(bits);
+      w.value.push_back(v);
+    } else {
+      const uint16_t h = static_cast<uint16_t>(t == SK_BF16 ? bits >> 16 : sk::f32_to_f16<sk::ScalarLanes>(bits));
+      w.u16.push_back(h);
+      const uint32_t back = t == SK_BF16 ? uint32_t(h) << 16 : sk::f16_to_f32<sk::ScalarLanes>(h);
+      w.value.push_back(sk::ScalarLanes::flt(back));
+    }
+  }
+  return w;
+}
+
+// Random 2:4 codes for rows × groups (valid codes only), two per byte, padding nibble 0.
+std::vector<uint8_t> make_codes(size_t rows, size_t groups, Rng& rng) {
+  static const uint8_t kCodes[6] = {0x4, 0x8, 0x9, 0xC, 0xD, 0xE};
+  const size_t bytes = (groups + 1) / 2;
+  std::vector<uint8_t> meta(rows * bytes, 0);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t g = 0; g < groups; ++g)
+      meta[r * bytes + g / 2] |= static_cast<uint8_t>(kCodes[static_cast<int>(rng.uniform() * 6)] << (4 * (g % 2)));
+  return meta;
+}
+
+int code_at(const uint8_t* row_meta, size_t g, int j) {
+  const int c = (row_meta[g / 2] >> (4 * (g % 2))) & 15;
+  return j == 0 ? c & 3 : c >> 2;
+}
+
+const sk_dtype kTypes[3] = {SK_F32, SK_F16, SK_BF16};
+
+// Σ a[i]·b[i] and Σ |a[i]·b[i]| in float64.
+void dot(size_t n, const float* a, size_t a_step,
+                                                                    const double* b, double* sum, double* abs_sum) {
+  for (size_t i = 0; i < n; ++i) {
+    const double t = a[i * a_step] * b[i];
+    *sum += t;
+    *abs_sum += fabs(t);
+  }
+}
+
+}  // namespace
+
+SK_TEST(linear_gemm_ukernel_every_mr_nc_kc) {
+  Rng rng{21};
+  for (const Gemm& u : gemms())
+    for (size_t kc : {1, 2, 7, 33})
+      for (int mr = 1; mr <= u.mr; ++mr)
+        for (int nc = 1; nc <= u.nr; ++nc)
+          for (int mode = 0; mode < 3; ++mode) {  // 0: bias, 1: no bias, 2: accumulate
+            const size_t lda = kc + 3, ldc = u.nr + 5;
+            std::vector<float> a(u.mr * lda), bp(kc * u.nr), bias(u.nr), c(u.mr * ldc);
+            for (float& x : a) x = static_cast<float>(rng.normal());
+            for (float& x : bp) x = static_cast<float>(rng.normal());
+            for (int j = 0; j < u.nr; ++j) bias[j] = j < nc ? static_cast<float>(rng.normal()) : 0.0f;
+            for (float& x : c) x = static_cast<float>(rng.normal());
+            for (size_t k = 0; k < kc; ++k)  // the packing zero-pads past nc
+              for (int j = nc; j < u.nr; ++j) bp[k * u.nr + j] = 0.0f;
+            const std::vector<float> c0 = c;
+            u.gemm(mr, nc, kc, a.data(), lda, bp.data(), mode == 0 ? bias.data() : nullptr, c.data(), ldc, mode == 2);
+            double err = 0;
+            for (int m = 0; m < u.mr; ++m)
+              for (size_t n = 0; n < ldc; ++n) {
+                double want = c0[m * ldc + n], scale = 1;
+                if (m < mr && n < static_cast<size_t>(nc)) {
+                  want = mode == 0 ? bias[n] : mode == 2 ? c0[m * ldc + n] : 0.0;
+                  for (size_t k = 0; k < kc; ++k) {
+                    want += double(a[m * lda + k]) * bp[k * u.nr + n];
+                    scale += fabs(double(a[m * lda + k]) * bp[k * u.nr + n]);
+                  }
+                }
+                err = fmax(err, fabs(c[m * ldc + n] - want) / scale);
+              }
+            CHECK(err < 1e-5, "%s gemm mr %d nc %d kc %zu mode %d: err %g (outside the tile must be untouched)", u.isa, mr, nc,
+                  kc, mode, err);
+          }
+}
+
+SK_TEST(linear_packw_ukernel_every_nc_and_kc) {
+  Rng rng{25};
+  for (const Gemm& u : gemms())
+    for (sk_dtype t : kTypes)
+      for (size_t kc : {1, 3, 8, 17, 40})
+        for (int nc = 1; nc <= u.nr; ++nc) {
+          const size_t ldw = kc + 5;
+          const Weights w = make_weights(nc * ldw, t, rng);
+          std::vector<float> bp(kc * u.nr + 1, 7.0f);
+          u.packw(nc, kc, w.data(t), ldw, t, bp.data());
+          bool ok = bp[kc * u.nr] == 7.0f;  // nothing written past the panel
+          for (size_t k = 0; k < kc; ++k)
+            for (int j = 0; j < u.nr; ++j) ok = ok && bp[k * u.nr + j] == (j < nc ? static_cast<float>(w.value[j * ldw + k]) : 0.0f);
+          CHECK(ok, "%s packw %s nc %d kc %zu", u.isa, sk_dtype_name(t), nc, kc);
+        }
+}
+
+SK_TEST(linear_gemv_ukernel_rows_k_dtypes) {
+  Rng rng{22};
+  for (const Gemm& u : gemms())
+    for (sk_dtype t : kTypes)
+      for (size_t rows : {1, 3, 4, 5, 9})
+        for (size_t kd : {0, 1, 7, 8, 17, 33, 100}) {
+          const Weights w = make_weights(rows * kd, t, rng);
+          std::vector<float> x(kd), bias(rows), out(rows + 1, 123.0f);
+          for (float& v : x) v = static_cast<float>(rng.normal());
+          for (float& v : bias) v = static_cast<float>(rng.normal());
+          for (int with_bias = 0; with_bias < 2; ++with_bias) {
+            u.gemv(rows, kd, x.data(), w.data(t), t, with_bias ? bias.data() : nullptr, out.data());
+            double err = 0;
+            for (size_t r = 0; r < rows; ++r) {
+              double want = with_bias ? bias[r] : 0, scale = 1;
+              dot(kd, x.data(), 1, w.value.data() + r * kd, &want, &scale);
+              err = fmax(err, fabs(out[r] - want) / scale);
+            }
+            CHECK(err < 1e-5 && out[rows] == 123.0f, "%s gemv %s rows %zu k %zu: err %g", u.isa, sk_dtype_name(t), rows, kd, err);
+          }
+        }
+}
+
+SK_TEST(linear_sp24gemm_ukernel_every_nr_and_group_count) {
+  Rng rng{23};
+  for (const Sp24& u : sp24s())
+    for (sk_dtype t : kTypes)
+      for (size_t groups : {1, 2, 3, 16, 33, 130})  // 130: narrow values widen in chunks of 64
+        for (int nr = 1; nr <= u.nr; ++nr)
+          for (int accumulate = 0; accumulate < 2; ++accumulate) {
+            const size_t vstride = 2 * groups + 6, mbytes = (groups + 1) / 2 + 2;  // strided rows
+            const Weights w = make_weights(u.nr * vstride, t, rng);
+            std::vector<uint8_t> meta(u.nr * mbytes);
+            const std::vector<uint8_t> codes = make_codes(u.nr, groups, rng);
+            for (int r = 0; r < u.nr; ++r) memcpy(&meta[r * mbytes], &codes[r * ((groups + 1) / 2)], (groups + 1) / 2);
+            std::vector<float> xt(4 * groups * u.mr), ct((u.nr + 1) * u.mr);
+            for (float& v : xt) v = static_cast<float>(rng.normal());
+            for (float& v : ct) v = static_cast<float>(rng.normal());
+            const std::vector<float> c0 = ct;
+            u.gemm(nr, groups, xt.data(), w.data(t), vstride, meta.data(), mbytes, t, ct.data(), accumulate);
+            double err = 0;
+            for (int r = 0; r <= u.nr; ++r)
+              for (int i = 0; i < u.mr; ++i) {
+                double want = c0[r * u.mr + i], scale = 1;
+                if (r < nr) {
+                  want = accumulate ? c0[r * u.mr + i] : 0.0;
+                  for (size_t g = 0; g < groups; ++g)
+                    for (int j = 0; j < 2; ++j) {
+                      const double term = w.value[r * vstride + 2 * g + j] * xt[(4 * g + code_at(&meta[r * mbytes], g, j)) * u.mr + i];
+                      want += term, scale += fabs(term);
+                    }
+                }
+                err = fmax(err, fabs(ct[r * u.mr + i] - want) / scale);
+              }
+            CHECK(err < 1e-5, "%s sp24gemm %s groups %zu nr %d acc %d: err %g", u.isa, sk_dtype_name(t), groups, nr, accumulate, err);
+          }
+}
+
+SK_TEST(linear_sp24gemv_ukernel_k_and_dtypes) {
+  Rng rng{24};
+  for (const Sp24& u : sp24s())
+    for (sk_dtype t : kTypes)
+      for (size_t rows : {1, 3, 4, 5, 9})  // below, at and past the 4-row interleave
+        for (size_t kd : {4, 8, 12, 28, 32, 60, 64, 100, 132, 260}) {
+          const size_t groups = kd / 4, half = kd / 2, mbytes = (groups + 1) / 2;
+          const Weights w = make_weights(rows * half, t, rng);
+          const std::vector<uint8_t> meta = make_codes(rows, groups, rng);
+          std::vector<float> x(kd), bias(rows), out(rows);
+          for (float& v : x) v = static_cast<float>(rng.normal());
+          for (float& v : bias) v = static_cast<float>(rng.normal());
+          u.gemv(rows, kd, x.data(), w.data(t), meta.data(), t, bias.data(), out.data());
+          double err = 0;
+          for (size_t r = 0; r < rows; ++r) {
+            double want = bias[r], scale = 1;
+            for (size_t g = 0; g < groups; ++g)
+              for (int j = 0; j < 2; ++j) {
+                const double term = w.value[r * half + 2 * g + j] * x[4 * g + code_at(&meta[r * mbytes], g, j)];
+                want += term, scale += fabs(term);
+              }
+            err = fmax(err, fabs(out[r] - want) / scale);
+          }
+          CHECK(err < 1e-5, "%s sp24gemv %s rows %zu k %zu: err %g", u.isa, sk_dtype_name(t), rows, kd, err);
+        }
+}

@@ -136,3 +136,31 @@ export function conv1x1Model(batch: number, cin: number, cout: number, h: number
     [['w', [cout, cin, 1, 1], weights]],
   )
 }
+
+/** The onnxruntime-node surface the suites use (typed here: it is a dev dependency). */
+export interface Ort {
+  InferenceSession: { create(model: Uint8Array, options: object): Promise<OrtSession> }
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown
+}
+
+/** An onnxruntime-node session, as the suites use it. */
+export interface OrtSession {
+  inputNames: readonly string[]
+  run(feeds: Record<string, unknown>): Promise<Record<string, { dispose?(): void }>>
+  release(): Promise<void>
+}
+
+/** onnxruntime-node, or the reason it cannot be used (an install without dev dependencies). */
+export async function loadOrt(): Promise<Ort | string> {
+  const name = 'onnxruntime-node' // a variable: the import stays optional for tsc and bundlers
+  try {
+    return (await import(name)) as Ort
+  } catch (err) {
+    return `onnxruntime-node is not installed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); ORT rows skipped`
+  }
+}
+
+/** A session on `threads` intra-op threads (ours use the same count) running one op at a time. */
+export function ortSession(ort: Ort, model: Uint8Array, threads: number): Promise<OrtSession> {
+  return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' })
+}

@@ -21,7 +21,7 @@ import { fmix32 } from '../../random.js'
 import type { AttentionLayout } from '../../ops/layout.js'
 import type { Tensor } from '../../tensor.js'
 import { type BenchCase, type BenchSuite, rotationSets, type SuiteContext } from '../harness.js'
-import { mhaModel } from '../onnx.js'
+import { loadOrt, mhaModel, type Ort, ortSession, type OrtSession } from '../onnx.js'
 
 /** Which keys a case lets each query see, before the op's own `causal` flag. */
 export type MaskSpec =
@@ -199,26 +199,6 @@ function opCase(c: AttentionCase, inputs: Inputs, baseline: string | undefined):
   }
 }
 
-/** The onnxruntime-node surface this suite uses (typed here: it is a dev dependency). */
-interface Ort {
-  InferenceSession: { create(model: Uint8Array, options: object): Promise<OrtSession> }
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown
-}
-interface OrtSession {
-  run(feeds: Record<string, unknown>): Promise<Record<string, { dispose?(): void }>>
-  release(): Promise<void>
-}
-
-/** onnxruntime-node, or the reason it cannot be used (an install without dev dependencies). */
-async function loadOrt(): Promise<Ort | string> {
-  const name = 'onnxruntime-node' // a variable: the import stays optional for tsc and bundlers
-  try {
-    return (await import(name)) as Ort
-  } catch (err) {
-    return `onnxruntime-node is not installed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); ORT rows skipped`
-  }
-}
-
 function ortCase(c: AttentionCase, inputs: Inputs, ort: Ort): BenchCase {
   let session: OrtSession | undefined
   let feeds: Record<string, unknown>[] = []
@@ -227,12 +207,7 @@ function ortCase(c: AttentionCase, inputs: Inputs, ort: Ort): BenchCase {
     name: `ORT MHA S=${c.seqQ}`,
     flops: denseFlops(c),
     async setup() {
-      const threads = numThreads()
-      session = await ort.InferenceSession.create(mhaModel(c.batch, c.seqQ, c.seqKv, c.headsQ, c.headDim), {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-      })
+      session = await ortSession(ort, mhaModel(c.batch, c.seqQ, c.seqKv, c.headsQ, c.headDim), numThreads())
       // Our bhsd inputs seen as [B, S, H·D]: other values, same sizes, no copy (values do not change the timing).
       const view = (t: Tensor, s: number) => new ort.Tensor('float32', t.data as Float32Array, [c.batch, s, hidden])
       feeds = (await inputs.get()).map(([q, k, v]) => ({ query: view(q, c.seqQ), key: view(k, c.seqKv), value: view(v, c.seqKv) }))

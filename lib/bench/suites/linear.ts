@@ -17,7 +17,7 @@ import { sparsify } from '../../ops/sparsify.js'
 import type { SparseWeight } from '../../sparse/weight.js'
 import type { Tensor } from '../../tensor.js'
 import { type BenchCase, type BenchSuite, lastLevelCacheBytes, type SuiteContext } from '../harness.js'
-import { matmulModel } from '../onnx.js'
+import { loadOrt, matmulModel, type Ort, ortSession, type OrtSession } from '../onnx.js'
 
 /** The weight shapes: square, and LLaMA-7B's MLP up-projection. */
 const kShapes = [
@@ -33,25 +33,6 @@ const kTargets: { row: string; m: number; min: number }[] = [
   { row: '2:4 f32', m: 128, min: 1.2 },
   { row: 'dense f32', m: 128, min: 0.7 },
 ]
-
-/** The onnxruntime-node surface this suite uses (a dev dependency). */
-interface Ort {
-  InferenceSession: { create(model: Uint8Array, options: object): Promise<OrtSession> }
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown
-}
-interface OrtSession {
-  run(feeds: Record<string, unknown>): Promise<Record<string, { dispose?(): void }>>
-  release(): Promise<void>
-}
-
-async function loadOrt(): Promise<Ort | string> {
-  const name = 'onnxruntime-node' // a variable: the import stays optional for tsc and bundlers
-  try {
-    return (await import(name)) as Ort
-  } catch (err) {
-    return `onnxruntime-node is not installed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); ORT rows skipped`
-  }
-}
 
 /**
  * Copies of a weight to rotate among so the copies together exceed twice the
@@ -137,11 +118,7 @@ function ortCase(name: string, flops: number, w: Weights, m: number, ort: Ort): 
       const src = w.dense[0].data as Float32Array
       const wt = new Float32Array(k * n) // MatMul's B is [K, N]: the transpose of the linear weight
       for (let j = 0; j < n; ++j) for (let t = 0; t < k; ++t) wt[t * n + j] = src[j * k + t]
-      session = await ort.InferenceSession.create(matmulModel(m, k, n, wt), {
-        intraOpNumThreads: numThreads(),
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-      })
+      session = await ortSession(ort, matmulModel(m, k, n, wt), numThreads())
       feed = { x: new ort.Tensor('float32', w.input(m).data as Float32Array, [m, k]) }
     },
     run: timed(name, async () => {

@@ -18,7 +18,7 @@ import { linearCsr, sparsifyCsr } from '../../sparse/csr.js'
 import type { SparseWeight } from '../../sparse/weight.js'
 import { hostTensor, type Tensor } from '../../tensor.js'
 import { type BenchCase, type BenchSuite, lastLevelCacheBytes, type SuiteContext } from '../harness.js'
-import { conv1x1Model, matmulModel } from '../onnx.js'
+import { conv1x1Model, loadOrt, matmulModel, type Ort, ortSession, type OrtSession } from '../onnx.js'
 
 /** One layer: a 1×1 convolution (m = H·W pixels) or a linear layer (m rows). */
 export interface SpmmLayer {
@@ -140,26 +140,6 @@ function csrCase(d: LayerData, s: number, baseline: string | undefined): BenchCa
   }
 }
 
-/** The onnxruntime-node surface this suite uses (typed here: it is a dev dependency). */
-interface Ort {
-  InferenceSession: { create(model: Uint8Array, options: object): Promise<OrtSession> }
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown
-}
-interface OrtSession {
-  inputNames: readonly string[]
-  run(feeds: Record<string, unknown>): Promise<Record<string, { dispose?(): void }>>
-  release(): Promise<void>
-}
-
-async function loadOrt(): Promise<Ort | string> {
-  const name = 'onnxruntime-node' // a variable: the import stays optional for tsc and bundlers
-  try {
-    return (await import(name)) as Ort
-  } catch (err) {
-    return `onnxruntime-node is not installed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); ORT rows skipped`
-  }
-}
-
 function ortCase(d: LayerData, ort: Ort): BenchCase {
   const l = d.layer
   let session: OrtSession | undefined
@@ -176,7 +156,7 @@ function ortCase(d: LayerData, ort: Ort): BenchCase {
         for (let r = 0; r < l.n; ++r) for (let c = 0; c < l.k; ++c) wt[c * l.n + r] = w[r * l.k + c]
         model = matmulModel(l.m, l.k, l.n, wt)
       }
-      session = await ort.InferenceSession.create(model, { intraOpNumThreads: numThreads(), interOpNumThreads: 1, executionMode: 'sequential' })
+      session = await ortSession(ort, model, numThreads())
       feeds = d.inputs().xs.map((x) => ({ x: new ort.Tensor('float32', x.data as Float32Array, [...x.dims]) }))
     },
     async run(i) {

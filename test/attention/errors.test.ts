@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
+import { expectThrows } from '../fixtures/expect-errors.js'
 import { cudaBinding, cudaUnavailableReason } from '../../lib/native.js'
 
 const hasCuda = cudaBinding()?.status().available === true
@@ -19,23 +20,6 @@ const t = (dims: number[], type: sk.DType = 'float32') => {
 afterEach(() => {
   for (const x of made.splice(0)) x.dispose()
 })
-
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-
-/** Calls fn and checks it throws synchronously (validation never waits) with the code and argument name. */
-function expectThrows(fn: () => unknown, code: sk.ErrorCode, arg: string | null): void {
-  let thrown: unknown
-  try {
-    const p = fn() as Promise<unknown> | undefined
-    p?.catch?.(() => undefined)
-  } catch (err) {
-    thrown = err
-  }
-  expect(thrown, 'must throw synchronously').toBeInstanceOf(sk.SparsekitError)
-  const e = thrown as sk.SparsekitError
-  expect(e.code, e.message).toBe(code)
-  if (arg !== null) expect(e.message).toMatch(new RegExp(`^Expected .+ for ${escape(arg)} but received .+`, 's'))
-}
 
 const q4 = () => t([1, 4, 16, 32])
 const kv2 = () => t([1, 2, 24, 32])

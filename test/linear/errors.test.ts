@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
+import { expectThrows } from '../fixtures/expect-errors.js'
 import { cpuBinding, cudaBinding, cudaUnavailableReason } from '../../lib/native.js'
 import { SparseWeight } from '../../lib/sparse/weight.js'
 
@@ -18,22 +19,6 @@ const t = (dims: number[], type: sk.DType = 'float32') => keep(sk.zeros(dims, ty
 afterEach(() => {
   for (const x of made.splice(0)) x.dispose()
 })
-
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-
-function expectThrows(fn: () => unknown, code: sk.ErrorCode, arg: string | null): void {
-  let thrown: unknown
-  try {
-    const p = fn() as Promise<unknown> | undefined
-    p?.catch?.(() => undefined)
-  } catch (err) {
-    thrown = err
-  }
-  expect(thrown, 'must throw synchronously').toBeInstanceOf(sk.SparsekitError)
-  const e = thrown as sk.SparsekitError
-  expect(e.code, e.message).toBe(code)
-  if (arg !== null) expect(e.message).toMatch(new RegExp(`^Expected .+ for ${escape(arg)} but received .+`, 's'))
-}
 
 const sparse = async (n: number, k: number) => keep(await sk.sparsify(t([n, k]), { format: '2:4' }))
 

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest'
 import type { CudaBinding } from '../../lib/native.js'
 import { timeoutScale } from '../fixtures/child.js'
 import { addonPath, loadCudaAddon } from '../fixtures/cuda-addon.js'
+import { thrownCode } from '../fixtures/expect-errors.js'
 
 const { binding, skipReason } = loadCudaAddon<CudaBinding>()
 const built = binding !== undefined
@@ -17,19 +18,6 @@ if (!built) console.log(`cuda addon tests skipped: ${skipReason}`)
 else if (status?.available) console.log('cuda addon: a device is available; the no-device tests are skipped (test/cuda/cuda.test.ts covers the GPU)')
 
 const kChildTimeoutMs = 30_000 * timeoutScale
-
-/** The error code a call throws synchronously, or 'returned' when it does not throw. */
-function thrownCode(fn: () => unknown): string {
-  try {
-    const r = fn()
-    // An async method must refuse synchronously; swallow a stray rejection so it cannot leak.
-    if (r instanceof Promise) r.catch(() => undefined)
-    return 'returned'
-  } catch (e) {
-    expect(e).toBeInstanceOf(Error)
-    return String((e as { code?: unknown }).code)
-  }
-}
 
 /** Runs a CommonJS snippet in a fresh Node with the addon's path as ADDON; returns its exit status and output. */
 function runNode(code: string, args: string[] = []) {

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import { cpuBinding, cudaBinding, cudaUnavailableReason, type CudaBinding, type DeviceBuffer } from '../../lib/native.js'
+import { thrownCode } from '../fixtures/expect-errors.js'
 
 const cuda = cudaBinding()
 const hasCuda = cuda?.status().available === true
@@ -53,16 +54,6 @@ function bytesOf(v: ArrayBufferView): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
 }
 
-function codeOf(fn: () => unknown): string {
-  try {
-    const r = fn()
-    if (r instanceof Promise) r.catch(() => undefined)
-    return 'returned'
-  } catch (e) {
-    return String((e as { code?: unknown }).code)
-  }
-}
-
 /** First differing element, or -1: a readable failure instead of a 100k-element diff. */
 function firstDiff(a: Uint8Array, b: Uint8Array, elem: number): number {
   for (let i = 0; i < a.length; ++i) if (a[i] !== b[i]) return Math.floor(i / elem)
@@ -104,8 +95,8 @@ describe.skipIf(!hasCuda)('cuda: device and allocator', () => {
     expect(d.computeCapability).toMatch(/^\d+\.\d+$/)
     expect(d.totalMemory).toBeGreaterThan(2 ** 30)
     expect(d.multiprocessors).toBeGreaterThan(0)
-    expect(codeOf(() => b.deviceInfo(s.deviceCount))).toBe('ERR_SK_DEVICE')
-    expect(codeOf(() => b.deviceInfo(-1))).toBe('ERR_SK_DEVICE')
+    expect(thrownCode(() => b.deviceInfo(s.deviceCount))).toBe('ERR_SK_DEVICE')
+    expect(thrownCode(() => b.deviceInfo(-1))).toBe('ERR_SK_DEVICE')
   })
 
   it('alloc / free / emptyCache move bytes between allocated and cached, and reuse cached blocks', () => {
@@ -133,16 +124,16 @@ describe.skipIf(!hasCuda)('cuda: device and allocator', () => {
   it('a freed buffer is refused with ERR_SK_DISPOSED; a look-alike object with ERR_SK_INVALID_ARGUMENT', () => {
     const buf = b.alloc(0, 64)
     buf.free()
-    expect(codeOf(() => b.zero(buf, 64))).toBe('ERR_SK_DISPOSED')
-    expect(codeOf(() => b.copyToHost(buf, new Uint8Array(64), 64))).toBe('ERR_SK_DISPOSED')
+    expect(thrownCode(() => b.zero(buf, 64))).toBe('ERR_SK_DISPOSED')
+    expect(thrownCode(() => b.copyToHost(buf, new Uint8Array(64), 64))).toBe('ERR_SK_DISPOSED')
     const fake = { device: 0, bytes: 64, free() {} } as DeviceBuffer
-    expect(codeOf(() => b.copyToHost(fake, new Uint8Array(64), 64))).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(codeOf(() => new (buf.constructor as new () => unknown)())).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(thrownCode(() => b.copyToHost(fake, new Uint8Array(64), 64))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(thrownCode(() => new (buf.constructor as new () => unknown)())).toBe('ERR_SK_INVALID_ARGUMENT')
   })
 
   it('an impossible allocation is ERR_SK_OUT_OF_MEMORY and leaves the counters alone', () => {
     const before = b.memory(0)
-    expect(codeOf(() => b.alloc(0, 2 ** 50))).toBe('ERR_SK_OUT_OF_MEMORY')
+    expect(thrownCode(() => b.alloc(0, 2 ** 50))).toBe('ERR_SK_OUT_OF_MEMORY')
     expect(b.memory(0).buffers).toBe(before.buffers)
   })
 
@@ -163,13 +154,13 @@ describe.skipIf(!hasCuda)('cuda: device and allocator', () => {
       ['in-place cast between sizes', () => b.cast(buf, kTypeIds.float32, buf, kTypeIds.float16, 2, true), 'ERR_SK_INVALID_ARGUMENT'],
       ['memory(7.5)', () => b.memory(7.5), 'ERR_SK_DEVICE'],
     ]
-    for (const [what, call, code] of cases) expect(codeOf(call), what).toBe(code)
+    for (const [what, call, code] of cases) expect(thrownCode(call), what).toBe(code)
     const detached = new Uint8Array(16)
     structuredClone(detached.buffer, { transfer: [detached.buffer] })
-    expect(codeOf(() => b.copyToHost(buf, detached, 16))).toBe('ERR_SK_DISPOSED')
+    expect(thrownCode(() => b.copyToHost(buf, detached, 16))).toBe('ERR_SK_DISPOSED')
     const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer // ES2024
     const resizable = new Uint8Array(new Resizable(16, { maxByteLength: 64 }))
-    expect(codeOf(() => b.copyToHost(buf, resizable, 16))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(thrownCode(() => b.copyToHost(buf, resizable, 16))).toBe('ERR_SK_INVALID_ARGUMENT')
   })
 
   it('GC returns unreferenced buffers to the cache (the finalizer backstop)', () => {

@@ -15,6 +15,7 @@ import type { CudaBinding, CudaLinearArgs } from '../../lib/native.js'
 import { linear24Cuda, linearDenseCuda, sparsify24CudaFromCpuLayout, usesCusparseLt } from '../../lib/sparse/nm24-cuda.js'
 import { addonPath, loadCudaAddon } from '../fixtures/cuda-addon.js'
 import { compress24, expand24, halfToNumber, type HalfType, randomValues, randomWeight24, toHalfBits } from '../fixtures/sparse24.js'
+import { thrownCode } from '../fixtures/expect-errors.js'
 
 const { binding, skipReason } = loadCudaAddon<CudaBinding>()
 const built = binding !== undefined
@@ -23,17 +24,6 @@ if (!built) console.log(`cuda linear tests skipped: ${skipReason}`)
 else if (!hasCuda) console.log(`cuda linear GPU tests skipped: ${binding!.status().reason}`)
 
 const kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 5 // csrc/core/dtype.h
-
-function codeOf(fn: () => unknown): string {
-  try {
-    const r = fn()
-    if (r instanceof Promise) r.catch(() => undefined)
-    return 'returned'
-  } catch (e) {
-    expect(e).toBeInstanceOf(Error)
-    return String((e as { code?: unknown }).code)
-  }
-}
 
 const args = (o: Partial<CudaLinearArgs> = {}): CudaLinearArgs => ({ dtype: kBF16, m: 8, n: 32, k: 64, sparse: true, biasType: -1, ...o })
 
@@ -63,7 +53,7 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
     const bad = (mutate: (m: Uint8Array) => void) => {
       const m = w.meta.slice()
       mutate(m)
-      return codeOf(() => b.sparse24Layout(w.values, m, kF16, 4, 20, false))
+      return thrownCode(() => b.sparse24Layout(w.values, m, kF16, 4, 20, false))
     }
     expect(bad(() => undefined)).toBe('returned')
     for (const nib of [0x0, 0x1, 0x5, 0x6, 0xa, 0xf]) expect(bad((m) => (m[3 + 1] = (m[4] & 0xf0) | nib))).toBe('ERR_SK_INVALID_ARGUMENT')
@@ -77,14 +67,14 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
       msg = (e as Error).message
     }
     expect(msg).toMatch(/row 3 group 2 is corrupted/)
-    expect(codeOf(() => b.sparse24Layout(w.values.subarray(1), w.meta, kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
-    expect(codeOf(() => b.sparse24Layout(w.values, w.meta.subarray(1), kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
-    expect(codeOf(() => b.sparse24Layout(w.values, w.meta, kF16, 4, 18, false))).toBe('ERR_SK_SHAPE')
-    expect(codeOf(() => b.sparse24Layout(w.values, w.meta, kF32, 4, 20, false))).toBe('ERR_SK_DTYPE')
-    expect(codeOf(() => b.sparse24Layout(w.values, w.meta, kI8, 4, 20, false))).toBe('ERR_SK_DTYPE')
-    expect(codeOf(() => b.sparse24Layout([1, 2] as never, w.meta, kF16, 4, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(codeOf(() => b.sparse24Layout(w.values, w.meta, kF16, -1, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(codeOf(() => b.sparse24Layout(w.values, w.meta, kF16, 4.5, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(thrownCode(() => b.sparse24Layout(w.values.subarray(1), w.meta, kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta.subarray(1), kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kF16, 4, 18, false))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kF32, 4, 20, false))).toBe('ERR_SK_DTYPE')
+    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kI8, 4, 20, false))).toBe('ERR_SK_DTYPE')
+    expect(thrownCode(() => b.sparse24Layout([1, 2] as never, w.meta, kF16, 4, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kF16, -1, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kF16, 4.5, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
   })
 
   it('linearPick picks the kernel by dtype, sparsity and rows, and sizes the 2:4 layout', () => {
@@ -104,20 +94,20 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
     const p = b.linearPick(5 * 36 * 2, 1e9, 1e9, 33 * 2, 5 * 33 * 2, a)
     expect(p.nPad).toBe(128)
     expect(p.kPad).toBe(64)
-    expect(codeOf(() => b.linearPick(5 * 36 * 2 - 1, 1e9, 1e9, 66, 330, a))).toBe('ERR_SK_SHAPE')
-    expect(codeOf(() => b.linearPick(360, p.wBytes - 1, 1e9, 66, 330, a))).toBe('ERR_SK_SHAPE')
-    expect(codeOf(() => b.linearPick(360, 1e9, p.metaBytes - 1, 66, 330, a))).toBe('ERR_SK_SHAPE')
-    expect(codeOf(() => b.linearPick(360, 1e9, 1e9, 65, 330, a))).toBe('ERR_SK_SHAPE')
-    expect(codeOf(() => b.linearPick(360, 1e9, 1e9, 66, 329, a))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.linearPick(5 * 36 * 2 - 1, 1e9, 1e9, 66, 330, a))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.linearPick(360, p.wBytes - 1, 1e9, 66, 330, a))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.linearPick(360, 1e9, p.metaBytes - 1, 66, 330, a))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.linearPick(360, 1e9, 1e9, 65, 330, a))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.linearPick(360, 1e9, 1e9, 66, 329, a))).toBe('ERR_SK_SHAPE')
     // Empty shapes are fine.
-    expect(codeOf(() => b.linearPick(0, 1e9, 1e9, null, 0, args({ m: 0 })))).toBe('returned')
-    expect(codeOf(() => b.linearPick(0, 0, null, null, 0, args({ m: 3, n: 0, k: 0, sparse: false })))).toBe('returned')
+    expect(thrownCode(() => b.linearPick(0, 1e9, 1e9, null, 0, args({ m: 0 })))).toBe('returned')
+    expect(thrownCode(() => b.linearPick(0, 0, null, null, 0, args({ m: 3, n: 0, k: 0, sparse: false })))).toBe('returned')
   })
 
   it('linearPick refuses bad dtypes, shapes, bias and arguments with codes', () => {
     const b = binding!
     const pick = (a: Partial<CudaLinearArgs> | unknown, meta: number | null = 1e12, bias: number | null = null) =>
-      codeOf(() => b.linearPick(1e12, 1e12, meta, bias, 1e12, typeof a === 'object' && a !== null && !Array.isArray(a) ? args(a as Partial<CudaLinearArgs>) : (a as CudaLinearArgs)))
+      thrownCode(() => b.linearPick(1e12, 1e12, meta, bias, 1e12, typeof a === 'object' && a !== null && !Array.isArray(a) ? args(a as Partial<CudaLinearArgs>) : (a as CudaLinearArgs)))
     expect(pick({ dtype: kF32 })).toBe('ERR_SK_UNSUPPORTED')
     expect(pick({ dtype: kI8 })).toBe('ERR_SK_DTYPE')
     expect(pick({ dtype: 99 })).toBe('ERR_SK_INVALID_ARGUMENT')
@@ -137,8 +127,8 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
     expect(pick({ n: 65535 * 64 + 1, m: 1 })).toBe('ERR_SK_UNSUPPORTED') // more N tiles than grid y holds
     expect(pick(null)).toBe('ERR_SK_INVALID_ARGUMENT')
     expect(pick([1, 2])).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(codeOf(() => b.linearPick(-1, 0, 0, null, 0, args()))).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(codeOf(() => b.linearPick('x' as never, 0, 0, null, 0, args()))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(thrownCode(() => b.linearPick(-1, 0, 0, null, 0, args()))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(thrownCode(() => b.linearPick('x' as never, 0, 0, null, 0, args()))).toBe('ERR_SK_INVALID_ARGUMENT')
   })
 
   it('never crashes on random garbage: every call returns or throws a coded error', () => {
@@ -153,9 +143,9 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
     }
     for (let i = 0; i < 500; ++i) {
       const a = { dtype: pickJunk(), m: pickJunk(), n: pickJunk(), k: pickJunk(), sparse: pickJunk(), biasType: pickJunk() }
-      const code = codeOf(() => b.linearPick(pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, a as never))
+      const code = thrownCode(() => b.linearPick(pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, a as never))
       expect(code).toMatch(/^(returned|ERR_SK_\w+)$/)
-      const c2 = codeOf(() => b.sparse24Layout(pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, false))
+      const c2 = thrownCode(() => b.sparse24Layout(pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, false))
       expect(c2).toMatch(/^(returned|ERR_SK_\w+)$/)
     }
   })

@@ -21,6 +21,7 @@
         "csrc/cpu/attention/driver.cc",
         "csrc/cpu/attention/f32-attn-4x4-scalar.cc",
         "csrc/cpu/reference/attention.cc",
+        "csrc/cpu/prefill/scores.cc",
       ],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["sk_cpu_avx2", "sk_cpu_avx512"]}],
@@ -40,6 +41,7 @@
         "csrc/addon/memory.cc",
         "csrc/addon/op_cast.cc",
         "csrc/addon/op_attention.cc",
+        "csrc/addon/op_prefill.cc",
       ],
       # A Promise settled while a worker_thread is terminating cannot throw into
       # JS; without this node-addon-api rethrows in C++ and aborts the process.

@@ -61,6 +61,9 @@ export interface NativeMaskRule {
   local?: number
   qSeg?: Int32Array // [seqQ] segment ids; -1 prefix, -2 query segment
   kvSeg?: Int32Array // [seqKv]
+  kvPos?: Int32Array // [posBatch, posHeads, seqKv] original key positions (permuted causal)
+  posBatch?: number // 1 or the batch
+  posHeads?: number // 1 or the key/value heads
 }
 
 /**
@@ -83,6 +86,35 @@ export interface NativeMask {
   rules: NativeMaskRule[][]
 }
 
+/** Arguments of `blockScores`; mirrors `sk_block_scores_params` (method: 1 XAttention, 2 mean-pooled, 3 key importance). */
+export interface BlockScoresArgs {
+  dtype: number
+  method: 1 | 2 | 3
+  batch: number
+  headsQ: number
+  headsKv: number
+  seq: number
+  headDim: number
+  qStrides: [number, number, number]
+  kStrides: [number, number, number]
+  block: number
+  stride: number
+  segmentBlocks: number
+  keyCount: number
+  scale: number
+  causal: boolean
+}
+
+/** Arguments of `gatherRows`; mirrors `sk_gather_rows_params`. */
+export interface GatherRowsArgs {
+  elemSize: number
+  batch: number
+  heads: number
+  seq: number
+  row: number
+  srcStrides: [number, number, number]
+}
+
 /** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
 export interface CpuBinding {
   cpuInfo(): CpuInfo
@@ -96,6 +128,10 @@ export interface CpuBinding {
   castSync(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): void
   /** Block-sparse FlashAttention forward; lse is float32 [batch, headsQ, seqQ] or null. */
   attention(q: ArrayBufferView, k: ArrayBufferView, v: ArrayBufferView, out: ArrayBufferView, lse: Float32Array | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
+  /** Dynamic sparse prefill block scores (`sk_block_scores_params`; csrc/addon/op_prefill.cc). */
+  blockScores(q: ArrayBufferView, k: ArrayBufferView, out: Float32Array, args: BlockScoresArgs): Promise<void>
+  /** dst[b, h, s] = src[b, h, idx[b, h, s]] row by row, dst contiguous (`sk_gather_rows_params`). */
+  gatherRows(src: ArrayBufferView, idx: Int32Array, dst: ArrayBufferView, args: GatherRowsArgs): Promise<void>
 }
 
 /** Why CUDA can or cannot be used, from the CUDA addon. */

@@ -54,6 +54,8 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("cast", &SparsekitAddon::Cast),
                            InstanceMethod("castSync", &SparsekitAddon::CastSync),
                            InstanceMethod("attention", &SparsekitAddon::Attention),
+                           InstanceMethod("blockScores", &SparsekitAddon::BlockScores),
+                           InstanceMethod("gatherRows", &SparsekitAddon::GatherRows),
                        });
 }
 

@@ -31,6 +31,8 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value CastSync(const Napi::CallbackInfo& info);
   // op_attention.cc
   Napi::Value Attention(const Napi::CallbackInfo& info);
+  Napi::Value BlockScores(const Napi::CallbackInfo& info);  // op_prefill.cc
+  Napi::Value GatherRows(const Napi::CallbackInfo& info);   // op_prefill.cc
 
   // Tags the handles this load hands out, random per load, so a handle from
   // another copy of the addon (or a forged object) is refused, not trusted.

@@ -73,7 +73,7 @@ function maskOf(bits: Uint8Array, s: PrefillShape, nb: number, blockSize: number
  * const out = await sk.attention(q, k, v, { mask })
  * ```
  */
-export async function estimateBlockMask(q: Tensor, k: Tensor, options?: EstimateOptions): Promise<BlockMask> {
+export function estimateBlockMask(q: Tensor, k: Tensor, options?: EstimateOptions): Promise<BlockMask> {
   const o = checkOptions('options', options, ['method', 'blockSize', 'stride', 'threshold', 'budget', 'causal'])
   const method = o.method === undefined ? 'xattention' : o.method
   if (method !== 'xattention' && method !== 'meanpool' && method !== 'topk')
@@ -88,12 +88,14 @@ export async function estimateBlockMask(q: Tensor, k: Tensor, options?: Estimate
   else if (o.budget !== undefined) throw invalidArgument('options.budget', "nothing unless method is 'topk'", o.budget)
   const s = checkQkv(q, k)
   const nb = Math.ceil(s.seq / blockSize), rows = s.batch * s.headsQ * nb
-  const scores = await blockScores(q, k, s, {
+  // validated above, synchronously; from here on the work is queued
+  return blockScores(q, k, s, {
     method: method === 'meanpool' ? 2 : 1, block: blockSize, stride: method === 'meanpool' ? 1 : stride,
     segmentBlocks: 0, keyCount: s.seq, causal,
+  }).then((scores) => {
+    const bits = method === 'topk' ? selectTopK(scores, rows, nb, budget, causal) : selectByThreshold(scores, rows, nb, threshold, causal)
+    return maskOf(bits, s, nb, blockSize, causal)
   })
-  const bits = method === 'topk' ? selectTopK(scores, rows, nb, budget, causal) : selectByThreshold(scores, rows, nb, threshold, causal)
-  return maskOf(bits, s, nb, blockSize, causal)
 }
 
 /** A key permutation: `indices[b, g, j]` is the original position of the key stored at slot j of key head g. */
@@ -117,7 +119,7 @@ export interface KeyPermutation {
  * const perm = await sk.segmentPermutation(q, k, { blockSize: 128, segmentSize: 256 })
  * ```
  */
-export async function segmentPermutation(q: Tensor, k: Tensor, options?: { blockSize?: number; segmentSize?: number }): Promise<KeyPermutation> {
+export function segmentPermutation(q: Tensor, k: Tensor, options?: { blockSize?: number; segmentSize?: number }): Promise<KeyPermutation> {
   const o = checkOptions('options', options, ['blockSize', 'segmentSize'])
   const blockSize = checkBlockSize(o.blockSize)
   const seg = o.segmentSize === undefined ? 256 : o.segmentSize
@@ -200,7 +202,7 @@ export async function planPermutedAttention(q: Tensor, k: Tensor, blockSize: num
  * const out = await sk.permutedBlockAttention(q, k, v, { permutation: perm })
  * ```
  */
-export async function permutedBlockAttention(
+export function permutedBlockAttention(
   q: Tensor, k: Tensor, v: Tensor, options: { permutation: KeyPermutation; mask?: BlockMask; returnLse?: boolean },
 ): Promise<Tensor | AttentionResult> {
   const o = checkOptions('options', options, ['permutation', 'mask', 'returnLse'])
@@ -214,8 +216,11 @@ export async function permutedBlockAttention(
   if (o.mask !== undefined && !(o.mask instanceof BlockMask)) throw invalidArgument('options.mask', 'a BlockMask', o.mask)
   const blockSize = o.mask ? { q: o.mask.qBlock, kv: o.mask.kvBlock } : 128
   let mask = BlockMask.permutedCausal({ permutation: p.indices, dims: p.dims, headsQ: s.headsQ, qLen: s.seq, blockSize })
-  if (o.mask) mask = o.mask.and(mask)
-  return runPermuted(q, await gatherRows(k, p.indices), v, p, mask, returnLse)
+  if (o.mask) {
+    o.mask.checkFor(s.seq, s.seq, s.batch, s.headsQ)
+    mask = o.mask.and(mask)
+  }
+  return gatherRows(k, p.indices).then((kPerm) => runPermuted(q, kPerm, v, p, mask, returnLse))
 }
 
 /** Attention over kPerm (already gathered; disposed here) and v gathered by p. */
@@ -261,9 +266,9 @@ export interface PermutedAttentionOptions {
  * const out = await sk.permutedAttention(q, k, v, { blockSize: 128, segmentSize: 256, threshold: 0.9 })
  * ```
  */
-export async function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options?: PermutedAttentionOptions & { returnLse: true }): Promise<AttentionResult>
-export async function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options?: PermutedAttentionOptions & { returnLse?: false }): Promise<Tensor>
-export async function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options?: PermutedAttentionOptions): Promise<Tensor | AttentionResult> {
+export function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options: PermutedAttentionOptions & { returnLse: true }): Promise<AttentionResult>
+export function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options?: PermutedAttentionOptions & { returnLse?: false }): Promise<Tensor>
+export function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options?: PermutedAttentionOptions): Promise<Tensor | AttentionResult> {
   const o = checkOptions('options', options, ['blockSize', 'segmentSize', 'threshold', 'causal', 'returnLse'])
   const blockSize = checkBlockSize(o.blockSize)
   const seg = o.segmentSize === undefined ? 256 : o.segmentSize
@@ -275,6 +280,6 @@ export async function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options
   const returnLse = checkBool('options.returnLse', o.returnLse, false)
   const s = checkQkv(q, k, v)
   if (s.seq <= seg) return attention(q, k, v, { causal: true, returnLse })
-  const plan = await planPermutedAttention(q, k, blockSize, seg, threshold)
-  return runPermuted(q, plan.kPerm, v, plan.permutation, plan.mask, returnLse)
+  return planPermutedAttention(q, k, blockSize, seg, threshold).then((plan) =>
+    runPermuted(q, plan.kPerm, v, plan.permutation, plan.mask, returnLse))
 }

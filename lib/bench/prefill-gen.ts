@@ -78,11 +78,11 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
   for (let i = 0; i < k.length; i++) k[i]! *= noise
   // Pattern dims: [0, 2F) local rotations, [2F, 4F) slash rotations, 4F sink, 4F + 1 heavy hitters.
   const dSink = 4 * kFreqs, dHit = dSink + 1, rootD = Math.sqrt(D)
-  // Amplitudes for peak logits (after the 1/√D scale) of 4 (local), 3 (slash), 13 (sink), 8 (heavy
+  // Amplitudes for peak logits (after the 1/√D scale) of 4 (local), 3 (slash), 13 (sink), 10 (heavy
   // hitters). The rotations' far field is noise of std ≈ peak / √(2F): stronger local peaks would spread
   // a tail of mass over every block, which real long-context heads do not show.
   const local = Math.sqrt(4 * rootD / kFreqs), slashAmp = Math.sqrt(3 * rootD / kFreqs)
-  const sinkAmp = Math.sqrt(13 * rootD), hitAmp = Math.sqrt(8 * rootD)
+  const sinkAmp = Math.sqrt(13 * rootD), hitAmp = Math.sqrt(10 * rootD)
   const omega = (f: number) => 0.8 * 0.6 ** f // 0.8 down to ~0.01: a window of tens of tokens
   for (let b = 0; b < B; b++)
     for (let g = 0; g < Hkv; g++) {

@@ -188,6 +188,16 @@ export async function planPermutedAttention(q: Tensor, k: Tensor, blockSize: num
   }
 }
 
+/** Options of {@link permutedBlockAttention}. */
+export interface PermutedBlockOptions {
+  /** Where each key is stored: `indices[b, g, slot]` = original position; each row a bijection of 0..S − 1. */
+  permutation: KeyPermutation
+  /** Blocks to compute on the permuted layout (key block kb = slots kb·block …); default all. ANDed with the permuted-causal rule. */
+  mask?: BlockMask
+  /** Also return the natural-log LSE per query, float32 [B, Hq, S]. Default false. */
+  returnLse?: boolean
+}
+
 /**
  * Causal attention with keys and values stored in a permuted order: k and v
  * are given in their original order and gathered by `permutation`; `mask`
@@ -202,9 +212,9 @@ export async function planPermutedAttention(q: Tensor, k: Tensor, blockSize: num
  * const out = await sk.permutedBlockAttention(q, k, v, { permutation: perm })
  * ```
  */
-export function permutedBlockAttention(
-  q: Tensor, k: Tensor, v: Tensor, options: { permutation: KeyPermutation; mask?: BlockMask; returnLse?: boolean },
-): Promise<Tensor | AttentionResult> {
+export function permutedBlockAttention(q: Tensor, k: Tensor, v: Tensor, options: PermutedBlockOptions & { returnLse: true }): Promise<AttentionResult>
+export function permutedBlockAttention(q: Tensor, k: Tensor, v: Tensor, options: PermutedBlockOptions & { returnLse?: false }): Promise<Tensor>
+export function permutedBlockAttention(q: Tensor, k: Tensor, v: Tensor, options: PermutedBlockOptions): Promise<Tensor | AttentionResult> {
   const o = checkOptions('options', options, ['permutation', 'mask', 'returnLse'])
   const s = checkQkv(q, k, v)
   const returnLse = checkBool('options.returnLse', o.returnLse, false)

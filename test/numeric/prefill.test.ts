@@ -139,13 +139,13 @@ describe(`permuted attention [${process.env.SPARSEKIT_ISA}]`, () => {
   it('causality inside segments: perturbing a key changes no output before its original position', async () => {
     const { q, k, v } = inputs(d, 100)
     const perm = await sk.segmentPermutation(q, k, { blockSize: 64, segmentSize: 256 })
-    const base = keep((await sk.permutedBlockAttention(q, k, v, { permutation: perm })) as sk.Tensor)
+    const base = keep(await sk.permutedBlockAttention(q, k, v, { permutation: perm }))
     for (const j of [5, 300, 599]) {
       const k2 = keep(sk.tensor(Float32Array.from(k.data as Float32Array), k.dims))
       const v2 = keep(sk.tensor(Float32Array.from(v.data as Float32Array), v.dims))
       for (let r = 0; r < 4; r++)
         for (let e = 0; e < 32; e++) ((k2.data as Float32Array)[(r * 600 + j) * 32 + e] = 9), ((v2.data as Float32Array)[(r * 600 + j) * 32 + e] = -9)
-      const out = keep((await sk.permutedBlockAttention(q, k2, v2, { permutation: perm })) as sk.Tensor)
+      const out = keep(await sk.permutedBlockAttention(q, k2, v2, { permutation: perm }))
       const a = out.data as Float32Array, b = base.data as Float32Array
       for (let bh = 0; bh < 8; bh++) {
         expect(a.subarray(bh * 600 * 32, (bh * 600 + j) * 32)).toEqual(b.subarray(bh * 600 * 32, (bh * 600 + j) * 32))
@@ -157,7 +157,7 @@ describe(`permuted attention [${process.env.SPARSEKIT_ISA}]`, () => {
   it('the identity permutation is causal attention; one segment falls back to dense', async () => {
     const { q, k, v } = inputs(d, 110)
     const indices = new Int32Array(4 * 600).map((_, i) => i % 600)
-    const out = keep((await sk.permutedBlockAttention(q, k, v, { permutation: { indices, dims: [2, 2, 600] } })) as sk.Tensor)
+    const out = keep(await sk.permutedBlockAttention(q, k, v, { permutation: { indices, dims: [2, 2, 600] } }))
     const ref = keep(await sk.attention(q, k, v, { causal: true }))
     expect(maxRel(toF64(out), toF64(ref))).toBeLessThan(kF32Budget)
     const small = inputs({ ...d, S: 200 }, 120)

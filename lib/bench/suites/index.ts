@@ -8,6 +8,7 @@ import { registerSuite } from '../harness.js'
 import { attentionSuite } from './attention.js'
 import { castSuite } from './cast.js'
 import { copySuite } from './copy.js'
+import { prefillSuite } from './prefill.js'
 
 /** Registers the built-in suites once; later calls do nothing. */
 export function registerBuiltinSuites(): void {
@@ -16,5 +17,6 @@ export function registerBuiltinSuites(): void {
   registerSuite(castSuite)
   registerSuite(copySuite)
   registerSuite(attentionSuite)
+  registerSuite(prefillSuite)
 }
 let registered = false

@@ -38,8 +38,11 @@ export function checkPermutation(name: string, perm: unknown, rows: number, len:
 
 /**
  * Parts of the permuted-causal mask. kvPos is [posBatch, posHeads, kvLen]
- * (posHeads key heads, shared by headsQ / posHeads query heads each); the mask
- * has batch posBatch and heads 1 (posHeads 1) or headsQ.
+ * (posHeads key heads, shared by headsQ / posHeads query heads each). Without
+ * `keep` the mask has batch posBatch and heads 1 (posHeads 1) or headsQ; with
+ * `keep` (0/1 per block, [keepBatch, headsQ, nQBlocks, nKvBlocks]) only kept
+ * blocks are classified, and the mask has keepBatch × headsQ rows: one pass
+ * for PBS-Attn's selection ANDed with the rule.
  * @example
  * ```ts
  * const p = buildPermutedCausal(perm, 1, 2, 8, 4096, 4096, { q: 128, kv: 128 })
@@ -47,38 +50,40 @@ export function checkPermutation(name: string, perm: unknown, rows: number, len:
  */
 export function buildPermutedCausal(
   kvPos: Int32Array, posBatch: number, posHeads: number, headsQ: number, qLen: number, kvLen: number,
-  bs: { q: number; kv: number },
+  bs: { q: number; kv: number }, keep?: { bits: Uint8Array; batch: number },
 ): MaskParts {
-  const heads = posHeads === 1 ? 1 : headsQ, group = headsQ / posHeads
-  const p = emptyParts(posBatch, heads, qLen, kvLen, bs)
+  const group = headsQ / posHeads
+  const batch = keep ? keep.batch : posBatch, heads = keep || posHeads !== 1 ? headsQ : 1
+  const p = emptyParts(batch, heads, qLen, kvLen, bs)
   const nK = p.nKvBlocks, nQ = p.nQBlocks, off = kvLen - qLen
-  const lo = new Int32Array(nK), hi = new Int32Array(nK)
-  for (let b = 0; b < posBatch; b++)
-    for (let g = 0; g < posHeads; g++) {
-      const row = (b * posHeads + g) * kvLen
-      for (let kb = 0; kb < nK; kb++) {
-        let mn = kvLen, mx = -1
-        for (let j = kb * bs.kv, end = Math.min(kvLen, j + bs.kv); j < end; j++) {
-          const x = kvPos[row + j]!
-          if (x < mn) mn = x
-          if (x > mx) mx = x
-        }
-        lo[kb] = mn
-        hi[kb] = mx
+  // smallest and largest original position per (position row, key block)
+  const lo = new Int32Array(posBatch * posHeads * nK), hi = new Int32Array(lo.length)
+  for (let row = 0; row < posBatch * posHeads; row++)
+    for (let kb = 0; kb < nK; kb++) {
+      let mn = kvLen, mx = -1
+      for (let j = kb * bs.kv, end = Math.min(kvLen, j + bs.kv); j < end; j++) {
+        const x = kvPos[row * kvLen + j]!
+        if (x < mn) mn = x
+        if (x > mx) mx = x
       }
-      for (let h = g * group; h < (posHeads === 1 ? 1 : (g + 1) * group); h++)
-        for (let qb = 0; qb < nQ; qb++) {
-          const r = (b * heads + h) * nQ + qb, base = r * nK
-          const L0 = qb * bs.q + off, L1 = Math.min(qLen, (qb + 1) * bs.q) - 1 + off
-          let nf = 0, np = 0
-          for (let kb = 0; kb < nK; kb++) {
-            if (lo[kb]! > L1) continue
-            if (hi[kb]! <= L0) p.fullIdx[base + nf++] = kb
-            else p.partialIdx[base + np++] = kb
-          }
-          p.fullNum[r] = nf
-          p.partialNum[r] = np
+      lo[row * nK + kb] = mn
+      hi[row * nK + kb] = mx
+    }
+  for (let b = 0; b < batch; b++)
+    for (let h = 0; h < heads; h++) {
+      const pr = ((posBatch === 1 ? 0 : b) * posHeads + (posHeads === 1 ? 0 : Math.floor(h / group))) * nK
+      for (let qb = 0; qb < nQ; qb++) {
+        const r = (b * heads + h) * nQ + qb, base = r * nK
+        const L0 = qb * bs.q + off, L1 = Math.min(qLen, (qb + 1) * bs.q) - 1 + off
+        let nf = 0, np = 0
+        for (let kb = 0; kb < nK; kb++) {
+          if ((keep && !keep.bits[base + kb]) || lo[pr + kb]! > L1) continue
+          if (hi[pr + kb]! <= L0) p.fullIdx[base + nf++] = kb
+          else p.partialIdx[base + np++] = kb
         }
+        p.fullNum[r] = nf
+        p.partialNum[r] = np
+      }
     }
   p.rules = [[{ kind: RuleKind.permutedCausal, kvPos, posBatch, posHeads, posGroup: group }]]
   return p

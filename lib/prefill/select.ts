@@ -21,18 +21,40 @@ function fillByMass(scores: Float32Array, bits: Uint8Array, base: number, cands:
     for (const kb of cands) bits[base + kb] = 1
     return
   }
-  let total = 0, mass = 0
+  let total = 0, mass = 0, n = 0
+  if (order.length < cands.length) order = new Int32Array(cands.length)
   for (const kb of cands) {
     total += scores[base + kb]!
     if (bits[base + kb]) mass += scores[base + kb]!
+    else order[n++] = kb
   }
   const need = threshold * total
-  const rest = cands.filter((kb) => !bits[base + kb]).sort((a, b) => scores[base + b]! - scores[base + a]! || a - b)
-  for (const kb of rest) {
+  for (const kb of byScore(scores, base, order, n)) {
     if (mass >= need) break
     bits[base + kb] = 1
     mass += scores[base + kb]!
   }
+}
+
+let order = new Int32Array(256)
+let keys = new Float64Array(256)
+
+/**
+ * The first n entries of `order` (key blocks) by decreasing score, ties to the
+ * lower block. Scores (float32, ≥ 0) are exact in float64 with 29 spare
+ * mantissa bits, which carry the tie-break, so a native numeric sort does it.
+ */
+function byScore(scores: Float32Array, base: number, idx: Int32Array, n: number): Int32Array {
+  if (keys.length < n) keys = new Float64Array(n)
+  const k = keys.subarray(0, n), words = new Uint32Array(keys.buffer, 0, 2 * n)
+  for (let t = 0; t < n; t++) {
+    k[t] = scores[base + idx[t]!]!
+    words[2 * t] = (words[2 * t]! | (0x1fffffff - idx[t]!)) >>> 0 // the low 29 bits are zero for a float32 value
+  }
+  k.sort()
+  const out = new Int32Array(n)
+  for (let t = 0; t < n; t++) out[t] = 0x1fffffff - (words[2 * (n - 1 - t)]! & 0x1fffffff)
+  return out
 }
 
 /**

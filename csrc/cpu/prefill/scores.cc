@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -31,6 +32,13 @@ float load(sk_dtype t, const void* base, int64_t at) {
 void decode_head(const sk_block_scores_params& p, const void* base, int64_t at, int64_t stride_s, int64_t rows,
                  float* dst) {
   const int64_t d = p.head_dim;
+  if (p.dtype == SK_F32) {  // rows copied whole: the common float32 case is a memcpy per row
+    const float* src = static_cast<const float*>(base) + at;
+    for (int64_t s = 0; s < rows; ++s)
+      if (s < p.seq) memcpy(dst + s * d, src + s * stride_s, static_cast<size_t>(d) * sizeof(float));
+      else memset(dst + s * d, 0, static_cast<size_t>(d) * sizeof(float));
+    return;
+  }
   for (int64_t s = 0; s < rows; ++s)
     for (int64_t e = 0; e < d; ++e) dst[s * d + e] = s < p.seq ? load(p.dtype, base, at + s * stride_s + e) : 0.0f;
 }
@@ -73,7 +81,9 @@ void xattention_block(const sk_block_scores_params& p, const sk_prefill_kernels&
   const int32_t rows = static_cast<int32_t>(r1 - r0);
   const size_t ld = lanes_up(rows, kn.lanes), kc = static_cast<size_t>(S * D);
   const int64_t cols = p.causal ? r1 : n_super;
-  std::vector<float> qt(kc * ld, 0.0f), st(static_cast<size_t>(cols) * ld), inv(ld);
+  std::vector<float> qt(kc * ld, 0.0f), inv(ld);
+  std::unique_ptr<float[]> st_buf(new float[static_cast<size_t>(cols) * ld]);  // every entry written by gemm
+  float* st = st_buf.get();
   // Super-row r: q[rS + S-1-t] in features [tD, (t+1)D) (the antidiagonal of each S×S tile).
   const float qscale = p.scale / static_cast<float>(S) * kLog2e;
   const int64_t qat = b * p.q_stride_b + h * p.q_stride_h;
@@ -83,11 +93,11 @@ void xattention_block(const sk_block_scores_params& p, const sk_prefill_kernels&
       if (i >= p.seq) continue;
       for (int64_t e = 0; e < D; ++e) qt[static_cast<size_t>(t * D + e) * ld + n] = load(p.dtype, p.q, qat + i * p.q_stride_s + e) * qscale;
     }
-  gemm(kn, cols, ld, kc, kp, qt.data(), st.data());
+  gemm(kn, cols, ld, kc, kp, qt.data(), st);
   if (p.causal)  // super-cells right of the diagonal; the diagonal super-cell stays (as XAttention does)
     for (int32_t n = 0; n < rows; ++n)
       for (int64_t c = r0 + n + 1; c < cols; ++c) st[c * ld + n] = kNegInf;
-  softmax_cols(kn, cols, ld, rows, st.data(), inv.data());
+  softmax_cols(kn, cols, ld, rows, st, inv.data());
   float* out = p.out + ((b * p.heads_q + h) * nb + qb) * nb;
   for (int64_t kb = 0; kb < nb; ++kb) {
     double acc = 0;
@@ -100,8 +110,7 @@ void xattention_block(const sk_block_scores_params& p, const sk_prefill_kernels&
 // Mean-pooled scores of one (batch, query head): every query block's row.
 void meanpool_head(const sk_block_scores_params& p, int64_t b, int64_t h, const float* kd) {
   const int64_t D = p.head_dim, nb = (p.seq + p.block - 1) / p.block;
-  std::vector<float> qd(static_cast<size_t>(p.seq * D));
-  decode_head(p, p.q, b * p.q_stride_b + h * p.q_stride_h, p.q_stride_s, p.seq, qd.data());
+  std::vector<float> qd(static_cast<size_t>(std::min<int64_t>(p.block, p.seq) * D));
   auto pool = [&](const float* x, std::vector<double>& out) {
     out.assign(static_cast<size_t>(nb * D), 0.0);
     for (int64_t blk = 0; blk < nb; ++blk) {
@@ -111,8 +120,17 @@ void meanpool_head(const sk_block_scores_params& p, int64_t b, int64_t h, const 
       for (int64_t e = 0; e < D; ++e) out[blk * D + e] /= static_cast<double>(s1 - s0);
     }
   };
-  std::vector<double> qm, km, logit(static_cast<size_t>(nb));
-  pool(qd.data(), qm), pool(kd, km);
+  std::vector<double> qm(static_cast<size_t>(nb * D), 0.0), km, logit(static_cast<size_t>(nb));
+  pool(kd, km);
+  for (int64_t blk = 0; blk < nb; ++blk) {  // q block by block: a block of rows decoded at a time
+    const int64_t s0 = blk * p.block, n = std::min(p.seq, s0 + p.block) - s0;
+    sk_block_scores_params one = p;
+    one.seq = n;
+    decode_head(one, p.q, b * p.q_stride_b + h * p.q_stride_h + s0 * p.q_stride_s, p.q_stride_s, n, qd.data());
+    for (int64_t s = 0; s < n; ++s)
+      for (int64_t e = 0; e < D; ++e) qm[blk * D + e] += qd[s * D + e];
+    for (int64_t e = 0; e < D; ++e) qm[blk * D + e] /= static_cast<double>(n);
+  }
   for (int64_t qb = 0; qb < nb; ++qb) {
     float* out = p.out + ((b * p.heads_q + h) * nb + qb) * nb;
     double mx = -INFINITY;
@@ -138,12 +156,14 @@ void importance_head(const sk_block_scores_params& p, const sk_prefill_kernels& 
   const int64_t D = p.head_dim, q0 = std::max<int64_t>(0, p.seq - p.block), cols = p.key_count;
   const int32_t rows = static_cast<int32_t>(p.seq - q0);
   const size_t ld = lanes_up(rows, kn.lanes);
-  std::vector<float> qt(static_cast<size_t>(D) * ld, 0.0f), st(static_cast<size_t>(cols) * ld), inv(ld);
+  std::vector<float> qt(static_cast<size_t>(D) * ld, 0.0f), inv(ld);
+  std::unique_ptr<float[]> st_buf(new float[static_cast<size_t>(cols) * ld]);  // every entry written by gemm
+  float* st = st_buf.get();
   const int64_t qat = b * p.q_stride_b + h * p.q_stride_h;
   for (int32_t n = 0; n < rows; ++n)
     for (int64_t e = 0; e < D; ++e) qt[e * ld + n] = load(p.dtype, p.q, qat + (q0 + n) * p.q_stride_s + e) * p.scale * kLog2e;
-  gemm(kn, cols, ld, static_cast<size_t>(D), kd, qt.data(), st.data());
-  softmax_cols(kn, cols, ld, rows, st.data(), inv.data());
+  gemm(kn, cols, ld, static_cast<size_t>(D), kd, qt.data(), st);
+  softmax_cols(kn, cols, ld, rows, st, inv.data());
   float* out = p.out + (b * p.heads_q + h) * p.seq;
   for (int64_t j = 0; j < p.seq; ++j) {
     double acc = 0;
@@ -171,12 +191,19 @@ sk_status sk_cpu_block_scores_run(const sk_block_scores_params& p, const sk_pref
     // Keys decoded once per (batch, key head); XAttention pads to whole super-columns.
     const int64_t rows = p.method == SK_SCORE_XATTENTION ? (p.seq + p.stride - 1) / p.stride * p.stride : p.seq;
     const size_t head = static_cast<size_t>(rows * D);
-    std::vector<float> kd(static_cast<size_t>(p.batch * p.heads_kv) * head);
-    each(pool, static_cast<size_t>(p.batch * p.heads_kv), [&](size_t i) {
-      const int64_t b = static_cast<int64_t>(i) / p.heads_kv, g = static_cast<int64_t>(i) % p.heads_kv;
-      decode_head(p, p.k, b * p.k_stride_b + g * p.k_stride_h, p.k_stride_s, rows, kd.data() + i * head);
-    });
-    auto keys = [&](int64_t b, int64_t h) { return kd.data() + static_cast<size_t>(b * p.heads_kv + h / group) * head; };
+    // float32 keys with contiguous rows are read in place; others are decoded
+    // (and padded) once per (batch, key head).
+    const bool in_place = p.dtype == SK_F32 && p.k_stride_s == D && rows == p.seq;
+    std::unique_ptr<float[]> kd(in_place ? nullptr : new float[static_cast<size_t>(p.batch * p.heads_kv) * head]);
+    if (!in_place)
+      each(pool, static_cast<size_t>(p.batch * p.heads_kv), [&](size_t i) {
+        const int64_t b = static_cast<int64_t>(i) / p.heads_kv, g = static_cast<int64_t>(i) % p.heads_kv;
+        decode_head(p, p.k, b * p.k_stride_b + g * p.k_stride_h, p.k_stride_s, rows, kd.get() + i * head);
+      });
+    auto keys = [&](int64_t b, int64_t h) -> const float* {
+      if (in_place) return static_cast<const float*>(p.k) + b * p.k_stride_b + (h / group) * p.k_stride_h;
+      return kd.get() + static_cast<size_t>(b * p.heads_kv + h / group) * head;
+    };
     if (p.method == SK_SCORE_XATTENTION) {
       // Largest blocks (the most key columns under causality) first.
       const size_t n = static_cast<size_t>(p.batch * p.heads_q * nb);

@@ -34,6 +34,7 @@
         "csrc/cpu/f32-sp24/driver.cc",
         "csrc/cpu/f32-sp24/f32-sp24-4x2-scalar.cc",
         "csrc/cpu/sp24/sp24_ops.cc",
+        "csrc/cpu/prefill/scores.cc",
       ],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["sk_cpu_avx2", "sk_cpu_avx512"]}],
@@ -55,6 +56,7 @@
         "csrc/addon/op_attention.cc",
         "csrc/addon/op_spmm.cc",
         "csrc/addon/op_linear.cc",
+        "csrc/addon/op_prefill.cc",
       ],
       # A Promise settled while a worker_thread is terminating cannot throw into
       # JS; without this node-addon-api rethrows in C++ and aborts the process.
@@ -70,7 +72,8 @@
                   "test/native/attention_test.cc", "test/native/attention_ukernel_test.cc",
                   "test/native/sparse24_layout_test.cc", "cuda/sparse24/layout.cc",
                   "test/native/spmm_test.cc", "test/native/spmm_pack_test.cc",
-                  "test/native/linear_ukernel_test.cc", "test/native/sp24_test.cc"],
+                  "test/native/linear_ukernel_test.cc", "test/native/sp24_test.cc",
+                  "test/native/prefill_test.cc"],
       "ldflags": ["-pthread"],
     },
     {

@@ -10,6 +10,10 @@ export { tensor, zeros, randn, type TensorLike, type RandnOptions } from './crea
 export { devices, cudaStatus, setNumThreads, numThreads, type DeviceName, type DeviceInfo, type CudaAvailability } from './device.js'
 export { memory, type MemoryInfo } from './memory.js'
 export { attention, type AttentionOptions, type AttentionResult, type AttentionLayout } from './ops/attention.js'
+export {
+  estimateBlockMask, segmentPermutation, permutedBlockAttention, permutedAttention,
+  type EstimateOptions, type KeyPermutation, type PermutedAttentionOptions,
+} from './ops/prefill.js'
 export { BlockMask, type BlockSize, type DenseBlocks, type MaskSizes } from './mask/index.js'
 export { SparseWeight, type SparseFormat } from './sparse/weight.js'
 export { conv1x1, type Conv1x1Options, type Activation, type ClampActivation } from './ops/conv1x1.js'

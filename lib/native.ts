@@ -61,6 +61,9 @@ export interface NativeMaskRule {
   local?: number
   qSeg?: Int32Array // [seqQ] segment ids; -1 prefix, -2 query segment
   kvSeg?: Int32Array // [seqKv]
+  kvPos?: Int32Array // [posBatch, posHeads, seqKv] original key positions (permuted causal)
+  posBatch?: number // 1 or the batch
+  posHeads?: number // 1 or the key/value heads
 }
 
 /**
@@ -117,6 +120,35 @@ export interface Sparse24Args {
   m?: number
 }
 
+/** Arguments of `blockScores`; mirrors `sk_block_scores_params` (method: 1 XAttention, 2 mean-pooled, 3 key importance). */
+export interface BlockScoresArgs {
+  dtype: number
+  method: 1 | 2 | 3
+  batch: number
+  headsQ: number
+  headsKv: number
+  seq: number
+  headDim: number
+  qStrides: [number, number, number]
+  kStrides: [number, number, number]
+  block: number
+  stride: number
+  segmentBlocks: number
+  keyCount: number
+  scale: number
+  causal: boolean
+}
+
+/** Arguments of `gatherRows`; mirrors `sk_gather_rows_params`. */
+export interface GatherRowsArgs {
+  elemSize: number
+  batch: number
+  heads: number
+  seq: number
+  row: number
+  srcStrides: [number, number, number]
+}
+
 /** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
 export interface CpuBinding {
   cpuInfo(): CpuInfo
@@ -150,6 +182,10 @@ export interface CpuBinding {
    * (denseIn → values + meta; rejects a group of 4 with more than 2 non-zeros), 2 decompress (values + meta → denseOut; rejects bad codes).
    */
   sparse24(op: 0 | 1 | 2, args: Sparse24Args, denseIn: ArrayBufferView | null, denseOut: ArrayBufferView | null, values?: ArrayBufferView | null, meta?: Uint8Array | null): Promise<void>
+  /** Dynamic sparse prefill block scores (`sk_block_scores_params`; csrc/addon/op_prefill.cc). */
+  blockScores(q: ArrayBufferView, k: ArrayBufferView, out: Float32Array, args: BlockScoresArgs): Promise<void>
+  /** dst[b, h, s] = src[b, h, idx[b, h, s]] row by row, dst contiguous (`sk_gather_rows_params`). */
+  gatherRows(src: ArrayBufferView, idx: Int32Array, dst: ArrayBufferView, args: GatherRowsArgs): Promise<void>
 }
 
 /** Why CUDA can or cannot be used, from the CUDA addon. */

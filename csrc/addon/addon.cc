@@ -61,6 +61,8 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("spmm", &SparsekitAddon::Spmm),
                            InstanceMethod("linear", &SparsekitAddon::Linear),
                            InstanceMethod("sparse24", &SparsekitAddon::Sparse24),
+                           InstanceMethod("blockScores", &SparsekitAddon::BlockScores),
+                           InstanceMethod("gatherRows", &SparsekitAddon::GatherRows),
                        });
 }
 

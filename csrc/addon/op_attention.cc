@@ -191,7 +191,7 @@ std::shared_ptr<MaskCopy> parse_mask(Napi::Env env, const Napi::Value& v, const 
       Napi::Object x = xv.As<Napi::Object>();
       sk_mask_rule& rule = m.rules.rules[t][r];
       rule = sk_mask_rule{};
-      rule.kind = static_cast<int32_t>(int_field(env, x, "kind", where, SK_RULE_CAUSAL, SK_RULE_DOCUMENTS));
+      rule.kind = static_cast<int32_t>(int_field(env, x, "kind", where, SK_RULE_CAUSAL, SK_RULE_PERMUTED_CAUSAL));
       const int64_t big = static_cast<int64_t>(kMaxSafeInteger);
       if (rule.kind == SK_RULE_WINDOW) rule.window = int_field(env, x, "window", where, 0, big);
       if (rule.kind == SK_RULE_STREAMING) {
@@ -203,6 +203,19 @@ std::shared_ptr<MaskCopy> parse_mask(Napi::Env env, const Napi::Value& v, const 
         rule.q_seg = c->segs.back()->data();
         c->segs.push_back(std::make_unique<std::vector<int32_t>>(int32s(env, x, "kvSeg", p.seq_kv)));
         rule.kv_seg = c->segs.back()->data();
+      }
+      if (rule.kind == SK_RULE_PERMUTED_CAUSAL) {  // kvPos [posBatch, posHeads, seq_kv]
+        const int64_t pb = int_field(env, x, "posBatch", where, 1, p.batch > 1 ? p.batch : 1, SK_ERR_SHAPE);
+        const int64_t ph = int_field(env, x, "posHeads", where, 1, p.heads_kv, SK_ERR_SHAPE);
+        if ((pb != 1 && pb != p.batch) || (ph != 1 && ph != p.heads_kv))
+          throw_error(env, SK_ERR_SHAPE, "Expected " + where + "posBatch 1 or " + num(p.batch) + " and posHeads 1 or " +
+                                             num(p.heads_kv) + " but received " + num(pb) + " and " + num(ph));
+        c->segs.push_back(std::make_unique<std::vector<int32_t>>(
+            int32s(env, x, "kvPos", mul_add(env, pb * ph, p.seq_kv, 0, "kvPos"))));
+        rule.kv_pos = c->segs.back()->data();
+        rule.pos_stride_h = ph == 1 ? 0 : p.seq_kv;
+        rule.pos_stride_b = pb == 1 ? 0 : ph * p.seq_kv;
+        rule.pos_group = p.heads_q / ph;
       }
     }
   }

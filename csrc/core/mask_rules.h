@@ -13,7 +13,8 @@ namespace sk {
 constexpr int32_t kSegPrefix = -1;  // documents(): the instruction prefix, seen by every query
 constexpr int32_t kSegQuery = -2;   // documents(): the query segment, which sees everything
 
-SK_HD bool rule_visible(const sk_mask_rule& r, int64_t i, int64_t j, int64_t offset) {
+// b and h (batch, query head) select the row of per-head arrays (kv_pos).
+SK_HD bool rule_visible(const sk_mask_rule& r, int64_t b, int64_t h, int64_t i, int64_t j, int64_t offset) {
   const int64_t last = i + offset;  // the last key query i may see under causality
   switch (r.kind) {
     case SK_RULE_CAUSAL: return j <= last;
@@ -23,16 +24,18 @@ SK_HD bool rule_visible(const sk_mask_rule& r, int64_t i, int64_t j, int64_t off
       const int32_t qs = r.q_seg[i], ks = r.kv_seg[j];
       return ks == kSegPrefix || qs == kSegQuery || qs == ks;
     }
+    case SK_RULE_PERMUTED_CAUSAL:
+      return r.kv_pos[b * r.pos_stride_b + (h / r.pos_group) * r.pos_stride_h + j] <= last;
     default: return false;
   }
 }
 
 // Whether key j is visible to query i under the OR-of-ANDs rules.
-SK_HD bool rules_visible(const sk_mask_rules& rules, int64_t i, int64_t j, int64_t offset) {
+SK_HD bool rules_visible(const sk_mask_rules& rules, int64_t b, int64_t h, int64_t i, int64_t j, int64_t offset) {
   if (rules.n_terms == 0) return true;
   for (int t = 0; t < rules.n_terms; ++t) {
     bool all = true;
-    for (int r = 0; r < rules.n_rules[t] && all; ++r) all = rule_visible(rules.rules[t][r], i, j, offset);
+    for (int r = 0; r < rules.n_rules[t] && all; ++r) all = rule_visible(rules.rules[t][r], b, h, i, j, offset);
     if (all) return true;
   }
   return false;

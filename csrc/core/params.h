@@ -28,6 +28,7 @@ enum sk_mask_rule_kind {
   SK_RULE_WINDOW = 2,     // i + offset - window < j <= i + offset
   SK_RULE_STREAMING = 3,  // j <= i + offset and (j < sink or i + offset - j < local)
   SK_RULE_DOCUMENTS = 4,  // kv_seg[j] == kPrefix or q_seg[i] == kQuery or q_seg[i] == kv_seg[j]
+  SK_RULE_PERMUTED_CAUSAL = 5,  // kv_pos[b, h / pos_group, j] <= i + offset (keys stored permuted, PBS-Attn)
 };
 
 struct sk_mask_rule {
@@ -36,6 +37,12 @@ struct sk_mask_rule {
   int64_t sink, local;   // tokens (SK_RULE_STREAMING)
   const int32_t* q_seg;  // [seq_q] segment id per query token (SK_RULE_DOCUMENTS)
   const int32_t* kv_seg; // [seq_kv] segment id per key token (SK_RULE_DOCUMENTS)
+  // SK_RULE_PERMUTED_CAUSAL: the original position of the key stored at slot j,
+  // kv_pos[b * pos_stride_b + (h / pos_group) * pos_stride_h + j] (elements; a
+  // stride of 0 broadcasts). h is the query head; pos_group query heads share a row.
+  const int32_t* kv_pos;
+  int64_t pos_stride_b, pos_stride_h;
+  int64_t pos_group;
 };
 
 // The token rule of partial blocks: OR over terms of (AND over a term's rules).
@@ -152,4 +159,51 @@ struct sk_sp24_params {
   void* values;            // [rows, k/2]
   uint8_t* meta;           // [rows, ceil(k/8)]
   int64_t bad_row, bad_group;  // out: the first offending (row, group of 4), or -1
+};
+
+// Dynamic sparse prefill (csrc/cpu/prefill): the block scores a block mask is
+// selected from, and the key permutation's importance scores. q and k share
+// one length (prefill: seq_q == seq_kv); selection itself runs in lib/prefill.
+
+enum sk_score_method {
+  // out [batch, heads_q, n_blocks, n_blocks]: XAttention's antidiagonal scores.
+  // Per query super-row (stride queries, reversed) and key super-column
+  // (stride keys), logit = scale/stride · Σ_t q[rS+S-1-t]·k[cS+t]; a softmax over
+  // the super-columns (causal: c <= r), summed over each block's super-cells.
+  SK_SCORE_XATTENTION = 1,
+  // out [batch, heads_q, n_blocks, n_blocks]: softmax over candidate key blocks
+  // of scale · mean(q block)·mean(k block); candidates kb <= qb when causal, and
+  // outside the query's own segment of segment_blocks blocks when that is > 0.
+  SK_SCORE_MEANPOOL = 2,
+  // out [batch, heads_q, seq]: the mean over the last `block` queries of
+  // softmax over keys [0, key_count) of scale · q·k (0 from key_count on).
+  SK_SCORE_KEY_IMPORTANCE = 3,
+};
+
+struct sk_block_scores_params {
+  const void* q;
+  const void* k;
+  float* out;
+  sk_dtype dtype;  // SK_F32, SK_F16 or SK_BF16
+  int32_t method;  // sk_score_method
+  int64_t batch, heads_q, heads_kv, seq, head_dim;
+  int64_t q_stride_b, q_stride_h, q_stride_s;  // elements
+  int64_t k_stride_b, k_stride_h, k_stride_s;  // elements
+  int32_t block;           // tokens per block (query and key)
+  int32_t stride;          // XAttention: divides block
+  int32_t segment_blocks;  // MEANPOOL: blocks per segment whose own segment is excluded, 0 for none
+  int64_t key_count;       // KEY_IMPORTANCE: keys scored, 1..seq
+  float scale;
+  bool causal;
+};
+
+// dst[b, h, s, :] = src[b, h, idx[(b * heads + h) * seq + s], :], dst contiguous
+// [batch, heads, seq, row]; rows are `row` elements of elem_size bytes.
+struct sk_gather_rows_params {
+  const void* src;
+  void* dst;
+  const int32_t* idx;  // each in [0, seq)
+  size_t elem_size;    // bytes
+  int64_t batch, heads, seq, row;
+  int64_t src_stride_b, src_stride_h, src_stride_s;  // elements
 };

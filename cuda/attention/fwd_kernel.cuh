@@ -169,7 +169,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
           bool visible = col < cur.count;
           if (cur.causal_test) visible = visible && j <= i + p.causal_offset;
           // i < seq_q: the rules index per-token arrays; padding rows must not reach them.
-          if (cur.rule_test) visible = visible && i < p.seq_q && sk::rules_visible(*p.rules, i, j, p.causal_offset);
+          if (cur.rule_test) visible = visible && i < p.seq_q && sk::rules_visible(*p.rules, b, h, i, j, p.causal_offset);
           if (!visible) s[nt][e] = -INFINITY;
         }
       }

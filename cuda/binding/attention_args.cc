@@ -137,8 +137,9 @@ void check_row(Napi::Env env, int64_t row, int32_t n, int32_t full_num, const in
   }
 }
 
-void plan_rules(Napi::Env env, Napi::Value v, int64_t seq_q, int64_t seq_kv, AttentionPlan& plan,
+void plan_rules(Napi::Env env, Napi::Value v, const attn::FwdParams& p, AttentionPlan& plan,
                 std::vector<unsigned char>& blob) {
+  const int64_t seq_q = p.seq_q, seq_kv = p.seq_kv, heads_kv = p.heads_q / p.group;
   const char* what = "an array of at most 4 terms, each an array of at most 4 rules";
   if (!v.IsArray() || v.As<Napi::Array>().Length() > kMaskMaxTerms)
     expected(env, SK_ERR_INVALID_ARGUMENT, what, "mask.rules", received(v));
@@ -156,7 +157,7 @@ void plan_rules(Napi::Env env, Napi::Value v, int64_t seq_q, int64_t seq_kv, Att
       const std::string rname = tname + "[" + std::to_string(r) + "]";
       Napi::Object ro = object_arg(env, term.Get(r), rname.c_str());
       sk_mask_rule& rule = rules.rules[t][r];
-      rule.kind = static_cast<int32_t>(int_field(env, ro, rname, "kind", SK_RULE_CAUSAL, SK_RULE_DOCUMENTS));
+      rule.kind = static_cast<int32_t>(int_field(env, ro, rname, "kind", SK_RULE_CAUSAL, SK_RULE_PERMUTED_CAUSAL));
       const int64_t kMaxTokens = static_cast<int64_t>(kMaxSafeInteger);
       if (rule.kind == SK_RULE_WINDOW) rule.window = int_field(env, ro, rname, "window", 0, kMaxTokens);
       if (rule.kind == SK_RULE_STREAMING) {
@@ -170,6 +171,19 @@ void plan_rules(Napi::Env env, Napi::Value v, int64_t seq_q, int64_t seq_kv, Att
         fix.q_at = append(blob, q_seg, sizeof(int32_t) * seq_q);
         fix.kv_at = append(blob, kv_seg, sizeof(int32_t) * seq_kv);
         plan.seg_fixes.push_back(fix);
+      }
+      if (rule.kind == SK_RULE_PERMUTED_CAUSAL) {  // kvPos [posBatch, posHeads, seq_kv]
+        const int64_t pb = int_field(env, ro, rname, "posBatch", 1, p.batch > 1 ? p.batch : 1);
+        const int64_t ph = int_field(env, ro, rname, "posHeads", 1, heads_kv);
+        if ((pb != 1 && pb != p.batch) || (ph != 1 && ph != heads_kv))
+          expected(env, SK_ERR_SHAPE, "posBatch 1 or the batch and posHeads 1 or the key heads", rname,
+                   std::to_string(pb) + " and " + std::to_string(ph));
+        const int32_t* pos = int32_field(env, ro, rname, "kvPos", static_cast<size_t>(pb * ph * seq_kv));
+        rule.pos_stride_h = ph == 1 ? 0 : seq_kv;
+        rule.pos_stride_b = pb == 1 ? 0 : ph * seq_kv;
+        rule.pos_group = p.heads_q / ph;
+        plan.pos_fixes.push_back({static_cast<int>(t), static_cast<int>(r),
+                                  append(blob, pos, sizeof(int32_t) * static_cast<size_t>(pb * ph * seq_kv))});
       }
     }
   }
@@ -220,7 +234,7 @@ void plan_mask(Napi::Env env, Napi::Value v, AttentionPlan& plan) {
   plan.full_idx_at = append(*blob, full_idx, sizeof(int32_t) * rows * nkv);
   plan.partial_num_at = append(*blob, partial_num, sizeof(int32_t) * rows);
   plan.partial_idx_at = append(*blob, partial_idx, sizeof(int32_t) * rows * nkv);
-  plan_rules(env, m.Get("rules"), p.seq_q, p.seq_kv, plan, *blob);
+  plan_rules(env, m.Get("rules"), p, plan, *blob);
   plan.mask_blob = std::move(blob);
 
   p.has_mask = true;
@@ -320,6 +334,8 @@ void bind_mask(AttentionPlan& plan, unsigned char* base) {
     rules->rules[f.term][f.rule].q_seg = reinterpret_cast<const int32_t*>(base + f.q_at);
     rules->rules[f.term][f.rule].kv_seg = reinterpret_cast<const int32_t*>(base + f.kv_at);
   }
+  for (const AttentionPlan::PosFix& f : plan.pos_fixes)
+    rules->rules[f.term][f.rule].kv_pos = reinterpret_cast<const int32_t*>(base + f.at);
   attn::FwdParams& p = plan.params;
   p.full_num = reinterpret_cast<const int32_t*>(base + plan.full_num_at);
   p.full_idx = reinterpret_cast<const int32_t*>(base + plan.full_idx_at);

@@ -30,6 +30,11 @@ struct AttentionPlan {
     size_t q_at, kv_at;
   };
   std::vector<SegFix> seg_fixes;
+  struct PosFix {  // a permuted-causal rule's kvPos
+    int term, rule;
+    size_t at;
+  };
+  std::vector<PosFix> pos_fixes;
   int64_t grid_x = 0;  // query tiles
 };
 

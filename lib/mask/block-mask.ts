@@ -12,6 +12,7 @@ import {
   checkLen, documentLayout, parseBlockSize, type BlockSize, type MaskParts,
 } from './builders.js'
 import { combine } from './combine.js'
+import { buildPermutedCausal, checkPermutation } from './permuted.js'
 import { describeRules, toNativeRules } from './rules.js'
 
 export type { BlockSize } from './builders.js'
@@ -136,6 +137,50 @@ export class BlockMask {
     const o = checkOptions('options', opts, ['prefix', 'lengths', 'query', 'blockSize'])
     const layout = documentLayout(o.prefix, o.lengths, o.query)
     return new BlockMask(buildDocuments(layout, parseBlockSize(o.blockSize)))
+  }
+
+  /**
+   * Causal attention over keys stored in a permuted order (PBS-Attn): the key at
+   * slot j of key head g is key `permutation[b, g, j]` of the original sequence,
+   * and query i sees it when that original position is ≤ i + (kvLen − qLen).
+   * Blocks whose keys are all visible are full, none absent, the rest partial
+   * (token rule `permuted causal`).
+   * @param opts.permutation Int32Array [batch, keyHeads, kvLen], each row a permutation of 0..kvLen − 1
+   *   (from {@link segmentPermutation}); opts.dims its [batch, keyHeads, kvLen]; opts.headsQ the query heads
+   *   (a multiple of keyHeads); opts.qLen ≤ kvLen; opts.blockSize as the other builders; opts.keep (optional)
+   *   0/1 per block, [batch, headsQ, nQBlocks, nKvBlocks]: only those blocks (the same as
+   *   `fromDense(keep).and(permutedCausal(…))`, in one pass).
+   * @throws ERR_SK_INVALID_ARGUMENT when a row is not a permutation (out of range or repeated) or a size is bad;
+   *   ERR_SK_SHAPE when the lengths do not fit.
+   * @example
+   * ```ts
+   * const perm = await sk.segmentPermutation(q, k, { blockSize: 128, segmentSize: 256 })
+   * const m = sk.BlockMask.permutedCausal({ permutation: perm.indices, dims: perm.dims, headsQ: 8, qLen: 4096, blockSize: 128 })
+   * ```
+   */
+  static permutedCausal(opts: {
+    permutation: Int32Array; dims: readonly [number, number, number]; headsQ: number; qLen: number; blockSize: BlockSize
+    keep?: Uint8Array
+  }): BlockMask {
+    const o = checkOptions('options', opts, ['permutation', 'dims', 'headsQ', 'qLen', 'blockSize', 'keep'])
+    const dims = o.dims as unknown
+    if (!Array.isArray(dims) || dims.length !== 3) throw invalidArgument('dims', '[batch, keyHeads, kvLen]', dims)
+    const batch = checkInt('dims[0]', dims[0], 1, kMaxBatchHeads), heads = checkInt('dims[1]', dims[1], 1, kMaxBatchHeads)
+    const kvLen = checkLen('dims[2]', dims[2])
+    const headsQ = checkInt('headsQ', o.headsQ, 1, kMaxBatchHeads)
+    if (headsQ % heads !== 0) throw shapeError('headsQ', `a multiple of the key heads (${heads})`, headsQ)
+    const qLen = checkLen('qLen', o.qLen)
+    if (qLen > kvLen) throw shapeError('qLen', `at most kvLen (${kvLen})`, qLen)
+    const perm = checkPermutation('permutation', o.permutation, batch * heads, kvLen)
+    const bs = parseBlockSize(o.blockSize)
+    let keep: { bits: Uint8Array; batch: number } | undefined
+    if (o.keep !== undefined) {
+      const n = batch * headsQ * Math.ceil(qLen / bs.q) * Math.ceil(kvLen / bs.kv)
+      if (!(o.keep instanceof Uint8Array) || o.keep.length !== n)
+        throw invalidArgument('keep', `a Uint8Array of ${n} blocks [batch, headsQ, nQBlocks, nKvBlocks]`, o.keep)
+      keep = { bits: o.keep, batch }
+    }
+    return new BlockMask(buildPermutedCausal(perm, batch, heads, headsQ, qLen, kvLen, bs, keep))
   }
 
   /**

@@ -13,7 +13,7 @@ import { SparsekitError } from '../errors.js'
 import type { NativeMaskRule } from '../native.js'
 
 /** Rule kinds; the numbers are `sk_mask_rule_kind` in csrc/core/params.h. */
-export const RuleKind = { causal: 1, window: 2, streaming: 3, documents: 4 } as const
+export const RuleKind = { causal: 1, window: 2, streaming: 3, documents: 4, permutedCausal: 5 } as const
 
 /** Segment id of the instruction prefix (`kSegPrefix`), seen by every query. */
 export const kSegPrefix = -1
@@ -31,6 +31,14 @@ export type MaskRule =
   | { readonly kind: 2; readonly window: number }
   | { readonly kind: 3; readonly sink: number; readonly local: number }
   | { readonly kind: 4; readonly qSeg: Int32Array; readonly kvSeg: Int32Array }
+  /**
+   * Keys stored permuted (PBS-Attn): kvPos [posBatch, posHeads, kvLen] holds the original position of the key
+   * at each slot; key slot j is visible to query i when kvPos[b, h / posGroup, j] ≤ i + offset (h the query head).
+   */
+  | {
+      readonly kind: 5; readonly kvPos: Int32Array; readonly posBatch: number; readonly posHeads: number
+      readonly posGroup: number
+    }
 
 /** An OR of AND-terms; `null` means no rule (the mask has no partial blocks). */
 export type RuleSet = readonly (readonly MaskRule[])[]
@@ -47,7 +55,7 @@ export const kFull = 2
  * ruleVisible({ kind: 2, window: 4 }, 10, 7, 0) // true: 10 − 4 < 7 ≤ 10
  * ```
  */
-export function ruleVisible(r: MaskRule, i: number, j: number, offset: number): boolean {
+export function ruleVisible(r: MaskRule, i: number, j: number, offset: number, b = 0, h = 0): boolean {
   const last = i + offset
   switch (r.kind) {
     case 1: return j <= last
@@ -56,6 +64,11 @@ export function ruleVisible(r: MaskRule, i: number, j: number, offset: number): 
     case 4: {
       const qs = r.qSeg[i], ks = r.kvSeg[j]
       return ks === kSegPrefix || qs === kSegQuery || qs === ks
+    }
+    case 5: {
+      const len = r.kvPos.length / (r.posBatch * r.posHeads)
+      const row = (r.posBatch === 1 ? 0 : b) * r.posHeads + (r.posHeads === 1 ? 0 : Math.floor(h / r.posGroup))
+      return r.kvPos[row * len + j]! <= last
     }
   }
 }
@@ -68,11 +81,11 @@ export function ruleVisible(r: MaskRule, i: number, j: number, offset: number): 
  * rulesVisible([[{ kind: 1 }]], 3, 4, 0) // false: causal
  * ```
  */
-export function rulesVisible(rules: RuleSet | null, i: number, j: number, offset: number): boolean {
+export function rulesVisible(rules: RuleSet | null, i: number, j: number, offset: number, b = 0, h = 0): boolean {
   if (rules === null || rules.length === 0) return true
   for (const term of rules) {
     let all = true
-    for (const r of term) if (!(all = ruleVisible(r, i, j, offset))) break
+    for (const r of term) if (!(all = ruleVisible(r, i, j, offset, b, h))) break
     if (all) return true
   }
   return false
@@ -161,11 +174,12 @@ export function classifyCausalDocuments(
 /** Whether rule r implies rule s (r keeps a subset of what s keeps). */
 function implies(r: MaskRule, s: MaskRule): boolean {
   switch (s.kind) {
-    case 1: return r.kind !== 4 // causal, window and streaming are all causal
+    case 1: return r.kind !== 4 && r.kind !== 5 // causal, window and streaming are all causal
     case 2: return r.kind === 2 && r.window <= s.window
     case 3:
       return (r.kind === 2 && r.window <= s.local) || (r.kind === 3 && r.sink <= s.sink && r.local <= s.local)
     case 4: return r.kind === 4 && r.qSeg === s.qSeg && r.kvSeg === s.kvSeg
+    case 5: return r.kind === 5 && r.kvPos === s.kvPos && r.posBatch === s.posBatch && r.posHeads === s.posHeads
   }
 }
 
@@ -254,13 +268,14 @@ export function toNativeRules(rules: RuleSet | null): NativeMaskRule[][] {
         case 2: return { kind: 2, window: r.window }
         case 3: return { kind: 3, sink: r.sink, local: r.local }
         case 4: return { kind: 4, qSeg: r.qSeg, kvSeg: r.kvSeg }
+        case 5: return { kind: 5, kvPos: r.kvPos, posBatch: r.posBatch, posHeads: r.posHeads }
       }
     }),
   )
 }
 
 /**
- * A short description for messages: `causal`, `window(64)`, `streaming(4, 256)`, `documents`.
+ * A short description for messages: `causal`, `window(64)`, `streaming(4, 256)`, `documents`, `permuted causal`.
  * @example
  * ```ts
  * describeRules([[{ kind: 1 }], [{ kind: 2, window: 8 }]]) // 'causal or window(8)'
@@ -269,6 +284,7 @@ export function toNativeRules(rules: RuleSet | null): NativeMaskRule[][] {
 export function describeRules(rules: RuleSet | null): string {
   if (rules === null || rules.length === 0) return 'none'
   const one = (r: MaskRule) =>
-    r.kind === 1 ? 'causal' : r.kind === 2 ? `window(${r.window})` : r.kind === 3 ? `streaming(${r.sink}, ${r.local})` : 'documents'
+    r.kind === 1 ? 'causal' : r.kind === 2 ? `window(${r.window})` : r.kind === 3 ? `streaming(${r.sink}, ${r.local})`
+      : r.kind === 4 ? 'documents' : 'permuted causal'
   return rules.map((t) => t.map(one).join(' and ')).join(' or ')
 }

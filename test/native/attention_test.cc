@@ -116,11 +116,11 @@ Mask* make_mask(Mask* out, int32_t batch, int32_t heads, int64_t sq, int64_t skv
 // hidden, some → partial); every_partial sends all non-hidden blocks through
 // the per-token path.
 Classify by_rules(const sk_mask_rules* rules, int64_t sq, int64_t skv, int32_t qbs, int32_t kvbs, bool every_partial) {
-  return [=](int64_t, int64_t, int64_t qb, int64_t kb) {
+  return [=](int64_t b, int64_t h, int64_t qb, int64_t kb) {
     int seen = 0, total = 0;
     for (int64_t i = qb * qbs; i < std::min(sq, (qb + 1) * qbs); ++i)
       for (int64_t j = kb * kvbs; j < std::min(skv, (kb + 1) * kvbs); ++j, ++total)
-        seen += sk::rules_visible(*rules, i, j, skv - sq);
+        seen += sk::rules_visible(*rules, b, h, i, j, skv - sq);
     if (seen == 0) return 0;
     return seen == total && !every_partial ? 1 : 2;
   };
@@ -215,7 +215,9 @@ void run_case(const Case& c, int threads = 2) {
 
 sk_mask_rule rule(int32_t kind, int64_t window = 0, int64_t sink = 0, int64_t local = 0,
                   const int32_t* q_seg = nullptr, const int32_t* kv_seg = nullptr) {
-  return sk_mask_rule{kind, window, sink, local, q_seg, kv_seg};
+  sk_mask_rule r{};
+  r.kind = kind, r.window = window, r.sink = sink, r.local = local, r.q_seg = q_seg, r.kv_seg = kv_seg;
+  return r;
 }
 
 }  // namespace
@@ -369,5 +371,32 @@ SK_TEST(attention_thread_count_does_not_change_the_bits) {
       if (first.empty()) first = out;
       else CHECK(first == out, "%s: 1 and 3 threads differ", sk_isa_name(isa));
     }
+  }
+}
+
+// PBS-Attn's rule: keys stored permuted per (batch, key head), each query sees
+// the keys whose original position is not after it. Batch 2, GQA 4:2, so the
+// kernels must pick the row of kv_pos by batch and key head.
+SK_TEST(attention_permuted_causal_rule_per_batch_and_key_head) {
+  const int64_t batch = 2, hq = 4, hkv = 2, s = 150;
+  std::vector<int32_t> pos(static_cast<size_t>(batch * hkv * s));
+  Rng rng{77};
+  for (int64_t row = 0; row < batch * hkv; ++row) {
+    int32_t* p = pos.data() + row * s;
+    for (int64_t j = 0; j < s; ++j) p[j] = static_cast<int32_t>(j);
+    for (int64_t seg = 0; seg + 64 <= s; seg += 64)  // shuffle inside segments of 64; the tail keeps its order
+      for (int64_t j = 63; j > 0; --j) std::swap(p[seg + j], p[seg + static_cast<int64_t>(rng.uniform() * (j + 1))]);
+  }
+  sk_mask_rules rules{1, {1}, {{rule(SK_RULE_PERMUTED_CAUSAL)}}};
+  rules.rules[0][0].kv_pos = pos.data();
+  rules.rules[0][0].pos_stride_h = s, rules.rules[0][0].pos_stride_b = hkv * s, rules.rules[0][0].pos_group = hq / hkv;
+  for (int variant = 0; variant < 2; ++variant) {
+    Mask mask;
+    make_mask(&mask, batch, hq, s, s, 32, 32, by_rules(&rules, s, s, 32, 32, variant == 1));
+    mask.m.rules = rules;
+    Case c;
+    c.name = std::string("permuted causal") + (variant ? " every block partial" : " exact classes");
+    c.batch = batch, c.heads_q = hq, c.heads_kv = hkv, c.seq_q = c.seq_kv = s, c.mask = &mask;
+    run_case(c);
   }
 }

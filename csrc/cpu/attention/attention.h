@@ -85,10 +85,11 @@ static inline sk_attention_scratch sk_attention_scratch_layout(int64_t head_dim,
 }
 
 // Sets scores of tokens the mask's rules hide to -inf. st is the chunk's Sᵀ
-// tile: st[c * ld + r] is key j0 + c against query q0 + r, for r < rows.
-// Baseline code (sk::rules_visible), called from every ISA's flash loop.
-void sk_attention_apply_rules(const sk_attention_params* p, int64_t q0, int32_t rows, int64_t j0, int32_t keys,
-                              float* st, size_t ld);
+// tile: st[c * ld + r] is key j0 + c against query q0 + r, for r < rows, of
+// batch b and query head h. Baseline code (sk::rules_visible), called from
+// every ISA's flash loop.
+void sk_attention_apply_rules(const sk_attention_params* p, int64_t b, int64_t h, int64_t q0, int32_t rows, int64_t j0,
+                              int32_t keys, float* st, size_t ld);
 
 // Calls fn(chunk) for each key chunk item `it` computes: every key block when
 // dense, the mask row's full and partial blocks (merged, increasing)

@@ -20,23 +20,25 @@ namespace {
 // vis[r] &= rule_visible(rule, q0 + r, j) for r < rows, with the rule's kind a
 // constant so the inlined switch folds away and the loop vectorizes.
 template <int32_t kKind>
-void and_rule(const sk_mask_rule& rule, int64_t q0, int32_t rows, int64_t j, int64_t offset, uint8_t* vis) {
+void and_rule(const sk_mask_rule& rule, int64_t b, int64_t h, int64_t q0, int32_t rows, int64_t j, int64_t offset,
+              uint8_t* vis) {
   sk_mask_rule r = rule;
   r.kind = kKind;
-  for (int32_t i = 0; i < rows; ++i) vis[i] &= sk::rule_visible(r, q0 + i, j, offset);
+  for (int32_t i = 0; i < rows; ++i) vis[i] &= sk::rule_visible(r, b, h, q0 + i, j, offset);
 }
 
 // vis[r] = AND over the term's rules of rule_visible(rule, q0 + r, j).
-void term_visible(const sk_mask_rules& rules, int t, int64_t q0, int32_t rows, int64_t j, int64_t offset,
-                  uint8_t* vis) {
+void term_visible(const sk_mask_rules& rules, int t, int64_t b, int64_t h, int64_t q0, int32_t rows, int64_t j,
+                  int64_t offset, uint8_t* vis) {
   memset(vis, 1, static_cast<size_t>(rows));
   for (int k = 0; k < rules.n_rules[t]; ++k) {
     const sk_mask_rule& rule = rules.rules[t][k];
     switch (rule.kind) {
-      case SK_RULE_CAUSAL: and_rule<SK_RULE_CAUSAL>(rule, q0, rows, j, offset, vis); break;
-      case SK_RULE_WINDOW: and_rule<SK_RULE_WINDOW>(rule, q0, rows, j, offset, vis); break;
-      case SK_RULE_STREAMING: and_rule<SK_RULE_STREAMING>(rule, q0, rows, j, offset, vis); break;
-      case SK_RULE_DOCUMENTS: and_rule<SK_RULE_DOCUMENTS>(rule, q0, rows, j, offset, vis); break;
+      case SK_RULE_CAUSAL: and_rule<SK_RULE_CAUSAL>(rule, b, h, q0, rows, j, offset, vis); break;
+      case SK_RULE_WINDOW: and_rule<SK_RULE_WINDOW>(rule, b, h, q0, rows, j, offset, vis); break;
+      case SK_RULE_STREAMING: and_rule<SK_RULE_STREAMING>(rule, b, h, q0, rows, j, offset, vis); break;
+      case SK_RULE_DOCUMENTS: and_rule<SK_RULE_DOCUMENTS>(rule, b, h, q0, rows, j, offset, vis); break;
+      case SK_RULE_PERMUTED_CAUSAL: and_rule<SK_RULE_PERMUTED_CAUSAL>(rule, b, h, q0, rows, j, offset, vis); break;
       default: memset(vis, 0, static_cast<size_t>(rows)); break;
     }
   }
@@ -46,17 +48,17 @@ void term_visible(const sk_mask_rules& rules, int t, int64_t q0, int32_t rows, i
 
 // Key by key, so each Sᵀ row (one key, the item's queries) is read and
 // written contiguously and the rule loops run over consecutive queries.
-void sk_attention_apply_rules(const sk_attention_params* p, int64_t q0, int32_t rows, int64_t j0, int32_t keys,
-                              float* st, size_t ld) {
+void sk_attention_apply_rules(const sk_attention_params* p, int64_t b, int64_t h, int64_t q0, int32_t rows, int64_t j0,
+                              int32_t keys, float* st, size_t ld) {
   const sk_mask_rules& rules = p->mask->rules;
   if (rules.n_terms == 0) return;  // no token rule: a partial block shows every token
   const int64_t offset = p->seq_kv - p->seq_q;
   uint8_t any[kAttentionMaxTile], term[kAttentionMaxTile];
   for (int32_t c = 0; c < keys; ++c) {
     const int64_t j = j0 + c;
-    term_visible(rules, 0, q0, rows, j, offset, any);  // OR over terms of (AND over a term's rules)
+    term_visible(rules, 0, b, h, q0, rows, j, offset, any);  // OR over terms of (AND over a term's rules)
     for (int t = 1; t < rules.n_terms; ++t) {
-      term_visible(rules, t, q0, rows, j, offset, term);
+      term_visible(rules, t, b, h, q0, rows, j, offset, term);
       for (int32_t r = 0; r < rows; ++r) any[r] |= term[r];
     }
     float* s = st + c * ld;

@@ -259,7 +259,7 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
         qk<T, MR, NR>(kc - k0 < kMR ? kc - k0 : kMR, ld - n0 < kNR ? ld - n0 : kNR, dims, kr + k0 * ks, ks, qt + n0,
                       ld, st + k0 * ld + n0, ld);
     // Hidden tokens → -inf: the mask's rules on a partial block, then the causal cut.
-    if (ch.rules) sk_attention_apply_rules(&p, it.q0, rows, ch.j0, ch.keys, st, ld);
+    if (ch.rules) sk_attention_apply_rules(&p, it.b, it.h, it.q0, rows, ch.j0, ch.keys, st, ld);
     if (ch.causal)
       for (size_t c = 0; c < kc; ++c) {
         const int64_t first = ch.j0 + static_cast<int64_t>(c) - offset - it.q0;  // the first row that sees key c

@@ -60,7 +60,7 @@ bool sk_attention_visible(const sk_attention_params& p, int64_t b, int64_t h, in
   if (!p.mask) return true;
   switch (block_kind(*p.mask, b, h, i, j)) {
     case kFull: return true;
-    case kPartial: return sk::rules_visible(p.mask->rules, i, j, offset);
+    case kPartial: return sk::rules_visible(p.mask->rules, b, h, i, j, offset);
     default: return false;
   }
 }

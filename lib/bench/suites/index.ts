@@ -10,6 +10,7 @@ import { castSuite } from './cast.js'
 import { copySuite } from './copy.js'
 import { spmmSuite } from './spmm.js'
 import { linearSuite } from './linear.js'
+import { prefillSuite } from './prefill.js'
 
 /** Registers the built-in suites once; later calls do nothing. */
 export function registerBuiltinSuites(): void {
@@ -20,5 +21,6 @@ export function registerBuiltinSuites(): void {
   registerSuite(attentionSuite)
   registerSuite(spmmSuite)
   registerSuite(linearSuite)
+  registerSuite(prefillSuite)
 }
 let registered = false

@@ -1,0 +1,169 @@
+// Dynamic sparse prefill ops on the executor (lib/prefill/ validates first;
+// what memory safety depends on is checked again here):
+//   blockScores(q, k, out, args) → Promise<void>: sk_block_scores_params
+//   gatherRows(src, idx, dst, args) → Promise<void>: sk_gather_rows_params
+// Indices are copied before they are checked, so JS cannot change them
+// between the check and the kernel.
+#include <math.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../cpu/prefill/prefill.h"
+#include "addon.h"
+#include "convert.h"
+#include "errors.h"
+#include "holds.h"
+
+namespace sk {
+namespace {
+
+constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
+
+std::string num(int64_t v) { return std::to_string(v); }
+
+int64_t field(Napi::Env env, const Napi::Object& o, const char* key, int64_t lo, int64_t hi,
+              sk_status code = SK_ERR_INVALID_ARGUMENT) {
+  Napi::Value v = o.Get(key);
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || d != floor(d))
+    throw_error(env, code, "Expected an integer between " + num(lo) + " and " + num(hi) + " for args." + key);
+  return static_cast<int64_t>(d);
+}
+
+void strides(Napi::Env env, const Napi::Object& args, const char* key, int64_t out[3]) {
+  Napi::Value v = args.Get(key);
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != 3)
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected 3 strides for args.") + key);
+  for (uint32_t i = 0; i < 3; ++i) {
+    Napi::Value e = v.As<Napi::Array>().Get(i);
+    const double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
+    if (!(d >= 0 && d <= kMaxSafeInteger) || d != floor(d))
+      throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected non-negative integer strides for args.") + key);
+    out[i] = static_cast<int64_t>(d);
+  }
+}
+
+// One past the largest element a [n0, n1, n2, d] strided view reaches.
+int64_t reach(Napi::Env env, int64_t n0, int64_t n1, int64_t n2, int64_t d, const int64_t s[3], const char* name) {
+  if (n0 == 0 || n1 == 0 || n2 == 0 || d == 0) return 0;
+  int64_t r = d, t;
+  const int64_t n[3] = {n0, n1, n2};
+  for (int i = 0; i < 3; ++i)
+    if (__builtin_mul_overflow(n[i] - 1, s[i], &t) || __builtin_add_overflow(r, t, &r))
+      throw_error(env, SK_ERR_SHAPE, std::string("Size overflows for ") + name);
+  return r;
+}
+
+// A typed-array argument holding at least `elems` elements of elem_size bytes.
+HostView array_arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t elems, size_t elem_size) {
+  Napi::Env env = info.Env();
+  if (!info[index].IsTypedArray()) throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected a TypedArray for ") + name);
+  Napi::TypedArray a = info[index].As<Napi::TypedArray>();
+  if (a.ElementSize() != elem_size)
+    throw_error(env, SK_ERR_DTYPE, std::string("Expected ") + num(static_cast<int64_t>(elem_size)) + "-byte elements for " + name);
+  if (!a.ArrayBuffer().IsDetached() && static_cast<int64_t>(a.ElementLength()) < elems)
+    throw_error(env, SK_ERR_SHAPE, std::string("Expected at least ") + num(elems) + " elements in " + name +
+                                       " but received " + num(static_cast<int64_t>(a.ElementLength())));
+  return host_view_arg(info, index, name, checked_bytes(env, static_cast<size_t>(elems), elem_size, name));
+}
+
+}  // namespace
+
+Napi::Value SparsekitAddon::BlockScores(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[3].IsObject()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an args object");
+  Napi::Object a = info[3].As<Napi::Object>();
+  sk_block_scores_params p{};
+  const int64_t dt = field(env, a, "dtype", 0, SK_DTYPE_COUNT - 1, SK_ERR_DTYPE);
+  if (dt != SK_F32 && dt != SK_F16 && dt != SK_BF16)
+    throw_error(env, SK_ERR_DTYPE, "Expected float32, float16 or bfloat16 for blockScores");
+  p.dtype = static_cast<sk_dtype>(dt);
+  p.method = static_cast<int32_t>(field(env, a, "method", SK_SCORE_XATTENTION, SK_SCORE_KEY_IMPORTANCE));
+  const int64_t kMax = INT32_MAX;
+  p.batch = field(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
+  p.heads_q = field(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);
+  p.heads_kv = field(env, a, "headsKv", 1, kMax, SK_ERR_SHAPE);
+  p.seq = field(env, a, "seq", 1, kMax, SK_ERR_SHAPE);
+  p.head_dim = field(env, a, "headDim", 1, 256, SK_ERR_SHAPE);
+  if (p.heads_q % p.heads_kv) throw_error(env, SK_ERR_SHAPE, "Expected headsQ to be a multiple of headsKv");
+  p.block = static_cast<int32_t>(field(env, a, "block", 16, 256));
+  p.stride = static_cast<int32_t>(field(env, a, "stride", 1, p.block));
+  if (p.method == SK_SCORE_XATTENTION && p.block % p.stride)
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.stride to divide args.block");
+  p.segment_blocks = static_cast<int32_t>(field(env, a, "segmentBlocks", 0, kMax));
+  p.key_count = field(env, a, "keyCount", 1, p.seq);
+  Napi::Value sv = a.Get("scale"), cv = a.Get("causal");
+  const double scale = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : NAN;
+  if (!isfinite(scale) || !isfinite(static_cast<float>(scale)))
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a finite number for args.scale");
+  if (!cv.IsBoolean()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a boolean for args.causal");
+  p.scale = static_cast<float>(scale), p.causal = cv.As<Napi::Boolean>().Value();
+  int64_t qs[3], ks[3];
+  strides(env, a, "qStrides", qs), strides(env, a, "kStrides", ks);
+  p.q_stride_b = qs[0], p.q_stride_h = qs[1], p.q_stride_s = qs[2];
+  p.k_stride_b = ks[0], p.k_stride_h = ks[1], p.k_stride_s = ks[2];
+  const size_t es = sk_dtype_size(p.dtype);
+  HostView q = array_arg(info, 0, "q", reach(env, p.batch, p.heads_q, p.seq, p.head_dim, qs, "q"), es);
+  HostView k = array_arg(info, 1, "k", reach(env, p.batch, p.heads_kv, p.seq, p.head_dim, ks, "k"), es);
+  const int64_t nb = (p.seq + p.block - 1) / p.block;
+  const int64_t per_head = p.method == SK_SCORE_KEY_IMPORTANCE ? p.seq : nb * nb;
+  int64_t out_len;
+  if (__builtin_mul_overflow(p.batch * p.heads_q, per_head, &out_len)) throw_error(env, SK_ERR_SHAPE, "Size overflows for out");
+  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw_error(env, SK_ERR_DTYPE, "Expected a Float32Array for out");
+  HostView out = array_arg(info, 2, "out", out_len, sizeof(float));
+  p.q = q.data, p.k = k.data, p.out = static_cast<float*>(out.data);
+  const sk_prefill_kernels kernels = sk_cpu_prefill_pick(p, isa_);
+  if (!kernels.qk) throw_error(env, SK_ERR_UNSUPPORTED, "No block-score kernel for these arguments on this CPU");
+  auto holds = std::make_shared<Holds>();
+  holds->hold(q), holds->hold(k), holds->hold(out);
+  return submit_op(*executor_, env, holds, [p, kernels](ThreadPool& pool) {
+    if (p.batch == 0) return JobResult{};
+    const sk_status st = sk_cpu_block_scores_run(p, kernels, pool);
+    if (st != SK_OK) return JobResult{st, "out of memory for the block scores"};
+    return JobResult{};
+  });
+}
+
+Napi::Value SparsekitAddon::GatherRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[3].IsObject()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an args object");
+  Napi::Object a = info[3].As<Napi::Object>();
+  sk_gather_rows_params p{};
+  p.elem_size = static_cast<size_t>(field(env, a, "elemSize", 1, 8));
+  const int64_t kMax = INT32_MAX;
+  p.batch = field(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
+  p.heads = field(env, a, "heads", 0, kMax, SK_ERR_SHAPE);
+  p.seq = field(env, a, "seq", 0, kMax, SK_ERR_SHAPE);
+  p.row = field(env, a, "row", 1, kMax, SK_ERR_SHAPE);
+  int64_t ss[3];
+  strides(env, a, "srcStrides", ss);
+  p.src_stride_b = ss[0], p.src_stride_h = ss[1], p.src_stride_s = ss[2];
+  int64_t n;
+  if (__builtin_mul_overflow(p.batch * p.heads, p.seq, &n)) throw_error(env, SK_ERR_SHAPE, "Size overflows for idx");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an Int32Array for idx");
+  Napi::Int32Array ia = info[1].As<Napi::Int32Array>();
+  if (ia.ArrayBuffer().IsDetached() || static_cast<int64_t>(ia.ElementLength()) != n)
+    throw_error(env, SK_ERR_SHAPE, "Expected " + num(n) + " elements (batch × heads × seq) in idx");
+  auto idx = std::make_shared<std::vector<int32_t>>(ia.Data(), ia.Data() + n);
+  for (int64_t i = 0; i < n; ++i)
+    if ((*idx)[i] < 0 || (*idx)[i] >= p.seq)
+      throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected indices in [0, " + num(p.seq) + ") in idx but received " +
+                                                    num((*idx)[i]) + " at " + num(i));
+  int64_t dst_len;
+  if (__builtin_mul_overflow(n, p.row, &dst_len)) throw_error(env, SK_ERR_SHAPE, "Size overflows for dst");
+  HostView src = array_arg(info, 0, "src", reach(env, p.batch, p.heads, p.seq, p.row, ss, "src"), p.elem_size);
+  HostView dst = array_arg(info, 2, "dst", dst_len, p.elem_size);
+  p.src = src.data, p.dst = dst.data, p.idx = idx->data();
+  auto holds = std::make_shared<Holds>();
+  holds->hold(src), holds->hold(dst);
+  return submit_op(*executor_, env, holds, [p, idx](ThreadPool& pool) {
+    sk_cpu_gather_rows_run(p, pool);
+    return JobResult{};
+  });
+}
+
+}  // namespace sk

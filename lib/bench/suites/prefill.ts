@@ -1,0 +1,152 @@
+/**
+ * `prefill` suite: dynamic sparse prefill on the CPU (float32, B 1, H 4, D 64)
+ * on the synthetic long-context generator (lib/bench/prefill-gen.ts), at
+ * S 8K / 16K / 32K (2K / 4K quick). Timed rows: our dense causal attention
+ * (the baseline), PBS-Attn (`permutedAttention`), XAttention and mean-pooled
+ * selection (estimate + block-sparse attention), and each estimation alone.
+ * Quality, measured once per length and printed as notes: density (blocks
+ * computed ÷ the causal mask's), recall (share of the true softmax mass the
+ * computed keys cover, from the LSEs), output error against dense (relative
+ * L2), and the issue's targets with whether they are met.
+ * @internal
+ * @module
+ */
+import { BlockMask } from '../../mask/index.js'
+import { attention } from '../../ops/attention.js'
+import { estimateBlockMask, permutedAttention, planPermutedAttention } from '../../ops/prefill.js'
+import type { Tensor } from '../../tensor.js'
+import type { BenchCase, BenchSuite, SuiteContext } from '../harness.js'
+import { generatePrefill } from '../prefill-gen.js'
+import { recall, relativeError } from '../prefill-metrics.js'
+
+const kHeads = 4, kHeadDim = 64, kBlock = 128, kSegment = 256, kStride = 8, kSeed = 7
+
+interface Inputs { q: Tensor; k: Tensor; v: Tensor }
+
+async function median3(fn: () => Promise<unknown>): Promise<number> {
+  const t: number[] = []
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now()
+    await fn()
+    t.push(performance.now() - t0)
+  }
+  return t.sort((a, b) => a - b)[1]!
+}
+
+/** Quality of one selection: density vs causal, recall, output error; the result tensors are freed. */
+async function quality(x: Inputs, dense: { out: Tensor; lse: Tensor }, mask: BlockMask, run: () => Promise<{ out: Tensor; lse: Tensor }>) {
+  const S = x.q.dims[2]!
+  const r = await run()
+  try {
+    const causal = BlockMask.causal({ qLen: S, kvLen: S, blockSize: kBlock }).density
+    return { density: mask.density / causal, recall: recall(r.lse, dense.lse), error: relativeError(r.out, dense.out) }
+  } finally {
+    r.out.dispose()
+    r.lse.dispose()
+  }
+}
+
+const fmt = (q: { density: number; recall: number; error: number }) =>
+  `density ${(100 * q.density).toFixed(1)} % of causal, recall ${q.recall.toFixed(4)}, error ${q.error.toExponential(2)}`
+
+/** Measures quality and the targets at one length; adds notes. */
+async function evaluate(ctx: SuiteContext, x: Inputs, S: number): Promise<void> {
+  const dense = await attention(x.q, x.k, x.v, { causal: true, returnLse: true })
+  try {
+    const est = async (method: 'xattention' | 'meanpool', threshold: number) => {
+      const mask = await estimateBlockMask(x.q, x.k, { method, threshold, stride: kStride, blockSize: kBlock })
+      return { mask, q: await quality(x, dense, mask, () => attention(x.q, x.k, x.v, { mask, returnLse: true })) }
+    }
+    const pbs = async (threshold: number) => {
+      const plan = await planPermutedAttention(x.q, x.k, kBlock, kSegment, threshold)
+      plan.kPerm.dispose()
+      return quality(x, dense, plan.mask, () => permutedAttention(x.q, x.k, x.v, { threshold, returnLse: true }))
+    }
+    const mps: { t: number; q: Awaited<ReturnType<typeof pbs>> }[] = []
+    for (const t of [0.7, 0.8, 0.9]) {
+      mps.push({ t, q: (await est('meanpool', t)).q })
+      ctx.note(`S ${S}: meanpool τ ${t}: ${fmt(mps.at(-1)!.q)}`)
+    }
+    const xa = (await est('xattention', 0.9)).q
+    ctx.note(`S ${S}: xattention stride ${kStride} τ 0.9: ${fmt(xa)}`)
+    const sweep: { t: number; q: Awaited<ReturnType<typeof pbs>> }[] = []
+    for (const t of [0.9, 0.95, 0.98, 0.99]) {
+      sweep.push({ t, q: await pbs(t) })
+      ctx.note(`S ${S}: pbs τ ${t}: ${fmt(sweep.at(-1)!.q)}`)
+    }
+    if (S === 16384)
+      for (const mp of mps) {
+        const hit = sweep.find((x) => x.q.recall >= mp.q.recall) // the sparsest PBS point at least as accurate
+        const ok = hit !== undefined && hit.q.density <= 0.7 * mp.q.density
+        ctx.note(`target S ${S}: PBS recall ≥ meanpool τ ${mp.t}'s at ≤ 0.7× its density: ` +
+          (hit ? `pbs τ ${hit.t} gives ${(hit.q.density / mp.q.density).toFixed(2)}× → ${ok ? 'met' : 'NOT met'}` : 'no pbs τ ≤ 0.99 reaches it → NOT met'))
+      }
+    // Speed and the estimation share, medians of 3 (the timed rows below are the full measurement).
+    const tDense = await median3(() => attention(x.q, x.k, x.v, { causal: true }).then((t) => t.dispose()))
+    const tXa = await median3(() => estimateBlockMask(x.q, x.k, { stride: kStride, blockSize: kBlock }))
+    ctx.note(`S ${S}: dense causal ${tDense.toFixed(0)} ms; xattention estimation ${tXa.toFixed(0)} ms (${(100 * tXa / tDense).toFixed(1)} % of dense)`)
+    for (const t of [0.9, 0.95]) {
+      const tPbs = await median3(() => permutedAttention(x.q, x.k, x.v, { threshold: t }).then((r) => r.dispose()))
+      const tEst = await median3(() => planPermutedAttention(x.q, x.k, kBlock, kSegment, t).then((p) => p.kPerm.dispose()))
+      const err = sweep.find((p) => p.t === t)!.q.error
+      ctx.note(`S ${S}: pbs τ ${t} ${tPbs.toFixed(0)} ms (${(tDense / tPbs).toFixed(2)}× dense causal), estimation ${tEst.toFixed(0)} ms ` +
+        `(${(100 * tEst / tPbs).toFixed(1)} % of it)`)
+      if (S === 32768)
+        ctx.note(`target S ${S}, pbs τ ${t}: ≥ 4× dense causal: ${tDense / tPbs >= 4 ? 'met' : 'NOT met'}; output error ≤ 1e-2 ` +
+          `(${err.toExponential(2)}): ${err <= 1e-2 ? 'met' : 'NOT met'}; estimation ≤ 15 % of the sparse prefill: ${tEst / tPbs <= 0.15 ? 'met' : 'NOT met'}`)
+    }
+  } finally {
+    dense.out.dispose()
+    dense.lse.dispose()
+  }
+}
+
+function casesAt(ctx: SuiteContext, S: number): BenchCase[] {
+  let x: Inputs | null = null
+  const need = () => x!
+  const free = () => {
+    if (x) for (const t of [x.q, x.k, x.v]) t.dispose()
+    x = null
+  }
+  const base = `dense causal S=${S}`
+  const drop = (t: Tensor | { kPerm: Tensor } | BlockMask) => (t instanceof BlockMask ? undefined : 'kPerm' in t ? t.kPerm.dispose() : t.dispose())
+  const flops = 2 * 2 * kHeads * kHeadDim * (S * (S + 1)) / 2 // causal q·kᵀ and p·v
+  return [
+    {
+      name: base, flops,
+      async setup() {
+        x = await generatePrefill({ heads: kHeads, seq: S, headDim: kHeadDim, seed: kSeed })
+        await evaluate(ctx, need(), S)
+      },
+      run: async () => drop(await attention(need().q, need().k, need().v, { causal: true })),
+    },
+    { name: `pbs S=${S}`, flops, baseline: base, run: async () => drop(await permutedAttention(need().q, need().k, need().v)) },
+    { name: `pbs τ0.95 S=${S}`, flops, baseline: base, run: async () => drop(await permutedAttention(need().q, need().k, need().v, { threshold: 0.95 })) },
+    { name: `pbs estimate S=${S}`, flops, baseline: base, run: async () => drop(await planPermutedAttention(need().q, need().k, kBlock, kSegment, 0.9)) },
+    {
+      name: `xattention S=${S}`, flops, baseline: base,
+      run: async () => drop(await attention(need().q, need().k, need().v, { mask: await estimateBlockMask(need().q, need().k, { stride: kStride }) })),
+    },
+    { name: `xattention estimate S=${S}`, flops, baseline: base, run: async () => drop(await estimateBlockMask(need().q, need().k, { stride: kStride })) },
+    {
+      name: `meanpool S=${S}`, flops, baseline: base,
+      run: async () => drop(await attention(need().q, need().k, need().v, { mask: await estimateBlockMask(need().q, need().k, { method: 'meanpool' }) })),
+    },
+    { name: `meanpool estimate S=${S}`, flops, baseline: base, run: async () => drop(await estimateBlockMask(need().q, need().k, { method: 'meanpool' })), teardown: free },
+  ]
+}
+
+/** The `prefill` suite (CPU only: the estimators and permuted attention have no CUDA path yet). */
+export const prefillSuite: BenchSuite = {
+  name: 'prefill',
+  description:
+    `Dynamic sparse prefill, float32, B 1, H ${kHeads}, D ${kHeadDim}, block ${kBlock}, on the synthetic generator: ` +
+    `PBS-Attn (segment ${kSegment}, τ 0.9 and 0.95), XAttention (stride ${kStride}, τ 0.9), mean pooling (τ 0.9), each estimate + sparse attention, ` +
+    'vs our dense causal attention (GFLOP/s count the dense causal work, so "vs baseline" is the speedup)',
+  devices: ['cpu'],
+  skipReason: 'the block estimators and permuted attention run on the CPU only (no CUDA estimator yet)',
+  cases(ctx) {
+    ctx.note('inputs: one seeded set per length (q, k, v ≥ 96 MiB at 32K); quality notes are measured once, speed notes are medians of 3; targets are checked in the notes')
+    return (ctx.quick ? [2048, 4096] : [8192, 16384, 32768]).flatMap((S) => casesAt(ctx, S))
+  },
+}

@@ -1,0 +1,90 @@
+/**
+ * The block mask of attention over permuted keys (PBS-Attn): keys are stored
+ * in a permuted order, and query i sees the key at slot j when its original
+ * position kvPos[j] ≤ i + offset. Each (query block, key block) is classified
+ * exactly from the key block's smallest and largest original position, in
+ * O(blocks) after one O(tokens) pass over kvPos.
+ * @internal
+ * @module
+ */
+import { invalidArgument, shapeError } from '../errors.js'
+import { emptyParts, type MaskParts } from './builders.js'
+import { RuleKind } from './rules.js'
+
+/**
+ * Checks that each row of `perm` ([rows, len], row-major) is a bijection of
+ * [0, len): every index in range and none twice.
+ * @throws ERR_SK_INVALID_ARGUMENT naming the first bad row and entry.
+ * @example
+ * ```ts
+ * checkPermutation('permutation', new Int32Array([1, 0, 2]), 1, 3) // ok
+ * ```
+ */
+export function checkPermutation(name: string, perm: unknown, rows: number, len: number): Int32Array {
+  if (!(perm instanceof Int32Array)) throw invalidArgument(name, 'an Int32Array', perm)
+  if (perm.length !== rows * len) throw shapeError(`${name}.length`, `${rows * len} (${rows} rows of ${len})`, perm.length)
+  const seen = new Uint8Array(len)
+  for (let r = 0; r < rows; r++) {
+    seen.fill(0)
+    for (let j = 0; j < len; j++) {
+      const x = perm[r * len + j]!
+      if (x < 0 || x >= len || seen[x])
+        throw invalidArgument(`${name}[${r * len + j}] (row ${r})`, `a permutation of 0..${len - 1} in each row (in range, no repeats)`, x)
+      seen[x] = 1
+    }
+  }
+  return perm
+}
+
+/**
+ * Parts of the permuted-causal mask. kvPos is [posBatch, posHeads, kvLen]
+ * (posHeads key heads, shared by headsQ / posHeads query heads each). Without
+ * `keep` the mask has batch posBatch and heads 1 (posHeads 1) or headsQ; with
+ * `keep` (0/1 per block, [keepBatch, headsQ, nQBlocks, nKvBlocks]) only kept
+ * blocks are classified, and the mask has keepBatch × headsQ rows: one pass
+ * for PBS-Attn's selection ANDed with the rule.
+ * @example
+ * ```ts
+ * const p = buildPermutedCausal(perm, 1, 2, 8, 4096, 4096, { q: 128, kv: 128 })
+ * ```
+ */
+export function buildPermutedCausal(
+  kvPos: Int32Array, posBatch: number, posHeads: number, headsQ: number, qLen: number, kvLen: number,
+  bs: { q: number; kv: number }, keep?: { bits: Uint8Array; batch: number },
+): MaskParts {
+  const group = headsQ / posHeads
+  const batch = keep ? keep.batch : posBatch, heads = keep || posHeads !== 1 ? headsQ : 1
+  const p = emptyParts(batch, heads, qLen, kvLen, bs)
+  const nK = p.nKvBlocks, nQ = p.nQBlocks, off = kvLen - qLen
+  // smallest and largest original position per (position row, key block)
+  const lo = new Int32Array(posBatch * posHeads * nK), hi = new Int32Array(lo.length)
+  for (let row = 0; row < posBatch * posHeads; row++)
+    for (let kb = 0; kb < nK; kb++) {
+      let mn = kvLen, mx = -1
+      for (let j = kb * bs.kv, end = Math.min(kvLen, j + bs.kv); j < end; j++) {
+        const x = kvPos[row * kvLen + j]!
+        if (x < mn) mn = x
+        if (x > mx) mx = x
+      }
+      lo[row * nK + kb] = mn
+      hi[row * nK + kb] = mx
+    }
+  for (let b = 0; b < batch; b++)
+    for (let h = 0; h < heads; h++) {
+      const pr = ((posBatch === 1 ? 0 : b) * posHeads + (posHeads === 1 ? 0 : Math.floor(h / group))) * nK
+      for (let qb = 0; qb < nQ; qb++) {
+        const r = (b * heads + h) * nQ + qb, base = r * nK
+        const L0 = qb * bs.q + off, L1 = Math.min(qLen, (qb + 1) * bs.q) - 1 + off
+        let nf = 0, np = 0
+        for (let kb = 0; kb < nK; kb++) {
+          if ((keep && !keep.bits[base + kb]) || lo[pr + kb]! > L1) continue
+          if (hi[pr + kb]! <= L0) p.fullIdx[base + nf++] = kb
+          else p.partialIdx[base + np++] = kb
+        }
+        p.fullNum[r] = nf
+        p.partialNum[r] = np
+      }
+    }
+  p.rules = [[{ kind: RuleKind.permutedCausal, kvPos, posBatch, posHeads, posGroup: group }]]
+  return p
+}

@@ -63,6 +63,12 @@ class CudaAddon : public Napi::Addon<CudaAddon> {
   Napi::Value CusparseLtCompressedBytes(const Napi::CallbackInfo& info);
   Napi::Value CusparseLtCompress(const Napi::CallbackInfo& info);
 
+  // binding/prefill.cc (blockScoresPick, gatherRowsPick need no device)
+  Napi::Value BlockScores(const Napi::CallbackInfo& info);
+  Napi::Value BlockScoresPick(const Napi::CallbackInfo& info);
+  Napi::Value GatherRows(const Napi::CallbackInfo& info);
+  Napi::Value GatherRowsPick(const Napi::CallbackInfo& info);
+
   CudaStatus status_;
   napi_type_tag buffer_tag_;
   Napi::FunctionReference buffer_class_;

@@ -284,6 +284,14 @@ export interface CudaBinding {
   linearPick(x: number, w: number, meta: number | null, bias: number | null, out: number, args: CudaLinearArgs): LinearPick
   /** out = x · wᵀ + bias (fp16 / bf16, float32 accumulation); `compressed` is the cuSPARSELt copy of a 2:4 weight. */
   linear(x: DeviceBuffer, w: DeviceBuffer, meta: DeviceBuffer | null, bias: DeviceBuffer | null, out: DeviceBuffer, args: CudaLinearArgs, compressed: DeviceBuffer | null): Promise<void>
+  /** Every check of `blockScores` on byte sizes; needs no device. `scratchBytes`: the device scratch the call allocates. */
+  blockScoresPick(q: number, k: number, out: number, args: BlockScoresArgs): { kernel: string; scratchBytes: number; grid: number }
+  /** Block scores (`sk_block_scores_params`) of fp16 / bf16 q, k into float32 `out` on the device. */
+  blockScores(q: DeviceBuffer, k: DeviceBuffer, out: DeviceBuffer, args: BlockScoresArgs): Promise<void>
+  /** Every check of `gatherRows`, the index bounds included, on byte sizes; needs no device. */
+  gatherRowsPick(src: number, idx: Int32Array, dst: number, args: GatherRowsArgs): { kernel: string; indexBytes: number }
+  /** dst[b, h, s] = src[b, h, idx[b, h, s]]: idx is copied and checked on the host, then uploaded. */
+  gatherRows(src: DeviceBuffer, idx: Int32Array, dst: DeviceBuffer, args: GatherRowsArgs): Promise<void>
   /** Checks CPU-layout 2:4 metadata and builds the CUDA layout on the host; needs no device. */
   sparse24Layout(values: Uint16Array, meta: Uint8Array, dtype: number, n: number, k: number, withDense: boolean): Sparse24Layout
   /** Loads cuSPARSELt on first call (SPARSEKIT_CUSPARSELT path, else libcusparseLt.so.0); needs no device. */

@@ -140,6 +140,16 @@ linear_sass() {
 step linear-sass 10 bash -c "$(declare -f linear_sass); linear_sass"
 step linear-bench 120 node scripts/gpu-linear-bench.mjs "$logs/linear-cuda.json"
 cp "$logs/linear-cuda.json" bench/results/linear-cuda.json 2>/dev/null || true
+# Dynamic sparse prefill: its CUDA tests by name (vitest-cuda ran them too; this
+# log is theirs alone), then the prefill suite on the GPU at S 8K / 16K / 32K,
+# bfloat16 (bench/results/prefill-cuda.json).
+step prefill-cuda-tests 30 "${vitest[@]}" --outputFile.json="$logs/vitest-prefill-cuda.json" test/cuda/prefill.test.ts
+if [ -f dist/cli/main.js ]; then
+  step prefill-bench 120 node dist/cli/main.js bench --device cuda --suite prefill --out "$logs"
+  cp "$logs/prefill-cuda.json" bench/results/prefill-cuda.json 2>/dev/null || true
+else
+  say "SKIP prefill-bench: dist/cli/main.js is missing"
+fi
 step vitest-all 150 "${vitest[@]}" --outputFile.json="$logs/vitest-all.json"
 
 if [ -f dist/cli/main.js ]; then

@@ -1,8 +1,11 @@
 /**
  * Dynamic sparse prefill: block masks estimated from q and k (XAttention's
  * antidiagonal scores, mean-pooled scores, top-k), PBS-Attn's key permutation
- * inside segments, and permuted block-sparse attention. The scores run on the
- * CPU executor (csrc/cpu/prefill); selection and masks are built here.
+ * inside segments, and permuted block-sparse attention. The scores run where
+ * q and k live: the CPU executor (csrc/cpu/prefill) or a CUDA device
+ * (cuda/prefill: fp16 / bf16, float32 accumulation); on CUDA they are copied
+ * back to the host (B·Hq·nb² floats, small next to q and k), where selection
+ * and masks are built. The permuted attention itself runs on the tensors' device.
  * @module
  */
 import { invalidArgument, SparsekitError } from '../errors.js'
@@ -59,14 +62,16 @@ function maskOf(bits: Uint8Array, s: PrefillShape, nb: number, blockSize: number
  * {@link attention} as it is. Batch > 1 and GQA (Hq a multiple of Hkv) are supported;
  * the mask has one row per (batch, query head, query block).
  *
- * @param q - [B, Hq, S, D], float32 / float16 / bfloat16, on the CPU.
- * @param k - [B, Hkv, S, D], q's type; the same S (prefill).
+ * @param q - [B, Hq, S, D]: float32 / float16 / bfloat16 on the CPU, float16 / bfloat16 on CUDA
+ *   (the scores run on the device and come back to the host for the selection).
+ * @param k - [B, Hkv, S, D], q's type and device; the same S (prefill).
  * @param options - `method` ('xattention' default, 'meanpool', 'topk'), `blockSize` (128), `stride` (8),
  *   `threshold` (0.9, in (0, 1]), `budget` (topk), `causal` (true).
  * @returns a BlockMask for S × S with batch B and heads Hq.
  * @throws ERR_SK_INVALID_ARGUMENT for an unknown method or option, a block size outside 16..256 (step 16), a stride
  *   that does not divide the block, a threshold outside (0, 1], a missing or bad budget;
- *   ERR_SK_SHAPE / ERR_SK_DTYPE for tensors that do not fit; ERR_SK_UNSUPPORTED for CUDA tensors.
+ *   ERR_SK_SHAPE / ERR_SK_DTYPE for tensors that do not fit (float32 on CUDA: cast to bfloat16 first);
+ *   ERR_SK_DEVICE for tensors on different devices.
  * @example
  * ```ts
  * const mask = await sk.estimateBlockMask(q, k, { method: 'xattention', stride: 8, threshold: 0.9 })
@@ -286,10 +291,13 @@ export interface PermutedAttentionOptions {
  * segment always computed (cut per token on original positions), then
  * block-sparse FlashAttention. Output in the original query order. When S fits
  * in one segment this is dense causal attention.
- * @param q - [B, Hq, S, D] on the CPU; k, v [B, Hkv, S, D] (GQA), q's type.
+ * @param q - [B, Hq, S, D] on the CPU (float32 / float16 / bfloat16) or CUDA (float16 / bfloat16);
+ *   k, v [B, Hkv, S, D] (GQA), q's type and device. On CUDA the scores, gather and attention run on the device;
+ *   the permutation and mask are built on the host.
  * @param options - `blockSize` (128), `segmentSize` (256), `threshold` (0.9), `causal` (true only), `returnLse` (false).
  * @throws ERR_SK_INVALID_ARGUMENT for a segment size that is not a multiple of the block size or a threshold outside (0, 1];
- *   ERR_SK_UNSUPPORTED for `causal: false` or CUDA tensors; ERR_SK_SHAPE / ERR_SK_DTYPE for tensors that do not fit.
+ *   ERR_SK_UNSUPPORTED for `causal: false`; ERR_SK_SHAPE / ERR_SK_DTYPE for tensors that do not fit (float32 on CUDA:
+ *   cast first); ERR_SK_DEVICE for tensors on different devices.
  * @example
  * ```ts
  * const out = await sk.permutedAttention(q, k, v, { blockSize: 128, segmentSize: 256, threshold: 0.9 })

@@ -1,14 +1,18 @@
 /**
  * Checks and native calls shared by the dynamic sparse prefill ops: q / k / v
- * as [B, H, S, D] CPU tensors of one attention dtype, the block-score op and
- * the row gather that lays keys out in a permuted order.
+ * as [B, H, S, D] tensors of one attention dtype on one device, the block-score
+ * op and the row gather that lays keys out in a permuted order. CPU tensors
+ * run on the CPU addon (float32 / float16 / bfloat16), CUDA tensors on the
+ * CUDA addon (float16 / bfloat16); block scores always come back to the host
+ * (B·H·nb² floats), where the selection runs.
  * @internal
  * @module
  */
+import { type Device, sameDevice } from '../device.js'
 import { type DType, dtypeBytes, dtypeId } from '../dtype.js'
 import { callNative, dtypeError, shapeError, SparsekitError } from '../errors.js'
-import { type BlockScoresArgs, cpuBinding } from '../native.js'
-import { empty, liveStorage, Tensor } from '../tensor.js'
+import { type BlockScoresArgs, cpuBinding, type CudaBinding, cudaBinding } from '../native.js'
+import { empty, liveStorage, type Storage, Tensor } from '../tensor.js'
 
 /** Sizes of a checked q / k pair (bhsd). */
 export interface PrefillShape {
@@ -18,33 +22,39 @@ export interface PrefillShape {
   headsKv: number
   seq: number
   headDim: number
+  /** Where q, k (and v) live. */
+  device: Device
 }
 
 const kTypes: readonly DType[] = ['float32', 'float16', 'bfloat16']
+const kCudaTypes: readonly DType[] = ['float16', 'bfloat16']
 
-/** The host array of a live CPU tensor; ERR_SK_UNSUPPORTED on CUDA (the CPU ops only, for now). */
-export function hostData(t: unknown, name: string): ArrayBufferView {
-  const s = liveStorage(t, name)
-  if (s.kind !== 'cpu')
-    throw new SparsekitError('ERR_SK_UNSUPPORTED', `Expected a CPU tensor for ${name} (dynamic sparse prefill runs on the CPU) but received one on ${(t as Tensor).device}`)
-  return s.data
+const deviceOf = (s: Storage): Device => (s.kind === 'cpu' ? { kind: 'cpu' } : { kind: 'cuda', index: s.index })
+
+function cuda(): CudaBinding {
+  const b = cudaBinding()
+  if (!b) throw new SparsekitError('ERR_SK_DEVICE', 'Expected the CUDA addon for a CUDA tensor but it is not loaded')
+  return b
 }
 
 /**
- * Checks q [B, Hq, S, D] and k (and v) [B, Hkv, S, D]: CPU, one dtype of
- * float32 / float16 / bfloat16, Hq a multiple of Hkv, equal lengths (prefill).
- * @throws ERR_SK_SHAPE, ERR_SK_DTYPE, ERR_SK_UNSUPPORTED (CUDA tensors), ERR_SK_DISPOSED.
+ * Checks q [B, Hq, S, D] and k (and v) [B, Hkv, S, D]: one device, one dtype
+ * (float32 / float16 / bfloat16 on the CPU, float16 / bfloat16 on CUDA), Hq a
+ * multiple of Hkv, equal lengths (prefill).
+ * @throws ERR_SK_SHAPE, ERR_SK_DTYPE (float32 on CUDA: cast first), ERR_SK_DEVICE (tensors on different devices), ERR_SK_DISPOSED.
  * @example
  * ```ts
  * const s = checkQkv(q, k, v)
  * ```
  */
 export function checkQkv(q: unknown, k: unknown, v?: unknown): PrefillShape {
-  hostData(q, 'q')
-  hostData(k, 'k')
-  if (v !== undefined) hostData(v, 'v')
+  const device = deviceOf(liveStorage(q, 'q'))
+  sameDevice(device, deviceOf(liveStorage(k, 'k')), 'k')
+  if (v !== undefined) sameDevice(device, deviceOf(liveStorage(v, 'v')), 'v')
   const qt = q as Tensor, kt = k as Tensor
   if (!kTypes.includes(qt.type)) throw dtypeError('q.type', kTypes.join(', '), qt.type)
+  if (device.kind === 'cuda' && !kCudaTypes.includes(qt.type))
+    throw new SparsekitError('ERR_SK_DTYPE', `Expected float16 or bfloat16 for q.type on ${qt.device} but received ${qt.type}; cast first: await q.cast('bfloat16')`)
   if (kt.type !== qt.type) throw dtypeError('k.type', `${qt.type} (q's type)`, kt.type)
   if (qt.dims.length !== 4) throw shapeError('q.dims', '4 dims [B, H, S, D]', qt.dims)
   if (kt.dims.length !== 4) throw shapeError('k.dims', '4 dims [B, H, S, D]', kt.dims)
@@ -60,13 +70,15 @@ export function checkQkv(q: unknown, k: unknown, v?: unknown): PrefillShape {
     if (vt.type !== qt.type) throw dtypeError('v.type', `${qt.type} (q's type)`, vt.type)
     if (vt.dims.length !== 4 || vt.dims.some((d, i) => d !== kt.dims[i])) throw shapeError('v.dims', `[${kt.dims.join(', ')}] (k's dims)`, vt.dims)
   }
-  return { type: qt.type, batch, headsQ, headsKv, seq, headDim }
+  return { type: qt.type, batch, headsQ, headsKv, seq, headDim, device }
 }
 
 const strides = (h: number, s: number, d: number): [number, number, number] => [h * s * d, s * d, d]
 
 /**
- * Runs the block-score op (method 1 XAttention, 2 mean-pooled, 3 key importance).
+ * Runs the block-score op (method 1 XAttention, 2 mean-pooled, 3 key importance)
+ * on q's device; on CUDA the scores are computed into a device buffer and
+ * copied back (small: B·Hq·nb² or B·Hq·S floats), since selection runs here.
  * @returns Float32Array [B, Hq, nb, nb] (methods 1, 2) or [B, Hq, S] (method 3).
  * @example
  * ```ts
@@ -84,12 +96,27 @@ export async function blockScores(
     dtype: dtypeId(s.type), ...o, batch: s.batch, headsQ: s.headsQ, headsKv: s.headsKv, seq: s.seq, headDim: s.headDim,
     qStrides: strides(s.headsQ, s.seq, s.headDim), kStrides: strides(s.headsKv, s.seq, s.headDim), scale: 1 / Math.sqrt(s.headDim),
   }
-  await callNative(() => cpuBinding().blockScores(hostData(q, 'q'), hostData(k, 'k'), out, args))
+  const qs = liveStorage(q, 'q'), ks = liveStorage(k, 'k')
+  if (qs.kind === 'cpu' && ks.kind === 'cpu') {
+    await callNative(() => cpuBinding().blockScores(qs.data, ks.data, out, args))
+    return out
+  }
+  if (qs.kind !== 'cuda' || ks.kind !== 'cuda') throw new SparsekitError('ERR_SK_DEVICE', 'Expected q and k on one device')
+  const dev = empty('float32', [out.length], out.length, { kind: 'cuda', index: qs.index })
+  try {
+    const ds = liveStorage(dev, 'out')
+    if (ds.kind !== 'cuda') throw new SparsekitError('ERR_SK_DEVICE', 'Expected the score buffer on CUDA')
+    await callNative(() => cuda().blockScores(qs.buffer, ks.buffer, ds.buffer, args))
+    await callNative(() => cuda().copyToHost(ds.buffer, out, out.length * 4))
+  } finally {
+    dev.dispose()
+  }
   return out
 }
 
 /**
- * A [B, H, S, D] tensor with its rows gathered: out[b, h, s] = x[b, h, idx[b, h, s]].
+ * A [B, H, S, D] tensor with its rows gathered, on x's device: out[b, h, s] = x[b, h, idx[b, h, s]].
+ * On CUDA the binding copies and checks idx on the host, then uploads it.
  * @example
  * ```ts
  * const kPerm = await gatherRows(k, perm.indices)
@@ -97,13 +124,14 @@ export async function blockScores(
  */
 export async function gatherRows(x: Tensor, idx: Int32Array): Promise<Tensor> {
   const [b, h, s, d] = x.dims as [number, number, number, number]
-  const out = empty(x.type, x.dims, x.size, { kind: 'cpu' })
+  const xs = liveStorage(x, 'x')
+  const out = empty(x.type, x.dims, x.size, deviceOf(xs))
   if (x.size === 0) return out
+  const args = { elemSize: dtypeBytes(x.type), batch: b, heads: h, seq: s, row: d, srcStrides: strides(h, s, d) }
   try {
-    await callNative(() =>
-      cpuBinding().gatherRows(hostData(x, 'x'), idx, hostData(out, 'out'), {
-        elemSize: dtypeBytes(x.type), batch: b, heads: h, seq: s, row: d, srcStrides: strides(h, s, d),
-      }))
+    const os = liveStorage(out, 'out')
+    if (xs.kind === 'cpu' && os.kind === 'cpu') await callNative(() => cpuBinding().gatherRows(xs.data, idx, os.data, args))
+    else if (xs.kind === 'cuda' && os.kind === 'cuda') await callNative(() => cuda().gatherRows(xs.buffer, idx, os.buffer, args))
   } catch (err) {
     out.dispose()
     throw err

@@ -1,5 +1,6 @@
 /**
  * `prefill` suite: dynamic sparse prefill on the CPU (float32, B 1, H 4, D 64)
+ * or on CUDA (bfloat16, the same shapes; results in prefill-cuda.json)
  * on the synthetic long-context generator (lib/bench/prefill-gen.ts), at
  * S 8K / 16K / 32K (2K / 4K quick). Timed rows: our dense causal attention
  * (the baseline), PBS-Attn (`permutedAttention`), XAttention and mean-pooled
@@ -33,13 +34,33 @@ async function median3(fn: () => Promise<unknown>): Promise<number> {
   return t.sort((a, b) => a - b)[1]!
 }
 
+/** A float32 CPU copy of t (the metrics read host float32), or t itself when it is one; `owned` says whether to free it. */
+async function hostF32(t: Tensor): Promise<{ t: Tensor; owned: boolean }> {
+  if (t.device === 'cpu' && t.type === 'float32') return { t, owned: false }
+  const cpu = t.device === 'cpu' ? t : await t.to('cpu')
+  if (cpu.type === 'float32') return { t: cpu, owned: true }
+  const f = await cpu.cast('float32')
+  if (cpu !== t) cpu.dispose()
+  return { t: f, owned: true }
+}
+
+/** recall and relative error of (out, lse) against dense, on host float32 copies. */
+async function metrics(r: { out: Tensor; lse: Tensor }, dense: { out: Tensor; lse: Tensor }) {
+  const h = [await hostF32(r.out), await hostF32(r.lse), await hostF32(dense.out), await hostF32(dense.lse)]
+  try {
+    return { recall: recall(h[1]!.t, h[3]!.t), error: relativeError(h[0]!.t, h[2]!.t) }
+  } finally {
+    for (const x of h) if (x.owned) x.t.dispose()
+  }
+}
+
 /** Quality of one selection: density vs causal, recall, output error; the result tensors are freed. */
 async function quality(x: Inputs, dense: { out: Tensor; lse: Tensor }, mask: BlockMask, run: () => Promise<{ out: Tensor; lse: Tensor }>) {
   const S = x.q.dims[2]!
   const r = await run()
   try {
     const causal = BlockMask.causal({ qLen: S, kvLen: S, blockSize: kBlock }).density
-    return { density: mask.density / causal, recall: recall(r.lse, dense.lse), error: relativeError(r.out, dense.out) }
+    return { density: mask.density / causal, ...(await metrics(r, dense)) }
   } finally {
     r.out.dispose()
     r.lse.dispose()
@@ -101,6 +122,17 @@ async function evaluate(ctx: SuiteContext, x: Inputs, S: number): Promise<void> 
   }
 }
 
+/** The generator's float32 inputs; on CUDA cast to bfloat16 and moved to the device. */
+async function inputsOn(ctx: SuiteContext, S: number): Promise<Inputs> {
+  const host = await generatePrefill({ heads: kHeads, seq: S, headDim: kHeadDim, seed: kSeed, type: ctx.device === 'cpu' ? 'float32' : 'bfloat16' })
+  if (ctx.device === 'cpu') return host
+  try {
+    return { q: await host.q.to(ctx.device), k: await host.k.to(ctx.device), v: await host.v.to(ctx.device) }
+  } finally {
+    for (const t of [host.q, host.k, host.v]) t.dispose()
+  }
+}
+
 function casesAt(ctx: SuiteContext, S: number): BenchCase[] {
   let x: Inputs | null = null
   const need = () => x!
@@ -115,7 +147,7 @@ function casesAt(ctx: SuiteContext, S: number): BenchCase[] {
     {
       name: base, flops,
       async setup() {
-        x = await generatePrefill({ heads: kHeads, seq: S, headDim: kHeadDim, seed: kSeed })
+        x = await inputsOn(ctx, S)
         await evaluate(ctx, need(), S)
       },
       run: async () => drop(await attention(need().q, need().k, need().v, { causal: true })),
@@ -136,15 +168,14 @@ function casesAt(ctx: SuiteContext, S: number): BenchCase[] {
   ]
 }
 
-/** The `prefill` suite (CPU only: the estimators and permuted attention have no CUDA path yet). */
+/** The `prefill` suite: float32 on the CPU, bfloat16 on CUDA (estimation on the device, selection on the host). */
 export const prefillSuite: BenchSuite = {
   name: 'prefill',
   description:
-    `Dynamic sparse prefill, float32, B 1, H ${kHeads}, D ${kHeadDim}, block ${kBlock}, on the synthetic generator: ` +
+    `Dynamic sparse prefill, float32 (CPU) / bfloat16 (CUDA), B 1, H ${kHeads}, D ${kHeadDim}, block ${kBlock}, on the synthetic generator: ` +
     `PBS-Attn (segment ${kSegment}, τ 0.9 and 0.95), XAttention (stride ${kStride}, τ 0.9), mean pooling (τ 0.9), each estimate + sparse attention, ` +
     'vs our dense causal attention (GFLOP/s count the dense causal work, so "vs baseline" is the speedup)',
-  devices: ['cpu'],
-  skipReason: 'the block estimators and permuted attention run on the CPU only (no CUDA estimator yet)',
+  devices: ['cpu', 'cuda'],
   cases(ctx) {
     ctx.note('inputs: one seeded set per length (q, k, v ≥ 96 MiB at 32K); quality notes are measured once, speed notes are medians of 3; targets are checked in the notes')
     return (ctx.quick ? [2048, 4096] : [8192, 16384, 32768]).flatMap((S) => casesAt(ctx, S))

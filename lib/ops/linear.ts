@@ -61,7 +61,7 @@ function plan(x: unknown, w: unknown, bias: unknown): Plan {
     throw new SparsekitError('ERR_SK_DTYPE', `Expected float32 for x.type but received ${xt.type}; cast first: await x.cast('float32')`)
   if (cuda && !kCudaLinearTypes.includes(xt.type))
     throw new SparsekitError(
-      'ERR_SK_DTYPE',
+      xt.type === 'float32' ? 'ERR_SK_UNSUPPORTED' : 'ERR_SK_DTYPE', // as attention: float32 is a dtype, CUDA lacks the kernel
       `Expected ${kCudaLinearTypes.join(' or ')} for x.type on ${xt.device} but received ${xt.type}; cast first: await x.cast('bfloat16')`,
     )
   let n: number, k: number
@@ -114,7 +114,8 @@ function plan(x: unknown, w: unknown, bias: unknown): Plan {
  * @returns [..., N] on x's device: float32 on the CPU, x's dtype on CUDA.
  * @throws ERR_SK_INVALID_ARGUMENT for a non-tensor x or bias, or a w that is neither a Tensor nor a SparseWeight, or a corrupted
  *   SparseWeight (invalid metadata, reported when the Promise settles); ERR_SK_SHAPE for w not 2-D, x's last dim ≠ K, bias not [N];
- *   ERR_SK_DTYPE for x not float32 (CPU) or float16 / bfloat16 (CUDA), a bias or w dtype the device does not take; ERR_SK_DEVICE for operands on different devices;
+ *   ERR_SK_DTYPE for x not float32 (CPU) or float16 / bfloat16 (CUDA), a bias or w dtype the device does not take;
+ *   ERR_SK_UNSUPPORTED for float32 x on CUDA (cast first); ERR_SK_DEVICE for operands on different devices;
  *   ERR_SK_UNSUPPORTED on CUDA where a format has no kernel; ERR_SK_DISPOSED for a disposed operand.
  * @example
  * ```ts

@@ -70,7 +70,7 @@ function maskOf(bits: Uint8Array, s: PrefillShape, nb: number, blockSize: number
  * @returns a BlockMask for S × S with batch B and heads Hq.
  * @throws ERR_SK_INVALID_ARGUMENT for an unknown method or option, a block size outside 16..256 (step 16), a stride
  *   that does not divide the block, a threshold outside (0, 1], a missing or bad budget;
- *   ERR_SK_SHAPE / ERR_SK_DTYPE for tensors that do not fit (float32 on CUDA: cast to bfloat16 first);
+ *   ERR_SK_SHAPE / ERR_SK_DTYPE for tensors that do not fit; ERR_SK_UNSUPPORTED for float32 on CUDA (cast to bfloat16 first);
  *   ERR_SK_DEVICE for tensors on different devices.
  * @example
  * ```ts
@@ -296,8 +296,8 @@ export interface PermutedAttentionOptions {
  *   the permutation and mask are built on the host.
  * @param options - `blockSize` (128), `segmentSize` (256), `threshold` (0.9), `causal` (true only), `returnLse` (false).
  * @throws ERR_SK_INVALID_ARGUMENT for a segment size that is not a multiple of the block size or a threshold outside (0, 1];
- *   ERR_SK_UNSUPPORTED for `causal: false`; ERR_SK_SHAPE / ERR_SK_DTYPE for tensors that do not fit (float32 on CUDA:
- *   cast first); ERR_SK_DEVICE for tensors on different devices.
+ *   ERR_SK_UNSUPPORTED for `causal: false` or float32 on CUDA (cast first); ERR_SK_SHAPE / ERR_SK_DTYPE for tensors that
+ *   do not fit; ERR_SK_DEVICE for tensors on different devices.
  * @example
  * ```ts
  * const out = await sk.permutedAttention(q, k, v, { blockSize: 128, segmentSize: 256, threshold: 0.9 })

@@ -41,7 +41,7 @@ function cuda(): CudaBinding {
  * Checks q [B, Hq, S, D] and k (and v) [B, Hkv, S, D]: one device, one dtype
  * (float32 / float16 / bfloat16 on the CPU, float16 / bfloat16 on CUDA), Hq a
  * multiple of Hkv, equal lengths (prefill).
- * @throws ERR_SK_SHAPE, ERR_SK_DTYPE (float32 on CUDA: cast first), ERR_SK_DEVICE (tensors on different devices), ERR_SK_DISPOSED.
+ * @throws ERR_SK_SHAPE, ERR_SK_DTYPE, ERR_SK_UNSUPPORTED (float32 on CUDA: cast first, as attention), ERR_SK_DEVICE (tensors on different devices), ERR_SK_DISPOSED.
  * @example
  * ```ts
  * const s = checkQkv(q, k, v)
@@ -54,7 +54,7 @@ export function checkQkv(q: unknown, k: unknown, v?: unknown): PrefillShape {
   const qt = q as Tensor, kt = k as Tensor
   if (!kTypes.includes(qt.type)) throw dtypeError('q.type', kTypes.join(', '), qt.type)
   if (device.kind === 'cuda' && !kCudaTypes.includes(qt.type))
-    throw new SparsekitError('ERR_SK_DTYPE', `Expected float16 or bfloat16 for q.type on ${qt.device} but received ${qt.type}; cast first: await q.cast('bfloat16')`)
+    throw new SparsekitError('ERR_SK_UNSUPPORTED', `Expected float16 or bfloat16 for q.type on ${qt.device} but received ${qt.type}; cast first: await q.cast('bfloat16')`)
   if (kt.type !== qt.type) throw dtypeError('k.type', `${qt.type} (q's type)`, kt.type)
   if (qt.dims.length !== 4) throw shapeError('q.dims', '4 dims [B, H, S, D]', qt.dims)
   if (kt.dims.length !== 4) throw shapeError('k.dims', '4 dims [B, H, S, D]', kt.dims)

@@ -21,8 +21,8 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const host = `${platform()}-${arch()}`
 const known = ['linux-x64', 'linux-arm64']
 
-/** Top-level entries a native build never reads: outputs, packages, history. */
-const skipTop = new Set(['.git', 'node_modules', '.arm64', 'dist', 'prebuilds', 'cuda-prebuild', 'docs', 'bench'])
+/** Top-level entries a native build never reads: outputs, packages, history (bench/ stays: bench/native has a gyp target). */
+const skipTop = new Set(['.git', 'node_modules', '.arm64', 'dist', 'prebuilds', 'cuda-prebuild', 'docs'])
 
 function log(msg) {
   console.log(`prebuild: ${msg}`)

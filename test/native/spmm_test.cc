@@ -85,7 +85,7 @@ Packed pack(std::vector<float> dense, int64_t n, int64_t k, int32_t nr) {
   p.nnzmap.resize(static_cast<size_t>(sk_spmm_groups(n, nr)));
   p.cols.resize(static_cast<size_t>(a.blocks[i]) + 1);  // one spare: kernels must not read it
   p.values.resize(static_cast<size_t>(a.values[i]) + 1);
-  p.cols.back() = -1 << 30, p.values.back() = NAN;
+  p.cols.back() = -(1 << 30), p.values.back() = NAN;
   const bool ok = sk_spmm_pack(p.dense.data(), n, k, nr, p.nnzmap.data(), p.cols.data(), a.blocks[i], p.values.data(),
                                a.values[i]);
   CHECK(ok, "pack n=%lld k=%lld nr=%d", static_cast<long long>(n), static_cast<long long>(k), nr);

@@ -167,6 +167,8 @@ export interface CpuBinding {
    * non-zeros in full groups (nr 1, 2, 4), non-zero blocks of full groups (nr 1, 2, 4), the block size to use.
    */
   spmmAnalyze(w: Float32Array, n: number, k: number, out: Float64Array): Promise<void>
+  /** out = w with its `count` smallest |w| zeroed (NaN never; ties in index order): sparsify's `sparsity`. */
+  spmmPrune(w: Float32Array, n: number, k: number, out: Float32Array, count: number): Promise<void>
   /** Packs w in blocks of nr into arrays sized by spmmAnalyze (rejects a w that changed since). */
   spmmPack(w: Float32Array, n: number, k: number, nr: number, nnzmap: Int32Array, cols: Int32Array, values: Float32Array): Promise<void>
   /** Checks the packed index arrays (counts, columns in bounds and increasing, sizes) and copies them natively. */

@@ -55,6 +55,7 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("castSync", &SparsekitAddon::CastSync),
                            InstanceMethod("attention", &SparsekitAddon::Attention),
                            InstanceMethod("spmmAnalyze", &SparsekitAddon::SpmmAnalyze),
+                           InstanceMethod("spmmPrune", &SparsekitAddon::SpmmPrune),
                            InstanceMethod("spmmPack", &SparsekitAddon::SpmmPack),
                            InstanceMethod("spmmPlan", &SparsekitAddon::SpmmPlan),
                            InstanceMethod("spmmRelease", &SparsekitAddon::SpmmRelease),

@@ -33,6 +33,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value Attention(const Napi::CallbackInfo& info);
   // op_spmm.cc
   Napi::Value SpmmAnalyze(const Napi::CallbackInfo& info);
+  Napi::Value SpmmPrune(const Napi::CallbackInfo& info);
   Napi::Value SpmmPack(const Napi::CallbackInfo& info);
   Napi::Value SpmmPlan(const Napi::CallbackInfo& info);
   Napi::Value SpmmRelease(const Napi::CallbackInfo& info);

@@ -130,6 +130,23 @@ Napi::Value SparsekitAddon::SpmmAnalyze(const Napi::CallbackInfo& info) {
   });
 }
 
+// spmmPrune(w, n, k, out, count): out = w with its count smallest |w| zeroed.
+Napi::Value SparsekitAddon::SpmmPrune(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t n, k;
+  HostView w = weight_arg(info, &n, &k);
+  HostView out = view(info, 3, "out", napi_float32_array, "Float32Array", n * k, sizeof(float));
+  const int64_t count = int_at(info, 4, "count", 0, static_cast<double>(n * k));
+  auto holds = std::make_shared<Holds>();
+  holds->hold(w), holds->hold(out);
+  const float* wp = static_cast<const float*>(w.data);
+  float* o = static_cast<float*>(out.data);
+  return submit_op(*executor_, env, holds, [wp, o, n, k, count](ThreadPool&) {
+    if (!sk_spmm_prune_magnitude(wp, n * k, count, o)) return JobResult{SK_ERR_OUT_OF_MEMORY, "out of memory for the pruning scratch"};
+    return JobResult{};
+  });
+}
+
 Napi::Value SparsekitAddon::SpmmPack(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t n, k;

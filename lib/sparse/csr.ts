@@ -104,7 +104,7 @@ const ratio = (a: number, b: number) => (b === 0 ? 1 : a / b)
 export async function sparsifyCsr(w: Tensor, options?: CsrOptions): Promise<SparseWeight> {
   const { n, k, data } = checkWeight(w)
   const opts = checkCsrOptions(options)
-  const source = opts.sparsity > 0 ? pruneByMagnitude(data, opts.sparsity) : data
+  const source = opts.sparsity > 0 ? await pruneByMagnitude(data, n, k, opts.sparsity) : data
   const binding = cpuBinding()
   const a = new Float64Array(14)
   await callNative(() => binding.spmmAnalyze(source, n, k, a))

@@ -117,10 +117,12 @@ describe('csr: pruning by magnitude', () => {
     }
   })
 
-  it('existing zeros count, ties break in index order, NaN is never pruned', () => {
-    expect(Array.from(pruneByMagnitude(Float32Array.from([0, 3, -1, 2]), 0.5))).toEqual([0, 3, 0, 2])
-    expect(Array.from(pruneByMagnitude(Float32Array.from([1, -1, 1, 5]), 0.5))).toEqual([0, 0, 1, 5])
-    expect(Array.from(pruneByMagnitude(Float32Array.from([NaN, 1, 2, 3]), 0.75))).toEqual([NaN, 0, 0, 0])
+  it('existing zeros count, ties break in index order, NaN is never pruned', async () => {
+    const prune = async (w: number[], sparsity: number) => Array.from(await pruneByMagnitude(Float32Array.from(w), 1, w.length, sparsity))
+    expect(await prune([0, 3, -1, 2], 0.5)).toEqual([0, 3, 0, 2])
+    expect(await prune([1, -1, 1, 5], 0.5)).toEqual([0, 0, 1, 5])
+    expect(await prune([NaN, 1, 2, 3], 0.75)).toEqual([NaN, 0, 0, 0])
+    expect(await prune([-0, 4, -4, 1, 4, 2], 0.66)).toEqual([0, 0, -4, 0, 4, 0]) // 4 of 6: -0 counts as a zero; of the three 4s the lowest index goes
   })
 
   it('the input tensor is left unchanged', async () => {

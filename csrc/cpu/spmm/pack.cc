@@ -1,5 +1,11 @@
 // Analysis, packing and checking of CSR sparse weights (spmm.h).
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
+
+#include <algorithm>
+#include <new>
+#include <vector>
 
 #include "../../core/heuristics.h"
 #include "spmm.h"
@@ -121,5 +127,28 @@ bool sk_spmm_build_dmap(const int32_t* cols, int64_t blocks, int64_t k, int64_t 
   if (k > 0 && stride > 0 && (k - 1) > INT32_MAX / stride) return false;
   for (int64_t i = 0; i + 1 < blocks; ++i) dmap[i] = static_cast<int32_t>((cols[i + 1] - cols[i]) * stride);
   if (blocks > 0) dmap[blocks - 1] = 0;
+  return true;
+}
+
+bool sk_spmm_prune_magnitude(const float* w, int64_t length, int64_t count, float* out) {
+  memcpy(out, w, static_cast<size_t>(length) * sizeof(float));
+  if (count <= 0) return true;
+  std::vector<float> mags;
+  try {
+    mags.resize(static_cast<size_t>(length));
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  for (int64_t i = 0; i < length; ++i) {
+    const float m = fabsf(w[i]);
+    mags[i] = m == m ? m : INFINITY;  // NaN above every number: never the threshold's side
+  }
+  std::nth_element(mags.begin(), mags.begin() + (count - 1), mags.end());
+  const float threshold = mags[count - 1];
+  int64_t left = count;
+  for (int64_t i = 0; i < length; ++i)
+    if (fabsf(out[i]) < threshold) out[i] = 0.0f, --left;
+  for (int64_t i = 0; i < length && left > 0; ++i)
+    if (fabsf(out[i]) == threshold) out[i] = 0.0f, --left;
   return true;
 }

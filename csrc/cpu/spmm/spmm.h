@@ -37,6 +37,12 @@ int32_t sk_spmm_choose_nr(const sk_spmm_analysis& a);
 bool sk_spmm_pack(const float* w, int64_t n, int64_t k, int32_t nr, uint32_t* nnzmap, int32_t* cols, int64_t blocks,
                   float* values, int64_t values_count);
 
+// out = w with its `count` smallest magnitudes zeroed, over all `length`
+// entries (sparsify's `sparsity`): NaN ranks above every number and is never
+// zeroed; ties at the threshold are zeroed in index order. Returns false if
+// the scratch (one float per entry) cannot be allocated.
+bool sk_spmm_prune_magnitude(const float* w, int64_t length, int64_t count, float* out);
+
 // Number of groups for n channels in blocks of nr.
 static inline int64_t sk_spmm_groups(int64_t n, int32_t nr) { return n / nr + n % nr; }
 

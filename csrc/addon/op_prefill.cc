@@ -12,49 +12,13 @@
 
 #include "../cpu/prefill/prefill.h"
 #include "addon.h"
+#include "args.h"
 #include "convert.h"
 #include "errors.h"
 #include "holds.h"
 
 namespace sk {
 namespace {
-
-constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
-
-std::string num(int64_t v) { return std::to_string(v); }
-
-int64_t field(Napi::Env env, const Napi::Object& o, const char* key, int64_t lo, int64_t hi,
-              sk_status code = SK_ERR_INVALID_ARGUMENT) {
-  Napi::Value v = o.Get(key);
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
-  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || d != floor(d))
-    throw_error(env, code, "Expected an integer between " + num(lo) + " and " + num(hi) + " for args." + key);
-  return static_cast<int64_t>(d);
-}
-
-void strides(Napi::Env env, const Napi::Object& args, const char* key, int64_t out[3]) {
-  Napi::Value v = args.Get(key);
-  if (!v.IsArray() || v.As<Napi::Array>().Length() != 3)
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected 3 strides for args.") + key);
-  for (uint32_t i = 0; i < 3; ++i) {
-    Napi::Value e = v.As<Napi::Array>().Get(i);
-    const double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
-    if (!(d >= 0 && d <= kMaxSafeInteger) || d != floor(d))
-      throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected non-negative integer strides for args.") + key);
-    out[i] = static_cast<int64_t>(d);
-  }
-}
-
-// One past the largest element a [n0, n1, n2, d] strided view reaches.
-int64_t reach(Napi::Env env, int64_t n0, int64_t n1, int64_t n2, int64_t d, const int64_t s[3], const char* name) {
-  if (n0 == 0 || n1 == 0 || n2 == 0 || d == 0) return 0;
-  int64_t r = d, t;
-  const int64_t n[3] = {n0, n1, n2};
-  for (int i = 0; i < 3; ++i)
-    if (__builtin_mul_overflow(n[i] - 1, s[i], &t) || __builtin_add_overflow(r, t, &r))
-      throw_error(env, SK_ERR_SHAPE, std::string("Size overflows for ") + name);
-  return r;
-}
 
 // A typed-array argument holding at least `elems` elements of elem_size bytes.
 HostView array_arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t elems, size_t elem_size) {
@@ -76,24 +40,24 @@ Napi::Value SparsekitAddon::BlockScores(const Napi::CallbackInfo& info) {
   if (info.Length() < 4 || !info[3].IsObject()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an args object");
   Napi::Object a = info[3].As<Napi::Object>();
   sk_block_scores_params p{};
-  const int64_t dt = field(env, a, "dtype", 0, SK_DTYPE_COUNT - 1, SK_ERR_DTYPE);
+  const int64_t dt = args_int(env, a, "dtype", 0, SK_DTYPE_COUNT - 1, SK_ERR_DTYPE);
   if (dt != SK_F32 && dt != SK_F16 && dt != SK_BF16)
     throw_error(env, SK_ERR_DTYPE, "Expected float32, float16 or bfloat16 for blockScores");
   p.dtype = static_cast<sk_dtype>(dt);
-  p.method = static_cast<int32_t>(field(env, a, "method", SK_SCORE_XATTENTION, SK_SCORE_KEY_IMPORTANCE));
+  p.method = static_cast<int32_t>(args_int(env, a, "method", SK_SCORE_XATTENTION, SK_SCORE_KEY_IMPORTANCE));
   const int64_t kMax = INT32_MAX;
-  p.batch = field(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
-  p.heads_q = field(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);
-  p.heads_kv = field(env, a, "headsKv", 1, kMax, SK_ERR_SHAPE);
-  p.seq = field(env, a, "seq", 1, kMax, SK_ERR_SHAPE);
-  p.head_dim = field(env, a, "headDim", 1, 256, SK_ERR_SHAPE);
+  p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
+  p.heads_q = args_int(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);
+  p.heads_kv = args_int(env, a, "headsKv", 1, kMax, SK_ERR_SHAPE);
+  p.seq = args_int(env, a, "seq", 1, kMax, SK_ERR_SHAPE);
+  p.head_dim = args_int(env, a, "headDim", 1, 256, SK_ERR_SHAPE);
   if (p.heads_q % p.heads_kv) throw_error(env, SK_ERR_SHAPE, "Expected headsQ to be a multiple of headsKv");
-  p.block = static_cast<int32_t>(field(env, a, "block", 16, 256));
-  p.stride = static_cast<int32_t>(field(env, a, "stride", 1, p.block));
+  p.block = static_cast<int32_t>(args_int(env, a, "block", 16, 256));
+  p.stride = static_cast<int32_t>(args_int(env, a, "stride", 1, p.block));
   if (p.method == SK_SCORE_XATTENTION && p.block % p.stride)
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.stride to divide args.block");
-  p.segment_blocks = static_cast<int32_t>(field(env, a, "segmentBlocks", 0, kMax));
-  p.key_count = field(env, a, "keyCount", 1, p.seq);
+  p.segment_blocks = static_cast<int32_t>(args_int(env, a, "segmentBlocks", 0, kMax));
+  p.key_count = args_int(env, a, "keyCount", 1, p.seq);
   Napi::Value sv = a.Get("scale"), cv = a.Get("causal");
   const double scale = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : NAN;
   if (!isfinite(scale) || !isfinite(static_cast<float>(scale)))
@@ -101,12 +65,12 @@ Napi::Value SparsekitAddon::BlockScores(const Napi::CallbackInfo& info) {
   if (!cv.IsBoolean()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a boolean for args.causal");
   p.scale = static_cast<float>(scale), p.causal = cv.As<Napi::Boolean>().Value();
   int64_t qs[3], ks[3];
-  strides(env, a, "qStrides", qs), strides(env, a, "kStrides", ks);
+  args_strides(env, a, "qStrides", qs), args_strides(env, a, "kStrides", ks);
   p.q_stride_b = qs[0], p.q_stride_h = qs[1], p.q_stride_s = qs[2];
   p.k_stride_b = ks[0], p.k_stride_h = ks[1], p.k_stride_s = ks[2];
   const size_t es = sk_dtype_size(p.dtype);
-  HostView q = array_arg(info, 0, "q", reach(env, p.batch, p.heads_q, p.seq, p.head_dim, qs, "q"), es);
-  HostView k = array_arg(info, 1, "k", reach(env, p.batch, p.heads_kv, p.seq, p.head_dim, ks, "k"), es);
+  HostView q = array_arg(info, 0, "q", strided_reach(env, p.batch, p.heads_q, p.seq, p.head_dim, qs, "q"), es);
+  HostView k = array_arg(info, 1, "k", strided_reach(env, p.batch, p.heads_kv, p.seq, p.head_dim, ks, "k"), es);
   const int64_t nb = (p.seq + p.block - 1) / p.block;
   const int64_t per_head = p.method == SK_SCORE_KEY_IMPORTANCE ? p.seq : nb * nb;
   int64_t out_len;
@@ -132,14 +96,14 @@ Napi::Value SparsekitAddon::GatherRows(const Napi::CallbackInfo& info) {
   if (info.Length() < 4 || !info[3].IsObject()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an args object");
   Napi::Object a = info[3].As<Napi::Object>();
   sk_gather_rows_params p{};
-  p.elem_size = static_cast<size_t>(field(env, a, "elemSize", 1, 8));
+  p.elem_size = static_cast<size_t>(args_int(env, a, "elemSize", 1, 8));
   const int64_t kMax = INT32_MAX;
-  p.batch = field(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
-  p.heads = field(env, a, "heads", 0, kMax, SK_ERR_SHAPE);
-  p.seq = field(env, a, "seq", 0, kMax, SK_ERR_SHAPE);
-  p.row = field(env, a, "row", 1, kMax, SK_ERR_SHAPE);
+  p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
+  p.heads = args_int(env, a, "heads", 0, kMax, SK_ERR_SHAPE);
+  p.seq = args_int(env, a, "seq", 0, kMax, SK_ERR_SHAPE);
+  p.row = args_int(env, a, "row", 1, kMax, SK_ERR_SHAPE);
   int64_t ss[3];
-  strides(env, a, "srcStrides", ss);
+  args_strides(env, a, "srcStrides", ss);
   p.src_stride_b = ss[0], p.src_stride_h = ss[1], p.src_stride_s = ss[2];
   int64_t n;
   if (__builtin_mul_overflow(p.batch * p.heads, p.seq, &n)) throw_error(env, SK_ERR_SHAPE, "Size overflows for idx");
@@ -155,7 +119,7 @@ Napi::Value SparsekitAddon::GatherRows(const Napi::CallbackInfo& info) {
                                                     num((*idx)[i]) + " at " + num(i));
   int64_t dst_len;
   if (__builtin_mul_overflow(n, p.row, &dst_len)) throw_error(env, SK_ERR_SHAPE, "Size overflows for dst");
-  HostView src = array_arg(info, 0, "src", reach(env, p.batch, p.heads, p.seq, p.row, ss, "src"), p.elem_size);
+  HostView src = array_arg(info, 0, "src", strided_reach(env, p.batch, p.heads, p.seq, p.row, ss, "src"), p.elem_size);
   HostView dst = array_arg(info, 2, "dst", dst_len, p.elem_size);
   p.src = src.data, p.dst = dst.data, p.idx = idx->data();
   auto holds = std::make_shared<Holds>();

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../../csrc/addon/args.h"
 #include "../../csrc/addon/errors.h"
 #include "../addon_cuda.h"
 #include "../common.cuh"
@@ -22,44 +23,16 @@
 namespace sk::cuda {
 namespace {
 
-constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
 constexpr int64_t kMaxGrid = 2147483647;               // gridDim.x
-
-std::string num(int64_t v) { return std::to_string(v); }
-
-int64_t field(Napi::Env env, const Napi::Object& o, const char* key, int64_t lo, int64_t hi,
-              sk_status code = SK_ERR_INVALID_ARGUMENT) {
-  Napi::Value v = o.Get(key);
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
-  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || d != floor(d))
-    throw_error(env, code, "Expected an integer between " + num(lo) + " and " + num(hi) + " for args." + key);
-  return static_cast<int64_t>(d);
-}
-
-void strides(Napi::Env env, const Napi::Object& args, const char* key, int64_t out[3]) {
-  Napi::Value v = args.Get(key);
-  if (!v.IsArray() || v.As<Napi::Array>().Length() != 3)
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected 3 strides for args.") + key);
-  for (uint32_t i = 0; i < 3; ++i) {
-    Napi::Value e = v.As<Napi::Array>().Get(i);
-    const double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
-    if (!(d >= 0 && d <= kMaxSafeInteger) || d != floor(d))
-      throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected non-negative integer strides for args.") + key);
-    out[i] = static_cast<int64_t>(d);
-  }
-}
 
 // Bytes a [n0, n1, n2, d] strided view of elem_size-byte elements reaches.
 size_t reach_bytes(Napi::Env env, int64_t n0, int64_t n1, int64_t n2, int64_t d, const int64_t s[3], size_t elem_size,
                    const char* name) {
-  if (n0 == 0 || n1 == 0 || n2 == 0 || d == 0) return 0;
-  int64_t r = d, t;
-  const int64_t n[3] = {n0, n1, n2};
-  for (int i = 0; i < 3; ++i)
-    if (__builtin_mul_overflow(n[i] - 1, s[i], &t) || __builtin_add_overflow(r, t, &r) ||
-        __builtin_mul_overflow(r, static_cast<int64_t>(elem_size), &t))
-      throw_error(env, SK_ERR_SHAPE, std::string("Size overflows for ") + name);
-  return static_cast<size_t>(r) * elem_size;
+  const int64_t elems = strided_reach(env, n0, n1, n2, d, s, name);
+  int64_t bytes;
+  if (__builtin_mul_overflow(elems, static_cast<int64_t>(elem_size), &bytes))
+    throw_error(env, SK_ERR_SHAPE, std::string("Size overflows for ") + name);
+  return static_cast<size_t>(bytes);
 }
 
 int64_t checked_product(Napi::Env env, std::initializer_list<int64_t> factors, const char* name) {
@@ -80,26 +53,26 @@ ScoresPlan plan_scores(Napi::Env env, Napi::Value args_value) {
   Napi::Object a = args_value.As<Napi::Object>();
   ScoresPlan plan;
   sk_block_scores_params& p = plan.params;
-  const int64_t dt = field(env, a, "dtype", 0, SK_DTYPE_COUNT - 1, SK_ERR_DTYPE);
+  const int64_t dt = args_int(env, a, "dtype", 0, SK_DTYPE_COUNT - 1, SK_ERR_DTYPE);
   if (dt != SK_F16 && dt != SK_BF16)
     throw_error(env, SK_ERR_DTYPE, "Expected float16 or bfloat16 for blockScores on CUDA (cast float32 first)");
   p.dtype = static_cast<sk_dtype>(dt);
-  p.method = static_cast<int32_t>(field(env, a, "method", SK_SCORE_XATTENTION, SK_SCORE_KEY_IMPORTANCE));
+  p.method = static_cast<int32_t>(args_int(env, a, "method", SK_SCORE_XATTENTION, SK_SCORE_KEY_IMPORTANCE));
   const int64_t kMax = INT32_MAX;
-  p.batch = field(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
-  p.heads_q = field(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);
-  p.heads_kv = field(env, a, "headsKv", 1, kMax, SK_ERR_SHAPE);
-  p.seq = field(env, a, "seq", 1, kMax, SK_ERR_SHAPE);
-  p.head_dim = field(env, a, "headDim", 1, 256, SK_ERR_SHAPE);
+  p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
+  p.heads_q = args_int(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);
+  p.heads_kv = args_int(env, a, "headsKv", 1, kMax, SK_ERR_SHAPE);
+  p.seq = args_int(env, a, "seq", 1, kMax, SK_ERR_SHAPE);
+  p.head_dim = args_int(env, a, "headDim", 1, 256, SK_ERR_SHAPE);
   if (p.heads_q % p.heads_kv) throw_error(env, SK_ERR_SHAPE, "Expected headsQ to be a multiple of headsKv");
-  p.block = static_cast<int32_t>(field(env, a, "block", 16, 256));
-  p.stride = static_cast<int32_t>(field(env, a, "stride", 1, p.block));
+  p.block = static_cast<int32_t>(args_int(env, a, "block", 16, 256));
+  p.stride = static_cast<int32_t>(args_int(env, a, "stride", 1, p.block));
   if (p.method == SK_SCORE_XATTENTION && p.block % p.stride)
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.stride to divide args.block");
   if (p.method != SK_SCORE_XATTENTION && p.stride != 1)
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.stride 1 for methods 2 and 3 on CUDA");
-  p.segment_blocks = static_cast<int32_t>(field(env, a, "segmentBlocks", 0, kMax));
-  p.key_count = field(env, a, "keyCount", 1, p.seq);
+  p.segment_blocks = static_cast<int32_t>(args_int(env, a, "segmentBlocks", 0, kMax));
+  p.key_count = args_int(env, a, "keyCount", 1, p.seq);
   Napi::Value sv = a.Get("scale"), cv = a.Get("causal");
   const double scale = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : NAN;
   if (!isfinite(scale) || !isfinite(static_cast<float>(scale)))
@@ -107,7 +80,7 @@ ScoresPlan plan_scores(Napi::Env env, Napi::Value args_value) {
   if (!cv.IsBoolean()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a boolean for args.causal");
   p.scale = static_cast<float>(scale), p.causal = cv.As<Napi::Boolean>().Value();
   int64_t qs[3], ks[3];
-  strides(env, a, "qStrides", qs), strides(env, a, "kStrides", ks);
+  args_strides(env, a, "qStrides", qs), args_strides(env, a, "kStrides", ks);
   p.q_stride_b = qs[0], p.q_stride_h = qs[1], p.q_stride_s = qs[2];
   p.k_stride_b = ks[0], p.k_stride_h = ks[1], p.k_stride_s = ks[2];
   plan.q_bytes = reach_bytes(env, p.batch, p.heads_q, p.seq, p.head_dim, qs, 2, "q");
@@ -134,16 +107,16 @@ GatherPlan plan_gather(Napi::Env env, Napi::Value idx_value, Napi::Value args_va
   Napi::Object a = args_value.As<Napi::Object>();
   GatherPlan plan;
   sk_gather_rows_params& p = plan.params;
-  p.elem_size = static_cast<size_t>(field(env, a, "elemSize", 1, 8));
+  p.elem_size = static_cast<size_t>(args_int(env, a, "elemSize", 1, 8));
   if (p.elem_size != 1 && p.elem_size != 2 && p.elem_size != 4 && p.elem_size != 8)
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.elemSize 1, 2, 4 or 8");
   const int64_t kMax = INT32_MAX;
-  p.batch = field(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
-  p.heads = field(env, a, "heads", 0, kMax, SK_ERR_SHAPE);
-  p.seq = field(env, a, "seq", 0, kMax, SK_ERR_SHAPE);
-  p.row = field(env, a, "row", 1, kMax, SK_ERR_SHAPE);
+  p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
+  p.heads = args_int(env, a, "heads", 0, kMax, SK_ERR_SHAPE);
+  p.seq = args_int(env, a, "seq", 0, kMax, SK_ERR_SHAPE);
+  p.row = args_int(env, a, "row", 1, kMax, SK_ERR_SHAPE);
   int64_t ss[3];
-  strides(env, a, "srcStrides", ss);
+  args_strides(env, a, "srcStrides", ss);
   p.src_stride_b = ss[0], p.src_stride_h = ss[1], p.src_stride_s = ss[2];
   const int64_t n = checked_product(env, {p.batch, p.heads, p.seq}, "idx");
   plan.dst_bytes = static_cast<size_t>(checked_product(env, {n, p.row, static_cast<int64_t>(p.elem_size)}, "dst"));

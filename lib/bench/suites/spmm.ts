@@ -6,14 +6,15 @@
  * same shape in the same process (Conv / MatMul with constant weights,
  * intra-op threads = sparsekit's), and every row's GFLOP/s counts the dense
  * 2·M·N·K, so GFLOP/s is effective (dense-equivalent) throughput and the ratio
- * is the speedup over ORT. "csr 0%" is our dense-equivalent: the same kernels
- * with every weight stored (until the dense GEMM lands in this suite).
+ * is the speedup over ORT. Our dense rows: for linear layers the dense GEMM /
+ * GEMV of `linear()`; "csr 0%" is the CSR kernels with every weight stored.
  * @internal
  * @module
  */
 import { randn } from '../../create.js'
 import { numThreads } from '../../device.js'
 import { conv1x1 } from '../../ops/conv1x1.js'
+import { linear } from '../../ops/linear.js'
 import { linearCsr, sparsifyCsr } from '../../sparse/csr.js'
 import type { SparseWeight } from '../../sparse/weight.js'
 import { hostTensor, type Tensor } from '../../tensor.js'
@@ -171,12 +172,30 @@ function ortCase(d: LayerData, ort: Ort): BenchCase {
   }
 }
 
+/** Our dense linear (the GEMM / GEMV of `linear()`) on the layer's dense weight, 64 MiB at 4096²: not cache-resident either. */
+function denseLinearCase(d: LayerData, baseline: string | undefined): BenchCase {
+  const l = d.layer
+  let xs: Tensor[] = []
+  return {
+    name: `${l.name} sparsekit dense linear`,
+    flops: flops(l),
+    baseline,
+    setup() {
+      d.weight()
+      ;({ xs } = d.inputs())
+    },
+    async run(i) {
+      ;(await linear(xs[i % xs.length], d.weight())).dispose()
+    },
+  }
+}
+
 async function cases(ctx: SuiteContext): Promise<BenchCase[]> {
   const ort = await loadOrt()
   if (typeof ort === 'string') ctx.note(ort)
   else ctx.note(`ORT = onnxruntime-node Conv / MatMul with constant weights, ${numThreads()} intra-op threads (sparsekit's count)`)
   ctx.note('GFLOP/s = dense-equivalent 2·M·N·K per second for every row (XNNPACK\'s EffFLOPS); ratio = speedup over the ORT row of the layer')
-  ctx.note("csr 0% = our dense-equivalent: the CSR kernels with every weight stored (the dense GEMM replaces it after the merge)")
+  ctx.note('our dense: linear layers run the dense GEMM / GEMV of linear(); "csr 0%" stores every weight in the CSR kernels (conv has no dense sparsekit kernel)')
   ctx.note('linear weights rotate among copies totalling > 2× the last-level cache (a model\'s layers do not stay cached); conv weights stay cached for both')
   const out: BenchCase[] = []
   const targets = new Map<string, string[]>()
@@ -186,6 +205,7 @@ async function cases(ctx: SuiteContext): Promise<BenchCase[]> {
     const withOrt = typeof ort !== 'string'
     const base = withOrt ? `${layer.name} ORT ${layer.kind === 'conv' ? 'Conv' : 'MatMul'} (dense)` : undefined
     if (withOrt) out.push(ortCase(d, ort))
+    if (layer.kind === 'linear') out.push(denseLinearCase(d, base))
     for (const s of [0, ...kSpmmSparsities]) {
       out.push(csrCase(d, s, base))
       const t = spmmTarget(layer, s)

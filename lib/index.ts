@@ -12,7 +12,7 @@ export { memory, type MemoryInfo } from './memory.js'
 export { attention, type AttentionOptions, type AttentionResult, type AttentionLayout } from './ops/attention.js'
 export {
   estimateBlockMask, segmentPermutation, permutedBlockAttention, permutedAttention,
-  type EstimateOptions, type KeyPermutation, type PermutedAttentionOptions,
+  type EstimateOptions, type KeyPermutation, type PermutedAttentionOptions, type PermutedBlockOptions,
 } from './ops/prefill.js'
 export { BlockMask, type BlockSize, type DenseBlocks, type MaskSizes } from './mask/index.js'
 export { SparseWeight, type SparseFormat } from './sparse/weight.js'

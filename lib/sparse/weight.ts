@@ -105,6 +105,7 @@ export class SparseWeight {
     p.disposeExtra?.()
   }
 
+  /** Same as {@link SparseWeight.dispose}, for `using` declarations. */
   [Symbol.dispose](): void {
     this.dispose()
   }

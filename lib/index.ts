@@ -14,7 +14,7 @@ export {
   estimateBlockMask, segmentPermutation, permutedBlockAttention, permutedAttention,
   type EstimateOptions, type KeyPermutation, type PermutedAttentionOptions, type PermutedBlockOptions,
 } from './ops/prefill.js'
-export { BlockMask, type BlockSize, type DenseBlocks, type MaskSizes } from './mask/index.js'
+export { BlockMask, type BlockSize, type DenseBlocks, type MaskSizes, type PermutedCausalOptions } from './mask/index.js'
 export { SparseWeight, type SparseFormat } from './sparse/weight.js'
 export { conv1x1, type Conv1x1Options, type Activation, type ClampActivation } from './ops/conv1x1.js'
 export { csrLayout, type CsrOptions, type CsrLayout, type CsrBlockSize } from './sparse/csr.js'

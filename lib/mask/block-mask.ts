@@ -9,10 +9,10 @@ import type { NativeMask } from '../native.js'
 import { checkInt, checkOptions } from '../validate.js'
 import {
   buildCausal, buildDocuments, buildFromBlocks, buildFromDense, buildStreaming, buildWindow,
-  checkLen, documentLayout, parseBlockSize, type BlockSize, type MaskParts,
+  checkLen, documentLayout, kMaxBatchHeads, parseBlockSize, type BlockSize, type MaskParts,
 } from './builders.js'
 import { combine } from './combine.js'
-import { buildPermutedCausal, checkPermutation } from './permuted.js'
+import { permutedCausalParts, type PermutedCausalOptions } from './permuted.js'
 import { describeRules, toNativeRules } from './rules.js'
 
 export type { BlockSize } from './builders.js'
@@ -35,7 +35,6 @@ export interface DenseBlocks {
   dims: [number, number, number, number]
 }
 
-const kMaxBatchHeads = 65536
 
 /**
  * A block-sparse attention mask. Build one with the static builders; masks are
@@ -158,29 +157,8 @@ export class BlockMask {
    * const m = sk.BlockMask.permutedCausal({ permutation: perm.indices, dims: perm.dims, headsQ: 8, qLen: 4096, blockSize: 128 })
    * ```
    */
-  static permutedCausal(opts: {
-    permutation: Int32Array; dims: readonly [number, number, number]; headsQ: number; qLen: number; blockSize: BlockSize
-    keep?: Uint8Array
-  }): BlockMask {
-    const o = checkOptions('options', opts, ['permutation', 'dims', 'headsQ', 'qLen', 'blockSize', 'keep'])
-    const dims = o.dims as unknown
-    if (!Array.isArray(dims) || dims.length !== 3) throw invalidArgument('dims', '[batch, keyHeads, kvLen]', dims)
-    const batch = checkInt('dims[0]', dims[0], 1, kMaxBatchHeads), heads = checkInt('dims[1]', dims[1], 1, kMaxBatchHeads)
-    const kvLen = checkLen('dims[2]', dims[2])
-    const headsQ = checkInt('headsQ', o.headsQ, 1, kMaxBatchHeads)
-    if (headsQ % heads !== 0) throw shapeError('headsQ', `a multiple of the key heads (${heads})`, headsQ)
-    const qLen = checkLen('qLen', o.qLen)
-    if (qLen > kvLen) throw shapeError('qLen', `at most kvLen (${kvLen})`, qLen)
-    const perm = checkPermutation('permutation', o.permutation, batch * heads, kvLen)
-    const bs = parseBlockSize(o.blockSize)
-    let keep: { bits: Uint8Array; batch: number } | undefined
-    if (o.keep !== undefined) {
-      const n = batch * headsQ * Math.ceil(qLen / bs.q) * Math.ceil(kvLen / bs.kv)
-      if (!(o.keep instanceof Uint8Array) || o.keep.length !== n)
-        throw invalidArgument('keep', `a Uint8Array of ${n} blocks [batch, headsQ, nQBlocks, nKvBlocks]`, o.keep)
-      keep = { bits: o.keep, batch }
-    }
-    return new BlockMask(buildPermutedCausal(perm, batch, heads, headsQ, qLen, kvLen, bs, keep))
+  static permutedCausal(opts: PermutedCausalOptions): BlockMask {
+    return new BlockMask(permutedCausalParts(opts))
   }
 
   /**

@@ -34,6 +34,8 @@ export const kMaxBlock = 256
 export const kMaxLen = 2 ** 31 - 1
 /** Most blocks (batch × heads × query blocks × key blocks) one mask may hold: 1 GiB per index array. */
 export const kMaxBlocks = 2 ** 28
+/** Largest batch or head count a mask builder takes. */
+export const kMaxBatchHeads = 65536
 
 /** The arrays and facts behind a BlockMask (the fields of `sk_block_mask`, plus what combining needs). */
 export interface MaskParts extends Omit<NativeMask, 'rules'> {

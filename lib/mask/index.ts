@@ -3,3 +3,4 @@
  * @module
  */
 export { BlockMask, type BlockSize, type DenseBlocks, type MaskSizes } from './block-mask.js'
+export type { PermutedCausalOptions } from './permuted.js'

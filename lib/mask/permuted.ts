@@ -8,8 +8,48 @@
  * @module
  */
 import { invalidArgument, shapeError } from '../errors.js'
-import { emptyParts, type MaskParts } from './builders.js'
+import { checkInt, checkOptions } from '../validate.js'
+import { type BlockSize, checkLen, emptyParts, kMaxBatchHeads, type MaskParts, parseBlockSize } from './builders.js'
 import { RuleKind } from './rules.js'
+
+/** Options of `BlockMask.permutedCausal` (see its TSDoc). */
+export interface PermutedCausalOptions {
+  /** Int32Array [batch, keyHeads, kvLen]: each row a permutation of 0..kvLen − 1. */
+  permutation: Int32Array
+  /** The permutation's [batch, keyHeads, kvLen]. */
+  dims: readonly [number, number, number]
+  /** Query heads, a multiple of keyHeads. */
+  headsQ: number
+  /** Query length, at most kvLen. */
+  qLen: number
+  /** As the other builders. */
+  blockSize: BlockSize
+  /** Optional 0/1 per block [batch, headsQ, nQBlocks, nKvBlocks]: only those blocks. */
+  keep?: Uint8Array
+}
+
+/** Checks `BlockMask.permutedCausal`'s options and builds its parts. */
+export function permutedCausalParts(opts: PermutedCausalOptions): MaskParts {
+  const o = checkOptions('options', opts, ['permutation', 'dims', 'headsQ', 'qLen', 'blockSize', 'keep'])
+  const dims = o.dims as unknown
+  if (!Array.isArray(dims) || dims.length !== 3) throw invalidArgument('dims', '[batch, keyHeads, kvLen]', dims)
+  const batch = checkInt('dims[0]', dims[0], 1, kMaxBatchHeads), heads = checkInt('dims[1]', dims[1], 1, kMaxBatchHeads)
+  const kvLen = checkLen('dims[2]', dims[2])
+  const headsQ = checkInt('headsQ', o.headsQ, 1, kMaxBatchHeads)
+  if (headsQ % heads !== 0) throw shapeError('headsQ', `a multiple of the key heads (${heads})`, headsQ)
+  const qLen = checkLen('qLen', o.qLen)
+  if (qLen > kvLen) throw shapeError('qLen', `at most kvLen (${kvLen})`, qLen)
+  const perm = checkPermutation('permutation', o.permutation, batch * heads, kvLen)
+  const bs = parseBlockSize(o.blockSize)
+  let keep: { bits: Uint8Array; batch: number } | undefined
+  if (o.keep !== undefined) {
+    const n = batch * headsQ * Math.ceil(qLen / bs.q) * Math.ceil(kvLen / bs.kv)
+    if (!(o.keep instanceof Uint8Array) || o.keep.length !== n)
+      throw invalidArgument('keep', `a Uint8Array of ${n} blocks [batch, headsQ, nQBlocks, nKvBlocks]`, o.keep)
+    keep = { bits: o.keep, batch }
+  }
+  return buildPermutedCausal(perm, batch, heads, headsQ, qLen, kvLen, bs, keep)
+}
 
 /**
  * Checks that each row of `perm` ([rows, len], row-major) is a bijection of

@@ -128,13 +128,13 @@ struct sk_spmm_params {
 
 enum sk_weight_format {
   SK_WEIGHT_DENSE = 0,  // w: [n, k] row-major
-  SK_WEIGHT_SP24 = 1,   // w: values [n, k/2], meta [n, ceil(k/8)] (docs/formats.md, "2:4 weights on the CPU")
+  SK_WEIGHT_SP24 = 1,   // w: values [ceil(n/8), k/4, 2, 8], meta [ceil(n/8), k/4] u32 words (docs/formats.md, "2:4 weights on the CPU")
 };
 
 struct sk_linear_params {
   const float* x;        // [m, k] row-major
   const void* w;         // dense weights or 2:4 values, of w_type
-  const uint8_t* meta;   // 2:4 only: two 4-bit group codes per byte; else null
+  const uint8_t* meta;   // 2:4 only: a uint32 word of 8 rows' codes per (panel, group); else null
   const float* bias;     // [n] or null
   float* out;            // [m, n] row-major
   sk_dtype w_type;       // SK_F32, SK_F16 or SK_BF16
@@ -156,8 +156,8 @@ struct sk_sp24_params {
   int32_t n_keep, group;   // SK_SP24_PRUNE: keep n_keep of every `group` (1 <= n_keep <= group <= 64)
   const void* dense_in;    // [rows, k]
   void* dense_out;         // [rows, k]
-  void* values;            // [rows, k/2]
-  uint8_t* meta;           // [rows, ceil(k/8)]
+  void* values;            // [ceil(rows/8), k/4, 2, 8] (csrc/core/sp24_meta.h)
+  uint8_t* meta;           // [ceil(rows/8), k/4] uint32 words
   int64_t bad_row, bad_group;  // out: the first offending (row, group of 4), or -1
 };
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "../core/sp24_meta.h"
 #include "../cpu/dispatch.h"
 #include "../cpu/sp24/sp24_ops.h"
 #include "addon.h"
@@ -66,8 +67,8 @@ bool present(const Napi::CallbackInfo& info, size_t i) {
 }
 
 std::string bad_code_message(int64_t row, int64_t group) {
-  return "Expected valid 2:4 metadata (codes 0x4, 0x8, 0x9, 0xC, 0xD, 0xE; padding 0) but row " + num(row) +
-         ", group " + num(group) + " has an invalid code: the SparseWeight is corrupted";
+  return "Expected valid 2:4 metadata (codes 0x4, 0x8, 0x9, 0xC, 0xD, 0xE, padding rows included) but row " +
+         num(row) + ", group " + num(group) + " has an invalid code: the SparseWeight is corrupted";
 }
 
 }  // namespace
@@ -85,14 +86,16 @@ Napi::Value SparsekitAddon::Linear(const Napi::CallbackInfo& info) {
   const bool sp24 = p.format == SK_WEIGHT_SP24;
   if (sp24 && p.k % 4 != 0) throw_error(env, SK_ERR_SHAPE, "Expected k to be a multiple of 4 for 2:4 weights but received " + num(p.k));
   HostView x = array_arg(info, 0, "x", SK_F32, checked_mul(env, p.m, p.k));
-  HostView w = array_arg(info, 1, "w", p.w_type, checked_mul(env, p.n, sp24 ? p.k / 2 : p.k));
+  // 2:4: values [panels, k/4, 2, 8] and codes [panels, k/4] words, padded rows included (csrc/core/sp24_meta.h)
+  const int64_t panels = sk::sp24_panels(p.n);
+  HostView w = array_arg(info, 1, "w", p.w_type, sp24 ? checked_mul(env, panels * sk::kSp24PanelRows, p.k / 2) : checked_mul(env, p.n, p.k));
   HostView out = array_arg(info, 4, "out", SK_F32, checked_mul(env, p.m, p.n));
   auto holds = std::make_shared<Holds>();
   holds->hold(x), holds->hold(w), holds->hold(out);
   p.x = static_cast<const float*>(x.data), p.w = w.data, p.out = static_cast<float*>(out.data);
   if (sp24) {
     if (!present(info, 2)) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a Uint8Array for meta");
-    HostView meta = array_arg(info, 2, "meta", SK_U8, checked_mul(env, p.n, (p.k / 4 + 1) / 2));
+    HostView meta = array_arg(info, 2, "meta", SK_U8, checked_mul(env, panels, p.k));
     holds->hold(meta);
     p.meta = static_cast<const uint8_t*>(meta.data);
   }
@@ -103,7 +106,7 @@ Napi::Value SparsekitAddon::Linear(const Napi::CallbackInfo& info) {
   }
   if (sp24) {
     const sk_linear24_kernel kernel = sk_cpu_linear24_pick(p, isa_);
-    if (!kernel.gemm) throw_error(env, SK_ERR_UNSUPPORTED, "No 2:4 linear kernel for these arguments on this CPU");
+    if (!kernel.fn) throw_error(env, SK_ERR_UNSUPPORTED, "No 2:4 linear kernel for these arguments on this CPU");
     return submit_op(*executor_, env, holds, [p, kernel](ThreadPool& pool) {
       int64_t row = -1, group = -1;
       const sk_status st = sk_cpu_linear24_run(p, kernel, pool, &row, &group);
@@ -143,7 +146,8 @@ Napi::Value SparsekitAddon::Sparse24(const Napi::CallbackInfo& info) {
   } else if (p.k % 4 != 0) {
     throw_error(env, SK_ERR_SHAPE, "Expected k to be a multiple of 4 for 2:4 weights but received " + num(p.k));
   }
-  const int64_t half = checked_mul(env, p.rows, p.k / 2), mbytes = checked_mul(env, p.rows, (p.k / 4 + 1) / 2);
+  const int64_t panels = sk::sp24_panels(p.rows);  // the CPU layout's sizes, padded rows included (csrc/core/sp24_meta.h)
+  const int64_t half = checked_mul(env, panels * sk::kSp24PanelRows, p.k / 2), mbytes = checked_mul(env, panels, p.k);
   if (p.op != SK_SP24_DECOMPRESS) {
     HostView in = array_arg(info, 2, "denseIn", p.dtype, dense);
     holds->hold(in);

@@ -36,11 +36,12 @@ constexpr int64_t linear_m_block() { return 192; }
 // One-row (decode) paths: weight rows per task; enough tasks to balance, each long enough to stream.
 constexpr int64_t linear_gemv_rows() { return 32; }
 
-// 2:4: groups of 4 along K per block, so the packed xᵀ block (4·groups·MR floats) is 16 KiB and stays in L1.
-constexpr int64_t sp24_k_block_groups(int mr) { return (16384 / (16 * mr)) / 2 * 2; }
+// 2:4, more than one row of x: groups of 4 along K per block. A block of
+// 4 rows of x is 4 × 4 × 256 × 4 B = 16 KiB (L1); a panel's values and codes
+// for it are 256 × 68 B = 17 KiB (float32), 8 panels 136 KiB (L2).
+constexpr int64_t sp24_k_block_groups() { return 256; }
 
-// 2:4: weight rows per task; their values + codes (64 × 4096 × 2.125 B ≈ 0.55 MiB
-// at K 4096, float32) stay in L2 while every row block of x passes.
+// 2:4, more than one row of x: weight rows per task (whole panels of 8).
 constexpr int64_t sp24_n_block() { return 64; }
 
 }  // namespace sk

@@ -58,20 +58,20 @@ SK_HD constexpr int64_t sp24_value_at(int64_t row, int64_t group, int slot, int6
   return ((row / kSp24PanelRows * groups + group) * 2 + slot) * kSp24PanelRows + row % kSp24PanelRows;
 }
 
-SK_HD inline uint32_t sp24_word(const uint8_t* meta, int64_t panel, int64_t group, int64_t groups) {
+SK_HD uint32_t sp24_word(const uint8_t* meta, int64_t panel, int64_t group, int64_t groups) {
   uint32_t w;
   memcpy(&w, meta + 4 * (panel * groups + group), 4);
   return w;
 }
 
-SK_HD inline uint32_t sp24_code(const uint8_t* meta, int64_t row, int64_t group, int64_t groups) {
+SK_HD uint32_t sp24_code(const uint8_t* meta, int64_t row, int64_t group, int64_t groups) {
   return (sp24_word(meta, row / kSp24PanelRows, group, groups) >> (4 * (row % kSp24PanelRows))) & 15u;
 }
 
 // The first invalid code of panels [p0, p1) (lowest row, then lowest group;
 // padding rows count, as rows 8p + r ≥ N), as *row / *group; false if none.
 // The fast check is one pass of sp24_bytes_valid over the panels' words.
-SK_HD inline bool sp24_panels_first_bad(const uint8_t* meta, int64_t p0, int64_t p1, int64_t groups, int64_t* row,
+SK_HD bool sp24_panels_first_bad(const uint8_t* meta, int64_t p0, int64_t p1, int64_t groups, int64_t* row,
                                         int64_t* group) {
   if (sp24_bytes_valid(meta + 4 * p0 * groups, 4 * (p1 - p0) * groups)) return false;
   for (int64_t r = p0 * kSp24PanelRows; r < p1 * kSp24PanelRows; ++r)  // rare: find which

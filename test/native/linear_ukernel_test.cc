@@ -2,9 +2,9 @@
 // (gemm.inc, sp24.inc), against float64 loops, XNNPACK-style edges: every
 // mr ≤ MR and nc ≤ NR of the gemm tile (k_eq_1, k_lt/gt the unroll),
 // accumulate and bias on/off; gemv rows below / above the 4-row unroll and K
-// off the vector width; sp24gemm every nr ≤ NR with odd group counts; sp24gemv
-// K from one group to many, odd group counts; float32, float16 and bfloat16
-// weights. Budget: 1e-5 relative to the largest |term| sum (float32 sums).
+// off the vector width; the 2:4 panel kernel every mr ≤ MR and nr ≤ 8 with
+// group counts from 0 to many, bias / accumulate, strided x and out;
+// float32, float16 and bfloat16 weights. Budget: 1e-5 relative to the largest |term| sum (float32 sums).
 #include <math.h>
 #include <string.h>
 
@@ -41,9 +41,8 @@ struct Gemm {
 struct Sp24 {
   const char* isa;
   sk_isa id;
-  int mr, nr;
-  sk_f32_sp24gemm_ukernel_fn gemm;
-  sk_f32_sp24gemv_ukernel_fn gemv;
+  int mr;
+  sk_f32_sp24_ukernel_fn fn;
 };
 
 template <class K>
@@ -67,8 +66,7 @@ std::vector<Gemm> gemms() {
 
 std::vector<Sp24> sp24s() {
   std::vector<Sp24> all;
-#define SK_SP24_UKERNEL(isa, mr, nr) \
-  all.push_back({#isa, SK_ISA_ID_##isa, mr, nr, sk_f32_sp24gemm_ukernel_##mr##x##nr##__##isa, sk_f32_sp24gemv_ukernel__##isa});
+#define SK_SP24_UKERNEL(isa, mr) all.push_back({#isa, SK_ISA_ID_##isa, mr, sk_f32_sp24_ukernel_##mr##x8__##isa});
 #include "../../csrc/cpu/f32-sp24/sp24.inc"
 #undef SK_SP24_UKERNEL
   return runnable(all);
@@ -100,19 +98,19 @@ Weights make_weights(size_t n, sk_dtype t, Rng& rng) {
   return w;
 }
 
-// Random 2:4 codes for rows × groups (valid codes only), two per byte, padding nibble 0.
-std::vector<uint8_t> make_codes(size_t rows, size_t groups, Rng& rng) {
+// Random valid 2:4 code words of one panel (8 rows' codes each), for `groups` groups.
+std::vector<uint8_t> make_words(size_t groups, Rng& rng) {
   static const uint8_t kCodes[6] = {0x4, 0x8, 0x9, 0xC, 0xD, 0xE};
-  const size_t bytes = (groups + 1) / 2;
-  std::vector<uint8_t> meta(rows * bytes, 0);
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t g = 0; g < groups; ++g)
-      meta[r * bytes + g / 2] |= static_cast<uint8_t>(kCodes[static_cast<int>(rng.uniform() * 6)] << (4 * (g % 2)));
+  std::vector<uint8_t> meta(4 * groups, 0);
+  for (size_t g = 0; g < groups; ++g)
+    for (int r = 0; r < 8; ++r)
+      meta[4 * g + r / 2] |= static_cast<uint8_t>(kCodes[static_cast<int>(rng.uniform() * 6)] << (4 * (r % 2)));
   return meta;
 }
 
-int code_at(const uint8_t* row_meta, size_t g, int j) {
-  const int c = (row_meta[g / 2] >> (4 * (g % 2))) & 15;
+// Position (0..3) of kept slot j of row r in group g.
+int code_at(const uint8_t* meta, size_t g, int r, int j) {
+  const int c = (meta[4 * g + r / 2] >> (4 * (r % 2))) & 15;
   return j == 0 ? c & 3 : c >> 2;
 }
 
@@ -205,64 +203,40 @@ SK_TEST(linear_gemv_ukernel_rows_k_dtypes) {
         }
 }
 
-SK_TEST(linear_sp24gemm_ukernel_every_nr_and_group_count) {
+SK_TEST(linear_sp24_ukernel_every_mr_nr_and_group_count) {
   Rng rng{23};
   for (const Sp24& u : sp24s())
     for (sk_dtype t : kTypes)
-      for (size_t groups : {1, 2, 3, 16, 33, 130})  // 130: narrow values widen in chunks of 64
-        for (int nr = 1; nr <= u.nr; ++nr)
-          for (int accumulate = 0; accumulate < 2; ++accumulate) {
-            const size_t vstride = 2 * groups + 6, mbytes = (groups + 1) / 2 + 2;  // strided rows
-            const Weights w = make_weights(u.nr * vstride, t, rng);
-            std::vector<uint8_t> meta(u.nr * mbytes);
-            const std::vector<uint8_t> codes = make_codes(u.nr, groups, rng);
-            for (int r = 0; r < u.nr; ++r) memcpy(&meta[r * mbytes], &codes[r * ((groups + 1) / 2)], (groups + 1) / 2);
-            std::vector<float> xt(4 * groups * u.mr), ct((u.nr + 1) * u.mr);
-            for (float& v : xt) v = static_cast<float>(rng.normal());
-            for (float& v : ct) v = static_cast<float>(rng.normal());
-            const std::vector<float> c0 = ct;
-            u.gemm(nr, groups, xt.data(), w.data(t), vstride, meta.data(), mbytes, t, ct.data(), accumulate);
-            double err = 0;
-            for (int r = 0; r <= u.nr; ++r)
-              for (int i = 0; i < u.mr; ++i) {
-                double want = c0[r * u.mr + i], scale = 1;
-                if (r < nr) {
-                  want = accumulate ? c0[r * u.mr + i] : 0.0;
-                  for (size_t g = 0; g < groups; ++g)
-                    for (int j = 0; j < 2; ++j) {
-                      const double term = w.value[r * vstride + 2 * g + j] * xt[(4 * g + code_at(&meta[r * mbytes], g, j)) * u.mr + i];
-                      want += term, scale += fabs(term);
-                    }
+      for (size_t groups : {0, 1, 2, 3, 16, 33, 130})
+        for (int mr = 1; mr <= u.mr; ++mr)
+          for (int nr = 1; nr <= 8; ++nr)
+            for (int mode = 0; mode < 3; ++mode) {  // 0: bias, 1: no bias, 2: accumulate
+              if (groups > 3 && nr != 1 && nr != 5 && nr != 8) continue;  // the long K runs at a few widths
+              const size_t xs = 4 * groups + 3, os = 11;                  // strided rows of x and out
+              const Weights w = make_weights(16 * groups, t, rng);
+              const std::vector<uint8_t> meta = make_words(groups, rng);
+              std::vector<float> x(u.mr * xs), bias(8), out((u.mr + 1) * os);
+              for (float& v : x) v = static_cast<float>(rng.normal());
+              for (float& v : bias) v = static_cast<float>(rng.normal());
+              for (float& v : out) v = static_cast<float>(rng.normal());
+              const std::vector<float> out0 = out;
+              u.fn(mr, nr, groups, x.data(), xs, w.data(t), meta.data(), t, mode == 0 ? bias.data() : nullptr, out.data(), os,
+                   mode == 2);
+              double err = 0;
+              for (int i = 0; i <= u.mr; ++i)
+                for (size_t r = 0; r < os; ++r) {
+                  double want = out0[i * os + r], scale = 1;
+                  if (i < mr && r < static_cast<size_t>(nr)) {
+                    want = mode == 0 ? bias[r] : mode == 2 ? out0[i * os + r] : 0.0;
+                    for (size_t g = 0; g < groups; ++g)
+                      for (int j = 0; j < 2; ++j) {
+                        const double term = w.value[16 * g + 8 * j + r] * x[i * xs + 4 * g + code_at(meta.data(), g, static_cast<int>(r), j)];
+                        want += term, scale += fabs(term);
+                      }
+                  }
+                  err = fmax(err, fabs(out[i * os + r] - want) / scale);
                 }
-                err = fmax(err, fabs(ct[r * u.mr + i] - want) / scale);
-              }
-            CHECK(err < 1e-5, "%s sp24gemm %s groups %zu nr %d acc %d: err %g", u.isa, sk_dtype_name(t), groups, nr, accumulate, err);
-          }
-}
-
-SK_TEST(linear_sp24gemv_ukernel_k_and_dtypes) {
-  Rng rng{24};
-  for (const Sp24& u : sp24s())
-    for (sk_dtype t : kTypes)
-      for (size_t rows : {1, 3, 4, 5, 9})  // below, at and past the 4-row interleave
-        for (size_t kd : {4, 8, 12, 28, 32, 60, 64, 100, 132, 260}) {
-          const size_t groups = kd / 4, half = kd / 2, mbytes = (groups + 1) / 2;
-          const Weights w = make_weights(rows * half, t, rng);
-          const std::vector<uint8_t> meta = make_codes(rows, groups, rng);
-          std::vector<float> x(kd), bias(rows), out(rows);
-          for (float& v : x) v = static_cast<float>(rng.normal());
-          for (float& v : bias) v = static_cast<float>(rng.normal());
-          u.gemv(rows, kd, x.data(), w.data(t), meta.data(), t, bias.data(), out.data());
-          double err = 0;
-          for (size_t r = 0; r < rows; ++r) {
-            double want = bias[r], scale = 1;
-            for (size_t g = 0; g < groups; ++g)
-              for (int j = 0; j < 2; ++j) {
-                const double term = w.value[r * half + 2 * g + j] * x[4 * g + code_at(&meta[r * mbytes], g, j)];
-                want += term, scale += fabs(term);
-              }
-            err = fmax(err, fabs(out[r] - want) / scale);
-          }
-          CHECK(err < 1e-5, "%s sp24gemv %s rows %zu k %zu: err %g", u.isa, sk_dtype_name(t), rows, kd, err);
-        }
+              CHECK(err < 1e-5, "%s sp24 %s groups %zu mr %d nr %d mode %d: err %g (outside the tile must be untouched)", u.isa,
+                    sk_dtype_name(t), groups, mr, nr, mode, err);
+            }
 }

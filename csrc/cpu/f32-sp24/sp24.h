@@ -1,16 +1,16 @@
-// 2:4 linear (out = x·wᵀ + bias, w in the CPU 2:4 layout of docs/formats.md):
-// micro-kernel declarations from sp24.inc, the kernel set pick() returns and
-// the driver that runs it. Codes are checked by the driver, never by the
-// micro-kernels (any 4-bit code stays inside its group, so none can read out
-// of bounds; invalid ones are refused before a kernel runs).
+// 2:4 linear (out = x·wᵀ + bias, w in the CPU 2:4 panel layout of
+// docs/formats.md and csrc/core/sp24_meta.h): micro-kernel declarations from
+// sp24.inc, the kernel pick() returns and the driver that runs it. Codes are
+// checked by the driver, never by the micro-kernels (any 4-bit code stays
+// inside its group, so none can read out of bounds; invalid ones are refused
+// before a kernel runs).
 //
-// sp24gemm ukernel: for r < nr ≤ NR (weight rows) and i < MR:
-//   ct[r * MR + i] = (accumulate ? ct[r * MR + i] : 0) + Σ_{g < groups} Σ_{j < 2} v_r[2g + j] · xt[(4g + idx_j(g)) * MR + i]
-//   where v_r = values + r * vstride (elements of w_type), the codes of row r
-//   start at meta + r * mstride (the block starts on an even group), and xt is
-//   x's block packed transposed, [4 · groups][MR].
-// sp24gemv ukernel: out[r] = (bias ? bias[r] : 0) + Σ over row r's kept values of v · x[k]
-//   for r < rows, rows of kd / 2 values and ceil(kd / 8) code bytes (kd % 4 == 0).
+// sp24 ukernel, for i < mr ≤ MR (rows of x) and r < nr ≤ 8 (rows of the panel):
+//   out[i·out_stride + r] = init + Σ_{q < groups} Σ_{s < 2} v(q, s, r) · x[i·x_stride + 4q + pos_s(code(q, r))]
+//   init = accumulate ? out[i·out_stride + r] : (bias ? bias[r] : 0)
+//   where v(q, s, r) = values[16q + 8s + r] (of w_type) and code(q, r) is
+//   nibble r of the uint32 word at meta + 4q: values and meta point at the
+//   panel's first group of the K block.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -19,27 +19,22 @@
 #include "../../core/status.h"
 #include "../../core/threadpool.h"
 
-typedef void (*sk_f32_sp24gemm_ukernel_fn)(size_t nr, size_t groups, const float* xt, const void* values,
-                                           size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,
-                                           float* ct, bool accumulate);
-typedef void (*sk_f32_sp24gemv_ukernel_fn)(size_t rows, size_t kd, const float* x, const void* values,
-                                           const uint8_t* meta, sk_dtype w_type, const float* bias, float* out);
+typedef void (*sk_f32_sp24_ukernel_fn)(size_t mr, size_t nr, size_t groups, const float* x, size_t x_stride,
+                                       const void* values, const uint8_t* meta, sk_dtype w_type, const float* bias,
+                                       float* out, size_t out_stride, bool accumulate);
 
-#define SK_SP24_UKERNEL(isa, mr, nr)                                                                               \
-  void sk_f32_sp24gemm_ukernel_##mr##x##nr##__##isa(size_t nr_, size_t groups, const float* xt, const void* values, \
-                                                    size_t vstride, const uint8_t* meta, size_t mstride,            \
-                                                    sk_dtype w_type, float* ct, bool accumulate);                   \
-  void sk_f32_sp24gemv_ukernel__##isa(size_t rows, size_t kd, const float* x, const void* values,                  \
-                                      const uint8_t* meta, sk_dtype w_type, const float* bias, float* out);
+#define SK_SP24_UKERNEL(isa, mr)                                                                                  \
+  void sk_f32_sp24_ukernel_##mr##x8__##isa(size_t mr_, size_t nr, size_t groups, const float* x, size_t x_stride, \
+                                           const void* values, const uint8_t* meta, sk_dtype w_type,              \
+                                           const float* bias, float* out, size_t out_stride, bool accumulate);
 #include "sp24.inc"
 #undef SK_SP24_UKERNEL
 
-// A 2:4 linear kernel set: the SpMM tile for m > 1 and the gemv for m == 1.
+// The 2:4 linear kernel of an ISA.
 struct sk_linear24_kernel {
-  sk_f32_sp24gemm_ukernel_fn gemm;  // null when unsupported
-  sk_f32_sp24gemv_ukernel_fn gemv;
-  int mr, nr;                       // gemm tile: rows of x × weight rows
-  const char* name;                 // the kernel that runs for these params
+  sk_f32_sp24_ukernel_fn fn;  // null when unsupported
+  int mr;                     // rows of x per call, at most
+  const char* name;
 };
 
 // Checks every code (SK_ERR_INVALID_ARGUMENT with *bad_row / *bad_group set

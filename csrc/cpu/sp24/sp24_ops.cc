@@ -11,7 +11,7 @@
 
 namespace {
 
-constexpr int64_t kRowsPerTask = 16;  // rows are short enough that a task must take several
+constexpr int64_t kRowsPerTask = 16;  // rows are short enough that a task must take several: whole panels
 
 // Magnitude order on the raw bits: sign cleared, larger magnitude = larger
 // code for float32, float16 and bfloat16 alike (NaN above Inf). A code of 0 is ±0.
@@ -41,11 +41,12 @@ void prune_rows(const sk_sp24_params& p, int64_t r0, int64_t r1) {
     }
 }
 
-// First group of a row with more than 2 non-zeros, or -1; writes values and meta.
+// Writes the panel layout (csrc/core/sp24_meta.h) of one row; returns the
+// first group with more than 2 non-zeros, or -1. The row's panel was cleared
+// to code 0x4 and zero values, so its code nibbles are replaced in place.
 template <class Bits>
-int64_t compress_row(const Bits* src, int64_t k, Bits* values, uint8_t* meta) {
+int64_t compress_row(const Bits* src, int64_t row, int64_t k, Bits* values, uint8_t* meta) {
   const int64_t groups = k / 4;
-  memset(meta, 0, static_cast<size_t>((groups + 1) / 2));
   for (int64_t g = 0; g < groups; ++g) {
     const Bits* s = src + 4 * g;
     int nz[4], n_nz = 0, zeros[4], n_zero = 0;
@@ -56,39 +57,44 @@ int64_t compress_row(const Bits* src, int64_t k, Bits* values, uint8_t* meta) {
     for (int i = 0; i < n_nz; ++i) keep[n_keep++] = nz[i];
     for (int i = 0; n_keep < 2; ++i) keep[n_keep++] = zeros[i];
     if (keep[0] > keep[1]) std::swap(keep[0], keep[1]);
-    values[2 * g] = s[keep[0]];
-    values[2 * g + 1] = s[keep[1]];
-    meta[g / 2] |= static_cast<uint8_t>((keep[0] | (keep[1] << 2)) << (4 * (g % 2)));
+    values[sk::sp24_value_at(row, g, 0, groups)] = s[keep[0]];
+    values[sk::sp24_value_at(row, g, 1, groups)] = s[keep[1]];
+    uint8_t& byte = meta[4 * (row / sk::kSp24PanelRows * groups + g) + row % sk::kSp24PanelRows / 2];
+    const int shift = 4 * (row % 2);
+    byte = static_cast<uint8_t>((byte & ~(15 << shift)) | ((keep[0] | (keep[1] << 2)) << shift));
   }
   return -1;
 }
 
 template <class Bits>
-int64_t decompress_row(const Bits* values, const uint8_t* meta, int64_t k, Bits* dst) {
+void decompress_row(const Bits* values, const uint8_t* meta, int64_t row, int64_t k, Bits* dst) {
   const int64_t groups = k / 4;
-  const int64_t bad = sk::sp24_row_first_bad(meta, groups);
-  if (bad >= 0) return bad;
   for (int64_t g = 0; g < groups; ++g) {
-    const uint32_t code = (meta[g / 2] >> (4 * (g % 2))) & 15u;
+    const uint32_t code = sk::sp24_code(meta, row, g, groups);
     Bits* d = dst + 4 * g;
     d[0] = d[1] = d[2] = d[3] = Bits(0);
-    d[code & 3u] = values[2 * g];
-    d[code >> 2] = values[2 * g + 1];
+    d[code & 3u] = values[sk::sp24_value_at(row, g, 0, groups)];
+    d[code >> 2] = values[sk::sp24_value_at(row, g, 1, groups)];
   }
-  return -1;
 }
 
+// Compresses or decompresses panels [p0, p1); returns the first bad row (its
+// group in *bad_group), or -1. Decompressing checks the panels' codes first.
 template <class Bits>
-int64_t run_rows(const sk_sp24_params& p, int64_t r0, int64_t r1, int64_t* bad_group) {
-  const int64_t meta_bytes = (p.k / 4 + 1) / 2;
+int64_t run_panels(const sk_sp24_params& p, int64_t p0, int64_t p1, int64_t* bad_group) {
+  const int64_t groups = p.k / 4, r0 = p0 * sk::kSp24PanelRows, r1 = std::min(p.rows, p1 * sk::kSp24PanelRows);
+  Bits* values = static_cast<Bits*>(p.values);
+  if (p.op == SK_SP24_DECOMPRESS) {
+    int64_t row = -1;
+    if (sk::sp24_panels_first_bad(p.meta, p0, p1, groups, &row, bad_group)) return row;
+    for (int64_t r = r0; r < r1; ++r) decompress_row(values, p.meta, r, p.k, static_cast<Bits*>(p.dense_out) + r * p.k);
+    return -1;
+  }
+  // Padding rows keep this: code 0x4 (positions 0 and 1) and zero values.
+  memset(p.meta + 4 * p0 * groups, 0x44, static_cast<size_t>(4 * (p1 - p0) * groups));
+  memset(values + 2 * sk::kSp24PanelRows * p0 * groups, 0, static_cast<size_t>(2 * sk::kSp24PanelRows * (p1 - p0) * groups) * sizeof(Bits));
   for (int64_t r = r0; r < r1; ++r) {
-    int64_t g = -1;
-    if (p.op == SK_SP24_COMPRESS)
-      g = compress_row(static_cast<const Bits*>(p.dense_in) + r * p.k, p.k, static_cast<Bits*>(p.values) + r * (p.k / 2),
-                       p.meta + r * meta_bytes);
-    else
-      g = decompress_row(static_cast<const Bits*>(p.values) + r * (p.k / 2), p.meta + r * meta_bytes, p.k,
-                         static_cast<Bits*>(p.dense_out) + r * p.k);
+    const int64_t g = compress_row(static_cast<const Bits*>(p.dense_in) + r * p.k, r, p.k, values, p.meta);
     if (g >= 0) {
       *bad_group = g;
       return r;
@@ -108,7 +114,8 @@ sk_status run(sk_sp24_params& p, sk::ThreadPool& pool) {
     if (p.op == SK_SP24_PRUNE) return prune_rows<Bits>(p, r0, r1);
     if (static_cast<int64_t>(t) > first_bad_task.load(std::memory_order_relaxed)) return;  // an earlier row failed already
     int64_t g = -1;
-    const int64_t r = run_rows<Bits>(p, r0, r1, &g);
+    constexpr int64_t kPanels = kRowsPerTask / sk::kSp24PanelRows;
+    const int64_t r = run_panels<Bits>(p, r0 / sk::kSp24PanelRows, std::min(sk::sp24_panels(p.rows), r0 / sk::kSp24PanelRows + kPanels), &g);
     if (r >= 0) {
       bad_row[t] = r, bad_group[t] = g;
       int64_t cur = first_bad_task.load();

@@ -19,25 +19,46 @@
 namespace sk::cpu::SK_ISA_NAMESPACE {
 
 // MR rows of x against one panel: each group is loaded and decoded once and
-// used by every row (the rows' accumulators stay in registers).
+// used by every row (the rows' accumulators stay in registers). With few
+// rows, U accumulator sets take alternate groups, so more FMA chains run at once.
 template <class P, int MR, int WT>
 static void sp24_rows(size_t nr, size_t groups, const float* x, size_t xs, const void* values, const uint8_t* meta,
                       const float* bias, float* out, size_t os, bool accumulate) {
-  typename P::Acc acc[MR];
+  constexpr int U = MR <= 2 ? 2 : 1;
+  typename P::Acc acc[U][MR];
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) acc[i] = P::zero();
-  for (size_t q = 0; q < groups; ++q) {
+  for (int u = 0; u < U; ++u)
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) acc[u][i] = P::zero();
+  size_t q = 0;
+  for (; q + U <= groups; q += U)
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) {
+      uint32_t word;
+      memcpy(&word, meta + 4 * (q + u), 4);
+      const typename P::Group g = P::template load<WT>(values, q + u, word);
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) acc[u][i] = P::fma(acc[u][i], g, x + i * xs + 4 * (q + u));
+    }
+  for (; q < groups; ++q) {
     uint32_t word;
     memcpy(&word, meta + 4 * q, 4);
     const typename P::Group g = P::template load<WT>(values, q, word);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) acc[i] = P::fma(acc[i], g, x + i * xs + 4 * q);
+    for (int i = 0; i < MR; ++i) acc[0][i] = P::fma(acc[0][i], g, x + i * xs + 4 * q);
   }
+  alignas(64) float s[U][MR][8];
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u)
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) P::store(acc[u][i], s[u][i]);
   for (int i = 0; i < MR; ++i) {
-    alignas(64) float s[8];
-    P::store(acc[i], s);
     float* o = out + i * os;
-    for (size_t r = 0; r < nr; ++r) o[r] = s[r] + (accumulate ? o[r] : bias ? bias[r] : 0.0f);
+    for (size_t r = 0; r < nr; ++r) {
+      float sum = s[0][i][r];
+      for (int u = 1; u < U; ++u) sum += s[u][i][r];
+      o[r] = sum + (accumulate ? o[r] : bias ? bias[r] : 0.0f);
+    }
   }
 }
 

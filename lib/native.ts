@@ -105,7 +105,7 @@ export interface SpmmArgs {
 /** Sizes of one linear call; mirrors `sk_linear_params` (csrc/core/params.h). */
 export interface LinearArgs {
   wType: number // dtype id of the weights: float32, float16 or bfloat16
-  format: number // 0 dense [n, k]; 1 2:4 (values [n, k/2] + meta [n, ceil(k/8)])
+  format: number // 0 dense [n, k]; 1 2:4 (values [ceil(n/8), k/4, 2, 8] + meta [ceil(n/8), k/4, 4])
   m: number
   n: number
   k: number

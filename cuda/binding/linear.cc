@@ -156,24 +156,22 @@ Napi::Value CudaAddon::Sparse24Layout(const Napi::CallbackInfo& info) try {
   const unsigned __int128 dense_bytes = static_cast<unsigned __int128>(n) * static_cast<unsigned __int128>(k) * 2;
   if (dense_bytes > static_cast<unsigned __int128>(1) << 40)
     throw_error(env, SK_ERR_SHAPE, "The 2:4 weight is too large for a host layout (over 1 TiB dense)");
-  const size_t want_values = static_cast<size_t>(n) * static_cast<size_t>(k / 2) * 2;
-  const size_t want_meta = sparse24::cpu_meta_bytes(n, k);
+  // The CPU layout: panels of 8 rows (sp24_meta.h), the last one padded.
+  const size_t want_values = static_cast<size_t>(sp24_value_count(n, k)) * 2;
+  const size_t want_meta = static_cast<size_t>(sp24_meta_bytes(n, k));
   if (values.length != want_values)
-    throw_error(env, SK_ERR_SHAPE, "Expected 2:4 values of " + std::to_string(want_values) + " bytes ([N, K/2]) but received " +
-                                       std::to_string(values.length));
+    throw_error(env, SK_ERR_SHAPE, "Expected 2:4 values of " + std::to_string(want_values) +
+                                       " bytes ([ceil(N/8), K/4, 2, 8]) but received " + std::to_string(values.length));
   if (meta.length != want_meta)
     throw_error(env, SK_ERR_SHAPE, "Expected 2:4 metadata of " + std::to_string(want_meta) +
-                                       " bytes ([N, ceil(K/8)]) but received " + std::to_string(meta.length));
+                                       " bytes ([ceil(N/8), K/4, 4]) but received " + std::to_string(meta.length));
   const auto* vals = static_cast<const uint16_t*>(values.data);
   const auto* nib = static_cast<const uint8_t*>(meta.data);
-  const int64_t bad = sparse24::find_bad_group(nib, n, k);
-  if (bad >= 0) {
-    const int64_t groups = k / 4;
+  int64_t bad_row = 0, bad_group = 0;
+  if (sparse24::find_bad_group(nib, n, k, &bad_row, &bad_group))
     throw_error(env, SK_ERR_INVALID_ARGUMENT,
-                "Expected valid 2:4 metadata (nibbles 0x4, 0x8, 0x9, 0xC, 0xD, 0xE; padding 0) but row " +
-                    std::to_string(bad / (groups > 0 ? groups : 1)) + " group " +
-                    std::to_string(bad % (groups > 0 ? groups : 1)) + " is corrupted");
-  }
+                "Expected valid 2:4 metadata (codes 0x4, 0x8, 0x9, 0xC, 0xD, 0xE, padding rows included) but row " +
+                    std::to_string(bad_row) + " group " + std::to_string(bad_group) + " is corrupted");
   if (reinterpret_cast<uintptr_t>(vals) % 2 != 0)
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected 2-byte aligned 2:4 values");
   const sparse24::CudaLayoutDims d = sparse24::cuda_layout_dims(n, k);

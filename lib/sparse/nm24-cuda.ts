@@ -11,7 +11,7 @@ import { type DType, dtypeId } from '../dtype.js'
 import { callNative, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
 import { cudaBinding, type CudaBinding, type DeviceBuffer, type CudaLinearArgs } from '../native.js'
 import { empty, liveStorage, type Tensor } from '../tensor.js'
-import { sparsify24Cpu } from './nm24.js'
+import { sparse24MetaBytes, sparse24ValueCount, sparsify24Cpu } from './nm24.js'
 import { SparseWeight, type SparseWeightParts } from './weight.js'
 
 /** Dtypes the CUDA linear kernels take (x, w and out share one). */
@@ -76,20 +76,26 @@ export function sparseLinearFallbackReason(): string {
 }
 
 /**
- * Uploads a 2:4 weight given in the CPU layout (values [N, K/2] and metadata
- * [N, ceil(K/8)] bytes, docs/formats.md) to a CUDA device in the CUDA layout,
- * checking every metadata nibble on the way.
+ * Uploads a 2:4 weight given in the CPU layout (docs/formats.md, "2:4
+ * weights on the CPU": rows in panels of 8, P = ceil(N/8) panels, G = K/4
+ * groups) to a CUDA device in the CUDA layout, checking every code on the way,
+ * those of the padding rows of a partial last panel included.
  *
- * @param values - the kept values, float16 / bfloat16 bits, N·K/2 of them.
- * @param meta - one nibble i0 | i1 << 2 (i0 < i1) per 4-group, N·ceil(K/8) bytes.
+ * @param values - the kept values [P, G, 2, 8], float16 / bfloat16 bits:
+ *   `values[p, q, s, r]` is the s-th kept value of group q of row 8p + r;
+ *   P·G·16 elements (`sparse24ValueCount(N, K)`), padding rows 0.
+ * @param meta - [P, G, 4] bytes (`sparse24MetaBytes(N, K)`): a little-endian
+ *   uint32 word per (panel, group), row 8p + r's code i0 | i1 << 2 (i0 < i1)
+ *   in bits 4r..4r+3; padding rows 0x4.
  * @param type - `'float16'` or `'bfloat16'`.
  * @param dims - [N, K]: K a multiple of 4, both up to 2^31 − 1.
  * @param device - `'cuda'` or `'cuda:N'`.
  * @param options - see {@link Sparsify24CudaOptions}.
  * @returns a SparseWeight on the device (format '2:4').
  * @throws ERR_SK_DTYPE / ERR_SK_UNSUPPORTED for other types, ERR_SK_SHAPE for
- *   wrong lengths or K not a multiple of 4, ERR_SK_INVALID_ARGUMENT for
- *   corrupted metadata, ERR_SK_DEVICE for a CPU or unavailable device.
+ *   wrong lengths or K not a multiple of 4, ERR_SK_INVALID_ARGUMENT for an
+ *   invalid code (naming its row and group), ERR_SK_DEVICE for a CPU or
+ *   unavailable device.
  * @example
  * ```ts
  * const w = await sparsify24CudaFromCpuLayout(values, meta, 'bfloat16', [4096, 4096], 'cuda')
@@ -110,6 +116,10 @@ export async function sparsify24CudaFromCpuLayout(
     throw shapeError('dims', '[N, K] with integers in [0, 2^31 - 1]', dims)
   const [n, k] = dims
   if (k % 4 !== 0) throw shapeError('dims[1]', 'K a multiple of 4 for a 2:4 weight', k)
+  if (values.length !== sparse24ValueCount(n, k))
+    throw shapeError('values.length', `${sparse24ValueCount(n, k)} elements ([ceil(N/8), K/4, 2, 8] for [${n}, ${k}])`, values.length)
+  if (meta.length !== sparse24MetaBytes(n, k))
+    throw shapeError('meta.length', `${sparse24MetaBytes(n, k)} bytes ([ceil(N/8), K/4, 4] for [${n}, ${k}])`, meta.length)
   const backend = options.backend ?? 'auto'
   if (backend !== 'auto' && backend !== 'sparsekit') throw invalidArgument('options.backend', "'auto' or 'sparsekit'", backend)
   const dev = cudaDevice('device', device)

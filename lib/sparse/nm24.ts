@@ -1,11 +1,17 @@
 /**
  * The 2:4 weight format on the CPU: two kept values of every group of four
- * along K, plus a 4-bit code per group (docs/formats.md, "2:4 weights on the
- * CPU"). `values` [N, K/2] holds group q's two kept values at 2q, 2q+1 (lower
- * K index first); `meta` uint8 [N, ceil(K/8)] holds group 2b's code in the low
- * nibble of byte b and group 2b+1's in the high nibble, code = i0 | (i1 << 2)
- * with i0 < i1. Compressing, decompressing and the code checks run in C++ on
- * the executor (csrc/cpu/sp24), never on the JS thread.
+ * along K, plus a 4-bit code i0 | (i1 << 2) (i0 < i1) per group
+ * (docs/formats.md, "2:4 weights on the CPU"). Rows are stored in panels of 8
+ * (P = ceil(N/8), G = K/4), so a kernel vectorised along N loads one slot of 8
+ * rows, and their 8 codes, with one load each:
+ * - `values` [P, G, 2, 8]: `values[p, q, s, r]` is the s-th kept value (s = 0
+ *   the lower K index) of group q of row 8p + r;
+ * - `meta` uint8 [P, G, 4]: a little-endian uint32 word per (panel, group),
+ *   row 8p + r's code in bits 4r..4r+3.
+ * Rows 8p + r ≥ N of the last panel are padding: code 0x4, zero values.
+ * The helpers below mirror csrc/core/sp24_meta.h. Compressing, decompressing
+ * and the code checks run in C++ on the executor (csrc/cpu/sp24), never on
+ * the JS thread.
  * @module
  */
 import { type DType, dtypeId } from '../dtype.js'
@@ -17,8 +23,39 @@ import { SparseWeight } from './weight.js'
 /** Value dtypes the 2:4 format stores. */
 export const kSparse24Types: readonly DType[] = ['float32', 'float16', 'bfloat16']
 
-/** Bytes of codes per row: two groups of 4 per byte. */
-export const meta24Bytes = (k: number): number => Math.ceil(k / 8)
+/** Rows per panel of the CPU 2:4 layout (`kSp24PanelRows`). @internal */
+export const kSparse24PanelRows = 8
+
+/** Panels of 8 rows for N rows: ceil(N / 8). @internal */
+export const sparse24Panels = (n: number): number => Math.ceil(n / kSparse24PanelRows)
+
+/** Elements of `values` for an [N, K] weight, padding rows included: P · G · 2 · 8. @internal */
+export const sparse24ValueCount = (n: number, k: number): number => sparse24Panels(n) * kSparse24PanelRows * (k / 4) * 2
+
+/** Bytes of `meta` for an [N, K] weight: one 4-byte word per (panel, group). @internal */
+export const sparse24MetaBytes = (n: number, k: number): number => sparse24Panels(n) * (k / 4) * 4
+
+/**
+ * Index in `values` of kept slot `slot` (0 the lower K index) of group `group`
+ * of row `row`, with `groups` = K / 4 groups a row. @internal
+ */
+export const sparse24ValueAt = (row: number, group: number, slot: 0 | 1, groups: number): number =>
+  ((Math.floor(row / kSparse24PanelRows) * groups + group) * 2 + slot) * kSparse24PanelRows + (row % kSparse24PanelRows)
+
+/**
+ * Byte offset in `meta` of row `row`'s code of group `group`, and the shift
+ * of the code in that byte (0: low nibble for even rows, 4: high for odd ones). @internal
+ */
+export function sparse24CodeByte(row: number, group: number, groups: number): { byte: number; shift: 0 | 4 } {
+  const r = row % kSparse24PanelRows
+  return { byte: 4 * (Math.floor(row / kSparse24PanelRows) * groups + group) + (r >> 1), shift: r & 1 ? 4 : 0 }
+}
+
+/** Row `row`'s code of group `group` (0..15, valid or not). @internal */
+export function sparse24Code(meta: Uint8Array, row: number, group: number, groups: number): number {
+  const { byte, shift } = sparse24CodeByte(row, group, groups)
+  return (meta[byte] >> shift) & 0xf
+}
 
 const cpuData = (t: Tensor, name: string): ArrayBufferView => {
   const s = liveStorage(t, name)
@@ -33,10 +70,11 @@ const cpuData = (t: Tensor, name: string): ArrayBufferView => {
  */
 export async function sparsify24Cpu(w: Tensor): Promise<SparseWeight> {
   const [n, k] = w.dims
-  const values = hostTensor(w.type, [n, k / 2], (n * k) / 2, false)
+  const panels = sparse24Panels(n)
+  const values = hostTensor(w.type, [panels, k / 4, 2, kSparse24PanelRows], sparse24ValueCount(n, k), false)
   let meta: Tensor | null = null
   try {
-    meta = hostTensor('uint8', [n, meta24Bytes(k)], n * meta24Bytes(k), false)
+    meta = hostTensor('uint8', [panels, k / 4, 4], sparse24MetaBytes(n, k), false)
     const m = meta
     await callNative(() =>
       cpuBinding().sparse24(1, { dtype: dtypeId(w.type), rows: n, k }, cpuData(w, 'w'), null, cpuData(values, 'values'), m.data as Uint8Array),

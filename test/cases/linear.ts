@@ -11,7 +11,7 @@ export type WeightType = (typeof kWeightTypes)[number]
 /** M in {1, 3, 16, 128} (gemv, below / at / above every register tile), K and N off every tile (K a multiple of 4 for 2:4). */
 export const kRows = [1, 3, 16, 128] as const
 export const kShapes: readonly { k: number; n: number }[] = [
-  { k: 300, n: 37 }, // K % 8 == 4: an odd number of groups, the padding nibble in every row
+  { k: 300, n: 37 }, // 2:4: a partial last panel (N % 8 == 5) and an odd number of groups (75)
   { k: 4, n: 1 },
   { k: 1028, n: 70 }, // crosses the K blocks (256 dense, 128 groups for 2:4) with a ragged end
 ]

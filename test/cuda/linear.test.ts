@@ -14,7 +14,8 @@ import * as sk from '../../lib/index.js'
 import type { CudaBinding, CudaLinearArgs } from '../../lib/native.js'
 import { linear24Cuda, linearDenseCuda, sparsify24CudaFromCpuLayout, usesCusparseLt } from '../../lib/sparse/nm24-cuda.js'
 import { addonPath, loadCudaAddon } from '../fixtures/cuda-addon.js'
-import { compress24, expand24, halfToNumber, type HalfType, randomValues, randomWeight24, toHalfBits } from '../fixtures/sparse24.js'
+import { sparse24ValueAt } from '../../lib/sparse/nm24.js'
+import { compress24, expand24, halfToNumber, type HalfType, randomValues, randomWeight24, setCode24, toHalfBits } from '../fixtures/sparse24.js'
 import { thrownCode } from '../fixtures/expect-errors.js'
 
 const { binding, skipReason } = loadCudaAddon<CudaBinding>()
@@ -26,6 +27,19 @@ else if (!hasCuda) console.log(`cuda linear GPU tests skipped: ${binding!.status
 const kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 5 // csrc/core/dtype.h
 
 const args = (o: Partial<CudaLinearArgs> = {}): CudaLinearArgs => ({ dtype: kBF16, m: 8, n: 32, k: 64, sparse: true, biasType: -1, ...o })
+
+describe('sparsify24CudaFromCpuLayout: the CPU-layout lengths are checked in TS (no addon needed)', () => {
+  it('values [ceil(N/8), K/4, 2, 8] and meta [ceil(N/8), K/4, 4]; anything else (the old row-major sizes too) is ERR_SK_SHAPE', async () => {
+    const [n, k] = [13, 20] // two panels, the last one with 3 padding rows
+    const values = new Uint16Array(2 * 5 * 2 * 8)
+    const meta = new Uint8Array(2 * 5 * 4).fill(0x44)
+    const up = (v: Uint16Array, m: Uint8Array) => sparsify24CudaFromCpuLayout(v, m, 'bfloat16', [n, k], 'cuda')
+    await expect(up(values.subarray(1), meta)).rejects.toMatchObject({ code: 'ERR_SK_SHAPE', message: expect.stringContaining('values.length') })
+    await expect(up(values, meta.subarray(1))).rejects.toMatchObject({ code: 'ERR_SK_SHAPE', message: expect.stringContaining('meta.length') })
+    await expect(up(new Uint16Array((n * k) / 2), meta)).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
+    await expect(up(values, new Uint8Array(n * Math.ceil(k / 8)))).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
+  })
+})
 
 describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () => {
   it('sparse24Layout: the fixture compressor round-trips through the CUDA layout', async () => {
@@ -40,35 +54,44 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
       expect(layout.values.length).toBe((layout.nPad * layout.kPad) / 2)
       expect(layout.meta.length).toBe((layout.nPad / 16) * (layout.kPad / 32) * 16)
       expect(Array.from(layout.dense!)).toEqual(Array.from(denseBits))
-      // Values: row r of the CPU layout is the start of padded row r; the rest is zero.
+      // Values: row r's kept values (group c >> 1, slot c & 1 of its panel) start padded row r; the rest is zero.
       for (let r = 0; r < layout.nPad; ++r)
-        for (let c = 0; c < layout.kPad / 2; ++c)
-          if (layout.values[r * (layout.kPad / 2) + c] !== (r < n && c < k / 2 ? again.values[r * (k / 2) + c] : 0)) throw new Error(`value (${r}, ${c})`)
+        for (let c = 0; c < layout.kPad / 2; ++c) {
+          const want = r < n && c < k / 2 ? again.values[sparse24ValueAt(r, c >> 1, (c & 1) as 0 | 1, k / 4)] : 0
+          if (layout.values[r * (layout.kPad / 2) + c] !== want) throw new Error(`value (${r}, ${c})`)
+        }
     }
   })
 
   it('sparse24Layout refuses corrupted metadata, wrong lengths and types with codes', async () => {
     const b = binding!
-    const w = await randomWeight24(4, 20, 'float16', 3) // 5 groups a row: each row has a padding nibble
+    const w = await randomWeight24(4, 20, 'float16', 3) // 5 groups; one panel: rows 4..7 are padding
     const bad = (mutate: (m: Uint8Array) => void) => {
       const m = w.meta.slice()
       mutate(m)
       return thrownCode(() => b.sparse24Layout(w.values, m, kF16, 4, 20, false))
     }
-    expect(bad(() => undefined)).toBe('returned')
-    for (const nib of [0x0, 0x1, 0x5, 0x6, 0xa, 0xf]) expect(bad((m) => (m[3 + 1] = (m[4] & 0xf0) | nib))).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(bad((m) => (m[2] |= 0x40))).toBe('ERR_SK_INVALID_ARGUMENT') // padding nibble of row 0
-    let msg = ''
-    try {
+    const message = (mutate: (m: Uint8Array) => void) => {
       const m = w.meta.slice()
-      m[3 * 3 + 1] = 0x55
-      b.sparse24Layout(w.values, m, kF16, 4, 20, false)
-    } catch (e) {
-      msg = (e as Error).message
+      mutate(m)
+      try {
+        b.sparse24Layout(w.values, m, kF16, 4, 20, false)
+      } catch (e) {
+        return (e as Error).message
+      }
+      return ''
     }
-    expect(msg).toMatch(/row 3 group 2 is corrupted/)
+    expect(bad(() => undefined)).toBe('returned')
+    for (const nib of [0x0, 0x1, 0x5, 0x6, 0xa, 0xf]) expect(bad((m) => setCode24(m, 1, 2, 5, nib))).toBe('ERR_SK_INVALID_ARGUMENT')
+    // Lowest row first, then lowest group; row 3 is odd: its codes are high nibbles.
+    expect(message((m) => (setCode24(m, 3, 4, 5, 0xf), setCode24(m, 3, 2, 5, 0x5)))).toMatch(/row 3 group 2 is corrupted/)
+    // A padding row of the partial panel is checked too.
+    expect(message((m) => setCode24(m, 6, 3, 5, 0x0))).toMatch(/row 6 group 3 is corrupted/)
     expect(thrownCode(() => b.sparse24Layout(w.values.subarray(1), w.meta, kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
     expect(thrownCode(() => b.sparse24Layout(w.values, w.meta.subarray(1), kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
+    // The old row-major sizes (values [N, K/2], meta [N, ceil(K/8)]) are refused.
+    expect(thrownCode(() => b.sparse24Layout(w.values.subarray(0, 40), w.meta, kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta.subarray(0, 12), kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
     expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kF16, 4, 18, false))).toBe('ERR_SK_SHAPE')
     expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kF32, 4, 20, false))).toBe('ERR_SK_DTYPE')
     expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kI8, 4, 20, false))).toBe('ERR_SK_DTYPE')

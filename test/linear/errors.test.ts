@@ -61,8 +61,8 @@ describe('linear: bad input', () => {
     expectThrows(() => sk.linear(t([2, 8]), w), 'ERR_SK_DISPOSED', null)
   })
   it('mixed devices: a SparseWeight on cuda:0 with a CPU x is ERR_SK_DEVICE (no silent copy)', () => {
-    const values = t([4, 4])
-    const meta = t([4, 1], 'uint8')
+    const values = t([1, 2, 2, 8]) // the CPU 2:4 layout of [4, 8]: one panel of 8 rows, 2 groups
+    const meta = t([1, 2, 4], 'uint8')
     const onCuda = new SparseWeight({ format: '2:4', type: 'float32', dims: [4, 8], device: 'cuda:0', nnz: 16, tensors: { values, meta }, toDense: () => Promise.reject(new Error('unused')) })
     expectThrows(() => sk.linear(t([2, 8]), onCuda), 'ERR_SK_DEVICE', 'w')
   })
@@ -126,16 +126,22 @@ describe('the raw binding re-checks sizes and kinds (what memory safety depends 
     rejects(() => b.linear(f(16), f(32), null, null, f(8), { ...args, wType: 5 }), 'ERR_SK_DTYPE')
     rejects(() => b.linear(f(16), f(32), null, null, f(8), { ...args, m: -1 }), 'ERR_SK_SHAPE')
     rejects(() => b.linear(f(16), f(32), null, null, f(8), { ...args, format: 7 }), 'ERR_SK_UNSUPPORTED')
+    // 2:4 [4, 8]: values [1, 2, 2, 8] (one panel of 8 rows) = 32 elements, meta [1, 2, 4] = 8 bytes
     const sp = { ...args, format: 1 }
-    rejects(() => b.linear(f(16), f(16), null, null, f(8), sp), 'ERR_SK_INVALID_ARGUMENT')
-    rejects(() => b.linear(f(16), f(16), new Uint8Array(3), null, f(8), sp), 'ERR_SK_SHAPE')
+    rejects(() => b.linear(f(16), f(32), null, null, f(8), sp), 'ERR_SK_INVALID_ARGUMENT')
+    rejects(() => b.linear(f(16), f(32), new Uint8Array(7), null, f(8), sp), 'ERR_SK_SHAPE')
+    rejects(() => b.linear(f(16), f(31), new Uint8Array(8), null, f(8), sp), 'ERR_SK_SHAPE')
+    rejects(() => b.linear(f(16), f(16), new Uint8Array(4), null, f(8), sp), 'ERR_SK_SHAPE') // the old row-major sizes
     rejects(() => b.linear(f(12), f(12), new Uint8Array(4), null, f(8), { ...sp, k: 6 }), 'ERR_SK_SHAPE')
   })
   it('sparse24: arrays that do not match rows × k, bad op, prune sizes', () => {
-    rejects(() => b.sparse24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(7), new Uint8Array(2)), 'ERR_SK_SHAPE')
-    rejects(() => b.sparse24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(8), new Uint8Array(1)), 'ERR_SK_SHAPE')
-    rejects(() => b.sparse24(2, { dtype: 0, rows: 2, k: 8 }, null, f(15), f(8), new Uint8Array(2)), 'ERR_SK_SHAPE')
-    rejects(() => b.sparse24(3 as 1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(8), new Uint8Array(2)), 'ERR_SK_INVALID_ARGUMENT')
+    // rows 2, k 8: values [1, 2, 2, 8] = 32 elements (the panel's padding rows included), meta 8 bytes
+    rejects(() => b.sparse24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(31), new Uint8Array(8)), 'ERR_SK_SHAPE')
+    rejects(() => b.sparse24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(32), new Uint8Array(7)), 'ERR_SK_SHAPE')
+    rejects(() => b.sparse24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(8), new Uint8Array(2)), 'ERR_SK_SHAPE') // the old row-major sizes
+    rejects(() => b.sparse24(2, { dtype: 0, rows: 2, k: 8 }, null, f(15), f(32), new Uint8Array(8)), 'ERR_SK_SHAPE')
+    rejects(() => b.sparse24(2, { dtype: 0, rows: 2, k: 8 }, null, f(16), f(8), new Uint8Array(2)), 'ERR_SK_SHAPE') // the old row-major sizes
+    rejects(() => b.sparse24(3 as 1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(32), new Uint8Array(8)), 'ERR_SK_INVALID_ARGUMENT')
     rejects(() => b.sparse24(0, { dtype: 0, rows: 2, k: 8, n: 3, m: 2 }, f(16), f(16)), 'ERR_SK_INVALID_ARGUMENT')
     rejects(() => b.sparse24(0, { dtype: 0, rows: 2, k: 9, n: 2, m: 4 }, f(18), f(18)), 'ERR_SK_SHAPE')
   })

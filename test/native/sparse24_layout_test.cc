@@ -26,21 +26,31 @@ struct Rng {
   uint32_t next() { return x ^= x << 13, x ^= x >> 17, x ^= x << 5; }
 };
 
-// A random CPU-layout weight [n, k]: values are small integers as 16-bit codes.
+// A random CPU-layout weight [n, k] (docs/formats.md: panels of 8 rows),
+// values small integers as 16-bit codes; the padding rows of the last panel
+// hold zero values and code 0x4, as the CPU compressor writes them.
 struct CpuWeight {
   int64_t n, k;
   std::vector<uint16_t> values;
   std::vector<uint8_t> meta;
 };
 
+// Row r's code of group q: nibble r % 8 of the little-endian word (panel, q),
+// written byte by byte so this test does not lean on the accessors it checks.
+void put_code(std::vector<uint8_t>& meta, int64_t groups, int64_t r, int64_t q, uint8_t code) {
+  uint8_t& b = meta[4 * ((r / 8) * groups + q) + (r % 8) / 2];
+  b = static_cast<uint8_t>((r % 2) ? ((b & 0x0F) | (code << 4)) : ((b & 0xF0) | code));
+}
+
 CpuWeight random_weight(int64_t n, int64_t k, uint32_t seed) {
   Rng rng{seed};
-  CpuWeight w{n, k, std::vector<uint16_t>(n * k / 2), std::vector<uint8_t>(cpu_meta_bytes(n, k), 0)};
-  for (auto& v : w.values) v = static_cast<uint16_t>(1 + rng.next() % 19);
-  const int64_t bytes = (k + 7) / 8;
+  const int64_t groups = k / 4, panels = (n + 7) / 8;
+  CpuWeight w{n, k, std::vector<uint16_t>(panels * groups * 16, 0), std::vector<uint8_t>(panels * groups * 4, 0x44)};
   for (int64_t r = 0; r < n; ++r)
-    for (int64_t q = 0; q < k / 4; ++q)
-      w.meta[r * bytes + q / 2] |= static_cast<uint8_t>(kValidNibbles[rng.next() % 6] << ((q & 1) ? 4 : 0));
+    for (int64_t q = 0; q < groups; ++q) {
+      for (int s = 0; s < 2; ++s) w.values[((r / 8 * groups + q) * 2 + s) * 8 + r % 8] = static_cast<uint16_t>(1 + rng.next() % 19);
+      put_code(w.meta, groups, r, q, kValidNibbles[rng.next() % 6]);
+    }
   return w;
 }
 
@@ -51,18 +61,47 @@ SK_TEST(sparse24_layout_dims_pad_to_the_tiles) {
   CHECK(d.n_pad == 256 && d.k_pad == 128, "n_pad %lld k_pad %lld", (long long)d.n_pad, (long long)d.k_pad);
   CHECK(d.values == size_t(256 * 64), "values %zu", d.values);
   CHECK(d.meta_words == size_t(16 * 4 * 16), "meta words %zu", d.meta_words);
-  CHECK(cpu_meta_bytes(3, 12) == 6, "cpu meta bytes %zu", cpu_meta_bytes(3, 12));
+  // The CPU layout the binding checks lengths against: 3 rows fill one panel of 8.
+  CHECK(sk::sp24_meta_bytes(3, 12) == 12, "cpu meta bytes %lld", (long long)sk::sp24_meta_bytes(3, 12));
+  CHECK(sk::sp24_value_count(3, 12) == 48, "cpu values %lld", (long long)sk::sp24_value_count(3, 12));
+  CHECK(random_weight(17, 36, 1).values.size() == size_t(sk::sp24_value_count(17, 36)), "fixture values size");
+  CHECK(random_weight(17, 36, 1).meta.size() == size_t(sk::sp24_meta_bytes(17, 36)), "fixture meta size");
+}
+
+// docs/formats.md's example (N = 1, K = 8, [0, 7, 0, 8 | 5, 0, 0, 0]) byte for
+// byte through the CUDA layout and back.
+SK_TEST(sparse24_layout_reads_the_documented_example) {
+  std::vector<uint16_t> values(32, 0);
+  values[0] = 7, values[8] = 8, values[16] = 5;
+  const std::vector<uint8_t> meta = {0x4D, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44};
+  std::vector<uint16_t> dense(8, 0xFFFF);
+  expand_dense(values.data(), meta.data(), 1, 8, dense.data());
+  const std::vector<uint16_t> want = {0, 7, 0, 8, 5, 0, 0, 0};
+  CHECK(dense == want, "dense %u %u %u %u | %u %u %u %u", dense[0], dense[1], dense[2], dense[3], dense[4], dense[5],
+        dense[6], dense[7]);
+  const CudaLayoutDims d = cuda_layout_dims(1, 8);
+  std::vector<uint16_t> cv(d.values);
+  std::vector<uint32_t> cm(d.meta_words);
+  to_cuda_layout(values.data(), meta.data(), 1, 8, cv.data(), cm.data());
+  CHECK(cv[0] == 7 && cv[1] == 8 && cv[2] == 5 && cv[3] == 0, "cuda values %u %u %u %u", cv[0], cv[1], cv[2], cv[3]);
+  CHECK((cm[0] & 0xFF) == 0x4D, "cuda word 0 is 0x%08x", cm[0]);  // row 0 (g 0, t 0): groups 0, 1 in nibbles 0, 1
+  std::vector<uint16_t> back_v(32, 0xFFFF);
+  std::vector<uint8_t> back_m(8, 0);
+  from_cuda_layout(cv.data(), cm.data(), 1, 8, back_v.data(), back_m.data());
+  CHECK(back_v == values && back_m == meta, "the documented example does not come back");
 }
 
 SK_TEST(sparse24_layout_round_trips_and_pads_inertly) {
   for (auto& s : kShapes) {
     const CpuWeight w = random_weight(s[0], s[1], uint32_t(7 + s[0] * 31 + s[1]));
-    CHECK(find_bad_group(w.meta.data(), w.n, w.k) == -1, "random weight flagged");
+    int64_t row = -1, group = -1;
+    CHECK(!find_bad_group(w.meta.data(), w.n, w.k, &row, &group), "random weight flagged at (%lld, %lld)",
+          (long long)row, (long long)group);
     const CudaLayoutDims d = cuda_layout_dims(w.n, w.k);
     std::vector<uint16_t> cv(d.values, 0xFFFF);
     std::vector<uint32_t> cm(d.meta_words, 0);
     to_cuda_layout(w.values.data(), w.meta.data(), w.n, w.k, cv.data(), cm.data());
-    std::vector<uint16_t> back_v(w.values.size(), 0);
+    std::vector<uint16_t> back_v(w.values.size(), 0xFFFF);
     std::vector<uint8_t> back_m(w.meta.size(), 0xFF);
     from_cuda_layout(cv.data(), cm.data(), w.n, w.k, back_v.data(), back_m.data());
     CHECK(back_v == w.values, "values differ after the round trip for [%lld, %lld]", (long long)w.n, (long long)w.k);
@@ -72,21 +111,35 @@ SK_TEST(sparse24_layout_round_trips_and_pads_inertly) {
       for (int64_t c = 0; c < d.k_pad / 2; ++c)
         if (r >= w.n || c >= w.k / 2) CHECK(cv[r * d.k_pad / 2 + c] == 0, "pad value at (%lld, %lld)", (long long)r, (long long)c);
     for (size_t i = 0; i < cm.size(); ++i)
-      for (int j = 0; j < 8; ++j) CHECK(valid_nibble((cm[i] >> (4 * j)) & 0xF), "invalid nibble in word %zu", i);
+      for (int j = 0; j < 8; ++j) CHECK(sk::sp24_code_valid((cm[i] >> (4 * j)) & 0xF), "invalid nibble in word %zu", i);
   }
 }
 
 SK_TEST(sparse24_layout_finds_corrupted_metadata) {
-  CpuWeight w = random_weight(4, 20, 99);  // 5 groups per row: odd, so each row has a padding nibble
-  const int64_t bytes = 3;
+  // 13 rows: panel 1 holds rows 8..12 and the padding rows 13..15.
+  const CpuWeight w = random_weight(13, 20, 99);
+  const int64_t groups = 5;
+  auto first_bad = [&](const CpuWeight& c, int64_t want_row, int64_t want_group, const char* what) {
+    int64_t row = -1, group = -1;
+    const bool found = find_bad_group(c.meta.data(), c.n, c.k, &row, &group);
+    CHECK(found && row == want_row && group == want_group, "%s: got %s (%lld, %lld), want (%lld, %lld)", what,
+          found ? "found" : "none", (long long)row, (long long)group, (long long)want_row, (long long)want_group);
+  };
   for (uint8_t bad : {0x0, 0x1, 0x5, 0x6, 0xA, 0xB, 0xF}) {
     CpuWeight c = w;
-    c.meta[2 * bytes + 1] = static_cast<uint8_t>((c.meta[2 * bytes + 1] & 0xF0) | bad);  // row 2, group 2
-    CHECK(find_bad_group(c.meta.data(), c.n, c.k) == 2 * 5 + 2, "nibble 0x%x not found", bad);
+    put_code(c.meta, groups, 2, 2, bad);
+    first_bad(c, 2, 2, "row 2, group 2");
+    c = w;
+    put_code(c.meta, groups, 11, 4, bad);  // an odd row: the high nibble
+    first_bad(c, 11, 4, "row 11, group 4");
   }
-  CpuWeight p = w;
-  p.meta[1 * bytes + 2] |= 0x40;  // row 1's padding nibble
-  CHECK(find_bad_group(p.meta.data(), p.n, p.k) == 1 * 5 + 5, "nonzero padding nibble not found");
+  CpuWeight two = w;  // the lowest row wins over the lowest group
+  put_code(two.meta, groups, 9, 0, 0x3);
+  put_code(two.meta, groups, 4, 3, 0x7);
+  first_bad(two, 4, 3, "rows 9 and 4");
+  CpuWeight pad = w;  // a padding row of the partial last panel is checked too
+  put_code(pad.meta, groups, 14, 1, 0x0);
+  first_bad(pad, 14, 1, "padding row 14");
 }
 
 SK_TEST(sparse24_expand_dense_places_the_kept_values) {

@@ -68,6 +68,14 @@ SK_HD uint32_t sp24_code(const uint8_t* meta, int64_t row, int64_t group, int64_
   return (sp24_word(meta, row / kSp24PanelRows, group, groups) >> (4 * (row % kSp24PanelRows))) & 15u;
 }
 
+// Writes row's code for group (the other rows' nibbles of the word stay).
+SK_HD void sp24_set_code(uint8_t* meta, int64_t row, int64_t group, int64_t groups, uint32_t code) {
+  const int64_t r = row % kSp24PanelRows;
+  uint8_t& b = meta[4 * (row / kSp24PanelRows * groups + group) + r / 2];
+  const uint32_t shift = 4 * static_cast<uint32_t>(r % 2);
+  b = static_cast<uint8_t>((b & ~(15u << shift)) | ((code & 15u) << shift));
+}
+
 // The first invalid code of panels [p0, p1) (lowest row, then lowest group;
 // padding rows count, as rows 8p + r ≥ N), as *row / *group; false if none.
 // The fast check is one pass of sp24_bytes_valid over the panels' words.

@@ -11,13 +11,6 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // Sets the code of (row, group) in CPU-layout metadata: byte r/2 of the
 // (panel, group) word, the low nibble for even r (docs/formats.md).
-void set_cpu_code(uint8_t* meta, int64_t row, int64_t group, int64_t groups, unsigned code) {
-  const int64_t r = row % kSp24PanelRows;
-  uint8_t& b = meta[4 * (row / kSp24PanelRows * groups + group) + r / 2];
-  const unsigned shift = (r & 1) ? 4u : 0u;
-  b = static_cast<uint8_t>((b & ~(0xFu << shift)) | (code << shift));
-}
-
 // Position of metadata for (row, 4-group) in the CUDA words: word index and bit.
 void cuda_meta_slot(int64_t row, int64_t group, int64_t k_steps, size_t* word, unsigned* bit) {
   const int64_t tile = row / 16, r = row % 16, step = group / 8, in_step = group % 8;
@@ -72,7 +65,7 @@ void from_cuda_layout(const uint16_t* values_cuda, const uint32_t* meta_cuda, in
       size_t word;
       unsigned bit;
       cuda_meta_slot(r, q, k_steps, &word, &bit);
-      set_cpu_code(meta_out, r, q, groups, (meta_cuda[word] >> bit) & 0xFu);
+      sp24_set_code(meta_out, r, q, groups, (meta_cuda[word] >> bit) & 0xFu);
     }
 }
 

@@ -223,7 +223,7 @@ describe.skipIf(!built || hasCuda)('cuda linear without a usable device', () => 
 
 describe('cuda linear: TS checks before any device work', () => {
   it('refuses non-CUDA devices, float32 and bad dims with codes', async () => {
-    const v = new Uint16Array(8), m = new Uint8Array(2)
+    const v = new Uint16Array(32), m = new Uint8Array(8) // the CPU layout of [2, 8]: one panel
     await expect(sparsify24CudaFromCpuLayout(v, m, 'bfloat16', [2, 8], 'cpu')).rejects.toMatchObject({ code: 'ERR_SK_DEVICE' })
     await expect(sparsify24CudaFromCpuLayout(v, m, 'float32' as never, [2, 8], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_UNSUPPORTED' })
     await expect(sparsify24CudaFromCpuLayout(v, m, 'int8' as never, [2, 8], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_DTYPE' })

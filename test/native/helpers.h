@@ -3,6 +3,7 @@
 #pragma once
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <vector>
 
@@ -17,6 +18,11 @@ inline std::vector<sk_isa> isas_here() {
     if (sk_isa_supported(static_cast<sk_isa>(i), f)) out.push_back(static_cast<sk_isa>(i));
   return out;
 }
+
+// Whether a micro-kernel of this ISA runs here. SK_TEST_EMULATED_ISAS=1:
+// every listed kernel runs, for a build whose AVX-512 kernels were compiled
+// against SIMDe's emulation (scripts/test-avx512-emulated.sh).
+inline bool runs_here(sk_isa isa) { return getenv("SK_TEST_EMULATED_ISAS") || sk_isa_supported(isa, sk_cpu_detect()); }
 
 // xorshift64: the same inputs on every machine and compiler.
 struct Rng {

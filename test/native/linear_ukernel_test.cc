@@ -48,9 +48,8 @@ struct Sp24 {
 template <class K>
 std::vector<K> runnable(const std::vector<K>& all) {
   std::vector<K> here;
-  const sk_cpu_features f = sk_cpu_detect();
   for (const K& k : all)
-    if (sk_isa_supported(k.id, f)) here.push_back(k);
+    if (sktest::runs_here(k.id)) here.push_back(k);
   return here;
 }
 

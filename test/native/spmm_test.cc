@@ -20,6 +20,7 @@
 #include "helpers.h"
 
 using sktest::Rng;
+using sktest::runs_here;
 
 namespace {
 
@@ -40,10 +41,6 @@ struct SpmvUkernel {
   int nr;
   sk_f32_spmv_ukernel_fn fn;
 };
-
-// SK_TEST_EMULATED_ISAS=1: every listed kernel runs, for a build whose AVX-512
-// kernels were compiled against SIMDe's emulation (docs/formats.md, "Testing").
-bool runs_here(sk_isa isa) { return getenv("SK_TEST_EMULATED_ISAS") || sk_isa_supported(isa, sk_cpu_detect()); }
 
 std::vector<SpmmUkernel> spmm_kernels() {
   std::vector<SpmmUkernel> all;

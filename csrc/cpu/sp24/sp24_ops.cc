@@ -43,7 +43,7 @@ void prune_rows(const sk_sp24_params& p, int64_t r0, int64_t r1) {
 
 // Writes the panel layout (csrc/core/sp24_meta.h) of one row; returns the
 // first group with more than 2 non-zeros, or -1. The row's panel was cleared
-// to code 0x4 and zero values, so its code nibbles are replaced in place.
+// to code 0x4 and zero values first (what padding rows keep).
 template <class Bits>
 int64_t compress_row(const Bits* src, int64_t row, int64_t k, Bits* values, uint8_t* meta) {
   const int64_t groups = k / 4;
@@ -59,9 +59,7 @@ int64_t compress_row(const Bits* src, int64_t row, int64_t k, Bits* values, uint
     if (keep[0] > keep[1]) std::swap(keep[0], keep[1]);
     values[sk::sp24_value_at(row, g, 0, groups)] = s[keep[0]];
     values[sk::sp24_value_at(row, g, 1, groups)] = s[keep[1]];
-    uint8_t& byte = meta[4 * (row / sk::kSp24PanelRows * groups + g) + row % sk::kSp24PanelRows / 2];
-    const int shift = 4 * (row % 2);
-    byte = static_cast<uint8_t>((byte & ~(15 << shift)) | ((keep[0] | (keep[1] << 2)) << shift));
+    sk::sp24_set_code(meta, row, g, groups, static_cast<uint32_t>(keep[0] | (keep[1] << 2)));
   }
   return -1;
 }

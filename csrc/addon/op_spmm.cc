@@ -39,13 +39,19 @@ struct CsrPlan {
   std::mutex dmap_mu;
   std::vector<int32_t> dmap;
   int64_t dmap_stride = -1;
-  std::unique_ptr<sk_spmm_slices> slices;  // linear layers with K past one slice; built on first use
+  std::unique_ptr<sk_spmm_slices> slices;  // K past one slice: built on first use, for the stride last used
 };
 struct PlanBox {
   std::shared_ptr<CsrPlan> plan;  // null once released
 };
 
 std::string num(int64_t v) { return std::to_string(v); }
+
+JobResult run_result(sk_status st) {
+  if (st == SK_OK) return JobResult{};
+  if (st == SK_ERR_INVALID_ARGUMENT) return JobResult{st, "internal error: spmm increments built for another input stride"};
+  return JobResult{st, "out of memory for the spmm scratch"};
+}
 
 int64_t int_at(const Napi::CallbackInfo& info, size_t i, const char* name, double lo, double hi) {
   const double d = info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : NAN;
@@ -242,23 +248,21 @@ Napi::Value SparsekitAddon::Spmm(const Napi::CallbackInfo& info) {
                                              num(p.k) + " × " + num(stride));
   return submit_op(*executor_, env, holds, [p, kernel, plan, stride](ThreadPool& pool) {
     if (sk_spmm_uses_spmv(p)) {
-      const sk_status st = sk_cpu_spmm_run(p, kernel, nullptr, pool);
-      return st == SK_OK ? JobResult{} : JobResult{st, "out of memory for the spmm scratch"};
+      return run_result(sk_cpu_spmm_run(p, kernel, nullptr, pool));
     }
     std::lock_guard<std::mutex> lock(plan->dmap_mu);
-    if (p.layout == SK_SPMM_ROWS && p.k > spmm_rows_k_slice()) {
-      // Values are copied here once, slice-major: the packed arrays are read-only after sparsify().
-      if (!plan->slices) {
+    if (sk_spmm_uses_slices(p)) {
+      // Values are copied here once per input stride, slice-major: the packed arrays are read-only after sparsify().
+      if (!plan->slices || plan->slices->stride != stride) {
         try {
           auto s = std::make_unique<sk_spmm_slices>();
-          sk_spmm_build_slices(p, spmm_rows_k_slice(), s.get());
+          sk_spmm_build_slices(p, spmm_k_slice(), s.get());
           plan->slices = std::move(s);
         } catch (const std::bad_alloc&) {
           return JobResult{SK_ERR_OUT_OF_MEMORY, "out of memory for the spmm slices"};
         }
       }
-      const sk_status st = sk_cpu_spmm_run(p, kernel, nullptr, pool, plan->slices.get());
-      return st == SK_OK ? JobResult{} : JobResult{st, "out of memory for the spmm scratch"};
+      return run_result(sk_cpu_spmm_run(p, kernel, nullptr, pool, plan->slices.get()));
     }
     if (plan->dmap_stride != stride) {
       try {
@@ -269,8 +273,7 @@ Napi::Value SparsekitAddon::Spmm(const Napi::CallbackInfo& info) {
       sk_spmm_build_dmap(plan->cols.data(), plan->blocks, plan->k, stride, plan->dmap.data());
       plan->dmap_stride = stride;
     }
-    const sk_status st = sk_cpu_spmm_run(p, kernel, plan->dmap.data(), pool);
-    return st == SK_OK ? JobResult{} : JobResult{st, "out of memory for the spmm scratch"};
+    return run_result(sk_cpu_spmm_run(p, kernel, plan->dmap.data(), pool));
   });
 }
 

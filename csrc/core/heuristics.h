@@ -53,12 +53,17 @@ namespace sk {
 // the row-vectorised kernels read contiguous rows; a multiple of every MR.
 constexpr int64_t spmm_panel_rows() { return 64; }
 
-// Input channels per slice of a linear layer's SpMM (sk_spmm_slices): the x
-// panel rows one slice touches, 128 × 64 floats = 32 KiB, stay in L1 while the
-// slice's weights stream. Measured (4096², M 64, one thread, 70 / 90 %
-// sparse): slices of 512 took 56 / 25 ms, 256: 29 / 17 ms, 128: 28 / 15 ms,
-// no slices 70 / 26 ms. K up to this runs in one slice.
-constexpr int64_t spmm_rows_k_slice() { return 128; }
+// Input channels per slice of an SpMM (sk_spmm_slices): the rows of x one
+// tile of 64 rows touches in a slice, 256 × 64 floats = 64 KiB, stay near
+// (L1 / L2) while the slice's weights stream; unsliced, each non-zero's rows
+// come from L2 or L3 at random channels (x of a 64-row tile at K 4096 is
+// 1 MiB). Measured, 2 threads, 70 / 90 % sparse, alternating slice widths in
+// one process (ms): linear 4096², M 64: 128: 16.8 / 6.3, 256: 13.6 / 5.9,
+// 512: 16.5 / 6.7 (one thread, earlier: no slices 70 / 26 against 28 / 15 at
+// 128); conv 1024→1024 at 7×7: none 1.07 / 0.41, 64: 0.99 / 0.61, 128:
+// 0.87 / 0.48, 256: 0.88 / 0.41; conv 512→512 at 14×14: none 0.92 / 0.38,
+// 256: 0.84 / 0.38. K up to this runs in one slice.
+constexpr int64_t spmm_k_slice() { return 256; }
 
 // Up to this many rows a linear layer runs the matrix-vector kernels row by
 // row: below one vector of rows the SpMM kernels would run their scalar tail.

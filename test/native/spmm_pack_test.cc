@@ -84,7 +84,8 @@ SK_TEST(spmm_driver_conv_and_linear_every_isa) {
   const Shape shapes[] = {{2, 49, 37, 29, SK_SPMM_CHANNELS}, {1, 200, 64, 48, SK_SPMM_CHANNELS},
                           {1, 1, 53, 70, SK_SPMM_ROWS},      {1, 2, 17, 33, SK_SPMM_ROWS},
                           {1, 3, 17, 33, SK_SPMM_ROWS},      {1, 130, 45, 66, SK_SPMM_ROWS},
-                          {1, 64, 8, 5, SK_SPMM_ROWS},       {1, 70, 21, 300, SK_SPMM_ROWS}};  // 300: three K slices
+                          {1, 64, 8, 5, SK_SPMM_ROWS},       {1, 70, 21, 600, SK_SPMM_ROWS},  // 600: three K slices
+                          {2, 49, 37, 600, SK_SPMM_CHANNELS}, {1, 200, 21, 260, SK_SPMM_CHANNELS}};  // conv: slices too
   for (sk_isa isa : isas_here())
     for (int32_t nr : {1, 2, 4})
       for (const Shape& s : shapes) {
@@ -116,9 +117,15 @@ SK_TEST(spmm_driver_conv_and_linear_every_isa) {
         std::vector<int32_t> dmap(cols.size() + 1);
         sk_spmm_build_dmap(cols.data(), p.blocks, p.k, sk_spmm_input_stride(p), dmap.data());
         sk_spmm_slices slices;
-        const bool sliced = s.layout == SK_SPMM_ROWS && s.k > sk::spmm_rows_k_slice();
-        if (sliced) sk_spmm_build_slices(p, sk::spmm_rows_k_slice(), &slices);
+        const bool sliced = sk_spmm_uses_slices(p);
+        if (sliced) sk_spmm_build_slices(p, sk::spmm_k_slice(), &slices);
         CHECK(sk_cpu_spmm_run(p, kern, dmap.data(), pool, sliced ? &slices : nullptr) == SK_OK, "run");
+        if (sliced && s.layout == SK_SPMM_CHANNELS) {  // slices whose increments are for another stride are refused
+          sk_spmm_params fewer = p;
+          fewer.m = p.m - 1;
+          CHECK(sk_cpu_spmm_run(fewer, kern, dmap.data(), pool, &slices) == SK_ERR_INVALID_ARGUMENT, "slices of another stride");
+        }
+        if (!sliced && p.blocks > 0 && !sk_spmm_uses_spmv(p)) CHECK(sk_cpu_spmm_run(p, kern, nullptr, pool) == SK_ERR_INVALID_ARGUMENT, "no dmap");
         int bad = 0;
         for (int64_t b = 0; b < s.batch; ++b)
           for (int64_t r = 0; r < s.m; ++r)

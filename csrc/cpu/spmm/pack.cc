@@ -123,6 +123,8 @@ bool sk_spmm_uses_spmv(const sk_spmm_params& p) {
   return p.layout == SK_SPMM_ROWS && p.m <= sk::spmm_max_spmv_rows();
 }
 
+bool sk_spmm_uses_slices(const sk_spmm_params& p) { return !sk_spmm_uses_spmv(p) && p.k > sk::spmm_k_slice(); }
+
 bool sk_spmm_build_dmap(const int32_t* cols, int64_t blocks, int64_t k, int64_t stride, int32_t* dmap) {
   if (k > 0 && stride > 0 && (k - 1) > INT32_MAX / stride) return false;
   for (int64_t i = 0; i + 1 < blocks; ++i) dmap[i] = static_cast<int32_t>((cols[i + 1] - cols[i]) * stride);

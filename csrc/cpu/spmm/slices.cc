@@ -1,12 +1,12 @@
 // sk_spmm_build_slices (spmm.h): the packed arrays re-cut by input-channel slices.
 #include <algorithm>
 
-#include "../../core/heuristics.h"
 #include "spmm.h"
 
 void sk_spmm_build_slices(const sk_spmm_params& p, int64_t kc, sk_spmm_slices* out) {
   sk_spmm_slices& s = *out;
   s.kc = kc;
+  s.stride = sk_spmm_input_stride(p);
   s.count = std::max<int64_t>(1, (p.k + kc - 1) / kc);
   const int64_t groups = p.groups, full = p.n / p.nr;
   s.nnzmap.assign(static_cast<size_t>(s.count * groups), 0);
@@ -39,5 +39,5 @@ void sk_spmm_build_slices(const sk_spmm_params& p, int64_t kc, sk_spmm_slices* o
     }
   }
   s.dmap.resize(static_cast<size_t>(b));
-  sk_spmm_build_dmap(s.cols.data(), b, p.k, sk::spmm_panel_rows(), s.dmap.data());
+  sk_spmm_build_dmap(s.cols.data(), b, p.k, s.stride, s.dmap.data());
 }

@@ -61,6 +61,8 @@ int64_t sk_spmm_input_stride(const sk_spmm_params& p);
 
 // Whether the op runs the matrix-vector kernels (a linear layer with few rows).
 bool sk_spmm_uses_spmv(const sk_spmm_params& p);
+// Whether the op runs slice by slice (K past sk::spmm_k_slice(), SpMM kernels).
+bool sk_spmm_uses_slices(const sk_spmm_params& p);
 
 // dmap[i] = (cols[i + 1] - cols[i]) · stride, 0 for the last block. Returns
 // false if some increment leaves int32 (k · stride ≥ 2^31).
@@ -68,22 +70,24 @@ bool sk_spmm_build_dmap(const int32_t* cols, int64_t blocks, int64_t k, int64_t 
 
 // The packed arrays re-cut into input-channel slices of kc, slice-major: slice
 // s holds, per group, the blocks whose columns fall in [s·kc, (s + 1)·kc)
-// (contiguous, since columns increase within a group). Linear layers with a
-// large K run slice by slice so the x panel's rows a slice touches (kc × 64
-// floats) stay in L2 while its weights stream; otherwise every non-zero's
-// 64-row load would come from L3.
+// (contiguous, since columns increase within a group). An op whose K spans
+// more than one slice (sk_spmm_uses_slices) runs slice by slice, so the rows
+// of x a slice touches (kc × one tile of rows) stay in L1 while its weights
+// stream; otherwise every non-zero's row load would come from L2 or L3.
 struct sk_spmm_slices {
   int64_t kc = 0, count = 0;               // slice width, number of slices
+  int64_t stride = 0;                      // the input stride dmap is for (sk_spmm_input_stride)
   std::vector<uint32_t> nnzmap;            // [count][groups]
   std::vector<int32_t> cols;               // [blocks] slice-major
   std::vector<float> values;               // [values] slice-major
-  std::vector<int32_t> dmap;               // [blocks] increments for the panel stride
+  std::vector<int32_t> dmap;               // [blocks] increments for `stride`
   std::vector<int64_t> group_blocks;       // [count][groups + 1] first block of each group in `cols`
   std::vector<int64_t> group_values;       // [count][groups + 1] first value of each group in `values`
 };
 
-// Builds p's arrays cut into slices of kc input channels (p as sk_cpu_spmm_run
-// takes it; x, out and bias unused). Throws std::bad_alloc when out of memory.
+// Builds p's arrays cut into slices of kc input channels, with increments for
+// p's input stride (p as sk_cpu_spmm_run takes it; x, out and bias unused).
+// Throws std::bad_alloc when out of memory.
 void sk_spmm_build_slices(const sk_spmm_params& p, int64_t kc, sk_spmm_slices* out);
 
 // What sk_cpu_spmm_pick() (dispatch.h) answers.
@@ -100,8 +104,9 @@ class ThreadPool;
 }
 
 // Runs the op; dmap is sk_spmm_build_dmap's for sk_spmm_input_stride(p)
-// (unused, may be null, when sk_spmm_uses_spmv(p)). A linear layer with
-// `slices` (sk_spmm_build_slices for p) runs slice by slice. Returns
-// SK_ERR_OUT_OF_MEMORY if the scratch cannot be allocated.
+// (unused, may be null, when sk_spmm_uses_spmv(p)). With `slices`
+// (sk_spmm_build_slices for p) the op runs slice by slice. Returns
+// SK_ERR_OUT_OF_MEMORY if the scratch cannot be allocated, and
+// SK_ERR_INVALID_ARGUMENT for slices of another input stride or no dmap.
 sk_status sk_cpu_spmm_run(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
                           const sk_spmm_slices* slices = nullptr);

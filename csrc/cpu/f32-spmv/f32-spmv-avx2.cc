@@ -11,6 +11,10 @@ static inline float gather_dot(uint32_t count, const float* x, const float*& w, 
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   uint32_t i = 0;
   for (; i + 16 <= count; i += 16) {
+    // The weights and columns stream from memory at one gather per 8: asking
+    // 1 KiB ahead keeps more of their misses in flight.
+    _mm_prefetch(reinterpret_cast<const char*>(w + i + 256), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(cols + i + 256), _MM_HINT_T0);
     const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cols + i));
     const __m256i i1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cols + i + 8));
     a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_i32gather_ps(x, i0, 4), a0);

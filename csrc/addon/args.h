@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "../core/params.h"
 #include "errors.h"
 
 namespace sk {
@@ -52,6 +53,36 @@ inline int64_t strided_reach(Napi::Env env, int64_t n0, int64_t n1, int64_t n2, 
     if (__builtin_mul_overflow(n[i] - 1, s[i], &t) || __builtin_add_overflow(r, t, &r))
       throw_error(env, SK_ERR_SHAPE, std::string("Size overflows for ") + name);
   return r;
+}
+
+// blockScores' args after the dtype (each binding checks the dtypes it
+// runs): shapes, method, block, stride, segment, keys, scale, causal and the
+// q / k strides (also returned in qs / ks, for the callers' size checks).
+inline void block_scores_args(Napi::Env env, const Napi::Object& a, sk_block_scores_params& p, int64_t qs[3],
+                              int64_t ks[3]) {
+  p.method = static_cast<int32_t>(args_int(env, a, "method", SK_SCORE_XATTENTION, SK_SCORE_KEY_IMPORTANCE));
+  const int64_t kMax = INT32_MAX;
+  p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
+  p.heads_q = args_int(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);
+  p.heads_kv = args_int(env, a, "headsKv", 1, kMax, SK_ERR_SHAPE);
+  p.seq = args_int(env, a, "seq", 1, kMax, SK_ERR_SHAPE);
+  p.head_dim = args_int(env, a, "headDim", 1, 256, SK_ERR_SHAPE);
+  if (p.heads_q % p.heads_kv) throw_error(env, SK_ERR_SHAPE, "Expected headsQ to be a multiple of headsKv");
+  p.block = static_cast<int32_t>(args_int(env, a, "block", 16, 256));
+  p.stride = static_cast<int32_t>(args_int(env, a, "stride", 1, p.block));
+  if (p.method == SK_SCORE_XATTENTION && p.block % p.stride)
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.stride to divide args.block");
+  p.segment_blocks = static_cast<int32_t>(args_int(env, a, "segmentBlocks", 0, kMax));
+  p.key_count = args_int(env, a, "keyCount", 1, p.seq);
+  Napi::Value sv = a.Get("scale"), cv = a.Get("causal");
+  const double scale = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : NAN;
+  if (!isfinite(scale) || !isfinite(static_cast<float>(scale)))
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a finite number for args.scale");
+  if (!cv.IsBoolean()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a boolean for args.causal");
+  p.scale = static_cast<float>(scale), p.causal = cv.As<Napi::Boolean>().Value();
+  args_strides(env, a, "qStrides", qs), args_strides(env, a, "kStrides", ks);
+  p.q_stride_b = qs[0], p.q_stride_h = qs[1], p.q_stride_s = qs[2];
+  p.k_stride_b = ks[0], p.k_stride_h = ks[1], p.k_stride_s = ks[2];
 }
 
 }  // namespace sk

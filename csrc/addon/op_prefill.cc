@@ -4,7 +4,6 @@
 //   gatherRows(src, idx, dst, args) → Promise<void>: sk_gather_rows_params
 // Indices are copied before they are checked, so JS cannot change them
 // between the check and the kernel.
-#include <math.h>
 
 #include <memory>
 #include <string>
@@ -44,30 +43,8 @@ Napi::Value SparsekitAddon::BlockScores(const Napi::CallbackInfo& info) {
   if (dt != SK_F32 && dt != SK_F16 && dt != SK_BF16)
     throw_error(env, SK_ERR_DTYPE, "Expected float32, float16 or bfloat16 for blockScores");
   p.dtype = static_cast<sk_dtype>(dt);
-  p.method = static_cast<int32_t>(args_int(env, a, "method", SK_SCORE_XATTENTION, SK_SCORE_KEY_IMPORTANCE));
-  const int64_t kMax = INT32_MAX;
-  p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
-  p.heads_q = args_int(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);
-  p.heads_kv = args_int(env, a, "headsKv", 1, kMax, SK_ERR_SHAPE);
-  p.seq = args_int(env, a, "seq", 1, kMax, SK_ERR_SHAPE);
-  p.head_dim = args_int(env, a, "headDim", 1, 256, SK_ERR_SHAPE);
-  if (p.heads_q % p.heads_kv) throw_error(env, SK_ERR_SHAPE, "Expected headsQ to be a multiple of headsKv");
-  p.block = static_cast<int32_t>(args_int(env, a, "block", 16, 256));
-  p.stride = static_cast<int32_t>(args_int(env, a, "stride", 1, p.block));
-  if (p.method == SK_SCORE_XATTENTION && p.block % p.stride)
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.stride to divide args.block");
-  p.segment_blocks = static_cast<int32_t>(args_int(env, a, "segmentBlocks", 0, kMax));
-  p.key_count = args_int(env, a, "keyCount", 1, p.seq);
-  Napi::Value sv = a.Get("scale"), cv = a.Get("causal");
-  const double scale = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : NAN;
-  if (!isfinite(scale) || !isfinite(static_cast<float>(scale)))
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a finite number for args.scale");
-  if (!cv.IsBoolean()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a boolean for args.causal");
-  p.scale = static_cast<float>(scale), p.causal = cv.As<Napi::Boolean>().Value();
   int64_t qs[3], ks[3];
-  args_strides(env, a, "qStrides", qs), args_strides(env, a, "kStrides", ks);
-  p.q_stride_b = qs[0], p.q_stride_h = qs[1], p.q_stride_s = qs[2];
-  p.k_stride_b = ks[0], p.k_stride_h = ks[1], p.k_stride_s = ks[2];
+  block_scores_args(env, a, p, qs, ks);
   const size_t es = sk_dtype_size(p.dtype);
   HostView q = array_arg(info, 0, "q", strided_reach(env, p.batch, p.heads_q, p.seq, p.head_dim, qs, "q"), es);
   HostView k = array_arg(info, 1, "k", strided_reach(env, p.batch, p.heads_kv, p.seq, p.head_dim, ks, "k"), es);

@@ -6,6 +6,8 @@
  * @internal
  * @module
  */
+import { numThreads } from '../device.js'
+import type { BenchCase } from './harness.js'
 
 /** A protobuf writer of varints and length-delimited fields over byte chunks (weights can be hundreds of MB). */
 class Pb {
@@ -163,4 +165,46 @@ export async function loadOrt(): Promise<Ort | string> {
 /** A session on `threads` intra-op threads (ours use the same count) running one op at a time. */
 export function ortSession(ort: Ort, model: Uint8Array, threads: number): Promise<OrtSession> {
   return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' })
+}
+
+/** MatMul's B [K, N] from a linear weight [N, K] (out = x·wᵀ = x·B). */
+export function matmulB(w: Float32Array, n: number, k: number): Float32Array {
+  const b = new Float32Array(k * n)
+  for (let j = 0; j < n; ++j) for (let t = 0; t < k; ++t) b[t * n + j] = w[j * k + t]
+  return b
+}
+
+/**
+ * A benchmark case timing `session.run` on an ORT session (the suites'
+ * baseline rows): `prepare`, in setup, gives the model and the feeds the runs
+ * cycle through; the session is released in teardown. `wrap` (optional)
+ * wraps each run, e.g. to keep the suite's own per-run times.
+ */
+export function ortCase(
+  name: string,
+  flops: number,
+  ort: Ort,
+  prepare: () => Promise<{ model: Uint8Array; feeds: Record<string, unknown>[] }>,
+  wrap: (run: (iteration: number) => Promise<void>) => (iteration: number) => Promise<void> = (run) => run,
+): BenchCase {
+  let session: OrtSession | undefined
+  let feeds: Record<string, unknown>[] = []
+  return {
+    name,
+    flops,
+    async setup() {
+      const prepared = await prepare()
+      session = await ortSession(ort, prepared.model, numThreads())
+      feeds = prepared.feeds
+    },
+    run: wrap(async (iteration) => {
+      const out = await session!.run(feeds[iteration % feeds.length])
+      for (const t of Object.values(out)) t.dispose?.()
+    }),
+    teardown() {
+      void session?.release()
+      session = undefined
+      feeds = []
+    },
+  }
 }

@@ -21,7 +21,7 @@ import { fmix32 } from '../../random.js'
 import type { AttentionLayout } from '../../ops/layout.js'
 import type { Tensor } from '../../tensor.js'
 import { type BenchCase, type BenchSuite, rotationSets, type SuiteContext } from '../harness.js'
-import { loadOrt, mhaModel, type Ort, ortSession, type OrtSession } from '../onnx.js'
+import { loadOrt, mhaModel, type Ort, ortCase } from '../onnx.js'
 
 /** Which keys a case lets each query see, before the op's own `causal` flag. */
 export type MaskSpec =
@@ -199,29 +199,14 @@ function opCase(c: AttentionCase, inputs: Inputs, baseline: string | undefined):
   }
 }
 
-function ortCase(c: AttentionCase, inputs: Inputs, ort: Ort): BenchCase {
-  let session: OrtSession | undefined
-  let feeds: Record<string, unknown>[] = []
+function mhaOrtCase(c: AttentionCase, inputs: Inputs, ort: Ort): BenchCase {
   const hidden = c.headsQ * c.headDim
-  return {
-    name: `ORT MHA S=${c.seqQ}`,
-    flops: denseFlops(c),
-    async setup() {
-      session = await ortSession(ort, mhaModel(c.batch, c.seqQ, c.seqKv, c.headsQ, c.headDim), numThreads())
-      // Our bhsd inputs seen as [B, S, H·D]: other values, same sizes, no copy (values do not change the timing).
-      const view = (t: Tensor, s: number) => new ort.Tensor('float32', t.data as Float32Array, [c.batch, s, hidden])
-      feeds = (await inputs.get()).map(([q, k, v]) => ({ query: view(q, c.seqQ), key: view(k, c.seqKv), value: view(v, c.seqKv) }))
-    },
-    async run(i) {
-      const out = await session!.run(feeds[i % feeds.length])
-      for (const t of Object.values(out)) t.dispose?.()
-    },
-    teardown() {
-      void session?.release()
-      session = undefined
-      feeds = []
-    },
-  }
+  return ortCase(`ORT MHA S=${c.seqQ}`, denseFlops(c), ort, async () => {
+    // Our bhsd inputs seen as [B, S, H·D]: other values, same sizes, no copy (values do not change the timing).
+    const view = (t: Tensor, s: number) => new ort.Tensor('float32', t.data as Float32Array, [c.batch, s, hidden])
+    const feeds = (await inputs.get()).map(([q, k, v]) => ({ query: view(q, c.seqQ), key: view(k, c.seqKv), value: view(v, c.seqKv) }))
+    return { model: mhaModel(c.batch, c.seqQ, c.seqKv, c.headsQ, c.headDim), feeds }
+  })
 }
 
 const kMaskBuildTokens = 128 * 1024
@@ -253,7 +238,7 @@ function perSeq(ctx: SuiteContext, all: AttentionCase[], ort: Ort | string | nul
     const inputs = new Inputs(dense, ctx.device)
     ctx.defer(() => inputs.dispose())
     const withOrt = ort !== null && typeof ort !== 'string'
-    if (withOrt) out.push(ortCase(dense, inputs, ort))
+    if (withOrt) out.push(mhaOrtCase(dense, inputs, ort))
     for (const c of rows) out.push(opCase(c, inputs, c === dense ? (withOrt ? `ORT MHA S=${s}` : undefined) : dense.name))
     const last = out[out.length - 1]
     const own = last.teardown

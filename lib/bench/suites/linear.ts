@@ -17,7 +17,7 @@ import { sparsify } from '../../ops/sparsify.js'
 import type { SparseWeight } from '../../sparse/weight.js'
 import type { Tensor } from '../../tensor.js'
 import { type BenchCase, type BenchSuite, lastLevelCacheBytes, type SuiteContext } from '../harness.js'
-import { loadOrt, matmulModel, type Ort, ortSession, type OrtSession } from '../onnx.js'
+import { loadOrt, matmulB, matmulModel, type Ort, ortCase } from '../onnx.js'
 
 /** The weight shapes: square, and LLaMA-7B's MLP up-projection. */
 const kShapes = [
@@ -106,30 +106,13 @@ function oursCase(name: string, baseline: string | undefined, flops: number, w: 
   }
 }
 
-function ortCase(name: string, flops: number, w: Weights, m: number, ort: Ort): BenchCase {
-  let session: OrtSession | undefined
-  let feed: Record<string, unknown> = {}
-  return {
-    name,
-    flops,
-    async setup() {
-      await w.prepare()
-      const { k, n } = w
-      const src = w.dense[0].data as Float32Array
-      const wt = new Float32Array(k * n) // MatMul's B is [K, N]: the transpose of the linear weight
-      for (let j = 0; j < n; ++j) for (let t = 0; t < k; ++t) wt[t * n + j] = src[j * k + t]
-      session = await ortSession(ort, matmulModel(m, k, n, wt), numThreads())
-      feed = { x: new ort.Tensor('float32', w.input(m).data as Float32Array, [m, k]) }
-    },
-    run: timed(name, async () => {
-      const out = await session!.run(feed)
-      for (const t of Object.values(out)) t.dispose?.()
-    }),
-    teardown() {
-      void session?.release()
-      session = undefined
-    },
+function matmulOrtCase(name: string, flops: number, w: Weights, m: number, ort: Ort): BenchCase {
+  const prepare = async () => {
+    await w.prepare()
+    const model = matmulModel(m, w.k, w.n, matmulB(w.dense[0].data as Float32Array, w.n, w.k))
+    return { model, feeds: [{ x: new ort.Tensor('float32', w.input(m).data as Float32Array, [m, w.k]) }] }
   }
+  return ortCase(name, flops, ort, prepare, (run) => timed(name, () => run(0)))
 }
 
 async function cpuCases(ctx: SuiteContext): Promise<BenchCase[]> {
@@ -145,7 +128,7 @@ async function cpuCases(ctx: SuiteContext): Promise<BenchCase[]> {
     for (const m of kRows) {
       const flops = 2 * m * n * k
       const ortName = label('ORT MatMul f32', m, k, n)
-      if (withOrt) out.push(ortCase(ortName, flops, w, m, ort))
+      if (withOrt) out.push(matmulOrtCase(ortName, flops, w, m, ort))
       const base = withOrt ? ortName : undefined
       out.push(oursCase(label('dense f32', m, k, n), base, flops, w, m, (i) => w.dense[i % w.dense.length]))
       out.push(oursCase(label('2:4 f32', m, k, n), base, flops, w, m, (i) => w.sp32[i % w.sp32.length]))

@@ -19,7 +19,7 @@ import { linearCsr, sparsifyCsr } from '../../sparse/csr.js'
 import type { SparseWeight } from '../../sparse/weight.js'
 import { hostTensor, type Tensor } from '../../tensor.js'
 import { type BenchCase, type BenchSuite, lastLevelCacheBytes, type SuiteContext } from '../harness.js'
-import { conv1x1Model, loadOrt, matmulModel, type Ort, ortSession, type OrtSession } from '../onnx.js'
+import { conv1x1Model, loadOrt, matmulB, matmulModel, type Ort, ortCase } from '../onnx.js'
 
 /** One layer: a 1×1 convolution (m = H·W pixels) or a linear layer (m rows). */
 export interface SpmmLayer {
@@ -141,35 +141,13 @@ function csrCase(d: LayerData, s: number, baseline: string | undefined): BenchCa
   }
 }
 
-function ortCase(d: LayerData, ort: Ort): BenchCase {
+function layerOrtCase(d: LayerData, ort: Ort): BenchCase {
   const l = d.layer
-  let session: OrtSession | undefined
-  let feeds: Record<string, unknown>[] = []
-  return {
-    name: `${l.name} ORT ${l.kind === 'conv' ? 'Conv' : 'MatMul'} (dense)`,
-    flops: flops(l),
-    async setup() {
-      const w = d.weight().data as Float32Array
-      let model: Uint8Array
-      if (l.kind === 'conv') model = conv1x1Model(1, l.k, l.n, l.h, l.w, w)
-      else {
-        const wt = new Float32Array(l.k * l.n) // MatMul takes wᵀ [K, N]
-        for (let r = 0; r < l.n; ++r) for (let c = 0; c < l.k; ++c) wt[c * l.n + r] = w[r * l.k + c]
-        model = matmulModel(l.m, l.k, l.n, wt)
-      }
-      session = await ortSession(ort, model, numThreads())
-      feeds = d.inputs().xs.map((x) => ({ x: new ort.Tensor('float32', x.data as Float32Array, [...x.dims]) }))
-    },
-    async run(i) {
-      const out = await session!.run(feeds[i % feeds.length])
-      for (const t of Object.values(out)) t.dispose?.()
-    },
-    teardown() {
-      void session?.release()
-      session = undefined
-      feeds = []
-    },
-  }
+  return ortCase(`${l.name} ORT ${l.kind === 'conv' ? 'Conv' : 'MatMul'} (dense)`, flops(l), ort, async () => {
+    const w = d.weight().data as Float32Array
+    const model = l.kind === 'conv' ? conv1x1Model(1, l.k, l.n, l.h, l.w, w) : matmulModel(l.m, l.k, l.n, matmulB(w, l.n, l.k))
+    return { model, feeds: d.inputs().xs.map((x) => ({ x: new ort.Tensor('float32', x.data as Float32Array, [...x.dims]) })) }
+  })
 }
 
 /** Our dense linear (the GEMM / GEMV of `linear()`) on the layer's dense weight, 64 MiB at 4096²: not cache-resident either. */
@@ -204,7 +182,7 @@ async function cases(ctx: SuiteContext): Promise<BenchCase[]> {
     ctx.defer(() => d.dispose())
     const withOrt = typeof ort !== 'string'
     const base = withOrt ? `${layer.name} ORT ${layer.kind === 'conv' ? 'Conv' : 'MatMul'} (dense)` : undefined
-    if (withOrt) out.push(ortCase(d, ort))
+    if (withOrt) out.push(layerOrtCase(d, ort))
     if (layer.kind === 'linear') out.push(denseLinearCase(d, base))
     for (const s of [0, ...kSpmmSparsities]) {
       out.push(csrCase(d, s, base))

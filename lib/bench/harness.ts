@@ -28,8 +28,11 @@ export interface BenchCase {
   baseline?: string
   /** Allocates inputs before the first run; kept out of the timings. */
   setup?(): Promise<void> | void
-  /** Frees what setup() made, right after the case has been measured. */
-  teardown?(): void
+  /**
+   * Frees what setup() made, right after the case has been measured; awaited,
+   * so a baseline's worker threads are gone before the next case is timed.
+   */
+  teardown?(): Promise<void> | void
 }
 
 /** A device kind a suite can run on. */
@@ -258,7 +261,7 @@ export async function runCases(
         const samples = await measure(c, budget, (f) => progress.update(`${label}: ${Math.round(f * 100)}%`))
         rows.push(summarize(c, samples))
       } finally {
-        c.teardown?.()
+        await c.teardown?.()
       }
     }
   } finally {

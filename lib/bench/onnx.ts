@@ -201,10 +201,13 @@ export function ortCase(
       const out = await session!.run(feeds[iteration % feeds.length])
       for (const t of Object.values(out)) t.dispose?.()
     }),
-    teardown() {
-      void session?.release()
+    // Awaited by the harness: ORT's intra-op threads spin for a while after a
+    // run, and would take cores from the next case on a small machine.
+    async teardown() {
+      const done = session?.release()
       session = undefined
       feeds = []
+      await done
     },
   }
 }

@@ -3,7 +3,8 @@
 // mr ≤ MR and nc ≤ NR of the gemm tile (k_eq_1, k_lt/gt the unroll),
 // accumulate and bias on/off; gemv rows below / above the 4-row unroll and K
 // off the vector width; the 2:4 panel kernel every mr ≤ MR and nr ≤ 8 with
-// group counts from 0 to many, bias / accumulate, strided x and out;
+// group counts from 0 to many, bias / accumulate, strided x and out; the 2:4
+// gemv every panel count ≤ 4 and nr ≤ 8 of the last panel, panels apart;
 // float32, float16 and bfloat16 weights. Budget: 1e-5 relative to the largest |term| sum (float32 sums).
 #include <math.h>
 #include <string.h>
@@ -43,6 +44,7 @@ struct Sp24 {
   sk_isa id;
   int mr;
   sk_f32_sp24_ukernel_fn fn;
+  sk_f32_sp24_gemv_ukernel_fn gemv;
 };
 
 template <class K>
@@ -65,7 +67,8 @@ std::vector<Gemm> gemms() {
 
 std::vector<Sp24> sp24s() {
   std::vector<Sp24> all;
-#define SK_SP24_UKERNEL(isa, mr) all.push_back({#isa, SK_ISA_ID_##isa, mr, sk_f32_sp24_ukernel_##mr##x8__##isa});
+#define SK_SP24_UKERNEL(isa, mr) \
+  all.push_back({#isa, SK_ISA_ID_##isa, mr, sk_f32_sp24_ukernel_##mr##x8__##isa, sk_f32_sp24_gemv_ukernel__##isa});
 #include "../../csrc/cpu/f32-sp24/sp24.inc"
 #undef SK_SP24_UKERNEL
   return runnable(all);
@@ -239,3 +242,48 @@ SK_TEST(linear_sp24_ukernel_every_mr_nr_and_group_count) {
                     sk_dtype_name(t), groups, mr, nr, mode, err);
             }
 }
+
+SK_TEST(linear_sp24_gemv_ukernel_every_np_nr_and_group_count) {
+  Rng rng{26};
+  for (const Sp24& u : sp24s())
+    for (sk_dtype t : kTypes)
+      for (size_t groups : {0, 1, 3, 16, 33})
+        for (size_t np = 1; np <= 4; ++np)
+          for (size_t nr = 1; nr <= 8; ++nr)
+            for (int with_bias = 0; with_bias < 2; ++with_bias) {
+              if (groups > 3 && nr != 3 && nr != 8) continue;
+              const size_t vstride = 16 * groups + 16, mstride = 4 * groups + 4;  // panels apart, as in a K-strided weight
+              const Weights w = make_weights(np * vstride, t, rng);
+              std::vector<uint8_t> meta(np * mstride);
+              for (size_t j = 0; j < np; ++j) {
+                const std::vector<uint8_t> words = make_words(groups, rng);
+                if (groups) memcpy(&meta[j * mstride], words.data(), words.size());
+              }
+              std::vector<float> x(4 * groups + 1), bias(8 * np), out(8 * np + 1, 123.0f);
+              for (float& v : x) v = static_cast<float>(rng.normal());
+              for (float& v : bias) v = static_cast<float>(rng.normal());
+              u.gemv(np, nr, groups, x.data(), w.data(t), vstride, meta.data(), mstride, t, with_bias ? bias.data() : nullptr,
+                     out.data());
+              double err = 0;
+              bool untouched = out[8 * np] == 123.0f;
+              for (size_t j = 0; j < np; ++j)
+                for (size_t r = 0; r < 8; ++r) {
+                  const size_t o = 8 * j + r;
+                  if (j == np - 1 && r >= nr) {
+                    untouched = untouched && out[o] == 123.0f;
+                    continue;
+                  }
+                  double want = with_bias ? bias[o] : 0.0, scale = 1;
+                  for (size_t g = 0; g < groups; ++g)
+                    for (int s = 0; s < 2; ++s) {
+                      const double term = w.value[j * vstride + 16 * g + 8 * s + r] *
+                                          x[4 * g + code_at(&meta[j * mstride], g, static_cast<int>(r), s)];
+                      want += term, scale += fabs(term);
+                    }
+                  err = fmax(err, fabs(out[o] - want) / scale);
+                }
+              CHECK(err < 1e-5 && untouched, "%s sp24 gemv %s groups %zu np %zu nr %zu bias %d: err %g (rows past nr untouched)",
+                    u.isa, sk_dtype_name(t), groups, np, nr, with_bias, err);
+            }
+}
+

@@ -2,7 +2,7 @@
 // whole panels (csrc/core/sp24_meta.h), so each checks its panels' codes
 // first (they are then in cache for the kernel) and a corrupted weight is
 // refused without a second pass over memory. One row of x (decode) streams
-// each panel once through the kernel with mr = 1. More rows go K block by K
+// the task's panels side by side through the gemv kernel. More rows go K block by K
 // block, then block of mr rows of x by block, then panel by panel: the rows'
 // K block of x stays in L1 across the task's panels, and each panel's K block
 // of values stays in L2 across the rows of x.
@@ -21,12 +21,14 @@
 #define SK_ISA_neon_ID SK_ISA_NEON
 
 sk_linear24_kernel sk_cpu_linear24_pick(const sk_linear_params& p, sk_isa isa) {
-  const sk_linear24_kernel none{nullptr, 0, "none"};
+  const sk_linear24_kernel none{nullptr, nullptr, 0, "none"};
   if (p.format != SK_WEIGHT_SP24 || p.k % 4 != 0) return none;
   if (p.w_type != SK_F32 && p.w_type != SK_F16 && p.w_type != SK_BF16) return none;
   if (p.m < 0 || p.n < 0 || p.k < 0) return none;
-#define SK_SP24_UKERNEL(name, mr) \
-  if (isa == SK_ISA_##name##_ID) return {sk_f32_sp24_ukernel_##mr##x8__##name, mr, "sk_f32_sp24_ukernel_" #mr "x8__" #name};
+#define SK_SP24_UKERNEL(name, mr)                                                                    \
+  if (isa == SK_ISA_##name##_ID)                                                                     \
+    return {sk_f32_sp24_ukernel_##mr##x8__##name, sk_f32_sp24_gemv_ukernel__##name, mr,              \
+            p.m == 1 ? "sk_f32_sp24_gemv_ukernel__" #name : "sk_f32_sp24_ukernel_" #mr "x8__" #name};
 #include "sp24.inc"
 #undef SK_SP24_UKERNEL
   return none;
@@ -50,14 +52,24 @@ struct FirstBad {
 
 void run(const sk_linear_params& p, const sk_linear24_kernel& kern, sk::ThreadPool& pool, FirstBad& bad) {
   const int64_t groups = p.k / 4, panels = sk::sp24_panels(p.n), mr = kern.mr;
-  const int64_t per_task = (p.m == 1 ? sk::linear_gemv_rows() : sk::sp24_n_block()) / sk::kSp24PanelRows;
-  const int64_t kg = p.m == 1 ? std::max<int64_t>(groups, 1) : sk::sp24_k_block_groups();
+  // Whole panels per task; one row of x: at most the 4 the gemv kernel streams side by side.
+  const int64_t per_task = p.m == 1 ? std::min<int64_t>(4, sk::linear_gemv_rows() / sk::kSp24PanelRows)
+                                    : sk::sp24_n_block() / sk::kSp24PanelRows;
+  const int64_t kg = sk::sp24_k_block_groups();
   const size_t esize = sk_dtype_size(p.w_type);
   pool.parallel_for(static_cast<size_t>((panels + per_task - 1) / per_task), [&](size_t t) {
     const int64_t p0 = static_cast<int64_t>(t) * per_task, p1 = std::min(panels, p0 + per_task);
     int64_t row = -1, group = -1;
     if (bad.seen()) return;
     if (sk::sp24_panels_first_bad(p.meta, p0, p1, groups, &row, &group)) return bad.report(row, group);
+    if (p.m == 1) {  // the task's panels side by side
+      const int64_t n0 = p0 * sk::kSp24PanelRows, first = p0 * groups;
+      kern.gemv(static_cast<size_t>(p1 - p0), static_cast<size_t>(std::min<int64_t>(8, p.n - (p1 - 1) * sk::kSp24PanelRows)),
+                static_cast<size_t>(groups), p.x, static_cast<const uint8_t*>(p.w) + static_cast<size_t>(16 * first) * esize,
+                static_cast<size_t>(16 * groups), p.meta + 4 * first, static_cast<size_t>(4 * groups), p.w_type,
+                p.bias ? p.bias + n0 : nullptr, p.out + n0);
+      return;
+    }
     for (int64_t g0 = 0; g0 < std::max<int64_t>(groups, 1); g0 += kg) {  // one pass when k == 0: out = bias
       const int64_t gc = std::min(kg, groups - g0);
       for (int64_t i = 0; i < p.m; i += mr)
@@ -77,7 +89,7 @@ void run(const sk_linear_params& p, const sk_linear24_kernel& kern, sk::ThreadPo
 sk_status sk_cpu_linear24_run(const sk_linear_params& p, const sk_linear24_kernel& kern, sk::ThreadPool& pool,
                               int64_t* bad_row, int64_t* bad_group) {
   *bad_row = *bad_group = -1;
-  if (!kern.fn) return SK_ERR_UNSUPPORTED;
+  if (!kern.fn || !kern.gemv) return SK_ERR_UNSUPPORTED;
   if (p.m == 0 || p.n == 0) return SK_OK;
   FirstBad bad;
   try {

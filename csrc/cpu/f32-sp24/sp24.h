@@ -11,6 +11,11 @@
 //   where v(q, s, r) = values[16q + 8s + r] (of w_type) and code(q, r) is
 //   nibble r of the uint32 word at meta + 4q: values and meta point at the
 //   panel's first group of the K block.
+// sp24 gemv ukernel (one row of x, decode), for panels j < np ≤ 4 at
+// values + j·vstride (elements) and meta + j·mstride (bytes), rows r < 8 (r < nr
+// in the last panel): out[8j + r] = (bias ? bias[8j + r] : 0) + the panel
+// kernel's sum over `groups` groups with x_stride 0. The panels stream side
+// by side: several streams keep more memory misses in flight than one.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -22,19 +27,26 @@
 typedef void (*sk_f32_sp24_ukernel_fn)(size_t mr, size_t nr, size_t groups, const float* x, size_t x_stride,
                                        const void* values, const uint8_t* meta, sk_dtype w_type, const float* bias,
                                        float* out, size_t out_stride, bool accumulate);
+typedef void (*sk_f32_sp24_gemv_ukernel_fn)(size_t np, size_t nr, size_t groups, const float* x, const void* values,
+                                            size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,
+                                            const float* bias, float* out);
 
 #define SK_SP24_UKERNEL(isa, mr)                                                                                  \
   void sk_f32_sp24_ukernel_##mr##x8__##isa(size_t mr_, size_t nr, size_t groups, const float* x, size_t x_stride, \
                                            const void* values, const uint8_t* meta, sk_dtype w_type,              \
-                                           const float* bias, float* out, size_t out_stride, bool accumulate);
+                                           const float* bias, float* out, size_t out_stride, bool accumulate); \
+  void sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,       \
+                                       size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,          \
+                                       const float* bias, float* out);
 #include "sp24.inc"
 #undef SK_SP24_UKERNEL
 
 // The 2:4 linear kernel of an ISA.
 struct sk_linear24_kernel {
-  sk_f32_sp24_ukernel_fn fn;  // null when unsupported
-  int mr;                     // rows of x per call, at most
-  const char* name;
+  sk_f32_sp24_ukernel_fn fn;         // null when unsupported
+  sk_f32_sp24_gemv_ukernel_fn gemv;  // one row of x
+  int mr;                            // rows of x per fn call, at most
+  const char* name;                  // the kernel that runs for these params
 };
 
 // Checks every code (SK_ERR_INVALID_ARGUMENT with *bad_row / *bad_group set

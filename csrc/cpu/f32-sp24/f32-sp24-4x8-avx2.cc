@@ -21,7 +21,8 @@ struct Panel {
   // down by 4r is the whole decode of i0, and 2 bits more of i1.
   template <int WT>
   static Group load(const void* values, size_t q, uint32_t word) {
-    const __m256i c0 = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(word)), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+    const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    const __m256i c0 = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(word)), shifts);
     return {load_w<LinOps, WT>(values, 16 * q), load_w<LinOps, WT>(values, 16 * q + 8), c0, _mm256_srli_epi32(c0, 2)};
   }
   // x's group in both 128-bit halves: the in-lane permute picks per row.

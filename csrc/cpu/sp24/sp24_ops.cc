@@ -90,7 +90,8 @@ int64_t run_panels(const sk_sp24_params& p, int64_t p0, int64_t p1, int64_t* bad
   }
   // Padding rows keep this: code 0x4 (positions 0 and 1) and zero values.
   memset(p.meta + 4 * p0 * groups, 0x44, static_cast<size_t>(4 * (p1 - p0) * groups));
-  memset(values + 2 * sk::kSp24PanelRows * p0 * groups, 0, static_cast<size_t>(2 * sk::kSp24PanelRows * (p1 - p0) * groups) * sizeof(Bits));
+  const int64_t per_panel = 2 * sk::kSp24PanelRows * groups;  // values of one panel
+  memset(values + per_panel * p0, 0, static_cast<size_t>(per_panel * (p1 - p0)) * sizeof(Bits));
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t g = compress_row(static_cast<const Bits*>(p.dense_in) + r * p.k, r, p.k, values, p.meta);
     if (g >= 0) {
@@ -113,7 +114,8 @@ sk_status run(sk_sp24_params& p, sk::ThreadPool& pool) {
     if (static_cast<int64_t>(t) > first_bad_task.load(std::memory_order_relaxed)) return;  // an earlier row failed already
     int64_t g = -1;
     constexpr int64_t kPanels = kRowsPerTask / sk::kSp24PanelRows;
-    const int64_t r = run_panels<Bits>(p, r0 / sk::kSp24PanelRows, std::min(sk::sp24_panels(p.rows), r0 / sk::kSp24PanelRows + kPanels), &g);
+    const int64_t p0 = r0 / sk::kSp24PanelRows;
+    const int64_t r = run_panels<Bits>(p, p0, std::min(sk::sp24_panels(p.rows), p0 + kPanels), &g);
     if (r >= 0) {
       bad_row[t] = r, bad_group[t] = g;
       int64_t cur = first_bad_task.load();

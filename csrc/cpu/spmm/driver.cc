@@ -109,7 +109,8 @@ sk_status run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const i
     const int64_t m0 = mi * m_step, rows = std::min(m_step, p.m - m0);
     const float* x = p.x + b * p.k * p.m + m0;
     float* out = p.out + b * p.n * p.m + m0;
-    if (slices) run_sliced(p, k, *slices, chunks[ni], chunks[ni + 1], rows, x, p.m, out, p.m, part.get() + t * part_size, p.clamp);
+    if (slices)
+      run_sliced(p, k, *slices, chunks[ni], chunks[ni + 1], rows, x, p.m, out, p.m, part.get() + t * part_size, p.clamp);
     else run_chunk(p, k, dmap, chunks[ni], chunks[ni + 1], rows, x, p.m, out, p.m);
   });
   return SK_OK;
@@ -151,7 +152,8 @@ sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
     const float* x = xt.get() + panel * p.k * pw;
     float* y = yt.get() + panel * p.n * pw;
     const sk_spmm_minmax none{-INFINITY, INFINITY};  // clamped below, in the transpose
-    if (sliced) run_sliced(p, k, *slices, g0, g1, rows, x, pw, y, pw, part.get() + static_cast<int64_t>(task) * widest * pw, none);
+    if (sliced)
+      run_sliced(p, k, *slices, g0, g1, rows, x, pw, y, pw, part.get() + static_cast<int64_t>(task) * widest * pw, none);
     else run_chunk(p, k, dmap, g0, g1, rows, x, pw, y, pw);
     for (int64_t r = 0; r < rows; ++r) {
       float* dst = p.out + (m0 + r) * p.n;

@@ -80,7 +80,7 @@ SK_HD void sp24_set_code(uint8_t* meta, int64_t row, int64_t group, int64_t grou
 // padding rows count, as rows 8p + r ≥ N), as *row / *group; false if none.
 // The fast check is one pass of sp24_bytes_valid over the panels' words.
 SK_HD bool sp24_panels_first_bad(const uint8_t* meta, int64_t p0, int64_t p1, int64_t groups, int64_t* row,
-                                        int64_t* group) {
+                                 int64_t* group) {
   if (sp24_bytes_valid(meta + 4 * p0 * groups, 4 * (p1 - p0) * groups)) return false;
   for (int64_t r = p0 * kSp24PanelRows; r < p1 * kSp24PanelRows; ++r)  // rare: find which
     for (int64_t g = 0; g < groups; ++g)

@@ -4,7 +4,8 @@
 // accumulate and bias on/off; gemv rows below / above the 4-row unroll and K
 // off the vector width; the 2:4 panel kernel every mr ≤ MR and nr ≤ 8 with
 // group counts from 0 to many, bias / accumulate, strided x and out; the 2:4
-// gemv every panel count ≤ 4 and nr ≤ 8 of the last panel, panels apart;
+// gemv every panel count ≤ 4 and nr ≤ 8 of the last panel, panels apart, and
+// its code check (a bad code in the last row of the last panel);
 // float32, float16 and bfloat16 weights. Budget: 1e-5 relative to the largest |term| sum (float32 sums).
 #include <math.h>
 #include <string.h>
@@ -262,8 +263,8 @@ SK_TEST(linear_sp24_gemv_ukernel_every_np_nr_and_group_count) {
               std::vector<float> x(4 * groups + 1), bias(8 * np), out(8 * np + 1, 123.0f);
               for (float& v : x) v = static_cast<float>(rng.normal());
               for (float& v : bias) v = static_cast<float>(rng.normal());
-              u.gemv(np, nr, groups, x.data(), w.data(t), vstride, meta.data(), mstride, t, with_bias ? bias.data() : nullptr,
-                     out.data());
+              const bool valid = u.gemv(np, nr, groups, x.data(), w.data(t), vstride, meta.data(), mstride, t,
+                                        with_bias ? bias.data() : nullptr, out.data());
               double err = 0;
               bool untouched = out[8 * np] == 123.0f;
               for (size_t j = 0; j < np; ++j)
@@ -282,8 +283,14 @@ SK_TEST(linear_sp24_gemv_ukernel_every_np_nr_and_group_count) {
                     }
                   err = fmax(err, fabs(out[o] - want) / scale);
                 }
-              CHECK(err < 1e-5 && untouched, "%s sp24 gemv %s groups %zu np %zu nr %zu bias %d: err %g (rows past nr untouched)",
-                    u.isa, sk_dtype_name(t), groups, np, nr, with_bias, err);
+              CHECK(err < 1e-5 && untouched && valid, "%s sp24 gemv %s groups %zu np %zu nr %zu bias %d: err %g", u.isa,
+                    sk_dtype_name(t), groups, np, nr, with_bias, err);
+              if (groups == 0) continue;
+              // An invalid code anywhere it reads, a padding row's included, makes it return false.
+              const size_t j = np - 1, g = groups - 1, r = 7;
+              meta[j * mstride + 4 * g + r / 2] &= 0x0F;  // row 7's nibble (high half of byte 3): code 0
+              CHECK(!u.gemv(np, nr, groups, x.data(), w.data(t), vstride, meta.data(), mstride, t, nullptr, out.data()),
+                    "%s sp24 gemv %s groups %zu np %zu: a bad code in row 7 of the last panel", u.isa, sk_dtype_name(t), groups, np);
             }
 }
 

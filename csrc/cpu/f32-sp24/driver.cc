@@ -2,7 +2,8 @@
 // whole panels (csrc/core/sp24_meta.h), so each checks its panels' codes
 // first (they are then in cache for the kernel) and a corrupted weight is
 // refused without a second pass over memory. One row of x (decode) streams
-// the task's panels side by side through the gemv kernel. More rows go K
+// the task's panels side by side through the gemv kernel, which checks the
+// codes as it reads them (a separate pass cost a tenth of the decode). More rows go K
 // block by K block, then block of mr rows of x by block, then panel by panel:
 // the rows' K block of x stays in L1 across the task's panels, and each
 // panel's K block of values stays in L2 across the rows of x.
@@ -61,16 +62,18 @@ void run(const sk_linear_params& p, const sk_linear24_kernel& kern, sk::ThreadPo
     const int64_t p0 = static_cast<int64_t>(t) * per_task, p1 = std::min(panels, p0 + per_task);
     int64_t row = -1, group = -1;
     if (bad.seen()) return;
-    if (sk::sp24_panels_first_bad(p.meta, p0, p1, groups, &row, &group)) return bad.report(row, group);
-    if (p.m == 1) {  // the task's panels side by side
+    if (p.m == 1) {  // the task's panels side by side; the kernel checks the codes as it streams them
       const int64_t n0 = p0 * sk::kSp24PanelRows, first = p0 * groups;
       const int64_t last_rows = std::min<int64_t>(8, p.n - (p1 - 1) * sk::kSp24PanelRows);
-      kern.gemv(static_cast<size_t>(p1 - p0), static_cast<size_t>(last_rows), static_cast<size_t>(groups), p.x,
-                static_cast<const uint8_t*>(p.w) + static_cast<size_t>(16 * first) * esize,
-                static_cast<size_t>(16 * groups), p.meta + 4 * first, static_cast<size_t>(4 * groups), p.w_type,
-                p.bias ? p.bias + n0 : nullptr, p.out + n0);
+      const bool ok =
+          kern.gemv(static_cast<size_t>(p1 - p0), static_cast<size_t>(last_rows), static_cast<size_t>(groups), p.x,
+                    static_cast<const uint8_t*>(p.w) + static_cast<size_t>(16 * first) * esize,
+                    static_cast<size_t>(16 * groups), p.meta + 4 * first, static_cast<size_t>(4 * groups), p.w_type,
+                    p.bias ? p.bias + n0 : nullptr, p.out + n0);
+      if (!ok && sk::sp24_panels_first_bad(p.meta, p0, p1, groups, &row, &group)) bad.report(row, group);
       return;
     }
+    if (sk::sp24_panels_first_bad(p.meta, p0, p1, groups, &row, &group)) return bad.report(row, group);
     for (int64_t g0 = 0; g0 < std::max<int64_t>(groups, 1); g0 += kg) {  // one pass when k == 0: out = bias
       const int64_t gc = std::min(kg, groups - g0);
       for (int64_t i = 0; i < p.m; i += mr)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../../core/sp24_meta.h"
 #include "../f32-gemm/f32-gemm-impl.h"
 
 namespace sk::cpu::SK_ISA_NAMESPACE {
@@ -67,10 +68,13 @@ static void sp24_rows(size_t nr, size_t groups, const float* x, size_t xs, const
 // more misses in flight than one (measured, 4096², two threads, from DRAM:
 // float32 2.0-2.4 ms for one panel at a time, 1.5-1.8 for four; software
 // prefetch gained less and nothing on top of four streams).
+// The code check rides along: a few integer operations per word, beside the
+// vector work, instead of a separate pass over the codes.
 template <class P, int NP, int WT>
-static void sp24_gemv_panels(size_t nr, size_t groups, const float* x, const void* values, size_t vstride,
+static bool sp24_gemv_panels(size_t nr, size_t groups, const float* x, const void* values, size_t vstride,
                              const uint8_t* meta, size_t mstride, const float* bias, float* out) {
   constexpr size_t esize = WT == SK_F32 ? 4 : 2;
+  uint64_t bad = 0;
   typename P::Acc acc[NP];
 #pragma GCC unroll 4
   for (int j = 0; j < NP; ++j) acc[j] = P::zero();
@@ -79,6 +83,7 @@ static void sp24_gemv_panels(size_t nr, size_t groups, const float* x, const voi
     for (int j = 0; j < NP; ++j) {
       uint32_t word;
       memcpy(&word, meta + j * mstride + 4 * q, 4);
+      bad |= sk::sp24_bad_nibbles(0x4444444400000000ull | word);  // the high half: valid fill
       const void* v = static_cast<const uint8_t*>(values) + j * vstride * esize;
       acc[j] = P::fma(acc[j], P::template load<WT>(v, q, word), x + 4 * q);
     }
@@ -87,10 +92,11 @@ static void sp24_gemv_panels(size_t nr, size_t groups, const float* x, const voi
   for (int j = 0; j < NP; ++j) P::store(acc[j], s[j]);
   for (int j = 0; j < NP; ++j)
     for (size_t r = 0; r < (j == NP - 1 ? nr : 8); ++r) out[8 * j + r] = s[j][r] + (bias ? bias[8 * j + r] : 0.0f);
+  return bad == 0;
 }
 
 template <class P, int WT>
-static void sp24_gemv_fit(size_t np, size_t nr, size_t groups, const float* x, const void* values, size_t vstride,
+static bool sp24_gemv_fit(size_t np, size_t nr, size_t groups, const float* x, const void* values, size_t vstride,
                           const uint8_t* meta, size_t mstride, const float* bias, float* out) {
   switch (np) {
     case 1: return sp24_gemv_panels<P, 1, WT>(nr, groups, x, values, vstride, meta, mstride, bias, out);
@@ -101,7 +107,7 @@ static void sp24_gemv_fit(size_t np, size_t nr, size_t groups, const float* x, c
 }
 
 template <class P>
-static void sp24_gemv(size_t np, size_t nr, size_t groups, const float* x, const void* values, size_t vstride,
+static bool sp24_gemv(size_t np, size_t nr, size_t groups, const float* x, const void* values, size_t vstride,
                       const uint8_t* meta, size_t mstride, sk_dtype wt, const float* bias, float* out) {
   switch (wt) {
     case SK_F16: return sp24_gemv_fit<P, SK_F16>(np, nr, groups, x, values, vstride, meta, mstride, bias, out);
@@ -139,8 +145,8 @@ static void sp24_ukernel(size_t mr, size_t nr, size_t groups, const float* x, si
     sk::cpu::isa::sp24_ukernel<P, mr>(mr_, nr, groups, x, x_stride, values, meta, w_type, bias, out, out_stride,  \
                                       accumulate);                                                                \
   }                                                                                                               \
-  void sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,   \
+  bool sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,   \
                                        size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,      \
                                        const float* bias, float* out) {                                           \
-    sk::cpu::isa::sp24_gemv<P>(np, nr, groups, x, values, vstride, meta, mstride, w_type, bias, out);             \
+    return sk::cpu::isa::sp24_gemv<P>(np, nr, groups, x, values, vstride, meta, mstride, w_type, bias, out);      \
   }

@@ -16,6 +16,9 @@
 // in the last panel): out[8j + r] = (bias ? bias[8j + r] : 0) + the panel
 // kernel's sum over `groups` groups with x_stride 0. The panels stream side
 // by side: several streams keep more memory misses in flight than one.
+// Returns whether every code word it read was valid (padding rows included):
+// it checks them as it streams, so decode reads the codes once; on false the
+// caller finds and reports the bad code (out then holds garbage).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -27,7 +30,7 @@
 typedef void (*sk_f32_sp24_ukernel_fn)(size_t mr, size_t nr, size_t groups, const float* x, size_t x_stride,
                                        const void* values, const uint8_t* meta, sk_dtype w_type, const float* bias,
                                        float* out, size_t out_stride, bool accumulate);
-typedef void (*sk_f32_sp24_gemv_ukernel_fn)(size_t np, size_t nr, size_t groups, const float* x, const void* values,
+typedef bool (*sk_f32_sp24_gemv_ukernel_fn)(size_t np, size_t nr, size_t groups, const float* x, const void* values,
                                             size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,
                                             const float* bias, float* out);
 
@@ -35,7 +38,7 @@ typedef void (*sk_f32_sp24_gemv_ukernel_fn)(size_t np, size_t nr, size_t groups,
   void sk_f32_sp24_ukernel_##mr##x8__##isa(size_t mr_, size_t nr, size_t groups, const float* x, size_t x_stride, \
                                            const void* values, const uint8_t* meta, sk_dtype w_type,              \
                                            const float* bias, float* out, size_t out_stride, bool accumulate); \
-  void sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,       \
+  bool sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,       \
                                        size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,          \
                                        const float* bias, float* out);
 #include "sp24.inc"

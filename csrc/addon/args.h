@@ -85,4 +85,17 @@ inline void block_scores_args(Napi::Env env, const Napi::Object& a, sk_block_sco
   p.k_stride_b = ks[0], p.k_stride_h = ks[1], p.k_stride_s = ks[2];
 }
 
+// gatherRows' args (each binding checks the element sizes it copies):
+// elemSize, shapes, row and the source strides (also returned in ss).
+inline void gather_rows_args(Napi::Env env, const Napi::Object& a, sk_gather_rows_params& p, int64_t ss[3]) {
+  p.elem_size = static_cast<size_t>(args_int(env, a, "elemSize", 1, 8));
+  const int64_t kMax = INT32_MAX;
+  p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
+  p.heads = args_int(env, a, "heads", 0, kMax, SK_ERR_SHAPE);
+  p.seq = args_int(env, a, "seq", 0, kMax, SK_ERR_SHAPE);
+  p.row = args_int(env, a, "row", 1, kMax, SK_ERR_SHAPE);
+  args_strides(env, a, "srcStrides", ss);
+  p.src_stride_b = ss[0], p.src_stride_h = ss[1], p.src_stride_s = ss[2];
+}
+
 }  // namespace sk

@@ -73,15 +73,8 @@ Napi::Value SparsekitAddon::GatherRows(const Napi::CallbackInfo& info) {
   if (info.Length() < 4 || !info[3].IsObject()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an args object");
   Napi::Object a = info[3].As<Napi::Object>();
   sk_gather_rows_params p{};
-  p.elem_size = static_cast<size_t>(args_int(env, a, "elemSize", 1, 8));
-  const int64_t kMax = INT32_MAX;
-  p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
-  p.heads = args_int(env, a, "heads", 0, kMax, SK_ERR_SHAPE);
-  p.seq = args_int(env, a, "seq", 0, kMax, SK_ERR_SHAPE);
-  p.row = args_int(env, a, "row", 1, kMax, SK_ERR_SHAPE);
   int64_t ss[3];
-  args_strides(env, a, "srcStrides", ss);
-  p.src_stride_b = ss[0], p.src_stride_h = ss[1], p.src_stride_s = ss[2];
+  gather_rows_args(env, a, p, ss);
   int64_t n;
   if (__builtin_mul_overflow(p.batch * p.heads, p.seq, &n)) throw_error(env, SK_ERR_SHAPE, "Size overflows for idx");
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)

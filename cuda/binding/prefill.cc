@@ -85,17 +85,10 @@ GatherPlan plan_gather(Napi::Env env, Napi::Value idx_value, Napi::Value args_va
   Napi::Object a = args_value.As<Napi::Object>();
   GatherPlan plan;
   sk_gather_rows_params& p = plan.params;
-  p.elem_size = static_cast<size_t>(args_int(env, a, "elemSize", 1, 8));
+  int64_t ss[3];
+  gather_rows_args(env, a, p, ss);
   if (p.elem_size != 1 && p.elem_size != 2 && p.elem_size != 4 && p.elem_size != 8)
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.elemSize 1, 2, 4 or 8");
-  const int64_t kMax = INT32_MAX;
-  p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
-  p.heads = args_int(env, a, "heads", 0, kMax, SK_ERR_SHAPE);
-  p.seq = args_int(env, a, "seq", 0, kMax, SK_ERR_SHAPE);
-  p.row = args_int(env, a, "row", 1, kMax, SK_ERR_SHAPE);
-  int64_t ss[3];
-  args_strides(env, a, "srcStrides", ss);
-  p.src_stride_b = ss[0], p.src_stride_h = ss[1], p.src_stride_s = ss[2];
   const int64_t n = checked_product(env, {p.batch, p.heads, p.seq}, "idx");
   plan.dst_bytes = static_cast<size_t>(checked_product(env, {n, p.row, static_cast<int64_t>(p.elem_size)}, "dst"));
   plan.src_bytes = reach_bytes(env, p.batch, p.heads, p.seq, p.row, ss, p.elem_size, "src");

@@ -154,6 +154,30 @@ SK_TEST(sparse24_expand_dense_places_the_kept_values) {
     }
 }
 
+// One CTA's accumulators, as the kernels hold them (warp, mi, ni, lane, r),
+// and the epilogue both kernels share: out[row][col] for rows < m, cols < n,
+// as store_tile bounds it.
+template <class Cfg>
+struct CtaAcc {
+  std::vector<double> acc = std::vector<double>(size_t(Cfg::kThreads) * Cfg::kMI * Cfg::kNI * 4, 0.0);
+  double& at(int warp, int mi, int ni, int lane, int r) {
+    return acc[(((size_t(warp) * Cfg::kMI + mi) * Cfg::kNI + ni) * 32 + lane) * 4 + r];
+  }
+  void store(int64_t m0, int64_t n0, int64_t m, int64_t n, std::vector<double>& out) {
+    for (int warp = 0; warp < Cfg::kWarpsN * Cfg::kWarpsM; ++warp) {
+      const int wn = warp % Cfg::kWarpsN, wm = warp / Cfg::kWarpsN;
+      for (int mi = 0; mi < Cfg::kMI; ++mi)
+        for (int ni = 0; ni < Cfg::kNI; ++ni)
+          for (int lane = 0; lane < 32; ++lane)
+            for (int r = 0; r < 4; ++r) {
+              const int64_t col = n0 + wn * Cfg::kWarpN + mi * 16 + d_frag_row(lane, r);
+              const int64_t row = m0 + wm * Cfg::kWarpM + ni * 8 + d_frag_col(lane, r);
+              if (row < m && col < n) out[row * n + col] = at(warp, mi, ni, lane, r);
+            }
+    }
+  }
+};
+
 // The 2:4 linear kernel (cuda/sparse24/linear_kernel.cuh) emulated on the
 // host, CTA by CTA, with its own tiling (TileConfig) and addressing
 // (fragments.h): metadata staged chunk by chunk as its cp.async does,
@@ -169,10 +193,8 @@ std::vector<double> emulate_sparse_linear(const std::vector<uint16_t>& cv, const
   std::vector<uint32_t> ms(Cfg::kBN / 16 * 32);
   for (int64_t m0 = 0; m0 < m; m0 += Cfg::kBM)
     for (int64_t n0 = 0; n0 < n; n0 += Cfg::kBN) {
-      std::vector<double> acc(size_t(Cfg::kThreads) * Cfg::kMI * Cfg::kNI * 4, 0.0);
-      auto acc_at = [&](int warp, int mi, int ni, int lane, int r) -> double& {
-        return acc[(((size_t(warp) * Cfg::kMI + mi) * Cfg::kNI + ni) * 32 + lane) * 4 + r];
-      };
+      CtaAcc<Cfg> acc;
+      auto acc_at = [&](int warp, int mi, int ni, int lane, int r) -> double& { return acc.at(warp, mi, ni, lane, r); };
       for (int64_t kt = 0; kt < d.k_pad / linear::kBK; ++kt) {
         const int64_t k0 = kt * linear::kBK;
         for (int c = 0; c < Cfg::kBN / 16 * kMetaChunksPerRowTile; ++c)
@@ -216,18 +238,7 @@ std::vector<double> emulate_sparse_linear(const std::vector<uint16_t>& cv, const
             }
         }
       }
-      // Epilogue: out[row][col] for rows < m, cols < n, as store_tile bounds it.
-      for (int warp = 0; warp < Cfg::kWarpsN * Cfg::kWarpsM; ++warp) {
-        const int wn = warp % Cfg::kWarpsN, wm = warp / Cfg::kWarpsN;
-        for (int mi = 0; mi < Cfg::kMI; ++mi)
-          for (int ni = 0; ni < Cfg::kNI; ++ni)
-            for (int lane = 0; lane < 32; ++lane)
-              for (int r = 0; r < 4; ++r) {
-                const int64_t col = n0 + wn * Cfg::kWarpN + mi * 16 + d_frag_row(lane, r);
-                const int64_t row = m0 + wm * Cfg::kWarpM + ni * 8 + d_frag_col(lane, r);
-                if (row < m && col < n) out[row * n + col] = acc_at(warp, mi, ni, lane, r);
-              }
-      }
+      acc.store(m0, n0, m, n, out);
     }
   return out;
 }
@@ -271,10 +282,8 @@ std::vector<double> emulate_dense_linear(const std::vector<double>& w, const std
   std::vector<double> out(m * n, -1e300);
   for (int64_t m0 = 0; m0 < m; m0 += Cfg::kBM)
     for (int64_t n0 = 0; n0 < n; n0 += Cfg::kBN) {
-      std::vector<double> acc(size_t(Cfg::kThreads) * Cfg::kMI * Cfg::kNI * 4, 0.0);
-      auto acc_at = [&](int warp, int mi, int ni, int lane, int r) -> double& {
-        return acc[(((size_t(warp) * Cfg::kMI + mi) * Cfg::kNI + ni) * 32 + lane) * 4 + r];
-      };
+      CtaAcc<Cfg> acc;
+      auto acc_at = [&](int warp, int mi, int ni, int lane, int r) -> double& { return acc.at(warp, mi, ni, lane, r); };
       for (int64_t k0 = 0; k0 < k; k0 += linear::kBK) {
         auto w_smem = [&](int row, int col) { return (n0 + row < n && k0 + col < k) ? w[(n0 + row) * k + k0 + col] : 0.0; };
         auto x_smem = [&](int row, int col) { return (m0 + row < m && k0 + col < k) ? x[(m0 + row) * k + k0 + col] : 0.0; };
@@ -311,17 +320,7 @@ std::vector<double> emulate_dense_linear(const std::vector<double>& w, const std
             }
         }
       }
-      for (int warp = 0; warp < Cfg::kWarpsN * Cfg::kWarpsM; ++warp) {
-        const int wn = warp % Cfg::kWarpsN, wm = warp / Cfg::kWarpsN;
-        for (int mi = 0; mi < Cfg::kMI; ++mi)
-          for (int ni = 0; ni < Cfg::kNI; ++ni)
-            for (int lane = 0; lane < 32; ++lane)
-              for (int r = 0; r < 4; ++r) {
-                const int64_t col = n0 + wn * Cfg::kWarpN + mi * 16 + d_frag_row(lane, r);
-                const int64_t row = m0 + wm * Cfg::kWarpM + ni * 8 + d_frag_col(lane, r);
-                if (row < m && col < n) out[row * n + col] = acc_at(warp, mi, ni, lane, r);
-              }
-      }
+      acc.store(m0, n0, m, n, out);
     }
   return out;
 }

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as sk from '../../lib/index.js'
 import { dtypeId } from '../../lib/dtype.js'
 import { cpuBinding } from '../../lib/native.js'
+import { expectThrowsContaining as expectThrows } from '../fixtures/expect-errors.js'
 
 const made: sk.Tensor[] = []
 const t = (dims: number[], type: sk.DType = 'float32') => {
@@ -18,19 +19,6 @@ const t = (dims: number[], type: sk.DType = 'float32') => {
 afterEach(() => {
   for (const x of made.splice(0)) x.dispose()
 })
-
-function expectThrows(fn: () => unknown, code: sk.ErrorCode, text?: string): void {
-  let thrown: unknown
-  try {
-    const p = fn() as Promise<unknown> | undefined
-    p?.catch?.(() => undefined)
-  } catch (err) {
-    thrown = err
-  }
-  expect(thrown, 'throws synchronously').toBeInstanceOf(sk.SparsekitError)
-  expect((thrown as sk.SparsekitError).code).toBe(code)
-  if (text) expect((thrown as Error).message).toContain(text)
-}
 
 async function expectRejects(p: Promise<unknown>, code: sk.ErrorCode, text?: string): Promise<void> {
   const err = await p.then(() => null, (e: unknown) => e)

@@ -1,5 +1,6 @@
 // linear(x, w, meta, bias, out, args) → Promise<void>: out = x·wᵀ + bias on
-// the executor, w dense [n, k] or 2:4 values [n, k/2] + codes [n, ceil(k/8)].
+// the executor, w dense [n, k] or 2:4 in panels of 8 rows: values
+// [ceil(n/8), k/4, 2, 8] + code words [ceil(n/8), k/4] (csrc/core/sp24_meta.h).
 // sparse24(op, args, denseIn, denseOut, values, meta) → Promise<void>: prune,
 // compress (checks the pattern) or decompress (checks the codes).
 // lib/ops/{linear,prune,sparsify}.ts validate first; everything memory safety

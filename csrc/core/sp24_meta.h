@@ -26,8 +26,9 @@ SK_HD uint64_t sp24_bad_nibbles(uint64_t w) {
 }
 
 // Whether every code byte in [0, bytes) holds two valid codes: 64-bit words
-// with an OR reduction, which compilers vectorize (the check runs before
-// every kernel that reads codes, so it must cost little next to them).
+// with an OR reduction, which compilers vectorize (the check runs before the
+// many-row kernels and toDense, so it must cost little next to them; the
+// decode kernel checks its words as it streams them instead).
 SK_HD bool sp24_bytes_valid(const uint8_t* meta, int64_t bytes) {
   uint64_t bad = 0;
   int64_t b = 0;

@@ -84,6 +84,16 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
   const local = Math.sqrt(4 * rootD / kFreqs), slashAmp = Math.sqrt(3 * rootD / kFreqs)
   const sinkAmp = Math.sqrt(13 * rootD), hitAmp = Math.sqrt(10 * rootD)
   const omega = (f: number) => 0.8 * 0.6 ** f // 0.8 down to ~0.01: a window of tens of tokens
+  // The rotation dims of one row: the local pattern at angle w·localPos, the slash one at w·slashPos.
+  const rotations = (x: Float32Array, row: number, localPos: number, slashPos: number) => {
+    for (let f = 0; f < kFreqs; f++) {
+      const w = omega(f)
+      x[row + 2 * f] = local * Math.cos(w * localPos)
+      x[row + 2 * f + 1] = local * Math.sin(w * localPos)
+      x[row + 2 * kFreqs + 2 * f] = slashAmp * Math.cos(w * slashPos)
+      x[row + 2 * kFreqs + 2 * f + 1] = slashAmp * Math.sin(w * slashPos)
+    }
+  }
   for (let b = 0; b < B; b++)
     for (let g = 0; g < Hkv; g++) {
       const seed = fmix32((o.seed * 7919 + b * 131 + g) >>> 0)
@@ -95,13 +105,7 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
       const kb = (b * Hkv + g) * S * D
       for (let j = 0; j < S; j++) {
         const row = kb + j * D
-        for (let f = 0; f < kFreqs; f++) {
-          const w = omega(f)
-          k[row + 2 * f] = local * Math.cos(w * j)
-          k[row + 2 * f + 1] = local * Math.sin(w * j)
-          k[row + 2 * kFreqs + 2 * f] = slashAmp * Math.cos(w * j)
-          k[row + 2 * kFreqs + 2 * f + 1] = slashAmp * Math.sin(w * j)
-        }
+        rotations(k, row, j, j)
         k[row + dSink] = j < sinks ? sinkAmp : 0
         k[row + dHit] = isHit[j] ? hitAmp : 0
       }
@@ -109,13 +113,7 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
         const qb = (b * H + h) * S * D
         for (let i = 0; i < S; i++) {
           const row = qb + i * D
-          for (let f = 0; f < kFreqs; f++) {
-            const w = omega(f)
-            q[row + 2 * f] = local * Math.cos(w * i)
-            q[row + 2 * f + 1] = local * Math.sin(w * i)
-            q[row + 2 * kFreqs + 2 * f] = slashAmp * Math.cos(w * (i - slash))
-            q[row + 2 * kFreqs + 2 * f + 1] = slashAmp * Math.sin(w * (i - slash))
-          }
+          rotations(q, row, i, i - slash)
           q[row + dSink] = sinkAmp
           q[row + dHit] = hitAmp
         }

@@ -9,7 +9,7 @@
  * - `meta` uint8 [P, G, 4]: a little-endian uint32 word per (panel, group),
  *   row 8p + r's code in bits 4r..4r+3.
  * Rows 8p + r ≥ N of the last panel are padding: code 0x4, zero values.
- * The helpers below mirror csrc/core/sp24_meta.h. Compressing, decompressing
+ * The size helpers below mirror csrc/core/sp24_meta.h. Compressing, decompressing
  * and the code checks run in C++ on the executor (csrc/cpu/sp24), never on
  * the JS thread.
  * @module
@@ -34,28 +34,6 @@ export const sparse24ValueCount = (n: number, k: number): number => sparse24Pane
 
 /** Bytes of `meta` for an [N, K] weight: one 4-byte word per (panel, group). @internal */
 export const sparse24MetaBytes = (n: number, k: number): number => sparse24Panels(n) * (k / 4) * 4
-
-/**
- * Index in `values` of kept slot `slot` (0 the lower K index) of group `group`
- * of row `row`, with `groups` = K / 4 groups a row. @internal
- */
-export const sparse24ValueAt = (row: number, group: number, slot: 0 | 1, groups: number): number =>
-  ((Math.floor(row / kSparse24PanelRows) * groups + group) * 2 + slot) * kSparse24PanelRows + (row % kSparse24PanelRows)
-
-/**
- * Byte offset in `meta` of row `row`'s code of group `group`, and the shift
- * of the code in that byte (0: low nibble for even rows, 4: high for odd ones). @internal
- */
-export function sparse24CodeByte(row: number, group: number, groups: number): { byte: number; shift: 0 | 4 } {
-  const r = row % kSparse24PanelRows
-  return { byte: 4 * (Math.floor(row / kSparse24PanelRows) * groups + group) + (r >> 1), shift: r & 1 ? 4 : 0 }
-}
-
-/** Row `row`'s code of group `group` (0..15, valid or not). @internal */
-export function sparse24Code(meta: Uint8Array, row: number, group: number, groups: number): number {
-  const { byte, shift } = sparse24CodeByte(row, group, groups)
-  return (meta[byte] >> shift) & 0xf
-}
 
 const cpuData = (t: Tensor, name: string): ArrayBufferView => {
   const s = liveStorage(t, name)

@@ -14,8 +14,7 @@ import * as sk from '../../lib/index.js'
 import type { CudaBinding, CudaLinearArgs } from '../../lib/native.js'
 import { linear24Cuda, linearDenseCuda, sparsify24CudaFromCpuLayout, usesCusparseLt } from '../../lib/sparse/nm24-cuda.js'
 import { addonPath, loadCudaAddon } from '../fixtures/cuda-addon.js'
-import { sparse24ValueAt } from '../../lib/sparse/nm24.js'
-import { compress24, expand24, halfToNumber, type HalfType, randomValues, randomWeight24, setCode24, toHalfBits } from '../fixtures/sparse24.js'
+import { compress24, expand24, halfToNumber, type HalfType, randomValues, randomWeight24, setCode24, sparse24ValueAt, toHalfBits } from '../fixtures/sparse24.js'
 import { thrownCode } from '../fixtures/expect-errors.js'
 
 const { binding, skipReason } = loadCudaAddon<CudaBinding>()

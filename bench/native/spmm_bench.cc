@@ -40,6 +40,7 @@ uint32_t next(uint32_t& s) { return s ^= s << 13, s ^= s >> 17, s ^= s << 5; }
 struct Packed {
   std::vector<uint32_t> nnzmap;
   std::vector<int32_t> cols, dmap;
+  std::vector<uint16_t> cols16;  // cols for the spmv16 kernels (every shape here has K ≤ 65536)
   std::vector<float> values;
   int64_t nnz = 0;
 };
@@ -63,6 +64,7 @@ Packed pack(const Shape& s, int32_t nr, double sparsity, int64_t stride) {
   sk_spmm_pack(w.data(), s.n, s.k, nr, p.nnzmap.data(), p.cols.data(), a.blocks[i], p.values.data(), a.values[i]);
   p.dmap.resize(p.cols.size() + 1);
   sk_spmm_build_dmap(p.cols.data(), a.blocks[i], s.k, stride, p.dmap.data());
+  p.cols16.assign(p.cols.begin(), p.cols.end());
   return p;
 }
 
@@ -76,6 +78,18 @@ double best_of(int reps, Fn fn) {
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
+}
+
+// Times one SpMV kernel (run(p, x, y, n)) on a linear layer's one row of x.
+template <class Run>
+void time_spmv(const char* name, const char* filter, int32_t nr, double sparsity, Run run) {
+  if (!strstr(name, filter)) return;
+  const Shape gemv{"linear 4096x4096 M=1", 4096, 4096, 1};
+  const Packed p = pack(gemv, nr, sparsity, 1);
+  std::vector<float> x(static_cast<size_t>(gemv.k), 1.0f), y(static_cast<size_t>(gemv.n));
+  const double t = best_of(20, [&] { run(p, x.data(), y.data(), static_cast<size_t>(gemv.n)); });
+  printf("%-34s %-28s %9.1f %9.1f %11.1f\n", name, gemv.name, t * 1e6, 2.0 * p.nnz / t / 1e9,
+         2.0 * gemv.n * gemv.k / t / 1e9);
 }
 
 }  // namespace
@@ -102,17 +116,17 @@ int main(int argc, char** argv) {
 #include "../../csrc/cpu/f32-spmm/spmm.inc"
 #undef SK_SPMM_UKERNEL
   }
-  const Shape gemv{"linear 4096x4096 M=1", 4096, 4096, 1};
-#define SK_SPMV_UKERNEL(isa, nr)                                                                                 \
-  if (sk_isa_supported(SK_ISA_ID_##isa, f) && strstr("sk_f32_spmv_ukernel_1x" #nr "__" #isa, filter)) {          \
-    Packed p = pack(gemv, nr, sparsity, 1);                                                                      \
-    std::vector<float> x(static_cast<size_t>(gemv.k), 1.0f), y(static_cast<size_t>(gemv.n));                     \
-    const double t = best_of(20, [&] {                                                                           \
-      sk_f32_spmv_ukernel_1x##nr##__##isa(gemv.n, x.data(), p.values.data(), p.cols.data(), p.nnzmap.data(),     \
-                                          nullptr, y.data(), &none);                                             \
-    });                                                                                                          \
-    printf("%-34s %-28s %9.1f %9.1f %11.1f\n", "sk_f32_spmv_ukernel_1x" #nr "__" #isa, gemv.name, t * 1e6,        \
-           2.0 * p.nnz / t / 1e9, 2.0 * gemv.n * gemv.k / t / 1e9);                                              \
+  const sk_spmm_minmax* mm = &none;
+#define SK_SPMV_UKERNEL(isa, nr)                                                                                  \
+  if (sk_isa_supported(SK_ISA_ID_##isa, f)) {                                                                     \
+    time_spmv("sk_f32_spmv_ukernel_1x" #nr "__" #isa, filter, nr, sparsity,                                      \
+              [mm](const Packed& p, const float* x, float* y, size_t n) {                                         \
+                sk_f32_spmv_ukernel_1x##nr##__##isa(n, x, p.values.data(), p.cols.data(), p.nnzmap.data(), nullptr, y, mm); \
+              });                                                                                                 \
+    time_spmv("sk_f32_spmv16_ukernel_1x" #nr "__" #isa, filter, nr, sparsity,                                    \
+              [mm](const Packed& p, const float* x, float* y, size_t n) {                                         \
+                sk_f32_spmv16_ukernel_1x##nr##__##isa(n, x, p.values.data(), p.cols16.data(), p.nnzmap.data(), nullptr, y, mm); \
+              });                                                                                                 \
   }
 #include "../../csrc/cpu/f32-spmv/spmv.inc"
 #undef SK_SPMV_UKERNEL

@@ -95,8 +95,9 @@ Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
     spmm.nr = nr;
     kernels.Set(nr == 1 ? "spmm" : nr == 2 ? "spmm_x2" : "spmm_x4", sk_cpu_spmm_pick(spmm, isa_).spmm_name);
   }
-  spmm.nr = 1;
-  kernels.Set("spmv", sk_cpu_spmm_pick(spmm, isa_).spmv_name);
+  spmm.nr = 1;  // SpMV: uint16 columns for K ≤ 65536, int32 past that
+  kernels.Set("spmv", sk_cpu_spmm_pick(spmm, isa_).spmv16_name);
+  kernels.Set("spmv_i32", sk_cpu_spmm_pick(spmm, isa_).spmv_name);
   sk_linear_params lin{};
   lin.w_type = SK_F32;
   lin.m = 128, lin.n = 16, lin.k = 16;  // many rows: the largest gemm tiles (m == 1 runs the gemv of the same set)

@@ -28,18 +28,20 @@ namespace {
 constexpr double kMaxDim = 2147483647.0;  // int32: columns are int32
 constexpr napi_type_tag kPlanTag = {0x73706d6d706c616eULL, 0x9b3c5e1d2f4a6b87ULL};
 
-// The kernels' view of one SparseWeight: its checked index arrays, and the
-// dmap for the input stride last used (rebuilt when the stride changes).
+// The kernels' view of one SparseWeight: its checked index arrays, and what
+// is derived from them on first use: the dmap for the input stride last used
+// (rebuilt when the stride changes), the slices, the SpMV's uint16 columns.
 struct CsrPlan {
   int64_t n = 0, k = 0, groups = 0, blocks = 0, values = 0;
   int32_t nr = 1;
   std::vector<uint32_t> nnzmap;
   std::vector<int32_t> cols;
   std::vector<int64_t> group_blocks, group_values;
-  std::mutex dmap_mu;
+  std::mutex derived_mu;  // guards the members below
   std::vector<int32_t> dmap;
   int64_t dmap_stride = -1;
   std::unique_ptr<sk_spmm_slices> slices;  // K past one slice: built on first use, for the stride last used
+  std::vector<uint16_t> cols16;            // sk_spmm_cols16_ok(k): built on the first SpMV, never changed after
 };
 struct PlanBox {
   std::shared_ptr<CsrPlan> plan;  // null once released
@@ -248,9 +250,21 @@ Napi::Value SparsekitAddon::Spmm(const Napi::CallbackInfo& info) {
                                              num(p.k) + " × " + num(stride));
   return submit_op(*executor_, env, holds, [p, kernel, plan, stride](ThreadPool& pool) {
     if (sk_spmm_uses_spmv(p)) {
-      return run_result(sk_cpu_spmm_run(p, kernel, nullptr, pool));
+      sk_spmm_params q = p;
+      if (sk_spmm_cols16_ok(p.k)) {
+        std::lock_guard<std::mutex> lock(plan->derived_mu);
+        if (plan->cols16.size() != plan->cols.size()) {
+          try {
+            plan->cols16.assign(plan->cols.begin(), plan->cols.end());  // checked in [0, k) by spmmPlan
+          } catch (const std::bad_alloc&) {
+            return JobResult{SK_ERR_OUT_OF_MEMORY, "out of memory for the spmv columns"};
+          }
+        }
+        q.cols16 = plan->cols16.data();
+      }
+      return run_result(sk_cpu_spmm_run(q, kernel, nullptr, pool));
     }
-    std::lock_guard<std::mutex> lock(plan->dmap_mu);
+    std::lock_guard<std::mutex> lock(plan->derived_mu);
     if (sk_spmm_uses_slices(p)) {
       // Values are copied here once per input stride, slice-major: the packed arrays are read-only after sparsify().
       if (!plan->slices || plan->slices->stride != stride) {

@@ -112,6 +112,7 @@ struct sk_spmm_params {
   const float* bias;           // [n] or null
   const float* values;         // packed values (see above)
   const int32_t* cols;         // [blocks] input channel of each non-zero block
+  const uint16_t* cols16;      // cols as uint16 for the SpMV kernels (k ≤ 65536), or null: then they read cols
   const uint32_t* nnzmap;      // [groups] non-zero blocks per group
   const int64_t* group_blocks; // [groups + 1] prefix sums of nnzmap (first block of each group)
   const int64_t* group_values; // [groups + 1] first value of each group

@@ -111,6 +111,8 @@ SK_TEST(spmm_driver_conv_and_linear_every_isa) {
         p.nnzmap = nnzmap.data(), p.group_blocks = gb.data(), p.group_values = gv.data();
         p.n = s.n, p.k = s.k, p.nr = nr, p.groups = groups, p.blocks = a.blocks[i];
         p.batch = s.batch, p.m = s.m, p.layout = s.layout, p.clamp = {0.0f, INFINITY};  // ReLU
+        const std::vector<uint16_t> cols16(cols.begin(), cols.end());
+        if (s.m == 1) p.cols16 = cols16.data();  // SpMV: one row reads uint16 columns (as the addon), two rows int32
         const sk_spmm_kernel kern = sk_cpu_spmm_pick(p, isa);
         CHECK(kern.spmm && kern.spmv, "pick isa %s nr %d", sk_isa_name(isa), nr);
         if (!kern.spmm) continue;

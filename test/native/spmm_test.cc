@@ -35,11 +35,12 @@ struct SpmmUkernel {
   int mr, nr;
   sk_f32_spmm_ukernel_fn fn;
 };
-struct SpmvUkernel {
+struct SpmvUkernel {  // both column types of one spmv.inc entry
   const char* name;
   sk_isa isa;
   int nr;
   sk_f32_spmv_ukernel_fn fn;
+  sk_f32_spmv16_ukernel_fn fn16;
 };
 
 std::vector<SpmmUkernel> spmm_kernels() {
@@ -56,7 +57,8 @@ std::vector<SpmmUkernel> spmm_kernels() {
 
 std::vector<SpmvUkernel> spmv_kernels() {
   std::vector<SpmvUkernel> all;
-#define SK_SPMV_UKERNEL(isa, nr) all.push_back({"1x" #nr "__" #isa, SK_ISA_ID_##isa, nr, sk_f32_spmv_ukernel_1x##nr##__##isa});
+#define SK_SPMV_UKERNEL(isa, nr) \
+  all.push_back({"1x" #nr "__" #isa, SK_ISA_ID_##isa, nr, sk_f32_spmv_ukernel_1x##nr##__##isa, sk_f32_spmv16_ukernel_1x##nr##__##isa});
 #include "../../csrc/cpu/f32-spmv/spmv.inc"
 #undef SK_SPMV_UKERNEL
   std::vector<SpmvUkernel> here;
@@ -208,31 +210,60 @@ SK_TEST(spmm_ukernel_qmin_qmax_no_bias) {
   }
 }
 
+// Runs both column types of u on p against a float64 reference, clamped at
+// the middle of the sums' range or not; y has a guard entry past n.
+void check_spmv(const SpmvUkernel& u, const Packed& p, const std::vector<float>& x, const std::vector<float>& bias,
+                bool clamp) {
+  const size_t n = static_cast<size_t>(p.n), k = static_cast<size_t>(p.k);
+  std::vector<double> ref(n);
+  double hi = -INFINITY, lo = INFINITY;
+  for (size_t c = 0; c < n; ++c) {
+    double s = bias[c];
+    for (size_t i = 0; i < k; ++i) s += double(p.dense[c * k + i]) * x[i];
+    ref[c] = s, hi = std::max(hi, s), lo = std::min(lo, s);
+  }
+  const sk_spmm_minmax mm{-INFINITY, clamp ? static_cast<float>((hi + lo) / 2) : INFINITY};
+  std::vector<uint16_t> cols16(p.cols.begin(), p.cols.end() - 1);
+  cols16.push_back(0xFFFF);  // the spare, as in pack(): kernels must not read it
+  for (bool narrow : {false, true}) {
+    std::vector<float> y(n + 1, 777.0f);
+    if (narrow)
+      u.fn16(n, x.data(), p.values.data(), cols16.data(), p.nnzmap.data(), bias.data(), y.data(), &mm);
+    else
+      u.fn(n, x.data(), p.values.data(), p.cols.data(), p.nnzmap.data(), bias.data(), y.data(), &mm);
+    const char* cols = narrow ? "uint16" : "int32";
+    for (size_t c = 0; c < n; ++c) {
+      const double want = std::min<double>(ref[c], mm.max);
+      CHECK(fabs(y[c] - want) <= 1e-5 * (1 + fabs(want)), "%s %s n=%zu k=%zu: y[%zu] = %.9g, want %.9g", u.name, cols, n, k,
+            c, y[c], want);
+    }
+    CHECK(y[n] == 777.0f, "%s %s wrote past n", u.name, cols);
+  }
+}
+
+std::vector<float> normal_vector(Rng& rng, size_t length) {
+  std::vector<float> v(length);
+  for (float& e : v) e = static_cast<float>(rng.normal());
+  return v;
+}
+
 SK_TEST(spmv_ukernel_counts_channels_clamp) {
   Rng rng{21};
   for (const auto& u : spmv_kernels())
-    for (size_t n : {1, 2, 3, 4, 5, 9}) {
-      for (double sparsity : {0.0, 0.5, 0.9, 1.0})
-        for (uint8_t qmax : {255, 128}) {
-          const size_t k = 77;
-          Packed p = pack(random_dense(rng, n, k, sparsity), n, k, u.nr);
-          std::vector<float> x(k), bias(n), y(n + 1, 777.0f);
-          for (float& v : x) v = static_cast<float>(rng.normal());
-          for (float& v : bias) v = static_cast<float>(rng.normal());
-          std::vector<double> ref(n);
-          double hi = -INFINITY, lo = INFINITY;
-          for (size_t c = 0; c < n; ++c) {
-            double s = bias[c];
-            for (size_t i = 0; i < k; ++i) s += double(p.dense[c * k + i]) * x[i];
-            ref[c] = s, hi = std::max(hi, s), lo = std::min(lo, s);
+    for (size_t n : {1, 2, 3, 4, 5, 9})
+      for (size_t k : {77, 300})  // rows of up to 77 and 300 non-zeros: every step and tail of the dots
+        for (double sparsity : {0.0, 0.5, 0.9, 1.0})
+          for (bool clamp : {false, true}) {
+            const Packed p = pack(random_dense(rng, n, k, sparsity), n, k, u.nr);
+            check_spmv(u, p, normal_vector(rng, k), normal_vector(rng, n), clamp);
           }
-          const sk_spmm_minmax mm{-INFINITY, qmax == 255 ? INFINITY : static_cast<float>((hi + lo) / 2)};
-          u.fn(n, x.data(), p.values.data(), p.cols.data(), p.nnzmap.data(), bias.data(), y.data(), &mm);
-          for (size_t c = 0; c < n; ++c) {
-            const double want = std::min<double>(ref[c], mm.max);
-            CHECK(fabs(y[c] - want) <= 1e-5 * (1 + fabs(want)), "%s n=%zu: y[%zu] = %.9g, want %.9g", u.name, n, c, y[c], want);
-          }
-          CHECK(y[n] == 777.0f, "%s wrote past n", u.name);
-        }
-    }
+}
+
+SK_TEST(spmv_ukernel_column_65535) {  // the largest column uint16 holds, in a dot's vector steps and its tail
+  Rng rng{22};
+  const size_t n = 5, k = 65536;
+  std::vector<float> dense = random_dense(rng, n, k, 0.999);
+  for (size_t c = 0; c < n; ++c) dense[c * k + k - 1] = 1.5f + static_cast<float>(c);
+  for (size_t i = 0; i < 40; ++i) dense[k + k - 2 - 97 * i] = 0.25f;  // channel 1: 40+ non-zeros, 65535 in the tail
+  for (const auto& u : spmv_kernels()) check_spmv(u, pack(dense, n, k, u.nr), normal_vector(rng, k), normal_vector(rng, n), false);
 }

@@ -52,7 +52,9 @@ describe(`csr kernels, kernel set ${process.env.SPARSEKIT_ISA ?? 'default'}`, ()
     { m: 3, n: 40, k: 31, s: 0.5 }, // SpMM, scalar tail rows
     { m: 64, n: 45, k: 66, s: 0.8 }, // one full panel
     { m: 130, n: 19, k: 100, s: 0.9 }, // panels of 64, 64, 2
-    { m: 70, n: 21, k: 300, s: 0.8 }, // K in three slices (128, 128, 44), two panels
+    { m: 70, n: 21, k: 300, s: 0.8 }, // K in two slices (256, 44), two panels
+    { m: 1, n: 6, k: 65536, s: 0.99 }, // SpMV on uint16 columns, up to the last one uint16 holds
+    { m: 1, n: 5, k: 65537, s: 0.99 }, // SpMV on int32 columns: K past uint16
   ]
   for (const blocks of [1, 2, 4] as const)
     for (const c of linearShapes)

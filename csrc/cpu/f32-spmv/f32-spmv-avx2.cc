@@ -1,5 +1,10 @@
-// sk_f32_spmv_ukernel_1x{1,2,4}__avx2 (contract: f32-spmv.h). One-channel
-// rows gather 16 x values per step (two 8-lane gathers into two sums).
+// sk_f32_spmv{,16}_ukernel_1x{1,2,4}__avx2 (contract: f32-spmv.h). One-channel
+// rows take 16 x values per step into two 8-lane sums.
+//
+// x is fetched with scalar loads inserted into a vector, not vgatherdps: on
+// Zen 3 the gather costs more than eight loads and seven inserts (4096²
+// weights at 90 % sparsity, two threads: 0.69–0.74 ms against 1.15–1.21 ms
+// streaming from DRAM, 0.50 against 0.91 with the weights in L3).
 #include <immintrin.h>
 #define SK_ISA_NAMESPACE avx2
 #include "f32-spmv-impl.h"
@@ -7,23 +12,32 @@
 
 namespace sk::cpu::avx2 {
 
-static inline float gather_dot(uint32_t count, const float* x, const float*& w, const int32_t*& cols) {
+template <class Col>
+static inline __m128 load4(const float* x, const Col* c) {
+  __m128 v = _mm_load_ss(x + c[0]);
+  v = _mm_insert_ps(v, _mm_load_ss(x + c[1]), 0x10);
+  v = _mm_insert_ps(v, _mm_load_ss(x + c[2]), 0x20);
+  return _mm_insert_ps(v, _mm_load_ss(x + c[3]), 0x30);
+}
+
+template <class Col>
+static inline __m256 load8(const float* x, const Col* c) {
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(load4(x, c)), load4(x, c + 4), 1);
+}
+
+template <class Col>
+static inline float insert_dot(uint32_t count, const float* x, const float*& w, const Col*& cols) {
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   uint32_t i = 0;
   for (; i + 16 <= count; i += 16) {
-    // The weights and columns stream from memory at one gather per 8: asking
-    // 1 KiB ahead keeps more of their misses in flight.
+    // The weights and columns stream from memory: asking 256 non-zeros ahead
+    // keeps more of their misses in flight (measured ~10 % from DRAM).
     _mm_prefetch(reinterpret_cast<const char*>(w + i + 256), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(cols + i + 256), _MM_HINT_T0);
-    const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cols + i));
-    const __m256i i1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cols + i + 8));
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_i32gather_ps(x, i0, 4), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_i32gather_ps(x, i1, 4), a1);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), load8(x, cols + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), load8(x, cols + i + 8), a1);
   }
-  for (; i + 8 <= count; i += 8) {
-    const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cols + i));
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_i32gather_ps(x, i0, 4), a0);
-  }
+  for (; i + 8 <= count; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), load8(x, cols + i), a0);
   a0 = _mm256_add_ps(a0, a1);
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -36,6 +50,6 @@ static inline float gather_dot(uint32_t count, const float* x, const float*& w, 
 
 }  // namespace sk::cpu::avx2
 
-SK_DEFINE_SPMV_UKERNEL(avx2, 1, sk::cpu::avx2::gather_dot)
-SK_DEFINE_SPMV_UKERNEL(avx2, 2, sk::cpu::avx2::gather_dot)
-SK_DEFINE_SPMV_UKERNEL(avx2, 4, sk::cpu::avx2::gather_dot)
+SK_DEFINE_SPMV_UKERNEL(avx2, 1, sk::cpu::avx2::insert_dot)
+SK_DEFINE_SPMV_UKERNEL(avx2, 2, sk::cpu::avx2::insert_dot)
+SK_DEFINE_SPMV_UKERNEL(avx2, 4, sk::cpu::avx2::insert_dot)

@@ -1,8 +1,10 @@
 // The SpMV loop for blocked groups (and the one-channel fallback), written
 // once in plain C++ and compiled inside each ISA's namespace with its flags:
 // with NR values per block, one x[col] load feeds NR products, which the
-// compiler keeps in one short vector. Kernels that gather (AVX2, AVX-512)
-// override the one-channel loop in their own files.
+// compiler keeps in one short vector. Kernels that vectorise the one-channel
+// dot (AVX2, AVX-512) override it in their own files. Every loop is a
+// template on the column type: int32_t, or uint16_t for K ≤ 65536 (the
+// `spmv16` kernels; a quarter fewer bytes to stream per non-zero).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +23,8 @@ static inline float spmv_clamp(float v, const sk_spmm_minmax* p) {
 }
 
 // One channel: four running sums break the add chain's latency.
-static inline float spmv_dot(uint32_t count, const float* x, const float*& w, const int32_t*& cols) {
+template <class Col>
+static inline float spmv_dot(uint32_t count, const float* x, const float*& w, const Col*& cols) {
   float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   uint32_t i = 0;
   for (; i + 4 <= count; i += 4) {
@@ -36,8 +39,8 @@ static inline float spmv_dot(uint32_t count, const float* x, const float*& w, co
 }
 
 // Dot(count, x, w, cols) computes one channel's sum and advances w and cols.
-template <int NR, class Dot>
-static inline void spmv(size_t nc, const float* x, const float* w, const int32_t* cols, const uint32_t* nnzmap,
+template <int NR, class Col, class Dot>
+static inline void spmv(size_t nc, const float* x, const float* w, const Col* cols, const uint32_t* nnzmap,
                         const float* bias, float* y, const sk_spmm_minmax* params, Dot dot) {
   size_t c = 0;
   if (NR > 1)
@@ -56,9 +59,15 @@ static inline void spmv(size_t nc, const float* x, const float* w, const int32_t
 
 }  // namespace sk::cpu::SK_ISA_NAMESPACE
 
-#define SK_DEFINE_SPMV_UKERNEL(isa, nr, dot)                                                                 \
-  void sk_f32_spmv_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const int32_t* cols, \
-                                           const uint32_t* nnzmap, const float* bias, float* y,                  \
-                                           const sk_spmm_minmax* params) {                                       \
-    sk::cpu::isa::spmv<nr>(nc, x, weights, cols, nnzmap, bias, y, params, dot);                                 \
+// Defines an ISA's two kernels for one NR from its one-channel dot template.
+#define SK_DEFINE_SPMV_UKERNEL(isa, nr, dot)                                                                    \
+  void sk_f32_spmv_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const int32_t* cols,    \
+                                           const uint32_t* nnzmap, const float* bias, float* y,                     \
+                                           const sk_spmm_minmax* params) {                                          \
+    sk::cpu::isa::spmv<nr>(nc, x, weights, cols, nnzmap, bias, y, params, dot<int32_t>);                           \
+  }                                                                                                                 \
+  void sk_f32_spmv16_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const uint16_t* cols, \
+                                             const uint32_t* nnzmap, const float* bias, float* y,                   \
+                                             const sk_spmm_minmax* params) {                                        \
+    sk::cpu::isa::spmv<nr>(nc, x, weights, cols, nnzmap, bias, y, params, dot<uint16_t>);                          \
   }

@@ -1,4 +1,4 @@
-// sk_f32_spmv_ukernel_1x{1,2,4}__neon (contract: f32-spmv.h). NEON has no
+// sk_f32_spmv{,16}_ukernel_1x{1,2,4}__neon (contract: f32-spmv.h). NEON has no
 // gather, so one-channel rows use the four-sum scalar loop; blocked groups
 // keep their NR sums in one vector.
 #define SK_ISA_NAMESPACE neon

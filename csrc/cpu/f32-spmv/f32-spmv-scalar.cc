@@ -1,4 +1,4 @@
-// sk_f32_spmv_ukernel_1x{1,2,4}__scalar (contract: f32-spmv.h).
+// sk_f32_spmv{,16}_ukernel_1x{1,2,4}__scalar (contract: f32-spmv.h).
 #define SK_ISA_NAMESPACE scalar
 #include "f32-spmv-impl.h"
 #include "f32-spmv.h"

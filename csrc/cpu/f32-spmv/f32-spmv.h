@@ -6,6 +6,8 @@
 // over the non-zero blocks of c's group; cols holds each block's input
 // channel (absolute, not increments), weights NR values per block of an
 // NR-group and one per block of a one-channel group. bias may be null.
+// Each list entry is two kernels: sk_f32_spmv_… with int32 columns, and
+// sk_f32_spmv16_… with uint16 columns (K ≤ 65536; the driver's choice).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -15,10 +17,16 @@
 typedef void (*sk_f32_spmv_ukernel_fn)(size_t nc, const float* x, const float* weights, const int32_t* cols,
                                        const uint32_t* nnzmap, const float* bias, float* y,
                                        const sk_spmm_minmax* params);
+typedef void (*sk_f32_spmv16_ukernel_fn)(size_t nc, const float* x, const float* weights, const uint16_t* cols,
+                                         const uint32_t* nnzmap, const float* bias, float* y,
+                                         const sk_spmm_minmax* params);
 
-#define SK_SPMV_UKERNEL(isa, nr)                                                                             \
-  void sk_f32_spmv_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const int32_t* cols, \
-                                           const uint32_t* nnzmap, const float* bias, float* y,                  \
-                                           const sk_spmm_minmax* params);
+#define SK_SPMV_UKERNEL(isa, nr)                                                                               \
+  void sk_f32_spmv_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const int32_t* cols,    \
+                                           const uint32_t* nnzmap, const float* bias, float* y,                     \
+                                           const sk_spmm_minmax* params);                                           \
+  void sk_f32_spmv16_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const uint16_t* cols, \
+                                             const uint32_t* nnzmap, const float* bias, float* y,                   \
+                                             const sk_spmm_minmax* params);
 #include "spmv.inc"
 #undef SK_SPMV_UKERNEL

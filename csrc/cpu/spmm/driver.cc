@@ -175,8 +175,13 @@ void run_spmv(const sk_spmm_params& p, const sk_spmm_kernel& k, sk::ThreadPool& 
     const int64_t g0 = chunks[ni], g1 = chunks[ni + 1];
     const int64_t c0 = group_channel(p, g0), c1 = g1 < p.groups ? group_channel(p, g1) : p.n;
     const int64_t b0 = p.group_blocks[g0];
-    k.spmv(static_cast<size_t>(c1 - c0), p.x + r * p.k, p.values + p.group_values[g0], p.cols + b0, p.nnzmap + g0,
-           p.bias ? p.bias + c0 : nullptr, p.out + r * p.n + c0, &p.clamp);
+    const size_t nc = static_cast<size_t>(c1 - c0);
+    const float *x = p.x + r * p.k, *w = p.values + p.group_values[g0], *bias = p.bias ? p.bias + c0 : nullptr;
+    float* y = p.out + r * p.n + c0;
+    if (p.cols16)
+      k.spmv16(nc, x, w, p.cols16 + b0, p.nnzmap + g0, bias, y, &p.clamp);
+    else
+      k.spmv(nc, x, w, p.cols + b0, p.nnzmap + g0, bias, y, &p.clamp);
   });
 }
 

@@ -49,9 +49,13 @@ struct SpmvEntry {
   int32_t nr;
   sk_f32_spmv_ukernel_fn fn;
   const char* name;
+  sk_f32_spmv16_ukernel_fn fn16;
+  const char* name16;
 };
 constexpr SpmvEntry kSpmv[] = {
-#define SK_SPMV_UKERNEL(isa, nr) {SK_ISA_ID_##isa, nr, sk_f32_spmv_ukernel_1x##nr##__##isa, "sk_f32_spmv_ukernel_1x" #nr "__" #isa},
+#define SK_SPMV_UKERNEL(isa, nr)                                                                               \
+  {SK_ISA_ID_##isa, nr, sk_f32_spmv_ukernel_1x##nr##__##isa, "sk_f32_spmv_ukernel_1x" #nr "__" #isa,         \
+   sk_f32_spmv16_ukernel_1x##nr##__##isa, "sk_f32_spmv16_ukernel_1x" #nr "__" #isa},
 #include "../f32-spmv/spmv.inc"
 #undef SK_SPMV_UKERNEL
 };
@@ -59,14 +63,15 @@ constexpr SpmvEntry kSpmv[] = {
 }  // namespace
 
 sk_spmm_kernel sk_cpu_spmm_pick(const sk_spmm_params& p, sk_isa isa) {
-  sk_spmm_kernel k{nullptr, "none", 0, nullptr, "none"};
+  constexpr sk_spmm_kernel kNone{nullptr, "none", 0, nullptr, "none", nullptr, "none"};
+  sk_spmm_kernel k = kNone;
   int32_t mr = 0;
   for (const Choice& c : kChoices)
     if (c.isa == isa && c.nr == p.nr) mr = c.mr;
   for (const SpmmEntry& e : kSpmm)
     if (e.isa == isa && e.nr == p.nr && e.mr == mr) k.spmm = e.fn, k.spmm_name = e.name, k.mr = e.mr;
   for (const SpmvEntry& e : kSpmv)
-    if (e.isa == isa && e.nr == p.nr) k.spmv = e.fn, k.spmv_name = e.name;
-  if (!k.spmm || !k.spmv) return sk_spmm_kernel{nullptr, "none", 0, nullptr, "none"};
+    if (e.isa == isa && e.nr == p.nr) k.spmv = e.fn, k.spmv_name = e.name, k.spmv16 = e.fn16, k.spmv16_name = e.name16;
+  if (!k.spmm || !k.spmv) return kNone;
   return k;
 }

@@ -61,6 +61,9 @@ int64_t sk_spmm_input_stride(const sk_spmm_params& p);
 
 // Whether the op runs the matrix-vector kernels (a linear layer with few rows).
 bool sk_spmm_uses_spmv(const sk_spmm_params& p);
+// Whether uint16 columns can hold every input channel (k ≤ 65536): the SpMV
+// then streams 6 bytes per non-zero instead of 8.
+static inline bool sk_spmm_cols16_ok(int64_t k) { return k <= 65536; }
 // Whether the op runs slice by slice (K past sk::spmm_k_slice(), SpMM kernels).
 bool sk_spmm_uses_slices(const sk_spmm_params& p);
 
@@ -95,8 +98,10 @@ struct sk_spmm_kernel {
   sk_f32_spmm_ukernel_fn spmm;  // null when unsupported
   const char* spmm_name;        // e.g. "sk_f32_spmm_ukernel_32x1__avx2"
   int32_t mr;
-  sk_f32_spmv_ukernel_fn spmv;
+  sk_f32_spmv_ukernel_fn spmv;      // int32 columns
   const char* spmv_name;
+  sk_f32_spmv16_ukernel_fn spmv16;  // uint16 columns (sk_spmm_params::cols16)
+  const char* spmv16_name;
 };
 
 namespace sk {

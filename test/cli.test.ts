@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 
 import { afterAll, describe, expect, it } from 'vitest'
 
-import { type BenchCase, type BenchSuite, type Budget, percentile, rotationSets } from '../lib/bench/harness.js'
+import { type BenchCase, type BenchSuite, type Budget, baselineGroups, percentile, rotationSets } from '../lib/bench/harness.js'
 import { renderSvg } from '../lib/bench/plot.js'
 import { timeoutScale } from './fixtures/child.js'
 import type { ResultFile } from '../lib/bench/report.js'
@@ -209,6 +209,44 @@ describe('bench harness', () => {
     expect(report.skipped).toEqual([{ suite: 'gpuonly', device: 'cpu', reason: 'needs a GPU' }])
     expect(report.results.map((r) => r.suite)).toEqual(['tiny'])
     expect(report.files).toEqual([join(tmp, 'json', 'tiny-cpu.json')])
+  })
+
+  it('rounds: cases linked by baseline are set up together, timed in alternating rounds, torn down together; summary notes see the rows', async () => {
+    const log: string[] = []
+    const mk = (name: string, baseline?: string): BenchCase => ({
+      name,
+      baseline,
+      setup: () => void log.push(`setup ${name}`),
+      run: (i) => void (i === 0 && log.push(`run ${name}`)), // each round's first run
+      teardown: () => void log.push(`teardown ${name}`),
+    })
+    const suite: BenchSuite = {
+      name: 'rounds',
+      description: 'harness self-test',
+      devices: ['cpu'],
+      rounds: 2,
+      cases: () => [mk('ort'), mk('ours', 'ort'), mk('alone'), mk('mine', 'ours')],
+      summary: (rows) => rows.map((r) => `${r.name} ${r.runs} runs${r.ratio === undefined ? '' : ' vs ' + r.baseline}`),
+    }
+    expect(baselineGroups(suite.cases({} as never) as BenchCase[]).map((g) => g.map((c) => c.name))).toEqual([['ort', 'ours', 'mine'], ['alone']])
+    let text = ''
+    const opts = { device: 'cpu', quick: true, json: true, plot: false, suites: [], out: join(tmp, 'rounds'), budget: kTiny, progress: silent, write: (t: string) => void (text += t) }
+    expect(await runBench(opts, [suite])).toBe(0)
+    const group = ['ort', 'ours', 'mine']
+    expect(log).toEqual([
+      ...group.map((n) => `setup ${n}`),
+      ...group.map((n) => `run ${n}`),
+      ...group.map((n) => `run ${n}`),
+      ...group.map((n) => `teardown ${n}`),
+      'setup alone',
+      'run alone',
+      'run alone',
+      'teardown alone',
+    ])
+    const result = (JSON.parse(text) as BenchReport).results[0]
+    expect(result.rows.map((r) => r.name)).toEqual(['ort', 'ours', 'alone', 'mine']) // suite order
+    for (const r of result.rows) expect(r.runs).toBeGreaterThanOrEqual(2 * Math.ceil(kTiny.minRuns / 2)) // both rounds pooled
+    expect(result.notes).toEqual(result.rows.map((r) => `${r.name} ${r.runs} runs${r.baseline ? ' vs ' + r.baseline : ''}`))
   })
 
   it('rejects a case whose baseline is not in the suite', async () => {

@@ -29,8 +29,9 @@ export interface BenchCase {
   /** Allocates inputs before the first run; kept out of the timings. */
   setup?(): Promise<void> | void
   /**
-   * Frees what setup() made, right after the case has been measured; awaited,
-   * so a baseline's worker threads are gone before the next case is timed.
+   * Frees what setup() made, right after the case (with rounds, its group of
+   * cases) has been measured; awaited, so a baseline's worker threads are
+   * gone before the next case is timed.
    */
   teardown?(): Promise<void> | void
 }
@@ -64,6 +65,16 @@ export interface BenchSuite {
   skipReason?: string
   /** Builds the cases; inputs should be made in each case's setup() to bound memory. */
   cases(ctx: SuiteContext): Promise<BenchCase[]> | BenchCase[]
+  /**
+   * Timing rounds (default 1: each case timed in one stretch, one case after
+   * the other). With R > 1 the cases linked by `baseline` are set up together
+   * and timed in R alternating rounds of 1/R of the budget each, so a machine
+   * whose speed drifts from minute to minute drifts under a case and its
+   * baseline alike; each row pools its rounds' samples.
+   */
+  rounds?: number
+  /** Notes computed from the finished rows (each target with the ratio measured), after the others. */
+  summary?(rows: readonly BenchRow[]): string[]
 }
 
 /** Timing policy of one case. */
@@ -248,30 +259,83 @@ export async function runCases(
   const cleanups: (() => void)[] = []
   const notes: string[] = []
   const ctx: SuiteContext = { device: opts.device, quick: opts.quick, defer: (fn) => cleanups.push(fn), note: (t) => notes.push(t) }
-  const rows: BenchRow[] = []
+  let rows: BenchRow[] = []
   try {
     const cases = await suite.cases(ctx)
     checkCases(suite.name, cases)
-    for (const [i, c] of cases.entries()) {
-      const label = `${suite.name} ${opts.device} [${i + 1}/${cases.length}] ${c.name}`
-      progress.update(`${label}: setting up`)
-      await c.setup?.()
-      progress.update(`${label}: warming up`)
+    const rounds = Math.max(1, Math.floor(suite.rounds ?? 1))
+    const samples = new Map<BenchCase, number[]>(cases.map((c) => [c, []]))
+    const label = (c: BenchCase, round: number) =>
+      `${suite.name} ${opts.device} [${cases.indexOf(c) + 1}/${cases.length}]${rounds > 1 ? ` round ${round + 1}/${rounds}` : ''} ${c.name}`
+    for (const group of rounds > 1 ? baselineGroups(cases) : cases.map((c) => [c])) {
+      const ready: BenchCase[] = []
       try {
-        const samples = await measure(c, budget, (f) => progress.update(`${label}: ${Math.round(f * 100)}%`))
-        rows.push(summarize(c, samples))
+        for (const c of group) {
+          progress.update(`${label(c, 0)}: setting up`)
+          await c.setup?.()
+          ready.push(c)
+        }
+        for (let r = 0; r < rounds; ++r)
+          for (const c of group) {
+            if (group.length > 1) await settle()
+            progress.update(`${label(c, r)}: warming up`)
+            const got = await measure(c, roundBudget(budget, rounds, r), (f) => progress.update(`${label(c, r)}: ${Math.round(f * 100)}%`))
+            samples.get(c)!.push(...got)
+          }
       } finally {
-        await c.teardown?.()
+        for (const c of ready) await c.teardown?.()
       }
     }
+    rows = cases.map((c) => summarize(c, samples.get(c)!))
   } finally {
     progress.done()
     for (const fn of cleanups.reverse()) fn()
   }
   applyBaselines(rows)
+  if (suite.summary) notes.push(...suite.summary(rows))
   const { name, description, bytesMeaning } = suite
   return { suite: name, description, bytesMeaning, device: opts.device, quick: opts.quick, notes, rows }
 }
+
+/**
+ * The cases linked by `baseline` (directly or through other cases), each
+ * group in suite order, groups in the order of their first case.
+ */
+export function baselineGroups(cases: readonly BenchCase[]): BenchCase[][] {
+  const byName = new Map(cases.map((c) => [c.name, c]))
+  const root = new Map<BenchCase, BenchCase>(cases.map((c) => [c, c]))
+  const find = (c: BenchCase): BenchCase => (root.get(c) === c ? c : find(root.get(c)!))
+  for (const c of cases) {
+    const b = c.baseline === undefined ? undefined : byName.get(c.baseline)
+    if (b) root.set(find(c), find(b))
+  }
+  const groups = new Map<BenchCase, BenchCase[]>()
+  for (const c of cases) {
+    const r = find(c)
+    if (!groups.has(r)) groups.set(r, [])
+    groups.get(r)!.push(c)
+  }
+  return [...groups.values()]
+}
+
+/** Round r of R: 1/R of the timed budget; the full warm-up before the first round, one run before the others. */
+function roundBudget(b: Budget, rounds: number, r: number): Budget {
+  if (rounds === 1) return b
+  return {
+    timedMs: b.timedMs / rounds,
+    minRuns: Math.ceil(b.minRuns / rounds),
+    maxRuns: Math.ceil(b.maxRuns / rounds),
+    warmupMs: r === 0 ? b.warmupMs : b.warmupMs / rounds,
+    warmupRuns: r === 0 ? b.warmupRuns : 1,
+  }
+}
+
+/**
+ * Between cases of a round: ORT's intra-op threads spin for a while after a
+ * run and would take cores from the next case; a short idle lets them park.
+ */
+const kSettleMs = 30
+const settle = () => new Promise<void>((resolve) => setTimeout(resolve, kSettleMs))
 
 function checkCases(suite: string, cases: BenchCase[]): void {
   const names = new Set<string>()

@@ -177,15 +177,13 @@ export function matmulB(w: Float32Array, n: number, k: number): Float32Array {
 /**
  * A benchmark case timing `session.run` on an ORT session (the suites'
  * baseline rows): `prepare`, in setup, gives the model and the feeds the runs
- * cycle through; the session is released in teardown. `wrap` (optional)
- * wraps each run, e.g. to keep the suite's own per-run times.
+ * cycle through; the session is released in teardown.
  */
 export function ortCase(
   name: string,
   flops: number,
   ort: Ort,
   prepare: () => Promise<{ model: Uint8Array; feeds: Record<string, unknown>[] }>,
-  wrap: (run: (iteration: number) => Promise<void>) => (iteration: number) => Promise<void> = (run) => run,
 ): BenchCase {
   let session: OrtSession | undefined
   let feeds: Record<string, unknown>[] = []
@@ -197,10 +195,10 @@ export function ortCase(
       session = await ortSession(ort, prepared.model, numThreads())
       feeds = prepared.feeds
     },
-    run: wrap(async (iteration) => {
+    async run(iteration) {
       const out = await session!.run(feeds[iteration % feeds.length])
       for (const t of Object.values(out)) t.dispose?.()
-    }),
+    },
     // Awaited by the harness: ORT's intra-op threads spin for a while after a
     // run, and would take cores from the next case on a small machine.
     async teardown() {

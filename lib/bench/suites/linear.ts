@@ -16,7 +16,7 @@ import { prune } from '../../ops/prune.js'
 import { sparsify } from '../../ops/sparsify.js'
 import type { SparseWeight } from '../../sparse/weight.js'
 import type { Tensor } from '../../tensor.js'
-import { type BenchCase, type BenchSuite, lastLevelCacheBytes, type SuiteContext } from '../harness.js'
+import { type BenchCase, type BenchRow, type BenchSuite, lastLevelCacheBytes, type SuiteContext } from '../harness.js'
 import { loadOrt, matmulB, matmulModel, type Ort, ortCase } from '../onnx.js'
 
 /** The weight shapes: square, and LLaMA-7B's MLP up-projection. */
@@ -78,21 +78,6 @@ class Weights {
 
 const label = (row: string, m: number, k: number, n: number) => `${row} M=${m} ${k}x${n}`
 
-/** Own per-run times (the harness keeps its samples), for the target notes. */
-const times = new Map<string, number[]>()
-function timed(name: string, run: () => Promise<void>): () => Promise<void> {
-  times.set(name, [])
-  return async () => {
-    const t0 = performance.now()
-    await run()
-    times.get(name)!.push(performance.now() - t0)
-  }
-}
-function median(name: string): number {
-  const t = (times.get(name) ?? []).slice(2).sort((a, b) => a - b) // past the first warm-up runs
-  return t.length ? t[t.length >> 1] : NaN
-}
-
 function oursCase(name: string, baseline: string | undefined, flops: number, w: Weights, m: number, pick: (i: number) => Tensor | SparseWeight): BenchCase {
   let i = 0
   return {
@@ -100,9 +85,9 @@ function oursCase(name: string, baseline: string | undefined, flops: number, w: 
     flops,
     baseline,
     setup: () => w.prepare(),
-    run: timed(name, async () => {
+    async run() {
       ;(await linear(w.input(m), pick(i++))).dispose()
-    }),
+    },
   }
 }
 
@@ -112,7 +97,7 @@ function matmulOrtCase(name: string, flops: number, w: Weights, m: number, ort: 
     const model = matmulModel(m, w.k, w.n, matmulB(w.dense[0].data as Float32Array, w.n, w.k))
     return { model, feeds: [{ x: new ort.Tensor('float32', w.input(m).data as Float32Array, [m, w.k]) }] }
   }
-  return ortCase(name, flops, ort, prepare, (run) => timed(name, () => run(0)))
+  return ortCase(name, flops, ort, prepare)
 }
 
 async function cpuCases(ctx: SuiteContext): Promise<BenchCase[]> {
@@ -134,17 +119,20 @@ async function cpuCases(ctx: SuiteContext): Promise<BenchCase[]> {
       out.push(oursCase(label('2:4 f32', m, k, n), base, flops, w, m, (i) => w.sp32[i % w.sp32.length]))
       out.push(oursCase(label('2:4 bf16', m, k, n), base, flops, w, m, (i) => w.sp16[i % w.sp16.length]))
     }
-    const last = out[out.length - 1]
-    last.teardown = () => {
-      if (withOrt)
-        for (const t of kTargets) {
-          const r = median(label('ORT MatMul f32', t.m, k, n)) / median(label(t.row, t.m, k, n))
-          ctx.note(`target ${k}x${n} ${t.row} M=${t.m}: ≥ ${t.min}× ORT; measured ${r.toFixed(2)}× ${r >= t.min ? '(met)' : '(missed)'}`)
-        }
-      w.dispose()
-    }
+    out[out.length - 1].teardown = () => w.dispose()
   }
   return out
+}
+
+/** Each target with the ratio measured against it (rows of shapes not run are skipped). */
+function targetNotes(rows: readonly BenchRow[]): string[] {
+  const notes: string[] = []
+  for (const { k, n } of kShapes)
+    for (const t of kTargets) {
+      const r = rows.find((row) => row.name === label(t.row, t.m, k, n))?.ratio
+      if (r !== undefined) notes.push(`target ${k}x${n} ${t.row} M=${t.m}: ≥ ${t.min}× ORT; measured ${r.toFixed(2)}× ${r >= t.min ? '(met)' : '(missed)'}`)
+    }
+  return notes
 }
 
 /** The linear suite; see the module comment. */
@@ -154,4 +142,6 @@ export const linearSuite: BenchSuite = {
   devices: ['cpu'],
   skipReason: 'CUDA 2:4 linear is benchmarked by the CUDA module',
   cases: cpuCases,
+  rounds: 4,
+  summary: targetNotes,
 }

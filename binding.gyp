@@ -69,6 +69,7 @@
       "type": "executable",
       "dependencies": ["sk_core"],
       "sources": ["test/native/main.cc", "test/native/cast_test.cc", "test/native/threadpool_test.cc",
+                  "test/native/host_alloc_test.cc",
                   "test/native/attention_test.cc", "test/native/attention_ukernel_test.cc",
                   "test/native/sparse24_layout_test.cc", "cuda/sparse24/layout.cc",
                   "test/native/spmm_test.cc", "test/native/spmm_pack_test.cc",

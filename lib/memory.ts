@@ -49,7 +49,12 @@ export interface MemoryInfo {
   bytes: number
   /** CPU: bytes in blocks sparsekit allocated (its tensors, not wrapped arrays). CUDA: bytes handed out by the caching allocator. */
   nativeBytes: number
-  /** CUDA only: bytes held in the allocator's cache for reuse. */
+  /**
+   * Bytes of freed blocks held for reuse. CUDA: the caching allocator's. CPU:
+   * freed blocks of 64 KiB or more, 256 MiB in all, kept for a later tensor of
+   * the same size (ops allocate the same output sizes call after call, and
+   * fresh pages cost a page fault each).
+   */
   cachedBytes?: number
 }
 
@@ -67,7 +72,8 @@ export interface MemoryInfo {
 export function memory(): Record<string, MemoryInfo> {
   const out: Record<string, MemoryInfo> = {}
   const cpu = live.get('cpu') ?? { tensors: 0, bytes: 0 }
-  out.cpu = { ...cpu, nativeBytes: cpuBinding().hostStats().bytes }
+  const host = cpuBinding().hostStats()
+  out.cpu = { ...cpu, nativeBytes: host.bytes, cachedBytes: host.cachedBytes }
   const cuda = cudaBinding()
   const status = cuda?.status()
   if (cuda && status?.available) {

@@ -157,7 +157,10 @@ export interface CpuBinding {
   /** Outputs skip the zeroing; `zeros()` asks for it. */
   alloc(bytes: number, zero: boolean): HostBlock
   release(buffer: ArrayBuffer, handle: unknown): void
-  hostStats(): { blocks: number; bytes: number }
+  /** Live blocks and their bytes; freed blocks kept for reuse (64 KiB or more, 256 MiB in all) and their bytes. */
+  hostStats(): { blocks: number; bytes: number; cachedBlocks: number; cachedBytes: number }
+  /** Frees the cached blocks. */
+  emptyHostCache(): void
   cast(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): Promise<void>
   castSync(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): void
   /** Block-sparse FlashAttention forward; lse is float32 [batch, headsQ, seqQ] or null. */

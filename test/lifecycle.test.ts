@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
 import * as sk from '../lib/index.js'
+import { cpuBinding } from '../lib/native.js'
 import { timeoutScale } from './fixtures/child.js'
 import { f16ToNumber, kFloatTypes, keep, kStorage } from './fixtures/tensors.js'
 
@@ -151,6 +152,27 @@ describe('sk.memory', () => {
     owned.dispose()
     wrapped.dispose()
     expect(sk.memory().cpu).toEqual(before)
+  })
+
+  it('a disposed tensor of 64 KiB or more is kept as cachedBytes and reused by the next of its size; zeros() still zeroes', () => {
+    const n = 300_000 // 1.2 MB
+    const first = sk.zeros([n])
+    ;(first.data as Float32Array).fill(7)
+    const before = sk.memory().cpu
+    first.dispose()
+    const cached = sk.memory().cpu
+    expect(cached.cachedBytes! - before.cachedBytes!).toBe(4 * n) // 1,200,000: a multiple of 64
+    expect(cached.nativeBytes - before.nativeBytes).toBe(-4 * n)
+    const again = sk.zeros([n])
+    expect(sk.memory().cpu.cachedBytes).toBe(before.cachedBytes)
+    expect((again.data as Float32Array).every((v) => v === 0)).toBe(true)
+    again.dispose()
+    const small = sk.zeros([1000])
+    const withSmall = sk.memory().cpu.cachedBytes
+    small.dispose()
+    expect(sk.memory().cpu.cachedBytes).toBe(withSmall) // under 64 KiB: freed
+    cpuBinding().emptyHostCache()
+    expect(sk.memory().cpu.cachedBytes).toBe(0)
   })
 
   it('200 create / cast / dispose rounds: tensors, bytes and nativeBytes return to the baseline', async () => {

@@ -51,6 +51,7 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("alloc", &SparsekitAddon::Alloc),
                            InstanceMethod("release", &SparsekitAddon::Release),
                            InstanceMethod("hostStats", &SparsekitAddon::HostStats),
+                           InstanceMethod("emptyHostCache", &SparsekitAddon::EmptyHostCache),
                            InstanceMethod("cast", &SparsekitAddon::Cast),
                            InstanceMethod("castSync", &SparsekitAddon::CastSync),
                            InstanceMethod("attention", &SparsekitAddon::Attention),

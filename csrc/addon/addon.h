@@ -26,6 +26,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value Alloc(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
   Napi::Value HostStats(const Napi::CallbackInfo& info);
+  Napi::Value EmptyHostCache(const Napi::CallbackInfo& info);
   // op_cast.cc
   Napi::Value Cast(const Napi::CallbackInfo& info);
   Napi::Value CastSync(const Napi::CallbackInfo& info);

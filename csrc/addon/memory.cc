@@ -84,7 +84,14 @@ Napi::Value SparsekitAddon::HostStats(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("blocks", static_cast<double>(s.blocks));
   out.Set("bytes", static_cast<double>(s.bytes));
+  out.Set("cachedBlocks", static_cast<double>(s.cached_blocks));
+  out.Set("cachedBytes", static_cast<double>(s.cached_bytes));
   return out;
+}
+
+Napi::Value SparsekitAddon::EmptyHostCache(const Napi::CallbackInfo& info) {
+  host_empty_cache();
+  return info.Env().Undefined();
 }
 
 }  // namespace sk

@@ -2,18 +2,52 @@
 
 #include <stdlib.h>
 
+#include <list>
 #include <mutex>
 #include <unordered_map>
 
 namespace sk {
 namespace {
 
+// Freed blocks of kCacheMinBytes or more wait for a request of the same
+// rounded size, kCacheMaxBytes in all (the oldest go first to make room):
+// ops allocate the same output sizes call after call, and each fresh page
+// costs a fault. Measured here (2-core VM), allocating a block and touching
+// its pages: 800 KiB 0.49 ms and 4 MiB 8.4 ms from aligned_alloc, against
+// 0.08 and 0.36 ms for a new JS Float32Array (V8 reuses its pages).
+constexpr size_t kCacheMinBytes = size_t(64) << 10;
+constexpr size_t kCacheMaxBytes = size_t(256) << 20;
+
+struct Cached {
+  size_t rounded;
+  void* block;
+};
+
 struct Registry {
   std::mutex mu;
   std::unordered_map<void*, size_t> refs;   // block → references
   std::unordered_map<void*, size_t> sizes;  // block → bytes
-  HostStats stats{0, 0};
+  std::list<Cached> cache;                  // newest first
+  HostStats stats{0, 0, 0, 0};
 };
+
+size_t rounded_size(size_t bytes) {  // aligned_alloc wants a multiple of the alignment; at least one line
+  const size_t r = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
+  return r == 0 && bytes == 0 ? kHostAlignment : r;
+}
+
+// Takes a cached block of exactly `rounded` bytes, or null. Holds r.mu.
+void* take_cached(Registry& r, size_t rounded) {
+  for (auto it = r.cache.begin(); it != r.cache.end(); ++it)
+    if (it->rounded == rounded) {
+      void* p = it->block;
+      r.stats.cached_blocks -= 1;
+      r.stats.cached_bytes -= rounded;
+      r.cache.erase(it);
+      return p;
+    }
+  return nullptr;
+}
 
 // Process-wide: a block may be created in one worker_thread's addon instance
 // and outlive it; never destroyed, so late releases at exit stay safe.
@@ -25,12 +59,16 @@ Registry& registry() {
 }  // namespace
 
 void* host_alloc(size_t bytes) {
-  // aligned_alloc wants a size that is a multiple of the alignment; at least one line.
-  size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
+  const size_t rounded = rounded_size(bytes);
   if (rounded < bytes) return nullptr;  // overflow
-  void* p = aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
-  if (!p) return nullptr;
   Registry& r = registry();
+  void* p = nullptr;
+  if (rounded >= kCacheMinBytes) {
+    std::lock_guard<std::mutex> lock(r.mu);
+    p = take_cached(r, rounded);
+  }
+  if (!p) p = aligned_alloc(kHostAlignment, rounded);
+  if (!p) return nullptr;
   std::lock_guard<std::mutex> lock(r.mu);
   r.refs[p] = 1;
   r.sizes[p] = bytes;
@@ -50,17 +88,42 @@ bool host_retain(void* ptr) {
 
 void host_release(void* ptr) {
   Registry& r = registry();
+  std::list<Cached> evicted;
   {
     std::lock_guard<std::mutex> lock(r.mu);
     auto it = r.refs.find(ptr);
     if (it == r.refs.end() || --it->second > 0) return;
     r.refs.erase(it);
     auto size = r.sizes.find(ptr);
+    const size_t rounded = rounded_size(size->second);
     r.stats.blocks -= 1;
     r.stats.bytes -= size->second;
     r.sizes.erase(size);
+    if (rounded >= kCacheMinBytes && rounded <= kCacheMaxBytes) {
+      r.cache.push_front({rounded, ptr});
+      r.stats.cached_blocks += 1;
+      r.stats.cached_bytes += rounded;
+      while (r.stats.cached_bytes > kCacheMaxBytes) {  // free outside the lock
+        evicted.splice(evicted.end(), r.cache, std::prev(r.cache.end()));
+        r.stats.cached_blocks -= 1;
+        r.stats.cached_bytes -= evicted.back().rounded;
+      }
+      ptr = nullptr;
+    }
   }
+  for (const Cached& c : evicted) free(c.block);
   free(ptr);
+}
+
+void host_empty_cache() {
+  Registry& r = registry();
+  std::list<Cached> all;
+  {
+    std::lock_guard<std::mutex> lock(r.mu);
+    all.swap(r.cache);
+    r.stats.cached_blocks = r.stats.cached_bytes = 0;
+  }
+  for (const Cached& c : all) free(c.block);
 }
 
 HostStats host_stats() {

@@ -12,17 +12,22 @@ namespace sk {
 constexpr size_t kHostAlignment = 64;  // a cache line, and one AVX-512 register
 
 struct HostStats {
-  uint64_t blocks;
-  uint64_t bytes;
+  uint64_t blocks;         // live blocks
+  uint64_t bytes;          // their bytes, as requested
+  uint64_t cached_blocks;  // freed blocks kept for reuse (host_alloc.cc: 64 KiB or more, 256 MiB in all)
+  uint64_t cached_bytes;   // their bytes, rounded
 };
 
-// Returns null when the allocation fails. The block starts with one reference.
+// Returns null when the allocation fails. The block starts with one reference
+// and holds whatever was there (a cached block: an earlier tensor's data).
 void* host_alloc(size_t bytes);
 // Adds a reference if ptr is the start of a live block; returns false otherwise
 // (a caller's own memory, or a pointer into the middle of a block).
 bool host_retain(void* ptr);
-// Drops a reference; frees the block when none is left. Ignores unknown pointers.
+// Drops a reference; when none is left the block is cached or freed. Ignores unknown pointers.
 void host_release(void* ptr);
 HostStats host_stats();
+// Frees every cached block.
+void host_empty_cache();
 
 }  // namespace sk

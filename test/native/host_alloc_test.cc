@@ -1,0 +1,54 @@
+// Host blocks: references, and the cache of freed blocks (64 KiB or more,
+// 256 MiB in all, oldest evicted first) that host_alloc reuses by size.
+#include <stdint.h>
+
+#include <vector>
+
+#include "../../csrc/core/host_alloc.h"
+#include "check.h"
+
+SK_TEST(host_alloc_reuses_a_freed_block_of_the_same_size) {
+  sk::host_empty_cache();
+  const size_t big = size_t(1) << 20;
+  void* a = sk::host_alloc(big);
+  CHECK(a && reinterpret_cast<uintptr_t>(a) % sk::kHostAlignment == 0, "aligned block");
+  CHECK(sk::host_retain(a), "retain");
+  sk::host_release(a);
+  CHECK(sk::host_stats().cached_blocks == 0, "still referenced: not cached");
+  sk::host_release(a);
+  sk::HostStats s = sk::host_stats();
+  CHECK(s.cached_blocks == 1 && s.cached_bytes == big, "cached %llu blocks, %llu bytes", (unsigned long long)s.cached_blocks,
+        (unsigned long long)s.cached_bytes);
+  CHECK(!sk::host_retain(a), "a cached block is not live");
+  void* other = sk::host_alloc(big + 4096);  // another size: a new block
+  CHECK(other != a && sk::host_stats().cached_blocks == 1, "other sizes miss");
+  void* b = sk::host_alloc(big - 10);  // rounds up to the same 64-byte multiple
+  CHECK(b == a, "same rounded size reuses the block");
+  s = sk::host_stats();
+  CHECK(s.cached_blocks == 0 && s.cached_bytes == 0, "taken from the cache");
+  void* small = sk::host_alloc(1000);
+  sk::host_release(small);
+  CHECK(sk::host_stats().cached_blocks == 0, "blocks under 64 KiB are freed");
+  sk::host_release(b), sk::host_release(other);
+  CHECK(sk::host_stats().cached_blocks == 2, "both cached");
+  sk::host_empty_cache();
+  s = sk::host_stats();
+  CHECK(s.cached_blocks == 0 && s.cached_bytes == 0, "emptied");
+}
+
+SK_TEST(host_alloc_cache_holds_at_most_256_mib) {
+  sk::host_empty_cache();
+  const size_t mib = size_t(1) << 20;
+  std::vector<void*> blocks;
+  for (int i = 0; i < 300; ++i) blocks.push_back(sk::host_alloc(mib));  // address space only: never touched
+  for (void* p : blocks) sk::host_release(p);
+  sk::HostStats s = sk::host_stats();
+  CHECK(s.cached_blocks == 256 && s.cached_bytes == 256 * mib, "cached %llu blocks", (unsigned long long)s.cached_blocks);
+  void* newest = sk::host_alloc(mib);
+  CHECK(newest == blocks.back(), "the newest block is kept, the oldest evicted");
+  sk::host_release(newest);
+  void* huge = sk::host_alloc(300 * mib);
+  sk::host_release(huge);
+  CHECK(sk::host_stats().cached_bytes == 256 * mib, "a block past the cap is freed, not cached");
+  sk::host_empty_cache();
+}

@@ -11,10 +11,13 @@ namespace {
 
 // Freed blocks of kCacheMinBytes or more wait for a request of the same
 // rounded size, kCacheMaxBytes in all (the oldest go first to make room):
-// ops allocate the same output sizes call after call, and each fresh page
-// costs a fault. Measured here (2-core VM), allocating a block and touching
-// its pages: 800 KiB 0.49 ms and 4 MiB 8.4 ms from aligned_alloc, against
-// 0.08 and 0.36 ms for a new JS Float32Array (V8 reuses its pages).
+// programs allocate the same sizes call after call, and a block freed to the
+// OS comes back as fresh pages, a fault each. Measured here (2-core VM),
+// allocating a block on the JS thread and touching its pages: 800 KiB
+// 0.49 ms and 4 MiB 8.4 ms from aligned_alloc, 0.01 ms reused (a new JS
+// Float32Array: 0.08 and 0.36 ms); sk.zeros of 4 MiB 2.7-3.5 ms → 0.1 ms.
+// Ops, whose outputs the kernels first touch on pool threads, measured the
+// same either way.
 constexpr size_t kCacheMinBytes = size_t(64) << 10;
 constexpr size_t kCacheMaxBytes = size_t(256) << 20;
 

@@ -199,8 +199,8 @@ export function ortCase(
       const out = await session!.run(feeds[iteration % feeds.length])
       for (const t of Object.values(out)) t.dispose?.()
     },
-    // Awaited by the harness: ORT's intra-op threads spin for a while after a
-    // run, and would take cores from the next case on a small machine.
+    // Awaited by the harness, so the session's weights and threads are gone
+    // before the next group of cases is set up.
     async teardown() {
       const done = session?.release()
       session = undefined

@@ -5,7 +5,9 @@
 // 2·M·N·K / time (dense-equivalent). The production tile per block size in
 // csrc/cpu/spmm/pick.cc is chosen from these numbers.
 //
-//   build/Release/sk_spmm_bench [sparsity=0.8] [filter]
+//   build/Release/sk_spmm_bench [sparsity=0.8] [filter] [runs=20]
+//
+// On a noisy machine raise runs (best of more runs) and alternate builds.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +70,8 @@ Packed pack(const Shape& s, int32_t nr, double sparsity, int64_t stride) {
   return p;
 }
 
+int runs = 20;  // timed runs per kernel and shape (argv[3])
+
 // Best of `reps` runs of fn, in seconds.
 template <class Fn>
 double best_of(int reps, Fn fn) {
@@ -87,7 +91,7 @@ void time_spmv(const char* name, const char* filter, int32_t nr, double sparsity
   const Shape gemv{"linear 4096x4096 M=1", 4096, 4096, 1};
   const Packed p = pack(gemv, nr, sparsity, 1);
   std::vector<float> x(static_cast<size_t>(gemv.k), 1.0f), y(static_cast<size_t>(gemv.n));
-  const double t = best_of(20, [&] { run(p, x.data(), y.data(), static_cast<size_t>(gemv.n)); });
+  const double t = best_of(runs, [&] { run(p, x.data(), y.data(), static_cast<size_t>(gemv.n)); });
   printf("%-34s %-28s %9.1f %9.1f %11.1f\n", name, gemv.name, t * 1e6, 2.0 * p.nnz / t / 1e9,
          2.0 * gemv.n * gemv.k / t / 1e9);
 }
@@ -97,6 +101,7 @@ void time_spmv(const char* name, const char* filter, int32_t nr, double sparsity
 int main(int argc, char** argv) {
   const double sparsity = argc > 1 ? atof(argv[1]) : 0.8;
   const char* filter = argc > 2 ? argv[2] : "";
+  runs = argc > 3 ? std::max(1, atoi(argv[3])) : 20;
   const sk_cpu_features f = sk_cpu_detect();
   printf("%-34s %-28s %9s %9s %11s\n", "kernel", "shape", "us", "GFLOPS", "EffGFLOPS");
   const sk_spmm_minmax none{-1e30f, 1e30f};
@@ -106,7 +111,7 @@ int main(int argc, char** argv) {
     Packed p = pack(s, nr, sparsity, s.m);                                                                       \
     std::vector<float> x(static_cast<size_t>(s.k * s.m), 1.0f), y(static_cast<size_t>(s.n * s.m));              \
     const float* in = p.cols.empty() ? x.data() : x.data() + p.cols[0] * s.m;                                     \
-    const double t = best_of(20, [&] {                                                                           \
+    const double t = best_of(runs, [&] {                                                                           \
       sk_f32_spmm_ukernel_##mr##x##nr##__##isa(s.m, s.n, in, p.values.data(), p.dmap.data(), p.nnzmap.data(),     \
                                                nullptr, y.data(), s.m, &none);                                   \
     });                                                                                                          \

@@ -8,6 +8,7 @@ namespace sk::cpu::avx2 {
 struct Ops {
   using V = __m256;
   static constexpr int W = 8;
+  static constexpr int kRegisters = 16;  // vector registers
   static constexpr bool kMasked = true;
   using Mask = __m256i;
   // Lanes [0, n) on (n in 1..8): the sign bit of each 32-bit lane.

@@ -8,6 +8,7 @@ namespace sk::cpu::avx512 {
 struct Ops {
   using V = __m512;
   static constexpr int W = 16;
+  static constexpr int kRegisters = 32;  // vector registers
   static constexpr bool kMasked = true;
   using Mask = __mmask16;
   static Mask mask(size_t n) { return static_cast<Mask>((1u << n) - 1); }  // n in 1..16

@@ -1,6 +1,38 @@
 #include "threadpool.h"
 
+#include <chrono>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define SK_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define SK_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define SK_CPU_RELAX() ((void)0)
+#endif
+
 namespace sk {
+
+namespace {
+
+// How long a handoff spins before it sleeps. Measured on a 2-vCPU VM (tiny
+// ops through Node, 2 threads): a sleep and wake costs 15–30 µs per handoff.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+// Spins until ready() or kSpin passes; returns ready().
+template <class Ready>
+bool spin_until(Ready ready) {
+  const auto end = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+      SK_CPU_RELAX();
+    }
+    if (std::chrono::steady_clock::now() >= end) return ready();
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
@@ -22,19 +54,20 @@ void ThreadPool::run_tasks() {
 void ThreadPool::worker_loop() {
   size_t seen = 0;
   for (;;) {
-    {
+    const auto go = [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+    if (!spin_until(go)) {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      wake_.wait(lock, go);
     }
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = generation_.load(std::memory_order_acquire);
     run_tasks();
-    bool last;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      last = --pending_ == 0;
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // Taking the lock orders this with a caller about to sleep on done_: it
+      // either sees pending_ at zero or is already waiting when notified.
+      { std::lock_guard<std::mutex> lock(mu_); }
+      done_.notify_one();
     }
-    if (last) done_.notify_one();
   }
 }
 
@@ -44,20 +77,23 @@ void ThreadPool::parallel_for(size_t tasks, const std::function<void(size_t)>& t
     for (size_t i = 0; i < tasks; ++i) task(i);
     return;
   }
+  task_ = &task;
+  tasks_ = tasks;
+  next_.store(0, std::memory_order_relaxed);
+  pending_.store(workers_.size(), std::memory_order_relaxed);
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    task_ = &task;
-    tasks_ = tasks;
-    next_.store(0);
-    pending_ = workers_.size();
-    ++generation_;
+    std::lock_guard<std::mutex> lock(mu_);  // a worker between its check and its sleep sees the new generation
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   run_tasks();
   // Every worker takes part in every generation, so none can still hold this
   // call's task pointer once pending_ is zero.
-  std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [&] { return pending_ == 0; });
+  const auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  if (!spin_until(done)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, done);
+  }
   task_ = nullptr;
 }
 

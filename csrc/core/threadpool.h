@@ -1,6 +1,11 @@
 // A fixed set of worker threads owned by sparsekit (never libuv's pool).
 // parallel_for() is called from one thread at a time (the executor's job
 // thread), which works on the tasks too and returns when all are done.
+//
+// Handoffs spin briefly before they sleep, as XNNPACK's pthreadpool and ORT's
+// pool do: a futex wake costs tens of µs on a VM, and an op that is waiting
+// for the last worker, or a worker waiting for the next op's tasks, is
+// usually that close.
 #pragma once
 #include <stddef.h>
 
@@ -29,14 +34,14 @@ class ThreadPool {
   void run_tasks();
 
   std::vector<std::thread> workers_;
-  std::mutex mu_;
+  std::mutex mu_;  // guards the sleeps on wake_ and done_
   std::condition_variable wake_, done_;
   const std::function<void(size_t)>* task_ = nullptr;
   size_t tasks_ = 0;
   std::atomic<size_t> next_{0};
-  size_t generation_ = 0;
-  size_t pending_ = 0;  // workers yet to finish this generation
-  bool stop_ = false;
+  std::atomic<size_t> generation_{0};  // bumped (release) once a call's task_ and tasks_ are set
+  std::atomic<size_t> pending_{0};     // workers yet to finish this generation
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace sk

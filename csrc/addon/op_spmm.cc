@@ -270,7 +270,7 @@ Napi::Value SparsekitAddon::Spmm(const Napi::CallbackInfo& info) {
       if (!plan->slices || plan->slices->stride != stride) {
         try {
           auto s = std::make_unique<sk_spmm_slices>();
-          sk_spmm_build_slices(p, spmm_k_slice(), s.get());
+          sk_spmm_build_slices(p, sk_spmm_slice_width(p), s.get());
           plan->slices = std::move(s);
         } catch (const std::bad_alloc&) {
           return JobResult{SK_ERR_OUT_OF_MEMORY, "out of memory for the spmm slices"};

@@ -53,17 +53,22 @@ namespace sk {
 // the row-vectorised kernels read contiguous rows; a multiple of every MR.
 constexpr int64_t spmm_panel_rows() { return 64; }
 
-// Input channels per slice of an SpMM (sk_spmm_slices): the rows of x one
-// tile of 64 rows touches in a slice, 256 × 64 floats = 64 KiB, stay near
-// (L1 / L2) while the slice's weights stream; unsliced, each non-zero's rows
-// come from L2 or L3 at random channels (x of a 64-row tile at K 4096 is
-// 1 MiB). Measured, 2 threads, 70 / 90 % sparse, alternating slice widths in
-// one process (ms): linear 4096², M 64: 128: 16.8 / 6.3, 256: 13.6 / 5.9,
-// 512: 16.5 / 6.7 (one thread, earlier: no slices 70 / 26 against 28 / 15 at
-// 128); conv 1024→1024 at 7×7: none 1.07 / 0.41, 64: 0.99 / 0.61, 128:
-// 0.87 / 0.48, 256: 0.88 / 0.41; conv 512→512 at 14×14: none 0.92 / 0.38,
-// 256: 0.84 / 0.38. K up to this runs in one slice.
-constexpr int64_t spmm_k_slice() { return 256; }
+// Input channels per slice of an SpMM (sk_spmm_slices), for a weight of
+// `nnz` non-zeros in [n, k]. A tile's rows of x in one slice (128 × 64 floats
+// = 32 KiB, 256 × 64 = 64 KiB) should stay near (L1 / L2) while the slice's
+// weights stream; unsliced, each non-zero's rows come from L2 or L3 at random
+// channels (x of a 64-row tile at K 4096 is 1 MiB). Narrower slices cost a
+// partial-sum pass and a loop start per channel and slice, which pays only
+// when a channel has enough non-zeros per slice. Measured, 2 threads,
+// alternating widths in one session (ms): linear 4096², M 64, 70 / 80 / 90 %:
+// 128: 12.1–13.1 / 9.1–9.8 / 7.1–7.3, 256: 16.2–16.8 / 11.2–12.5 / 6.1–7.1,
+// 512: 25.5–27.7 / – / 10.1–10.5; conv 1024→1024 7×7 at 90 %: 64: 0.59,
+// 128: 0.39–0.46, 256: 0.33–0.37, unsliced 0.39–0.43; conv 256→256 28×28 at
+// 70 %: 128 and 256 alike (0.58–0.66), so K up to 256 runs in one slice.
+constexpr int64_t spmm_k_slice(int64_t nnz, int64_t n, int64_t k) {
+  if (k <= 256) return k;
+  return nnz * 20 >= 3 * n * k ? 128 : 256;  // density ≥ 15 %: the narrower slice
+}
 
 // Up to this many rows a linear layer runs the matrix-vector kernels row by
 // row: below one vector of rows the SpMM kernels would run their scalar tail.

@@ -73,6 +73,14 @@ SK_TEST(spmm_pack_refuses_a_changed_matrix) {
   CHECK(!sk_spmm_pack(w.data(), 2, 3, 1, nnz, cols, 2, vals, 2), "3 non-zeros into room for 2");
 }
 
+// Slice width by density: K up to 256 whole, then 128 from 15 % dense, else 256.
+SK_TEST(spmm_slice_width_follows_density) {
+  CHECK(sk::spmm_k_slice(100, 10, 256) == 256, "k 256 whole");
+  CHECK(sk::spmm_k_slice(10 * 600 * 15 / 100, 10, 600) == 128, "15 %% dense");
+  CHECK(sk::spmm_k_slice(10 * 600 * 14 / 100, 10, 600) == 256, "14 %% dense");
+  CHECK(sk::spmm_k_slice(0, 10, 600) == 256, "empty");
+}
+
 // The driver for every ISA here, both layouts, and the SpMV path.
 SK_TEST(spmm_driver_conv_and_linear_every_isa) {
   Rng rng{99};
@@ -90,7 +98,9 @@ SK_TEST(spmm_driver_conv_and_linear_every_isa) {
     for (int32_t nr : {1, 2, 4})
       for (const Shape& s : shapes) {
         std::vector<float> w(static_cast<size_t>(s.n * s.k));
-        for (float& v : w) v = rng.uniform() < 0.8 ? 0.0f : static_cast<float>(rng.normal());
+        // 20 % and 10 % dense in turn: the sliced shapes run both slice widths (128, 256).
+        const double keep = (&s - shapes) % 2 ? 0.1 : 0.2;
+        for (float& v : w) v = rng.uniform() < keep ? static_cast<float>(rng.normal()) : 0.0f;
         const sk_spmm_analysis a = sk_spmm_analyze(w.data(), s.n, s.k);
         const int i = nr == 1 ? 0 : nr == 2 ? 1 : 2;
         const int64_t groups = sk_spmm_groups(s.n, nr);
@@ -120,7 +130,7 @@ SK_TEST(spmm_driver_conv_and_linear_every_isa) {
         sk_spmm_build_dmap(cols.data(), p.blocks, p.k, sk_spmm_input_stride(p), dmap.data());
         sk_spmm_slices slices;
         const bool sliced = sk_spmm_uses_slices(p);
-        if (sliced) sk_spmm_build_slices(p, sk::spmm_k_slice(), &slices);
+        if (sliced) sk_spmm_build_slices(p, sk_spmm_slice_width(p), &slices);
         CHECK(sk_cpu_spmm_run(p, kern, dmap.data(), pool, sliced ? &slices : nullptr) == SK_OK, "run");
         if (sliced && s.layout == SK_SPMM_CHANNELS) {  // slices whose increments are for another stride are refused
           sk_spmm_params fewer = p;

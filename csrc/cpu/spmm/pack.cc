@@ -123,7 +123,11 @@ bool sk_spmm_uses_spmv(const sk_spmm_params& p) {
   return p.layout == SK_SPMM_ROWS && p.m <= sk::spmm_max_spmv_rows();
 }
 
-bool sk_spmm_uses_slices(const sk_spmm_params& p) { return !sk_spmm_uses_spmv(p) && p.k > sk::spmm_k_slice(); }
+int64_t sk_spmm_slice_width(const sk_spmm_params& p) {
+  return sk::spmm_k_slice(p.group_values[p.groups], p.n, p.k);
+}
+
+bool sk_spmm_uses_slices(const sk_spmm_params& p) { return !sk_spmm_uses_spmv(p) && p.k > sk_spmm_slice_width(p); }
 
 bool sk_spmm_build_dmap(const int32_t* cols, int64_t blocks, int64_t k, int64_t stride, int32_t* dmap) {
   if (k > 0 && stride > 0 && (k - 1) > INT32_MAX / stride) return false;

@@ -64,7 +64,9 @@ bool sk_spmm_uses_spmv(const sk_spmm_params& p);
 // Whether uint16 columns can hold every input channel (k ≤ 65536): the SpMV
 // then streams 6 bytes per non-zero instead of 8.
 static inline bool sk_spmm_cols16_ok(int64_t k) { return k <= 65536; }
-// Whether the op runs slice by slice (K past sk::spmm_k_slice(), SpMM kernels).
+// Input channels per slice for this weight (sk::spmm_k_slice of its density).
+int64_t sk_spmm_slice_width(const sk_spmm_params& p);
+// Whether the op runs slice by slice (K past sk_spmm_slice_width, SpMM kernels).
 bool sk_spmm_uses_slices(const sk_spmm_params& p);
 
 // dmap[i] = (cols[i + 1] - cols[i]) · stride, 0 for the last block. Returns

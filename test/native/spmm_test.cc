@@ -179,6 +179,10 @@ SK_TEST(spmm_ukernel_m_div_mr) {
   for (const auto& u : spmm_kernels())
     for (size_t m : {2, 3, 5}) SpmmTester().m(m * u.mr).n(u.nr).k(31).run(u, m);
 }
+SK_TEST(spmm_ukernel_m_many_tiles_and_a_rest) {  // 196 rows at MR 64: passes of unequal vector counts, one masked
+  for (const auto& u : spmm_kernels())
+    for (size_t m : {3 * u.mr + 4, 4 * u.mr - 1, 5 * u.mr + u.mr / 2 + 1}) SpmmTester().m(m).n(u.nr + 2).k(27).run(u, m);
+}
 SK_TEST(spmm_ukernel_n_lt_eq_gt_nr) {  // groups of nr, then the remainder channels as blocks of one
   for (const auto& u : spmm_kernels())
     for (size_t n = 1; n <= static_cast<size_t>(3 * u.nr + 3); ++n) SpmmTester().m(u.mr + 5).n(n).k(13).run(u, n);

@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   runs = argc > 3 ? std::max(1, atoi(argv[3])) : 20;
   const sk_cpu_features f = sk_cpu_detect();
   printf("%-34s %-28s %9s %9s %11s\n", "kernel", "shape", "us", "GFLOPS", "EffGFLOPS");
-  const sk_spmm_minmax none{-1e30f, 1e30f};
+  const sk_spmm_epilogue none{-1e30f, 1e30f};
   for (const Shape& s : kShapes) {
 #define SK_SPMM_UKERNEL(isa, mr, nr)                                                                             \
   if (sk_isa_supported(SK_ISA_ID_##isa, f) && strstr("sk_f32_spmm_ukernel_" #mr "x" #nr "__" #isa, filter)) {    \
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
 #include "../../csrc/cpu/f32-spmm/spmm.inc"
 #undef SK_SPMM_UKERNEL
   }
-  const sk_spmm_minmax* mm = &none;
+  const sk_spmm_epilogue* mm = &none;
 #define SK_SPMV_UKERNEL(isa, nr)                                                                                  \
   if (sk_isa_supported(SK_ISA_ID_##isa, f)) {                                                                     \
     time_spmv("sk_f32_spmv_ukernel_1x" #nr "__" #isa, filter, nr, sparsity,                                      \

@@ -94,11 +94,15 @@ struct sk_attention_params {
 // one; per group a count of non-zero blocks (nnzmap), their input channels
 // (cols, increasing) and nr values per block (values, block-major).
 
-// Clamp bounds every spmm / spmv micro-kernel applies (XNNPACK's minmax):
-// -inf / +inf for none, 0 / +inf for ReLU, 0 / 6 for ReLU6. NaN passes through.
-struct sk_spmm_minmax {
+// What every spmm / spmv micro-kernel does with a sum before it stores it:
+// adds the output already there when `accumulate` (the input-channel slices
+// after the first, so no slice needs a partial-sum buffer), then clamps
+// (XNNPACK's minmax: -inf / +inf for none, 0 / +inf for ReLU, 0 / 6 for
+// ReLU6; NaN passes through).
+struct sk_spmm_epilogue {
   float min;
   float max;
+  bool accumulate = false;
 };
 
 enum sk_spmm_layout {
@@ -121,7 +125,7 @@ struct sk_spmm_params {
   int64_t groups, blocks;      // floor(n / nr) + n % nr; total non-zero blocks
   int64_t batch, m;            // SK_SPMM_CHANNELS: images and pixels per image; SK_SPMM_ROWS: batch 1, m rows
   int32_t layout;              // sk_spmm_layout
-  sk_spmm_minmax clamp;
+  sk_spmm_epilogue clamp;
 };
 
 // Linear (csrc/cpu/f32-gemm dense, csrc/cpu/f32-sp24 2:4):

@@ -101,7 +101,7 @@ std::vector<float> random_dense(Rng& rng, int64_t n, int64_t k, double sparsity)
 struct SpmmTester {
   size_t m_ = 1, n_ = 1, k_ = 1, out_stride_ = 0;
   double sparsity_ = 0.7;
-  bool bias_ = true, one_nonzero_ = false, zero_channel_ = false;
+  bool bias_ = true, one_nonzero_ = false, zero_channel_ = false, accumulate_ = false;
   uint8_t qmin_ = 0, qmax_ = 255;
   SpmmTester& m(size_t v) { return m_ = v, *this; }
   SpmmTester& n(size_t v) { return n_ = v, *this; }
@@ -111,6 +111,7 @@ struct SpmmTester {
   SpmmTester& bias(bool v) { return bias_ = v, *this; }
   SpmmTester& one_nonzero() { return one_nonzero_ = true, *this; }
   SpmmTester& zero_channel() { return zero_channel_ = true, *this; }
+  SpmmTester& accumulate() { return accumulate_ = true, *this; }  // out starts with values the sums add to
   SpmmTester& qmin(uint8_t v) { return qmin_ = v, *this; }
   SpmmTester& qmax(uint8_t v) { return qmax_ = v, *this; }
 
@@ -127,11 +128,14 @@ struct SpmmTester {
     std::vector<float> x(k_ * in_stride), bias(n_), out(n_ * out_stride + 5, 12345.0f);
     for (float& v : x) v = static_cast<float>(rng.normal());
     for (float& v : bias) v = static_cast<float>(rng.normal());
+    if (accumulate_)
+      for (size_t c = 0; c < n_; ++c)
+        for (size_t r = 0; r < m_; ++r) out[c * out_stride + r] = static_cast<float>(rng.normal());
     std::vector<double> ref(n_ * m_);
     double lo = INFINITY, hi = -INFINITY;
     for (size_t c = 0; c < n_; ++c)
       for (size_t r = 0; r < m_; ++r) {
-        double s = bias_ ? bias[c] : 0.0;
+        double s = (bias_ ? bias[c] : 0.0) + (accumulate_ ? out[c * out_stride + r] : 0.0);
         for (size_t i = 0; i < k_; ++i) s += double(p.dense[c * k_ + i]) * x[i * in_stride + r];
         ref[c * m_ + r] = s, lo = std::min(lo, s), hi = std::max(hi, s);
       }
@@ -142,7 +146,7 @@ struct SpmmTester {
     const int64_t blocks = static_cast<int64_t>(p.cols.size()) - 1;
     sk_spmm_build_dmap(p.cols.data(), blocks, static_cast<int64_t>(k_), static_cast<int64_t>(in_stride), dmap.data());
     const float* input = blocks > 0 ? x.data() + p.cols[0] * in_stride : x.data();
-    const sk_spmm_minmax mm{qmin, qmax};
+    const sk_spmm_epilogue mm{qmin, qmax, accumulate_};
     u.fn(m_, n_, input, p.values.data(), dmap.data(), p.nnzmap.data(), bias_ ? bias.data() : nullptr, out.data(),
          out_stride, &mm);
     int bad = 0;
@@ -178,6 +182,13 @@ SK_TEST(spmm_ukernel_m_gt_mr) {
 SK_TEST(spmm_ukernel_m_div_mr) {
   for (const auto& u : spmm_kernels())
     for (size_t m : {2, 3, 5}) SpmmTester().m(m * u.mr).n(u.nr).k(31).run(u, m);
+}
+SK_TEST(spmm_ukernel_accumulate) {  // the slices after the first add to out (with and without bias, clamped)
+  for (const auto& u : spmm_kernels()) {
+    for (int m : {u.mr, u.mr - 1, 2 * u.mr + 3})
+      SpmmTester().m(static_cast<size_t>(m)).n(2 * u.nr + 1).k(21).accumulate().run(u, static_cast<uint64_t>(m));
+    SpmmTester().m(u.mr + 1).n(u.nr + 2).k(9).accumulate().bias(false).qmin(64).qmax(192).output_stride(u.mr + 4).run(u, 7);
+  }
 }
 SK_TEST(spmm_ukernel_m_many_tiles_and_a_rest) {  // 196 rows at MR 64: passes of unequal vector counts, one masked
   for (const auto& u : spmm_kernels())
@@ -219,20 +230,23 @@ SK_TEST(spmm_ukernel_qmin_qmax_no_bias) {
 // 1e-6 of 1 + Σ|terms| (a float32 sum's rounding grows with its terms'
 // magnitudes, not its result's: 300 terms of ~0.6 can cancel to 0.2).
 void check_spmv(const SpmvUkernel& u, const Packed& p, const std::vector<float>& x, const std::vector<float>& bias,
-                bool clamp) {
+                bool clamp, bool accumulate = false) {
+  // With accumulate, y starts at y0 and the sums add to it.
+  std::vector<float> y0(p.n + 1, 777.0f);
+  for (int64_t c = 0; c < p.n; ++c) y0[c] = accumulate ? 0.25f * static_cast<float>(c % 7) - 0.75f : 777.0f;
   const size_t n = static_cast<size_t>(p.n), k = static_cast<size_t>(p.k);
   std::vector<double> ref(n), mag(n);
   double hi = -INFINITY, lo = INFINITY;
   for (size_t c = 0; c < n; ++c) {
-    double s = bias[c], m = fabs(bias[c]);
+    double s = bias[c] + (accumulate ? y0[c] : 0.0), m = fabs(bias[c]) + (accumulate ? fabs(y0[c]) : 0.0);
     for (size_t i = 0; i < k; ++i) s += double(p.dense[c * k + i]) * x[i], m += fabs(double(p.dense[c * k + i]) * x[i]);
     ref[c] = s, mag[c] = m, hi = std::max(hi, s), lo = std::min(lo, s);
   }
-  const sk_spmm_minmax mm{-INFINITY, clamp ? static_cast<float>((hi + lo) / 2) : INFINITY};
+  const sk_spmm_epilogue mm{-INFINITY, clamp ? static_cast<float>((hi + lo) / 2) : INFINITY, accumulate};
   std::vector<uint16_t> cols16(p.cols.begin(), p.cols.end() - 1);
   cols16.push_back(0xFFFF);  // the spare, as in pack(): kernels must not read it
   for (bool narrow : {false, true}) {
-    std::vector<float> y(n + 1, 777.0f);
+    std::vector<float> y = y0;
     if (narrow)
       u.fn16(n, x.data(), p.values.data(), cols16.data(), p.nnzmap.data(), bias.data(), y.data(), &mm);
     else
@@ -262,6 +276,7 @@ SK_TEST(spmv_ukernel_counts_channels_clamp) {
           for (bool clamp : {false, true}) {
             const Packed p = pack(random_dense(rng, n, k, sparsity), n, k, u.nr);
             check_spmv(u, p, normal_vector(rng, k), normal_vector(rng, n), clamp);
+            check_spmv(u, p, normal_vector(rng, k), normal_vector(rng, n), clamp, true);
           }
 }
 

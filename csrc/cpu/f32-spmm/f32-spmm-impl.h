@@ -31,6 +31,7 @@ struct ScalarOps {
   static V load(const float* p) { return *p; }
   static void store(float* p, V v) { *p = v; }
   static V fma(V a, V b, V c) { return a * b + c; }
+  static V add(V a, V b) { return a + b; }
   // NaN passes through: a comparison with NaN is false.
   static V clamp(V x, V lo, V hi) {
     x = x < lo ? lo : x;
@@ -47,8 +48,8 @@ struct ScalarOps {
 // them in registers), a store-to-load chain that measured 2–3× slower.
 template <class Ops, int kV, int G, bool kMasked, class Mask>
 static inline void spmm_group(const float*& input_ref, const float*& w_ref, const int32_t*& dmap_ref, uint32_t count,
-                              const float* bias, float* out, size_t out_stride, typename Ops::V lo,
-                              typename Ops::V hi, Mask mask) {
+                              const float* bias, float* out, size_t out_stride, bool accumulate,
+                              typename Ops::V lo, typename Ops::V hi, Mask mask) {
   using V = typename Ops::V;
   const float* input = input_ref;
   const float* w = w_ref;
@@ -58,7 +59,14 @@ static inline void spmm_group(const float*& input_ref, const float*& w_ref, cons
   for (int g = 0; g < G; ++g) {
     const V b = Ops::set1(bias ? bias[g] : 0.0f);
 #pragma GCC unroll 16
-    for (int v = 0; v < kV; ++v) acc[g][v] = b;
+    for (int v = 0; v < kV; ++v) {
+      acc[g][v] = b;
+      if (accumulate) {
+        const float* o = out + g * out_stride + v * Ops::W;
+        if constexpr (kMasked) acc[g][v] = Ops::add(acc[g][v], v == kV - 1 ? Ops::load_masked(o, mask) : Ops::load(o));
+        else acc[g][v] = Ops::add(acc[g][v], Ops::load(o));
+      }
+    }
   }
   const auto load = [&](const float* row, int v) {
     if constexpr (kMasked)
@@ -115,16 +123,16 @@ static inline void spmm_group(const float*& input_ref, const float*& w_ref, cons
 template <class Ops, int kV, int NR, bool kMasked = false, class Mask = int>
 static inline void spmm_tile(size_t nc, const float* input, const float* w, const int32_t* dmap,
                              const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
-                             const sk_spmm_minmax* params, Mask mask = Mask{}) {
+                             const sk_spmm_epilogue* params, Mask mask = Mask{}) {
   const typename Ops::V lo = Ops::set1(params->min), hi = Ops::set1(params->max);
   size_t c = 0;
   if (NR > 1)
     for (; c + NR <= nc; c += NR)
       spmm_group<Ops, kV, NR, kMasked>(input, w, dmap, *nnzmap++, bias ? bias + c : nullptr, out + c * out_stride,
-                                       out_stride, lo, hi, mask);
+                                       out_stride, params->accumulate, lo, hi, mask);
   for (; c < nc; ++c)
     spmm_group<Ops, kV, 1, kMasked>(input, w, dmap, *nnzmap++, bias ? bias + c : nullptr, out + c * out_stride,
-                                    out_stride, lo, hi, mask);
+                                    out_stride, params->accumulate, lo, hi, mask);
 }
 
 // Rows [m, mc) with tiles of T, T/2, ... down to one vector, then single rows
@@ -132,7 +140,7 @@ static inline void spmm_tile(size_t nc, const float* input, const float* w, cons
 template <class Ops, int T, int NR>
 static inline void spmm_rest(size_t m, size_t mc, size_t nc, const float* input, const float* w, const int32_t* dmap,
                              const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
-                             const sk_spmm_minmax* params) {
+                             const sk_spmm_epilogue* params) {
   if constexpr (T >= Ops::W) {
     if (mc - m >= static_cast<size_t>(T)) {
       spmm_tile<Ops, T / Ops::W, NR>(nc, input + m, w, dmap, nnzmap, bias, out + m, out_stride, params);
@@ -149,7 +157,7 @@ static inline void spmm_rest(size_t m, size_t mc, size_t nc, const float* input,
 template <class Ops, int kV, int NR>
 static inline void spmm_masked_rest(size_t rows, size_t nc, const float* input, const float* w, const int32_t* dmap,
                                     const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
-                                    const sk_spmm_minmax* params) {
+                                    const sk_spmm_epilogue* params) {
   if constexpr (kV > 1) {
     if (rows <= static_cast<size_t>((kV - 1) * Ops::W)) {
       spmm_masked_rest<Ops, kV - 1, NR>(rows, nc, input, w, dmap, nnzmap, bias, out, out_stride, params);
@@ -163,7 +171,7 @@ static inline void spmm_masked_rest(size_t rows, size_t nc, const float* input, 
 template <class Ops, int MR, int NR>
 static inline void spmm(size_t mc, size_t nc, const float* input, const float* w, const int32_t* dmap,
                         const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
-                        const sk_spmm_minmax* params) {
+                        const sk_spmm_epilogue* params) {
   static_assert(MR % Ops::W == 0 && NR >= 1 && NR <= 4, "MR whole vectors, NR 1..4");
   size_t m = 0;
   for (; m + MR <= mc; m += MR)
@@ -181,7 +189,7 @@ static inline void spmm(size_t mc, size_t nc, const float* input, const float* w
 #define SK_DEFINE_SPMM_UKERNEL(isa, mr, nr, ops)                                                            \
   void sk_f32_spmm_ukernel_##mr##x##nr##__##isa(size_t mc, size_t nc, const float* input, const float* weights, \
                                                 const int32_t* dmap, const uint32_t* nnzmap, const float* bias,  \
-                                                float* output, size_t output_stride, const sk_spmm_minmax* params) { \
+                                                float* output, size_t output_stride, const sk_spmm_epilogue* params) { \
     sk::cpu::isa::spmm<sk::cpu::isa::ops, mr, nr>(mc, nc, input, weights, dmap, nnzmap, bias, output,          \
                                                   output_stride, params);                                      \
   }

@@ -14,6 +14,7 @@ struct Ops {
   static V load(const float* p) { return vld1q_f32(p); }
   static void store(float* p, V v) { vst1q_f32(p, v); }
   static V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+  static V add(V a, V b) { return vaddq_f32(a, b); }
   // fmax / fmin propagate NaN.
   static V clamp(V x, V lo, V hi) { return vminq_f32(hi, vmaxq_f32(lo, x)); }
 };

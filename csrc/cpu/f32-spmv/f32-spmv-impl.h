@@ -17,7 +17,7 @@
 
 namespace sk::cpu::SK_ISA_NAMESPACE {
 
-static inline float spmv_clamp(float v, const sk_spmm_minmax* p) {
+static inline float spmv_clamp(float v, const sk_spmm_epilogue* p) {
   v = v < p->min ? p->min : v;  // NaN passes through
   return v > p->max ? p->max : v;
 }
@@ -41,12 +41,12 @@ static inline float spmv_dot(uint32_t count, const float* x, const float*& w, co
 // Dot(count, x, w, cols) computes one channel's sum and advances w and cols.
 template <int NR, class Col, class Dot>
 static inline void spmv(size_t nc, const float* x, const float* w, const Col* cols, const uint32_t* nnzmap,
-                        const float* bias, float* y, const sk_spmm_minmax* params, Dot dot) {
+                        const float* bias, float* y, const sk_spmm_epilogue* params, Dot dot) {
   size_t c = 0;
   if (NR > 1)
     for (; c + NR <= nc; c += NR) {
       float acc[NR];
-      for (int g = 0; g < NR; ++g) acc[g] = bias ? bias[c + g] : 0.0f;
+      for (int g = 0; g < NR; ++g) acc[g] = (bias ? bias[c + g] : 0.0f) + (params->accumulate ? y[c + g] : 0.0f);
       for (uint32_t count = *nnzmap++; count != 0; --count) {
         const float xv = x[*cols++];
         for (int g = 0; g < NR; ++g) acc[g] += w[g] * xv;
@@ -54,7 +54,8 @@ static inline void spmv(size_t nc, const float* x, const float* w, const Col* co
       }
       for (int g = 0; g < NR; ++g) y[c + g] = spmv_clamp(acc[g], params);
     }
-  for (; c < nc; ++c) y[c] = spmv_clamp((bias ? bias[c] : 0.0f) + dot(*nnzmap++, x, w, cols), params);
+  for (; c < nc; ++c)
+    y[c] = spmv_clamp((bias ? bias[c] : 0.0f) + (params->accumulate ? y[c] : 0.0f) + dot(*nnzmap++, x, w, cols), params);
 }
 
 }  // namespace sk::cpu::SK_ISA_NAMESPACE
@@ -63,11 +64,11 @@ static inline void spmv(size_t nc, const float* x, const float* w, const Col* co
 #define SK_DEFINE_SPMV_UKERNEL(isa, nr, dot)                                                                    \
   void sk_f32_spmv_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const int32_t* cols,    \
                                            const uint32_t* nnzmap, const float* bias, float* y,                     \
-                                           const sk_spmm_minmax* params) {                                          \
+                                           const sk_spmm_epilogue* params) {                                          \
     sk::cpu::isa::spmv<nr>(nc, x, weights, cols, nnzmap, bias, y, params, dot<int32_t>);                           \
   }                                                                                                                 \
   void sk_f32_spmv16_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const uint16_t* cols, \
                                              const uint32_t* nnzmap, const float* bias, float* y,                   \
-                                             const sk_spmm_minmax* params) {                                        \
+                                             const sk_spmm_epilogue* params) {                                        \
     sk::cpu::isa::spmv<nr>(nc, x, weights, cols, nnzmap, bias, y, params, dot<uint16_t>);                          \
   }

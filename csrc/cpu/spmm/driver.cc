@@ -53,40 +53,23 @@ void run_chunk(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* 
 }
 
 // The kernel over groups [g0, g1) slice by slice: slice 0 writes out (with
-// the bias), each later slice writes `part` ([channels][rows]) and is added
-// in; `clamp` runs once at the end, on the sums (the kernels get none).
+// the bias), each later slice adds its sums to out (the kernels' accumulate),
+// and only the last clamps.
 void run_sliced(const sk_spmm_params& p, const sk_spmm_kernel& k, const sk_spmm_slices& sl, int64_t g0, int64_t g1,
-                int64_t rows, const float* x, int64_t in_stride, float* out, int64_t out_stride, float* part,
-                const sk_spmm_minmax& clamp) {
-  const sk_spmm_minmax none{-INFINITY, INFINITY};
+                int64_t rows, const float* x, int64_t in_stride, float* out, int64_t out_stride,
+                const sk_spmm_epilogue& clamp) {
   const int64_t c0 = group_channel(p, g0), c1 = g1 < p.groups ? group_channel(p, g1) : p.n, stride = p.groups + 1;
-  float* y = out + c0 * out_stride;
   for (int64_t s = 0; s < sl.count; ++s) {
     const int64_t* gb = sl.group_blocks.data() + s * stride;
     const int64_t* gv = sl.group_values.data() + s * stride;
     const int64_t b0 = gb[g0];
     const float* input = gb[g1] > b0 ? x + static_cast<int64_t>(sl.cols[b0]) * in_stride : x;
+    const bool last = s + 1 == sl.count;
+    const sk_spmm_epilogue e{last ? clamp.min : -INFINITY, last ? clamp.max : INFINITY, s > 0};
     k.spmm(static_cast<size_t>(rows), static_cast<size_t>(c1 - c0), input, sl.values.data() + gv[g0], sl.dmap.data() + b0,
-           sl.nnzmap.data() + s * p.groups + g0, s == 0 && p.bias ? p.bias + c0 : nullptr, s == 0 ? y : part,
-           static_cast<size_t>(s == 0 ? out_stride : rows), &none);
-    if (s > 0)
-      for (int64_t c = 0; c < c1 - c0; ++c)
-        for (int64_t r = 0; r < rows; ++r) y[c * out_stride + r] += part[c * rows + r];
+           sl.nnzmap.data() + s * p.groups + g0, s == 0 && p.bias ? p.bias + c0 : nullptr, out + c0 * out_stride,
+           static_cast<size_t>(out_stride), &e);
   }
-  if (clamp.min == -INFINITY && clamp.max == INFINITY) return;
-  for (int64_t c = 0; c < c1 - c0; ++c)
-    for (int64_t r = 0; r < rows; ++r) {
-      float& v = y[c * out_stride + r];
-      v = v < clamp.min ? clamp.min : v > clamp.max ? clamp.max : v;  // NaN stays NaN, as in the kernels
-    }
-}
-
-// Widest channel chunk of `chunks` (group bounds): the size of one item's partial sums.
-int64_t widest_chunk(const sk_spmm_params& p, const std::vector<int64_t>& chunks) {
-  int64_t widest = 0;
-  for (size_t i = 0; i + 1 < chunks.size(); ++i)
-    widest = std::max(widest, (chunks[i + 1] < p.groups ? group_channel(p, chunks[i + 1]) : p.n) - group_channel(p, chunks[i]));
-  return widest;
 }
 
 sk_status run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
@@ -99,10 +82,7 @@ sk_status run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const i
   const int64_t m_count = (p.m + m_step - 1) / m_step;
   const std::vector<int64_t> chunks = channel_chunks(p, (want + p.batch * m_count - 1) / (p.batch * m_count));
   const int64_t n_count = static_cast<int64_t>(chunks.size()) - 1;
-  const int64_t part_size = slices ? widest_chunk(p, chunks) * std::min(m_step, p.m) : 0;
   const int64_t tasks = p.batch * m_count * n_count;
-  std::unique_ptr<float[]> part(slices ? new (std::nothrow) float[static_cast<size_t>(tasks * part_size)] : nullptr);
-  if (slices && !part) return SK_ERR_OUT_OF_MEMORY;
   pool.parallel_for(static_cast<size_t>(tasks), [&](size_t task) {
     const int64_t t = static_cast<int64_t>(task);
     const int64_t b = t / (m_count * n_count), mi = t / n_count % m_count, ni = t % n_count;
@@ -110,16 +90,15 @@ sk_status run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const i
     const float* x = p.x + b * p.k * p.m + m0;
     float* out = p.out + b * p.n * p.m + m0;
     if (slices)
-      run_sliced(p, k, *slices, chunks[ni], chunks[ni + 1], rows, x, p.m, out, p.m, part.get() + t * part_size, p.clamp);
+      run_sliced(p, k, *slices, chunks[ni], chunks[ni + 1], rows, x, p.m, out, p.m, p.clamp);
     else run_chunk(p, k, dmap, chunks[ni], chunks[ni + 1], rows, x, p.m, out, p.m);
   });
   return SK_OK;
 }
 
 // Linear layers: x [m, k] → panels xt [k][64] so the kernels read rows
-// contiguously; each item (panel, channel chunk) writes yt [channels][64],
-// adding the partial sums of each input-channel slice when there are slices,
-// and transposes its block into out [m, n].
+// contiguously; each item (panel, channel chunk) writes yt [channels][64]
+// (slice by slice when there are slices) and transposes its block into out [m, n].
 sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
                    const sk_spmm_slices* slices) {
   const int64_t pw = sk::spmm_panel_rows();
@@ -127,12 +106,9 @@ sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
   const int64_t want = pool.threads() * sk::spmm_tasks_per_thread();
   const std::vector<int64_t> chunks = channel_chunks(p, (want + panels - 1) / panels);
   const int64_t n_count = static_cast<int64_t>(chunks.size()) - 1;
-  const int64_t widest = widest_chunk(p, chunks);
-  const bool sliced = slices != nullptr;
   std::unique_ptr<float[]> xt(new (std::nothrow) float[static_cast<size_t>(panels * p.k * pw)]);
   std::unique_ptr<float[]> yt(new (std::nothrow) float[static_cast<size_t>(panels * p.n * pw)]);
-  std::unique_ptr<float[]> part(sliced ? new (std::nothrow) float[static_cast<size_t>(panels * n_count * widest * pw)] : nullptr);
-  if (!xt || !yt || (sliced && !part)) return SK_ERR_OUT_OF_MEMORY;
+  if (!xt || !yt) return SK_ERR_OUT_OF_MEMORY;
   const int64_t k_step = 256;
   const int64_t k_chunks = (p.k + k_step - 1) / k_step;
   pool.parallel_for(static_cast<size_t>(panels * k_chunks), [&](size_t task) {
@@ -151,17 +127,12 @@ sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
     const int64_t c0 = group_channel(p, g0), c1 = g1 < p.groups ? group_channel(p, g1) : p.n;
     const float* x = xt.get() + panel * p.k * pw;
     float* y = yt.get() + panel * p.n * pw;
-    const sk_spmm_minmax none{-INFINITY, INFINITY};  // clamped below, in the transpose
-    if (sliced)
-      run_sliced(p, k, *slices, g0, g1, rows, x, pw, y, pw, part.get() + static_cast<int64_t>(task) * widest * pw, none);
+    if (slices)
+      run_sliced(p, k, *slices, g0, g1, rows, x, pw, y, pw, p.clamp);
     else run_chunk(p, k, dmap, g0, g1, rows, x, pw, y, pw);
     for (int64_t r = 0; r < rows; ++r) {
       float* dst = p.out + (m0 + r) * p.n;
-      for (int64_t c = c0; c < c1; ++c) {
-        float v = y[c * pw + r];
-        v = v < p.clamp.min ? p.clamp.min : v;  // the sliced sums clamp once, here (no-op after the kernel's clamp)
-        dst[c] = v > p.clamp.max ? p.clamp.max : v;
-      }
+      for (int64_t c = c0; c < c1; ++c) dst[c] = y[c * pw + r];
     }
   });
   return SK_OK;

@@ -12,13 +12,14 @@ struct Choice {
   int32_t nr, mr;
 };
 
-// The measured choices (build/Release/sk_spmm_bench, bench/native/spmm_bench.cc;
-// AVX2, 90% sparse, one thread): 64x1 matched 32x1 at 28×28 (327 vs 301
-// effective GFLOP/s) and 7×7 (208 vs 209) and won at 14×14 (297 vs 227: 196
-// rows are 3 tiles and a masked tail instead of 6 and a tail) and saves a
-// second pass over the weights of a 64-row linear panel; with full blocks
-// 32x2 beat 16x2 (336 vs 290) and 16x4 beat 8x4 (381 vs 304). AVX-512 and
-// NEON mirror the same register budgets (unmeasured here: no such CPU).
+// The measured choices (build/Release/sk_spmm_bench 0.9 __avx2 200,
+// bench/native/spmm_bench.cc: 90 % sparse, one thread, best of 200; effective
+// GFLOP/s at 28×28 / 14×14 / 7×7 / linear slice): 64x1 430 / 286 / 267 / 402
+// against 32x1 383 / 244 / 220 / 381 (8 accumulator chains hide the FMA
+// latency; 196 rows are 3 tiles and a masked tail, and a 64-row linear panel
+// reads its weights once); 32x2 426 / 373 / 464 / 614 against 16x2 352 / 321
+// / 348 / 513; 16x4 445 / 450 / 415 / 429 against 8x4 384 / 298 / 286 / 316.
+// AVX-512 and NEON mirror the same register budgets (unmeasured here: no such CPU).
 constexpr Choice kChoices[] = {
     {SK_ISA_SCALAR, 1, 8},  {SK_ISA_SCALAR, 2, 8},  {SK_ISA_SCALAR, 4, 8},
     {SK_ISA_AVX2, 1, 64},   {SK_ISA_AVX2, 2, 32},   {SK_ISA_AVX2, 4, 16},

@@ -30,4 +30,22 @@ HostStats host_stats();
 // Frees every cached block.
 void host_empty_cache();
 
+// A kernel driver's scratch array: 64-byte aligned (a 16-byte-aligned
+// malloc block splits every other AVX load across cache lines; measured
+// 20–30 % on the SpMM kernels) and, at 64 KiB or more, reused from the
+// cache instead of faulting in fresh pages each call. Released on scope exit.
+template <class T>
+class HostScratch {
+ public:
+  explicit HostScratch(size_t count) : p_(static_cast<T*>(host_alloc(count * sizeof(T)))) {}
+  ~HostScratch() { host_release(p_); }
+  HostScratch(const HostScratch&) = delete;
+  HostScratch& operator=(const HostScratch&) = delete;
+  T* get() const { return p_; }
+  explicit operator bool() const { return p_ != nullptr; }
+
+ private:
+  T* p_;
+};
+
 }  // namespace sk

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../../core/heuristics.h"
+#include "../../core/host_alloc.h"
 #include "../../core/threadpool.h"
 #include "spmm.h"
 
@@ -106,8 +107,7 @@ sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
   const int64_t want = pool.threads() * sk::spmm_tasks_per_thread();
   const std::vector<int64_t> chunks = channel_chunks(p, (want + panels - 1) / panels);
   const int64_t n_count = static_cast<int64_t>(chunks.size()) - 1;
-  std::unique_ptr<float[]> xt(new (std::nothrow) float[static_cast<size_t>(panels * p.k * pw)]);
-  std::unique_ptr<float[]> yt(new (std::nothrow) float[static_cast<size_t>(panels * p.n * pw)]);
+  sk::HostScratch<float> xt(static_cast<size_t>(panels * p.k * pw)), yt(static_cast<size_t>(panels * p.n * pw));
   if (!xt || !yt) return SK_ERR_OUT_OF_MEMORY;
   const int64_t k_step = 256;
   const int64_t k_chunks = (p.k + k_step - 1) / k_step;

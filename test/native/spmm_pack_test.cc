@@ -93,7 +93,8 @@ SK_TEST(spmm_driver_conv_and_linear_every_isa) {
                           {1, 1, 53, 70, SK_SPMM_ROWS},      {1, 2, 17, 33, SK_SPMM_ROWS},
                           {1, 3, 17, 33, SK_SPMM_ROWS},      {1, 130, 45, 66, SK_SPMM_ROWS},
                           {1, 64, 8, 5, SK_SPMM_ROWS},       {1, 70, 21, 600, SK_SPMM_ROWS},  // 600: three K slices
-                          {2, 49, 37, 600, SK_SPMM_CHANNELS}, {1, 200, 21, 260, SK_SPMM_CHANNELS}};  // conv: slices too
+                          {2, 49, 37, 600, SK_SPMM_CHANNELS}, {1, 200, 21, 260, SK_SPMM_CHANNELS},  // conv: slices too
+                          {2, 32, 19, 40, SK_SPMM_CHANNELS},  {1, 13, 7, 300, SK_SPMM_CHANNELS}};  // m 32, m under 16
   for (sk_isa isa : isas_here())
     for (int32_t nr : {1, 2, 4})
       for (const Shape& s : shapes) {

@@ -8,7 +8,8 @@
  * Quality, measured once per length and printed as notes: density (blocks
  * computed ÷ the causal mask's), recall (share of the true softmax mass the
  * computed keys cover, from the LSEs), output error against dense (relative
- * L2), and the issue's targets with whether they are met.
+ * L2), and the 16K recall target; the 32K targets are judged on the timed
+ * rows (summary).
  * @internal
  * @module
  */
@@ -16,7 +17,7 @@ import { BlockMask } from '../../mask/index.js'
 import { attention } from '../../ops/attention.js'
 import { estimateBlockMask, permutedAttention, planPermutedAttention } from '../../ops/prefill.js'
 import type { Tensor } from '../../tensor.js'
-import type { BenchCase, BenchSuite, SuiteContext } from '../harness.js'
+import type { BenchCase, BenchRow, BenchSuite, SuiteContext } from '../harness.js'
 import { generatePrefill } from '../prefill-gen.js'
 import { oracleRecall, recall, relativeError } from '../prefill-metrics.js'
 
@@ -25,6 +26,10 @@ const kHeads = 4, kHeadDim = 64, kBlock = 128, kSegment = 256, kStride = 8, kSee
 const kOracleRowStep = 97
 
 interface Inputs { q: Tensor; k: Tensor; v: Tensor }
+
+/** The S at which the speed targets apply, and PBS's output error there per τ (set by evaluate, read by the summary). */
+const kTargetSeq = 32768
+const pbsErrors = new Map<number, number>()
 
 async function median3(fn: () => Promise<unknown>): Promise<number> {
   const t: number[] = []
@@ -131,12 +136,9 @@ async function evaluate(ctx: SuiteContext, x: Inputs, S: number): Promise<void> 
     for (const t of [0.9, 0.95]) {
       const tPbs = await median3(() => permutedAttention(x.q, x.k, x.v, { threshold: t }).then((r) => r.dispose()))
       const tEst = await median3(() => planPermutedAttention(x.q, x.k, kBlock, kSegment, t).then((p) => p.kPerm.dispose()))
-      const err = sweep.find((p) => p.t === t)!.q.error
+      if (S === kTargetSeq) pbsErrors.set(t, sweep.find((p) => p.t === t)!.q.error)
       ctx.note(`S ${S}: pbs τ ${t} ${tPbs.toFixed(0)} ms (${(tDense / tPbs).toFixed(2)}× dense causal), estimation ${tEst.toFixed(0)} ms ` +
         `(${(100 * tEst / tPbs).toFixed(1)} % of it)`)
-      if (S === 32768)
-        ctx.note(`target S ${S}, pbs τ ${t}: ≥ 4× dense causal: ${tDense / tPbs >= 4 ? 'met' : 'NOT met'}; output error ≤ 1e-2 ` +
-          `(${err.toExponential(2)}): ${err <= 1e-2 ? 'met' : 'NOT met'}; estimation ≤ 15 % of the sparse prefill: ${tEst / tPbs <= 0.15 ? 'met' : 'NOT met'}`)
     }
   } finally {
     dense.out.dispose()
@@ -177,6 +179,7 @@ function casesAt(ctx: SuiteContext, S: number): BenchCase[] {
     { name: `pbs S=${S}`, flops, baseline: base, run: async () => drop(await permutedAttention(need().q, need().k, need().v)) },
     { name: `pbs τ0.95 S=${S}`, flops, baseline: base, run: async () => drop(await permutedAttention(need().q, need().k, need().v, { threshold: 0.95 })) },
     { name: `pbs estimate S=${S}`, flops, baseline: base, run: async () => drop(await planPermutedAttention(need().q, need().k, kBlock, kSegment, 0.9)) },
+    { name: `pbs estimate τ0.95 S=${S}`, flops, baseline: base, run: async () => drop(await planPermutedAttention(need().q, need().k, kBlock, kSegment, 0.95)) },
     {
       name: `xattention S=${S}`, flops, baseline: base,
       run: async () => drop(await attention(need().q, need().k, need().v, { mask: await estimateBlockMask(need().q, need().k, { stride: kStride }) })),
@@ -190,6 +193,26 @@ function casesAt(ctx: SuiteContext, S: number): BenchCase[] {
   ]
 }
 
+/**
+ * The S 32K targets, judged on the timed rows (their medians over the whole
+ * timing budget; the evaluate notes' medians of 3 swing with this machine's
+ * drift): speed against dense causal, the output error, and estimation's
+ * share of the sparse prefill, for τ 0.9 and 0.95.
+ */
+function targetNotes(rows: readonly BenchRow[]): string[] {
+  const notes: string[] = []
+  const row = (name: string) => rows.find((r) => r.name === name)
+  for (const [t, tag] of [[0.9, ''], [0.95, ' τ0.95']] as const) {
+    const pbs = row(`pbs${tag} S=${kTargetSeq}`), est = row(`pbs estimate${tag} S=${kTargetSeq}`), err = pbsErrors.get(t)
+    if (!pbs?.ratio || !est || err === undefined) continue
+    const share = est.medianMs / pbs.medianMs
+    notes.push(`target S ${kTargetSeq}, pbs τ ${t}: ≥ 4× dense causal: ${pbs.ratio.toFixed(2)}× ${pbs.ratio >= 4 ? 'met' : 'NOT met'}; ` +
+      `output error ≤ 1e-2: ${err.toExponential(2)} ${err <= 1e-2 ? 'met' : 'NOT met'}; ` +
+      `estimation ≤ 15 % of the sparse prefill: ${(100 * share).toFixed(1)} % ${share <= 0.15 ? 'met' : 'NOT met'}`)
+  }
+  return notes
+}
+
 /** The `prefill` suite: float32 on the CPU, bfloat16 on CUDA (estimation on the device, selection on the host). */
 export const prefillSuite: BenchSuite = {
   name: 'prefill',
@@ -199,7 +222,9 @@ export const prefillSuite: BenchSuite = {
     'vs our dense causal attention (GFLOP/s count the dense causal work, so "vs baseline" is the speedup)',
   devices: ['cpu', 'cuda'],
   cases(ctx) {
-    ctx.note('inputs: one seeded set per length (q, k, v ≥ 96 MiB at 32K); quality notes are measured once, speed notes are medians of 3; targets are checked in the notes')
-    return (ctx.quick ? [2048, 4096] : [8192, 16384, 32768]).flatMap((S) => casesAt(ctx, S))
+    ctx.note('inputs: one seeded set per length (q, k, v ≥ 96 MiB at 32K); quality notes are measured once, speed notes are medians of 3; ' +
+      'the recall target is checked in the notes, the S 32K targets on the timed rows (at the end)')
+    return (ctx.quick ? [2048, 4096] : [8192, 16384, kTargetSeq]).flatMap((S) => casesAt(ctx, S))
   },
+  summary: targetNotes,
 }

@@ -58,8 +58,8 @@ constexpr int64_t spmm_panel_rows() { return 64; }
 // = 32 KiB, 256 × 64 = 64 KiB) should stay near (L1 / L2) while the slice's
 // weights stream; unsliced, each non-zero's rows come from L2 or L3 at random
 // channels (x of a 64-row tile at K 4096 is 1 MiB). Narrower slices cost a
-// partial-sum pass and a loop start per channel and slice, which pays only
-// when a channel has enough non-zeros per slice. Measured, 2 threads,
+// loop start and an output load and store per channel and slice, which pays
+// only when a channel has enough non-zeros per slice. Measured, 2 threads,
 // alternating widths in one session (ms): linear 4096², M 64, 70 / 80 / 90 %:
 // 128: 12.1–13.1 / 9.1–9.8 / 7.1–7.3, 256: 16.2–16.8 / 11.2–12.5 / 6.1–7.1,
 // 512: 25.5–27.7 / – / 10.1–10.5; conv 1024→1024 7×7 at 90 %: 64: 0.59,

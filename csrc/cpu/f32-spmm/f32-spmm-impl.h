@@ -54,25 +54,19 @@ static inline void spmm_group(const float*& input_ref, const float*& w_ref, cons
   const float* input = input_ref;
   const float* w = w_ref;
   const int32_t* dmap = dmap_ref;
-  V acc[G][kV];
-#pragma GCC unroll 4
-  for (int g = 0; g < G; ++g) {
-    const V b = Ops::set1(bias ? bias[g] : 0.0f);
-#pragma GCC unroll 16
-    for (int v = 0; v < kV; ++v) {
-      acc[g][v] = b;
-      if (accumulate) {
-        const float* o = out + g * out_stride + v * Ops::W;
-        if constexpr (kMasked) acc[g][v] = Ops::add(acc[g][v], v == kV - 1 ? Ops::load_masked(o, mask) : Ops::load(o));
-        else acc[g][v] = Ops::add(acc[g][v], Ops::load(o));
-      }
-    }
-  }
+  // Vector v of a row of rows (input or output): the last one masked with kMasked.
   const auto load = [&](const float* row, int v) {
     if constexpr (kMasked)
       if (v == kV - 1) return Ops::load_masked(row + v * Ops::W, mask);
     return Ops::load(row + v * Ops::W);
   };
+  V acc[G][kV];
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g) {
+    const V b = Ops::set1(bias ? bias[g] : 0.0f);
+#pragma GCC unroll 16
+    for (int v = 0; v < kV; ++v) acc[g][v] = accumulate ? Ops::add(b, load(out + g * out_stride, v)) : b;
+  }
   // All kV input vectors are loaded before the FMAs when they fit in
   // registers beside the accumulators and broadcasts; otherwise (64x1 on
   // AVX2: 8 + 8 + 1 of 16) one spilled, and loading each vector right before

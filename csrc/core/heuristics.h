@@ -44,6 +44,21 @@ constexpr int64_t sp24_k_block_groups() { return 256; }
 // 2:4, more than one row of x: weight rows per task (whole panels of 8).
 constexpr int64_t sp24_n_block() { return 64; }
 
+// 2:4: rows of x (of m) the SpMM path runs, in panels of `panel_rows`
+// (x transposed, kernels vectorised along the rows of x); the row kernels
+// take the rest. Whole panels, and a last partial panel at least 3/4 full,
+// since the zero rows that fill it cost what real rows do. Measured, AVX2
+// (panels of 64), 4096², 2 threads, ms, row kernels / SpMM path: M 32
+// 10.6 / 13.8, 48 14.2 / 13.1, 64 18.5 / 13.6, 96 27.1 / 27.7, 128 40.9 / 31.3.
+constexpr int64_t sp24_spmm_rows(int64_t m, int64_t panel_rows) {
+  const int64_t rest = m % panel_rows;
+  return rest * 4 >= panel_rows * 3 ? m : m - rest;
+}
+
+// 2:4 SpMM path: groups of 4 along K per block, so a block of a row panel
+// (4 · groups · panel_rows floats) is 16 KiB and stays in L1.
+constexpr int64_t sp24_spmm_k_block_groups(int64_t panel_rows) { return 16 * 1024 / (16 * panel_rows); }
+
 }  // namespace sk
 
 namespace sk {

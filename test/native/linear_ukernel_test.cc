@@ -5,7 +5,9 @@
 // off the vector width; the 2:4 panel kernel every mr ≤ MR and nr ≤ 8 with
 // group counts from 0 to many, bias / accumulate, strided x and out; the 2:4
 // gemv every panel count ≤ 4 and nr ≤ 8 of the last panel, panels apart, and
-// its code check (a bad code in the last row of the last panel);
+// its code check (a bad code in the last row of the last panel); the 2:4
+// SpMM kernel (rows of x transposed) every nr ≤ 8 with group counts from 0
+// to many, bias / accumulate, an output stride past its rows;
 // float32, float16 and bfloat16 weights. Budget: 1e-5 relative to the largest |term| sum (float32 sums).
 #include <math.h>
 #include <string.h>
@@ -46,6 +48,8 @@ struct Sp24 {
   int mr;
   sk_f32_sp24_ukernel_fn fn;
   sk_f32_sp24_gemv_ukernel_fn gemv;
+  int spmm_mr;
+  sk_f32_sp24_spmm_ukernel_fn spmm;
 };
 
 template <class K>
@@ -68,8 +72,9 @@ std::vector<Gemm> gemms() {
 
 std::vector<Sp24> sp24s() {
   std::vector<Sp24> all;
-#define SK_SP24_UKERNEL(isa, mr) \
-  all.push_back({#isa, SK_ISA_ID_##isa, mr, sk_f32_sp24_ukernel_##mr##x8__##isa, sk_f32_sp24_gemv_ukernel__##isa});
+#define SK_SP24_UKERNEL(isa, mr, smr)                                                                              \
+  all.push_back({#isa, SK_ISA_ID_##isa, mr, sk_f32_sp24_ukernel_##mr##x8__##isa, sk_f32_sp24_gemv_ukernel__##isa, smr, \
+                 sk_f32_sp24_spmm_ukernel_##smr##x1__##isa});
 #include "../../csrc/cpu/f32-sp24/sp24.inc"
 #undef SK_SP24_UKERNEL
   return runnable(all);
@@ -294,3 +299,41 @@ SK_TEST(linear_sp24_gemv_ukernel_every_np_nr_and_group_count) {
             }
 }
 
+
+SK_TEST(linear_sp24_spmm_ukernel_every_nr_and_group_count) {
+  Rng rng{27};
+  for (const Sp24& u : sp24s())
+    for (sk_dtype t : kTypes)
+      for (size_t groups : {0, 1, 2, 3, 16, 33})
+        for (size_t nr = 1; nr <= 8; ++nr)
+          for (int mode = 0; mode < 3; ++mode) {  // 0: bias, 1: no bias, 2: accumulate
+            if (groups > 3 && nr != 1 && nr != 5 && nr != 8) continue;
+            const size_t mr = static_cast<size_t>(u.spmm_mr), ys = mr + 3;  // xt [4·groups][mr]; yt rows ys apart
+            const Weights w = make_weights(16 * groups, t, rng);
+            const std::vector<uint8_t> meta = make_words(groups, rng);
+            std::vector<float> xt(4 * groups * mr), bias(8), yt(9 * ys);
+            for (float& v : xt) v = static_cast<float>(rng.normal());
+            for (float& v : bias) v = static_cast<float>(rng.normal());
+            for (float& v : yt) v = static_cast<float>(rng.normal());
+            const std::vector<float> yt0 = yt;
+            u.spmm(nr, groups, xt.data(), w.data(t), meta.data(), t, mode == 0 ? bias.data() : nullptr, yt.data(), ys,
+                   mode == 2);
+            double err = 0;
+            for (size_t r = 0; r < 9; ++r)
+              for (size_t i = 0; i < ys; ++i) {
+                double want = yt0[r * ys + i], scale = 1;
+                if (r < nr && i < mr) {
+                  want = mode == 0 ? bias[r] : mode == 2 ? yt0[r * ys + i] : 0.0;
+                  for (size_t g = 0; g < groups; ++g)
+                    for (int j = 0; j < 2; ++j) {
+                      const size_t k = 4 * g + static_cast<size_t>(code_at(meta.data(), g, static_cast<int>(r), j));
+                      const double term = w.value[16 * g + 8 * j + r] * xt[k * mr + i];
+                      want += term, scale += fabs(term);
+                    }
+                }
+                err = fmax(err, fabs(yt[r * ys + i] - want) / scale);
+              }
+            CHECK(err < 1e-5, "%s sp24 spmm %zux1 %s groups %zu nr %zu mode %d: err %g (outside the tile must be untouched)",
+                  u.isa, mr, sk_dtype_name(t), groups, nr, mode, err);
+          }
+}

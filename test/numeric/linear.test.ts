@@ -65,6 +65,20 @@ describe('linear: shapes around the kernels', () => {
     const sw = keep(await sk.sparsify(w, { format: '2:4' }))
     expect(relErr((keep(await sk.linear(x, sw)).data as Float32Array), ref)).toBeLessThan(kLinearBudget)
   })
+  it('2:4 rows by the SpMM path (panels of 8 / 32 / 64 / 128 rows by ISA): padded last panels and the rest on the row kernels', async () => {
+    // M 50: a 3/4-full panel of 64 (padded), 6 panels of 8 + 2 rows, 32 + 18 rows; M 120: a padded 2nd panel of 64 and
+    // a padded panel of 128; M 200: 3 panels of 64 + 8 rows, 128 + 72 rows; M 48, 64: exactly 3/4 and one panel
+    for (const type of ['float32', 'bfloat16'] as const) {
+      const w = keep(await prunedWeight(37, 300, type, 12))
+      const sw = keep(await sk.sparsify(w, { format: '2:4' }))
+      const bias = keep(sk.randn([37], { seed: 6 }))
+      for (const m of [48, 50, 64, 120, 200]) {
+        const x = keep(sk.randn([m, 300], { seed: m }))
+        const out = keep(await sk.linear(x, sw, bias))
+        expect(relErr(out.data as Float32Array, linearRef(x, w, bias)), `${type} M ${m}`).toBeLessThan(kLinearBudget)
+      }
+    }
+  })
   it('empty: M 0 → [0, N]; N 0 → [M, 0]; K 0 → the bias alone', async () => {
     const w = keep(sk.randn([5, 8], { seed: 1 }))
     expect(keep(await sk.linear(keep(sk.zeros([0, 8])), w)).dims).toEqual([0, 5])

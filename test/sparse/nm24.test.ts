@@ -174,11 +174,12 @@ describe('corrupted SparseWeight: codes out of range', () => {
     ['code 0x1 (i0 > i1)', 10, 0x41, 4, 2],
     ['code 0xB in the top nibble of a word', 15, 0xb4, 7, 3],
   ] as const)
-    it(`${what}: linear (gemv and gemm) and toDense reject it with ERR_SK_INVALID_ARGUMENT naming row ${row}, group ${group}`, async () => {
+    it(`${what}: linear (gemv, row kernels, SpMM path) and toDense reject it with ERR_SK_INVALID_ARGUMENT naming row ${row}, group ${group}`, async () => {
       const sw = await corrupt(at, code)
       const err = { code: 'ERR_SK_INVALID_ARGUMENT', message: expect.stringContaining(`row ${row}, group ${group}`) }
       await expect(sk.linear(keep(sk.randn([1, 24], { seed: 1 })), sw)).rejects.toMatchObject(err)
       await expect(sk.linear(keep(sk.randn([40, 24], { seed: 1 })), sw)).rejects.toMatchObject(err)
+      await expect(sk.linear(keep(sk.randn([130, 24], { seed: 1 })), sw)).rejects.toMatchObject(err) // the SpMM path
       await expect(sw.toDense()).rejects.toMatchObject(err)
     })
   it('a bad code in a padding row of a partial last panel is refused, naming that row', async () => {
@@ -190,6 +191,7 @@ describe('corrupted SparseWeight: codes out of range', () => {
     const err = { code: 'ERR_SK_INVALID_ARGUMENT', message: expect.stringContaining('row 13, group 2') }
     await expect(sk.linear(keep(sk.randn([1, 12], { seed: 1 })), sw)).rejects.toMatchObject(err)
     await expect(sk.linear(keep(sk.randn([40, 12], { seed: 1 })), sw)).rejects.toMatchObject(err)
+    await expect(sk.linear(keep(sk.randn([130, 12], { seed: 1 })), sw)).rejects.toMatchObject(err)
     await expect(sw.toDense()).rejects.toMatchObject(err)
   })
   it('a disposed SparseWeight: ERR_SK_DISPOSED', async () => {

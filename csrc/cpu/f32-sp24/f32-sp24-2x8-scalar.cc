@@ -38,4 +38,4 @@ struct Panel {
 
 }  // namespace sk::cpu::scalar
 
-SK_DEFINE_SP24_UKERNEL(scalar, 2, sk::cpu::scalar::Panel)
+SK_DEFINE_SP24_UKERNEL(scalar, 2, 8, sk::cpu::scalar::Panel)

@@ -36,4 +36,4 @@ struct Panel {
 
 }  // namespace sk::cpu::avx2
 
-SK_DEFINE_SP24_UKERNEL(avx2, 4, sk::cpu::avx2::Panel)
+SK_DEFINE_SP24_UKERNEL(avx2, 4, 64, sk::cpu::avx2::Panel)

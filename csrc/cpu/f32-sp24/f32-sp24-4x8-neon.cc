@@ -48,4 +48,4 @@ struct Panel {
 
 }  // namespace sk::cpu::neon
 
-SK_DEFINE_SP24_UKERNEL(neon, 4, sk::cpu::neon::Panel)
+SK_DEFINE_SP24_UKERNEL(neon, 4, 32, sk::cpu::neon::Panel)

@@ -34,4 +34,4 @@ struct Panel {
 
 }  // namespace sk::cpu::avx512
 
-SK_DEFINE_SP24_UKERNEL(avx512, 8, sk::cpu::avx512::Panel)
+SK_DEFINE_SP24_UKERNEL(avx512, 8, 128, sk::cpu::avx512::Panel)

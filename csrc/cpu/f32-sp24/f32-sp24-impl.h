@@ -116,6 +116,52 @@ static bool sp24_gemv(size_t np, size_t nr, size_t groups, const float* x, const
   }
 }
 
+// kV·W rows of x, transposed (xt [4·groups][kV·W]: element k of row i at
+// xt[k·kV·W + i]), against nr ≤ 8 rows of one panel, vectorised along the
+// rows of x (the SpMM kernels' order): per kept value one broadcast and kV
+// FMAs whose x operand is the row of xt the code points at. The code becomes
+// an address (integer work beside the vector pipes), not a permute per row
+// of x as in sp24_rows, so only the kept products take vector slots.
+template <class T, int kV, int WT>
+static void sp24_spmm_rows(size_t nr, size_t groups, const float* xt, const void* values, const uint8_t* meta,
+                           const float* bias, float* yt, size_t yt_stride, bool accumulate) {
+  using V = typename T::V;
+  constexpr size_t MR = kV * T::W;
+  for (size_t r = 0; r < nr; ++r) {
+    float* y = yt + r * yt_stride;
+    V acc[kV];
+    const V b = T::set1(bias ? bias[r] : 0.0f);
+#pragma GCC unroll 16
+    for (int v = 0; v < kV; ++v) acc[v] = accumulate ? T::load(y + v * T::W) : b;
+    const uint8_t* codes = meta + r / 2;  // row r's nibble of each word
+    const unsigned shift = 4 * static_cast<unsigned>(r % 2);
+    const float* x = xt;
+    for (size_t q = 0; q < groups; ++q, x += 4 * MR) {
+      const unsigned code = (codes[4 * q] >> shift) & 15u;
+      const float* x0 = x + (code & 3u) * MR;
+      const float* x1 = x + (code >> 2) * MR;
+      const V w0 = T::set1(scalar_w<T, WT>(values, 16 * q + r));
+      const V w1 = T::set1(scalar_w<T, WT>(values, 16 * q + 8 + r));
+#pragma GCC unroll 16
+      for (int v = 0; v < kV; ++v) acc[v] = T::fma(T::load(x0 + v * T::W), w0, acc[v]);
+#pragma GCC unroll 16
+      for (int v = 0; v < kV; ++v) acc[v] = T::fma(T::load(x1 + v * T::W), w1, acc[v]);
+    }
+#pragma GCC unroll 16
+    for (int v = 0; v < kV; ++v) T::store(y + v * T::W, acc[v]);
+  }
+}
+
+template <class T, int kV>
+static void sp24_spmm(size_t nr, size_t groups, const float* xt, const void* values, const uint8_t* meta, sk_dtype wt,
+                      const float* bias, float* yt, size_t yt_stride, bool accumulate) {
+  switch (wt) {
+    case SK_F16: return sp24_spmm_rows<T, kV, SK_F16>(nr, groups, xt, values, meta, bias, yt, yt_stride, accumulate);
+    case SK_BF16: return sp24_spmm_rows<T, kV, SK_BF16>(nr, groups, xt, values, meta, bias, yt, yt_stride, accumulate);
+    default: return sp24_spmm_rows<T, kV, SK_F32>(nr, groups, xt, values, meta, bias, yt, yt_stride, accumulate);
+  }
+}
+
 // mr (1..MR) rows: the instance with exactly mr accumulators.
 template <class P, int MR, int WT>
 static void sp24_fit(size_t mr, size_t nr, size_t groups, const float* x, size_t xs, const void* values,
@@ -138,7 +184,7 @@ static void sp24_ukernel(size_t mr, size_t nr, size_t groups, const float* x, si
 }  // namespace sk::cpu::SK_ISA_NAMESPACE
 
 // Defines the micro-kernels of one sp24.inc line; P is the ISA's panel traits.
-#define SK_DEFINE_SP24_UKERNEL(isa, mr, P)                                                                          \
+#define SK_DEFINE_SP24_UKERNEL(isa, mr, smr, P)                                                                          \
   void sk_f32_sp24_ukernel_##mr##x8__##isa(size_t mr_, size_t nr, size_t groups, const float* x, size_t x_stride, \
                                            const void* values, const uint8_t* meta, sk_dtype w_type,              \
                                            const float* bias, float* out, size_t out_stride, bool accumulate) {   \
@@ -149,4 +195,11 @@ static void sp24_ukernel(size_t mr, size_t nr, size_t groups, const float* x, si
                                        size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,      \
                                        const float* bias, float* out) {                                           \
     return sk::cpu::isa::sp24_gemv<P>(np, nr, groups, x, values, vstride, meta, mstride, w_type, bias, out);      \
+  }                                                                                                               \
+  void sk_f32_sp24_spmm_ukernel_##smr##x1__##isa(size_t nr, size_t groups, const float* xt, const void* values,   \
+                                                 const uint8_t* meta, sk_dtype w_type, const float* bias,        \
+                                                 float* yt, size_t yt_stride, bool accumulate) {                 \
+    sk::cpu::isa::sp24_spmm<sk::cpu::isa::LinOps, smr / sk::cpu::isa::LinOps::W>(nr, groups, xt, values, meta,    \
+                                                                                 w_type, bias, yt, yt_stride,    \
+                                                                                 accumulate);                    \
   }

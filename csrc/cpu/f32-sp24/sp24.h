@@ -19,6 +19,10 @@
 // Returns whether every code word it read was valid (padding rows included):
 // it checks them as it streams, so decode reads the codes once; on false the
 // caller finds and reports the bad code (out then holds garbage).
+// sp24 spmm ukernel (many rows of x, transposed: xt [4·groups][MR], MR =
+// smr), for i < MR and rows r < nr ≤ 8 of the panel:
+//   yt[r·yt_stride + i] = init + Σ_q Σ_s v(q, s, r) · xt[(4q + pos_s(code(q, r)))·MR + i]
+//   init = accumulate ? yt[r·yt_stride + i] : (bias ? bias[r] : 0)
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -30,17 +34,23 @@
 typedef void (*sk_f32_sp24_ukernel_fn)(size_t mr, size_t nr, size_t groups, const float* x, size_t x_stride,
                                        const void* values, const uint8_t* meta, sk_dtype w_type, const float* bias,
                                        float* out, size_t out_stride, bool accumulate);
+typedef void (*sk_f32_sp24_spmm_ukernel_fn)(size_t nr, size_t groups, const float* xt, const void* values,
+                                            const uint8_t* meta, sk_dtype w_type, const float* bias, float* yt,
+                                            size_t yt_stride, bool accumulate);
 typedef bool (*sk_f32_sp24_gemv_ukernel_fn)(size_t np, size_t nr, size_t groups, const float* x, const void* values,
                                             size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,
                                             const float* bias, float* out);
 
-#define SK_SP24_UKERNEL(isa, mr)                                                                                  \
+#define SK_SP24_UKERNEL(isa, mr, smr)                                                                                \
   void sk_f32_sp24_ukernel_##mr##x8__##isa(size_t mr_, size_t nr, size_t groups, const float* x, size_t x_stride, \
                                            const void* values, const uint8_t* meta, sk_dtype w_type,              \
                                            const float* bias, float* out, size_t out_stride, bool accumulate); \
   bool sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,       \
                                        size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,          \
-                                       const float* bias, float* out);
+                                       const float* bias, float* out);                                        \
+  void sk_f32_sp24_spmm_ukernel_##smr##x1__##isa(size_t nr, size_t groups, const float* xt, const void* values,   \
+                                                 const uint8_t* meta, sk_dtype w_type, const float* bias,        \
+                                                 float* yt, size_t yt_stride, bool accumulate);
 #include "sp24.inc"
 #undef SK_SP24_UKERNEL
 
@@ -49,6 +59,8 @@ struct sk_linear24_kernel {
   sk_f32_sp24_ukernel_fn fn;         // null when unsupported
   sk_f32_sp24_gemv_ukernel_fn gemv;  // one row of x
   int mr;                            // rows of x per fn call, at most
+  sk_f32_sp24_spmm_ukernel_fn spmm;  // many rows of x, transposed in panels of spmm_mr rows
+  int spmm_mr;
   const char* name;                  // the kernel that runs for these params
 };
 

@@ -12,6 +12,7 @@
 #include "../../core/heuristics.h"
 #include "../../core/host_alloc.h"
 #include "../../core/threadpool.h"
+#include "../row_panels.h"
 #include "spmm.h"
 
 namespace {
@@ -114,11 +115,7 @@ sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
   pool.parallel_for(static_cast<size_t>(panels * k_chunks), [&](size_t task) {
     const int64_t panel = static_cast<int64_t>(task) / k_chunks, c0 = static_cast<int64_t>(task) % k_chunks * k_step;
     const int64_t m0 = panel * pw, rows = std::min(pw, p.m - m0), c1 = std::min(p.k, c0 + k_step);
-    float* dst = xt.get() + panel * p.k * pw;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* src = p.x + (m0 + r) * p.k;
-      for (int64_t c = c0; c < c1; ++c) dst[c * pw + r] = src[c];
-    }
+    sk::to_row_panel(p.x + m0 * p.k, p.k, rows, c0, c1, pw, xt.get() + panel * p.k * pw, false);
   });
   pool.parallel_for(static_cast<size_t>(panels * n_count), [&](size_t task) {
     const int64_t panel = static_cast<int64_t>(task) / n_count, ni = static_cast<int64_t>(task) % n_count;
@@ -130,10 +127,7 @@ sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
     if (slices)
       run_sliced(p, k, *slices, g0, g1, rows, x, pw, y, pw, p.clamp);
     else run_chunk(p, k, dmap, g0, g1, rows, x, pw, y, pw);
-    for (int64_t r = 0; r < rows; ++r) {
-      float* dst = p.out + (m0 + r) * p.n;
-      for (int64_t c = c0; c < c1; ++c) dst[c] = y[c * pw + r];
-    }
+    sk::from_row_panel(y, rows, c0, c1, pw, p.out + m0 * p.n, p.n);
   });
   return SK_OK;
 }

@@ -84,9 +84,10 @@ describe('linear: shapes around the kernels', () => {
     expect(keep(await sk.linear(keep(sk.zeros([0, 8])), w)).dims).toEqual([0, 5])
     expect(keep(await sk.linear(keep(sk.randn([3, 8], { seed: 2 })), keep(sk.zeros([0, 8])))).dims).toEqual([3, 0])
     const bias = keep(sk.tensor(new Float32Array([1, 2, 3])))
-    for (const w0 of [keep(sk.zeros([3, 0])), keep(await sk.sparsify(keep(sk.zeros([3, 0])), { format: '2:4' }))]) {
-      const out = keep(await sk.linear(keep(sk.zeros([2, 0])), w0, bias))
-      expect(Array.from(out.data as Float32Array)).toEqual([1, 2, 3, 1, 2, 3])
-    }
+    for (const w0 of [keep(sk.zeros([3, 0])), keep(await sk.sparsify(keep(sk.zeros([3, 0])), { format: '2:4' }))])
+      for (const m of [2, 64]) { // 64: the 2:4 SpMM path on AVX2 (the row kernels below 48 rows)
+        const out = keep(await sk.linear(keep(sk.zeros([m, 0])), w0, bias))
+        expect(Array.from(out.data as Float32Array)).toEqual(Array.from({ length: 3 * m }, (_, i) => (i % 3) + 1))
+      }
   })
 })

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../../core/cast_math.h"
+#include "../../core/host_alloc.h"
 #include "../../core/threadpool.h"
 #include "../attention/f32-attn.h"
 #include "prefill.h"
@@ -54,10 +55,11 @@ void gemm(const sk_prefill_kernels& kn, int64_t cols, size_t ld, size_t kc, cons
     }
 }
 
-// Column softmax of Sᵀ [cols][ld] (log2 units): st becomes 2^(s - max) and
-// inv[n] = 1 / Σ for the first `rows` columns, 0 for padding lanes.
-void softmax_cols(const sk_prefill_kernels& kn, int64_t cols, size_t ld, int32_t rows, float* st, float* inv) {
-  std::vector<float> mx(ld, kNegInf), sum(ld, 0.0f);
+// Sᵀ [cols][ld] (log2 units) column by column: st becomes 2^(s - mx[n])
+// with mx[n] the lane's max (0 when every entry is -inf), and sum[n] = Σ.
+void exp_cols(const sk_prefill_kernels& kn, int64_t cols, size_t ld, float* st, float* mx, float* sum) {
+  std::fill(mx, mx + ld, kNegInf);
+  std::fill(sum, sum + ld, 0.0f);
   for (int64_t c = 0; c < cols; ++c)
     for (size_t n = 0; n < ld; ++n) mx[n] = std::max(mx[n], st[c * ld + n]);
   for (size_t n = 0; n < ld; ++n) mx[n] = mx[n] == kNegInf ? 0.0f : mx[n];
@@ -66,7 +68,26 @@ void softmax_cols(const sk_prefill_kernels& kn, int64_t cols, size_t ld, int32_t
   kn.vexp2(static_cast<size_t>(cols) * ld, st, st);
   for (int64_t c = 0; c < cols; ++c)
     for (size_t n = 0; n < ld; ++n) sum[n] += st[c * ld + n];
+}
+
+// Column softmax of Sᵀ [cols][ld] (log2 units): st becomes 2^(s - max) and
+// inv[n] = 1 / Σ for the first `rows` columns, 0 for padding lanes.
+void softmax_cols(const sk_prefill_kernels& kn, int64_t cols, size_t ld, int32_t rows, float* st, float* inv) {
+  std::vector<float> mx(ld), sum(ld);
+  exp_cols(kn, cols, ld, st, mx.data(), sum.data());
   for (size_t n = 0; n < ld; ++n) inv[n] = static_cast<int32_t>(n) < rows && sum[n] > 0 ? 1.0f / sum[n] : 0.0f;
+}
+
+// Σ_{n < rows} row[n]·w[n] in float64, in four independent sums: one
+// running sum waits an add's latency per term (this loop was ~5 ms of each
+// head's key importance at 32K keys, ~15 % of PBS's estimate).
+double weighted_sum(const float* row, const float* w, int32_t rows) {
+  double a[4] = {0, 0, 0, 0};
+  int32_t n = 0;
+  for (; n + 4 <= rows; n += 4)
+    for (int t = 0; t < 4; ++t) a[t] += static_cast<double>(row[n + t]) * w[n + t];
+  for (; n < rows; ++n) a[0] += static_cast<double>(row[n]) * w[n];
+  return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
 size_t lanes_up(int64_t n, int32_t lanes) { return static_cast<size_t>((n + lanes - 1) / lanes * lanes); }
@@ -82,7 +103,8 @@ void xattention_block(const sk_block_scores_params& p, const sk_prefill_kernels&
   const size_t ld = lanes_up(rows, kn.lanes), kc = static_cast<size_t>(S * D);
   const int64_t cols = p.causal ? r1 : n_super;
   std::vector<float> qt(kc * ld, 0.0f), inv(ld);
-  std::unique_ptr<float[]> st_buf(new float[static_cast<size_t>(cols) * ld]);  // every entry written by gemm
+  sk::HostScratch<float> st_buf(static_cast<size_t>(cols) * ld);  // every entry written by gemm
+  if (!st_buf) throw std::bad_alloc();
   float* st = st_buf.get();
   // Super-row r: q[rS + S-1-t] in features [tD, (t+1)D) (the antidiagonal of each S×S tile).
   const float qscale = p.scale / static_cast<float>(S) * kLog2e;
@@ -101,8 +123,7 @@ void xattention_block(const sk_block_scores_params& p, const sk_prefill_kernels&
   float* out = p.out + ((b * p.heads_q + h) * nb + qb) * nb;
   for (int64_t kb = 0; kb < nb; ++kb) {
     double acc = 0;
-    for (int64_t c = kb * per_block; c < std::min(cols, (kb + 1) * per_block); ++c)
-      for (int32_t n = 0; n < rows; ++n) acc += st[c * ld + n] * inv[n];
+    for (int64_t c = kb * per_block; c < std::min(cols, (kb + 1) * per_block); ++c) acc += weighted_sum(st + c * ld, inv.data(), rows);
     out[kb] = static_cast<float>(acc);
   }
 }
@@ -150,27 +171,49 @@ void meanpool_head(const sk_block_scores_params& p, int64_t b, int64_t h, const 
 }
 
 // Key importance of one (batch, query head): the mean attention of the last
-// `block` queries on keys [0, key_count).
+// `block` queries on keys [0, key_count). Keys go in chunks whose scores
+// (kImportanceChunk × ld floats, 128 KiB at 128 queries) stay in L2 from the
+// gemm through the exps, each chunk relative to its own max; one last pass
+// rescales to the common max. Whole-width passes (max, subtract, exp, sum
+// over all 16 MiB of scores at 32K keys) went to memory each time: half the
+// op's time.
+constexpr int64_t kImportanceChunk = 256;
+
 void importance_head(const sk_block_scores_params& p, const sk_prefill_kernels& kn, int64_t b, int64_t h,
                      const float* kd) {
   const int64_t D = p.head_dim, q0 = std::max<int64_t>(0, p.seq - p.block), cols = p.key_count;
   const int32_t rows = static_cast<int32_t>(p.seq - q0);
   const size_t ld = lanes_up(rows, kn.lanes);
-  std::vector<float> qt(static_cast<size_t>(D) * ld, 0.0f), inv(ld);
-  std::unique_ptr<float[]> st_buf(new float[static_cast<size_t>(cols) * ld]);  // every entry written by gemm
+  const int64_t chunks = (cols + kImportanceChunk - 1) / kImportanceChunk;
+  std::vector<float> qt(static_cast<size_t>(D) * ld, 0.0f), mx(static_cast<size_t>(chunks) * ld), sum(ld), w(ld);
+  std::vector<float> top(ld, kNegInf), total(ld, 0.0f);
+  // [cols][ld] (16 MiB at 32K keys): cached host scratch, so its pages are
+  // not faulted in afresh on every call (every entry is written by gemm).
+  sk::HostScratch<float> st_buf(static_cast<size_t>(cols) * ld);
+  if (!st_buf) throw std::bad_alloc();
   float* st = st_buf.get();
   const int64_t qat = b * p.q_stride_b + h * p.q_stride_h;
   for (int32_t n = 0; n < rows; ++n)
     for (int64_t e = 0; e < D; ++e) qt[e * ld + n] = load(p.dtype, p.q, qat + (q0 + n) * p.q_stride_s + e) * p.scale * kLog2e;
-  gemm(kn, cols, ld, static_cast<size_t>(D), kd, qt.data(), st);
-  softmax_cols(kn, cols, ld, rows, st, inv.data());
-  float* out = p.out + (b * p.heads_q + h) * p.seq;
-  for (int64_t j = 0; j < p.seq; ++j) {
-    double acc = 0;
-    if (j < cols)
-      for (int32_t n = 0; n < rows; ++n) acc += st[j * ld + n] * inv[n];
-    out[j] = static_cast<float>(acc / rows);
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t c0 = c * kImportanceChunk, cc = std::min(kImportanceChunk, cols - c0);
+    float* m = mx.data() + c * ld;
+    gemm(kn, cc, ld, static_cast<size_t>(D), kd + c0 * D, qt.data(), st + c0 * ld);
+    exp_cols(kn, cc, ld, st + c0 * ld, m, sum.data());
+    for (size_t n = 0; n < ld; ++n) {  // running max and sum over the chunks so far
+      const float t = std::max(top[n], m[n]);
+      total[n] = total[n] * exp2f(top[n] - t) + sum[n] * exp2f(m[n] - t);
+      top[n] = t;
+    }
   }
+  float* out = p.out + (b * p.heads_q + h) * p.seq;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t c0 = c * kImportanceChunk, c1 = std::min(cols, c0 + kImportanceChunk);
+    for (size_t n = 0; n < ld; ++n)  // chunk c's exps to the common max, over the row's sum
+      w[n] = static_cast<int32_t>(n) < rows && total[n] > 0 ? exp2f(mx[c * ld + n] - top[n]) / total[n] : 0.0f;
+    for (int64_t j = c0; j < c1; ++j) out[j] = static_cast<float>(weighted_sum(st + j * ld, w.data(), rows) / rows);
+  }
+  for (int64_t j = cols; j < p.seq; ++j) out[j] = 0.0f;
 }
 
 // Runs fn(i) for i < n, pulled dynamically by the pool's threads.

@@ -30,15 +30,15 @@ sk_linear24_kernel sk_cpu_linear24_pick(const sk_linear_params& p, sk_isa isa) {
   if (p.format != SK_WEIGHT_SP24 || p.k % 4 != 0) return none;
   if (p.w_type != SK_F32 && p.w_type != SK_F16 && p.w_type != SK_BF16) return none;
   if (p.m < 0 || p.n < 0 || p.k < 0) return none;
-#define SK_SP24_UKERNEL(name, mr, smr)                                                                      \
-  if (isa == SK_ISA_##name##_ID)                                                                            \
-    return {sk_f32_sp24_ukernel_##mr##x8__##name,                                                           \
-            sk_f32_sp24_gemv_ukernel__##name,                                                               \
-            mr,                                                                                             \
-            sk_f32_sp24_spmm_ukernel_##smr##x1__##name,                                                     \
-            smr,                                                                                            \
-            p.m == 1                         ? "sk_f32_sp24_gemv_ukernel__" #name                           \
-            : sk::sp24_spmm_rows(p.m, smr) > 0 ? "sk_f32_sp24_spmm_ukernel_" #smr "x1__" #name            \
+#define SK_SP24_UKERNEL(name, mr, smr)                                                         \
+  if (isa == SK_ISA_##name##_ID)                                                               \
+    return {sk_f32_sp24_ukernel_##mr##x8__##name,                                              \
+            sk_f32_sp24_gemv_ukernel__##name,                                                  \
+            mr,                                                                                \
+            sk_f32_sp24_spmm_ukernel_##smr##x1__##name,                                        \
+            smr,                                                                               \
+            p.m == 1                         ? "sk_f32_sp24_gemv_ukernel__" #name              \
+            : sk::sp24_spmm_rows(p.m, smr) > 0 ? "sk_f32_sp24_spmm_ukernel_" #smr "x1__" #name \
                                              : "sk_f32_sp24_ukernel_" #mr "x8__" #name};
 #include "sp24.inc"
 #undef SK_SP24_UKERNEL
@@ -139,9 +139,11 @@ void run_spmm(const sk_linear_params& p, int64_t m, const sk_linear24_kernel& ke
         // found the helper free of side effects and dropped its calls.
         const int64_t next = pn + 1 < p1 ? first + groups : p0 * groups + g0 + kg;
         const int64_t next_groups = pn + 1 < p1 ? gc : std::min(kg, groups - g0 - kg);
-        const uint8_t* nv = static_cast<const uint8_t*>(p.w) + static_cast<size_t>(16 * next) * esize;
-        for (int64_t b = 0; b < 16 * next_groups * static_cast<int64_t>(esize); b += 64) __builtin_prefetch(nv + b);
-        __builtin_prefetch(p.meta + 4 * next);
+        if (next_groups > 0) {
+          const uint8_t* nv = static_cast<const uint8_t*>(p.w) + static_cast<size_t>(16 * next) * esize;
+          for (int64_t b = 0; b < 16 * next_groups * static_cast<int64_t>(esize); b += 64) __builtin_prefetch(nv + b);
+          __builtin_prefetch(p.meta + 4 * next);
+        }
         kern.spmm(static_cast<size_t>(std::min<int64_t>(8, p.n - n0)), static_cast<size_t>(gc), x + 4 * g0 * pw,
                   static_cast<const uint8_t*>(p.w) + static_cast<size_t>(16 * first) * esize, p.meta + 4 * first,
                   p.w_type, p.bias ? p.bias + n0 : nullptr, y + n0 * pw, static_cast<size_t>(pw), g0 > 0);

@@ -41,15 +41,15 @@ typedef bool (*sk_f32_sp24_gemv_ukernel_fn)(size_t np, size_t nr, size_t groups,
                                             size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,
                                             const float* bias, float* out);
 
-#define SK_SP24_UKERNEL(isa, mr, smr)                                                                                \
+#define SK_SP24_UKERNEL(isa, mr, smr)                                                                             \
   void sk_f32_sp24_ukernel_##mr##x8__##isa(size_t mr_, size_t nr, size_t groups, const float* x, size_t x_stride, \
                                            const void* values, const uint8_t* meta, sk_dtype w_type,              \
-                                           const float* bias, float* out, size_t out_stride, bool accumulate); \
-  bool sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,       \
-                                       size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,          \
-                                       const float* bias, float* out);                                        \
+                                           const float* bias, float* out, size_t out_stride, bool accumulate);    \
+  bool sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,   \
+                                       size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,      \
+                                       const float* bias, float* out);                                            \
   void sk_f32_sp24_spmm_ukernel_##smr##x1__##isa(size_t nr, size_t groups, const float* xt, const void* values,   \
-                                                 const uint8_t* meta, sk_dtype w_type, const float* bias,        \
+                                                 const uint8_t* meta, sk_dtype w_type, const float* bias,         \
                                                  float* yt, size_t yt_stride, bool accumulate);
 #include "sp24.inc"
 #undef SK_SP24_UKERNEL

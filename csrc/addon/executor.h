@@ -5,6 +5,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -46,12 +47,14 @@ class Executor {
     Done done;
   };
   void job_loop();
+  void spin_for_job();
 
   Napi::Env env_;
   Napi::ThreadSafeFunction tsfn_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Job>> queue_;
+  std::atomic<size_t> queued_{0};  // queue_.size(), read without the lock by the idle spin
   std::unique_ptr<ThreadPool> pool_;
   int threads_wanted_;
   int pending_ = 0;  // JS thread only: jobs whose done has not run yet

@@ -1,6 +1,6 @@
 #include "executor.h"
 
-#include <chrono>
+#include "../core/spin.h"
 
 namespace sk {
 
@@ -50,17 +50,7 @@ void Executor::shutdown() {
 // spins (idle pool workers sleep, threadpool.h), so one core stays free for
 // the JS thread.
 void Executor::spin_for_job() {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
-  while (queued_.load(std::memory_order_acquire) == 0) {
-    for (int i = 0; i < 64; ++i) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#elif defined(__aarch64__)
-      __asm__ __volatile__("yield");
-#endif
-    }
-    if (std::chrono::steady_clock::now() >= end) return;
-  }
+  spin_until([this] { return queued_.load(std::memory_order_acquire) != 0; }, std::chrono::microseconds(50));
 }
 
 void Executor::job_loop() {

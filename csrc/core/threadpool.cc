@@ -1,15 +1,6 @@
 #include "threadpool.h"
 
-#include <chrono>
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#define SK_CPU_RELAX() _mm_pause()
-#elif defined(__aarch64__)
-#define SK_CPU_RELAX() __asm__ __volatile__("yield")
-#else
-#define SK_CPU_RELAX() ((void)0)
-#endif
+#include "spin.h"
 
 namespace sk {
 
@@ -17,19 +8,6 @@ namespace {
 
 // How long parallel_for spins for its last worker before it sleeps.
 constexpr auto kSpin = std::chrono::microseconds(50);
-
-// Spins until ready() or kSpin passes; returns ready().
-template <class Ready>
-bool spin_until(Ready ready) {
-  const auto end = std::chrono::steady_clock::now() + kSpin;
-  for (;;) {
-    for (int i = 0; i < 64; ++i) {
-      if (ready()) return true;
-      SK_CPU_RELAX();
-    }
-    if (std::chrono::steady_clock::now() >= end) return ready();
-  }
-}
 
 }  // namespace
 
@@ -89,7 +67,7 @@ void ThreadPool::parallel_for(size_t tasks, const std::function<void(size_t)>& t
   // Every worker takes part in every generation, so none can still hold this
   // call's task pointer once pending_ is zero.
   const auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
-  if (!spin_until(done)) {
+  if (!spin_until(done, kSpin)) {
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, done);
   }

@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "../../csrc/core/threadpool.h"
@@ -20,8 +21,9 @@ struct Inputs {
   std::vector<float> q, k;
 };
 
-Inputs make_inputs(uint64_t seed) {
+Inputs make_inputs(uint64_t seed, int64_t s = 77) {
   Inputs x;
+  x.s = s;
   sktest::Rng rng{seed};
   x.q.resize(static_cast<size_t>(x.hq * x.s * x.d)), x.k.resize(static_cast<size_t>(x.hkv * x.s * x.d));
   for (float& v : x.q) v = static_cast<float>(rng.normal());
@@ -89,25 +91,30 @@ SK_TEST(prefill_xattention_scores_every_isa_stride_4_and_8) {
   }
 }
 
+// 64 keys of 77 (one chunk of scratch), and 600 of 700: three chunks (256,
+// 256, 88), each against its own max before the rescaling to the common one.
 SK_TEST(prefill_key_importance_every_isa) {
-  const Inputs x = make_inputs(12);
-  std::vector<double> ref(static_cast<size_t>(x.hq * x.s), 0.0);
-  for (int64_t h = 0; h < x.hq; ++h)
-    for (int64_t i = x.s - 16; i < x.s; ++i) {
-      std::vector<double> l(64);
-      double m = -INFINITY, sum = 0;
-      for (int64_t j = 0; j < 64; ++j) l[j] = dotqk(x, h, i, j) / 4.0, m = fmax(m, l[j]);
-      for (double v : l) sum += exp(v - m);
-      for (int64_t j = 0; j < 64; ++j) ref[h * x.s + j] += exp(l[j] - m) / sum / 16;
+  for (const auto& [s, keys] : {std::pair<int64_t, int64_t>{77, 64}, {700, 600}}) {
+    const Inputs x = make_inputs(12, s);
+    std::vector<double> ref(static_cast<size_t>(x.hq * x.s), 0.0);
+    for (int64_t h = 0; h < x.hq; ++h)
+      for (int64_t i = x.s - 16; i < x.s; ++i) {
+        std::vector<double> l(static_cast<size_t>(keys));
+        double m = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < keys; ++j) l[j] = dotqk(x, h, i, j) / 4.0, m = fmax(m, l[j]);
+        for (double v : l) sum += exp(v - m);
+        for (int64_t j = 0; j < keys; ++j) ref[h * x.s + j] += exp(l[j] - m) / sum / 16;
+      }
+    for (sk_isa isa : sktest::isas_here()) {
+      std::vector<float> out(ref.size(), -1.0f);
+      sk_block_scores_params p = params(x, SK_SCORE_KEY_IMPORTANCE, 16, 1, out.data());
+      p.key_count = keys;
+      const sk_prefill_kernels kn = sk_cpu_prefill_pick(p, isa);
+      sk::ThreadPool pool(2);
+      CHECK(kn.qk && sk_cpu_block_scores_run(p, kn, pool) == SK_OK, "[%s] run failed", sk_isa_name(isa));
+      const double err = max_diff(out, ref);
+      CHECK(err <= 1e-6, "[%s] %lld keys: importance error %.3g", sk_isa_name(isa), static_cast<long long>(keys), err);
     }
-  for (sk_isa isa : sktest::isas_here()) {
-    std::vector<float> out(ref.size(), -1.0f);
-    const sk_block_scores_params p = params(x, SK_SCORE_KEY_IMPORTANCE, 16, 1, out.data());
-    const sk_prefill_kernels kn = sk_cpu_prefill_pick(p, isa);
-    sk::ThreadPool pool(2);
-    CHECK(kn.qk && sk_cpu_block_scores_run(p, kn, pool) == SK_OK, "[%s] run failed", sk_isa_name(isa));
-    const double err = max_diff(out, ref);
-    CHECK(err <= 1e-6, "[%s] importance error %.3g", sk_isa_name(isa), err);
   }
 }
 

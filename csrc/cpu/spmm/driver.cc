@@ -81,14 +81,17 @@ sk_status run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const i
   const int64_t m_chunks = std::max<int64_t>(1, std::min(tiles, (want + p.batch - 1) / p.batch));
   const int64_t tiles_per_chunk = (tiles + m_chunks - 1) / m_chunks;
   const int64_t m_step = tiles_per_chunk * k.mr;
-  const int64_t m_count = (p.m + m_step - 1) / m_step;
+  int64_t m_count = (p.m + m_step - 1) / m_step;
+  // A last chunk of a few rows joins the one before: the kernel runs them with
+  // its last tile (f32-spmm-impl.h) instead of walking every weight again.
+  if (m_count > 1 && p.m - (m_count - 1) * m_step <= k.mr / 4) --m_count;
   const std::vector<int64_t> chunks = channel_chunks(p, (want + p.batch * m_count - 1) / (p.batch * m_count));
   const int64_t n_count = static_cast<int64_t>(chunks.size()) - 1;
   const int64_t tasks = p.batch * m_count * n_count;
   pool.parallel_for(static_cast<size_t>(tasks), [&](size_t task) {
     const int64_t t = static_cast<int64_t>(task);
     const int64_t b = t / (m_count * n_count), mi = t / n_count % m_count, ni = t % n_count;
-    const int64_t m0 = mi * m_step, rows = std::min(m_step, p.m - m0);
+    const int64_t m0 = mi * m_step, rows = mi == m_count - 1 ? p.m - m0 : m_step;
     const float* x = p.x + b * p.k * p.m + m0;
     float* out = p.out + b * p.n * p.m + m0;
     if (slices)

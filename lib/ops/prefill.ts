@@ -275,7 +275,11 @@ export interface PermutedAttentionOptions {
   blockSize?: number
   /** Keys permuted within segments of this many tokens, a multiple of blockSize. Default 256. */
   segmentSize?: number
-  /** Share of each row's estimated (mean-pooled) mass to keep, in (0, 1]. Default 0.9. */
+  /**
+   * Share of each row's estimated (mean-pooled) mass to keep, in (0, 1]. Default 0.9 (PBS-Attn's).
+   * A row whose mass spreads evenly over a few blocks can lose one of them; 0.95 keeps the output
+   * within 1e-2 of dense on the bench generator at 32K (docs/prefill.md, "Choosing τ").
+   */
   threshold?: number
   /** Must be true: PBS-Attn is causal prefill. Default true. */
   causal?: boolean

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "../../csrc/core/lru_cache.h"
 #include "../common.cuh"
 #include "loader.h"
 
@@ -24,19 +25,34 @@ void check(Status s, const char* call) {
 
 int value_type(sk_dtype dtype) { return dtype == SK_F16 ? kR16F : kR16BF; }
 
+// A plan and what it was built from. The destructor releases what was
+// initialized (stage = steps done), so a failed build leaks nothing and an
+// evicted plan frees its workspace: cudaFree waits for the device's queued
+// work, so a matmul still running on it is not cut short.
 struct PlanEntry {
+  int device = 0;
+  int stage = 0;
   MatDescriptor a, b, c;
   MatmulDescriptor matmul;
   AlgSelection alg;
   Plan plan;
   size_t workspace_bytes = 0;
   void* workspace = nullptr;
+  ~PlanEntry();
 };
+
+// Plans kept at once, least recently used out first: one per (device, dtype,
+// m, n, k), so a model whose row counts vary (prefill lengths) would
+// otherwise add a plan and a workspace per length for the life of the process.
+constexpr size_t kMaxPlans = 32;
+
+using PlanKey = std::tuple<int, int, int64_t, int64_t, int64_t>;
 
 std::mutex g_mu;
 std::map<int, std::unique_ptr<Handle>> g_handles;
 std::map<std::tuple<int, int, int64_t, int64_t>, std::unique_ptr<MatDescriptor>> g_weight_descs;
-std::map<std::tuple<int, int, int64_t, int64_t, int64_t>, std::unique_ptr<PlanEntry>> g_plans;
+// Never destroyed (no static destructor: the library may be gone at exit).
+sk::LruCache<PlanKey, PlanEntry>& g_plans = *new sk::LruCache<PlanKey, PlanEntry>(kMaxPlans);
 
 const Api& live_api() {
   const Api* a = api();
@@ -44,7 +60,7 @@ const Api& live_api() {
   return *a;
 }
 
-// Callers hold g_mu. Handles, descriptors and plans live until the process exits.
+// Callers hold g_mu. Handles and weight descriptors (one per weight shape) live until the process exits.
 const Handle& handle_locked(int device) {
   auto& slot = g_handles[device];
   if (!slot) {
@@ -67,50 +83,47 @@ const MatDescriptor& weight_desc_locked(int device, sk_dtype dtype, int64_t n, i
   return *slot;
 }
 
-// Releases what a failed plan build had initialized (stage = steps done), so
-// a refused shape leaks nothing; built plans live until the process exits and
-// are never destroyed from static destructors (the library may be gone then).
-void release_partial(const Api& a, PlanEntry& e, int stage) {
-  if (stage >= 6) a.MatmulPlanDestroy(&e.plan);
-  if (stage >= 5 && a.MatmulAlgSelectionDestroy) a.MatmulAlgSelectionDestroy(&e.alg);
-  if (stage >= 3) a.MatDescriptorDestroy(&e.c);
-  if (stage >= 2) a.MatDescriptorDestroy(&e.b);
-  if (stage >= 1) a.MatDescriptorDestroy(&e.a);
+PlanEntry::~PlanEntry() {
+  const Api* lib = api();
+  if (!lib) return;
+  if (stage >= 6) lib->MatmulPlanDestroy(&plan);
+  if (stage >= 5 && lib->MatmulAlgSelectionDestroy) lib->MatmulAlgSelectionDestroy(&alg);
+  if (stage >= 3) lib->MatDescriptorDestroy(&c);
+  if (stage >= 2) lib->MatDescriptorDestroy(&b);
+  if (stage >= 1) lib->MatDescriptorDestroy(&a);
+  if (workspace) {
+    int current = 0;
+    cudaGetDevice(&current);
+    cudaSetDevice(device);
+    cudaFree(workspace);
+    cudaSetDevice(current);
+  }
 }
 
-const PlanEntry& plan_locked(int device, sk_dtype dtype, int64_t m, int64_t n, int64_t k) {
-  const auto key = std::make_tuple(device, int(dtype), m, n, k);
-  if (auto it = g_plans.find(key); it != g_plans.end()) return *it->second;
+std::shared_ptr<PlanEntry> build_plan(int device, sk_dtype dtype, int64_t m, int64_t n, int64_t k) {
   const Api& a = live_api();
   const Handle& h = handle_locked(device);
   const int type = value_type(dtype);
-  auto e = std::make_unique<PlanEntry>();
-  int stage = 0;
-  try {
-    check(a.StructuredDescriptorInit(&h, &e->a, n, k, k, 16, type, kOrderRow, kSparsity50),
-          "cusparseLtStructuredDescriptorInit");
-    stage = 1;
-    check(a.DenseDescriptorInit(&h, &e->b, k, m, k, 16, type, kOrderCol), "cusparseLtDenseDescriptorInit (x)");
-    stage = 2;
-    check(a.DenseDescriptorInit(&h, &e->c, n, m, n, 16, type, kOrderCol), "cusparseLtDenseDescriptorInit (out)");
-    stage = 3;
-    check(a.MatmulDescriptorInit(&h, &e->matmul, kOpN, kOpN, &e->a, &e->b, &e->c, &e->c,
-                                 enum_table(status().version).compute_32f),
-          "cusparseLtMatmulDescriptorInit");
-    stage = 4;
-    check(a.MatmulAlgSelectionInit(&h, &e->alg, &e->matmul, kAlgDefault), "cusparseLtMatmulAlgSelectionInit");
-    stage = 5;
-    check(a.MatmulPlanInit(&h, &e->plan, &e->matmul, &e->alg), "cusparseLtMatmulPlanInit");
-    stage = 6;
-    check(a.MatmulGetWorkspace(&h, &e->plan, &e->workspace_bytes), "cusparseLtMatmulGetWorkspace");
-    if (e->workspace_bytes) SK_CUDA_CHECK(cudaMalloc(&e->workspace, e->workspace_bytes));
-  } catch (...) {
-    release_partial(a, *e, stage);
-    throw;
-  }
-  auto& slot = g_plans[key];
-  slot = std::move(e);
-  return *slot;
+  auto e = std::make_shared<PlanEntry>();
+  e->device = device;
+  check(a.StructuredDescriptorInit(&h, &e->a, n, k, k, 16, type, kOrderRow, kSparsity50),
+        "cusparseLtStructuredDescriptorInit");
+  e->stage = 1;
+  check(a.DenseDescriptorInit(&h, &e->b, k, m, k, 16, type, kOrderCol), "cusparseLtDenseDescriptorInit (x)");
+  e->stage = 2;
+  check(a.DenseDescriptorInit(&h, &e->c, n, m, n, 16, type, kOrderCol), "cusparseLtDenseDescriptorInit (out)");
+  e->stage = 3;
+  check(a.MatmulDescriptorInit(&h, &e->matmul, kOpN, kOpN, &e->a, &e->b, &e->c, &e->c,
+                               enum_table(status().version).compute_32f),
+        "cusparseLtMatmulDescriptorInit");
+  e->stage = 4;
+  check(a.MatmulAlgSelectionInit(&h, &e->alg, &e->matmul, kAlgDefault), "cusparseLtMatmulAlgSelectionInit");
+  e->stage = 5;
+  check(a.MatmulPlanInit(&h, &e->plan, &e->matmul, &e->alg), "cusparseLtMatmulPlanInit");
+  e->stage = 6;
+  check(a.MatmulGetWorkspace(&h, &e->plan, &e->workspace_bytes), "cusparseLtMatmulGetWorkspace");
+  if (e->workspace_bytes) SK_CUDA_CHECK(cudaMalloc(&e->workspace, e->workspace_bytes));
+  return e;
 }
 
 }  // namespace
@@ -157,12 +170,12 @@ void compress(int device, sk_dtype dtype, int64_t n, int64_t k, const void* dens
 
 void matmul(int device, sk_dtype dtype, int64_t m, int64_t n, int64_t k, const void* compressed, const void* x,
             void* out, cudaStream_t stream) {
-  const PlanEntry* e;
+  std::shared_ptr<PlanEntry> e;  // held through the call: an eviction meanwhile cannot free it
   const Handle* h;
   {
     std::lock_guard<std::mutex> lock(g_mu);
     h = &handle_locked(device);
-    e = &plan_locked(device, dtype, m, n, k);
+    e = g_plans.get({device, int(dtype), m, n, k}, [&] { return build_plan(device, dtype, m, n, k); });
   }
   const float alpha = 1.f, beta = 0.f;
   cudaStream_t streams[1] = {stream};

@@ -1,6 +1,7 @@
 // cuSPARSELt as a backend of the 2:4 linear: out[m, n] = x[m, k] · wᵀ with w
 // compressed by cuSPARSELt once per SparseWeight. One handle per device, a
-// plan cache keyed by (device, dtype, m, n, k). Runs on the executor thread
+// plan cache keyed by (device, dtype, m, n, k), the 32 most recently used
+// (sk::LruCache). Runs on the executor thread
 // whose device is current; failures throw CudaFailure.
 //
 // Layout (PyTorch's): A = w structured [n, k] row-major (op N); B = x seen
@@ -37,7 +38,7 @@ void matmul(int device, sk_dtype dtype, int64_t m, int64_t n, int64_t k, const v
 void note_fallback(const std::string& reason);
 std::string last_fallback();
 
-// Plans built so far (all devices), for tests and `sparsekit info`.
+// Plans cached now (all devices, at most 32), for tests and `sparsekit info`.
 size_t cached_plans();
 
 }  // namespace sk::cusparselt

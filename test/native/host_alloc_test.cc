@@ -1,10 +1,14 @@
 // Host blocks: references, and the cache of freed blocks (64 KiB or more,
-// 256 MiB in all, oldest evicted first) that host_alloc reuses by size.
+// 256 MiB in all, oldest evicted first) that host_alloc reuses by size; and
+// the bounded LRU cache of shared values (cuSPARSELt plans).
 #include <stdint.h>
 
+#include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "../../csrc/core/host_alloc.h"
+#include "../../csrc/core/lru_cache.h"
 #include "check.h"
 
 SK_TEST(host_alloc_reuses_a_freed_block_of_the_same_size) {
@@ -51,4 +55,39 @@ SK_TEST(host_alloc_cache_holds_at_most_256_mib) {
   sk::host_release(huge);
   CHECK(sk::host_stats().cached_bytes == 256 * mib, "a block past the cap is freed, not cached");
   sk::host_empty_cache();
+}
+
+namespace {
+struct Counted {  // counts its destructions, as a plan's destructor frees it
+  explicit Counted(int* freed) : freed(freed) {}
+  ~Counted() { ++*freed; }
+  int* freed;
+};
+}  // namespace
+
+SK_TEST(lru_cache_bounds_its_values_and_frees_the_evicted_once_unused) {
+  int freed = 0, made = 0;
+  sk::LruCache<int, Counted> cache(2);
+  const auto make = [&] { return ++made, std::make_shared<Counted>(&freed); };
+  cache.get(1, make);
+  cache.get(2, make);
+  CHECK(cache.get(1, make) && made == 2, "a hit makes nothing (made %d)", made);
+  std::shared_ptr<Counted> held = cache.get(2, make);  // 2 most recent, then 1
+  cache.get(3, make);                                  // evicts 1, the least recent
+  CHECK(cache.size() == 2 && made == 3 && freed == 1, "size %zu made %d freed %d", cache.size(), made, freed);
+  cache.get(4, make);  // evicts 2, which the caller still holds
+  CHECK(freed == 1 && held.use_count() == 1, "an evicted value in use lives on (freed %d)", freed);
+  held.reset();
+  CHECK(freed == 2, "and is freed when its user lets go (freed %d)", freed);
+  cache.get(1, make);
+  CHECK(made == 5 && freed == 3, "an evicted key is made again (made %d freed %d)", made, freed);
+  bool threw = false;
+  try {
+    cache.get(9, []() -> std::shared_ptr<Counted> { throw std::runtime_error("refused"); });
+  } catch (const std::runtime_error&) {
+    threw = true;
+  }
+  CHECK(threw && cache.size() == 2 && freed == 3, "a failed make changes nothing (size %zu freed %d)", cache.size(), freed);
+  sk::LruCache<int, Counted> zero(0);
+  CHECK(zero.capacity() == 1, "capacity at least 1");
 }

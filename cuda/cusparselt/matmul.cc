@@ -179,9 +179,13 @@ void matmul(int device, sk_dtype dtype, int64_t m, int64_t n, int64_t k, const v
   }
   const float alpha = 1.f, beta = 0.f;
   cudaStream_t streams[1] = {stream};
-  check(live_api().Matmul(h, &e->plan, &alpha, compressed, x, &beta, out, out, e->workspace,
-                          reinterpret_cast<Stream*>(streams), 1),
-        "cusparseLtMatmul");
+  const Status s = live_api().Matmul(h, &e->plan, &alpha, compressed, x, &beta, out, out, e->workspace,
+                                     reinterpret_cast<Stream*>(streams), 1);
+  {
+    std::lock_guard<std::mutex> lock(g_mu);  // plans are built and destroyed under the lock only
+    e.reset();
+  }
+  check(s, "cusparseLtMatmul");
 }
 
 std::string g_fallback;

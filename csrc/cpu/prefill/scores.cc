@@ -90,6 +90,17 @@ double weighted_sum(const float* row, const float* w, int32_t rows) {
   return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
+// Σ a[e]·b[e] in four running sums, for the same reason as weighted_sum
+// (the pooled logits: nb² / 2 dots of D terms per head, 2M at 32K).
+double dot(const double* a, const double* b, int64_t n) {
+  double s[4] = {0, 0, 0, 0};
+  int64_t e = 0;
+  for (; e + 4 <= n; e += 4)
+    for (int t = 0; t < 4; ++t) s[t] += a[e + t] * b[e + t];
+  for (; e < n; ++e) s[0] += a[e] * b[e];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 size_t lanes_up(int64_t n, int32_t lanes) { return static_cast<size_t>((n + lanes - 1) / lanes * lanes); }
 
 // One query block of XAttention. kp: the key head packed [n_super · stride][D]
@@ -158,10 +169,7 @@ void meanpool_head(const sk_block_scores_params& p, int64_t b, int64_t h, const 
     double mx = -INFINITY;
     for (int64_t kb = 0; kb < nb; ++kb) {
       const bool cand = (!p.causal || kb <= qb) && (p.segment_blocks == 0 || kb / p.segment_blocks != qb / p.segment_blocks);
-      double dot = 0;
-      if (cand)
-        for (int64_t e = 0; e < D; ++e) dot += qm[qb * D + e] * km[kb * D + e];
-      logit[kb] = cand ? dot * p.scale : -INFINITY;
+      logit[kb] = cand ? dot(qm.data() + qb * D, km.data() + kb * D, D) * p.scale : -INFINITY;
       mx = std::max(mx, logit[kb]);
     }
     double sum = 0;

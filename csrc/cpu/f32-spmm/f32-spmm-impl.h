@@ -5,9 +5,10 @@
 //
 // Loop order is XNNPACK's: per tile of MR rows, walk every group's non-zero
 // blocks; per block one MR-row input load feeds the NR accumulator sets (the
-// blocked variants' point: fewer loads per FMA). Rows left over from MR run in
-// one more pass with a masked last vector where the ISA has masked loads
-// (each pass re-reads every weight: 196 = 3·64 + 4 rows is 4 passes, not 7);
+// blocked variants' point: fewer loads per FMA). Where the ISA has masked
+// loads, rows left over from MR run with a masked last vector: on the last
+// tile when they fit in registers beside it (196 = 3·64 + 4 rows: 3 passes
+// over the weights), else in one more pass (each pass re-reads every weight);
 // elsewhere as XNNPACK does, in halved tiles down to one vector, then by row.
 #pragma once
 #include <stddef.h>

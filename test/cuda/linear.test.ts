@@ -322,6 +322,26 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
     await expect(linear24Cuda(x, sw, null, out)).rejects.toMatchObject({ code: 'ERR_SK_DISPOSED' })
   })
 
+  it('cuSPARSELt keeps at most 32 plans; a row count whose plan was evicted is planned again and still right', async (ctx) => {
+    const w = await randomWeight24(32, 64, 'bfloat16', 3)
+    using sw = await sparsify24CudaFromCpuLayout(w.values, w.meta, 'bfloat16', [32, 64], 'cuda')
+    if (!usesCusparseLt(sw)) ctx.skip()
+    const run = async (m: number) => {
+      const xBits = await toHalfBits('bfloat16', randomValues(m * 64, m))
+      const x = Float64Array.from(xBits, (b) => halfToNumber('bfloat16', b))
+      using xt = await cudaTensor('bfloat16', xBits, [m, 64])
+      using out = sk.zeros([m, 32], 'bfloat16', 'cuda')
+      await linear24Cuda(xt, sw, null, out)
+      const ref = reference(x, w.dense, null, m, 32, 64, 'bfloat16')
+      expect(await maxErr(out, ref.out, 'bfloat16'), `m ${m}`).toBeLessThanOrEqual(ref.budget)
+    }
+    const before = binding!.cusparseLtStatus().lastFallback
+    for (let m = 8; m <= 8 * 40; m += 8) await run(m) // 40 row counts: one plan each
+    expect(binding!.cusparseLtStatus().plans).toBeLessThanOrEqual(32)
+    await run(8) // evicted by now: built again
+    expect(binding!.cusparseLtStatus().lastFallback, 'no call fell back to our kernel').toBe(before)
+  })
+
   it('sk.devices() names the 2:4 path for each CUDA device', () => {
     for (const d of sk.devices())
       if (d.kind === 'cuda') {

@@ -149,6 +149,33 @@ export interface GatherRowsArgs {
   srcStrides: [number, number, number]
 }
 
+/** Arguments of `selectBlocks`; mirrors `sk_select_params` (rule 1 threshold, 2 top-k, 3 PBS-Attn's permuted). */
+export interface SelectBlocksArgs {
+  rule: 1 | 2 | 3
+  rows: number
+  nb: number
+  /** Rules 1 and 3. */
+  threshold?: number
+  /** Rule 2. */
+  budget?: number
+  /** Rules 1 and 2. */
+  causal?: boolean
+  /** Rule 3: blocks per segment, query heads, query heads per key head. */
+  segmentBlocks?: number
+  headsQ?: number
+  group?: number
+}
+
+/** Arguments of `segmentOrder`; mirrors `sk_segment_order_params`. */
+export interface SegmentOrderArgs {
+  batch: number
+  headsQ: number
+  headsKv: number
+  seq: number
+  keyCount: number
+  segment: number
+}
+
 /** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
 export interface CpuBinding {
   cpuInfo(): CpuInfo
@@ -191,6 +218,10 @@ export interface CpuBinding {
   blockScores(q: ArrayBufferView, k: ArrayBufferView, out: Float32Array, args: BlockScoresArgs): Promise<void>
   /** dst[b, h, s] = src[b, h, idx[b, h, s]] row by row, dst contiguous (`sk_gather_rows_params`). */
   gatherRows(src: ArrayBufferView, idx: Int32Array, dst: ArrayBufferView, args: GatherRowsArgs): Promise<void>
+  /** bits [rows, nb] from scores [rows, nb] (sinkBlock [batch · key heads] for rule 3, else null). */
+  selectBlocks(scores: Float32Array, sinkBlock: Int32Array | null, bits: Uint8Array, args: SelectBlocksArgs): Promise<void>
+  /** indices [B, Hkv, S] from importance [B, Hq, S]: each complete segment by decreasing summed importance. */
+  segmentOrder(importance: Float32Array, indices: Int32Array, args: SegmentOrderArgs): Promise<void>
 }
 
 /** Why CUDA can or cannot be used, from the CUDA addon. */

@@ -65,6 +65,8 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("sparse24", &SparsekitAddon::Sparse24),
                            InstanceMethod("blockScores", &SparsekitAddon::BlockScores),
                            InstanceMethod("gatherRows", &SparsekitAddon::GatherRows),
+                           InstanceMethod("selectBlocks", &SparsekitAddon::SelectBlocks),
+                           InstanceMethod("segmentOrder", &SparsekitAddon::SegmentOrder),
                        });
 }
 

@@ -44,6 +44,8 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value Sparse24(const Napi::CallbackInfo& info);
   Napi::Value BlockScores(const Napi::CallbackInfo& info);  // op_prefill.cc
   Napi::Value GatherRows(const Napi::CallbackInfo& info);   // op_prefill.cc
+  Napi::Value SelectBlocks(const Napi::CallbackInfo& info);  // op_prefill.cc
+  Napi::Value SegmentOrder(const Napi::CallbackInfo& info);  // op_prefill.cc
 
   // Tags the handles this load hands out, random per load, so a handle from
   // another copy of the addon (or a forged object) is refused, not trusted.

@@ -2,6 +2,8 @@
 // what memory safety depends on is checked again here):
 //   blockScores(q, k, out, args) → Promise<void>: sk_block_scores_params
 //   gatherRows(src, idx, dst, args) → Promise<void>: sk_gather_rows_params
+//   selectBlocks(scores, sinkBlock, bits, args) → Promise<void>: sk_select_params
+//   segmentOrder(importance, indices, args) → Promise<void>: sk_segment_order_params
 // Indices are copied before they are checked, so JS cannot change them
 // between the check and the kernel.
 
@@ -30,6 +32,14 @@ HostView array_arg(const Napi::CallbackInfo& info, size_t index, const char* nam
     throw_error(env, SK_ERR_SHAPE, std::string("Expected at least ") + num(elems) + " elements in " + name +
                                        " but received " + num(static_cast<int64_t>(a.ElementLength())));
   return host_view_arg(info, index, name, checked_bytes(env, static_cast<size_t>(elems), elem_size, name));
+}
+
+// A typed-array argument of the given type holding at least `elems` elements.
+HostView typed_arg(const Napi::CallbackInfo& info, size_t index, const char* name, napi_typedarray_type type,
+                   const char* type_name, int64_t elems, size_t elem_size) {
+  if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != type)
+    throw_error(info.Env(), SK_ERR_INVALID_ARGUMENT, std::string("Expected a ") + type_name + " for " + name);
+  return array_arg(info, index, name, elems, elem_size);
 }
 
 }  // namespace
@@ -96,6 +106,87 @@ Napi::Value SparsekitAddon::GatherRows(const Napi::CallbackInfo& info) {
   holds->hold(src), holds->hold(dst);
   return submit_op(*executor_, env, holds, [p, idx](ThreadPool& pool) {
     sk_cpu_gather_rows_run(p, pool);
+    return JobResult{};
+  });
+}
+
+Napi::Value SparsekitAddon::SelectBlocks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[3].IsObject()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an args object");
+  Napi::Object a = info[3].As<Napi::Object>();
+  sk_select_params p{};
+  const int64_t kMax = INT32_MAX;
+  p.rule = static_cast<int32_t>(args_int(env, a, "rule", SK_SELECT_THRESHOLD, SK_SELECT_PERMUTED));
+  p.rows = args_int(env, a, "rows", 0, kMax, SK_ERR_SHAPE);
+  p.nb = args_int(env, a, "nb", 1, kMax, SK_ERR_SHAPE);
+  int64_t n;
+  if (__builtin_mul_overflow(p.rows, p.nb, &n)) throw_error(env, SK_ERR_SHAPE, "Size overflows for scores");
+  if (p.rule == SK_SELECT_TOPK) {
+    p.budget = args_int(env, a, "budget", 1, kMax);
+  } else {
+    Napi::Value t = a.Get("threshold");
+    p.threshold = t.IsNumber() ? t.As<Napi::Number>().DoubleValue() : NAN;
+    if (!(p.threshold > 0 && p.threshold <= 1)) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a number in (0, 1] for args.threshold");
+  }
+  std::shared_ptr<std::vector<int32_t>> sink;
+  if (p.rule == SK_SELECT_PERMUTED) {
+    p.segment_blocks = args_int(env, a, "segmentBlocks", 1, kMax);
+    p.heads_q = args_int(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);
+    p.group = args_int(env, a, "group", 1, p.heads_q, SK_ERR_SHAPE);
+    if (p.heads_q % p.group || p.rows % p.nb || p.rows / p.nb % p.heads_q)
+      throw_error(env, SK_ERR_SHAPE, "Expected rows = batch · headsQ · nb and headsQ a multiple of group");
+    const int64_t kv_rows = p.rows / p.nb / p.heads_q * (p.heads_q / p.group);
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an Int32Array for sinkBlock");
+    Napi::Int32Array sa = info[1].As<Napi::Int32Array>();
+    if (sa.ArrayBuffer().IsDetached() || static_cast<int64_t>(sa.ElementLength()) != kv_rows)
+      throw_error(env, SK_ERR_SHAPE, "Expected " + num(kv_rows) + " elements (batch × key heads) in sinkBlock");
+    sink = std::make_shared<std::vector<int32_t>>(sa.Data(), sa.Data() + kv_rows);  // copied, then checked
+    for (int64_t i = 0; i < kv_rows; ++i)
+      if ((*sink)[i] < 0 || (*sink)[i] >= p.nb)
+        throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected sink blocks in [0, " + num(p.nb) + ") in sinkBlock but received " +
+                                                      num((*sink)[i]) + " at " + num(i));
+    p.sink_block = sink->data();
+  } else {
+    Napi::Value c = a.Get("causal");
+    if (!c.IsBoolean()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a boolean for args.causal");
+    p.causal = c.As<Napi::Boolean>().Value();
+  }
+  HostView scores = typed_arg(info, 0, "scores", napi_float32_array, "Float32Array", n, sizeof(float));
+  HostView bits = typed_arg(info, 2, "bits", napi_uint8_array, "Uint8Array", n, 1);
+  p.scores = static_cast<const float*>(scores.data), p.bits = static_cast<uint8_t*>(bits.data);
+  auto holds = std::make_shared<Holds>();
+  holds->hold(scores), holds->hold(bits);
+  return submit_op(*executor_, env, holds, [p, sink](ThreadPool& pool) {
+    sk_cpu_select_run(p, pool);
+    return JobResult{};
+  });
+}
+
+Napi::Value SparsekitAddon::SegmentOrder(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[2].IsObject()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an args object");
+  Napi::Object a = info[2].As<Napi::Object>();
+  sk_segment_order_params p{};
+  const int64_t kMax = INT32_MAX;
+  p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
+  p.heads_q = args_int(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);
+  p.heads_kv = args_int(env, a, "headsKv", 1, p.heads_q, SK_ERR_SHAPE);
+  p.seq = args_int(env, a, "seq", 0, kMax, SK_ERR_SHAPE);
+  p.segment = args_int(env, a, "segment", 1, kMax);
+  p.key_count = args_int(env, a, "keyCount", 0, p.seq);
+  if (p.heads_q % p.heads_kv) throw_error(env, SK_ERR_SHAPE, "Expected headsQ to be a multiple of headsKv");
+  if (p.key_count % p.segment) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.keyCount to be a multiple of args.segment");
+  int64_t n_imp, n_idx;
+  if (__builtin_mul_overflow(p.batch * p.heads_q, p.seq, &n_imp) || __builtin_mul_overflow(p.batch * p.heads_kv, p.seq, &n_idx))
+    throw_error(env, SK_ERR_SHAPE, "Size overflows for importance");
+  HostView imp = typed_arg(info, 0, "importance", napi_float32_array, "Float32Array", n_imp, sizeof(float));
+  HostView idx = typed_arg(info, 1, "indices", napi_int32_array, "Int32Array", n_idx, sizeof(int32_t));
+  p.importance = static_cast<const float*>(imp.data), p.indices = static_cast<int32_t*>(idx.data);
+  auto holds = std::make_shared<Holds>();
+  holds->hold(imp), holds->hold(idx);
+  return submit_op(*executor_, env, holds, [p](ThreadPool& pool) {
+    sk_cpu_segment_order_run(p, pool);
     return JobResult{};
   });
 }

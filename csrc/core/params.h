@@ -212,3 +212,35 @@ struct sk_gather_rows_params {
   int64_t batch, heads, seq, row;
   int64_t src_stride_b, src_stride_h, src_stride_s;  // elements
 };
+
+// Block selection for dynamic sparse prefill (docs/prefill.md), one row of
+// `scores` [rows][nb] per (batch, query head, query block qb = r % nb).
+enum sk_select_rule {
+  SK_SELECT_THRESHOLD = 1,  // sink and diagonal, then by mass up to threshold (XAttention's)
+  SK_SELECT_TOPK = 2,       // sink and diagonal, then the highest up to budget blocks in all
+  SK_SELECT_PERMUTED = 3,   // PBS-Attn: by mass among earlier segments, the sink's block, the own segment
+};
+
+// bits [rows][nb] = 0/1 per block, every entry written.
+struct sk_select_params {
+  const float* scores;
+  uint8_t* bits;
+  int32_t rule;  // sk_select_rule
+  int64_t rows, nb;
+  double threshold;            // THRESHOLD, PERMUTED: in (0, 1]; 1 keeps every candidate
+  int64_t budget;              // TOPK
+  bool causal;                 // THRESHOLD, TOPK: candidates kb <= qb, else all
+  int64_t segment_blocks;      // PERMUTED: blocks per segment
+  const int32_t* sink_block;   // PERMUTED: [batch · heads_q / group], each in [0, nb)
+  int64_t heads_q, group;      // PERMUTED: query heads, and query heads per key head
+};
+
+// PBS-Attn's key order: per (batch, key head), the keys of each complete
+// segment ([0, key_count), key_count a multiple of segment) by decreasing
+// importance summed over the key head's query heads (ties: lower position
+// first); keys from key_count on keep their order.
+struct sk_segment_order_params {
+  const float* importance;  // [batch][heads_q][seq]
+  int32_t* indices;         // [batch][heads_kv][seq]: original positions
+  int64_t batch, heads_q, heads_kv, seq, key_count, segment;
+};

@@ -12,7 +12,7 @@ import { invalidArgument, SparsekitError } from '../errors.js'
 import { BlockMask } from '../mask/index.js'
 import { checkPermutation } from '../mask/permuted.js'
 import { blockScores, checkQkv, gatherRows, type PrefillShape } from '../prefill/native.js'
-import { selectByThreshold, selectPermuted, selectTopK } from '../prefill/select.js'
+import { segmentOrder, selectByThreshold, selectPermuted, selectTopK } from '../prefill/select.js'
 import type { Tensor } from '../tensor.js'
 import { checkBool, checkInt, checkOptions, is } from '../validate.js'
 import { attention, type AttentionResult } from './attention.js'
@@ -97,8 +97,8 @@ export function estimateBlockMask(q: Tensor, k: Tensor, options?: EstimateOption
   return blockScores(q, k, s, {
     method: method === 'meanpool' ? 2 : 1, block: blockSize, stride: method === 'meanpool' ? 1 : stride,
     segmentBlocks: 0, keyCount: s.seq, causal,
-  }).then((scores) => {
-    const bits = method === 'topk' ? selectTopK(scores, rows, nb, budget, causal) : selectByThreshold(scores, rows, nb, threshold, causal)
+  }).then(async (scores) => {
+    const bits = method === 'topk' ? await selectTopK(scores, rows, nb, budget, causal) : await selectByThreshold(scores, rows, nb, threshold, causal)
     return maskOf(bits, s, nb, blockSize, causal)
   })
 }
@@ -134,45 +134,16 @@ export function segmentPermutation(q: Tensor, k: Tensor, options?: { blockSize?:
 }
 
 async function permutationOf(q: Tensor, k: Tensor, s: PrefillShape, blockSize: number, seg: number): Promise<KeyPermutation> {
-  const indices = new Int32Array(s.batch * s.headsKv * s.seq)
-  const nC = Math.floor(s.seq / seg) * seg, group = s.headsQ / s.headsKv
-  for (let r = 0; r < s.batch * s.headsKv; r++) for (let j = 0; j < s.seq; j++) indices[r * s.seq + j] = j
-  if (nC > 0 && indices.length > 0) {
-    const w = await blockScores(q, k, s, { method: 3, block: Math.min(blockSize, s.seq), stride: 1, segmentBlocks: 0, keyCount: nC, causal: true })
-    const imp = new Float64Array(nC)
-    for (let r = 0; r < s.batch * s.headsKv; r++) {
-      const b = Math.floor(r / s.headsKv), g = r % s.headsKv
-      imp.fill(0)
-      for (let h = g * group; h < (g + 1) * group; h++) {
-        const at = (b * s.headsQ + h) * s.seq
-        for (let j = 0; j < nC; j++) imp[j] += w[at + j]!
-      }
-      for (let s0 = 0; s0 < nC; s0 += seg) sortSegment(imp, s0, seg, indices.subarray(r * s.seq + s0, r * s.seq + s0 + seg))
-    }
+  const nC = Math.floor(s.seq / seg) * seg
+  const dims: [number, number, number] = [s.batch, s.headsKv, s.seq]
+  const order = { batch: s.batch, headsQ: s.headsQ, headsKv: s.headsKv, seq: s.seq, keyCount: nC, segment: seg }
+  if (nC === 0 || s.batch === 0) { // no complete segment: every key stays in place
+    const indices = new Int32Array(s.batch * s.headsKv * s.seq)
+    for (let i = 0; i < indices.length; i++) indices[i] = i % s.seq
+    return { indices, dims }
   }
-  return { indices, dims: [s.batch, s.headsKv, s.seq] }
-}
-
-/**
- * out[t] = the key of segment [s0, s0 + seg) with the t-th largest importance
- * (ties: the lower index first). For segments up to 2^16 keys each
- * importance (≥ 0) carries its rank-breaking index in the low mantissa bits
- * and the float64s are sorted natively (a comparator sort costs 10× more at
- * 32K keys); the change is below 2^-36 relative, far under float32 scores.
- */
-function sortSegment(imp: Float64Array, s0: number, seg: number, out: Int32Array): void {
-  if (seg > 1 << 16) {
-    const order = Array.from({ length: seg }, (_, t) => s0 + t).sort((x, y) => imp[y]! - imp[x]! || x - y)
-    out.set(order)
-    return
-  }
-  const keys = new Float64Array(seg), words = new Uint32Array(keys.buffer) // little-endian: words[2t] is the low half
-  for (let t = 0; t < seg; t++) {
-    keys[t] = imp[s0 + t]!
-    words[2 * t] = ((words[2 * t]! & 0xffff0000) | (seg - 1 - t)) >>> 0 // a lower index ranks higher on ties
-  }
-  keys.sort()
-  for (let t = 0; t < seg; t++) out[t] = s0 + seg - 1 - (words[2 * (seg - 1 - t)]! & 0xffff)
+  const w = await blockScores(q, k, s, { method: 3, block: Math.min(blockSize, s.seq), stride: 1, segmentBlocks: 0, keyCount: nC, causal: true })
+  return { indices: await segmentOrder(w, order), dims }
 }
 
 /** What {@link planPermutedAttention} prepares: the permutation, the permuted keys and the mask on the permuted layout. */
@@ -201,7 +172,7 @@ export async function planPermutedAttention(q: Tensor, k: Tensor, blockSize: num
     const scores = await blockScores(q, kPerm, s, { method: 2, block: blockSize, stride: 1, segmentBlocks: segBlocks, keyCount: s.seq, causal: true })
     const sinkBlock = new Int32Array(s.batch * s.headsKv)
     for (let r = 0; r < sinkBlock.length; r++) sinkBlock[r] = Math.floor(permutation.indices.subarray(r * s.seq, (r + 1) * s.seq).indexOf(0) / blockSize)
-    const bits = selectPermuted(scores, s.batch * s.headsQ * nb, nb, segBlocks, threshold, sinkBlock, s.headsQ, s.headsQ / s.headsKv)
+    const bits = await selectPermuted(scores, s.batch * s.headsQ * nb, nb, segBlocks, threshold, sinkBlock, s.headsQ, s.headsQ / s.headsKv)
     const mask = BlockMask.permutedCausal({
       permutation: permutation.indices, dims: permutation.dims, headsQ: s.headsQ, qLen: s.seq, blockSize, keep: bits,
     })

@@ -9,9 +9,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as sk from '../../lib/index.js'
 import { planPermutedAttention } from '../../lib/ops/prefill.js'
 import { blockScores, checkQkv } from '../../lib/prefill/native.js'
-import { selectByThreshold, selectTopK } from '../../lib/prefill/select.js'
 import { budgetFor, kF32Budget, reference, toF64 } from '../attention/reference.js'
 import { type Dims, keyImportance, maxRel, meanpoolScores, permutedReference, xattentionScores } from '../prefill/reference.js'
+import { refSelectByThreshold, refSelectTopK } from '../prefill/select-reference.js'
 
 const made: sk.Tensor[] = []
 const keep = <T extends sk.Tensor>(t: T): T => (made.push(t), t)
@@ -68,7 +68,7 @@ describe(`estimateBlockMask [${process.env.SPARSEKIT_ISA}]`, () => {
       const mask = await sk.estimateBlockMask(q, k, { method, blockSize: 64, stride: 8, threshold: 0.8, budget: method === 'topk' ? 3 : undefined })
       const scores = await blockScores(q, k, checkQkv(q, k), { method: method === 'meanpool' ? 2 : 1, block: 64, stride: method === 'meanpool' ? 1 : 8, segmentBlocks: 0, keyCount: 700, causal: true })
       const rows = d.B * d.Hq * nb
-      const bits = method === 'topk' ? selectTopK(scores, rows, nb, 3, true) : selectByThreshold(scores, rows, nb, 0.8, true)
+      const bits = method === 'topk' ? refSelectTopK(scores, rows, nb, 3, true) : refSelectByThreshold(scores, rows, nb, 0.8, true)
       expect(Array.from(mask.toDense().bits)).toEqual(Array.from(bits))
       const dense = mask.toDense().bits
       for (let r = 0; r < rows; r++) {

@@ -38,3 +38,8 @@ sk_status sk_cpu_block_scores_run(const sk_block_scores_params& p, const sk_pref
 
 // The gather of sk_gather_rows_params; indices are trusted (the addon checks them).
 void sk_cpu_gather_rows_run(const sk_gather_rows_params& p, sk::ThreadPool& pool);
+
+// Block selection and PBS-Attn's segment order (params.h), row by row on the
+// pool. Inputs are trusted (the addon checks lengths and sink blocks).
+void sk_cpu_select_run(const sk_select_params& p, sk::ThreadPool& pool);
+void sk_cpu_segment_order_run(const sk_segment_order_params& p, sk::ThreadPool& pool);

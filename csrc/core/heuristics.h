@@ -101,3 +101,19 @@ constexpr bool spmm_block_fill_ok(int64_t nnz_in_blocks, int64_t block_entries) 
 }
 
 }  // namespace sk
+
+namespace sk {
+
+// CPU XAttention scores (csrc/cpu/prefill/scores.cc): query blocks per pass
+// over a key head packed as [n_super][stride · D] floats. One block streams
+// the whole head for 16 super-rows of work; several share the pass but
+// compute up to the last one's diagonal. Measured, H 4, D 64, stride 8,
+// 2 threads (estimateBlockMask, ms): 32K (8 MiB heads) 1 block 410–540, 4
+// blocks 345–390, 8 as 4; 16K (4 MiB) alike; 8K (2 MiB, heads in L2 / L3)
+// 1 block 24–26, 4 blocks 24–30.
+constexpr int64_t xattention_blocks_per_pass(int64_t key_head_bytes) {
+  return key_head_bytes > (int64_t{4} << 20) ? 4 : 1;
+}
+
+}  // namespace sk
+

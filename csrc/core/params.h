@@ -200,6 +200,7 @@ struct sk_block_scores_params {
   int64_t key_count;       // KEY_IMPORTANCE: keys scored, 1..seq
   float scale;
   bool causal;
+  int32_t blocks_per_pass;  // XAttention, CPU: query blocks per pass over the keys; 0: sk::xattention_blocks_per_pass
 };
 
 // dst[b, h, s, :] = src[b, h, idx[(b * heads + h) * seq + s], :], dst contiguous

@@ -78,16 +78,19 @@ SK_TEST(prefill_xattention_scores_every_isa_stride_4_and_8) {
         for (double v : l) sum += exp(v - m);
         for (int64_t c = 0; c <= r; ++c) ref[(h * nb + r / per) * nb + c / per] += exp(l[c] - m) / sum;
       }
-    for (sk_isa isa : sktest::isas_here()) {
-      std::vector<float> out(ref.size(), -1.0f);
-      const sk_block_scores_params p = params(x, SK_SCORE_XATTENTION, block, stride, out.data());
-      const sk_prefill_kernels kn = sk_cpu_prefill_pick(p, isa);
-      CHECK(kn.qk != nullptr, "no prefill kernels for %s", sk_isa_name(isa));
-      sk::ThreadPool pool(2);
-      CHECK(sk_cpu_block_scores_run(p, kn, pool) == SK_OK, "run failed");
-      const double err = max_diff(out, ref), norm = *std::max_element(ref.begin(), ref.end());  // scores are ≥ 0
-      CHECK(err <= 1e-5 * norm, "[%s] stride %d: error %.3g of %.3g", sk_isa_name(isa), stride, err, norm);
-    }
+    for (sk_isa isa : sktest::isas_here())
+      for (int32_t per_pass : {1, 3, 4}) {  // 5 query blocks: alone, runs of 3 + 2, of 4 + 1
+        std::vector<float> out(ref.size(), -1.0f);
+        sk_block_scores_params p = params(x, SK_SCORE_XATTENTION, block, stride, out.data());
+        p.blocks_per_pass = per_pass;
+        const sk_prefill_kernels kn = sk_cpu_prefill_pick(p, isa);
+        CHECK(kn.qk != nullptr, "no prefill kernels for %s", sk_isa_name(isa));
+        sk::ThreadPool pool(2);
+        CHECK(sk_cpu_block_scores_run(p, kn, pool) == SK_OK, "run failed");
+        const double err = max_diff(out, ref), norm = *std::max_element(ref.begin(), ref.end());  // scores are ≥ 0
+        CHECK(err <= 1e-5 * norm, "[%s] stride %d, %d blocks a pass: error %.3g of %.3g", sk_isa_name(isa), stride,
+              per_pass, err, norm);
+      }
   }
 }
 

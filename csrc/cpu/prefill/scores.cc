@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../../core/cast_math.h"
+#include "../../core/heuristics.h"
 #include "../../core/host_alloc.h"
 #include "../../core/threadpool.h"
 #include "../attention/f32-attn.h"
@@ -102,15 +103,6 @@ double dot(const double* a, const double* b, int64_t n) {
 }
 
 size_t lanes_up(int64_t n, int32_t lanes) { return static_cast<size_t>((n + lanes - 1) / lanes * lanes); }
-
-// Query blocks scored together by XAttention: their super-rows share one
-// pass over the packed keys (n_super × stride·D floats, 8 MiB per head at
-// 32K), which a block on its own streams from memory for 16 super-rows of
-// work. Measured, estimateBlockMask at 32K, H 4, D 64, stride 8, 2 threads,
-// steady runs of 3 alternations (ms): 1 block 410–540, 4 blocks 345–390 (and
-// once 550–585 as the machine slowed); 8 blocks as 4; at 16K all alike
-// (the keys of a head, 4 MiB, stay in L3).
-constexpr int64_t kXattnBlocks = 4;
 
 // Query blocks [qb0, qb1) of XAttention. kp: the key head packed
 // [n_super · stride][D] (so super-column c is row c of a [n_super][stride · D]
@@ -272,8 +264,9 @@ sk_status sk_cpu_block_scores_run(const sk_block_scores_params& p, const sk_pref
       return kd.get() + static_cast<size_t>(b * p.heads_kv + h / group) * head;
     };
     if (p.method == SK_SCORE_XATTENTION) {
-      // Runs of kXattnBlocks query blocks, the largest (the most key columns under causality) first.
-      const int64_t G = kXattnBlocks, runs = (nb + G - 1) / G;
+      // Runs of G query blocks sharing a pass over the keys, the largest (the most key columns under causality) first.
+      const int64_t G = p.blocks_per_pass > 0 ? p.blocks_per_pass : sk::xattention_blocks_per_pass(static_cast<int64_t>(head * sizeof(float)));
+      const int64_t runs = (nb + G - 1) / G;
       each(pool, static_cast<size_t>(p.batch * p.heads_q * runs), [&](size_t i) {
         const int64_t run = runs - 1 - static_cast<int64_t>(i) / (p.batch * p.heads_q), bh = static_cast<int64_t>(i) % (p.batch * p.heads_q);
         xattention_blocks(p, kn, bh / p.heads_q, bh % p.heads_q, run * G,

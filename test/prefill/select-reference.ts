@@ -24,32 +24,32 @@ function fillByMass(s: Float32Array, bits: Uint8Array, base: number, c0: number,
   }
 }
 
-/** XAttention's rule: sink and diagonal, then by mass up to threshold. */
-export function refSelectByThreshold(s: Float32Array, rows: number, nb: number, threshold: number, causal: boolean): Uint8Array {
+/** bits [rows, nb] with each row's sink (block 0) and diagonal (qb) set, then fill(bits, base, qb) for the rest. */
+function sinkAndDiagonal(rows: number, nb: number, fill: (bits: Uint8Array, base: number, qb: number) => void): Uint8Array {
   const bits = new Uint8Array(rows * nb)
   for (let r = 0; r < rows; r++) {
     const qb = r % nb, base = r * nb
     bits[base] = 1
     bits[base + qb] = 1
-    fillByMass(s, bits, base, 0, causal ? qb + 1 : nb, threshold)
+    fill(bits, base, qb)
   }
   return bits
 }
 
+/** XAttention's rule: sink and diagonal, then by mass up to threshold. */
+export function refSelectByThreshold(s: Float32Array, rows: number, nb: number, threshold: number, causal: boolean): Uint8Array {
+  return sinkAndDiagonal(rows, nb, (bits, base, qb) => fillByMass(s, bits, base, 0, causal ? qb + 1 : nb, threshold))
+}
+
 /** Top-k: sink and diagonal, then the highest-scored candidates up to `budget` blocks in the row. */
 export function refSelectTopK(s: Float32Array, rows: number, nb: number, budget: number, causal: boolean): Uint8Array {
-  const bits = new Uint8Array(rows * nb)
-  for (let r = 0; r < rows; r++) {
-    const qb = r % nb, base = r * nb
-    bits[base] = 1
-    bits[base + qb] = 1
+  return sinkAndDiagonal(rows, nb, (bits, base, qb) => {
     let kept = qb === 0 ? 1 : 2
     const rest: number[] = []
     for (let kb = 1; kb <= (causal ? qb : nb - 1); kb++) if (!bits[base + kb]) rest.push(kb)
     rest.sort((a, b) => s[base + b]! - s[base + a]! || a - b)
     for (const kb of rest) if (kept < budget) bits[base + kb] = 1, kept++
-  }
-  return bits
+  })
 }
 
 /** PBS-Attn's rule: by mass among earlier segments' blocks, the sink's block (if earlier), the own segment whole. */

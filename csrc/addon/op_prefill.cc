@@ -42,6 +42,25 @@ HostView typed_arg(const Napi::CallbackInfo& info, size_t index, const char* nam
   return array_arg(info, index, name, elems, elem_size);
 }
 
+// An Int32Array argument of exactly `count` elements (`what` names them),
+// copied, then each checked in [0, limit): JS cannot change them between the
+// check and the kernel.
+std::shared_ptr<std::vector<int32_t>> index_arg(const Napi::CallbackInfo& info, size_t index, const char* name,
+                                                int64_t count, const char* what, int64_t limit) {
+  Napi::Env env = info.Env();
+  if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected an Int32Array for ") + name);
+  Napi::Int32Array ia = info[index].As<Napi::Int32Array>();
+  if (ia.ArrayBuffer().IsDetached() || static_cast<int64_t>(ia.ElementLength()) != count)
+    throw_error(env, SK_ERR_SHAPE, "Expected " + num(count) + " elements (" + what + ") in " + name);
+  auto v = std::make_shared<std::vector<int32_t>>(ia.Data(), ia.Data() + count);
+  for (int64_t i = 0; i < count; ++i)
+    if ((*v)[i] < 0 || (*v)[i] >= limit)
+      throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected indices in [0, " + num(limit) + ") in " + name +
+                                                    " but received " + num((*v)[i]) + " at " + num(i));
+  return v;
+}
+
 }  // namespace
 
 Napi::Value SparsekitAddon::BlockScores(const Napi::CallbackInfo& info) {
@@ -87,16 +106,7 @@ Napi::Value SparsekitAddon::GatherRows(const Napi::CallbackInfo& info) {
   gather_rows_args(env, a, p, ss);
   int64_t n;
   if (__builtin_mul_overflow(p.batch * p.heads, p.seq, &n)) throw_error(env, SK_ERR_SHAPE, "Size overflows for idx");
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an Int32Array for idx");
-  Napi::Int32Array ia = info[1].As<Napi::Int32Array>();
-  if (ia.ArrayBuffer().IsDetached() || static_cast<int64_t>(ia.ElementLength()) != n)
-    throw_error(env, SK_ERR_SHAPE, "Expected " + num(n) + " elements (batch × heads × seq) in idx");
-  auto idx = std::make_shared<std::vector<int32_t>>(ia.Data(), ia.Data() + n);
-  for (int64_t i = 0; i < n; ++i)
-    if ((*idx)[i] < 0 || (*idx)[i] >= p.seq)
-      throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected indices in [0, " + num(p.seq) + ") in idx but received " +
-                                                    num((*idx)[i]) + " at " + num(i));
+  auto idx = index_arg(info, 1, "idx", n, "batch × heads × seq", p.seq);
   int64_t dst_len;
   if (__builtin_mul_overflow(n, p.row, &dst_len)) throw_error(env, SK_ERR_SHAPE, "Size overflows for dst");
   HostView src = array_arg(info, 0, "src", strided_reach(env, p.batch, p.heads, p.seq, p.row, ss, "src"), p.elem_size);
@@ -136,16 +146,7 @@ Napi::Value SparsekitAddon::SelectBlocks(const Napi::CallbackInfo& info) {
     if (p.heads_q % p.group || p.rows % p.nb || p.rows / p.nb % p.heads_q)
       throw_error(env, SK_ERR_SHAPE, "Expected rows = batch · headsQ · nb and headsQ a multiple of group");
     const int64_t kv_rows = p.rows / p.nb / p.heads_q * (p.heads_q / p.group);
-    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-      throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an Int32Array for sinkBlock");
-    Napi::Int32Array sa = info[1].As<Napi::Int32Array>();
-    if (sa.ArrayBuffer().IsDetached() || static_cast<int64_t>(sa.ElementLength()) != kv_rows)
-      throw_error(env, SK_ERR_SHAPE, "Expected " + num(kv_rows) + " elements (batch × key heads) in sinkBlock");
-    sink = std::make_shared<std::vector<int32_t>>(sa.Data(), sa.Data() + kv_rows);  // copied, then checked
-    for (int64_t i = 0; i < kv_rows; ++i)
-      if ((*sink)[i] < 0 || (*sink)[i] >= p.nb)
-        throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected sink blocks in [0, " + num(p.nb) + ") in sinkBlock but received " +
-                                                      num((*sink)[i]) + " at " + num(i));
+    sink = index_arg(info, 1, "sinkBlock", kv_rows, "batch × key heads", p.nb);
     p.sink_block = sink->data();
   } else {
     Napi::Value c = a.Get("causal");

@@ -105,7 +105,7 @@ within() {
 
 timed_out() { [ "$1" -eq 124 ] || [ "$1" -eq 137 ]; }
 needs_kit() { [ "$unpacked" = 1 ] && return 0; figure='the kit is not unpacked (step 1)'; return 1; }
-needs_gpu() { [ -z "$gpu_reason" ] && return 0; figure="no GPU: $gpu_reason"; return 2; }
+needs_gpu() { [ -z "$gpu_reason" ] && return 0; figure="no GPU: ${gpu_reason%%:*} (step 2)"; return 2; }
 report() { "$node" scripts/gpu-kit-report.mjs "$@" 2>>"$logs/report.log"; }
 
 # xz when the machine has it, else python3's lzma.

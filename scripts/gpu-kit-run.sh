@@ -301,34 +301,26 @@ step_sanitizer() {
   return $rc
 }
 
+# bench KIND JSON CMD...: a bench step; CMD logs to KIND-bench.log, the figure is read from JSON.
+bench() {
+  local kind=$1 json=$2 rc
+  shift 2
+  needs_kit || return 1
+  needs_gpu || return 2
+  within "$@" >"$logs/$kind-bench.log" 2>&1
+  rc=$?
+  figure=$(report "$kind" "$json" || echo "no results (see $kind-bench.log)")
+  timed_out $rc && figure="timed out; $figure"
+  return $((rc != 0))
+}
+
 step_attention() {
-  needs_kit || return 1
-  needs_gpu || return 2
-  within env SK_ATTN_BENCH_SEQS=4096,16384 "$node" scripts/gpu-attention-bench.mjs "$results/attention-sdpa-cuda.json" >"$logs/attention-bench.log" 2>&1
-  local rc=$?
-  figure=$(report attention "$results/attention-sdpa-cuda.json" || echo 'no results (see attention-bench.log)')
-  timed_out $rc && figure="timed out; $figure"
-  return $((rc != 0))
+  bench attention "$results/attention-sdpa-cuda.json" \
+    env SK_ATTN_BENCH_SEQS=4096,16384 "$node" scripts/gpu-attention-bench.mjs "$results/attention-sdpa-cuda.json"
 }
-
-step_linear() {
-  needs_kit || return 1
-  needs_gpu || return 2
-  within "$node" scripts/gpu-linear-bench.mjs "$results/linear-cuda.json" >"$logs/linear-bench.log" 2>&1
-  local rc=$?
-  figure=$(report linear "$results/linear-cuda.json" || echo 'no results (see linear-bench.log)')
-  timed_out $rc && figure="timed out; $figure"
-  return $((rc != 0))
-}
-
+step_linear() { bench linear "$results/linear-cuda.json" "$node" scripts/gpu-linear-bench.mjs "$results/linear-cuda.json"; }
 step_prefill() {
-  needs_kit || return 1
-  needs_gpu || return 2
-  within "$node" dist/cli/main.js bench --device cuda --suite prefill --out "$results" >"$logs/prefill-bench.log" 2>&1
-  local rc=$?
-  figure=$(report prefill "$results/prefill-cuda.json" || echo 'no results (see prefill-bench.log)')
-  timed_out $rc && figure="timed out; $figure"
-  return $((rc != 0))
+  bench prefill "$results/prefill-cuda.json" "$node" dist/cli/main.js bench --device cuda --suite prefill --out "$results"
 }
 
 flush

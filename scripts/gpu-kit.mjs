@@ -17,8 +17,8 @@
 // own folder: build-cuda/ keeps the default architectures), the probe.
 // Then prints the device call (carry list and command).
 //
-// Env: SK_KIT_XZ_LEVEL (default 1: level 6 saves 4 MiB on Node for 90 s
-// more here), SPARSEKIT_BUILD_JOBS (nvcc jobs, default 2).
+// Env: SK_KIT_XZ_LEVEL (default 1: higher levels pack a few MiB smaller and
+// take several times longer), SPARSEKIT_BUILD_JOBS (nvcc jobs, default 2).
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'

@@ -67,6 +67,7 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("gatherRows", &SparsekitAddon::GatherRows),
                            InstanceMethod("selectBlocks", &SparsekitAddon::SelectBlocks),
                            InstanceMethod("segmentOrder", &SparsekitAddon::SegmentOrder),
+                           InstanceMethod("vslashPlan", &SparsekitAddon::VslashPlan),
                        });
 }
 

@@ -46,6 +46,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value GatherRows(const Napi::CallbackInfo& info);   // op_prefill.cc
   Napi::Value SelectBlocks(const Napi::CallbackInfo& info);  // op_prefill.cc
   Napi::Value SegmentOrder(const Napi::CallbackInfo& info);  // op_prefill.cc
+  Napi::Value VslashPlan(const Napi::CallbackInfo& info);    // op_prefill.cc
 
   // Tags the handles this load hands out, random per load, so a handle from
   // another copy of the addon (or a forged object) is refused, not trusted.

@@ -6,19 +6,20 @@
  * @module
  */
 import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { arch, platform } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 import { SparsekitError } from './errors.js'
 import type { CudaBinding } from './native-cuda.js'
 
 export type { CudaStatus, CudaDeviceInfo, DeviceBuffer, CudaLinearArgs, LinearPick, Sparse24Layout, CusparseLtStatus, CudaBinding } from './native-cuda.js'
 
-const require = createRequire(import.meta.url)
-/** The package root: one level above `lib/` (sources) or `dist/` (built). */
-export const packageRoot = fileURLToPath(new URL('..', import.meta.url))
+/**
+ * The package root: one level above `lib/` (sources) or `dist/` (built).
+ * lib/ compiles to CommonJS (lib/package.json), so `__dirname` and `require`
+ * are this module's own; vitest provides both when it runs the sources.
+ */
+export const packageRoot = join(__dirname, '..')
 
 /** Facts about the CPU and the kernels chosen for it (`csrc/addon/addon.cc`). */
 export interface CpuInfo {

@@ -91,16 +91,20 @@ async function main(argv: string[]): Promise<number> {
   return usageError(`unknown command '${command}'`)
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2))
-} catch (err) {
-  if (err instanceof UsageError) {
-    process.stderr.write(`sparsekit: ${err.message}\nRun 'sparsekit --help' for usage.\n`)
-    process.exitCode = 2
-  } else {
-    // A SparsekitError's message already says what to do (e.g. why CUDA is unavailable).
-    const message = err instanceof SparsekitError ? `${err.message} [${err.code}]` : err instanceof Error ? (err.stack ?? err.message) : String(err)
-    process.stderr.write(`sparsekit: ${message}\n`)
-    process.exitCode = 1
-  }
-}
+// No top-level await: lib/ compiles to CommonJS.
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`sparsekit: ${err.message}\nRun 'sparsekit --help' for usage.\n`)
+      process.exitCode = 2
+    } else {
+      // A SparsekitError's message already says what to do (e.g. why CUDA is unavailable).
+      const message = err instanceof SparsekitError ? `${err.message} [${err.code}]` : err instanceof Error ? (err.stack ?? err.message) : String(err)
+      process.stderr.write(`sparsekit: ${message}\n`)
+      process.exitCode = 1
+    }
+  },
+)

@@ -131,17 +131,16 @@ export function checkInstall({ keep = false, log = console.log } = {}) {
     for (const p of paths) if (forbidden.some((re) => re.test(p))) problems.push(`the tarball holds ${p}, which users never need`)
     if (problems.length) throw new Error(problems.join('\n'))
 
+    // An empty project with the tarball installed, scripts off (the runtime
+    // dependencies come from npm's cache when this checkout was installed).
     const project = (name, type) => {
       const dir = join(tmp, name)
       mkdirSync(dir)
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `sk-${name}`, private: true, type }, null, 2))
+      run('npm', ['install', tarball, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock', '--loglevel=error'], dir)
       return dir
     }
-    const app = project('app', 'module')
-    step('install', () => {
-      // The runtime dependencies come from npm's cache when this checkout was installed.
-      run('npm', ['install', tarball, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock', '--loglevel=error'], app)
-    })
+    const app = step('install', () => project('app', 'module'))
     const installed = join(app, 'node_modules', 'sparsekit')
     if (existsSync(join(installed, 'build'))) throw new Error('the installed package has a build/ folder: something compiled on install')
     // What each shipped binary needs, read from the installed copy.
@@ -173,7 +172,6 @@ export function checkInstall({ keep = false, log = console.log } = {}) {
       step('typescript', () => {
         for (const mode of ['esm', 'cjs']) {
           const dir = project(`ts-${mode}`, mode === 'esm' ? 'module' : 'commonjs')
-          run('npm', ['install', tarball, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock', '--loglevel=error'], dir)
           const compilerOptions = {
             module: 'nodenext', target: 'es2022', strict: true, outDir: 'out', skipLibCheck: false,
             types: ['node'], typeRoots: [join(checkout, 'node_modules', '@types')],

@@ -81,7 +81,6 @@ bind() {
 inner() {
   local binds=()
   while [ "${1:-}" = --bind ]; do binds+=("$2"); shift 2; done
-  mount --make-rprivate /
   mount --rbind /dev "$root/dev"
   mount -t proc proc "$root/proc"
   bind "$checkout"

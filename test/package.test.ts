@@ -3,7 +3,7 @@
 // their own); this asserts on what they found.
 //
 // The tarball test needs the release binaries (`npm run prebuilds`: a Debian 11
-// root, ~15 min), which a developer's `npm test` does not make: without them
+// root, ~10 min), which a developer's `npm test` does not make: without them
 // it is skipped and says so, and with SPARSEKIT_PACKAGE_TEST=1 (CI) it fails
 // instead. The refusal test always runs.
 import { spawnSync } from 'node:child_process'
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { BINARIES, checkRelease, GLIBC_FLOOR } from '../scripts/check-package.mjs'
+import { BINARIES, checkBinary, checkRelease, elfMachine, GLIBC_FLOOR, symbolVersions } from '../scripts/check-package.mjs'
 import { checkInstall } from '../scripts/check-package-install.mjs'
 import { cpuLoadAdvice, cudaMissingReason } from '../lib/install.js'
 
@@ -58,6 +58,17 @@ describe('npm pack', () => {
       rmSync(tmp, { recursive: true, force: true })
     }
   }, 120_000)
+
+  it('flags a binary built for another machine, or needing a glibc above the floor (this checkout\'s own build)', () => {
+    const own = join(root, 'build', 'Release', 'sparsekit.node')
+    const machine = elfMachine(own)
+    const other = machine === 'x86-64' ? 'aarch64' : 'x86-64'
+    const found = checkBinary(own, other)
+    expect(found).toContain(`${own} is built for ${machine}, not ${other}`)
+    const glibc = symbolVersions(own).glibc
+    console.log(`npm package: this checkout's build/Release/sparsekit.node needs GLIBC_${glibc}`)
+    if (newer(glibc, GLIBC_FLOOR)) expect(found.some((p: string) => p.includes(`needs GLIBC_${glibc}, newer than the floor ${GLIBC_FLOOR}`))).toBe(true)
+  })
 })
 
 describe('commands that messages and docs name', () => {

@@ -83,7 +83,7 @@ function buildX64() {
 function buildCuda() {
   if (!existsSync('/usr/local/cuda/bin/nvcc')) throw new Error('the CUDA prebuild needs the CUDA toolkit in /usr/local/cuda')
   const out = join('build', 'prebuild-cuda')
-  run(process.execPath, [join(root, 'scripts', 'build-cuda.mjs')], { env: { ...process.env, SPARSEKIT_CUDA_OUT: out, CUDACXX: '/usr/local/cuda/bin/nvcc' } })
+  run(process.execPath, [join(root, 'scripts', 'build-cuda.mjs')], { env: { ...process.env, SPARSEKIT_CUDA_BUILD_DIR: out, CUDACXX: '/usr/local/cuda/bin/nvcc' } })
   const built = join(root, out, 'Release', 'sparsekit_cuda.node')
   if (!existsSync(built)) throw new Error(`${out}/Release/sparsekit_cuda.node was not built`)
   mkdirSync(join(root, 'cuda-prebuild', 'linux-x64'), { recursive: true })

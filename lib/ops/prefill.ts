@@ -47,6 +47,13 @@ function checkThreshold(v: unknown): number {
   return t
 }
 
+function checkSegmentSize(v: unknown, blockSize: number): number {
+  const seg = v === undefined ? 256 : v
+  if (!is.integer(seg) || seg < blockSize || seg % blockSize !== 0 || seg > 2 ** 30)
+    throw invalidArgument('options.segmentSize', `a multiple of the block size (${blockSize})`, seg)
+  return seg
+}
+
 /** A causal selection as a mask whose diagonal blocks are cut per token. */
 function maskOf(bits: Uint8Array, s: PrefillShape, nb: number, blockSize: number, causal: boolean): BlockMask {
   const sizes = { qLen: s.seq, kvLen: s.seq, blockSize }
@@ -129,10 +136,7 @@ export interface KeyPermutation {
 export function segmentPermutation(q: Tensor, k: Tensor, options?: { blockSize?: number; segmentSize?: number }): Promise<KeyPermutation> {
   const o = checkOptions('options', options, ['blockSize', 'segmentSize'])
   const blockSize = checkBlockSize(o.blockSize)
-  const seg = o.segmentSize === undefined ? 256 : o.segmentSize
-  if (!is.integer(seg) || seg < blockSize || seg % blockSize !== 0 || seg > 2 ** 30)
-    throw invalidArgument('options.segmentSize', `a multiple of the block size (${blockSize})`, seg)
-  return permutationOf(q, k, checkQkv(q, k), blockSize, seg)
+  return permutationOf(q, k, checkQkv(q, k), blockSize, checkSegmentSize(o.segmentSize, blockSize))
 }
 
 async function permutationOf(q: Tensor, k: Tensor, s: PrefillShape, blockSize: number, seg: number): Promise<KeyPermutation> {
@@ -301,10 +305,7 @@ export function planOptions(o: Readonly<Record<string, unknown>>): PlanOptions {
     return { method, blockSize, segmentSize: 0, threshold: o.threshold === undefined ? 0.998 : checkThreshold(o.threshold), budget }
   }
   if (o.budget !== undefined) throw invalidArgument('options.budget', "nothing unless method is 'vslash'", o.budget)
-  const seg = o.segmentSize === undefined ? 256 : o.segmentSize
-  if (!is.integer(seg) || seg < blockSize || seg % blockSize !== 0 || seg > 2 ** 30)
-    throw invalidArgument('options.segmentSize', `a multiple of the block size (${blockSize})`, seg)
-  return { method, blockSize, segmentSize: seg, threshold: checkThreshold(o.threshold), budget: 0 }
+  return { method, blockSize, segmentSize: checkSegmentSize(o.segmentSize, blockSize), threshold: checkThreshold(o.threshold), budget: 0 }
 }
 
 /**

@@ -85,8 +85,10 @@ function casesAt(ctx: SuiteContext, pattern: PrefillPattern, S: number): BenchCa
 const target = (what: string, measured: string, ok: boolean) => `${what}: ${measured} ${ok ? 'met' : 'NOT met'}`
 
 /**
- * The S 32K targets, judged on the timed rows (medians over the whole timing
- * budget) and the errors measured by evaluate: with the defaults
+ * Estimation's share of the sparse prefill per generator, length and method
+ * (the estimate row's median over the method's), then the S 32K targets,
+ * judged on the timed rows (medians over the whole timing budget) and the
+ * errors measured by evaluate: with the defaults
  * (vertical-slash) on every generator ≥ 4× dense causal, output error ≤ 2e-2
  * and estimation ≤ 15 % of the sparse prefill; on the isolated generator
  * error ≤ 2e-2 at ≥ 6×. PBS-Attn's earlier targets on the clustered
@@ -94,6 +96,15 @@ const target = (what: string, measured: string, ok: boolean) => `${what}: ${meas
  */
 function targetNotes(rows: readonly BenchRow[]): string[] {
   const notes: string[] = []
+  for (const p of kPatterns) // estimation's share of each sparse prefill, every length
+    for (const S of [...new Set(rows.filter((r) => r.name.startsWith(`${p} dense causal S=`)).map((r) => r.name.split('=')[1]))]) {
+      const ms = (name: string) => rows.find((r) => r.name === `${p} ${name} S=${S}`)?.medianMs
+      const shares = (['vslash', 'pbs', 'xattention', 'meanpool'] as const).map((m) => {
+        const est = ms(`${m} estimate`), all = ms(m)
+        return `${m} ${est !== undefined && all ? (100 * est / all).toFixed(1) : '?'} %`
+      })
+      notes.push(`estimation share S ${S}, ${p}: ${shares.join(', ')}`)
+    }
   const row = (p: PrefillPattern, name: string) => rows.find((r) => r.name === `${p} ${name} S=${kTargetSeq}`)
   const check = (p: PrefillPattern, name: string, estimate: string, err: number | undefined, speed: number, maxErr: number) => {
     const run = row(p, name), est = row(p, estimate)

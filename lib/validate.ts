@@ -4,15 +4,47 @@
  * @internal
  * @module
  */
+import { types } from 'node:util'
+
 import { invalidArgument, shapeError } from './errors.js'
 
 /** Largest rank sparsekit accepts; deeper shapes are almost always a bug. */
 export const kMaxRank = 16
 
+// Kinds are tested with node:util's type checks, never `instanceof`: an array
+// or buffer made in another realm (a vm context) has other constructors, and
+// an `instanceof` check would let it skip the checks meant for its kind.
 export const is = {
   integer: (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v),
   plainObject: (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v),
-  typedArray: (v: unknown): v is ArrayBufferView => ArrayBuffer.isView(v) && !(v instanceof DataView),
+  typedArray: (v: unknown): v is ArrayBufferView => types.isTypedArray(v),
+  uint8Array: (v: unknown): v is Uint8Array => types.isUint8Array(v),
+  int32Array: (v: unknown): v is Int32Array => types.isInt32Array(v),
+  uint16Array: (v: unknown): v is Uint16Array => types.isUint16Array(v),
+}
+
+// The intrinsic getters: own properties of an array (`buffer`, `length`
+// defined on it) or a foreign realm's prototype cannot change what they read.
+const getter = (proto: object, key: string) => Object.getOwnPropertyDescriptor(proto, key)?.get
+const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object
+const typedBuffer = getter(typedArrayProto, 'buffer')!
+const typedLength = getter(typedArrayProto, 'length')!
+const arrayBufferResizable = getter(ArrayBuffer.prototype, 'resizable')
+const sharedGrowable = getter(SharedArrayBuffer.prototype, 'growable')
+
+/** A TypedArray's element count, read through the intrinsic getter (0 once its buffer is detached). */
+export const lengthOf = (v: ArrayBufferView): number => typedLength.call(v) as number
+
+/**
+ * A TypedArray's buffer and what ops need to know of it, from any realm:
+ * `shared` (a SharedArrayBuffer) and `resizable` (a resizable ArrayBuffer or a
+ * growable SharedArrayBuffer).
+ */
+export function bufferOf(v: ArrayBufferView): { buffer: ArrayBufferLike; shared: boolean; resizable: boolean } {
+  const buffer = typedBuffer.call(v) as ArrayBufferLike
+  const shared = types.isSharedArrayBuffer(buffer)
+  const resizable = shared ? sharedGrowable?.call(buffer) === true : arrayBufferResizable?.call(buffer) === true
+  return { buffer, shared, resizable }
 }
 
 /** An integer in [min, max]. */

@@ -135,6 +135,8 @@ function fromTensorLike(obj: TensorLike, dims: unknown, type: unknown): Tensor {
  * ```
  */
 export function tensor(data: TensorData | readonly number[] | TensorLike, dims?: readonly number[], type?: DType): Tensor {
+  // A look-alike inheriting from Tensor.prototype is refused here, before its getters would be read as a tensor-like's fields.
+  if (Object.prototype.isPrototypeOf.call(Tensor.prototype, data) && !isTensor(data)) liveStorage(data, 'data')
   if (isTensor(data)) {
     const s = liveStorage(data, 'data')
     if (s.kind !== 'cpu') throw new SparsekitError('ERR_SK_DEVICE', 'Expected a CPU tensor for data; use await t.to("cpu") first')

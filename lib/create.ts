@@ -8,7 +8,7 @@ import { markAsUntransferable } from 'node:worker_threads'
 
 import { type DeviceName, parseDevice } from './device.js'
 import { arrayHolds, checkDType, type DType, defaultTypeOf, dtypeBytes, dtypeId, isFloatType, type TensorData } from './dtype.js'
-import { allocating, callNativeSync, dtypeError, invalidArgument, shapeError, SparsekitError } from './errors.js'
+import { allocating, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from './errors.js'
 import { cpuBinding, cudaBinding } from './native.js'
 import { fillRandn } from './random.js'
 import { checkHostBytes, empty, hostTensor, isTensor, liveStorage, Tensor } from './tensor.js'
@@ -99,7 +99,7 @@ function fromTensorLike(obj: TensorLike, dims: unknown, type: unknown): Tensor {
   if (!('data' in obj) && typeof obj.dataSync !== 'function')
     throw invalidArgument('data', 'a TypedArray, an array of numbers or a tensor-like object', obj)
   if (obj.location !== undefined && obj.location !== 'cpu' && obj.location !== 'cpu-pinned')
-    throw new SparsekitError('ERR_SK_DEVICE', `Expected a CPU tensor for data but received one on '${obj.location}'`)
+    throw deviceError('data.location', "'cpu' or 'cpu-pinned' (a CPU tensor)", obj.location)
   const rawType = obj.type ?? obj.dtype
   const foreign = typeof rawType === 'string' ? (kForeignTypes[rawType] ?? rawType) : rawType
   const own = checkDType('data.type', foreign)

@@ -119,7 +119,7 @@ runTable('sk.tensor', [
   { what: 'uint8 value -1', call: () => sk.tensor([-1], [1], 'uint8'), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data[0]' },
   { what: 'int32 value NaN', call: () => sk.tensor([NaN], [1], 'int32'), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data[0]' },
   { what: 'a disposed tensor', call: () => sk.tensor(disposed()), code: 'ERR_SK_DISPOSED', arg: 'data' },
-  { what: "a foreign tensor on 'gpu-buffer'", call: () => sk.tensor({ type: 'float32', dims: [4], data: f4(), location: 'gpu-buffer' }), code: 'ERR_SK_DEVICE', arg: 'data' },
+  { what: "a foreign tensor on 'gpu-buffer'", call: () => sk.tensor({ type: 'float32', dims: [4], data: f4(), location: 'gpu-buffer' }), code: 'ERR_SK_DEVICE', arg: 'data.location' },
 ])
 
 runTable('sk.zeros', [

@@ -79,6 +79,15 @@
       "ldflags": ["-pthread"],
     },
     {
+      # The native fuzz target over the checks of index data from JS (masks, CSR, 2:4, permutations)
+      # with a seeded mutator; run under AddressSanitizer by scripts/test-sanitizers.sh.
+      "target_name": "sk_parsers_fuzz",
+      "type": "executable",
+      "dependencies": ["sk_core"],
+      "sources": ["test/native/fuzz/parsers_fuzz.cc", "test/native/fuzz/driver.cc", "cuda/sparse24/layout.cc"],
+      "ldflags": ["-pthread"],
+    },
+    {
       # Micro-benchmark of the spmm / spmv kernel lists (XNNPACK's bench/spmm.cc counters).
       "target_name": "sk_spmm_bench",
       "type": "executable",

@@ -101,7 +101,7 @@ function fromTensorLike(obj: TensorLike, dims: unknown, type: unknown): Tensor {
   if (obj.location !== undefined && obj.location !== 'cpu' && obj.location !== 'cpu-pinned')
     throw deviceError('data.location', "'cpu' or 'cpu-pinned' (a CPU tensor)", obj.location)
   const rawType = obj.type ?? obj.dtype
-  const foreign = typeof rawType === 'string' ? (kForeignTypes[rawType] ?? rawType) : rawType
+  const foreign = typeof rawType === 'string' && Object.hasOwn(kForeignTypes, rawType) ? kForeignTypes[rawType] : rawType
   const own = checkDType('data.type', foreign)
   if (type !== undefined && checkDType('type', type) !== own) throw dtypeError('type', `${own} (the tensor's own type)`, type)
   // tfjs tensors expose data() as an async method and dataSync() as the array.

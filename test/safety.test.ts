@@ -98,6 +98,13 @@ describe('every listed call fails with a coded SparsekitError', () => {
     expectThrows(() => sk.conv1x1(sk.zeros([1, 4, 1, 1]), fakeWeight), 'ERR_SK_INVALID_ARGUMENT', 'w')
   })
 
+  it("names of Object.prototype's members are no format or type: '__proto__', 'constructor', 'toString'", () => {
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      expectThrows(() => sk.sparsify(sk.zeros([4, 4]), { format: name as '2:4' }), 'ERR_SK_UNSUPPORTED', null)
+      expectThrows(() => sk.tensor({ type: name, dims: [1], data: new Float32Array(1) }), 'ERR_SK_DTYPE', 'data.type')
+    }
+  })
+
   it('describe() renders anything without throwing', () => {
     const detached = new Float32Array(4)
     structuredClone(detached.buffer, { transfer: [detached.buffer] })
@@ -139,6 +146,19 @@ describe('argument errors are thrown at once; only failures while an op runs rej
     const p = sk.sparsify(w, { format: '2:4' })
     expect(p).toBeInstanceOf(Promise)
     await expect(p).rejects.toMatchObject({ code: 'ERR_SK_INVALID_ARGUMENT' })
+  })
+})
+
+describe('empty operands (null data pointers natively: the sanitizer stage checks the addon never passes them to memcpy)', () => {
+  it("sparsify 'csr' with a sparsity of an empty weight, and its linear", async () => {
+    for (const dims of [[0, 8], [3, 0], [0, 0]]) {
+      using w = sk.zeros(dims)
+      using sw = await sk.sparsify(w, { format: 'csr', sparsity: 0.5 })
+      expect(sw.nnz).toBe(0)
+      using x = sk.zeros([2, dims[1]!])
+      using y = await sk.linear(x, sw)
+      expect(y.dims).toEqual([2, dims[0]])
+    }
   })
 })
 

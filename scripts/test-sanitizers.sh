@@ -71,6 +71,12 @@ build() {  # build DIR FLAGS TARGETS...: configures DIR, then makes TARGETS (the
   [ -x "$dir/build/Release/${*: -1}" ]
 }
 
+# native_tests BINARY PREFIX: the native tests, their closing count line
+# prefixed ("asan native: N passed, N failed") for .ci/run's count.
+native_tests() {
+  "$1" | sed "s/^native:/$2 native:/"
+}
+
 # Fails when a sanitizer wrote a report anywhere (log_path files), and shows it.
 no_reports() {
   local found
@@ -94,9 +100,10 @@ asan_stage() {
   export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:exitcode=86:log_path=$logs/report"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   export SK_SANITIZER=asan
-  step asan-native "$dir/build/Release/sk_native_tests"
+  step asan-native native_tests "$dir/build/Release/sk_native_tests" asan
   step asan-native-reports no_reports
-  step asan-native-fuzz "$dir/build/Release/sk_parsers_fuzz" --seed "$RANDOM" --seconds "${SK_SAN_NATIVE_FUZZ_SECONDS:-30}"
+  # A failing input is saved in build-asan/ (the report names the file and how to replay it).
+  step asan-native-fuzz env -C "$dir" build/Release/sk_parsers_fuzz --seed "$RANDOM" --seconds "${SK_SAN_NATIVE_FUZZ_SECONDS:-30}"
   step asan-native-fuzz-reports no_reports
   local isa
   isa=$(cd "$dir" && LD_PRELOAD=$libasan node -p "require('node-gyp-build')('.').cpuInfo().isa")
@@ -113,7 +120,7 @@ tsan_stage() {
   stage_dir "$dir"
   step tsan-build build "$dir" "-fsanitize=thread" sk_native_tests || return
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$logs/report"
-  step tsan-native "$dir/build/Release/sk_native_tests"
+  step tsan-native native_tests "$dir/build/Release/sk_native_tests" tsan
   step tsan-native-reports no_reports
   unset TSAN_OPTIONS
 }

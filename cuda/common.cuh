@@ -5,21 +5,12 @@
 #pragma once
 #include <cuda_runtime_api.h>
 
-#include <stdexcept>
 #include <string>
 
 #include "../csrc/core/status.h"
+#include "failure.h"
 
 namespace sk::cuda {
-
-class CudaFailure : public std::runtime_error {
- public:
-  CudaFailure(sk_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
-  sk_status status() const { return status_; }
-
- private:
-  sk_status status_;
-};
 
 // The sparsekit status a CUDA error stands for (out of memory, unsupported
 // architecture, bad argument; anything else is a device fault).

@@ -1,7 +1,5 @@
 #include "stream_executor.h"
 
-#include <new>
-
 #include "common.cuh"
 
 namespace sk::cuda {
@@ -48,6 +46,16 @@ cudaEvent_t StreamExecutor::take_event() {
   return e;
 }
 
+cudaEvent_t StreamExecutor::record_event() {
+  cudaEvent_t event = take_event();
+  const cudaError_t e = cudaEventRecord(event, stream_);
+  if (e != cudaSuccess) {
+    recycle_event(event);
+    throw_cuda_failure(e, "cudaEventRecord", __FILE__, __LINE__);
+  }
+  return event;
+}
+
 void StreamExecutor::recycle_event(cudaEvent_t event) {
   std::lock_guard<std::mutex> lock(mu_);
   spare_events_.push_back(event);
@@ -69,22 +77,13 @@ void StreamExecutor::launch_loop() {
       job = std::move(queued_.front());
       queued_.pop_front();
     }
-    cudaEvent_t event = nullptr;
-    try {
-      job->enqueue(stream_);
-      event = take_event();
-      SK_CUDA_CHECK(cudaEventRecord(event, stream_));
-    } catch (const CudaFailure& e) {
-      job->result = {e.status(), e.what()};
-    } catch (const std::bad_alloc&) {
-      job->result = {SK_ERR_OUT_OF_MEMORY, "out of host memory while queuing work on cuda:" + std::to_string(device_)};
-    } catch (const std::exception& e) {
-      job->result = {SK_ERR_UNSUPPORTED, e.what()};
-    }
-    if (job->result.status != SK_OK && event) {
-      recycle_event(event);
-      event = nullptr;
-    }
+    // A failed enqueue may have queued part of its work: the event covers it.
+    cudaEvent_t event = enqueue_fenced<cudaEvent_t>(
+        device_, job->result, [&] { job->enqueue(stream_); }, [&] { return record_event(); },
+        [&] {
+          cudaStreamSynchronize(stream_);
+          cudaGetLastError();  // the record's failure is the one reported
+        });
     {
       std::lock_guard<std::mutex> lock(mu_);
       in_flight_.push_back({std::move(job), event});
@@ -105,17 +104,17 @@ void StreamExecutor::wait_loop() {
       next = std::move(in_flight_.front());
       in_flight_.pop_front();
     }
-    if (next.event) {
-      cudaError_t e = cudaEventSynchronize(next.event);
-      if (e != cudaSuccess) {
-        cudaGetLastError();
-        next.job->result = {status_of(e), "work queued on cuda:" + std::to_string(device_) + " failed with " +
-                                              describe(e) + (status_of(e) == SK_ERR_DEVICE
-                                                                 ? "; the CUDA context may be unusable until the process restarts"
-                                                                 : "")};
-      }
-      recycle_event(next.event);
-    }
+    await_fence(device_, next.job->result, next.event, [&](cudaEvent_t event) {
+      const cudaError_t e = cudaEventSynchronize(event);
+      if (e == cudaSuccess) return;
+      cudaGetLastError();
+      throw CudaFailure(status_of(e), "work queued on cuda:" + std::to_string(device_) + " failed with " +
+                                          describe(e) +
+                                          (status_of(e) == SK_ERR_DEVICE
+                                               ? "; the CUDA context may be unusable until the process restarts"
+                                               : ""));
+    });
+    if (next.event) recycle_event(next.event);
     next.job->holds.clear();
     finish(std::move(next.job));
   }

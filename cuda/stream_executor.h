@@ -2,10 +2,11 @@
 // JS thread. The launcher takes jobs in order, enqueues each one's work on
 // the stream (a cudaMemcpyAsync from pageable host memory may block it until
 // the copy is staged or done, which is why it is not the JS thread), records
-// an event and passes the job on. The waiter blocks on that event, drops the
-// job's device-memory holds and hands the job to `on_finished`, which the
-// binding uses to settle its Promise on the JS thread. Jobs finish in the
-// order they were submitted. No N-API here.
+// an event, also when the enqueue failed halfway (launch_fence.h), and passes
+// the job on. The waiter blocks on that event, drops the job's device-memory
+// holds and hands the job to `on_finished`, which the binding uses to settle
+// its Promise on the JS thread. Jobs finish in the order they were submitted.
+// No N-API here.
 #pragma once
 #include <cuda_runtime_api.h>
 
@@ -20,13 +21,9 @@
 
 #include "../csrc/core/status.h"
 #include "allocator.h"
+#include "launch_fence.h"
 
 namespace sk::cuda {
-
-struct JobResult {
-  sk_status status = SK_OK;
-  std::string message;  // set when status != SK_OK
-};
 
 class Job {
  public:
@@ -70,12 +67,13 @@ class StreamExecutor {
  private:
   struct InFlight {
     std::unique_ptr<Job> job;
-    cudaEvent_t event = nullptr;  // null when the launch itself failed
+    cudaEvent_t event = nullptr;  // null when no event could be recorded (the stream was drained instead)
   };
   void launch_loop();
   void wait_loop();
   void finish(std::unique_ptr<Job> job);
   cudaEvent_t take_event();
+  cudaEvent_t record_event();  // throws CudaFailure
   void recycle_event(cudaEvent_t event);
 
   const int device_;

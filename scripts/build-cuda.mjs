@@ -5,6 +5,9 @@
 //
 // Environment:
 //   SPARSEKIT_CUDA_ARCHS  SASS targets, e.g. "90a" or "80;89;90a" (default: CMakeLists.txt's)
+//   SPARSEKIT_CUDA_BUILD_DIR  build folder, relative to the checkout (default build-cuda; the GPU kit
+//                         builds its 90a-only addon in its own, so build-cuda/ keeps the default archs)
+//   SPARSEKIT_CUDA_REQUIRED=1  fail instead of skipping when nvcc is absent
 //   SPARSEKIT_SKIP_CUDA=1 skip the build
 //   SPARSEKIT_BUILD_JOBS  parallel compile jobs (default 2: nvcc is memory hungry)
 //   CUDACXX               the nvcc to use (else PATH, then /usr/local/cuda/bin)
@@ -36,6 +39,10 @@ function findNvcc() {
 }
 
 function skip(why) {
+  if (process.env.SPARSEKIT_CUDA_REQUIRED === '1') {
+    console.error(`sparsekit: ${why}, and the CUDA addon is required (SPARSEKIT_CUDA_REQUIRED=1)`)
+    process.exit(1)
+  }
   console.log(`sparsekit: ${why}, skipping the CUDA addon`)
   process.exit(0)
 }
@@ -48,7 +55,8 @@ const nvcc = realpathSync(found)
 
 // CMake cannot switch compilers inside an existing cache: it deletes the cache
 // itself and re-runs without cmake-js's variables. Start clean instead.
-const cacheFile = join(root, 'build-cuda', 'CMakeCache.txt')
+const buildDir = process.env.SPARSEKIT_CUDA_BUILD_DIR || 'build-cuda'
+const cacheFile = join(root, buildDir, 'CMakeCache.txt')
 let cached = ''
 try {
   cached = /^CMAKE_CUDA_COMPILER:\w+=(.*)$/m.exec(readFileSync(cacheFile, 'utf8'))?.[1] ?? ''
@@ -56,13 +64,13 @@ try {
   // no cache yet
 }
 if (cached && cached !== nvcc) {
-  console.log(`sparsekit: the CUDA compiler changed (${cached} → ${nvcc}); starting from a clean build-cuda/`)
-  rmSync(join(root, 'build-cuda'), { recursive: true, force: true })
+  console.log(`sparsekit: the CUDA compiler changed (${cached} → ${nvcc}); starting from a clean ${buildDir}/`)
+  rmSync(join(root, buildDir), { recursive: true, force: true })
 }
 
 const jobs = Number.parseInt(process.env.SPARSEKIT_BUILD_JOBS ?? '', 10) || DEFAULT_JOBS
 const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js')
-const common = ['--out', 'build-cuda', '--CDCMAKE_CUDA_COMPILER=' + nvcc]
+const common = ['--out', buildDir, '--CDCMAKE_CUDA_COMPILER=' + nvcc]
 // Always passed, so a changed SPARSEKIT_CUDA_ARCHS replaces the cached list;
 // "default" stands for CMakeLists.txt's own default.
 const archs = (process.env.SPARSEKIT_CUDA_ARCHS ?? '').trim()

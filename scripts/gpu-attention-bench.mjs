@@ -2,8 +2,10 @@
 // Times CUDA attention (bf16, D 128, batch 1, 16 heads, S = 4K..32K; dense,
 // causal and a 10% block-sparse mask) and, when PyTorch is importable,
 // torch.nn.functional.scaled_dot_product_attention on the same shapes, then
-// writes both to the JSON file named by the first argument and prints a table
-// with the ratios. Used by scripts/gpu-check.sh; needs a CUDA device.
+// writes both to the JSON file named by the first argument (default
+// bench/results/attention-sdpa-cuda.json) and prints a table with the ratios
+// and the targets: dense >= 0.9x SDPA, 10% block-sparse >= 7x our own dense.
+// Step 6 of scripts/gpu-kit-run.sh (S 4K and 16K); needs a CUDA device.
 //
 // The kernel is called through sk.attention when lib/ops/attention.ts is
 // built into dist/, else through the CUDA binding directly (the JSON says
@@ -17,7 +19,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const outFile = process.argv[2] ?? join(root, 'build-cuda', 'gpu-check', 'attention-bench.json')
+const outFile = process.argv[2] ?? join(root, 'bench', 'results', 'attention-sdpa-cuda.json')
 const kHeads = 16, kHeadDim = 128, kBlock = 128, kDensity = 0.1
 const kWarmup = 2, kReps = 5
 const kBF16 = 2 // csrc/core/dtype.h
@@ -140,16 +142,24 @@ if (probe.status === 0) {
 
 const rows = ours.map((o) => {
   const t = torch?.results.find((x) => x.seq === o.seq && x.mode === (o.mode === 'sparse' ? 'dense' : o.mode))
-  return { ...o, torchMs: t?.ms ?? null, speedupVsTorch: t ? t.ms / o.ms : null }
+  const dense = ours.find((x) => x.seq === o.seq && x.mode === 'dense')
+  return { ...o, torchMs: t?.ms ?? null, speedupVsTorch: t ? t.ms / o.ms : null, speedupVsOwnDense: dense.ms / o.ms }
 })
+const target = (what, want, measured) => ({ what, want, measured, met: measured != null && measured >= want })
+const targets = seqs.flatMap((s) => [
+  target(`S ${s}: dense vs torch SDPA`, 0.9, rows.find((r) => r.seq === s && r.mode === 'dense')?.speedupVsTorch ?? null),
+  target(`S ${s}: 10% block-sparse vs our dense`, 7, rows.find((r) => r.seq === s && r.mode === 'sparse')?.speedupVsOwnDense ?? null),
+])
 console.log('\n  S      mode    sparsekit ms  TFLOP/s  torch ms  torch/sparsekit' + (torch ? '' : '   (no torch)'))
 for (const r of rows)
   console.log(`  ${String(r.seq).padEnd(6)} ${r.mode.padEnd(7)} ${r.ms.toFixed(3).padStart(12)} ${r.tflops.toFixed(1).padStart(8)} ${(r.torchMs?.toFixed(3) ?? '-').padStart(9)} ${(r.speedupVsTorch?.toFixed(2) ?? '-').padStart(16)}`)
 console.log('  (sparse is compared against torch dense non-causal: the speedup the 10% mask buys)')
+for (const t of targets)
+  console.log(`target: ${t.what} >= ${t.want}x: ${t.measured == null ? 'not measured' : `${t.measured.toFixed(2)}x, ${t.met ? 'met' : 'NOT met'}`}`)
 
 mkdirSync(dirname(outFile), { recursive: true })
 writeFileSync(outFile, JSON.stringify({
   date: new Date().toISOString(), via: viaSk ? 'sk.attention' : 'binding.attention', dtype: 'bfloat16', batch: 1, heads: kHeads, headDim: kHeadDim,
-  maskBlock: kBlock, density: kDensity, warmup: kWarmup, reps: kReps, status, torch: torch ? { version: torch.torch, device: torch.device } : null, rows,
+  maskBlock: kBlock, density: kDensity, warmup: kWarmup, reps: kReps, status, torch: torch ? { version: torch.torch, device: torch.device } : null, targets, rows,
 }, null, 2))
 console.log(`wrote ${outFile}`)

@@ -9,7 +9,7 @@
 //
 // Timing: kWarmup calls, then kReps calls queued back to back on the stream
 // and awaited once; time / kReps (stream-ordered, so launch overhead overlaps).
-// Needs dist/ (npm run build:ts) and a CUDA device.
+// Step 7 of scripts/gpu-kit-run.sh. Needs dist/ (npm run build:ts) and a CUDA device.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'

@@ -2,8 +2,9 @@
 // each compressed element in mma.sp::ordered_metadata m16n8k32 (bf16,
 // selector 0), and compares with the layout the kernels assume
 // (cuda/sparse24/fragments.h, dense_k_of). Prints one line per mismatch and
-// PASS / FAIL. Built and run by scripts/gpu-check.sh:
-//   nvcc -std=c++17 -arch=sm_80 -I. -o probe scripts/gpu-probe-mma-sp.cu && ./probe
+// PASS / FAIL. Built by `npm run gpu:kit` (scripts/gpu-kit.mjs) and run by
+// scripts/gpu-kit-run.sh, step 3; by hand:
+//   nvcc -std=c++17 -gencode arch=compute_90a,code=sm_90a -I. -o probe scripts/gpu-probe-mma-sp.cu && ./probe
 //
 // Each warp runs one MMA with A one-hot in compressed column c0 (every row),
 // B[k][n] = k, all metadata nibbles 0x4 (positions 0, 1) except nibble j of

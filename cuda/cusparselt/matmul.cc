@@ -48,6 +48,12 @@ constexpr size_t kMaxPlans = 32;
 
 using PlanKey = std::tuple<int, int, int64_t, int64_t, int64_t>;
 
+// One rule for cuSPARSELt's state: every call that takes a handle, a
+// descriptor or a plan runs under g_mu, whichever thread makes it (the JS
+// thread's compressed_bytes, the executors' compress and matmul), and so do
+// the caches that hold them. NVIDIA's sparse libraries document concurrent
+// use of one handle as unsafe, and these calls only queue work on a stream,
+// so the lock is held for host time, never for the GPU's.
 std::mutex g_mu;
 std::map<int, std::unique_ptr<Handle>> g_handles;
 std::map<std::tuple<int, int, int64_t, int64_t>, std::unique_ptr<MatDescriptor>> g_weight_descs;
@@ -170,22 +176,16 @@ void compress(int device, sk_dtype dtype, int64_t n, int64_t k, const void* dens
 
 void matmul(int device, sk_dtype dtype, int64_t m, int64_t n, int64_t k, const void* compressed, const void* x,
             void* out, cudaStream_t stream) {
-  std::shared_ptr<PlanEntry> e;  // held through the call: an eviction meanwhile cannot free it
-  const Handle* h;
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    h = &handle_locked(device);
-    e = g_plans.get({device, int(dtype), m, n, k}, [&] { return build_plan(device, dtype, m, n, k); });
-  }
+  std::lock_guard<std::mutex> lock(g_mu);
+  const Api& a = live_api();
+  const Handle& h = handle_locked(device);
+  const std::shared_ptr<PlanEntry> e =
+      g_plans.get({device, int(dtype), m, n, k}, [&] { return build_plan(device, dtype, m, n, k); });
   const float alpha = 1.f, beta = 0.f;
   cudaStream_t streams[1] = {stream};
-  const Status s = live_api().Matmul(h, &e->plan, &alpha, compressed, x, &beta, out, out, e->workspace,
-                                     reinterpret_cast<Stream*>(streams), 1);
-  {
-    std::lock_guard<std::mutex> lock(g_mu);  // plans are built and destroyed under the lock only
-    e.reset();
-  }
-  check(s, "cusparseLtMatmul");
+  check(a.Matmul(&h, &e->plan, &alpha, compressed, x, &beta, out, out, e->workspace,
+                 reinterpret_cast<Stream*>(streams), 1),
+        "cusparseLtMatmul");
 }
 
 std::string g_fallback;

@@ -86,7 +86,7 @@ describe.skipIf(!built)('cuda attention: argument checks (attentionPick, no devi
     const p = binding!.attentionPick(1e9, 1e9, 1e9, 1e9, null, args({ ...shape, d: 128 }), null)
     expect(p).toMatchObject({ kernel: 'attn_fwd_hdim128_bf16', headDim: 128, blockM: 64, blockN: 64, vectorized: true })
     expect(p.grid).toEqual([Math.ceil(shape.sq / 64), shape.hq, shape.b])
-    expect(binding!.attentionPick(1e9, 1e9, 1e9, 1e9, null, args({ ...shape, d: 80 }, { dtype: kF16 }), null).kernel).toBe('attn_fwd_hdim96_fp16')
+    expect(binding!.attentionPick(1e9, 1e9, 1e9, 1e9, null, args({ ...shape, d: 80 }, { dtype: kF16 }), null).kernel).toBe('attn_fwd_hdim96_f16')
     expect(binding!.attentionPick(1e9, 1e9, 1e9, 1e9, null, args({ ...shape, d: 256 }), null).blockN).toBe(32)
     // head dim 36 is not whole 16-byte chunks: the element-wise loader
     expect(binding!.attentionPick(1e9, 1e9, 1e9, 1e9, null, args({ ...shape, d: 36 }), null).vectorized).toBe(false)

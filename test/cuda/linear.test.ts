@@ -342,6 +342,32 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
     expect(binding!.cusparseLtStatus().lastFallback, 'no call fell back to our kernel').toBe(before)
   })
 
+  it('cuSPARSELt: the JS thread asks compressed sizes while the executor plans and runs matmuls on the same handle', async (ctx) => {
+    const [n, k] = [64, 128]
+    const w = await randomWeight24(n, k, 'bfloat16', 11)
+    using sw = await sparsify24CudaFromCpuLayout(w.values, w.meta, 'bfloat16', [n, k], 'cuda')
+    if (!usesCusparseLt(sw)) ctx.skip()
+    // A row count per call, so the executor builds a plan (handle calls) for each while the loop below runs.
+    const calls = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
+      const m = 8 * (i + 1) + 8 * 41 // row counts the eviction test above did not plan
+      const bits = await toHalfBits('bfloat16', randomValues(m * k, 100 + i))
+      return { m, x: Float64Array.from(bits, (b) => halfToNumber('bfloat16', b)), xt: await cudaTensor('bfloat16', bits, [m, k]), out: sk.zeros([m, n], 'bfloat16', 'cuda') }
+    }))
+    const before = binding!.cusparseLtStatus().lastFallback
+    const pending = calls.map((c) => linear24Cuda(c.xt, sw, null, c.out))
+    const sizes = new Set<number>()
+    for (let i = 0; i < 400; ++i) sizes.add(binding!.cusparseLtCompressedBytes(0, kBF16, 16 * (1 + (i % 4)), k))
+    await Promise.all(pending)
+    expect(sizes.size, 'four weight shapes, four sizes').toBe(4)
+    for (const c of calls) {
+      const ref = reference(c.x, w.dense, null, c.m, n, k, 'bfloat16')
+      expect(await maxErr(c.out, ref.out, 'bfloat16'), `m ${c.m}`).toBeLessThanOrEqual(ref.budget)
+      c.xt.dispose()
+      c.out.dispose()
+    }
+    expect(binding!.cusparseLtStatus().lastFallback, 'no call fell back to our kernel').toBe(before)
+  })
+
   it('sk.devices() names the 2:4 path for each CUDA device', () => {
     for (const d of sk.devices())
       if (d.kind === 'cuda') {

@@ -10,7 +10,7 @@
  */
 import { type Device, sameDevice } from '../device.js'
 import { type DType, dtypeBytes, dtypeId } from '../dtype.js'
-import { callNative, dtypeError, shapeError, SparsekitError } from '../errors.js'
+import { allocating, callNative, dtypeError, shapeError, SparsekitError } from '../errors.js'
 import { type BlockScoresArgs, cpuBinding, type CudaBinding, cudaBinding } from '../native.js'
 import { empty, liveStorage, type Storage, Tensor } from '../tensor.js'
 
@@ -92,7 +92,7 @@ export async function blockScores(
   o: Pick<BlockScoresArgs, 'method' | 'block' | 'stride' | 'segmentBlocks' | 'keyCount' | 'causal'>,
 ): Promise<Float32Array> {
   const nb = Math.ceil(s.seq / o.block)
-  const out = new Float32Array(s.batch * s.headsQ * (o.method === 3 ? s.seq : nb * nb))
+  const out = allocating('the block scores', () => new Float32Array(s.batch * s.headsQ * (o.method === 3 ? s.seq : nb * nb)))
   if (out.length === 0) return out
   const args: BlockScoresArgs = {
     dtype: dtypeId(s.type), ...o, batch: s.batch, headsQ: s.headsQ, headsKv: s.headsKv, seq: s.seq, headDim: s.headDim,

@@ -8,7 +8,7 @@
  */
 import { type Device, deviceName, parseDevice } from '../device.js'
 import { type DType, dtypeId } from '../dtype.js'
-import { callNative, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
+import { allocating, callNative, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
 import { cudaBinding, type CudaBinding, type DeviceBuffer, type CudaLinearArgs } from '../native.js'
 import { empty, liveStorage, type Tensor } from '../tensor.js'
 import { is } from '../validate.js'
@@ -206,7 +206,7 @@ async function denseFromCudaLayout(values: Tensor, meta: Tensor, type: DType, n:
   const words = new Uint32Array(((await meta.getData()) as Int32Array).buffer)
   const kPad = values.dims[1] * 2
   const kSteps = kPad / 32
-  const dense = new Uint16Array(n * k)
+  const dense = allocating(`${n * k} dense weights`, () => new Uint16Array(n * k))
   for (let r = 0; r < n; ++r) {
     const g = r % 8, halfShift = r % 16 < 8 ? 0 : 16
     for (let q = 0; q < k / 4; ++q) {

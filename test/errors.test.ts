@@ -378,6 +378,11 @@ describe.skipIf(!hasDist)('crash safety: the nastiest cases in a child process e
       expect(lastJson<Line>(r).error).toMatchObject({ sk: true, code: 'ERR_SK_OUT_OF_MEMORY' })
     })
   }
+  it.skipIf(memoryLimitUnavailable !== '')('fromdense-bits-before-arrays: under ulimit -v 1500000, bits too short for dims → ERR_SK_SHAPE, nothing allocated first', () => {
+    const r = runNode(script, ['fromdense-bits-before-arrays'], { timeoutMs: 60_000, memoryLimitKb: 1_500_000 })
+    expect(r.status === 0 && r.signal === null, describeExit(r)).toBe(true)
+    expect(lastJson<Line>(r).error).toMatchObject({ sk: true, code: 'ERR_SK_SHAPE' })
+  })
   if (memoryLimitUnavailable) console.warn(`skipping the out-of-memory child tests: ${memoryLimitUnavailable}`)
 
   it('exit-during-cast: process.exit() while casts run and wait exits with 0', () => {

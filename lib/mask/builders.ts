@@ -366,9 +366,10 @@ export function buildFromDense(bits: unknown, dims: unknown, qLen: number, kvLen
   const wantQ = Math.ceil(qLen / bs.q), wantK = Math.ceil(kvLen / bs.kv)
   if (nQ !== wantQ || nK !== wantK)
     throw shapeError('dims', `${wantQ} query blocks × ${wantK} key blocks (qLen ${qLen} / ${bs.q}, kvLen ${kvLen} / ${bs.kv}, rounded up)`, dims)
+  // bits against dims before the mask's arrays are made: dims may ask for far more blocks than bits holds.
+  const blocks = checkBlockCount(batch!, heads!, qLen, kvLen, bs)
+  if (lengthOf(bits) !== blocks) throw shapeError('bits', `${blocks} entries (the product of dims [${dims.join(', ')}])`, bits)
   const p = emptyParts(batch!, heads!, qLen, kvLen, bs)
-  if (lengthOf(bits) !== p.fullIdx.length)
-    throw shapeError('bits', `${p.fullIdx.length} entries (the product of dims [${dims.join(', ')}])`, bits)
   const bad = bits.findIndex((v) => v > 1)
   if (bad >= 0) throw invalidArgument(`bits[${bad}]`, '0 or 1', bits[bad])
   const rows = p.fullNum.length

@@ -60,13 +60,19 @@ export function checkBool(name: string, v: unknown, dflt: boolean): boolean {
   return v
 }
 
-/** An options object (or undefined → {}); rejects keys it does not know. */
+/**
+ * An options object (or undefined → {}); rejects keys it does not know.
+ * Returns a copy of its own properties, each read once: what was checked is
+ * what is used, and nothing inherited (a class's getters) is read.
+ */
 export function checkOptions<K extends string>(name: string, v: unknown, keys: readonly K[]): Partial<Record<K, unknown>> {
   if (v === undefined) return {}
   if (!is.plainObject(v)) throw invalidArgument(name, 'an options object', v)
   for (const k of Object.keys(v))
     if (!(keys as readonly string[]).includes(k)) throw invalidArgument(name, `only the options ${keys.join(', ')}`, k)
-  return v as Partial<Record<K, unknown>>
+  const own: Partial<Record<K, unknown>> = {}
+  for (const k of keys) if (Object.hasOwn(v, k)) own[k] = (v as Record<K, unknown>)[k]
+  return own
 }
 
 /**

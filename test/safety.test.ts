@@ -105,6 +105,17 @@ describe('every listed call fails with a coded SparsekitError', () => {
     }
   })
 
+  it('options are read from own properties, once: no inherited getter runs, what is checked is what is used', async () => {
+    using t = sk.randn([2], Object.create(sk.Tensor.prototype) as sk.RandnOptions) // its getters are never read
+    expect(t.type).toBe('float32')
+    let reads = 0
+    const opts = { blockSize: 16, get segmentSize() { return ++reads === 1 ? 32 : 7 } }
+    using q = sk.zeros([1, 1, 64, 8])
+    const perm = await sk.segmentPermutation(q, q, opts)
+    expect(reads).toBe(1)
+    expect(perm.dims).toEqual([1, 1, 64])
+  })
+
   it('describe() renders anything without throwing', () => {
     const detached = new Float32Array(4)
     structuredClone(detached.buffer, { transfer: [detached.buffer] })

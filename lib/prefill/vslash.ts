@@ -10,7 +10,7 @@
  * @internal
  * @module
  */
-import { callNative } from '../errors.js'
+import { allocating, callNative } from '../errors.js'
 import { cpuBinding } from '../native.js'
 import type { Tensor } from '../tensor.js'
 import { blockScores, type PrefillShape } from './native.js'
@@ -42,11 +42,11 @@ export async function vslashPlan(
   q: Tensor, k: Tensor, s: PrefillShape, blockSize: number, threshold: number, budget: number, queries = kScoredQueries,
 ): Promise<VslashPlan> {
   const nb = Math.ceil(s.seq / blockSize)
-  const plan: VslashPlan = {
+  const plan: VslashPlan = allocating('the vertical-slash plan', () => ({
     indices: new Int32Array(s.batch * s.headsKv * s.seq),
     bits: new Uint8Array(s.batch * s.headsQ * nb * nb),
     coverage: new Float32Array(s.batch * s.headsQ),
-  }
+  }))
   if (s.batch === 0) return plan
   const lines = await blockScores(q, k, s, { method: 4, block: queries, stride: 1, segmentBlocks: 0, keyCount: s.seq, causal: true })
   const args = { batch: s.batch, headsQ: s.headsQ, headsKv: s.headsKv, seq: s.seq, block: blockSize, queries, threshold, budget }

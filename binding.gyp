@@ -71,7 +71,7 @@
       "sources": ["test/native/main.cc", "test/native/cast_test.cc", "test/native/threadpool_test.cc",
                   "test/native/host_alloc_test.cc",
                   "test/native/attention_test.cc", "test/native/attention_ukernel_test.cc",
-                  "test/native/sparse24_layout_test.cc", "cuda/sparse24/layout.cc",
+                  "test/native/sp24_layout_test.cc", "cuda/sp24/layout.cc",
                   "test/native/spmm_test.cc", "test/native/spmm_pack_test.cc",
                   "test/native/linear_ukernel_test.cc", "test/native/sp24_test.cc",
                   "test/native/prefill_test.cc"],

@@ -56,7 +56,7 @@ export interface LinearPick {
 }
 
 /** A 2:4 weight in the CUDA layout, built on the host (docs/formats.md). */
-export interface Sparse24Layout {
+export interface Sp24Layout {
   values: Uint16Array // [nPad, kPad / 2]
   meta: Uint32Array // [nPad / 16][kPad / 32][16] words
   nPad: number
@@ -112,7 +112,7 @@ export interface CudaBinding {
   /** dst[b, h, s] = src[b, h, idx[b, h, s]]: idx is copied and checked on the host, then uploaded. */
   gatherRows(src: DeviceBuffer, idx: Int32Array, dst: DeviceBuffer, args: GatherRowsArgs): Promise<void>
   /** Checks CPU-layout 2:4 metadata and builds the CUDA layout on the host; needs no device. */
-  sparse24Layout(values: Uint16Array, meta: Uint8Array, dtype: number, n: number, k: number, withDense: boolean): Sparse24Layout
+  sp24Layout(values: Uint16Array, meta: Uint8Array, dtype: number, n: number, k: number, withDense: boolean): Sp24Layout
   /** Loads cuSPARSELt on first call (SPARSEKIT_CUSPARSELT path, else libcusparseLt.so.0); needs no device. */
   cusparseLtStatus(): CusparseLtStatus
   cusparseLtCompressedBytes(device: number, dtype: number, n: number, k: number): number

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { SparsekitError } from './errors.js'
 import type { CudaBinding } from './native-cuda.js'
 
-export type { CudaStatus, CudaDeviceInfo, DeviceBuffer, CudaLinearArgs, LinearPick, Sparse24Layout, CusparseLtStatus, CudaBinding } from './native-cuda.js'
+export type { CudaStatus, CudaDeviceInfo, DeviceBuffer, CudaLinearArgs, LinearPick, Sp24Layout, CusparseLtStatus, CudaBinding } from './native-cuda.js'
 
 const require = createRequire(import.meta.url)
 /** The package root: one level above `lib/` (sources) or `dist/` (built). */
@@ -116,7 +116,7 @@ export interface LinearArgs {
 }
 
 /** Sizes of one 2:4 weight op; mirrors `sk_sp24_params`. `n`, `m`: prune's n:m (keep n of every m). */
-export interface Sparse24Args {
+export interface Sp24Args {
   dtype: number
   rows: number
   k: number
@@ -217,7 +217,7 @@ export interface CpuBinding {
    * 2:4 weight ops on [rows, k]: 0 prune (denseIn → denseOut, keep args.n of every args.m), 1 compress
    * (denseIn → values + meta; rejects a group of 4 with more than 2 non-zeros), 2 decompress (values + meta → denseOut; rejects bad codes).
    */
-  sparse24(op: 0 | 1 | 2, args: Sparse24Args, denseIn: ArrayBufferView | null, denseOut: ArrayBufferView | null, values?: ArrayBufferView | null, meta?: Uint8Array | null): Promise<void>
+  sp24(op: 0 | 1 | 2, args: Sp24Args, denseIn: ArrayBufferView | null, denseOut: ArrayBufferView | null, values?: ArrayBufferView | null, meta?: Uint8Array | null): Promise<void>
   /** Dynamic sparse prefill block scores (`sk_block_scores_params`; csrc/addon/op_prefill.cc). */
   blockScores(q: ArrayBufferView, k: ArrayBufferView, out: Float32Array, args: BlockScoresArgs): Promise<void>
   /** dst[b, h, s] = src[b, h, idx[b, h, s]] row by row, dst contiguous (`sk_gather_rows_params`). */

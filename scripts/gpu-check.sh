@@ -122,7 +122,7 @@ step attention-sass 10 bash -c "$(declare -f attention_sass); attention_sass"
 step attention-bench 90 node scripts/gpu-attention-bench.mjs "$logs/attention-bench.json"
 
 # 2:4 linear: first the hardware's mma.sp metadata layout against the one the
-# kernels assume (cuda/sparse24/fragments.h; the note marks parts of it
+# kernels assume (cuda/sp24/fragments.h; the note marks parts of it
 # unverified): a FAIL here explains any 2:4 numeric failure below.
 step mma-sp-probe 20 bash -c 'nvcc -std=c++17 -arch=sm_80 -I. -o build-cuda/gpu-probe-mma-sp scripts/gpu-probe-mma-sp.cu && build-cuda/gpu-probe-mma-sp'
 # Then the tests again with cuSPARSELt off (vitest-cuda above ran with it
@@ -131,7 +131,7 @@ step mma-sp-probe 20 bash -c 'nvcc -std=c++17 -arch=sm_80 -I. -o build-cuda/gpu-
 step linear-no-cusparselt 30 env SPARSEKIT_CUSPARSELT=0 "${vitest[@]}" --outputFile.json="$logs/vitest-linear-no-lt.json" test/cuda/linear.test.ts
 linear_sass() {
   command -v cuobjdump >/dev/null || { echo "cuobjdump not found: SASS not inspected"; return 0; }
-  for o in build-cuda/CMakeFiles/sparsekit_cuda.dir/cuda/sparse24/inst/*.o; do
+  for o in build-cuda/CMakeFiles/sparsekit_cuda.dir/cuda/sp24/inst/*.o; do
     echo "== $(basename "$o")"
     cuobjdump -res-usage "$o" 2>&1 | grep -E 'REG|STACK' | sed 's/^ *//'
     cuobjdump -sass "$o" | grep -oE '\b(HMMA|HGMMA|LDSM|LDGSTS|LDL|STL)[A-Z0-9.]*' | sort | uniq -c

@@ -62,7 +62,7 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("spmmRelease", &SparsekitAddon::SpmmRelease),
                            InstanceMethod("spmm", &SparsekitAddon::Spmm),
                            InstanceMethod("linear", &SparsekitAddon::Linear),
-                           InstanceMethod("sparse24", &SparsekitAddon::Sparse24),
+                           InstanceMethod("sp24", &SparsekitAddon::Sp24),
                            InstanceMethod("blockScores", &SparsekitAddon::BlockScores),
                            InstanceMethod("gatherRows", &SparsekitAddon::GatherRows),
                            InstanceMethod("selectBlocks", &SparsekitAddon::SelectBlocks),
@@ -106,7 +106,7 @@ Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
   lin.m = 128, lin.n = 16, lin.k = 16;  // many rows: the largest gemm tiles (m == 1 runs the gemv of the same set)
   kernels.Set("linear", sk_cpu_linear_pick(lin, isa_).name);
   lin.format = SK_WEIGHT_SP24;
-  kernels.Set("linear24", sk_cpu_linear24_pick(lin, isa_).name);
+  kernels.Set("linear_sp24", sk_cpu_linear_sp24_pick(lin, isa_).name);
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("arch", sk_cpu_arch());

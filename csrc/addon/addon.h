@@ -41,7 +41,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value Spmm(const Napi::CallbackInfo& info);
   // op_linear.cc
   Napi::Value Linear(const Napi::CallbackInfo& info);
-  Napi::Value Sparse24(const Napi::CallbackInfo& info);
+  Napi::Value Sp24(const Napi::CallbackInfo& info);
   Napi::Value BlockScores(const Napi::CallbackInfo& info);  // op_prefill.cc
   Napi::Value GatherRows(const Napi::CallbackInfo& info);   // op_prefill.cc
   Napi::Value SelectBlocks(const Napi::CallbackInfo& info);  // op_prefill.cc

@@ -38,4 +38,4 @@ sk_linear_kernel sk_cpu_linear_pick(const sk_linear_params& p, sk_isa isa);
 // The 2:4 linear kernels (panel kernel + decode gemv) for an ISA; fn null if
 // the ISA was not built here, the format is not 2:4, k % 4 != 0 or the weight
 // dtype is not float32 / float16 / bfloat16. Defined in f32-sp24/driver.cc.
-sk_linear24_kernel sk_cpu_linear24_pick(const sk_linear_params& p, sk_isa isa);
+sk_linear_sp24_kernel sk_cpu_linear_sp24_pick(const sk_linear_params& p, sk_isa isa);

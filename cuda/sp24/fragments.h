@@ -2,7 +2,7 @@
 // (mma.sp ... .row.col, sparsity selector 0) and the m16n8k16 dense MMA, and
 // where the CUDA 2:4 layout keeps the metadata word a lane passes. Shared by
 // the kernel (linear_kernel.cuh) and the host emulation in
-// test/native/sparse24_layout_test.cc, so the CPU tests check the addressing
+// test/native/sp24_layout_test.cc, so the CPU tests check the addressing
 // the GPU runs. Lane l: group g = l >> 2, thread-in-group t = l & 3.
 //
 // PTX rules used (reference note §2.2):
@@ -17,7 +17,7 @@
 
 #include "../../csrc/core/hd.h"
 
-namespace sk::sparse24 {
+namespace sk::sp24 {
 
 constexpr int kMetaWordsPerStep = 16;  // one 16-row × 32-K step: 8 groups × 2 lanes
 
@@ -79,4 +79,4 @@ SK_HD int dense_k_of(const uint32_t* lane_meta /* [32] */, int row, int c) {
   return 16 * t + 4 * j + idx;
 }
 
-}  // namespace sk::sparse24
+}  // namespace sk::sp24

@@ -4,7 +4,7 @@
 
 #include "fragments.h"
 
-namespace sk::sparse24 {
+namespace sk::sp24 {
 namespace {
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -80,4 +80,4 @@ void expand_dense(const uint16_t* values, const uint8_t* meta, int64_t n, int64_
     }
 }
 
-}  // namespace sk::sparse24
+}  // namespace sk::sp24

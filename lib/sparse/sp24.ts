@@ -21,19 +21,19 @@ import { hostTensor, liveStorage, type Tensor } from '../tensor.js'
 import { SparseWeight } from './weight.js'
 
 /** Value dtypes the 2:4 format stores. */
-export const kSparse24Types: readonly DType[] = ['float32', 'float16', 'bfloat16']
+export const kSp24Types: readonly DType[] = ['float32', 'float16', 'bfloat16']
 
 /** Rows per panel of the CPU 2:4 layout (`kSp24PanelRows`). @internal */
-export const kSparse24PanelRows = 8
+export const kSp24PanelRows = 8
 
 /** Panels of 8 rows for N rows: ceil(N / 8). @internal */
-export const sparse24Panels = (n: number): number => Math.ceil(n / kSparse24PanelRows)
+export const sp24Panels = (n: number): number => Math.ceil(n / kSp24PanelRows)
 
 /** Elements of `values` for an [N, K] weight, padding rows included: P · G · 2 · 8. @internal */
-export const sparse24ValueCount = (n: number, k: number): number => sparse24Panels(n) * kSparse24PanelRows * (k / 4) * 2
+export const sp24ValueCount = (n: number, k: number): number => sp24Panels(n) * kSp24PanelRows * (k / 4) * 2
 
 /** Bytes of `meta` for an [N, K] weight: one 4-byte word per (panel, group). @internal */
-export const sparse24MetaBytes = (n: number, k: number): number => sparse24Panels(n) * (k / 4) * 4
+export const sp24MetaBytes = (n: number, k: number): number => sp24Panels(n) * (k / 4) * 4
 
 const cpuData = (t: Tensor, name: string): ArrayBufferView => {
   const s = liveStorage(t, name)
@@ -46,16 +46,16 @@ const cpuData = (t: Tensor, name: string): ArrayBufferView => {
  * per group of 4) into a 2:4 SparseWeight. The caller has validated dims and dtype.
  * @internal
  */
-export async function sparsify24Cpu(w: Tensor): Promise<SparseWeight> {
+export async function sparsifySp24Cpu(w: Tensor): Promise<SparseWeight> {
   const [n, k] = w.dims
-  const panels = sparse24Panels(n)
-  const values = hostTensor(w.type, [panels, k / 4, 2, kSparse24PanelRows], sparse24ValueCount(n, k), false)
+  const panels = sp24Panels(n)
+  const values = hostTensor(w.type, [panels, k / 4, 2, kSp24PanelRows], sp24ValueCount(n, k), false)
   let meta: Tensor | null = null
   try {
-    meta = hostTensor('uint8', [panels, k / 4, 4], sparse24MetaBytes(n, k), false)
+    meta = hostTensor('uint8', [panels, k / 4, 4], sp24MetaBytes(n, k), false)
     const m = meta
     await callNative(() =>
-      cpuBinding().sparse24(1, { dtype: dtypeId(w.type), rows: n, k }, cpuData(w, 'w'), null, cpuData(values, 'values'), m.data as Uint8Array),
+      cpuBinding().sp24(1, { dtype: dtypeId(w.type), rows: n, k }, cpuData(w, 'w'), null, cpuData(values, 'values'), m.data as Uint8Array),
     )
   } catch (err) {
     values.dispose()
@@ -78,15 +78,15 @@ export function fromParts(values: Tensor, meta: Tensor, type: DType, n: number, 
     device: 'cpu',
     nnz: (n * k) / 2,
     tensors: { values, meta },
-    toDense: () => toDense24Cpu(values, meta, type, n, k),
+    toDense: () => toDenseSp24Cpu(values, meta, type, n, k),
   })
 }
 
-async function toDense24Cpu(values: Tensor, meta: Tensor, type: DType, n: number, k: number): Promise<Tensor> {
+async function toDenseSp24Cpu(values: Tensor, meta: Tensor, type: DType, n: number, k: number): Promise<Tensor> {
   const out = hostTensor(type, [n, k], n * k, false)
   try {
     await callNative(() =>
-      cpuBinding().sparse24(2, { dtype: dtypeId(type), rows: n, k }, null, cpuData(out, 'out'), cpuData(values, 'values'), cpuData(meta, 'meta') as Uint8Array),
+      cpuBinding().sp24(2, { dtype: dtypeId(type), rows: n, k }, null, cpuData(out, 'out'), cpuData(values, 'values'), cpuData(meta, 'meta') as Uint8Array),
     )
   } catch (err) {
     out.dispose()
@@ -100,7 +100,7 @@ async function toDense24Cpu(values: Tensor, meta: Tensor, type: DType, n: number
  * x2d is float32 and contiguous; out float32 [M, N]; bias float32 [N] or null.
  * @internal
  */
-export function linear24Cpu(x2d: Tensor, w: SparseWeight, bias: Tensor | null, out: Tensor): Promise<void> {
+export function linearSp24Cpu(x2d: Tensor, w: SparseWeight, bias: Tensor | null, out: Tensor): Promise<void> {
   const { values, meta } = w._parts().tensors
   const [n, k] = w.dims
   const m = x2d.dims[0]

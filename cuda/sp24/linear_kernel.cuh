@@ -55,7 +55,7 @@ struct LinearKernel {
   using WTile = tile::SmemTile<T, Cfg::kBN, kWCols>;
   using XTile = tile::SmemTile<T, Cfg::kBM, kBK>;
   using OutTile = tile::SmemTile<T, Cfg::kBM, Cfg::kBN>;
-  static constexpr int kMetaWords = kSparse ? Cfg::kBN / 16 * 2 * sparse24::kMetaWordsPerStep : 0;
+  static constexpr int kMetaWords = kSparse ? Cfg::kBN / 16 * 2 * sp24::kMetaWordsPerStep : 0;
   static constexpr size_t kStageBytes = WTile::kBytes + XTile::kBytes + kMetaWords * 4;
   static constexpr size_t kPipeBytes = kStageBytes * kStages;
   static constexpr size_t kSmemBytes = kPipeBytes > OutTile::kBytes ? kPipeBytes : OutTile::kBytes;
@@ -96,7 +96,7 @@ __global__ void __launch_bounds__(Cfg::kThreads) linear_kernel(const LinearParam
       uint32_t* ms = meta_tile(s);
       const int64_t k_steps = p.k_pad / 32;
       for (int c = tid; c < K::kMetaWords / 4; c += Cfg::kThreads)
-        tile::cp_async_16(ms + sparse24::meta_chunk_dst_word(c), p.meta + sparse24::meta_chunk_src_word(n0, c, kt, k_steps),
+        tile::cp_async_16(ms + sp24::meta_chunk_dst_word(c), p.meta + sp24::meta_chunk_src_word(n0, c, kt, k_steps),
                           true);
     } else {
       tile::load_tile<Cfg::kThreads>(ws, w + n0 * p.w_stride + k0, p.w_stride, w_rows, x_cols, p.w_vec);
@@ -134,21 +134,21 @@ __global__ void __launch_bounds__(Cfg::kThreads) linear_kernel(const LinearParam
       uint32_t b[Cfg::kNI][4];
 #pragma unroll
       for (int ni = 0; ni < Cfg::kNI; ++ni)
-        tile::ldmatrix_x4(b[ni], xs.at(wm * Cfg::kWarpM + ni * 8 + sparse24::b_ldm_row(lane),
-                                       step * 32 + sparse24::b_ldm_col(lane)));
+        tile::ldmatrix_x4(b[ni], xs.at(wm * Cfg::kWarpM + ni * 8 + sp24::b_ldm_row(lane),
+                                       step * 32 + sp24::b_ldm_col(lane)));
 #pragma unroll
       for (int mi = 0; mi < Cfg::kMI; ++mi) {
         const int row = wn * Cfg::kWarpN + mi * 16;
         if constexpr (kSparse) {
           uint32_t a[4];
-          tile::ldmatrix_x4(a, ws.at(row + sparse24::a_ldm_row(lane), step * 16 + sparse24::a_ldm_col(lane)));
-          const uint32_t e = ms[sparse24::meta_smem_word(row, step, g, t)];
+          tile::ldmatrix_x4(a, ws.at(row + sp24::a_ldm_row(lane), step * 16 + sp24::a_ldm_col(lane)));
+          const uint32_t e = ms[sp24::meta_smem_word(row, step, g, t)];
 #pragma unroll
           for (int ni = 0; ni < Cfg::kNI; ++ni) mma_sp_16x8x32<T>(acc[mi][ni], a, b[ni], e);
         } else {
           uint32_t a0[4], a1[4];
-          tile::ldmatrix_x4(a0, ws.at(row + sparse24::a_ldm_row(lane), step * 32 + sparse24::a_ldm_col(lane)));
-          tile::ldmatrix_x4(a1, ws.at(row + sparse24::a_ldm_row(lane), step * 32 + 16 + sparse24::a_ldm_col(lane)));
+          tile::ldmatrix_x4(a0, ws.at(row + sp24::a_ldm_row(lane), step * 32 + sp24::a_ldm_col(lane)));
+          tile::ldmatrix_x4(a1, ws.at(row + sp24::a_ldm_row(lane), step * 32 + 16 + sp24::a_ldm_col(lane)));
 #pragma unroll
           for (int ni = 0; ni < Cfg::kNI; ++ni) {
             tile::mma_16x8x16<T>(acc[mi][ni], a0, b[ni][0], b[ni][1]);
@@ -172,8 +172,8 @@ __global__ void __launch_bounds__(Cfg::kThreads) linear_kernel(const LinearParam
     for (int ni = 0; ni < Cfg::kNI; ++ni)
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
-        const int col = wn * Cfg::kWarpN + mi * 16 + sparse24::d_frag_row(lane, r);  // w row = out column
-        const int row = wm * Cfg::kWarpM + ni * 8 + sparse24::d_frag_col(lane, r);   // x row = out row
+        const int col = wn * Cfg::kWarpN + mi * 16 + sp24::d_frag_row(lane, r);  // w row = out column
+        const int row = wm * Cfg::kWarpM + ni * 8 + sp24::d_frag_col(lane, r);   // x row = out row
         *os.at(row, col) = T(acc[mi][ni][r] + bias_at(n0 + col));
       }
   __syncthreads();

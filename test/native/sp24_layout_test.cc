@@ -1,4 +1,4 @@
-// The CUDA 2:4 layout (cuda/sparse24/layout.h) on the CPU: the CPU → CUDA
+// The CUDA 2:4 layout (cuda/sp24/layout.h) on the CPU: the CPU → CUDA
 // reorder round-trips, padding is inert, corrupted metadata is found, and a
 // host emulation of ldmatrix + mma.sp m16n8k32 (PTX fragment and metadata
 // rules, fed through the kernel's own addressing in fragments.h) reproduces
@@ -9,14 +9,14 @@
 
 #include <vector>
 
-#include "../../cuda/sparse24/fragments.h"
-#include "../../cuda/sparse24/layout.h"
-#include "../../cuda/sparse24/linear_params.h"
+#include "../../cuda/sp24/fragments.h"
+#include "../../cuda/sp24/layout.h"
+#include "../../cuda/sp24/linear_params.h"
 #include "check.h"
 
 namespace {
 
-using namespace sk::sparse24;
+using namespace sk::sp24;
 namespace linear = sk::cuda::linear;
 
 const uint8_t kValidNibbles[6] = {0x4, 0x8, 0x9, 0xC, 0xD, 0xE};
@@ -56,7 +56,7 @@ CpuWeight random_weight(int64_t n, int64_t k, uint32_t seed) {
 
 const int64_t kShapes[][2] = {{1, 4}, {3, 12}, {16, 32}, {17, 36}, {128, 64}, {130, 68}, {5, 100}, {40, 256}};
 
-SK_TEST(sparse24_layout_dims_pad_to_the_tiles) {
+SK_TEST(sp24_layout_dims_pad_to_the_tiles) {
   const CudaLayoutDims d = cuda_layout_dims(130, 68);
   CHECK(d.n_pad == 256 && d.k_pad == 128, "n_pad %lld k_pad %lld", (long long)d.n_pad, (long long)d.k_pad);
   CHECK(d.values == size_t(256 * 64), "values %zu", d.values);
@@ -70,7 +70,7 @@ SK_TEST(sparse24_layout_dims_pad_to_the_tiles) {
 
 // docs/formats.md's example (N = 1, K = 8, [0, 7, 0, 8 | 5, 0, 0, 0]) byte for
 // byte through the CUDA layout and back.
-SK_TEST(sparse24_layout_reads_the_documented_example) {
+SK_TEST(sp24_layout_reads_the_documented_example) {
   std::vector<uint16_t> values(32, 0);
   values[0] = 7, values[8] = 8, values[16] = 5;
   const std::vector<uint8_t> meta = {0x4D, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44};
@@ -91,7 +91,7 @@ SK_TEST(sparse24_layout_reads_the_documented_example) {
   CHECK(back_v == values && back_m == meta, "the documented example does not come back");
 }
 
-SK_TEST(sparse24_layout_round_trips_and_pads_inertly) {
+SK_TEST(sp24_layout_round_trips_and_pads_inertly) {
   for (auto& s : kShapes) {
     const CpuWeight w = random_weight(s[0], s[1], uint32_t(7 + s[0] * 31 + s[1]));
     int64_t row = -1, group = -1;
@@ -115,7 +115,7 @@ SK_TEST(sparse24_layout_round_trips_and_pads_inertly) {
   }
 }
 
-SK_TEST(sparse24_layout_finds_corrupted_metadata) {
+SK_TEST(sp24_layout_finds_corrupted_metadata) {
   // 13 rows: panel 1 holds rows 8..12 and the padding rows 13..15.
   const CpuWeight w = random_weight(13, 20, 99);
   const int64_t groups = 5;
@@ -142,7 +142,7 @@ SK_TEST(sparse24_layout_finds_corrupted_metadata) {
   first_bad(pad, 14, 1, "padding row 14");
 }
 
-SK_TEST(sparse24_expand_dense_places_the_kept_values) {
+SK_TEST(sp24_expand_dense_places_the_kept_values) {
   const CpuWeight w = random_weight(9, 44, 5);
   std::vector<uint16_t> dense(9 * 44, 0xFFFF);
   expand_dense(w.values.data(), w.meta.data(), w.n, w.k, dense.data());
@@ -178,7 +178,7 @@ struct CtaAcc {
   }
 };
 
-// The 2:4 linear kernel (cuda/sparse24/linear_kernel.cuh) emulated on the
+// The 2:4 linear kernel (cuda/sp24/linear_kernel.cuh) emulated on the
 // host, CTA by CTA, with its own tiling (TileConfig) and addressing
 // (fragments.h): metadata staged chunk by chunk as its cp.async does,
 // ldmatrix.x4 gathering rows by the lane addresses, mma.sp.m16n8k32 reading
@@ -352,7 +352,7 @@ SK_TEST(dense_linear_kernel_emulation_matches_the_product) {
   check_dense_linear<linear::SmallTile>("64x32");
 }
 
-SK_TEST(sparse24_kernel_emulation_matches_the_dense_product) {
+SK_TEST(sp24_kernel_emulation_matches_the_dense_product) {
   check_sparse_linear<linear::BigTile>("128x128");
   check_sparse_linear<linear::SmallTile>("64x32");
 }

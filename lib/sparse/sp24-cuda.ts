@@ -11,14 +11,14 @@ import { type DType, dtypeId } from '../dtype.js'
 import { callNative, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
 import { cudaBinding, type CudaBinding, type DeviceBuffer, type CudaLinearArgs } from '../native.js'
 import { empty, liveStorage, type Tensor } from '../tensor.js'
-import { sparse24MetaBytes, sparse24ValueCount, sparsify24Cpu } from './nm24.js'
+import { sp24MetaBytes, sp24ValueCount, sparsifySp24Cpu } from './sp24.js'
 import { SparseWeight, type SparseWeightParts } from './weight.js'
 
 /** Dtypes the CUDA linear kernels take (x, w and out share one). */
 export const kCudaLinearTypes: readonly DType[] = ['float16', 'bfloat16']
 
-/** Options of {@link sparsify24CudaFromCpuLayout}. */
-export interface Sparsify24CudaOptions {
+/** Options of {@link sparsifySp24CudaFromCpuLayout}. */
+export interface SparsifySp24CudaOptions {
   /**
    * `'auto'` (default): also compress the weight with cuSPARSELt when it is
    * loaded and N, K are multiples of 16, so `linear` can use it;
@@ -83,14 +83,14 @@ export function sparseLinearFallbackReason(): string {
  *
  * @param values - the kept values [P, G, 2, 8], float16 / bfloat16 bits:
  *   `values[p, q, s, r]` is the s-th kept value of group q of row 8p + r;
- *   P·G·16 elements (`sparse24ValueCount(N, K)`), padding rows 0.
- * @param meta - [P, G, 4] bytes (`sparse24MetaBytes(N, K)`): a little-endian
+ *   P·G·16 elements (`sp24ValueCount(N, K)`), padding rows 0.
+ * @param meta - [P, G, 4] bytes (`sp24MetaBytes(N, K)`): a little-endian
  *   uint32 word per (panel, group), row 8p + r's code i0 | i1 << 2 (i0 < i1)
  *   in bits 4r..4r+3; padding rows 0x4.
  * @param type - `'float16'` or `'bfloat16'`.
  * @param dims - [N, K]: K a multiple of 4, both up to 2^31 − 1.
  * @param device - `'cuda'` or `'cuda:N'`.
- * @param options - see {@link Sparsify24CudaOptions}.
+ * @param options - see {@link SparsifySp24CudaOptions}.
  * @returns a SparseWeight on the device (format '2:4').
  * @throws ERR_SK_DTYPE / ERR_SK_UNSUPPORTED for other types, ERR_SK_SHAPE for
  *   wrong lengths or K not a multiple of 4, ERR_SK_INVALID_ARGUMENT for an
@@ -98,16 +98,16 @@ export function sparseLinearFallbackReason(): string {
  *   unavailable device.
  * @example
  * ```ts
- * const w = await sparsify24CudaFromCpuLayout(values, meta, 'bfloat16', [4096, 4096], 'cuda')
+ * const w = await sparsifySp24CudaFromCpuLayout(values, meta, 'bfloat16', [4096, 4096], 'cuda')
  * ```
  */
-export async function sparsify24CudaFromCpuLayout(
+export async function sparsifySp24CudaFromCpuLayout(
   values: Uint16Array,
   meta: Uint8Array,
   type: DType,
   dims: readonly [number, number],
   device: string,
-  options: Sparsify24CudaOptions = {},
+  options: SparsifySp24CudaOptions = {},
 ): Promise<SparseWeight> {
   checkHalfType('type', type)
   if (!(values instanceof Uint16Array)) throw invalidArgument('values', 'a Uint16Array of float16 / bfloat16 bits', values)
@@ -116,17 +116,17 @@ export async function sparsify24CudaFromCpuLayout(
     throw shapeError('dims', '[N, K] with integers in [0, 2^31 - 1]', dims)
   const [n, k] = dims
   if (k % 4 !== 0) throw shapeError('dims[1]', 'K a multiple of 4 for a 2:4 weight', k)
-  if (values.length !== sparse24ValueCount(n, k))
-    throw shapeError('values.length', `${sparse24ValueCount(n, k)} elements ([ceil(N/8), K/4, 2, 8] for [${n}, ${k}])`, values.length)
-  if (meta.length !== sparse24MetaBytes(n, k))
-    throw shapeError('meta.length', `${sparse24MetaBytes(n, k)} bytes ([ceil(N/8), K/4, 4] for [${n}, ${k}])`, meta.length)
+  if (values.length !== sp24ValueCount(n, k))
+    throw shapeError('values.length', `${sp24ValueCount(n, k)} elements ([ceil(N/8), K/4, 2, 8] for [${n}, ${k}])`, values.length)
+  if (meta.length !== sp24MetaBytes(n, k))
+    throw shapeError('meta.length', `${sp24MetaBytes(n, k)} bytes ([ceil(N/8), K/4, 4] for [${n}, ${k}])`, meta.length)
   const backend = options.backend ?? 'auto'
   if (backend !== 'auto' && backend !== 'sparsekit') throw invalidArgument('options.backend', "'auto' or 'sparsekit'", backend)
   const dev = cudaDevice('device', device)
   const b = cuda()
   const lt = b.cusparseLtStatus()
   const tryLt = backend === 'auto' && lt.available && n > 0 && k > 0 && n % 16 === 0 && k % 16 === 0
-  const layout = callNativeSync(() => b.sparse24Layout(values, meta, dtypeId(type), n, k, tryLt))
+  const layout = callNativeSync(() => b.sp24Layout(values, meta, dtypeId(type), n, k, tryLt))
 
   const tensors: Record<string, Tensor> = {}
   let compressed: DeviceBuffer | null = null
@@ -179,14 +179,14 @@ async function compressWithCusparseLt(b: CudaBinding, dense: Uint16Array, type: 
  * then uploaded in the CUDA layout, with a cuSPARSELt copy when it is in use.
  * @internal
  */
-export async function sparsify24Cuda(w: Tensor): Promise<SparseWeight> {
+export async function sparsifySp24Cuda(w: Tensor): Promise<SparseWeight> {
   checkHalfType('w.type', w.type)
   const host = await w.to('cpu')
   try {
-    const cpu = await sparsify24Cpu(host)
+    const cpu = await sparsifySp24Cpu(host)
     try {
       const { values, meta } = cpu._parts().tensors
-      return await sparsify24CudaFromCpuLayout(values.data as Uint16Array, meta.data as Uint8Array, w.type, [w.dims[0], w.dims[1]], w.device)
+      return await sparsifySp24CudaFromCpuLayout(values.data as Uint16Array, meta.data as Uint8Array, w.type, [w.dims[0], w.dims[1]], w.device)
     } finally {
       cpu.dispose()
     }
@@ -252,10 +252,10 @@ function sameCudaDevice(device: string, ...named: [string, string][]): void {
  * @throws ERR_SK_SHAPE, ERR_SK_DTYPE, ERR_SK_DEVICE (mixed devices), ERR_SK_DISPOSED.
  * @example
  * ```ts
- * await linear24Cuda(x, w, null, out)
+ * await linearSp24Cuda(x, w, null, out)
  * ```
  */
-export async function linear24Cuda(x2d: Tensor, w: SparseWeight, bias: Tensor | null, out: Tensor): Promise<void> {
+export async function linearSp24Cuda(x2d: Tensor, w: SparseWeight, bias: Tensor | null, out: Tensor): Promise<void> {
   if (!(w instanceof SparseWeight) || w.format !== '2:4') throw invalidArgument('w', "a '2:4' SparseWeight", w)
   const parts = w._parts()
   const [n, k] = parts.dims

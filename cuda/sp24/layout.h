@@ -16,7 +16,7 @@
 
 #include "../../csrc/core/sp24_meta.h"
 
-namespace sk::sparse24 {
+namespace sk::sp24 {
 
 constexpr int64_t kNPad = 128;  // the widest N tile of the kernels
 constexpr int64_t kKPad = 64;   // the K tile of the kernels
@@ -50,4 +50,4 @@ void from_cuda_layout(const uint16_t* values_cuda, const uint32_t* meta_cuda, in
 // (zeros written as +0): what cuSPARSELt compresses.
 void expand_dense(const uint16_t* values, const uint8_t* meta, int64_t n, int64_t k, uint16_t* dense_out);
 
-}  // namespace sk::sparse24
+}  // namespace sk::sp24

@@ -5,7 +5,7 @@
 
 namespace sk {
 
-// CPU attention (csrc/cpu/attention). The kernels compute Sᵀ = K·Qᵀ with the
+// CPU attention (csrc/cpu/f32-attn). The kernels compute Sᵀ = K·Qᵀ with the
 // queries of a work item along the vector lanes.
 
 // Queries per work item: a multiple of every ISA's register-tile width (NR =
@@ -63,7 +63,7 @@ constexpr int64_t sp24_spmm_k_block_groups(int64_t panel_rows) { return 16 * 102
 
 namespace sk {
 
-// CPU SpMM (csrc/cpu/spmm). Linear layers transpose x into panels of this
+// CPU SpMM (csrc/cpu/f32-spmm). Linear layers transpose x into panels of this
 // many rows (K × 64 floats: 1 MiB at K = 4096, what one core's L2 holds) so
 // the row-vectorised kernels read contiguous rows; a multiple of every MR.
 constexpr int64_t spmm_panel_rows() { return 64; }

@@ -1,11 +1,12 @@
-// CPU kernel selection: one pick() per op. The kernel set (ISA) is decided once
-// at load (addon) and passed in; pick() answers "supported?" and "which kernel?"
-// from the same code, so the two cannot disagree.
+// The CPU backend's contract: one pick() per op. The kernel set (ISA) is
+// decided once at load (addon) and passed in; pick() answers "supported?" and
+// "which kernel?" from the same code, so the two cannot disagree. Each pick is
+// defined in its family's driver.cc (csrc/cpu/<family>/driver.cc).
 #pragma once
 #include "../core/cpu_features.h"
 #include "../core/params.h"
-#include "attention/attention.h"
-#include "spmm/spmm.h"
+#include "f32-attn/attention.h"
+#include "f32-spmm/spmm.h"
 #include "f32-gemm/gemm.h"
 #include "f32-sp24/sp24.h"
 
@@ -27,7 +28,7 @@ sk_cast_kernel sk_cpu_cast_pick(const sk_cast_params& p, sk_isa isa);
 sk_attention_kernel sk_cpu_attention_pick(const sk_attention_params& p, sk_isa isa);
 
 // The SpMM micro-kernel (production tile for p.nr) and the SpMV kernel of an
-// ISA (csrc/cpu/spmm/pick.cc); both null if the ISA was not built here or
+// ISA (csrc/cpu/f32-spmm/driver.cc); both null if the ISA was not built here or
 // p.nr is not 1, 2 or 4. The driver runs SpMV when sk_spmm_uses_spmv(p).
 sk_spmm_kernel sk_cpu_spmm_pick(const sk_spmm_params& p, sk_isa isa);
 // The dense linear kernel set (gemm tile + gemv) for an ISA; fn null if the

@@ -20,7 +20,7 @@
 #include "../../csrc/core/cpu_features.h"
 #include "../../csrc/core/mask_rules.h"
 #include "../../csrc/core/threadpool.h"
-#include "../../csrc/cpu/attention/f32-attn.h"
+#include "../../csrc/cpu/f32-attn/f32-attn.h"
 #include "../../csrc/cpu/dispatch.h"
 #include "../../csrc/cpu/reference/attention.h"
 #include "check.h"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "../../csrc/core/cpu_features.h"
-#include "../../csrc/cpu/attention/f32-attn.h"
+#include "../../csrc/cpu/f32-attn/f32-attn.h"
 #include "check.h"
 #include "helpers.h"
 
@@ -37,7 +37,7 @@ std::vector<Ukernels> ukernels() {
 #define SK_ATTN_UKERNEL(isa, mr, nr, width)                                                                \
   all.push_back({#isa, SK_ISA_ID_##isa, mr, nr, width, sk_f32_attn_qk_ukernel_##mr##x##nr##__##isa,       \
                  sk_f32_attn_pv_ukernel_##mr##x##nr##__##isa, sk_f32_vexp2_ukernel__##isa});
-#include "../../csrc/cpu/attention/attention.inc"
+#include "../../csrc/cpu/f32-attn/attention.inc"
 #undef SK_ATTN_UKERNEL
   std::vector<Ukernels> here;
   sk_cpu_features f = sk_cpu_detect();

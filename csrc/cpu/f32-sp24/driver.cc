@@ -20,10 +20,6 @@
 #include "../row_panels.h"
 #include "sp24.h"
 
-#define SK_ISA_scalar_ID SK_ISA_SCALAR
-#define SK_ISA_avx2_ID SK_ISA_AVX2
-#define SK_ISA_avx512_ID SK_ISA_AVX512
-#define SK_ISA_neon_ID SK_ISA_NEON
 
 sk_linear_sp24_kernel sk_cpu_linear_sp24_pick(const sk_linear_params& p, sk_isa isa) {
   const sk_linear_sp24_kernel none{nullptr, nullptr, 0, nullptr, 0, "none"};

@@ -11,9 +11,12 @@
 #include <new>
 #include <vector>
 
+#include "../../core/heuristics.h"
 #include "../../core/host_alloc.h"
 #include "../../core/mask_rules.h"
 #include "../../core/threadpool.h"
+#include "../dispatch.h"
+#include "f32-attn.h"
 
 namespace {
 
@@ -126,4 +129,24 @@ sk_status sk_cpu_attention_run(const sk_attention_params& p, const sk_attention_
     return SK_ERR_OUT_OF_MEMORY;
   }
   return SK_OK;
+}
+
+sk_attention_kernel sk_cpu_attention_pick(const sk_attention_params& p, sk_isa isa) {
+  const sk_attention_kernel none{nullptr, "none", {}};
+  if (p.dtype != SK_F32 && p.dtype != SK_F16 && p.dtype != SK_BF16) return none;
+  if (p.head_dim < 1 || p.head_dim > sk::attention_max_head_dim()) return none;
+  if (p.heads_kv < 1 || p.heads_q % p.heads_kv != 0) return none;
+  sk_attention_tiling t{sk::attention_q_tile(p.head_dim), sk::attention_kv_tile(p.head_dim), 1, 0};
+  if (t.kv_tile < 1 || t.kv_tile > kAttentionMaxTile || t.q_tile < 1 || t.q_tile > kAttentionMaxTile) return none;
+  t.scratch_bytes = sk_attention_scratch_layout(p.head_dim, t.q_tile, t.kv_tile).floats * sizeof(float);
+  switch (isa) {
+#define SK_ATTN_UKERNEL(name, mr, nr, width)                                               \
+  case SK_ISA_##name##_ID:                                                                 \
+    t.lanes = width;                                                                       \
+    if (t.q_tile % t.lanes != 0) return none; /* rows are padded to the lanes in scratch */ \
+    return {sk_f32_attn_ukernel_##mr##x##nr##__##name, "sk_f32_attn_ukernel_" #mr "x" #nr "__" #name, t};
+#include "attention.inc"
+#undef SK_ATTN_UKERNEL
+    default: return none;
+  }
 }

@@ -11,7 +11,7 @@
 
 #include "../../core/params.h"
 #include "../../core/status.h"
-#include "../f32-spmm/f32-spmm.h"
+#include "f32-spmm.h"
 #include "../f32-spmv/f32-spmv.h"
 
 // What packing a [n, k] matrix in blocks of 1, 2 and 4 channels would store.

@@ -94,8 +94,8 @@ export function fromNative(err: unknown, above: (...args: never[]) => unknown): 
 /**
  * Runs a native call that returns a Promise (or throws at once) and maps both
  * kinds of failure through {@link fromNative}. The stack is taken when a call
- * fails, not before every call: an `Error` made up front cost ~10 µs per op
- * (a fifth of a small op's overhead, measured with perf).
+ * fails, not before every call: an `Error` made up front costs a noticeable
+ * share of a small op's overhead (bench/results/tuning-notes.md).
  * @internal
  */
 export async function callNative<T>(fn: () => Promise<T>): Promise<T> {

@@ -14,9 +14,6 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
  public:
   SparsekitAddon(Napi::Env env, Napi::Object exports);
 
-  sk_isa isa() const { return isa_; }
-  Executor& executor() { return *executor_; }
-
  private:
   // addon.cc
   Napi::Value CpuInfo(const Napi::CallbackInfo& info);

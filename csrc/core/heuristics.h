@@ -47,9 +47,7 @@ constexpr int64_t sp24_n_block() { return 64; }
 // 2:4: rows of x (of m) the SpMM path runs, in panels of `panel_rows`
 // (x transposed, kernels vectorised along the rows of x); the row kernels
 // take the rest. Whole panels, and a last partial panel at least 3/4 full,
-// since the zero rows that fill it cost what real rows do. Measured, AVX2
-// (panels of 64), 4096², 2 threads, ms, row kernels / SpMM path: M 32
-// 10.6 / 13.8, 48 14.2 / 13.1, 64 18.5 / 13.6, 96 27.1 / 27.7, 128 40.9 / 31.3.
+// since the zero rows that fill it cost what real rows do (bench/results/tuning-notes.md).
 constexpr int64_t sp24_spmm_rows(int64_t m, int64_t panel_rows) {
   const int64_t rest = m % panel_rows;
   return rest * 4 >= panel_rows * 3 ? m : m - rest;
@@ -74,12 +72,8 @@ constexpr int64_t spmm_panel_rows() { return 64; }
 // weights stream; unsliced, each non-zero's rows come from L2 or L3 at random
 // channels (x of a 64-row tile at K 4096 is 1 MiB). Narrower slices cost a
 // loop start and an output load and store per channel and slice, which pays
-// only when a channel has enough non-zeros per slice. Measured, 2 threads,
-// alternating widths in one session (ms): linear 4096², M 64, 70 / 80 / 90 %:
-// 128: 12.1–13.1 / 9.1–9.8 / 7.1–7.3, 256: 16.2–16.8 / 11.2–12.5 / 6.1–7.1,
-// 512: 25.5–27.7 / – / 10.1–10.5; conv 1024→1024 7×7 at 90 %: 64: 0.59,
-// 128: 0.39–0.46, 256: 0.33–0.37, unsliced 0.39–0.43; conv 256→256 28×28 at
-// 70 %: 128 and 256 alike (0.58–0.66), so K up to 256 runs in one slice.
+// only when a channel has enough non-zeros per slice; at K up to 256 one
+// slice does as well as two (bench/results/tuning-notes.md).
 constexpr int64_t spmm_k_slice(int64_t nnz, int64_t n, int64_t k) {
   if (k <= 256) return k;
   return nnz * 20 >= 3 * n * k ? 128 : 256;  // density ≥ 15 %: the narrower slice
@@ -107,10 +101,8 @@ namespace sk {
 // CPU XAttention scores (csrc/cpu/prefill/scores.cc): query blocks per pass
 // over a key head packed as [n_super][stride · D] floats. One block streams
 // the whole head for 16 super-rows of work; several share the pass but
-// compute up to the last one's diagonal. Measured, H 4, D 64, stride 8,
-// 2 threads (estimateBlockMask, ms): 32K (8 MiB heads) 1 block 410–540, 4
-// blocks 345–390, 8 as 4; 16K (4 MiB) alike; 8K (2 MiB, heads in L2 / L3)
-// 1 block 24–26, 4 blocks 24–30.
+// compute up to the last one's diagonal. Sharing pays once a key head no
+// longer fits in L2 / L3 (bench/results/tuning-notes.md).
 constexpr int64_t xattention_blocks_per_pass(int64_t key_head_bytes) {
   return key_head_bytes > (int64_t{4} << 20) ? 4 : 1;
 }

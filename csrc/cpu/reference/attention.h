@@ -17,7 +17,3 @@ bool sk_attention_visible(const sk_attention_params& p, int64_t b, int64_t h, in
 // row with no visible key gives zeros and lse = -inf. p.out and p.lse are not
 // touched.
 void sk_attention_reference_f64(const sk_attention_params& p, double* out64, double* lse64);
-
-// The same, written to p.out (through float32, rounded to p.dtype nearest
-// even) and p.lse.
-void sk_attention_reference(const sk_attention_params& p);

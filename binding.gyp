@@ -53,6 +53,7 @@
         "csrc/addon/memory.cc",
         "csrc/addon/op_cast.cc",
         "csrc/addon/op_attention.cc",
+        "csrc/addon/attention_args.cc",
         "csrc/addon/op_spmm.cc",
         "csrc/addon/op_linear.cc",
         "csrc/addon/op_prefill.cc",

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { SparsekitError } from './errors.js'
 import type { CudaBinding } from './native-cuda.js'
 
-export type { CudaStatus, CudaDeviceInfo, DeviceBuffer, CudaLinearArgs, LinearPick, Sp24Layout, CusparseLtStatus, CudaBinding } from './native-cuda.js'
+export type { CudaStatus, CudaDeviceInfo, DeviceBuffer, CudaLinearArgs, LinearPick, Sp24Layout, CusparseLtStatus, CudaBinding, CudaAttentionPick } from './native-cuda.js'
 
 const require = createRequire(import.meta.url)
 /** The package root: one level above `lib/` (sources) or `dist/` (built). */
@@ -55,6 +55,25 @@ export interface AttentionArgs {
   outStrides: [number, number, number]
   scale: number
   causal: boolean // bottom-right aligned, ANDed with the mask
+}
+
+/** Byte lengths of attention's buffers, for a pick that checks them without the buffers (lse: null for none). */
+export interface AttentionBytes {
+  q: number
+  k: number
+  v: number
+  out: number
+  lse: number | null
+}
+
+/**
+ * A backend's answer for an attention call (its pick(), csrc/core/backend.h):
+ * the kernel that would run and the scratch it needs. A call the backend
+ * cannot run throws the coded reason instead.
+ */
+export interface AttentionPick {
+  kernel: string
+  scratchBytes: number
 }
 
 /** One token rule of a partial block; mirrors `sk_mask_rule` (kinds: 1 causal, 2 window, 3 streaming, 4 documents). */
@@ -194,6 +213,8 @@ export interface CpuBinding {
   emptyHostCache(): void
   cast(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): Promise<void>
   castSync(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): void
+  /** The CPU backend's answer for `attention` (every check of it; with `bytes`, the buffer sizes too). */
+  attentionPick(args: AttentionArgs, mask: NativeMask | null, bytes?: AttentionBytes): AttentionPick & { qTile: number; kvTile: number }
   /** Block-sparse FlashAttention forward; lse is float32 [batch, headsQ, seqQ] or null. */
   attention(q: ArrayBufferView, k: ArrayBufferView, v: ArrayBufferView, out: ArrayBufferView, lse: Float32Array | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
   /**

@@ -55,6 +55,7 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("cast", &SparsekitAddon::Cast),
                            InstanceMethod("castSync", &SparsekitAddon::CastSync),
                            InstanceMethod("attention", &SparsekitAddon::Attention),
+                           InstanceMethod("attentionPick", &SparsekitAddon::AttentionPick),
                            InstanceMethod("spmmAnalyze", &SparsekitAddon::SpmmAnalyze),
                            InstanceMethod("spmmPrune", &SparsekitAddon::SpmmPrune),
                            InstanceMethod("spmmPack", &SparsekitAddon::SpmmPack),

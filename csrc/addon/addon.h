@@ -29,6 +29,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value CastSync(const Napi::CallbackInfo& info);
   // op_attention.cc
   Napi::Value Attention(const Napi::CallbackInfo& info);
+  Napi::Value AttentionPick(const Napi::CallbackInfo& info);
   // op_spmm.cc
   Napi::Value SpmmAnalyze(const Napi::CallbackInfo& info);
   Napi::Value SpmmPrune(const Napi::CallbackInfo& info);

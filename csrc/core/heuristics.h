@@ -16,10 +16,6 @@ constexpr int attention_q_tile(int64_t /*head_dim*/) { return 64; }
 // columns over it, and the per-chunk rescale of Oᵀ costs 1/64 of its FMAs.
 constexpr int attention_kv_tile(int64_t /*head_dim*/) { return 64; }
 
-// The largest head dimension the CPU kernels take: bounds the per-thread
-// scratch (≈ 0.3 MiB at 256) and is what the tests cover.
-constexpr int64_t attention_max_head_dim() { return 256; }
-
 // CPU linear (csrc/cpu/f32-gemm, csrc/cpu/f32-sp24).
 
 // Dense: K per packed panel. A panel [256][NR] (16 KiB at NR 16, 32 KiB at

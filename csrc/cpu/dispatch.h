@@ -21,11 +21,12 @@ struct sk_cast_kernel {
 // architecture or the dtypes are not valid.
 sk_cast_kernel sk_cpu_cast_pick(const sk_cast_params& p, sk_isa isa);
 
-// The attention kernel set for an ISA, with its tiles and per-thread scratch;
-// fn is null if the ISA was not built here or the op is outside what the
-// kernels take (dtype other than float32 / float16 / bfloat16, head_dim not in
-// 1..256, heads_q not a multiple of heads_kv).
-sk_attention_kernel sk_cpu_attention_pick(const sk_attention_params& p, sk_isa isa);
+// The attention kernel set for an ISA, with its tiles and per-thread
+// scratch; refused (status and reason) if the ISA was not built here or the
+// op is outside what the kernels take (dtype other than float32 / float16 /
+// bfloat16, head_dim not in 1..kAttentionMaxHeadDim, heads_q not a multiple
+// of heads_kv). Defined in f32-attn/driver.cc.
+sk_pick<sk_attention_kernel> sk_cpu_attention_pick(const sk_attention_params& p, sk_isa isa);
 
 // The SpMM micro-kernel (production tile for p.nr) and the SpMV kernel of an
 // ISA (csrc/cpu/f32-spmm/driver.cc); both null if the ISA was not built here or

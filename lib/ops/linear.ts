@@ -13,7 +13,8 @@ import { linearCsr } from '../sparse/csr.js'
 import { linearSp24Cpu } from '../sparse/sp24.js'
 import { kCudaLinearTypes, linearSp24Cuda, linearDenseCuda } from '../sparse/sp24-cuda.js'
 import { SparseWeight, type SparseFormat } from '../sparse/weight.js'
-import { empty, isTensor, liveStorage, type Storage, Tensor } from '../tensor.js'
+import { empty, isTensor, liveStorage, Tensor } from '../tensor.js'
+import { deviceOf } from './backend.js'
 
 /** Weight dtypes the linear kernels read (converted to float32 as they load). */
 const kWeightTypes: readonly DType[] = ['float32', 'float16', 'bfloat16']
@@ -36,8 +37,6 @@ const kSparseLinear: Partial<Record<SparseFormat, { cpu: SparseLinear; cuda?: Sp
   '2:4': { cpu: linearSp24Cpu, cuda: linearSp24Cuda },
   csr: { cpu: linearCsr },
 }
-
-const deviceOf = (s: Storage): Device => (s.kind === 'cpu' ? { kind: 'cpu' } : { kind: 'cuda', index: s.index })
 
 const deviceOfName = (name: string): Device => (name === 'cpu' ? { kind: 'cpu' } : { kind: 'cuda', index: Number(name.slice(5)) })
 

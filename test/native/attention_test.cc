@@ -173,9 +173,9 @@ void run_case(const Case& c, int threads = 2) {
 
   sk::ThreadPool pool(threads);
   for (sk_isa isa : isas_here()) {
-    sk_attention_kernel kern = sk_cpu_attention_pick(p, isa);
-    CHECK(kern.fn, "%s: no kernel for %s", c.name.c_str(), sk_isa_name(isa));
-    if (!kern.fn) continue;
+    const sk_pick<sk_attention_kernel> kern = sk_cpu_attention_pick(p, isa);
+    CHECK(kern.ok(), "%s: no kernel for %s: %s", c.name.c_str(), sk_isa_name(isa), kern.reason.c_str());
+    if (!kern.ok()) continue;
     Tensor out = make_tensor(c.dtype, c.batch, c.heads_q, c.seq_q, c.head_dim, c.layout, nullptr, 0);
     const std::vector<uint8_t> untouched = out.data;
     std::vector<float> lse(static_cast<size_t>(rows), 12345.0f);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../core/backend.h"
 #include "../../core/params.h"
 #include "../../core/status.h"
 
@@ -23,34 +24,9 @@ struct sk_attention_item {
   int64_t cost;      // keys computed × lanes, for balancing
 };
 
-// Tile sizes (csrc/core/heuristics.h) and the scratch they need, chosen by
-// sk_cpu_attention_pick() so dispatch and scratch sizing cannot disagree.
-struct sk_attention_tiling {
-  int32_t q_tile;        // queries per item (lanes)
-  int32_t kv_tile;       // keys per chunk
-  int32_t lanes;         // vector width of the kernel set: rows are padded to it
-  size_t scratch_bytes;  // per thread
-};
-
-// A kernel set's flash loop: computes one item's output rows and lse entries.
-typedef void (*sk_attention_tile_fn)(const sk_attention_params* p, const sk_attention_tiling* t,
-                                     const sk_attention_item* item, void* scratch);
-
-// The largest q_tile and kv_tile: sk_attention_apply_rules keeps a row of
-// visibility flags on the stack.
-constexpr int32_t kAttentionMaxTile = 256;
-
-// A key chunk of an item, in increasing key order.
-struct sk_attention_chunk {
-  int64_t j0;
-  int32_t keys;
-  bool rules;   // a partial block: apply the mask's token rules
-  bool causal;  // crosses the causal diagonal: cut per row
-};
-
 // One thread's scratch, in floats from a 64-byte-aligned base; each part
-// starts on a cache line. pick() sizes it and the flash loops carve it with
-// this one function.
+// starts on a cache line. pick() lays it out once; the flash loops carve it
+// with that layout.
 struct sk_attention_scratch {
   size_t qt;     // Qᵀ [D][q_tile], pre-scaled by scale·log2(e)
   size_t ot;     // Oᵀ [D][q_tile], unnormalized
@@ -83,6 +59,32 @@ static inline sk_attention_scratch sk_attention_scratch_layout(int64_t head_dim,
   s.floats = at;
   return s;
 }
+
+// Tile sizes (csrc/core/heuristics.h) and the scratch layout they need,
+// chosen by sk_cpu_attention_pick() so dispatch and scratch sizing cannot
+// disagree.
+struct sk_attention_tiling {
+  int32_t q_tile;                // queries per item (lanes)
+  int32_t kv_tile;               // keys per chunk
+  int32_t lanes;                 // vector width of the kernel set: rows are padded to it
+  sk_attention_scratch scratch;  // one thread's scratch (pick()'s scratch_bytes is scratch.floats · 4)
+};
+
+// A kernel set's flash loop: computes one item's output rows and lse entries.
+typedef void (*sk_attention_tile_fn)(const sk_attention_params* p, const sk_attention_tiling* t,
+                                     const sk_attention_item* item, void* scratch);
+
+// The largest q_tile and kv_tile: sk_attention_apply_rules keeps a row of
+// visibility flags on the stack.
+constexpr int32_t kAttentionMaxTile = 256;
+
+// A key chunk of an item, in increasing key order.
+struct sk_attention_chunk {
+  int64_t j0;
+  int32_t keys;
+  bool rules;   // a partial block: apply the mask's token rules
+  bool causal;  // crosses the causal diagonal: cut per row
+};
 
 // Sets scores of tokens the mask's rules hide to -inf. st is the chunk's Sᵀ
 // tile: st[c * ld + r] is key j0 + c against query q0 + r, for r < rows, of
@@ -128,11 +130,10 @@ static inline void sk_attention_each_chunk(const sk_attention_params& p, int32_t
   }
 }
 
-// What sk_cpu_attention_pick() (dispatch.h) answers: supported (fn != null),
-// which kernel set, and its tiles and scratch.
+// The kernel set sk_cpu_attention_pick() (dispatch.h) chooses, inside its
+// sk_pick (name "sk_f32_attn_ukernel_6x16__avx2", scratch per thread).
 struct sk_attention_kernel {
-  sk_attention_tile_fn fn;  // null when unsupported
-  const char* name;         // e.g. "sk_f32_attn_ukernel_6x16__avx2"
+  sk_attention_tile_fn fn;
   sk_attention_tiling tiling;
 };
 
@@ -143,4 +144,5 @@ class ThreadPool;
 // Runs the op: plans the items, sorts them by cost (largest first) and lets
 // the pool's threads pull them, each with its own scratch allocated once per
 // call. Returns SK_ERR_OUT_OF_MEMORY if the scratch cannot be allocated.
-sk_status sk_cpu_attention_run(const sk_attention_params& p, const sk_attention_kernel& k, sk::ThreadPool& pool);
+sk_status sk_cpu_attention_run(const sk_attention_params& p, const sk_pick<sk_attention_kernel>& k,
+                               sk::ThreadPool& pool);

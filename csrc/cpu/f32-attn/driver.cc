@@ -9,6 +9,7 @@
 #include <atomic>
 #include <memory>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "../../core/heuristics.h"
@@ -102,7 +103,9 @@ std::vector<sk_attention_item> plan(const sk_attention_params& p, const sk_atten
 
 }  // namespace
 
-sk_status sk_cpu_attention_run(const sk_attention_params& p, const sk_attention_kernel& k, sk::ThreadPool& pool) {
+sk_status sk_cpu_attention_run(const sk_attention_params& p, const sk_pick<sk_attention_kernel>& pick,
+                               sk::ThreadPool& pool) {
+  const sk_attention_kernel& k = pick.kernel;
   try {
     std::vector<sk_attention_item> items = plan(p, k.tiling);
     if (items.empty()) return SK_OK;
@@ -116,7 +119,7 @@ sk_status sk_cpu_attention_run(const sk_attention_params& p, const sk_attention_
       return a.cost > b.cost;
     });
     const size_t threads = std::min<size_t>(static_cast<size_t>(pool.threads()), items.size());
-    const size_t stride = (k.tiling.scratch_bytes + sk::kHostAlignment - 1) / sk::kHostAlignment * sk::kHostAlignment;
+    const size_t stride = (pick.scratch_bytes + sk::kHostAlignment - 1) / sk::kHostAlignment * sk::kHostAlignment;
     std::unique_ptr<unsigned char[]> scratch(new unsigned char[stride * threads + sk::kHostAlignment]);
     const uintptr_t at = reinterpret_cast<uintptr_t>(scratch.get());
     unsigned char* base = scratch.get() + (sk::kHostAlignment - at % sk::kHostAlignment) % sk::kHostAlignment;
@@ -131,22 +134,36 @@ sk_status sk_cpu_attention_run(const sk_attention_params& p, const sk_attention_
   return SK_OK;
 }
 
-sk_attention_kernel sk_cpu_attention_pick(const sk_attention_params& p, sk_isa isa) {
-  const sk_attention_kernel none{nullptr, "none", {}};
-  if (p.dtype != SK_F32 && p.dtype != SK_F16 && p.dtype != SK_BF16) return none;
-  if (p.head_dim < 1 || p.head_dim > sk::attention_max_head_dim()) return none;
-  if (p.heads_kv < 1 || p.heads_q % p.heads_kv != 0) return none;
-  sk_attention_tiling t{sk::attention_q_tile(p.head_dim), sk::attention_kv_tile(p.head_dim), 1, 0};
-  if (t.kv_tile < 1 || t.kv_tile > kAttentionMaxTile || t.q_tile < 1 || t.q_tile > kAttentionMaxTile) return none;
-  t.scratch_bytes = sk_attention_scratch_layout(p.head_dim, t.q_tile, t.kv_tile).floats * sizeof(float);
+sk_pick<sk_attention_kernel> sk_cpu_attention_pick(const sk_attention_params& p, sk_isa isa) {
+  using Pick = sk_pick<sk_attention_kernel>;
+  const std::string got = std::string(" but received ");
+  if (p.dtype != SK_F32 && p.dtype != SK_F16 && p.dtype != SK_BF16)
+    return Pick::refuse(SK_ERR_DTYPE, "Expected float32, float16 or bfloat16 for q.type" + got + sk_dtype_name(p.dtype));
+  if (p.head_dim < 1 || p.head_dim > kAttentionMaxHeadDim)
+    return Pick::refuse(SK_ERR_SHAPE, "Expected a head dim between 1 and " + std::to_string(kAttentionMaxHeadDim) +
+                                          " for q.dims" + got + std::to_string(p.head_dim));
+  if (p.heads_kv < 1 || p.heads_q % p.heads_kv != 0)
+    return Pick::refuse(SK_ERR_SHAPE, "Expected key heads that divide the query heads for k.dims" + got +
+                                          std::to_string(p.heads_kv));
+  sk_attention_tiling t{sk::attention_q_tile(p.head_dim), sk::attention_kv_tile(p.head_dim), 1, {}};
+  static_assert(sk::attention_q_tile(kAttentionMaxHeadDim) <= kAttentionMaxTile &&
+                    sk::attention_kv_tile(kAttentionMaxHeadDim) <= kAttentionMaxTile,
+                "sk_attention_apply_rules keeps a tile row of flags on the stack");
+  t.scratch = sk_attention_scratch_layout(p.head_dim, t.q_tile, t.kv_tile);
+  Pick pick;
+  pick.scratch_bytes = t.scratch.floats * sizeof(float);
   switch (isa) {
-#define SK_ATTN_UKERNEL(name, mr, nr, width)                                               \
-  case SK_ISA_##name##_ID:                                                                 \
-    t.lanes = width;                                                                       \
-    if (t.q_tile % t.lanes != 0) return none; /* rows are padded to the lanes in scratch */ \
-    return {sk_f32_attn_ukernel_##mr##x##nr##__##name, "sk_f32_attn_ukernel_" #mr "x" #nr "__" #name, t};
+#define SK_ATTN_UKERNEL(isa_name, mr, nr, width)                                       \
+  case SK_ISA_##isa_name##_ID:                                                         \
+    t.lanes = width;                                                                   \
+    if (t.q_tile % t.lanes != 0) break; /* rows are padded to the lanes in scratch */  \
+    pick.kernel = {sk_f32_attn_ukernel_##mr##x##nr##__##isa_name, t};                 \
+    pick.name = "sk_f32_attn_ukernel_" #mr "x" #nr "__" #isa_name;                   \
+    return pick;
 #include "attention.inc"
 #undef SK_ATTN_UKERNEL
-    default: return none;
+    default: break;
   }
+  return Pick::refuse(SK_ERR_UNSUPPORTED,
+                      std::string("Expected an attention kernel set for this CPU") + got + sk_isa_name(isa));
 }

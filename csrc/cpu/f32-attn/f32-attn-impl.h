@@ -230,7 +230,7 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
   const int64_t g = it.h / (p.heads_q / p.heads_kv);
   const int64_t offset = p.seq_kv - p.seq_q;  // bottom-right causal alignment
   const size_t esize = sk_dtype_size(p.dtype);
-  const sk_attention_scratch lay = sk_attention_scratch_layout(p.head_dim, t.q_tile, t.kv_tile);
+  const sk_attention_scratch& lay = t.scratch;
   float* base = static_cast<float*>(scratch);
   float *qt = base + lay.qt, *ot = base + lay.ot, *st = base + lay.st, *kf = base + lay.kf, *vf = base + lay.vf;
   float *m = base + lay.m, *l = base + lay.l, *alpha = base + lay.alpha;

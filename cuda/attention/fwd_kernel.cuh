@@ -12,13 +12,13 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "../../csrc/core/kv_walk.h"
 #include "../../csrc/core/mask_rules.h"
 #include "../common.cuh"
 #include "../tile/copy.cuh"
 #include "../tile/mma.cuh"
 #include "../tile/smem_tile.cuh"
 #include "fwd_params.h"
-#include "kv_walk.h"
 #include "traits.h"
 
 namespace sk::cuda::attn {
@@ -69,7 +69,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
   const int64_t tile_id = gridDim.x - 1 - blockIdx.x;
   const int64_t h = blockIdx.y, b = blockIdx.z;
   int64_t row0, row_end;
-  KvWalk<kBlockN> walk;
+  sk::KvWalk<kBlockN> walk;
   if (p.has_mask) {
     // A query tile never straddles two mask rows: it is cut at the block's end.
     const int64_t qb = tile_id / p.q_tiles_per_block;
@@ -77,6 +77,8 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
     row_end = min(min(row0 + kBlockM, (qb + 1) * p.q_block), p.seq_q);
     const int64_t mb = p.mask_batch == 1 ? 0 : b, mh = p.mask_heads == 1 ? 0 : h;
     const int64_t mrow = (mb * p.mask_heads + mh) * p.n_q_blocks + qb;
+    // What KvWalk::row() and rows() set, assigned field by field in the order
+    // scripts/cuda-sass-diff.sh showed keeps the kernel's code as it was.
     walk.full_num = p.full_num[mrow];
     walk.partial_num = p.partial_num[mrow];
     walk.full_idx = p.full_idx + mrow * p.n_kv_blocks;
@@ -103,7 +105,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
   T* out = static_cast<T*>(p.out) + b * p.out_stride_b + h * p.out_stride_h + row0 * p.out_stride_s;
 
   tile::load_tile<kThreads>(sQ, q, p.q_stride_s, rows, head_dim, p.vec);
-  KvTile cur;
+  sk::KvTile cur;
   bool have = walk.step(cur);
   if (have) tile::load_tile<kThreads>(sK, k + cur.start * p.k_stride_s, p.k_stride_s, cur.count, head_dim, p.vec);
   tile::cp_async_commit();
@@ -202,7 +204,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
 
     tile::cp_async_wait_all();
     __syncthreads();  // V_j landed; every warp is done with K_j
-    KvTile nxt;
+    sk::KvTile nxt;
     have = walk.step(nxt);
     if (have) tile::load_tile<kThreads>(sK, k + nxt.start * p.k_stride_s, p.k_stride_s, nxt.count, head_dim, p.vec);
     tile::cp_async_commit();

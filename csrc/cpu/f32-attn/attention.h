@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "../../core/backend.h"
+#include "../../core/kv_walk.h"
 #include "../../core/params.h"
 #include "../../core/status.h"
 
@@ -78,14 +79,6 @@ typedef void (*sk_attention_tile_fn)(const sk_attention_params* p, const sk_atte
 // visibility flags on the stack.
 constexpr int32_t kAttentionMaxTile = 256;
 
-// A key chunk of an item, in increasing key order.
-struct sk_attention_chunk {
-  int64_t j0;
-  int32_t keys;
-  bool rules;   // a partial block: apply the mask's token rules
-  bool causal;  // crosses the causal diagonal: cut per row
-};
-
 // Sets scores of tokens the mask's rules hide to -inf. st is the chunk's Sᵀ
 // tile: st[c * ld + r] is key j0 + c against query q0 + r, for r < rows, of
 // batch b and query head h. Baseline code (sk::rules_visible), called from
@@ -93,41 +86,21 @@ struct sk_attention_chunk {
 void sk_attention_apply_rules(const sk_attention_params* p, int64_t b, int64_t h, int64_t q0, int32_t rows, int64_t j0,
                               int32_t keys, float* st, size_t ld);
 
-// Calls fn(chunk) for each key chunk item `it` computes: every key block when
-// dense, the mask row's full and partial blocks (merged, increasing)
-// otherwise, split to at most kv_tile keys; chunks entirely above the causal
-// diagonal are skipped and the last one is trimmed to it. Static: each
-// translation unit (each ISA) keeps its own copy.
-template <class Fn>
-static inline void sk_attention_each_chunk(const sk_attention_params& p, int32_t kv_tile,
-                                           const sk_attention_item& it, Fn&& fn) {
-  const int64_t offset = p.seq_kv - p.seq_q;
-  const int64_t last_key = it.q0 + it.rows - 1 + offset;    // the last row's last visible key
-  const int64_t first_row_last = it.q0 + offset;            // the first row's
-  const int64_t end = p.causal ? (last_key + 1 < p.seq_kv ? last_key + 1 : p.seq_kv) : p.seq_kv;
-  auto block = [&](int64_t j0, int64_t j1, bool rules) {
-    if (j1 > end) j1 = end;
-    for (int64_t j = j0; j < j1; j += kv_tile) {
-      int64_t n = j1 - j < kv_tile ? j1 - j : kv_tile;
-      fn(sk_attention_chunk{j, static_cast<int32_t>(n), rules, p.causal && j + n - 1 > first_row_last});
-    }
-  };
-  if (!p.mask) {
-    block(0, end, false);
-    return;
+// The key walk of work item `it` (csrc/core/kv_walk.h): its mask row's
+// full, then partial blocks (every key when dense), in tiles of kv_tile keys,
+// cut at the causal diagonal of its last row.
+static inline sk::KvWalk<0> sk_attention_walk(const sk_attention_params& p, int32_t kv_tile, const sk_attention_item& it) {
+  sk::KvWalk<0> w;
+  w.tile = kv_tile;
+  if (p.mask) {
+    const sk_block_mask& m = *p.mask;
+    w.row(m.full_num, m.full_idx, m.partial_num, m.partial_idx, it.mask_row, m.n_kv_blocks, m.kv_block,
+          m.rules.n_terms > 0);
+  } else {
+    w.dense(p.seq_kv);
   }
-  const sk_block_mask& m = *p.mask;
-  const int64_t nkb = m.n_kv_blocks;
-  const int32_t* fi = m.full_idx + static_cast<int64_t>(it.mask_row) * nkb;
-  const int32_t* pi = m.partial_idx + static_cast<int64_t>(it.mask_row) * nkb;
-  const int32_t fn_ = m.full_num[it.mask_row], pn = m.partial_num[it.mask_row];
-  for (int32_t a = 0, c = 0; a < fn_ || c < pn;) {
-    const bool full = c >= pn || (a < fn_ && fi[a] < pi[c]);
-    const int64_t kb = full ? fi[a++] : pi[c++];
-    const int64_t j0 = kb * m.kv_block;
-    if (j0 >= end) break;
-    block(j0, j0 + m.kv_block, !full);
-  }
+  w.rows(it.q0, it.q0 + it.rows, p.seq_kv, p.seq_kv - p.seq_q, p.causal);
+  return w;
 }
 
 // The kernel set sk_cpu_attention_pick() (dispatch.h) chooses, inside its

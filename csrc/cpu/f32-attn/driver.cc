@@ -93,7 +93,8 @@ std::vector<sk_attention_item> plan(const sk_attention_params& p, const sk_atten
                                static_cast<int32_t>(std::min<int64_t>(t.q_tile, end - q0)), mask_row, 0};
           const int64_t lanes = (it.rows + t.lanes - 1) / t.lanes * t.lanes;
           int64_t keys = 1;  // packing Qᵀ and writing the rows cost about one key
-          sk_attention_each_chunk(p, t.kv_tile, it, [&](const sk_attention_chunk& c) { keys += c.keys; });
+          sk::KvWalk<0> walk = sk_attention_walk(p, t.kv_tile, it);
+          for (sk::KvTile c; walk.step(c);) keys += c.count;
           it.cost = keys * lanes;
           items.push_back(it);
         }

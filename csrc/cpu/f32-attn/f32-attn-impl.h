@@ -241,15 +241,16 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
 
   const char* kb = static_cast<const char*>(p.k) + (it.b * p.k_stride_b + g * p.k_stride_h) * esize;
   const char* vb = static_cast<const char*>(p.v) + (it.b * p.v_stride_b + g * p.v_stride_h) * esize;
-  sk_attention_each_chunk(p, t.kv_tile, it, [&](const sk_attention_chunk& ch) {
-    const size_t kc = static_cast<size_t>(ch.keys);
-    const float* kr = reinterpret_cast<const float*>(kb + ch.j0 * p.k_stride_s * esize);
-    const float* vr = reinterpret_cast<const float*>(vb + ch.j0 * p.v_stride_s * esize);
+  sk::KvWalk<0> walk = sk_attention_walk(p, t.kv_tile, it);
+  for (sk::KvTile ch; walk.step(ch);) {
+    const size_t kc = static_cast<size_t>(ch.count);
+    const float* kr = reinterpret_cast<const float*>(kb + ch.start * p.k_stride_s * esize);
+    const float* vr = reinterpret_cast<const float*>(vb + ch.start * p.v_stride_s * esize);
     size_t ks = static_cast<size_t>(p.k_stride_s), vs = static_cast<size_t>(p.v_stride_s);
     if (p.dtype != SK_F32) {  // float16 / bfloat16: decode the chunk once for all of the item's queries
       for (size_t c = 0; c < kc; ++c) {
-        decode_row(p.dtype, kb + (ch.j0 + c) * p.k_stride_s * esize, kf + c * dims, p.head_dim);
-        decode_row(p.dtype, vb + (ch.j0 + c) * p.v_stride_s * esize, vf + c * dims, p.head_dim);
+        decode_row(p.dtype, kb + (ch.start + c) * p.k_stride_s * esize, kf + c * dims, p.head_dim);
+        decode_row(p.dtype, vb + (ch.start + c) * p.v_stride_s * esize, vf + c * dims, p.head_dim);
       }
       kr = kf, vr = vf, ks = vs = dims;
     }
@@ -259,10 +260,10 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
         qk<T, MR, NR>(kc - k0 < kMR ? kc - k0 : kMR, ld - n0 < kNR ? ld - n0 : kNR, dims, kr + k0 * ks, ks, qt + n0,
                       ld, st + k0 * ld + n0, ld);
     // Hidden tokens → -inf: the mask's rules on a partial block, then the causal cut.
-    if (ch.rules) sk_attention_apply_rules(&p, it.b, it.h, it.q0, rows, ch.j0, ch.keys, st, ld);
-    if (ch.causal)
+    if (ch.rule_test) sk_attention_apply_rules(&p, it.b, it.h, it.q0, rows, ch.start, ch.count, st, ld);
+    if (ch.causal_test)
       for (size_t c = 0; c < kc; ++c) {
-        const int64_t first = ch.j0 + static_cast<int64_t>(c) - offset - it.q0;  // the first row that sees key c
+        const int64_t first = ch.start + static_cast<int64_t>(c) - offset - it.q0;  // the first row that sees key c
         for (int64_t r = 0; r < first && r < rows; ++r) st[c * ld + r] = kNegInf;
       }
     softmax<T>(kc, ld, st, m, l, alpha);
@@ -271,7 +272,7 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
       for (size_t n0 = 0; n0 < ld; n0 += kNR)
         pv<T, MR, NR>(dims - d0 < kMR ? dims - d0 : kMR, ld - n0 < kNR ? ld - n0 : kNR, kc, vr + d0, vs, st + n0, ld,
                       alpha + n0, ot + d0 * ld + n0, ld);
-  });
+  }
   store_rows(p, it, ld, ot, m, l);
 }
 

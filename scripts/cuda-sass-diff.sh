@@ -14,7 +14,7 @@
 # "identical", or "same modulo register numbering" after renumbering each
 # function's virtual registers in order of first use, or different.
 # Outputs stay in SK_SASS_OUT (default: a new temporary folder), printed at the
-# end. Exit status: 0 when every cubin is byte-identical and every PTX at
+# end; SK_SASS_REUSE=1 compares the outputs already there without compiling. Exit status: 0 when every cubin is byte-identical and every PTX at
 # least the same modulo register numbering, 1 otherwise.
 set -euo pipefail
 
@@ -37,6 +37,10 @@ flags=(-O3 -DNDEBUG
 # build SIDE REV: sources of REV (or the working tree) → $out/SIDE/keep/<file>/
 build() {
   local side=$1 rev=$2 src
+  if [ "${SK_SASS_REUSE:-0}" = 1 ] && [ -d "$out/$side/keep" ]; then
+    echo "== $side: reusing $out/$side/keep"
+    return
+  fi
   if [ -z "$rev" ]; then
     src=$root
   else
@@ -76,6 +80,12 @@ index() {
   done | sort
 }
 
+# PTX's instruction multiset, registers abstracted (opcodes, immediates and symbols kept).
+ptx_ops() {
+  sed -e 's://.*$::' "$1" | grep -E '^\s+[a-z@]' | sed -E 's/%[a-z]+[0-9]+/R/g; s/\$L__BB[0-9_]+/L/g; s/^\s+//; s/\s+/ /g' |
+    sort | uniq -c
+}
+
 # PTX with comments dropped and each function's registers renumbered in order of first use.
 normalize_ptx() {
   sed -e 's://.*$::' -e '/^\s*$/d' "$1" | awk '
@@ -111,11 +121,13 @@ while IFS=$'\t' read -r arch kernels file path; do
     if cmp -s <(normalize_ptx "$path") <(normalize_ptx "$hpath"); then
       verdict="same modulo register numbering"
     else
-      verdict="DIFFERENT ($(diff <(normalize_ptx "$path") <(normalize_ptx "$hpath") | grep -c '^[<>]') normalized lines)"
+      lines=$( (diff <(normalize_ptx "$path") <(normalize_ptx "$hpath") || true) | grep -c '^[<>]' || true)
+      ops=$( (diff <(ptx_ops "$path") <(ptx_ops "$hpath") || true) | grep '^[<>]' | sed -E 's/^[<>] +//' | awk '{ $1 = ""; print }' | sort -u | tr '\n' ';' || true)
+      verdict="DIFFERENT ($lines normalized lines; instruction counts that differ:${ops:- none})"
       status=1
     fi
   else
-    verdict="DIFFERENT: $(diff <(node "$root/scripts/cubin-sections.mjs" "$path") <(node "$root/scripts/cubin-sections.mjs" "$hpath") |
+    verdict="DIFFERENT: $( (diff <(node "$root/scripts/cubin-sections.mjs" "$path") <(node "$root/scripts/cubin-sections.mjs" "$hpath") || true) |
       awk '/^[<>]/ { sub(/\._ZN.*/, ".<kernel>", $2); print $2 }' | sort -u | tr '\n' ' ')"
     status=1
   fi

@@ -9,8 +9,6 @@
 #include <cuda_fp16.h>
 #include <stdint.h>
 
-#include <type_traits>
-
 #include "../common.cuh"
 #include "../tile/copy.cuh"
 #include "../tile/mma.cuh"
@@ -19,34 +17,6 @@
 #include "linear_params.h"
 
 namespace sk::cuda::linear {
-
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-// c += a · b with a 2:4-sparse (compressed 16 × 16 = dense 16 × 32), metadata e, selector 0.
-template <class T>
-__device__ __forceinline__ void mma_sp_16x8x32(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
-                                               uint32_t e) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  if constexpr (std::is_same_v<T, __half>) {
-    asm volatile(
-        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
-  } else {
-    asm volatile(
-        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
-  }
-#else
-  __trap();  // the host launcher refuses devices below sm_80
-#endif
-}
 
 template <class T, bool kSparse, class Cfg>
 struct LinearKernel {
@@ -119,7 +89,7 @@ __global__ void __launch_bounds__(Cfg::kThreads) linear_kernel(const LinearParam
 
 #pragma unroll 1
   for (int64_t kt = 0; kt < k_tiles; ++kt) {
-    cp_async_wait<K::kStages - 2>();
+    tile::cp_async_wait<K::kStages - 2>();
     __syncthreads();  // stage kt is in; everyone is done with the stage refilled next
     const int64_t next = kt + K::kStages - 1;
     if (next < k_tiles) load_stage(static_cast<int>(next % K::kStages), next);
@@ -144,21 +114,18 @@ __global__ void __launch_bounds__(Cfg::kThreads) linear_kernel(const LinearParam
           tile::ldmatrix_x4(a, ws.at(row + sp24::a_ldm_row(lane), step * 16 + sp24::a_ldm_col(lane)));
           const uint32_t e = ms[sp24::meta_smem_word(row, step, g, t)];
 #pragma unroll
-          for (int ni = 0; ni < Cfg::kNI; ++ni) mma_sp_16x8x32<T>(acc[mi][ni], a, b[ni], e);
+          for (int ni = 0; ni < Cfg::kNI; ++ni) tile::mma_sp_16x8x32<T>(acc[mi][ni], a, b[ni], e);
         } else {
           uint32_t a0[4], a1[4];
           tile::ldmatrix_x4(a0, ws.at(row + sp24::a_ldm_row(lane), step * 32 + sp24::a_ldm_col(lane)));
           tile::ldmatrix_x4(a1, ws.at(row + sp24::a_ldm_row(lane), step * 32 + 16 + sp24::a_ldm_col(lane)));
 #pragma unroll
-          for (int ni = 0; ni < Cfg::kNI; ++ni) {
-            tile::mma_16x8x16<T>(acc[mi][ni], a0, b[ni][0], b[ni][1]);
-            tile::mma_16x8x16<T>(acc[mi][ni], a1, b[ni][2], b[ni][3]);
-          }
+          for (int ni = 0; ni < Cfg::kNI; ++ni) tile::mma_16x8x32<T>(acc[mi][ni], a0, a1, b[ni]);
         }
       }
     }
   }
-  cp_async_wait<0>();
+  tile::cp_async_wait<0>();
   __syncthreads();  // the pipeline's shared memory becomes the output tile
 
   typename K::OutTile os{reinterpret_cast<T*>(smem)};

@@ -74,7 +74,8 @@
                   "test/native/sp24_layout_test.cc", "cuda/sp24/layout.cc",
                   "test/native/spmm_test.cc", "test/native/spmm_pack_test.cc",
                   "test/native/linear_ukernel_test.cc", "test/native/sp24_test.cc",
-                  "test/native/prefill_test.cc", "test/native/kv_walk_test.cc"],
+                  "test/native/prefill_test.cc", "test/native/kv_walk_test.cc",
+                  "test/native/attention_nan_test.cc"],
       "ldflags": ["-pthread"],
     },
     {

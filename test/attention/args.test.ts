@@ -34,6 +34,9 @@ const permuted = (extra: object) => rules([[{ kind: 5, posBatch: 1, posHeads: 1,
 
 const cases: Case[] = [
   { what: 'a valid call', code: 'returned' },
+  { what: 'MQA (one key head)', args: { hkv: 1 }, code: 'returned' },
+  { what: 'no keys (seqKv 0)', args: { skv: 0 }, code: 'returned' },
+  { what: 'bshd strides', args: { qStrides: [shape.sq * shape.hq * shape.d, shape.d, shape.hq * shape.d] }, code: 'returned' },
   { what: 'a valid mask', mask: (m) => m, code: 'returned' },
   { what: 'args is not an object', raw: [7, null], code: 'ERR_SK_INVALID_ARGUMENT' },
   { what: 'dtype 99', args: { dtype: 99 }, code: 'ERR_SK_DTYPE' },
@@ -52,10 +55,12 @@ const cases: Case[] = [
   { what: 'kStrides with a negative', args: { kStrides: [1, 2, -3] }, code: 'ERR_SK_INVALID_ARGUMENT' },
   { what: 'vStrides of 2', args: { vStrides: [1, 2] as never }, code: 'ERR_SK_INVALID_ARGUMENT' },
   { what: 'qStrides spanning 2^53 bytes', args: { qStrides: [2 ** 52, 2 ** 52, 2 ** 52] }, code: 'ERR_SK_SHAPE' },
-  ...[NaN, Infinity, 1e39, '1'].map((scale) => ({ what: `scale ${String(scale)}`, args: { scale: scale as number }, code: 'ERR_SK_INVALID_ARGUMENT' })),
+  ...[NaN, Infinity, -Infinity, 1e39, '1'].map((scale) => ({ what: `scale ${String(scale)}`, args: { scale: scale as number }, code: 'ERR_SK_INVALID_ARGUMENT' })),
   { what: 'a negative scale', args: { scale: -0.5 }, code: 'returned' },
   { what: 'causal 1', args: { causal: 1 as never }, code: 'ERR_SK_INVALID_ARGUMENT' },
   { what: 'q a byte short', bytes: { q: attentionBytes(shape).q - 1 }, code: 'ERR_SK_SHAPE' },
+  { what: 'out a byte short', bytes: { out: attentionBytes(shape).out - 1 }, code: 'ERR_SK_SHAPE' },
+  { what: 'k an element short', bytes: { k: attentionBytes(shape).k - 2 }, code: 'ERR_SK_SHAPE' },
   { what: 'lse a float short', bytes: { lse: attentionBytes(shape).lse! - 4 }, code: 'ERR_SK_SHAPE' },
   { what: 'no lse', bytes: { lse: null }, code: 'returned' },
   { what: 'mask a string', mask: () => 'x', code: 'ERR_SK_INVALID_ARGUMENT' },
@@ -68,13 +73,21 @@ const cases: Case[] = [
   { what: 'mask nQBlocks 3 (2)', mask: (m) => ({ ...m, nQBlocks: 3 }), code: 'ERR_SK_SHAPE' },
   { what: 'mask nQBlocks -1', mask: (m) => ({ ...m, nQBlocks: -1 }), code: 'ERR_SK_SHAPE' },
   { what: 'mask nKvBlocks 2 (3)', mask: (m) => ({ ...m, nKvBlocks: 2 }), code: 'ERR_SK_SHAPE' },
+  { what: 'a mask per batch and head', mask: () => nativeBlockMask({ batch: 2, heads: 4, sq: shape.sq, skv: shape.skv, qBlock: 64, kvBlock: 64 }, () => 1), code: 'returned' },
   { what: 'mask fullIdx of 3', mask: (m) => ({ ...m, fullIdx: new Int32Array(3) }), code: 'ERR_SK_SHAPE' },
   { what: 'mask partialNum a Float32Array', mask: (m) => ({ ...m, partialNum: new Float32Array(2) }), code: 'ERR_SK_INVALID_ARGUMENT' },
   { what: 'mask fullNum past nKvBlocks', mask: (m) => (m.fullNum[1] = 4, m), code: 'ERR_SK_INVALID_ARGUMENT' },
+  { what: 'mask fullNum -1', mask: (m) => (m.fullNum[1] = -1, m), code: 'ERR_SK_INVALID_ARGUMENT' },
+  { what: 'mask partial index -1', mask: (m) => (m.partialIdx[0] = -1, m), code: 'ERR_SK_INVALID_ARGUMENT' },
   { what: 'mask index out of range', mask: (m) => (m.fullIdx[3] = 3, m), code: 'ERR_SK_INVALID_ARGUMENT' },
   { what: 'mask indices not increasing', mask: (m) => (m.fullNum[1] = 2, m.fullIdx[4] = 0, m), code: 'ERR_SK_INVALID_ARGUMENT' },
   { what: 'mask block both full and partial', mask: (m) => (m.fullNum[1] = 2, m.fullIdx[4] = 1, m), code: 'ERR_SK_INVALID_ARGUMENT' },
   { what: 'mask padding past the counts is not read', mask: (m) => (m.fullIdx[5] = 99, m), code: 'returned' },
+  { what: 'no rules (partial blocks show every token)', mask: rules([]), code: 'returned' },
+  { what: 'window OR streaming', mask: rules([[{ kind: 2, window: 16 }], [{ kind: 3, sink: 4, local: 32 }]]), code: 'returned' },
+  { what: '5 rules in a term', mask: rules([[{ kind: 1 }, { kind: 1 }, { kind: 1 }, { kind: 1 }, { kind: 1 }]]), code: 'ERR_SK_INVALID_ARGUMENT' },
+  { what: 'documents', mask: rules([[{ kind: 4, qSeg: new Int32Array(shape.sq), kvSeg: new Int32Array(shape.skv) }]]), code: 'returned' },
+  { what: 'documents kvSeg one long', mask: rules([[{ kind: 4, qSeg: new Int32Array(shape.sq), kvSeg: new Int32Array(shape.skv + 1) }]]), code: 'ERR_SK_SHAPE' },
   { what: "rules 'causal'", mask: rules('causal'), code: 'ERR_SK_INVALID_ARGUMENT' },
   { what: 'rule kind 9', mask: rules([[{ kind: 9 }]]), code: 'ERR_SK_INVALID_ARGUMENT' },
   { what: 'window rule without a window', mask: rules([[{ kind: 2 }]]), code: 'ERR_SK_INVALID_ARGUMENT' },
@@ -104,6 +117,29 @@ function codeOf(pick: Pick, c: Case): string {
 describe('attention args: one rule for the codes, on every binding', () => {
   for (const [name, pick] of bindings)
     for (const c of cases) it(`${name}: ${c.what} → ${c.code}`, () => expect(codeOf(pick, c)).toBe(c.code))
+})
+
+describe('attention args: junk never crashes a binding', () => {
+  const junk: unknown[] = [undefined, null, -1, 1.5, NaN, 'x', {}, [], () => 0, Symbol('s'), 10n, new Int32Array(4)]
+  const codeOfCall = (call: () => unknown) => {
+    try {
+      call()
+      return 'returned'
+    } catch (e) {
+      return String((e as { code?: unknown }).code)
+    }
+  }
+  for (const [name, pick] of bindings)
+    it(`${name}: every argument, every junk value → a coded error`, () => {
+      const p = pick as (...a: unknown[]) => unknown
+      for (const j of junk) {
+        expect(codeOfCall(() => p(j, j, j)), String(j)).toMatch(/^ERR_SK_/)
+        expect(codeOfCall(() => p({ ...attentionArgs(shape), headDim: j }, null)), String(j)).toMatch(/^ERR_SK_/)
+        expect(codeOfCall(() => p({ ...attentionArgs(shape), qStrides: j }, null)), String(j)).toMatch(/^ERR_SK_/)
+        // a null or undefined mask means dense
+        if (j !== null && j !== undefined) expect(codeOfCall(() => p(attentionArgs(shape), j)), String(j)).toMatch(/^ERR_SK_/)
+      }
+    })
 })
 
 describe('attention args: what one backend refuses (its pick)', () => {

@@ -37,6 +37,7 @@ struct sk_attention_scratch {
   size_t m;      // [q_tile] running max (log2 units)
   size_t l;      // [q_tile] running sum
   size_t alpha;  // [q_tile] this chunk's rescale of Oᵀ
+  size_t seen;   // bytes [kv_tile][q_tile]: which queries see each key of a chunk whose V holds a NaN
   size_t floats; // total
 };
 
@@ -57,6 +58,7 @@ static inline sk_attention_scratch sk_attention_scratch_layout(int64_t head_dim,
   s.m = part(q);
   s.l = part(q);
   s.alpha = part(q);
+  s.seen = part((kv * q + 3) / 4);
   s.floats = at;
   return s;
 }

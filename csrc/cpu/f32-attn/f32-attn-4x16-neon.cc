@@ -21,8 +21,8 @@ struct Ops {
   static V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
   static V max(V a, V b) { return vmaxq_f32(a, b); }
   static V pow2_bits(V t) { return vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_f32(t), 23)); }
-  static V zero_below(V r, V x, V lim) {
-    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(r), vcgeq_f32(x, lim)));
+  static V zero_below(V r, V x, V lim) {  // NaN x keeps r
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(r), vcltq_f32(x, lim)));
   }
   static V finite_or_zero(V x) {
     return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(x), vceqq_f32(x, set1(kNegInf))));

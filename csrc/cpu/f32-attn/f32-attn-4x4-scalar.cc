@@ -19,7 +19,7 @@ struct Ops {
   static V fma(V a, V b, V c) { return a * b + c; }  // no FMA in the x86-64 baseline
   static V max(V a, V b) { return a > b ? a : b; }
   static V pow2_bits(V t) { return TailLanes::flt(TailLanes::bits(t) << 23); }
-  static V zero_below(V r, V x, V lim) { return x >= lim ? r : 0.0f; }
+  static V zero_below(V r, V x, V lim) { return x < lim ? 0.0f : r; }  // NaN x keeps r
   static V finite_or_zero(V x) { return x != kNegInf ? x : 0.0f; }
 };
 

@@ -21,8 +21,9 @@ struct Ops {
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
   static V pow2_bits(V t) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)); }
-  static V zero_below(V r, V x, V lim) { return _mm256_and_ps(r, _mm256_cmp_ps(x, lim, _CMP_GE_OQ)); }
-  static V finite_or_zero(V x) { return _mm256_and_ps(x, _mm256_cmp_ps(x, set1(kNegInf), _CMP_NEQ_OQ)); }
+  // Unordered compares: a NaN x keeps r (zero_below) and stays NaN (finite_or_zero).
+  static V zero_below(V r, V x, V lim) { return _mm256_andnot_ps(_mm256_cmp_ps(x, lim, _CMP_LT_OQ), r); }
+  static V finite_or_zero(V x) { return _mm256_and_ps(x, _mm256_cmp_ps(x, set1(kNegInf), _CMP_NEQ_UQ)); }
 };
 
 static_assert(Ops::W == 8, "attention.inc lists avx2 with 8 lanes");

@@ -27,9 +27,10 @@ struct Ops {
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V max(V a, V b) { return _mm512_max_ps(a, b); }
   static V pow2_bits(V t) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23)); }
-  static V zero_below(V r, V x, V lim) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lim, _CMP_GE_OQ), r); }
+  // Unordered compares: a NaN x keeps r (zero_below) and stays NaN (finite_or_zero).
+  static V zero_below(V r, V x, V lim) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lim, _CMP_NLT_UQ), r); }
   static V finite_or_zero(V x) {
-    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, set1(kNegInf), _CMP_NEQ_OQ), x);
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, set1(kNegInf), _CMP_NEQ_UQ), x);
   }
 };
 

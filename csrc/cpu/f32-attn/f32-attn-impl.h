@@ -34,7 +34,8 @@ constexpr float kNegInf = -__builtin_inff();
 // rounds x to an integer and leaves n + 127 in the low mantissa bits, which
 // shifted left by 23 are the float32 bits of 2^n. 2^f is a degree-6
 // polynomial (relative error 2^-28.9; the whole function is within 0.94 ulp).
-// Below 2^-126 (and for -inf, and NaN) the result is 0.
+// Below 2^-126 (and for -inf) the result is 0; NaN gives NaN, so a NaN score
+// reaches its row's sum and output (the NaN rule, docs/attention.md).
 constexpr float kExp2Magic = 12583039.0f;
 constexpr float kExp2Min = -126.0f;
 constexpr float kExp2Poly[7] = {1.0f,           6.931471825e-01f, 2.402264774e-01f, 5.550332367e-02f,
@@ -154,7 +155,10 @@ static inline void encode(sk_dtype type, void* dst, int64_t at, float x) {
 
 // Online softmax over a chunk's Sᵀ [kc][ld], U query vectors at a time from
 // column n: folds the chunk into m and l, leaves Pᵀ in st and the rescale of
-// Oᵀ in alpha. A column with nothing visible yet keeps m = -inf and l = 0.
+// Oᵀ in alpha. A column with nothing visible yet keeps m = -inf and l = 0. A
+// NaN score makes its P, and so l and the column of Oᵀ, NaN for good,
+// whatever the running max's max() kept (x86's maxps drops a NaN first
+// operand, NEON's fmax keeps it): no ISA or chunk order decides the result.
 template <class T, int U>
 static inline void softmax_cols(size_t kc, size_t ld, size_t n, float* st, float* m, float* l, float* alpha) {
   using V = typename T::V;
@@ -188,6 +192,62 @@ static void softmax(size_t kc, size_t ld, float* st, float* m, float* l, float* 
   for (; n < ld; n += T::W) softmax_cols<T, 1>(kc, ld, n, st, m, l, alpha);
 }
 
+// The NaN rule for V (docs/attention.md): a NaN in v_j[d] reaches out_i[d]
+// of each row i that sees key j, and no other. P·V would also carry it to
+// rows that do not see j but share its chunk (their P is 0, and 0 · NaN is
+// NaN), so a chunk whose V holds a NaN takes it out of the product and puts
+// it back in the rows that see the key. The check costs one FMA per V vector
+// (x · 0 is NaN exactly for NaN and ±inf); the rest runs only on a hit.
+template <class T>
+static inline bool maybe_nan(const float* v, size_t stride, size_t rows, size_t cols) {
+  using V = typename T::V;
+  constexpr size_t W = T::W;
+  const V zero = T::set1(0.0f);
+  V acc = zero;
+  float tail = 0.0f;
+  for (size_t r = 0; r < rows; ++r) {
+    size_t d = 0;
+    for (; d + W <= cols; d += W) acc = T::fma(T::load(v + r * stride + d), zero, acc);
+    for (; d < cols; ++d) tail += v[r * stride + d] * 0.0f;
+  }
+  float lanes[W];
+  T::store(lanes, acc);
+  for (size_t w = 0; w < W; ++w) tail += lanes[w];
+  return tail != tail;
+}
+
+// V's NaNs out of the product: the chunk's V copied to vf (unless it is
+// there already) with each NaN as 0; has_nan[c] says which keys had one.
+static inline bool v_nan_out(const float*& vr, size_t& vs, float* vf, size_t kc, size_t dims, bool* has_nan) {
+  bool any = false;
+  for (size_t c = 0; c < kc; ++c) {
+    has_nan[c] = false;
+    for (size_t d = 0; d < dims; ++d) {
+      const float x = vr[c * vs + d];
+      has_nan[c] = has_nan[c] || x != x;
+      vf[c * dims + d] = x == x ? x : 0.0f;
+    }
+    any = any || has_nan[c];
+  }
+  vr = vf, vs = dims;
+  return any;
+}
+
+// The NaNs back into Oᵀ [D][ld]: column n of row d for each key c with a NaN
+// at d (in the original V row, decoded into row) that query n sees (seen[c]).
+static inline void v_nan_back(const sk_attention_params& p, const char* v_row0, size_t kc, size_t dims, int32_t rows,
+                              size_t ld, const bool* has_nan, const uint8_t* seen, float* row, float* ot) {
+  const size_t esize = sk_dtype_size(p.dtype);
+  for (size_t c = 0; c < kc; ++c) {
+    if (!has_nan[c]) continue;
+    decode_row(p.dtype, v_row0 + c * p.v_stride_s * esize, row, p.head_dim);
+    for (size_t d = 0; d < dims; ++d)
+      if (row[d] != row[d])
+        for (int32_t n = 0; n < rows; ++n)
+          if (seen[c * ld + n]) ot[d * ld + n] = row[d];
+  }
+}
+
 // Qᵀ [D][ld] from the item's rows, scaled into base 2 (scale·log2 e);
 // padding lanes are zero (they compute finite junk that is never stored).
 static inline void pack_qt(const sk_attention_params& p, const sk_attention_item& it, size_t ld, float* row,
@@ -204,18 +264,18 @@ static inline void pack_qt(const sk_attention_params& p, const sk_attention_item
 }
 
 // out rows = Oᵀᵀ / l and lse = (m + log2 l)·ln 2; a row with no visible key
-// (l = 0) gets zeros and lse = -inf.
+// (l = 0) gets zeros and lse = -inf; a row that read a NaN (l is NaN) gets NaN.
 static inline void store_rows(const sk_attention_params& p, const sk_attention_item& it, size_t ld, const float* ot,
                               const float* m, const float* l) {
   const size_t esize = sk_dtype_size(p.dtype);
   char* out = static_cast<char*>(p.out) + (it.b * p.out_stride_b + it.h * p.out_stride_h) * esize;
   for (int32_t r = 0; r < it.rows; ++r) {
-    const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+    const float inv = l[r] != 0.0f ? 1.0f / l[r] : 0.0f;
     void* row = out + (it.q0 + r) * p.out_stride_s * esize;
     for (int64_t d = 0; d < p.head_dim; ++d) encode(p.dtype, row, d, ot[d * ld + r] * inv);
     if (p.lse) {
       const int64_t at = (it.b * p.heads_q + it.h) * p.seq_q + it.q0 + r;
-      p.lse[at] = l[r] > 0.0f ? static_cast<float>(m[r] * kLn2 + __builtin_log(l[r])) : kNegInf;
+      p.lse[at] = l[r] != 0.0f ? static_cast<float>(m[r] * kLn2 + __builtin_log(l[r])) : kNegInf;
     }
   }
 }
@@ -234,6 +294,8 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
   float* base = static_cast<float*>(scratch);
   float *qt = base + lay.qt, *ot = base + lay.ot, *st = base + lay.st, *kf = base + lay.kf, *vf = base + lay.vf;
   float *m = base + lay.m, *l = base + lay.l, *alpha = base + lay.alpha;
+  uint8_t* seen = reinterpret_cast<uint8_t*>(base + lay.seen);
+  bool has_nan[kAttentionMaxTile];
 
   pack_qt(p, it, ld, kf, qt);
   for (size_t i = 0; i < dims * ld; ++i) ot[i] = 0.0f;
@@ -254,6 +316,7 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
       }
       kr = kf, vr = vf, ks = vs = dims;
     }
+    const bool v_nan = maybe_nan<T>(vr, vs, kc, dims) && v_nan_out(vr, vs, vf, kc, dims, has_nan);
     // Sᵀ = K·Qᵀ
     for (size_t k0 = 0; k0 < kc; k0 += kMR)
       for (size_t n0 = 0; n0 < ld; n0 += kNR)
@@ -266,12 +329,16 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
         const int64_t first = ch.start + static_cast<int64_t>(c) - offset - it.q0;  // the first row that sees key c
         for (int64_t r = 0; r < first && r < rows; ++r) st[c * ld + r] = kNegInf;
       }
+    if (v_nan)  // before the softmax turns the hidden -inf into 0
+      for (size_t c = 0; c < kc; ++c)
+        for (size_t n = 0; n < ld && has_nan[c]; ++n) seen[c * ld + n] = st[c * ld + n] != kNegInf;
     softmax<T>(kc, ld, st, m, l, alpha);
     // Oᵀ = alpha ⊙ Oᵀ + Vᵀ·Pᵀ
     for (size_t d0 = 0; d0 < dims; d0 += kMR)
       for (size_t n0 = 0; n0 < ld; n0 += kNR)
         pv<T, MR, NR>(dims - d0 < kMR ? dims - d0 : kMR, ld - n0 < kNR ? ld - n0 : kNR, kc, vr + d0, vs, st + n0, ld,
                       alpha + n0, ot + d0 * ld + n0, ld);
+    if (v_nan) v_nan_back(p, vb + ch.start * p.v_stride_s * esize, kc, dims, rows, ld, has_nan, seen, kf, ot);
   }
   store_rows(p, it, ld, ot, m, l);
 }

@@ -4,7 +4,7 @@
 //     for m < mr ≤ MR (keys) and n < nc ≤ NR (queries; nc a multiple of the lanes).
 // pv: ot[m * ot_stride + n] = alpha[n] · ot[m * ot_stride + n] + Σ_{c < kc} v[c * v_stride + m] · pt[c * pt_stride + n]
 //     for m < mr ≤ MR (head-dim elements) and n < nc ≤ NR (queries).
-// vexp2: y[i] = 2^x[i] for x ≤ 0 (within 1 ulp; 0 below 2^-126, and for -inf).
+// vexp2: y[i] = 2^x[i] for x ≤ 0 (within 1 ulp; 0 below 2^-126, and for -inf; NaN for NaN).
 #pragma once
 #include <stddef.h>
 

@@ -6,6 +6,11 @@
 
 #include "../../core/params.h"
 
+// Whether the token rules (OR of AND-terms; none: every key) show key j to
+// query i of (batch b, query head h), offset = seq_kv - seq_q. Written apart
+// from the kernels' csrc/core/mask_rules.h: the tests' oracle.
+bool sk_reference_rules_visible(const sk_mask_rules& rules, int64_t b, int64_t h, int64_t i, int64_t j, int64_t offset);
+
 // Whether query i of (batch b, query head h) sees key j: the mask's block
 // lists (a full block shows every token, a partial block those the rules
 // show; a block in neither list hides every token), ANDed with the causal

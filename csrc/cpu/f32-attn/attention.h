@@ -71,6 +71,7 @@ struct sk_attention_tiling {
   int32_t kv_tile;               // keys per chunk
   int32_t lanes;                 // vector width of the kernel set: rows are padded to it
   sk_attention_scratch scratch;  // one thread's scratch (pick()'s scratch_bytes is scratch.floats · 4)
+  bool v_nan;                    // set per call: V holds a NaN, so chunks check for it (the NaN rule)
 };
 
 // A kernel set's flash loop: computes one item's output rows and lse entries.

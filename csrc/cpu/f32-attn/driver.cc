@@ -72,6 +72,29 @@ void sk_attention_apply_rules(const sk_attention_params* p, int64_t b, int64_t h
 
 namespace {
 
+// Whether V holds a NaN in any element the op reads: a bit test per element
+// (so it vectorizes), once per call, instead of a check per chunk and work
+// item when there is none, the usual case.
+bool v_has_nan(const sk_attention_params& p) {
+  const int64_t d = p.head_dim;
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < p.heads_kv; ++h)
+      for (int64_t s = 0; s < p.seq_kv; ++s) {
+        const int64_t at = b * p.v_stride_b + h * p.v_stride_h + s * p.v_stride_s;
+        uint32_t nan = 0;
+        if (p.dtype == SK_F32) {
+          const uint32_t* row = static_cast<const uint32_t*>(p.v) + at;
+          for (int64_t i = 0; i < d; ++i) nan |= (row[i] & 0x7fffffffu) > 0x7f800000u;
+        } else {
+          const uint16_t* row = static_cast<const uint16_t*>(p.v) + at;
+          const uint16_t inf = p.dtype == SK_F16 ? 0x7c00u : 0x7f80u;
+          for (int64_t i = 0; i < d; ++i) nan |= (row[i] & 0x7fffu) > inf;
+        }
+        if (nan) return true;
+      }
+  return false;
+}
+
 // Items of q_tile rows; with a mask, an item never crosses a mask query block
 // so it walks one row of the mask's lists.
 std::vector<sk_attention_item> plan(const sk_attention_params& p, const sk_attention_tiling& t) {
@@ -119,6 +142,8 @@ sk_status sk_cpu_attention_run(const sk_attention_params& p, const sk_pick<sk_at
       if (a.b != b.b || a.h != b.h) return a.b != b.b ? a.b < b.b : a.h < b.h;
       return a.cost > b.cost;
     });
+    sk_attention_tiling tiling = k.tiling;
+    tiling.v_nan = v_has_nan(p);
     const size_t threads = std::min<size_t>(static_cast<size_t>(pool.threads()), items.size());
     const size_t stride = (pick.scratch_bytes + sk::kHostAlignment - 1) / sk::kHostAlignment * sk::kHostAlignment;
     std::unique_ptr<unsigned char[]> scratch(new unsigned char[stride * threads + sk::kHostAlignment]);
@@ -127,7 +152,7 @@ sk_status sk_cpu_attention_run(const sk_attention_params& p, const sk_pick<sk_at
     std::atomic<size_t> next{0};
     pool.parallel_for(threads, [&](size_t t) {
       void* mine = base + t * stride;
-      for (size_t i = next.fetch_add(1); i < items.size(); i = next.fetch_add(1)) k.fn(&p, &k.tiling, &items[i], mine);
+      for (size_t i = next.fetch_add(1); i < items.size(); i = next.fetch_add(1)) k.fn(&p, &tiling, &items[i], mine);
     });
   } catch (const std::bad_alloc&) {
     return SK_ERR_OUT_OF_MEMORY;

@@ -196,8 +196,10 @@ static void softmax(size_t kc, size_t ld, float* st, float* m, float* l, float* 
 // of each row i that sees key j, and no other. P·V would also carry it to
 // rows that do not see j but share its chunk (their P is 0, and 0 · NaN is
 // NaN), so a chunk whose V holds a NaN takes it out of the product and puts
-// it back in the rows that see the key. The check costs one FMA per V vector
-// (x · 0 is NaN exactly for NaN and ±inf); the rest runs only on a hit.
+// it back in the rows that see the key. Only when V holds a NaN at all (the
+// driver's one scan per call, tiling.v_nan): then each chunk's check costs
+// one FMA per V vector (x · 0 is NaN exactly for NaN and ±inf), and the rest
+// runs only on a hit.
 template <class T>
 static inline bool maybe_nan(const float* v, size_t stride, size_t rows, size_t cols) {
   using V = typename T::V;
@@ -316,7 +318,7 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
       }
       kr = kf, vr = vf, ks = vs = dims;
     }
-    const bool v_nan = maybe_nan<T>(vr, vs, kc, dims) && v_nan_out(vr, vs, vf, kc, dims, has_nan);
+    const bool v_nan = t.v_nan && maybe_nan<T>(vr, vs, kc, dims) && v_nan_out(vr, vs, vf, kc, dims, has_nan);
     // Sᵀ = K·Qᵀ
     for (size_t k0 = 0; k0 < kc; k0 += kMR)
       for (size_t n0 = 0; n0 < ld; n0 += kNR)

@@ -228,23 +228,29 @@ const documents = (sh: Shape): NativeMask => {
   return nativeBlockMask({ batch: 1, heads: 1, sq: sh.sq, skv: sh.skv, qBlock: 32, kvBlock: 32, rules: [[{ kind: 4, qSeg, kvSeg }]] }, () => 2)
 }
 
+/** A case: name, type, [b, hq, hkv, sq, skv, d], and what else it sets. */
+const rc = (name: string, type: Half, [b, hq, hkv, sq, skv, d]: number[], more: Partial<RawCase> = {}): RawCase => ({
+  ...{ name, type, b: b!, hq: hq!, hkv: hkv!, sq: sq!, skv: skv!, d: d! },
+  ...more,
+})
+
 const rawCases: RawCase[] = [
-  { name: 'dense bf16 d128 GQA, lengths not multiples of the tile', type: 'bfloat16', b: 2, hq: 4, hkv: 2, sq: 130, skv: 203, d: 128 },
-  { name: 'dense fp16 d64 MQA causal, Sq < Skv (chunked prefill)', type: 'float16', b: 1, hq: 3, hkv: 1, sq: 77, skv: 200, d: 64, causal: true },
-  { name: 'causal fp16 d64, Sq > Skv: leading rows see nothing (zeros, lse -inf)', type: 'float16', b: 1, hq: 2, hkv: 2, sq: 150, skv: 40, d: 64, causal: true },
-  { name: 'causal bf16 d128 square 256', type: 'bfloat16', b: 1, hq: 2, hkv: 1, sq: 256, skv: 256, d: 128, causal: true },
-  { name: 'bf16 d80 (runs on the 96 kernel, zero padding), bshd strides', type: 'bfloat16', b: 2, hq: 2, hkv: 1, sq: 65, skv: 97, d: 80, bshd: true },
-  { name: 'fp16 d36: element-wise loads (rows not 16-byte chunks)', type: 'float16', b: 1, hq: 2, hkv: 2, sq: 70, skv: 90, d: 36, causal: true },
-  { name: 'fp16 d32', type: 'float16', b: 1, hq: 1, hkv: 1, sq: 64, skv: 100, d: 32 },
-  { name: 'bf16 d256 causal', type: 'bfloat16', b: 1, hq: 2, hkv: 1, sq: 100, skv: 100, d: 256, causal: true },
-  { name: 'empty keys: Skv = 0', type: 'float16', b: 1, hq: 1, hkv: 1, sq: 20, skv: 0, d: 64 },
-  { name: 'mask: causal blocks 64×64 with the causal rule', type: 'bfloat16', b: 1, hq: 2, hkv: 1, sq: 200, skv: 200, d: 128, mask: causalBlocks(64, 64) },
-  { name: 'mask: causal blocks 128×128 + causal flag, Sq < Skv', type: 'float16', b: 1, hq: 2, hkv: 2, sq: 180, skv: 300, d: 64, causal: true, mask: causalBlocks(128, 128) },
-  { name: 'mask: q block 32 (< tile), kv block 48 (not a multiple of the key tile)', type: 'float16', b: 2, hq: 2, hkv: 1, sq: 150, skv: 170, d: 64, mask: randomBlocks(32, 48, [[{ kind: 2, window: 40 }]]) },
-  { name: 'mask: per (batch, head) random blocks 128×256, streaming rule OR window', type: 'bfloat16', b: 2, hq: 2, hkv: 2, sq: 300, skv: 600, d: 128, mask: randomBlocks(128, 256, [[{ kind: 3, sink: 8, local: 64 }], [{ kind: 2, window: 100 }]]) },
-  { name: 'mask: documents rule (prefix, query segment)', type: 'bfloat16', b: 1, hq: 2, hkv: 1, sq: 120, skv: 250, d: 64, mask: documents },
-  { name: 'mask: rows with no blocks output zeros', type: 'float16', b: 1, hq: 1, hkv: 1, sq: 128, skv: 128, d: 64, mask: (sh) => nativeBlockMask({ batch: 1, heads: 1, sq: sh.sq, skv: sh.skv, qBlock: 64, kvBlock: 64 }, (_b, _h, qb) => (qb === 0 ? 1 : 0)) },
-  { name: 'no lse requested', type: 'float16', b: 1, hq: 1, hkv: 1, sq: 33, skv: 33, d: 64, lse: false },
+  rc('dense bf16 d128 GQA, lengths not multiples of the tile', 'bfloat16', [2, 4, 2, 130, 203, 128]),
+  rc('dense fp16 d64 MQA causal, Sq < Skv (chunked prefill)', 'float16', [1, 3, 1, 77, 200, 64], { causal: true }),
+  rc('causal fp16 d64, Sq > Skv: leading rows see nothing (zeros, lse -inf)', 'float16', [1, 2, 2, 150, 40, 64], { causal: true }),
+  rc('causal bf16 d128 square 256', 'bfloat16', [1, 2, 1, 256, 256, 128], { causal: true }),
+  rc('bf16 d80 (runs on the 96 kernel, zero padding), bshd strides', 'bfloat16', [2, 2, 1, 65, 97, 80], { bshd: true }),
+  rc('fp16 d36: element-wise loads (rows not 16-byte chunks)', 'float16', [1, 2, 2, 70, 90, 36], { causal: true }),
+  rc('fp16 d32', 'float16', [1, 1, 1, 64, 100, 32]),
+  rc('bf16 d256 causal', 'bfloat16', [1, 2, 1, 100, 100, 256], { causal: true }),
+  rc('empty keys: Skv = 0', 'float16', [1, 1, 1, 20, 0, 64]),
+  rc('mask: causal blocks 64×64 with the causal rule', 'bfloat16', [1, 2, 1, 200, 200, 128], { mask: causalBlocks(64, 64) }),
+  rc('mask: causal blocks 128×128 + causal flag, Sq < Skv', 'float16', [1, 2, 2, 180, 300, 64], { causal: true, mask: causalBlocks(128, 128) }),
+  rc('mask: q block 32 (< tile), kv block 48 (not a multiple of the key tile)', 'float16', [2, 2, 1, 150, 170, 64], { mask: randomBlocks(32, 48, [[{ kind: 2, window: 40 }]]) }),
+  rc('mask: per (batch, head) random blocks 128×256, streaming rule OR window', 'bfloat16', [2, 2, 2, 300, 600, 128], { mask: randomBlocks(128, 256, [[{ kind: 3, sink: 8, local: 64 }], [{ kind: 2, window: 100 }]]) }),
+  rc('mask: documents rule (prefix, query segment)', 'bfloat16', [1, 2, 1, 120, 250, 64], { mask: documents }),
+  rc('mask: rows with no blocks output zeros', 'float16', [1, 1, 1, 128, 128, 64], { mask: (sh) => nativeBlockMask({ batch: 1, heads: 1, sq: sh.sq, skv: sh.skv, qBlock: 64, kvBlock: 64 }, (_b, _h, qb) => (qb === 0 ? 1 : 0)) }),
+  rc('no lse requested', 'float16', [1, 1, 1, 33, 33, 64], { lse: false }),
 ]
 
 describe.skipIf(!hasCuda)('cuda attention binding: the kernel vs a float64 reference (2× the rounding of the reference)', () => {

@@ -9,13 +9,18 @@
 #
 # BASE and HEAD are git revisions; HEAD defaults to the working tree. Instances
 # are matched by the kernels they define (mangled names), so renamed instance
-# files still pair up. A cubin is "identical" when its bytes are; otherwise
-# the sections that differ are listed (scripts/cubin-sections.mjs). PTX is
-# "identical", or "same modulo register numbering" after renumbering each
-# function's virtual registers in order of first use, or different.
+# files still pair up. A cubin is "identical" when its bytes are; kernels in
+# an unnamed namespace, whose names carry an id nvcc derives from the source's
+# path, are "identical but for the unnamed-namespace id" when every section
+# but the symbol and string tables is; otherwise the sections that differ are
+# listed (scripts/cubin-sections.mjs). PTX is "identical" (with that id
+# blanked), or "same modulo register numbering" after renumbering each
+# function's virtual registers in order of first use, or different (then the
+# instruction counts that differ, registers abstracted, are listed).
 # Outputs stay in SK_SASS_OUT (default: a new temporary folder), printed at the
-# end; SK_SASS_REUSE=1 compares the outputs already there without compiling. Exit status: 0 when every cubin is byte-identical and every PTX at
-# least the same modulo register numbering, 1 otherwise.
+# end; SK_SASS_REUSE=1 compares the outputs already there without compiling.
+# Exit status: 0 when every cubin is identical (bytes, or but for the id) and
+# every PTX at least the same modulo register numbering, 1 otherwise.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -63,6 +68,11 @@ build() {
   done
 }
 
+# Kernels in an unnamed namespace carry an id nvcc derives from the source's
+# path (_GLOBAL__N__<8 hex>_...): the same kernel built from two checkouts
+# differs there only.
+unnamed='s/_GLOBAL__N__[0-9a-f]\{8\}_/_GLOBAL__N__*_/g'
+
 # index SIDE: "arch<TAB>kernels<TAB>file<TAB>path" per cubin and PTX of SIDE.
 index() {
   local side=$1
@@ -70,12 +80,15 @@ index() {
     local file
     file=$(basename "$keep" | tr + /)
     for cubin in "$keep"*.cubin; do
-      local arch=${cubin%.cubin}
+      local arch=${cubin%.cubin} kernels
       arch=${arch##*.compute_}
-      printf 'sm_%s\t%s\t%s\t%s\n' "$arch" "$(node "$root/scripts/cubin-sections.mjs" "$cubin" --symbols | sort | tr '\n' ' ')" "$file" "$cubin"
+      kernels=$(node "$root/scripts/cubin-sections.mjs" "$cubin" --symbols | sed "$unnamed" | sort | tr '\n' ' ')
+      printf 'sm_%s\t%s\t%s\t%s\n' "$arch" "$kernels" "$file" "$cubin"
     done
     for ptx in "$keep"*.compute_90.ptx; do
-      printf 'ptx_90\t%s\t%s\t%s\n' "$(grep -oE '\.entry [A-Za-z0-9_]+' "$ptx" | sort | tr '\n' ' ')" "$file" "$ptx"
+      local kernels
+      kernels=$(grep -oE '\.entry [A-Za-z0-9_]+' "$ptx" | sed "$unnamed" | sort | tr '\n' ' ')
+      printf 'ptx_90\t%s\t%s\t%s\n' "$kernels" "$file" "$ptx"
     done
   done | sort
 }
@@ -98,6 +111,12 @@ normalize_ptx() {
       print outl line }'
 }
 
+# A cubin's sections (names with the unnamed-namespace id blanked) and their
+# hashes, less the symbol and string tables, which hold that id.
+sections() {
+  node "$root/scripts/cubin-sections.mjs" "$1" | sed "$unnamed" | grep -vE '^\.(strtab|shstrtab|symtab) ' | sort
+}
+
 build base "$base"
 build head "$head"
 index base >"$out/base.tsv"
@@ -117,6 +136,10 @@ while IFS=$'\t' read -r arch kernels file path; do
   hpath=${match#*$'\t'}
   if cmp -s "$path" "$hpath"; then
     verdict=identical
+  elif [ "$arch" = ptx_90 ] && cmp -s <(sed "$unnamed" "$path") <(sed "$unnamed" "$hpath"); then
+    verdict="identical but for the unnamed-namespace id"
+  elif [ "$arch" != ptx_90 ] && cmp -s <(sections "$path") <(sections "$hpath"); then
+    verdict="identical but for the unnamed-namespace id (every code and data section equal)"
   elif [ "$arch" = ptx_90 ]; then
     if cmp -s <(normalize_ptx "$path") <(normalize_ptx "$hpath"); then
       verdict="same modulo register numbering"

@@ -49,7 +49,7 @@ CudaAddon::CudaAddon(Napi::Env env, Napi::Object exports) : status_(probe_cuda()
                            InstanceMethod("blockScoresPick", &CudaAddon::BlockScoresPick),
                            InstanceMethod("gatherRows", &CudaAddon::Guarded<&CudaAddon::GatherRows>),
                            InstanceMethod("gatherRowsPick", &CudaAddon::GatherRowsPick),
-                           InstanceMethod("sparse24Layout", &CudaAddon::Sparse24Layout),
+                           InstanceMethod("sp24Layout", &CudaAddon::Sp24Layout),
                            InstanceMethod("cusparseLtStatus", &CudaAddon::CusparseLtStatus),
                            InstanceMethod("cusparseLtCompressedBytes",
                                           &CudaAddon::Guarded<&CudaAddon::CusparseLtCompressedBytes>),

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { SparsekitError } from './errors.js'
+import type { KvBinding } from './decode/native.js'
 import type { CudaBinding } from './native-cuda.js'
 
 export type { CudaStatus, CudaDeviceInfo, DeviceBuffer, CudaLinearArgs, LinearPick, Sparse24Layout, CusparseLtStatus, CudaBinding } from './native-cuda.js'
@@ -181,7 +182,7 @@ export interface SegmentOrderArgs {
 }
 
 /** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
-export interface CpuBinding {
+export interface CpuBinding extends KvBinding<ArrayBufferView> {
   cpuInfo(): CpuInfo
   setNumThreads(n: number): void
   numThreads(): number

@@ -67,6 +67,11 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("gatherRows", &SparsekitAddon::GatherRows),
                            InstanceMethod("selectBlocks", &SparsekitAddon::SelectBlocks),
                            InstanceMethod("segmentOrder", &SparsekitAddon::SegmentOrder),
+                           InstanceMethod("kvCreate", &SparsekitAddon::KvCreate),
+                           InstanceMethod("kvAppend", &SparsekitAddon::KvAppend),
+                           InstanceMethod("kvDecode", &SparsekitAddon::KvDecode),
+                           InstanceMethod("kvStats", &SparsekitAddon::KvStats),
+                           InstanceMethod("kvRelease", &SparsekitAddon::KvRelease),
                        });
 }
 
@@ -107,6 +112,11 @@ Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
   kernels.Set("linear", sk_cpu_linear_pick(lin, isa_).name);
   lin.format = SK_WEIGHT_SP24;
   kernels.Set("linear24", sk_cpu_linear24_pick(lin, isa_).name);
+  sk_decode_params dec{};
+  dec.q_type = SK_F32;
+  dec.heads_q = dec.seq_q = 1;
+  dec.cache = sk_kv_pages{SK_BF16, 1, 128, 16, nullptr, 0};
+  kernels.Set("decode", sk_cpu_decode_pick(dec, isa_).name);
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("arch", sk_cpu_arch());

@@ -5,6 +5,7 @@
 #include "../core/cpu_features.h"
 #include "../core/params.h"
 #include "attention/attention.h"
+#include "f32-decode/decode.h"
 #include "spmm/spmm.h"
 #include "f32-gemm/gemm.h"
 #include "f32-sp24/sp24.h"

@@ -1,0 +1,66 @@
+// CPU decode over a paged KV cache: the contract between the baseline driver
+// (driver.cc: selection, splitting the pages into tasks over the thread pool
+// as flash-decoding does, merging the tasks' softmax states; append.cc) and
+// the per-ISA kernels (f32-decode-<isa>.cc), which read the pages in their own
+// type and widen them in registers (csrc/cpu/widen.h).
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../core/cpu_features.h"
+#include "../../core/params.h"
+#include "../../core/status.h"
+
+// One task: a run of one (batch, KV head)'s selected pages, for every query
+// row of that KV head. Its softmax state (base 2) goes to m, l, o.
+struct sk_decode_task {
+  const float* q;               // [rows][head_dim], scaled by scale · log2(e)
+  const uint8_t* const* pages;  // [count] page blocks
+  const int32_t* page_index;    // [count] their logical pages, increasing (first token = index · page_size)
+  int32_t count;
+  int32_t rows, seq_q;          // rows = (heads_q / kv_heads) · seq_q; row r is query token r % seq_q
+  int32_t g;                    // the KV head
+  int64_t length;               // tokens in the sequence
+  sk_kv_pages cache;            // type and geometry (its table is not read)
+  float* m;                     // [rows] running max, log2 units (-inf: nothing seen)
+  float* l;                     // [rows] sum of 2^(s − m)
+  float* o;                     // [rows][head_dim] Σ 2^(s − m) · v
+};
+
+// A kernel set's task loop; scratch holds sk_decode_scratch_floats(rows, page) floats.
+typedef void (*sk_decode_task_fn)(const sk_decode_task* t, float* scratch);
+
+// Quest's page bounds for one page of one sequence, every KV head g:
+// score[g] = k_scale[g] · Σ_{r < rows} Σ_d max(q[g][r][d] · min[g][d], q[g][r][d] · max[g][d])
+// (q as in sk_decode_task, [kv_heads][rows][head_dim]).
+typedef void (*sk_quest_score_fn)(const float* q, int32_t rows, const uint8_t* page, const sk_kv_pages* cache,
+                                  float* score);
+
+static inline size_t sk_decode_scratch_floats(int64_t rows, int64_t page) {
+  return static_cast<size_t>(rows * (page + 1) + 16);  // scores [rows][page], alpha [rows]
+}
+
+// What sk_cpu_decode_pick() answers.
+struct sk_decode_kernel {
+  sk_decode_task_fn fn;      // null when unsupported
+  sk_quest_score_fn score;
+  const char* name;          // e.g. "sk_f32_decode_ukernel__avx512"
+};
+
+namespace sk {
+class ThreadPool;
+}
+
+// The kernel set for an ISA; fn is null if the ISA was not built here or the
+// cache or queries are outside what the kernels take (page type, page size,
+// head dim, seq_q, heads_q a multiple of kv_heads).
+sk_decode_kernel sk_cpu_decode_pick(const sk_decode_params& p, sk_isa isa);
+
+// Selects the pages, runs the tasks and merges them into out and lse.
+// SK_ERR_OUT_OF_MEMORY when the scratch cannot be allocated.
+sk_status sk_cpu_decode_run(const sk_decode_params& p, const sk_decode_kernel& k, sk::ThreadPool& pool);
+
+// cache.append: writes the tokens into their reserved pages (FP8 scales,
+// Quest metadata), one task per (batch, KV head); `cast` converts rows
+// (sk_cpu_cast_pick's kernel for this ISA).
+sk_status sk_cpu_kv_append_run(const sk_kv_append_params& p, void (*cast)(const sk_cast_params*), sk::ThreadPool& pool);

@@ -1,0 +1,44 @@
+// AVX-512 decode: 16 lanes (one page row of 16 tokens per vector); 12 query
+// rows per tile (24 accumulators of 32 zmm in P·V). Built with -mavx512f
+// -mavx512bw -mavx512vl … (binding.gyp, sk_cpu_avx512).
+// GCC 12 warns that _mm512_undefined_ps() is uninitialized inside its own
+// intrinsics (GCC PR105593, fixed in 13); the intrinsics are fine.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#define SK_ISA_NAMESPACE avx512
+#define SK_VEC_WIDTH 16
+#include "f32-decode-impl.h"
+#include "f32-decode.h"
+
+namespace sk::cpu::avx512 {
+
+struct DecodeOps {
+  using V = __m512;
+  static constexpr int W = 16;
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V pow2_bits(V t) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23)); }
+  static V zero_below(V r, V x, V lim) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lim, _CMP_GE_OQ), r); }
+};
+
+}  // namespace sk::cpu::avx512
+
+using sk::cpu::avx512::DecodeOps;
+
+void sk_f32_decode_ukernel__avx512(const sk_decode_task* t, float* scratch) {
+  sk::cpu::avx512::decode_any<DecodeOps, 12, 2>(*t, scratch);
+}
+void sk_f32_quest_score_ukernel__avx512(const float* q, int32_t rows, const uint8_t* page, const sk_kv_pages* c,
+                                        float* score) {
+  sk::cpu::avx512::quest_any<DecodeOps>(q, rows, page, c, score);
+}

@@ -195,6 +195,8 @@ export interface CpuBinding extends KvBinding<ArrayBufferView> {
   emptyHostCache(): void
   cast(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): Promise<void>
   castSync(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): void
+  /** Reads `words` 64-bit words of src on every thread (the benchmarks' bandwidth yardstick); src 8-byte aligned. */
+  streamRead(src: ArrayBufferView, words: number): Promise<void>
   /** Block-sparse FlashAttention forward; lse is float32 [batch, headsQ, seqQ] or null. */
   attention(q: ArrayBufferView, k: ArrayBufferView, v: ArrayBufferView, out: ArrayBufferView, lse: Float32Array | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
   /**

@@ -54,6 +54,7 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("emptyHostCache", &SparsekitAddon::EmptyHostCache),
                            InstanceMethod("cast", &SparsekitAddon::Cast),
                            InstanceMethod("castSync", &SparsekitAddon::CastSync),
+                           InstanceMethod("streamRead", &SparsekitAddon::StreamRead),
                            InstanceMethod("attention", &SparsekitAddon::Attention),
                            InstanceMethod("spmmAnalyze", &SparsekitAddon::SpmmAnalyze),
                            InstanceMethod("spmmPrune", &SparsekitAddon::SpmmPrune),

@@ -30,6 +30,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   // op_cast.cc
   Napi::Value Cast(const Napi::CallbackInfo& info);
   Napi::Value CastSync(const Napi::CallbackInfo& info);
+  Napi::Value StreamRead(const Napi::CallbackInfo& info);
   // op_attention.cc
   Napi::Value Attention(const Napi::CallbackInfo& info);
   // op_spmm.cc

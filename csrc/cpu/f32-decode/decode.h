@@ -37,7 +37,8 @@ typedef void (*sk_quest_score_fn)(const float* q, int32_t rows, const uint8_t* p
                                   float* score);
 
 static inline size_t sk_decode_scratch_floats(int64_t rows, int64_t page) {
-  return static_cast<size_t>(rows * (page + 1) + 16);  // scores [rows][page], alpha [rows]
+  const int64_t group = page < 64 ? 64 : page;  // the kernels score pages in groups of up to 64 tokens
+  return static_cast<size_t>(rows * (group + 1) + 16);  // scores [rows][group], alpha [rows]
 }
 
 // What sk_cpu_decode_pick() answers.

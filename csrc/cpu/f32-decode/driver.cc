@@ -32,7 +32,7 @@ sk_decode_kernel sk_cpu_decode_pick(const sk_decode_params& p, sk_isa isa) {
   if (p.seq_q < 1 || p.seq_q > sk::kDecodeMaxQueries) return none;
   if (p.q_type != SK_F32 && p.q_type != SK_F16 && p.q_type != SK_BF16) return none;
   switch (isa) {
-#define SK_DECODE_UKERNEL(name, mr, dv) \
+#define SK_DECODE_UKERNEL(name, smr, snv, pmr, pdv) \
   case SK_ISA_##name##_ID:              \
     return {sk_f32_decode_ukernel__##name, sk_f32_quest_score_ukernel__##name, "sk_f32_decode_ukernel__" #name};
 #include "decode.inc"

@@ -1,5 +1,5 @@
-// AVX2 decode: 8 lanes; 6 query rows per tile (12 accumulators of 16 ymm in
-// P·V). Built with -mavx2 -mfma -mf16c (binding.gyp, sk_cpu_avx2).
+// AVX2 decode: 8 lanes; tiles of 4 query rows × 2 vectors (8 accumulators
+// of 16 ymm). Built with -mavx2 -mfma -mf16c (binding.gyp, sk_cpu_avx2).
 #include <immintrin.h>
 
 #define SK_ISA_NAMESPACE avx2
@@ -29,7 +29,7 @@ struct DecodeOps {
 using sk::cpu::avx2::DecodeOps;
 
 void sk_f32_decode_ukernel__avx2(const sk_decode_task* t, float* scratch) {
-  sk::cpu::avx2::decode_any<DecodeOps, 6, 2>(*t, scratch);
+  sk::cpu::avx2::decode_any<DecodeOps, 4, 2, 4, 2>(*t, scratch);
 }
 void sk_f32_quest_score_ukernel__avx2(const float* q, int32_t rows, const uint8_t* page, const sk_kv_pages* c,
                                       float* score) {

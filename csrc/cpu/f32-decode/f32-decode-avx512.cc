@@ -1,5 +1,5 @@
-// AVX-512 decode: 16 lanes (one page row of 16 tokens per vector); 12 query
-// rows per tile (24 accumulators of 32 zmm in P·V). Built with -mavx512f
+// AVX-512 decode: 16 lanes (a page row of 16 tokens per vector); tiles of 6
+// query rows × 4 vectors (24 accumulators of 32 zmm). Built with -mavx512f
 // -mavx512bw -mavx512vl … (binding.gyp, sk_cpu_avx512).
 // GCC 12 warns that _mm512_undefined_ps() is uninitialized inside its own
 // intrinsics (GCC PR105593, fixed in 13); the intrinsics are fine.
@@ -36,7 +36,7 @@ struct DecodeOps {
 using sk::cpu::avx512::DecodeOps;
 
 void sk_f32_decode_ukernel__avx512(const sk_decode_task* t, float* scratch) {
-  sk::cpu::avx512::decode_any<DecodeOps, 12, 2>(*t, scratch);
+  sk::cpu::avx512::decode_any<DecodeOps, 6, 4, 6, 4>(*t, scratch);
 }
 void sk_f32_quest_score_ukernel__avx512(const float* q, int32_t rows, const uint8_t* page, const sk_kv_pages* c,
                                         float* score) {

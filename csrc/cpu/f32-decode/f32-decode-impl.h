@@ -6,13 +6,15 @@
 // widened in registers (Widen, csrc/cpu/widen.h); nothing is converted to a
 // float32 copy first.
 //
-// Per page of a task, for all of the KV head's query rows at once:
-//   S = K·Q (K channel-major [D][P]: a vector of P's tokens per channel, FMAs
-//   with each row's broadcast q[d]) × the page's K scale, hidden keys → -inf;
-//   online softmax per row (max m, sum l, rescale alpha); P ×= the V scale;
-//   O = alpha ⊙ O + P·V (V token-major: vectors along D, broadcast p).
-// The register tiles: MR rows × one token vector for S, MR rows × DV head-dim
-// vectors for O, so each widened K or V vector serves MR rows.
+// Per group of pages of a task (up to 64 tokens), for all of the KV head's
+// query rows at once:
+//   S = K·Q (K channel-major [D][P]: vectors of tokens per channel, FMAs with
+//   each row's broadcast q[d]) × each page's K scale, hidden keys → -inf;
+//   online softmax per row (max m, sum l, rescale alpha); P ×= each page's V
+//   scale; O = alpha ⊙ O + P·V (V token-major: vectors along D, broadcast p).
+// Register tiles: rows × token vectors for S, rows × head-dim vectors for O,
+// so each widened K or V vector serves several rows, and each broadcast
+// several vectors.
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -60,39 +62,65 @@ static inline float hsum(typename T::V v) {
   return s;
 }
 
-// s[r][t] = kscale · Σ_d q[r][d] · k[d][t] for rows [0, MR) of q and one
-// vector of tokens at t0; k is the head's [D][P] block.
-template <class T, int kType, int MR>
-static inline void score_rows(int64_t dims, int64_t page, const float* q, const uint8_t* k, int64_t t0, float kscale,
-                              float* s) {
+// Pages are taken in groups of up to kGroupTokens tokens: scored, softmaxed
+// and multiplied with V together, so a q broadcast serves several token
+// vectors and the softmax and O's load and store happen once per group.
+constexpr int64_t kGroupTokens = 64;
+constexpr int kMaxGroupPages = 4;  // kGroupTokens / kKvMinPage
+
+// s[r][v·W + ·] = kscale[v] · Σ_d q[r][d] · k_v[d·page + ·] for rows [0, MR)
+// and NV token vectors v, k_v pointing at vector v's tokens of channel 0.
+template <class T, int kType, int MR, int NV>
+static inline void score_tile(int64_t dims, int64_t page, const float* q, const uint8_t* const* k, const float* kscale,
+                              float* s, int64_t ld) {
   using V = typename T::V;
-  V acc[MR];
+  constexpr int W = T::W;
+  V acc[MR][NV];
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) acc[r] = T::set1(0.0f);
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[r][j] = T::set1(0.0f);
   for (int64_t d = 0; d < dims; ++d) {
-    const V kv = widen<T, kType>(k, d * page + t0);
+    V kv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) kv[j] = widen<T, kType>(k[j], d * page);
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) acc[r] = T::fma(T::set1(q[r * dims + d]), kv, acc[r]);
+    for (int r = 0; r < MR; ++r) {
+      const V qb = T::set1(q[r * dims + d]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[r][j] = T::fma(qb, kv[j], acc[r][j]);
+    }
   }
-  const V ks = T::set1(kscale);
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) T::store(s + r * page + t0, T::mul(acc[r], ks));
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) T::store(s + r * ld + j * W, T::mul(acc[r][j], T::set1(kscale[j])));
 }
 
-template <class T, int kType, int MR>
-static void score_any(int64_t rows, int64_t dims, int64_t page, const float* q, const uint8_t* k, int64_t t0,
-                      float kscale, float* s) {
+template <class T, int kType, int MR, int NV>
+static void score_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, const float* q, const uint8_t* const* k,
+                      const float* kscale, float* s, int64_t ld) {
   if constexpr (MR > 1) {
-    if (rows < MR) return score_any<T, kType, MR - 1>(rows, dims, page, q, k, t0, kscale, s);
+    if (rows < MR) return score_any<T, kType, MR - 1, NV>(rows, vecs, dims, page, q, k, kscale, s, ld);
   }
-  score_rows<T, kType, MR>(dims, page, q, k, t0, kscale, s);
+  if constexpr (NV > 1) {
+    if (vecs < NV) return score_any<T, kType, MR, NV - 1>(rows, vecs, dims, page, q, k, kscale, s, ld);
+  }
+  score_tile<T, kType, MR, NV>(dims, page, q, k, kscale, s, ld);
 }
 
-// o[r][d0 + ·] = alpha[r] · o[r][d0 + ·] + Σ_{t < n} p[r][t] · v[t][d0 + ·] for
-// rows [0, MR) and DV vectors of the head dim; v is the head's [P][D] block.
+// One group's pages as the tiles read them.
+struct Group {
+  int64_t pages;                     // 1 … kMaxGroupPages
+  const uint8_t* v[kMaxGroupPages];  // each page's V block of the KV head
+  int64_t n[kMaxGroupPages];         // tokens of each page in the sequence
+};
+
+// o[r][d0 + ·] = alpha[r] · o[r][d0 + ·] + Σ_pages Σ_{t < n} p[r][page · P + t] · v[t][d0 + ·]
+// for rows [0, MR) and DV vectors of the head dim.
 template <class T, int kType, int MR, int DV>
-static inline void pv_rows(int64_t dims, int64_t page, int64_t n, const float* p, const float* alpha,
-                           const uint8_t* v, int64_t d0, float* o) {
+static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const float* p, int64_t ld,
+                           const float* alpha, int64_t d0, float* o) {
   using V = typename T::V;
   constexpr int W = T::W;
   V acc[MR][DV];
@@ -102,15 +130,19 @@ static inline void pv_rows(int64_t dims, int64_t page, int64_t n, const float* p
 #pragma GCC unroll 4
     for (int j = 0; j < DV; ++j) acc[r][j] = T::mul(T::load(o + r * dims + d0 + j * W), a);
   }
-  for (int64_t t = 0; t < n; ++t) {
-    V vv[DV];
+  for (int64_t pg = 0; pg < grp.pages; ++pg) {
+    const uint8_t* v = grp.v[pg];
+    const float* pp = p + pg * page;
+    for (int64_t t = 0; t < grp.n[pg]; ++t) {
+      V vv[DV];
 #pragma GCC unroll 4
-    for (int j = 0; j < DV; ++j) vv[j] = widen<T, kType>(v, t * dims + d0 + j * W);
+      for (int j = 0; j < DV; ++j) vv[j] = widen<T, kType>(v, t * dims + d0 + j * W);
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      const V pb = T::set1(p[r * page + t]);
+      for (int r = 0; r < MR; ++r) {
+        const V pb = T::set1(pp[r * ld + t]);
 #pragma GCC unroll 4
-      for (int j = 0; j < DV; ++j) acc[r][j] = T::fma(pb, vv[j], acc[r][j]);
+        for (int j = 0; j < DV; ++j) acc[r][j] = T::fma(pb, vv[j], acc[r][j]);
+      }
     }
   }
 #pragma GCC unroll 16
@@ -120,89 +152,112 @@ static inline void pv_rows(int64_t dims, int64_t page, int64_t n, const float* p
 }
 
 template <class T, int kType, int MR, int DV>
-static void pv_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, int64_t n, const float* p,
-                   const float* alpha, const uint8_t* v, int64_t d0, float* o) {
+static void pv_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, const Group& grp, const float* p,
+                   int64_t ld, const float* alpha, int64_t d0, float* o) {
   if constexpr (MR > 1) {
-    if (rows < MR) return pv_any<T, kType, MR - 1, DV>(rows, vecs, dims, page, n, p, alpha, v, d0, o);
+    if (rows < MR) return pv_any<T, kType, MR - 1, DV>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o);
   }
   if constexpr (DV > 1) {
-    if (vecs < DV) return pv_any<T, kType, MR, DV - 1>(rows, vecs, dims, page, n, p, alpha, v, d0, o);
+    if (vecs < DV) return pv_any<T, kType, MR, DV - 1>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o);
   }
-  pv_rows<T, kType, MR, DV>(dims, page, n, p, alpha, v, d0, o);
+  pv_tile<T, kType, MR, DV>(dims, page, grp, p, ld, alpha, d0, o);
 }
 
-// Online softmax over one page's scores of row r (page entries, hidden ones
-// -inf): folds them into m, l; leaves p · vscale in s and the rescale of o in alpha.
+// Online softmax over one row's scores in a group (n entries, hidden ones
+// -inf): folds them into m, l; leaves p · (its page's V scale) in s and the
+// rescale of o in alpha.
 template <class T>
-static inline void softmax_row(int64_t page, float* s, float vscale, float* m, float* l, float* alpha) {
+static inline void softmax_row(int64_t n, int64_t page, float* s, const float* vscale, float* m, float* l,
+                               float* alpha) {
   using V = typename T::V;
   constexpr int W = T::W;
   V mx = T::load(s);
-  for (int64_t t = W; t < page; t += W) mx = T::max(mx, T::load(s + t));
-  const float page_max = hmax<T>(mx);
-  const float m_new = page_max > *m ? page_max : *m;
+  for (int64_t t = W; t < n; t += W) mx = T::max(mx, T::load(s + t));
+  const float group_max = hmax<T>(mx);
+  const float m_new = group_max > *m ? group_max : *m;
   if (m_new == kNegInf) {  // nothing visible yet: o stays 0
-    memset(s, 0, static_cast<size_t>(page) * sizeof(float));
+    memset(s, 0, static_cast<size_t>(n) * sizeof(float));
     *alpha = 1.0f;
     return;
   }
   *alpha = exp2f(*m - m_new);
-  const V mv = T::set1(m_new), vs = T::set1(vscale);
+  const V mv = T::set1(m_new);
   V sum = T::set1(0.0f);
-  for (int64_t t = 0; t < page; t += W) {
+  for (int64_t t = 0; t < n; t += W) {
     const V p = exp2v<T>(T::sub(T::load(s + t), mv));
     sum = T::add(sum, p);
-    T::store(s + t, T::mul(p, vs));
+    T::store(s + t, T::mul(p, T::set1(vscale[t / page])));
   }
   *l = *l * *alpha + hsum<T>(sum);
   *m = m_new;
 }
 
-template <class T, int kType, int MR, int DV>
+// Score tile SMR rows × SNV token vectors, P·V tile PMR rows × PDV head-dim vectors.
+template <class T, int kType, int SMR, int SNV, int PMR, int PDV>
 static void decode_task(const sk_decode_task& t, float* scratch) {
   constexpr int W = T::W;
   const int64_t page = t.cache.page_size, dims = t.cache.head_dim, heads = t.cache.kv_heads, rows = t.rows;
   const KvPageLayout lay = kv_page_layout(elem_bytes<kType>(), heads, dims, page);
-  float* s = scratch;            // [rows][page]
-  float* alpha = s + rows * page;  // [rows]
+  const int64_t per_group = page >= kGroupTokens ? 1 : kGroupTokens / page;
+  const int64_t ld = per_group * page;
+  float* s = scratch;             // [rows][ld]
+  float* alpha = s + rows * ld;   // [rows]
   for (int64_t r = 0; r < rows; ++r) t.m[r] = kNegInf, t.l[r] = 0.0f;
   memset(t.o, 0, static_cast<size_t>(rows * dims) * sizeof(float));
   const int64_t all_see = kv_visible_end(t.length, t.seq_q, 0);  // keys below this are visible to every row
-  for (int32_t c = 0; c < t.count; ++c) {
-    const uint8_t* base = t.pages[c];
-    const int64_t j0 = static_cast<int64_t>(t.page_index[c]) * page;
-    const int64_t n = t.length - j0 < page ? t.length - j0 : page;
-    const float* scales = reinterpret_cast<const float*>(base + lay.scales);
-    const float kscale = scales[t.g] * widen_factor<kType>(), vscale = scales[heads + t.g] * widen_factor<kType>();
-    if (!(kscale == kscale && vscale == vscale))  // an FP8 page that saw a non-finite value: NaN out, as float32 gives
-      for (int64_t r = 0; r < rows; ++r) t.l[r] = __builtin_nanf("");
-    const uint8_t* k = base + lay.k + t.g * lay.k_head;
-    const uint8_t* v = base + lay.v + t.g * lay.v_head;
-    for (int64_t r0 = 0; r0 < rows; r0 += MR)
-      for (int64_t t0 = 0; t0 < page; t0 += W)
-        score_any<T, kType, MR>(rows - r0, dims, page, t.q + r0 * dims, k, t0, kscale, s + r0 * page);
-    if (j0 + page > all_see)  // the last pages: partial, or cut by the causal rule among the queries
+  constexpr int64_t kMaxVecs = (kGroupTokens > kKvMaxPage ? kGroupTokens : kKvMaxPage) / W;
+  const uint8_t* kvec[kMaxVecs];  // the group's token vectors (channel 0), and their K scales
+  float kscale[kMaxVecs], vscale[kMaxGroupPages];
+  for (int32_t c0 = 0; c0 < t.count; c0 += static_cast<int32_t>(per_group)) {
+    Group grp{};
+    grp.pages = t.count - c0 < per_group ? t.count - c0 : per_group;
+    const int64_t vecs_per_page = page / W;
+    for (int64_t pg = 0; pg < grp.pages; ++pg) {
+      const uint8_t* base = t.pages[c0 + pg];
+      const float* scales = reinterpret_cast<const float*>(base + lay.scales);
+      const float ks = scales[t.g] * widen_factor<kType>();
+      vscale[pg] = scales[heads + t.g] * widen_factor<kType>();
+      if (!(ks == ks && vscale[pg] == vscale[pg]))  // an FP8 page that saw a non-finite value: NaN out, as float32 gives
+        for (int64_t r = 0; r < rows; ++r) t.l[r] = __builtin_nanf("");
+      const uint8_t* k = base + lay.k + t.g * lay.k_head;
+      for (int64_t j = 0; j < vecs_per_page; ++j) {
+        kvec[pg * vecs_per_page + j] = k + j * W * elem_bytes<kType>();
+        kscale[pg * vecs_per_page + j] = ks;
+      }
+      grp.v[pg] = base + lay.v + t.g * lay.v_head;
+      const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
+      grp.n[pg] = t.length - j0 < page ? t.length - j0 : page;
+    }
+    const int64_t vecs = grp.pages * vecs_per_page, n = grp.pages * page;
+    for (int64_t r0 = 0; r0 < rows; r0 += SMR)
+      for (int64_t v0 = 0; v0 < vecs; v0 += SNV)
+        score_any<T, kType, SMR, SNV>(rows - r0, vecs - v0, dims, page, t.q + r0 * dims, kvec + v0, kscale + v0,
+                                      s + r0 * ld + v0 * W, ld);
+    for (int64_t pg = 0; pg < grp.pages; ++pg) {  // the last pages: partial, or cut by the causal rule among the queries
+      const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
+      if (j0 + page <= all_see) continue;
       for (int64_t r = 0; r < rows; ++r) {
         int64_t end = kv_visible_end(t.length, t.seq_q, r % t.seq_q) - j0;
         end = end < 0 ? 0 : end;
-        for (int64_t i = end; i < page; ++i) s[r * page + i] = kNegInf;
+        for (int64_t i = end; i < page; ++i) s[r * ld + pg * page + i] = kNegInf;
       }
-    for (int64_t r = 0; r < rows; ++r) softmax_row<T>(page, s + r * page, vscale, t.m + r, t.l + r, alpha + r);
-    const int64_t vecs = dims / W;
-    for (int64_t r0 = 0; r0 < rows; r0 += MR)
-      for (int64_t d0 = 0; d0 < vecs; d0 += DV)
-        pv_any<T, kType, MR, DV>(rows - r0, vecs - d0, dims, page, n, s + r0 * page, alpha + r0, v, d0 * W,
-                                 t.o + r0 * dims);
+    }
+    for (int64_t r = 0; r < rows; ++r) softmax_row<T>(n, page, s + r * ld, vscale, t.m + r, t.l + r, alpha + r);
+    const int64_t dvecs = dims / W;
+    for (int64_t r0 = 0; r0 < rows; r0 += PMR)
+      for (int64_t d0 = 0; d0 < dvecs; d0 += PDV)
+        pv_any<T, kType, PMR, PDV>(rows - r0, dvecs - d0, dims, page, grp, s + r0 * ld, ld, alpha + r0, d0 * W,
+                                   t.o + r0 * dims);
   }
 }
 
-template <class T, int MR, int DV>
+template <class T, int SMR, int SNV, int PMR, int PDV>
 static void decode_any(const sk_decode_task& t, float* scratch) {
   switch (t.cache.type) {
-    case SK_F32: return decode_task<T, SK_F32, MR, DV>(t, scratch);
-    case SK_F16: return decode_task<T, SK_F16, MR, DV>(t, scratch);
-    case SK_BF16: return decode_task<T, SK_BF16, MR, DV>(t, scratch);
-    default: return decode_task<T, SK_F8E4M3FN, MR, DV>(t, scratch);
+    case SK_F32: return decode_task<T, SK_F32, SMR, SNV, PMR, PDV>(t, scratch);
+    case SK_F16: return decode_task<T, SK_F16, SMR, SNV, PMR, PDV>(t, scratch);
+    case SK_BF16: return decode_task<T, SK_BF16, SMR, SNV, PMR, PDV>(t, scratch);
+    default: return decode_task<T, SK_F8E4M3FN, SMR, SNV, PMR, PDV>(t, scratch);
   }
 }
 

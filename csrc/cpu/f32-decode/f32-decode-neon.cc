@@ -1,5 +1,5 @@
-// NEON decode: 4 lanes; 12 query rows per tile (24 accumulators of 32 q
-// registers in P·V), vfmaq_f32. AArch64 baseline (binding.gyp, sk_cpu_neon).
+// NEON decode: 4 lanes; tiles of 6 query rows × 4 vectors (24 accumulators
+// of 32 q registers), vfmaq_f32. AArch64 baseline (binding.gyp, sk_cpu_neon).
 #include <arm_neon.h>
 
 #define SK_ISA_NAMESPACE neon
@@ -31,7 +31,7 @@ struct DecodeOps {
 using sk::cpu::neon::DecodeOps;
 
 void sk_f32_decode_ukernel__neon(const sk_decode_task* t, float* scratch) {
-  sk::cpu::neon::decode_any<DecodeOps, 12, 2>(*t, scratch);
+  sk::cpu::neon::decode_any<DecodeOps, 6, 4, 6, 4>(*t, scratch);
 }
 void sk_f32_quest_score_ukernel__neon(const float* q, int32_t rows, const uint8_t* page, const sk_kv_pages* c,
                                       float* score) {

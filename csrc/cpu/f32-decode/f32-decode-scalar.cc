@@ -27,7 +27,7 @@ struct DecodeOps {
 using sk::cpu::scalar::DecodeOps;
 
 void sk_f32_decode_ukernel__scalar(const sk_decode_task* t, float* scratch) {
-  sk::cpu::scalar::decode_any<DecodeOps, 4, 4>(*t, scratch);
+  sk::cpu::scalar::decode_any<DecodeOps, 4, 4, 4, 4>(*t, scratch);
 }
 void sk_f32_quest_score_ukernel__scalar(const float* q, int32_t rows, const uint8_t* page, const sk_kv_pages* c,
                                         float* score) {

@@ -2,7 +2,7 @@
 #pragma once
 #include "decode.h"
 
-#define SK_DECODE_UKERNEL(isa, mr, dv)                                                \
+#define SK_DECODE_UKERNEL(isa, smr, snv, pmr, pdv)                                                \
   void sk_f32_decode_ukernel__##isa(const sk_decode_task* t, float* scratch);         \
   void sk_f32_quest_score_ukernel__##isa(const float* q, int32_t rows, const uint8_t* page, \
                                          const sk_kv_pages* cache, float* score);

@@ -78,7 +78,8 @@
                   "test/native/sparse24_layout_test.cc", "cuda/sparse24/layout.cc",
                   "test/native/spmm_test.cc", "test/native/spmm_pack_test.cc",
                   "test/native/linear_ukernel_test.cc", "test/native/sp24_test.cc",
-                  "test/native/prefill_test.cc", "test/native/launch_fence_test.cc"],
+                  "test/native/prefill_test.cc", "test/native/launch_fence_test.cc",
+                  "test/native/decode_test.cc"],
       "ldflags": ["-pthread"],
     },
     {

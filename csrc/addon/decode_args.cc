@@ -42,8 +42,8 @@ KvConfig kv_create_args(Napi::Env env, const Napi::Value& args) {
   c.kv_heads = args_int(env, a, "kvHeads", 1, 1 << 12, SK_ERR_SHAPE);
   c.head_dim = args_int(env, a, "headDim", 16, kKvMaxHeadDim, SK_ERR_SHAPE);
   c.page_size = args_int(env, a, "pageSize", kKvMinPage, kKvMaxPage);
-  if (c.head_dim % 16 || c.page_size % 16)
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected multiples of 16 for args.headDim and args.pageSize");
+  if (c.head_dim % 16) throw_error(env, SK_ERR_SHAPE, "Expected a multiple of 16 for args.headDim");
+  if (c.page_size % 16) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a multiple of 16 for args.pageSize");
   c.max_pages = args_int(env, a, "maxPages", 1, kMaxDim);
   return c;
 }

@@ -35,3 +35,6 @@ void sk_f32_quest_score_ukernel__avx2(const float* q, int32_t rows, const uint8_
                                       float* score) {
   sk::cpu::avx2::quest_any<DecodeOps>(q, rows, page, c, score);
 }
+void sk_widen_ukernel__avx2(sk_dtype type, const void* src, size_t n, float* dst) {
+  sk::cpu::avx2::widen_row<DecodeOps>(type, src, n, dst);
+}

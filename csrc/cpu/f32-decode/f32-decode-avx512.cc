@@ -42,3 +42,6 @@ void sk_f32_quest_score_ukernel__avx512(const float* q, int32_t rows, const uint
                                         float* score) {
   sk::cpu::avx512::quest_any<DecodeOps>(q, rows, page, c, score);
 }
+void sk_widen_ukernel__avx512(sk_dtype type, const void* src, size_t n, float* dst) {
+  sk::cpu::avx512::widen_row<DecodeOps>(type, src, n, dst);
+}

@@ -294,4 +294,27 @@ static void quest_any(const float* q, int32_t rows, const uint8_t* page, const s
   }
 }
 
+// dst[i] = element i of src (of the page type), for n a multiple of 16: the
+// Widen loads alone, so the native tests hold them to the scalar decoders.
+template <int kType>
+struct PageType {
+  static constexpr int value = kType;
+};
+
+template <class T>
+static void widen_row(sk_dtype type, const void* src, size_t n, float* dst) {
+  const uint8_t* s = static_cast<const uint8_t*>(src);
+  auto row = [&](auto kind) {
+    constexpr int kType = decltype(kind)::value;
+    const typename T::V f = T::set1(widen_factor<kType>());
+    for (size_t i = 0; i < n; i += T::W) T::store(dst + i, T::mul(widen<T, kType>(s, static_cast<int64_t>(i)), f));
+  };
+  switch (type) {
+    case SK_F32: return row(PageType<SK_F32>{});
+    case SK_F16: return row(PageType<SK_F16>{});
+    case SK_BF16: return row(PageType<SK_BF16>{});
+    default: return row(PageType<SK_F8E4M3FN>{});
+  }
+}
+
 }  // namespace sk::cpu::SK_ISA_NAMESPACE

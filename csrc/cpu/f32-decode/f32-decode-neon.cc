@@ -37,3 +37,6 @@ void sk_f32_quest_score_ukernel__neon(const float* q, int32_t rows, const uint8_
                                       float* score) {
   sk::cpu::neon::quest_any<DecodeOps>(q, rows, page, c, score);
 }
+void sk_widen_ukernel__neon(sk_dtype type, const void* src, size_t n, float* dst) {
+  sk::cpu::neon::widen_row<DecodeOps>(type, src, n, dst);
+}

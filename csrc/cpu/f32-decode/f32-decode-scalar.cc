@@ -33,3 +33,6 @@ void sk_f32_quest_score_ukernel__scalar(const float* q, int32_t rows, const uint
                                         float* score) {
   sk::cpu::scalar::quest_any<DecodeOps>(q, rows, page, c, score);
 }
+void sk_widen_ukernel__scalar(sk_dtype type, const void* src, size_t n, float* dst) {
+  sk::cpu::scalar::widen_row<DecodeOps>(type, src, n, dst);
+}

@@ -130,4 +130,16 @@ DecodePlan decode_args(Napi::Env env, const KvPages& cache, const Napi::Value& s
   return plan;
 }
 
+Napi::Object kv_stats_object(Napi::Env env, const KvPages& pages) {
+  Napi::Array lengths = Napi::Array::New(env, pages.lengths().size());
+  for (size_t b = 0; b < pages.lengths().size(); ++b) lengths.Set(b, static_cast<double>(pages.lengths()[b]));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("lengths", lengths);
+  out.Set("pages", static_cast<double>(pages.pages_used()));
+  out.Set("pooledPages", static_cast<double>(pages.pages_pooled()));
+  out.Set("pooledBytes", static_cast<double>(pages.bytes_pooled()));
+  out.Set("pageBytes", static_cast<double>(pages.layout().bytes));
+  return out;
+}
+
 }  // namespace sk

@@ -50,4 +50,7 @@ struct DecodePlan {
 // at least seqQ tokens (ERR_SK_SHAPE).
 DecodePlan decode_args(Napi::Env env, const KvPages& cache, const Napi::Value& streaming, const Napi::Value& args);
 
+// kvStats' answer: { lengths, pages, pooledPages, pooledBytes, pageBytes }.
+Napi::Object kv_stats_object(Napi::Env env, const KvPages& pages);
+
 }  // namespace sk

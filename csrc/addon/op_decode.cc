@@ -169,19 +169,7 @@ Napi::Value SparsekitAddon::KvDecode(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value SparsekitAddon::KvStats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const KvPages& pages = *box_arg(info).pages;
-  Napi::Array lengths = Napi::Array::New(env, pages.lengths().size());
-  for (size_t b = 0; b < pages.lengths().size(); ++b) lengths.Set(b, static_cast<double>(pages.lengths()[b]));
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("lengths", lengths);
-  out.Set("pages", static_cast<double>(pages.pages_used()));
-  out.Set("pooledPages", static_cast<double>(pages.pages_pooled()));
-  out.Set("pooledBytes", static_cast<double>(pages.bytes_pooled()));
-  out.Set("pageBytes", static_cast<double>(pages.layout().bytes));
-  return out;
-}
+Napi::Value SparsekitAddon::KvStats(const Napi::CallbackInfo& info) { return kv_stats_object(info.Env(), *box_arg(info).pages); }
 
 Napi::Value SparsekitAddon::KvRelease(const Napi::CallbackInfo& info) {
   KvBox& box = box_arg(info);

@@ -15,6 +15,7 @@
       "sources": [
         "csrc/core/cpu_features.cc",
         "csrc/core/threadpool.cc",
+        "csrc/core/job_runner.cc",
         "csrc/core/host_alloc.cc",
         "csrc/cpu/dispatch.cc",
         "csrc/cpu/cast/cast-scalar.cc",
@@ -73,13 +74,22 @@
       "type": "executable",
       "dependencies": ["sk_core"],
       "sources": ["test/native/main.cc", "test/native/cast_test.cc", "test/native/threadpool_test.cc",
-                  "test/native/host_alloc_test.cc",
+                  "test/native/host_alloc_test.cc", "test/native/job_runner_test.cc",
                   "test/native/attention_test.cc", "test/native/attention_ukernel_test.cc",
                   "test/native/sparse24_layout_test.cc", "cuda/sparse24/layout.cc",
                   "test/native/spmm_test.cc", "test/native/spmm_pack_test.cc",
                   "test/native/linear_ukernel_test.cc", "test/native/sp24_test.cc",
                   "test/native/prefill_test.cc", "test/native/launch_fence_test.cc",
                   "test/native/decode_test.cc"],
+      "ldflags": ["-pthread"],
+    },
+    {
+      # The native fuzz target over the checks of index data from JS (masks, CSR, 2:4, permutations)
+      # with a seeded mutator; run under AddressSanitizer by scripts/test-sanitizers.sh.
+      "target_name": "sk_parsers_fuzz",
+      "type": "executable",
+      "dependencies": ["sk_core"],
+      "sources": ["test/native/fuzz/parsers_fuzz.cc", "test/native/fuzz/driver.cc", "cuda/sparse24/layout.cc"],
       "ldflags": ["-pthread"],
     },
     {

@@ -8,11 +8,11 @@ import { markAsUntransferable } from 'node:worker_threads'
 
 import { type DeviceName, parseDevice } from './device.js'
 import { arrayHolds, checkDType, type DType, defaultTypeOf, dtypeBytes, dtypeId, isFloatType, type TensorData } from './dtype.js'
-import { callNativeSync, dtypeError, invalidArgument, shapeError, SparsekitError } from './errors.js'
+import { allocating, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from './errors.js'
 import { cpuBinding, cudaBinding } from './native.js'
 import { fillRandn } from './random.js'
 import { checkHostBytes, empty, hostTensor, isTensor, liveStorage, Tensor } from './tensor.js'
-import { checkDims, checkInt, checkOptions, is } from './validate.js'
+import { bufferOf, checkDims, checkInt, checkOptions, is, lengthOf } from './validate.js'
 
 /**
  * Any tensor-shaped object: onnxruntime-common and transformers.js tensors
@@ -53,15 +53,16 @@ function fromTypedArray(data: ArrayBufferView, dims: unknown, type: unknown): Te
   }
   if (!arrayHolds(t, data))
     throw dtypeError('data', `the TypedArray that holds ${t} (${storageName(t)})`, data)
-  // Ops read the memory later, on another thread: it must not shrink or be shared under them.
-  const buffer = data.buffer as ArrayBufferLike & { resizable?: boolean; growable?: boolean }
-  if (buffer.resizable || buffer.growable || buffer instanceof SharedArrayBuffer)
+  // Ops read the memory later, on another thread: it must not shrink or be
+  // shared under them. The checks hold for a buffer of any realm (a vm context's too).
+  const { buffer, shared, resizable } = bufferOf(data)
+  if (shared || resizable)
     throw invalidArgument('data', 'a TypedArray over a fixed-length ArrayBuffer (not a SharedArrayBuffer or a resizable one)', data)
   // A queued op must never lose this memory to a transfer (postMessage or
   // structuredClone with a transfer list): marked untransferable, the buffer is
   // copied instead of moved, as Node does for its pooled Buffers.
-  if (buffer instanceof ArrayBuffer) markAsUntransferable(buffer)
-  const n = (data as TensorData).length
+  markAsUntransferable(buffer)
+  const n = lengthOf(data)
   const shape = checkDims('dims', dims ?? [n], dtypeBytes(t))
   if (shape.size !== n) throw shapeError('dims', `dims whose product is the data length ${n}`, dims)
   return new Tensor(t, shape.dims, n, { kind: 'cpu', data: data as TensorData })
@@ -88,7 +89,7 @@ function fromNumbers(values: unknown[], dims: unknown, type: unknown): Tensor {
   } else {
     // Narrow floats: round once from float32 with the same kernel as cast(),
     // on the calling thread (the array is the caller's literal data).
-    const f32 = Float32Array.from(values as number[])
+    const f32 = allocating(`${values.length} float32 values`, () => Float32Array.from(values as number[]))
     callNativeSync(() => cpuBinding().castSync(f32, dtypeId('float32'), out.data, dtypeId(t), f32.length, true))
   }
   return out
@@ -98,9 +99,9 @@ function fromTensorLike(obj: TensorLike, dims: unknown, type: unknown): Tensor {
   if (!('data' in obj) && typeof obj.dataSync !== 'function')
     throw invalidArgument('data', 'a TypedArray, an array of numbers or a tensor-like object', obj)
   if (obj.location !== undefined && obj.location !== 'cpu' && obj.location !== 'cpu-pinned')
-    throw new SparsekitError('ERR_SK_DEVICE', `Expected a CPU tensor for data but received one on '${obj.location}'`)
+    throw deviceError('data.location', "'cpu' or 'cpu-pinned' (a CPU tensor)", obj.location)
   const rawType = obj.type ?? obj.dtype
-  const foreign = typeof rawType === 'string' ? (kForeignTypes[rawType] ?? rawType) : rawType
+  const foreign = typeof rawType === 'string' && Object.hasOwn(kForeignTypes, rawType) ? kForeignTypes[rawType] : rawType
   const own = checkDType('data.type', foreign)
   if (type !== undefined && checkDType('type', type) !== own) throw dtypeError('type', `${own} (the tensor's own type)`, type)
   // tfjs tensors expose data() as an async method and dataSync() as the array.
@@ -134,6 +135,8 @@ function fromTensorLike(obj: TensorLike, dims: unknown, type: unknown): Tensor {
  * ```
  */
 export function tensor(data: TensorData | readonly number[] | TensorLike, dims?: readonly number[], type?: DType): Tensor {
+  // A look-alike inheriting from Tensor.prototype is refused here, before its getters would be read as a tensor-like's fields.
+  if (Object.prototype.isPrototypeOf.call(Tensor.prototype, data) && !isTensor(data)) liveStorage(data, 'data')
   if (isTensor(data)) {
     const s = liveStorage(data, 'data')
     if (s.kind !== 'cpu') throw new SparsekitError('ERR_SK_DEVICE', 'Expected a CPU tensor for data; use await t.to("cpu") first')
@@ -190,7 +193,7 @@ export function randn(dims: readonly number[], options?: RandnOptions): Tensor {
   const shape = checkDims('dims', dims, dtypeBytes(type))
   checkHostBytes(shape.size * 4) // samples are drawn into float32 first
   const f32 = type === 'float32' ? hostTensor('float32', shape.dims, shape.size, false) : undefined
-  const samples = f32 ? (f32.data as Float32Array) : new Float32Array(shape.size)
+  const samples = f32 ? (f32.data as Float32Array) : allocating(`${shape.size} float32 samples`, () => new Float32Array(shape.size))
   fillRandn(samples, seed)
   let host = f32
   if (!host) {

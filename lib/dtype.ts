@@ -2,6 +2,8 @@
  * Element types, their storage and their ids in the native addons.
  * @module
  */
+import { types } from 'node:util'
+
 import { dtypeError } from './errors.js'
 
 /**
@@ -43,17 +45,19 @@ interface DTypeInfo {
   readonly bytes: number
   readonly array: ArrayCtor
   readonly float: boolean
+  /** Whether a value is the TypedArray kind that holds the type, from any realm. */
+  readonly holds: (v: unknown) => boolean
 }
 
 const INFO: Record<DType, DTypeInfo> = {
-  float32: { id: 0, bytes: 4, array: Float32Array as unknown as ArrayCtor, float: true },
-  float16: { id: 1, bytes: 2, array: Uint16Array as unknown as ArrayCtor, float: true },
-  bfloat16: { id: 2, bytes: 2, array: Uint16Array as unknown as ArrayCtor, float: true },
-  float8e4m3fn: { id: 3, bytes: 1, array: Uint8Array as unknown as ArrayCtor, float: true },
-  float8e5m2: { id: 4, bytes: 1, array: Uint8Array as unknown as ArrayCtor, float: true },
-  int8: { id: 5, bytes: 1, array: Int8Array as unknown as ArrayCtor, float: false },
-  uint8: { id: 6, bytes: 1, array: Uint8Array as unknown as ArrayCtor, float: false },
-  int32: { id: 7, bytes: 4, array: Int32Array as unknown as ArrayCtor, float: false },
+  float32: { id: 0, bytes: 4, array: Float32Array as unknown as ArrayCtor, float: true, holds: types.isFloat32Array },
+  float16: { id: 1, bytes: 2, array: Uint16Array as unknown as ArrayCtor, float: true, holds: types.isUint16Array },
+  bfloat16: { id: 2, bytes: 2, array: Uint16Array as unknown as ArrayCtor, float: true, holds: types.isUint16Array },
+  float8e4m3fn: { id: 3, bytes: 1, array: Uint8Array as unknown as ArrayCtor, float: true, holds: types.isUint8Array },
+  float8e5m2: { id: 4, bytes: 1, array: Uint8Array as unknown as ArrayCtor, float: true, holds: types.isUint8Array },
+  int8: { id: 5, bytes: 1, array: Int8Array as unknown as ArrayCtor, float: false, holds: types.isInt8Array },
+  uint8: { id: 6, bytes: 1, array: Uint8Array as unknown as ArrayCtor, float: false, holds: types.isUint8Array },
+  int32: { id: 7, bytes: 4, array: Int32Array as unknown as ArrayCtor, float: false, holds: types.isInt32Array },
 }
 
 /**
@@ -85,12 +89,13 @@ export function checkDType(name: string, t: unknown): DType {
 
 /**
  * Bytes per element.
+ * @throws ERR_SK_DTYPE for a name that is not a supported type.
  * @example
  * ```ts
  * sk.dtypeBytes('bfloat16') // 2
  * ```
  */
-export const dtypeBytes = (t: DType): number => INFO[t].bytes
+export const dtypeBytes = (t: DType): number => INFO[checkDType('type', t)].bytes
 /** The addons' numeric id. @internal */
 export const dtypeId = (t: DType): number => INFO[t].id
 /** Whether the type is a floating-point one. */
@@ -100,15 +105,10 @@ export const arrayCtor = (t: DType): ArrayCtor => INFO[t].array
 
 /** Whether `data` is the TypedArray kind that holds type `t` (Uint8Array also holds FP8, Uint16Array the 16-bit floats). */
 export function arrayHolds(t: DType, data: ArrayBufferView): boolean {
-  return data instanceof INFO[t].array
+  return INFO[t].holds(data)
 }
 
 /** The type a TypedArray holds when no type is given. @internal */
 export function defaultTypeOf(data: ArrayBufferView): DType | undefined {
-  if (data instanceof Float32Array) return 'float32'
-  if (data instanceof Int32Array) return 'int32'
-  if (data instanceof Int8Array) return 'int8'
-  if (data instanceof Uint8Array) return 'uint8'
-  if (data instanceof Uint16Array) return 'float16'
-  return undefined
+  return (['float32', 'int32', 'int8', 'uint8', 'float16'] as const).find((t) => INFO[t].holds(data))
 }

@@ -3,6 +3,7 @@
  * ("Expected <what> for <name> but received <value> (<type>)").
  * @module
  */
+import { types } from 'node:util'
 
 /** Stable error codes; match `csrc/core/status.h`. */
 export type ErrorCode =
@@ -46,19 +47,36 @@ export class SparsekitError extends Error {
   }
 }
 
-/** Renders a received value for an error message: `48.5 (number)`, `[2, -1] (array)`. */
+/**
+ * Renders a received value for an error message: `48.5 (number)`, `[2, -1] (array)`.
+ * Never throws, whatever the value: a detached array, an object without a
+ * prototype, a Proxy, a getter that throws.
+ */
 export function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (value === undefined) return 'undefined'
-  if (Array.isArray(value)) {
-    const shown = value.length > 8 ? `[${value.slice(0, 8).map(String).join(', ')}, …]` : `[${value.map(String).join(', ')}]`
-    return `${shown} (array)`
+  try {
+    if (value === null || value === undefined) return String(value)
+    if (Array.isArray(value)) {
+      const shown = value.slice(0, 8).map(brief).join(', ')
+      return `[${value.length > 8 ? shown + ', …' : shown}] (array)`
+    }
+    if (types.isTypedArray(value)) return brief(value)
+    if (typeof value === 'string') return `'${value.length > 40 ? value.slice(0, 40) + '…' : value}' (string)`
+    if (typeof value === 'function') return 'a function'
+    return `${brief(value)} (${typeof value})`
+  } catch {
+    return `a value that cannot be shown (${typeof value})`
   }
-  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as { length?: number }).length ?? value.byteLength})`
-  if (typeof value === 'string') return `'${value.length > 40 ? value.slice(0, 40) + '…' : value}' (string)`
-  if (typeof value === 'object') return `${(value as object).constructor?.name ?? 'Object'} (object)`
+}
+
+/** One value, short: a primitive as it prints, a TypedArray as `Float32Array(4)`, another object by its class. */
+function brief(value: unknown): string {
   if (typeof value === 'function') return 'a function'
-  return `${String(value)} (${typeof value})`
+  if (value === null || typeof value !== 'object') return typeof value === 'symbol' ? value.toString() : String(value)
+  if (types.isProxy(value)) return 'Proxy'
+  if (Array.isArray(value)) return 'array'
+  const ctor = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor
+  const name = typeof ctor?.name === 'string' && ctor.name !== '' ? ctor.name : 'Object'
+  return types.isTypedArray(value) ? `${name}(${(value as { length?: unknown }).length})` : name
 }
 
 function expected(code: ErrorCode, name: string, what: string, received: unknown): SparsekitError {
@@ -74,6 +92,20 @@ export const shapeError = (name: string, what: string, received: unknown) => exp
 export const dtypeError = (name: string, what: string, received: unknown) => expected('ERR_SK_DTYPE', name, what, received)
 /** Same message shape with ERR_SK_DEVICE. */
 export const deviceError = (name: string, what: string, received: unknown) => expected('ERR_SK_DEVICE', name, what, received)
+
+/**
+ * Runs a JS allocation sized by the caller's arguments: V8 reports a failed
+ * one as a RangeError, which becomes ERR_SK_OUT_OF_MEMORY naming `what`.
+ * @internal
+ */
+export function allocating<T>(what: string, alloc: () => T): T {
+  try {
+    return alloc()
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err
+    throw new SparsekitError('ERR_SK_OUT_OF_MEMORY', `Could not allocate ${what}: ${err.message}`, { cause: err })
+  }
+}
 
 /**
  * Converts an error thrown by native code (an Error with a string `code`) to a
@@ -93,16 +125,28 @@ export function fromNative(err: unknown, above: (...args: never[]) => unknown): 
 
 /**
  * Runs a native call that returns a Promise (or throws at once) and maps both
- * kinds of failure through {@link fromNative}. The stack is taken when a call
+ * kinds of failure through {@link fromNative}. A native check that fails
+ * before the work is queued throws here, synchronously, as the TS checks do;
+ * only a failure while the work runs rejects. The stack is taken when a call
  * fails, not before every call: an `Error` made up front cost ~10 µs per op
  * (a fifth of a small op's overhead, measured with perf).
  * @internal
  */
-export async function callNative<T>(fn: () => Promise<T>): Promise<T> {
+export function callNative<T>(fn: () => Promise<T>): Promise<T> {
+  let pending: Promise<T>
   try {
-    return await fn()
+    pending = fn()
   } catch (err) {
     throw fromNative(err, callNative)
+  }
+  return settled(pending)
+}
+
+async function settled<T>(pending: Promise<T>): Promise<T> {
+  try {
+    return await pending
+  } catch (err) {
+    throw fromNative(err, settled)
   }
 }
 

@@ -6,20 +6,22 @@
  * @module
  */
 import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { arch, platform } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 import { SparsekitError } from './errors.js'
 import type { KvBinding } from './decode/native.js'
+import { cpuLoadAdvice, cudaMissingReason } from './install.js'
 import type { CudaBinding } from './native-cuda.js'
 
 export type { CudaStatus, CudaDeviceInfo, DeviceBuffer, CudaLinearArgs, LinearPick, Sparse24Layout, CusparseLtStatus, CudaBinding } from './native-cuda.js'
 
-const require = createRequire(import.meta.url)
-/** The package root: one level above `lib/` (sources) or `dist/` (built). */
-export const packageRoot = fileURLToPath(new URL('..', import.meta.url))
+/**
+ * The package root: one level above `lib/` (sources) or `dist/` (built).
+ * lib/ compiles to CommonJS (lib/package.json), so `__dirname` and `require`
+ * are this module's own; vitest provides both when it runs the sources.
+ */
+export const packageRoot = join(__dirname, '..')
 
 /** Facts about the CPU and the kernels chosen for it (`csrc/addon/addon.cc`). */
 export interface CpuInfo {
@@ -249,9 +251,7 @@ export function cpuBinding(): CpuBinding {
     const fix =
       code === 'ERR_SK_UNSUPPORTED' || code === 'ERR_SK_INVALID_ARGUMENT'
         ? 'Unset SPARSEKIT_ISA or set it to one of the kernel sets this CPU supports.'
-        : `Prebuilt binaries cover linux-x64 and linux-arm64 (this is ${platform()}-${arch()}). ` +
-          'In a source checkout run `npm run build:cpu` (needs python3, make and a C++17 compiler); ' +
-          'if the message mentions GLIBC or GLIBCXX, build from source on this machine.'
+        : cpuLoadAdvice(packageRoot)
     throw loadFailure('CPU addon', err, fix)
   }
   return cpu
@@ -281,7 +281,7 @@ export function cudaBinding(): CudaBinding | null {
   }
   const path = cudaCandidates().find((p) => existsSync(p))
   if (!path) {
-    cudaLoadError = 'the CUDA addon is not built (run `npm run build:cuda` where nvcc is installed)'
+    cudaLoadError = cudaMissingReason(packageRoot)
     return cuda
   }
   try {

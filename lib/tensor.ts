@@ -8,7 +8,7 @@ import { constants as bufferConstants } from 'node:buffer'
 
 import { type DeviceName, type Device, deviceName, parseDevice } from './device.js'
 import { arrayCtor, checkDType, type DType, dtypeBytes, dtypeId, type TensorData } from './dtype.js'
-import { callNative, callNativeSync, deviceError, invalidArgument, SparsekitError } from './errors.js'
+import { allocating, callNative, callNativeSync, deviceError, invalidArgument, SparsekitError } from './errors.js'
 import { type Held, track, untrack } from './memory.js'
 import { cpuBinding, cudaBinding, type CudaBinding, type DeviceBuffer, type HostBlock } from './native.js'
 import { checkBool, checkOptions } from './validate.js'
@@ -63,6 +63,14 @@ export class Tensor {
 
   static {
     storageOf = (t) => t.#storage
+  }
+
+  /**
+   * A brand check, not a prototype walk: an object made with
+   * `Object.create(Tensor.prototype)` is no tensor (it has no storage).
+   */
+  static [Symbol.hasInstance](v: unknown): v is Tensor {
+    return typeof v === 'object' && v !== null && #storage in v
   }
 
   /** @internal Use the factories; this does no validation. */
@@ -121,61 +129,56 @@ export class Tensor {
   /**
    * The data as a CPU TypedArray: the tensor's own array on the CPU, a copy from a device.
    * @param release - dispose the tensor afterwards (its CPU array stays valid only if it was wrapped user memory).
-   * @throws ERR_SK_DISPOSED after dispose().
+   * @throws ERR_SK_DISPOSED after dispose() (at once, as every argument error).
    * @example
    * ```ts
    * const values = await t.getData()
    * ```
    */
-  async getData(release = false): Promise<TensorData> {
+  getData(release = false): Promise<TensorData> {
     const s = liveStorage(this, 'tensor')
-    let out: TensorData
-    if (s.kind === 'cpu') {
-      out = s.data
-    } else {
-      out = new (arrayCtor(this.type))(this.size)
-      await callNative(() => cudaFor(s.index).copyToHost(s.buffer, out, this.size * dtypeBytes(this.type)))
-    }
-    if (release && s.kind === 'cuda') this.dispose()
-    return out
+    if (s.kind === 'cpu') return Promise.resolve(s.data)
+    const out = allocating(`a host copy of ${this.size} elements`, () => new (arrayCtor(this.type))(this.size))
+    return callNative(() => cudaFor(s.index).copyToHost(s.buffer, out, this.size * dtypeBytes(this.type))).then(() => {
+      if (release) this.dispose()
+      return out
+    })
   }
 
   /**
    * Copies the tensor to another device; returns this tensor if it is already there.
    * @param device - `'cpu'`, `'cuda'` or `'cuda:N'`.
-   * @throws ERR_SK_DEVICE for an unknown or unavailable device, ERR_SK_DISPOSED after dispose().
+   * @throws ERR_SK_DEVICE for an unknown or unavailable device, ERR_SK_DISPOSED after dispose() (at once, as every argument error).
    * @example
    * ```ts
    * const g = await t.to('cuda')
    * ```
    */
-  async to(device: DeviceName): Promise<Tensor> {
+  to(device: DeviceName): Promise<Tensor> {
     const s = liveStorage(this, 'tensor')
     const target = parseDevice('device', device)
-    if (deviceName(target) === this.#device) return this
-    const bytes = this.size * dtypeBytes(this.type)
+    if (deviceName(target) === this.#device) return Promise.resolve(this)
     const out = empty(this.type, this.dims, this.size, target)
-    try {
-      const o = storageOf(out)!
-      if (s.kind === 'cpu' && o.kind === 'cuda') {
-        this.#deviceReads += 1
-        try {
-          await callNative(() => cudaFor(o.index).copyToDevice(s.data, o.buffer, bytes))
-        } finally {
-          if (--this.#deviceReads === 0) this.#freeWhenRead?.()
-        }
-      } else if (s.kind === 'cuda' && o.kind === 'cpu') {
-        await callNative(() => cudaFor(s.index).copyToHost(s.buffer, o.data, bytes))
-      } else if (s.kind === 'cuda' && o.kind === 'cuda') {
-        // Between two GPUs through the host: correct everywhere, peer access not assumed.
-        const host = (await this.getData()) as TensorData
-        await callNative(() => cudaFor(o.index).copyToDevice(host, o.buffer, bytes))
+    return filling(out, () => this.#copyInto(s, out))
+  }
+
+  async #copyInto(s: Storage, out: Tensor): Promise<void> {
+    const bytes = this.size * dtypeBytes(this.type)
+    const o = storageOf(out)!
+    if (s.kind === 'cpu' && o.kind === 'cuda') {
+      this.#deviceReads += 1
+      try {
+        await callNative(() => cudaFor(o.index).copyToDevice(s.data, o.buffer, bytes))
+      } finally {
+        if (--this.#deviceReads === 0) this.#freeWhenRead?.()
       }
-    } catch (err) {
-      out.dispose()
-      throw err
+    } else if (s.kind === 'cuda' && o.kind === 'cpu') {
+      await callNative(() => cudaFor(s.index).copyToHost(s.buffer, o.data, bytes))
+    } else if (s.kind === 'cuda' && o.kind === 'cuda') {
+      // Between two GPUs through the host: correct everywhere, peer access not assumed.
+      const host = (await this.getData()) as TensorData
+      await callNative(() => cudaFor(o.index).copyToDevice(host, o.buffer, bytes))
     }
-    return out
   }
 
   /**
@@ -184,30 +187,27 @@ export class Tensor {
    * float → int rounds to nearest even, saturates, and maps NaN to 0. See docs/formats.md.
    * @param type - the target dtype.
    * @param options - `{ saturate }`, default `true`.
-   * @throws ERR_SK_DTYPE for an unknown type, ERR_SK_DISPOSED after dispose().
+   * @throws ERR_SK_DTYPE for an unknown type, ERR_SK_INVALID_ARGUMENT for a bad option, ERR_SK_DISPOSED after dispose()
+   *   (at once, as every argument error).
    * @example
    * ```ts
    * const f8 = await t.cast('float8e4m3fn', { saturate: false })
    * ```
    */
-  async cast(type: DType, options?: CastOptions): Promise<Tensor> {
+  cast(type: DType, options?: CastOptions): Promise<Tensor> {
     const s = liveStorage(this, 'tensor')
     checkDType('type', type)
     const opts = checkOptions('options', options, ['saturate'] as const)
     const saturate = checkBool('options.saturate', opts.saturate, true)
     const out = empty(type, this.dims, this.size, s.kind === 'cpu' ? { kind: 'cpu' } : { kind: 'cuda', index: s.index })
     const o = storageOf(out)!
-    try {
-      if (s.kind === 'cpu' && o.kind === 'cpu') {
-        await callNative(() => cpuBinding().cast(s.data, dtypeId(this.type), o.data, dtypeId(type), this.size, saturate))
-      } else if (s.kind === 'cuda' && o.kind === 'cuda') {
-        await callNative(() => cudaFor(s.index).cast(s.buffer, dtypeId(this.type), o.buffer, dtypeId(type), this.size, saturate))
-      }
-    } catch (err) {
-      out.dispose()
-      throw err
-    }
-    return out
+    return filling(out, () =>
+      s.kind === 'cpu' && o.kind === 'cpu'
+        ? callNative(() => cpuBinding().cast(s.data, dtypeId(this.type), o.data, dtypeId(type), this.size, saturate))
+        : s.kind === 'cuda' && o.kind === 'cuda'
+          ? callNative(() => cudaFor(s.index).cast(s.buffer, dtypeId(this.type), o.buffer, dtypeId(type), this.size, saturate))
+          : Promise.resolve(),
+    )
   }
 
   /**
@@ -308,4 +308,27 @@ export function empty(type: DType, dims: readonly number[], size: number, device
   const buffer = callNativeSync(() => cuda.alloc(device.index, bytes))
   if (zero) callNativeSync(() => cuda.zero(buffer, bytes))
   return new Tensor(type, dims, size, { kind: 'cuda', index: device.index, buffer })
+}
+
+/**
+ * Runs `run`, which queues the op that writes `out`, and resolves to `out`
+ * once the op has finished. `out` is disposed when `run` throws (the error is
+ * then thrown at once, as argument errors are) or when the op rejects.
+ * @internal
+ */
+export function filling<T extends Tensor>(out: T, run: () => Promise<unknown>): Promise<T> {
+  let done: Promise<unknown>
+  try {
+    done = run()
+  } catch (err) {
+    out.dispose()
+    throw err
+  }
+  return done.then(
+    () => out,
+    (err: unknown) => {
+      out.dispose()
+      throw err
+    },
+  )
 }

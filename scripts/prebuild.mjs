@@ -1,25 +1,33 @@
 #!/usr/bin/env node
-// The binaries the npm package ships (package.json's script for it runs this).
-//   prebuilds/linux-x64/sparsekit.node    prebuildify --napi, in a copy of the sources
-//   prebuilds/linux-arm64/sparsekit.node  scripts/build-arm64.sh (cross-built)
-//   cuda-prebuild/linux-x64/sparsekit_cuda.node  copied from build-cuda/Release when it exists
+// `npm run prebuilds`: the binaries the npm package ships, built in a Debian 11
+// root (scripts/prebuild-root.sh: glibc 2.31, GCC 10) so that they load on any
+// Linux with glibc 2.31 or newer:
+//   prebuilds/linux-x64/sparsekit.node            prebuildify --napi, in a copy of the sources
+//   prebuilds/linux-arm64/sparsekit.node          scripts/build-arm64.sh (cross-built; also .arm64/bin/sk_native_tests)
+//   cuda-prebuild/linux-x64/sparsekit_cuda.node   scripts/build-cuda.mjs into build/prebuild-cuda (needs /usr/local/cuda)
+//   prebuilds/release.json                        per binary: sha256, the sources' hash, the glibc it needs
+// Each binary is checked (check-package.mjs: machine, glibc ≤ 2.31, no GLIBCXX)
+// before it is recorded. build/Release and build-cuda/ stay as they were.
 //
-// prebuildify runs `node-gyp rebuild` in its working directory: that deletes
-// build/ and then moves the .node out of build/Release. Run in the checkout it
-// would leave the developer without build/Release/sparsekit.node, so it runs in
-// a throwaway copy (build/prebuild-<platform>-<arch>/) and build/Release stays
-// as it was.
+// On the host this makes (or reuses) the root, fetches the arm64 Node headers
+// from npm, and runs itself inside the root, where SK_IN_BUILD_ROOT is set.
 //
-// Usage: node scripts/prebuild.mjs [linux-x64] [linux-arm64]   (default: both)
+// Usage: node scripts/prebuild.mjs [linux-x64] [linux-arm64] [cuda]   (default: all three)
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { arch, platform } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { nodeHeadersDir } from './build-cpu.mjs'
+import { BINARIES, checkBinary, GLIBC_FLOOR, MANIFEST, nativeSourceHash, sha256, symbolVersions } from './check-package.mjs'
+
 const root = fileURLToPath(new URL('..', import.meta.url))
-const host = `${platform()}-${arch()}`
-const known = ['linux-x64', 'linux-arm64']
+const targets = {
+  'linux-x64': 'prebuilds/linux-x64/sparsekit.node',
+  'linux-arm64': 'prebuilds/linux-arm64/sparsekit.node',
+  cuda: 'cuda-prebuild/linux-x64/sparsekit_cuda.node',
+}
 
 /** Top-level entries a native build never reads: outputs, packages, history (bench/ stays: bench/native has a gyp target). */
 const skipTop = new Set(['.git', 'node_modules', '.arm64', 'dist', 'prebuilds', 'cuda-prebuild', 'docs'])
@@ -34,28 +42,18 @@ function run(cmd, args, opts = {}) {
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`)
 }
 
-/** Headers for node-gyp without a nodejs.org download: npm's nodedir, else the running node's own prefix. */
-function nodedirEnv() {
-  if (process.env.npm_config_nodedir) return {}
-  const prefix = dirname(dirname(process.execPath))
-  return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? { npm_config_nodedir: prefix } : {}
-}
-
-/** npm puts its bundled node-gyp on PATH for `npm run`; a direct `node scripts/prebuild.mjs` needs the same. */
-function pathWithNodeGyp() {
-  const path = process.env.PATH ?? ''
-  const onPath = spawnSync('sh', ['-c', 'command -v node-gyp'], { encoding: 'utf8' }).status === 0
-  if (onPath) return path
-  const npm = spawnSync('sh', ['-c', 'readlink -f "$(command -v npm)"'], { encoding: 'utf8' }).stdout.trim()
-  const gypBin = join(dirname(npm), 'node-gyp-bin')
-  if (!existsSync(join(gypBin, 'node-gyp'))) throw new Error(`node-gyp not found on PATH nor in ${gypBin}`)
-  return `${gypBin}:${path}`
-}
-
-function buildHost() {
-  const dest = join(root, 'prebuilds', host)
-  const src = join(root, 'build', `prebuild-${host}`)
+function timed(name, fn) {
   const t0 = Date.now()
+  fn()
+  log(`${name}: ${((Date.now() - t0) / 1000).toFixed(0)}s`)
+}
+
+// prebuildify runs `node-gyp rebuild` in its working directory: that deletes
+// build/ and then moves the .node out of build/Release. Run in the checkout it
+// would leave the developer without build/Release/sparsekit.node, so it runs
+// in a throwaway copy (build/prebuild-linux-x64/).
+function buildX64() {
+  const src = join(root, 'build', 'prebuild-linux-x64')
   rmSync(src, { recursive: true, force: true })
   mkdirSync(src, { recursive: true })
   for (const name of readdirSync(root)) {
@@ -65,54 +63,71 @@ function buildHost() {
   // binding.gyp asks node for node-addon-api's gyp file. A copy inside src keeps
   // that path, and the Makefiles gyp writes for it, out of the checkout's build/.
   cpSync(join(root, 'node_modules', 'node-addon-api'), join(src, 'node_modules', 'node-addon-api'), { recursive: true })
-  const env = { ...process.env, ...nodedirEnv(), PATH: pathWithNodeGyp(), JOBS: process.env.JOBS ?? 'max' }
+  // prebuildify finds node-gyp (a devDependency) in node_modules/.bin above src.
+  const env = { ...process.env, npm_config_nodedir: nodeHeadersDir(), JOBS: process.env.JOBS ?? 'max' }
   run(process.execPath, [join(root, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip', '--target', process.versions.node, '--cwd', src], { env })
+  const dest = join(root, 'prebuilds', 'linux-x64')
   rmSync(dest, { recursive: true, force: true })
-  cpSync(join(src, 'prebuilds', host), dest, { recursive: true })
+  cpSync(join(src, 'prebuilds', 'linux-x64'), dest, { recursive: true })
   rmSync(src, { recursive: true, force: true }) // kept only when the build fails, to look at
-  // Prove the prebuild loads (PREBUILDS_ONLY: node-gyp-build skips build/Release).
-  const probe = spawnSync(
-    process.execPath,
-    ['-e', "const b = require('node-gyp-build')(process.argv[1]); console.log(b.cpuInfo().arch)", root],
-    { cwd: root, env: { ...process.env, PREBUILDS_ONLY: '1' }, encoding: 'utf8' },
-  )
-  if (probe.status !== 0) throw new Error(`prebuilds/${host} does not load:\n${probe.stderr}`)
-  log(`${host} built in ${((Date.now() - t0) / 1000).toFixed(0)}s and loads (arch ${probe.stdout.trim()})`)
+  // Loads here, in the root (PREBUILDS_ONLY: node-gyp-build skips build/Release).
+  const probe = spawnSync(process.execPath, ['-e', "console.log(require('node-gyp-build')(process.argv[1]).cpuInfo().isa)", root], {
+    cwd: root,
+    env: { ...process.env, PREBUILDS_ONLY: '1' },
+    encoding: 'utf8',
+  })
+  if (probe.status !== 0) throw new Error(`prebuilds/linux-x64 does not load:\n${probe.stderr}`)
+  log(`prebuilds/linux-x64 loads (isa ${probe.stdout.trim()})`)
 }
 
-function buildArm64() {
-  const t0 = Date.now()
-  run('bash', [join(root, 'scripts', 'build-arm64.sh')], { env: { ...process.env, PATH: pathWithNodeGyp() } })
-  log(`linux-arm64 built in ${((Date.now() - t0) / 1000).toFixed(0)}s`)
+function buildCuda() {
+  if (!existsSync('/usr/local/cuda/bin/nvcc')) throw new Error('the CUDA prebuild needs the CUDA toolkit in /usr/local/cuda')
+  const out = join('build', 'prebuild-cuda')
+  run(process.execPath, [join(root, 'scripts', 'build-cuda.mjs')], { env: { ...process.env, SPARSEKIT_CUDA_BUILD_DIR: out, CUDACXX: '/usr/local/cuda/bin/nvcc' } })
+  const built = join(root, out, 'Release', 'sparsekit_cuda.node')
+  if (!existsSync(built)) throw new Error(`${out}/Release/sparsekit_cuda.node was not built`)
+  mkdirSync(join(root, 'cuda-prebuild', 'linux-x64'), { recursive: true })
+  copyFileSync(built, join(root, targets.cuda))
 }
 
-function copyCuda() {
-  const built = join(root, 'build-cuda', 'Release', 'sparsekit_cuda.node')
-  if (!existsSync(built)) {
-    log('no build-cuda/Release/sparsekit_cuda.node: the package ships without the CUDA addon')
-    return
+/** Inside the root: builds what was asked. */
+function buildHere(wanted) {
+  if (wanted.includes('linux-x64')) timed('linux-x64', buildX64)
+  if (wanted.includes('linux-arm64')) timed('linux-arm64', () => run('bash', [join(root, 'scripts', 'build-arm64.sh')]))
+  if (wanted.includes('cuda')) timed('cuda', buildCuda)
+}
+
+/** On the host: the root, the arm64 headers, the builds in the root, then the checks and the manifest. */
+function buildInRoot(wanted) {
+  if (`${platform()}-${arch()}` !== 'linux-x64') throw new Error(`prebuilds are made on linux-x64 (this is ${platform()}-${arch()})`)
+  const rootScript = join(root, 'scripts', 'prebuild-root.sh')
+  timed('build root', () => run('bash', [rootScript, 'ensure'], { stdio: ['ignore', 'ignore', 'inherit'] }))
+  if (wanted.includes('linux-arm64')) run('bash', [join(root, 'scripts', 'build-arm64.sh'), '--node'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  run('bash', [rootScript, 'run', 'node', 'scripts/prebuild.mjs', ...wanted])
+
+  const path = join(root, MANIFEST)
+  const manifest = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : { binaries: {} }
+  const rootInfo = spawnSync('bash', [rootScript, 'run', 'sh', '-c', 'echo "Debian $(cat /etc/debian_version), glibc $(ldd --version | head -n 1 | awk \'{print $NF}\'), g++ $(g++ -dumpversion), $(cmake --version | head -n 1)"'], { cwd: root, encoding: 'utf8' })
+  manifest.root = rootInfo.stdout.trim()
+  manifest.glibcFloor = GLIBC_FLOOR
+  const sources = nativeSourceHash(root)
+  for (const w of wanted) {
+    const rel = targets[w]
+    const problems = checkBinary(join(root, rel), BINARIES.find((b) => b.path === rel).machine)
+    if (problems.length) throw new Error(problems.join('\n'))
+    manifest.binaries[rel] = { sha256: sha256(join(root, rel)), sources, glibc: symbolVersions(join(root, rel)).glibc, built: new Date().toISOString() }
+    log(`${rel}: ${(statSync(join(root, rel)).size / 2 ** 20).toFixed(1)} MiB, needs GLIBC_${manifest.binaries[rel].glibc}`)
   }
-  const dest = join(root, 'cuda-prebuild', host)
-  rmSync(dest, { recursive: true, force: true })
-  mkdirSync(dest, { recursive: true })
-  copyFileSync(built, join(dest, 'sparsekit_cuda.node'))
-  log(`cuda-prebuild/${host}/sparsekit_cuda.node (${(statSync(built).size / 2 ** 20).toFixed(1)} MiB)`)
+  writeFileSync(path, JSON.stringify(manifest, null, 2) + '\n')
+  log(`${MANIFEST} written (${manifest.root})`)
 }
 
 function main() {
   const wanted = process.argv.slice(2)
-  for (const w of wanted) if (!known.includes(w)) throw new Error(`unknown target ${w}; expected ${known.join(' or ')}`)
-  const targets = wanted.length ? wanted : known
-  if (host !== 'linux-x64') throw new Error(`prebuilds are made on linux-x64 (this is ${host})`)
-  if (targets.includes('linux-x64')) buildHost()
-  if (targets.includes('linux-arm64')) buildArm64()
-  if (targets.includes('linux-x64')) copyCuda()
-  for (const dir of ['prebuilds', 'cuda-prebuild']) {
-    if (!existsSync(join(root, dir))) continue
-    for (const sub of readdirSync(join(root, dir)))
-      for (const f of readdirSync(join(root, dir, sub)))
-        log(`${dir}/${sub}/${f}  ${(statSync(join(root, dir, sub, f)).size / 1024).toFixed(0)} KiB`)
-  }
+  for (const w of wanted) if (!(w in targets)) throw new Error(`unknown target ${w}; expected ${Object.keys(targets).join(', ')}`)
+  const chosen = wanted.length ? wanted : Object.keys(targets)
+  if (process.env.SK_IN_BUILD_ROOT) buildHere(chosen)
+  else timed('prebuilds', () => buildInRoot(chosen))
 }
 
 try {

@@ -6,7 +6,7 @@
 # SIMDe's emulation (test/native/simde/immintrin.h; Debian package
 # libsimde-dev) and the testers are told to run every kernel
 # (SK_TEST_EMULATED_ISAS=1). Needs the AVX2 objects of a normal build
-# (npx node-gyp build).
+# (npm run build:cpu).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$(mktemp -d)

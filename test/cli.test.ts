@@ -69,6 +69,19 @@ describe('dist/cli/main.js', () => {
       expect(r.stdout).toMatch(new RegExp(`^${key} `, 'm'))
   })
 
+  it('info names cuSPARSELt only where a CUDA device could use it', () => {
+    const info = JSON.parse(cli('info', '--json').stdout) as InfoReport
+    const r = cli('info')
+    if (info.cuda.available) expect(r.stdout).toMatch(/^sparse 2:4 /m)
+    else expect(r.stdout).not.toMatch(/cuSPARSELt|sparse 2:4/)
+  })
+
+  it.each([['--version'], ['-v']])('%s prints the version and exits 0', (flag) => {
+    const r = cli(flag)
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toBe(`${version}\n`)
+  })
+
   it('--help prints usage and exits 0', () => {
     const r = cli('--help')
     expect(r.status).toBe(0)

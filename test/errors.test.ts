@@ -8,7 +8,7 @@ import { constants as bufferConstants } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
 
 import * as sk from '../lib/index.js'
-import { describeExit, distMissingReason, fixture, hasDist, lastJson, runNode, warnIfDistStale } from './fixtures/child.js'
+import { describeExit, distMissingReason, fixture, hasDist, lastJson, memoryLimitUnavailable, runNode, warnIfDistStale } from './fixtures/child.js'
 
 type Code = sk.ErrorCode
 
@@ -33,8 +33,16 @@ async function caught(fn: () => unknown): Promise<unknown> {
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
+/** Argument errors are thrown at once, never through a Promise (docs/safety.md). */
 async function expectCase(c: Case): Promise<sk.SparsekitError> {
-  const err = await caught(c.call)
+  let err: unknown
+  try {
+    const r = c.call() as Promise<unknown> | undefined
+    if (r instanceof Promise) err = await r.then(() => undefined, (e: unknown) => ({ rejected: e }))
+  } catch (e) {
+    err = e
+  }
+  expect(err, `${c.what} must throw at once, not reject: ${String((err as { rejected?: unknown })?.rejected)}`).not.toHaveProperty('rejected')
   expect(err, `${c.what} must fail`).toBeDefined()
   expect(err, `${c.what}: ${String(err)}`).toBeInstanceOf(sk.SparsekitError)
   const e = err as sk.SparsekitError
@@ -111,7 +119,7 @@ runTable('sk.tensor', [
   { what: 'uint8 value -1', call: () => sk.tensor([-1], [1], 'uint8'), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data[0]' },
   { what: 'int32 value NaN', call: () => sk.tensor([NaN], [1], 'int32'), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data[0]' },
   { what: 'a disposed tensor', call: () => sk.tensor(disposed()), code: 'ERR_SK_DISPOSED', arg: 'data' },
-  { what: "a foreign tensor on 'gpu-buffer'", call: () => sk.tensor({ type: 'float32', dims: [4], data: f4(), location: 'gpu-buffer' }), code: 'ERR_SK_DEVICE', arg: 'data' },
+  { what: "a foreign tensor on 'gpu-buffer'", call: () => sk.tensor({ type: 'float32', dims: [4], data: f4(), location: 'gpu-buffer' }), code: 'ERR_SK_DEVICE', arg: 'data.location' },
 ])
 
 runTable('sk.zeros', [
@@ -341,6 +349,10 @@ describe.skipIf(!hasDist)('crash safety: the nastiest cases in a child process e
     expect(['ERR_SK_OUT_OF_MEMORY', 'ERR_SK_SHAPE']).toContain(line.error?.code)
   })
 
+  it('foreign-realm-detach-while-queued: a vm context’s buffer is copied, not moved, so the op reads it whole', () => {
+    expect(run('foreign-realm-detach-while-queued')).toEqual({ value: { first: 0x3e00, last: 0x3e00 } })
+  })
+
   for (const name of ['detach-while-queued', 'resize-while-queued']) {
     it(`${name}: the op gives the right output or a SparsekitError, never a crash`, () => {
       const line = run(name)
@@ -352,6 +364,26 @@ describe.skipIf(!hasDist)('crash safety: the nastiest cases in a child process e
   it('dispose-while-queued: the input stays alive until its op is done', () => {
     expect(run('dispose-while-queued')).toEqual({ value: { same: true } })
   })
+
+  it('addon-constructor-throws: a load that fails after the executor started exits cleanly (no cleanup hook on the freed addon)', () => {
+    expect(run('addon-constructor-throws')).toEqual({ value: 'threw' })
+  })
+
+  // Address-space limits at which the allocation sized by the arguments fails while Node itself still runs.
+  const oom: [string, number][] = [['oom-mask-arrays', 1_500_000], ['oom-randn-samples', 1_500_000], ['oom-native-mask-copy', 3_500_000]]
+  for (const [name, kb] of oom) {
+    it.skipIf(memoryLimitUnavailable !== '')(`${name}: out of memory under ulimit -v ${kb} → ERR_SK_OUT_OF_MEMORY`, () => {
+      const r = runNode(script, [name], { timeoutMs: 60_000, memoryLimitKb: kb })
+      expect(r.status === 0 && r.signal === null, describeExit(r)).toBe(true)
+      expect(lastJson<Line>(r).error).toMatchObject({ sk: true, code: 'ERR_SK_OUT_OF_MEMORY' })
+    })
+  }
+  it.skipIf(memoryLimitUnavailable !== '')('fromdense-bits-before-arrays: under ulimit -v 1500000, bits too short for dims → ERR_SK_SHAPE, nothing allocated first', () => {
+    const r = runNode(script, ['fromdense-bits-before-arrays'], { timeoutMs: 60_000, memoryLimitKb: 1_500_000 })
+    expect(r.status === 0 && r.signal === null, describeExit(r)).toBe(true)
+    expect(lastJson<Line>(r).error).toMatchObject({ sk: true, code: 'ERR_SK_SHAPE' })
+  })
+  if (memoryLimitUnavailable) console.warn(`skipping the out-of-memory child tests: ${memoryLimitUnavailable}`)
 
   it('exit-during-cast: process.exit() while casts run and wait exits with 0', () => {
     const r = runNode(script, ['exit-during-cast'], { timeoutMs: 20_000 })

@@ -122,22 +122,28 @@ describe('queue order and correctness', () => {
 
   it('a failing op in the queue rejects alone; the ops around it still succeed in order', async () => {
     const a = sk.tensor([1, 2])
-    const owner = sk.tensor([3, 4])
-    const gone = sk.tensor(owner) // an alias whose memory the owner's dispose() takes away
-    owner.dispose()
+    const bad = sk.tensor([1, 1, 1, 0], [1, 4]) // three non-zeros in a group of 4: the 2:4 kernel refuses it
     const b = sk.tensor([5, 6])
     const order: string[] = []
     const results = await Promise.allSettled([
       a.cast('int32').then((o) => (order.push('a'), o)),
-      gone.cast('int32').then((o) => (order.push('gone'), o)),
+      sk.sparsify(bad, { format: '2:4' }).then((o) => (order.push('bad'), o)),
       b.cast('int32').then((o) => (order.push('b'), o)),
     ])
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
-    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_SK_DISPOSED' })
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_SK_INVALID_ARGUMENT' })
     expect(order).toEqual(['a', 'b'])
     expect(Array.from((results[2] as PromiseFulfilledResult<sk.Tensor>).value.data)).toEqual([5, 6])
     for (const r of results) if (r.status === 'fulfilled') r.value.dispose()
-    for (const t of [a, gone, b]) t.dispose()
+    for (const t of [a, bad, b]) t.dispose()
+  })
+
+  it('a buffer detached before the call is an argument error: the op throws at once and queues nothing', () => {
+    const owner = sk.tensor([3, 4])
+    const gone = sk.tensor(owner) // an alias whose memory the owner's dispose() takes away
+    owner.dispose()
+    expect(() => gone.cast('int32')).toThrow(expect.objectContaining({ code: 'ERR_SK_DISPOSED' }))
+    gone.dispose()
   })
 })
 

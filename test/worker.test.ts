@@ -18,8 +18,8 @@ class SkWorker {
   readonly exited: Promise<number>
   private waiting: ((r: Reply) => void)[] = []
 
-  constructor() {
-    this.worker = new Worker(fixture('sk-worker.mjs'))
+  constructor(env?: Record<string, string>) {
+    this.worker = new Worker(fixture('sk-worker.mjs'), env ? { env: { ...process.env, ...env } } : {})
     let failed: (err: Error) => void = () => {}
     this.ready = new Promise((resolve, reject) => {
       failed = reject
@@ -39,8 +39,8 @@ class SkWorker {
 }
 
 const workers: SkWorker[] = []
-function spawn(): SkWorker {
-  const w = new SkWorker()
+function spawn(env?: Record<string, string>): SkWorker {
+  const w = new SkWorker(env)
   workers.push(w)
   return w
 }
@@ -100,6 +100,17 @@ describe.skipIf(!hasDist)('sparsekit inside worker_threads', () => {
     const set = await w.request({ op: 'threads', n: mine === 3 ? 2 : 3 })
     expect(set.numThreads).toBe(mine === 3 ? 2 : 3)
     expect(sk.numThreads()).toBe(mine)
+  })
+
+  it("a worker's env option sets its SPARSEKIT_ISA and SPARSEKIT_CUDA (both read from the loading thread's process.env)", async () => {
+    const w = spawn({ SPARSEKIT_ISA: 'scalar', SPARSEKIT_CUDA: '0' })
+    await w.ready
+    const info = await w.request({ op: 'info' })
+    expect(info.cpu).toMatchObject({ isa: 'scalar', forced: true })
+    expect(info.cuda).toEqual({ available: false, reason: 'disabled by SPARSEKIT_CUDA=0' })
+    // This thread keeps its own choice.
+    const [cpu] = sk.devices()
+    expect(cpu.kind === 'cpu' && cpu.forced).toBe(process.env.SPARSEKIT_ISA ? true : false)
   })
 
   it('two workers load it at once and cast concurrently with the main thread', async () => {

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include <new>
 #include <random>
 #include <string>
 #include <thread>
@@ -18,62 +19,88 @@ int default_threads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
+// A setting from `process.env` of the JS thread loading the addon, as
+// lib/native.ts reads SPARSEKIT_CUDA: a Worker's `env` option applies to that
+// worker, as it does for every setting (docs/safety.md). "" when unset.
+std::string js_env(Napi::Env env, const char* name) {
+  Napi::Value process = env.Global().Get("process");
+  if (!process.IsObject()) return "";
+  Napi::Value vars = process.As<Napi::Object>().Get("env");
+  if (!vars.IsObject()) return "";
+  Napi::Value v = vars.As<Napi::Object>().Get(name);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+}
+
 // SPARSEKIT_ISA forces a kernel set; asking for one this CPU cannot run is an
 // error at load rather than a crash (SIGILL) at the first op.
 sk_isa choose_isa(Napi::Env env, const sk_cpu_features& f, bool* forced) {
-  const char* want = getenv("SPARSEKIT_ISA");
-  *forced = want && *want;
+  const std::string want = js_env(env, "SPARSEKIT_ISA");
+  *forced = !want.empty();
   if (!*forced) return sk_isa_best(f);
   sk_isa isa;
-  if (!sk_isa_parse(want, &isa))
+  if (!sk_isa_parse(want.c_str(), &isa))
     throw_error(env, SK_ERR_INVALID_ARGUMENT,
-                std::string("Expected scalar, avx2, avx512 or neon for SPARSEKIT_ISA but received '") + want + "'");
+                "Expected scalar, avx2, avx512 or neon for SPARSEKIT_ISA but received '" + want + "'");
   if (!sk_isa_supported(isa, f))
     throw_error(env, SK_ERR_UNSUPPORTED,
-                std::string("SPARSEKIT_ISA=") + want + " but this " + sk_cpu_arch() +
+                "SPARSEKIT_ISA=" + want + " but this " + sk_cpu_arch() +
                     " CPU (or this build) cannot run it; unset it or pick one that `sparsekit info` lists");
   return isa;
 }
 
 }  // namespace
 
+template <Napi::Value (SparsekitAddon::*Method)(const Napi::CallbackInfo&)>
+Napi::Value SparsekitAddon::Coded(const Napi::CallbackInfo& info) {
+  try {
+    return (this->*Method)(info);
+  } catch (const std::bad_alloc&) {
+    throw_error(info.Env(), SK_ERR_OUT_OF_MEMORY, "Out of host memory while checking and copying the arguments");
+  }
+}
+
 SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(sk_cpu_detect()) {
   isa_ = choose_isa(env, features_, &isa_forced_);
   std::random_device rd;
   block_tag_ = {(static_cast<uint64_t>(rd()) << 32) | rd(), (static_cast<uint64_t>(rd()) << 32) | rd()};
-  executor_ = std::make_unique<Executor>(env, default_threads());
-  // Stop the job thread before this environment's handles go away.
-  env.AddCleanupHook([this] { executor_->shutdown(); });
+  executor_ = std::make_shared<Executor>(env, default_threads());
   DefineAddon(exports, {
-                           InstanceMethod("cpuInfo", &SparsekitAddon::CpuInfo),
-                           InstanceMethod("setNumThreads", &SparsekitAddon::SetNumThreads),
-                           InstanceMethod("numThreads", &SparsekitAddon::NumThreads),
-                           InstanceMethod("alloc", &SparsekitAddon::Alloc),
-                           InstanceMethod("release", &SparsekitAddon::Release),
-                           InstanceMethod("hostStats", &SparsekitAddon::HostStats),
-                           InstanceMethod("emptyHostCache", &SparsekitAddon::EmptyHostCache),
-                           InstanceMethod("cast", &SparsekitAddon::Cast),
-                           InstanceMethod("castSync", &SparsekitAddon::CastSync),
-                           InstanceMethod("streamRead", &SparsekitAddon::StreamRead),
-                           InstanceMethod("attention", &SparsekitAddon::Attention),
-                           InstanceMethod("spmmAnalyze", &SparsekitAddon::SpmmAnalyze),
-                           InstanceMethod("spmmPrune", &SparsekitAddon::SpmmPrune),
-                           InstanceMethod("spmmPack", &SparsekitAddon::SpmmPack),
-                           InstanceMethod("spmmPlan", &SparsekitAddon::SpmmPlan),
-                           InstanceMethod("spmmRelease", &SparsekitAddon::SpmmRelease),
-                           InstanceMethod("spmm", &SparsekitAddon::Spmm),
-                           InstanceMethod("linear", &SparsekitAddon::Linear),
-                           InstanceMethod("sparse24", &SparsekitAddon::Sparse24),
-                           InstanceMethod("blockScores", &SparsekitAddon::BlockScores),
-                           InstanceMethod("gatherRows", &SparsekitAddon::GatherRows),
-                           InstanceMethod("selectBlocks", &SparsekitAddon::SelectBlocks),
-                           InstanceMethod("segmentOrder", &SparsekitAddon::SegmentOrder),
-                           InstanceMethod("kvCreate", &SparsekitAddon::KvCreate),
-                           InstanceMethod("kvAppend", &SparsekitAddon::KvAppend),
-                           InstanceMethod("kvDecode", &SparsekitAddon::KvDecode),
-                           InstanceMethod("kvStats", &SparsekitAddon::KvStats),
-                           InstanceMethod("kvRelease", &SparsekitAddon::KvRelease),
+                           InstanceMethod("cpuInfo", &SparsekitAddon::Coded<&SparsekitAddon::CpuInfo>),
+                           InstanceMethod("setNumThreads", &SparsekitAddon::Coded<&SparsekitAddon::SetNumThreads>),
+                           InstanceMethod("numThreads", &SparsekitAddon::Coded<&SparsekitAddon::NumThreads>),
+                           InstanceMethod("alloc", &SparsekitAddon::Coded<&SparsekitAddon::Alloc>),
+                           InstanceMethod("release", &SparsekitAddon::Coded<&SparsekitAddon::Release>),
+                           InstanceMethod("hostStats", &SparsekitAddon::Coded<&SparsekitAddon::HostStats>),
+                           InstanceMethod("emptyHostCache", &SparsekitAddon::Coded<&SparsekitAddon::EmptyHostCache>),
+                           InstanceMethod("cast", &SparsekitAddon::Coded<&SparsekitAddon::Cast>),
+                           InstanceMethod("castSync", &SparsekitAddon::Coded<&SparsekitAddon::CastSync>),
+                           InstanceMethod("streamRead", &SparsekitAddon::Coded<&SparsekitAddon::StreamRead>),
+                           InstanceMethod("attention", &SparsekitAddon::Coded<&SparsekitAddon::Attention>),
+                           InstanceMethod("spmmAnalyze", &SparsekitAddon::Coded<&SparsekitAddon::SpmmAnalyze>),
+                           InstanceMethod("spmmPrune", &SparsekitAddon::Coded<&SparsekitAddon::SpmmPrune>),
+                           InstanceMethod("spmmPack", &SparsekitAddon::Coded<&SparsekitAddon::SpmmPack>),
+                           InstanceMethod("spmmPlan", &SparsekitAddon::Coded<&SparsekitAddon::SpmmPlan>),
+                           InstanceMethod("spmmRelease", &SparsekitAddon::Coded<&SparsekitAddon::SpmmRelease>),
+                           InstanceMethod("spmm", &SparsekitAddon::Coded<&SparsekitAddon::Spmm>),
+                           InstanceMethod("linear", &SparsekitAddon::Coded<&SparsekitAddon::Linear>),
+                           InstanceMethod("sparse24", &SparsekitAddon::Coded<&SparsekitAddon::Sparse24>),
+                           InstanceMethod("blockScores", &SparsekitAddon::Coded<&SparsekitAddon::BlockScores>),
+                           InstanceMethod("gatherRows", &SparsekitAddon::Coded<&SparsekitAddon::GatherRows>),
+                           InstanceMethod("selectBlocks", &SparsekitAddon::Coded<&SparsekitAddon::SelectBlocks>),
+                           InstanceMethod("segmentOrder", &SparsekitAddon::Coded<&SparsekitAddon::SegmentOrder>),
+                           InstanceMethod("kvCreate", &SparsekitAddon::Coded<&SparsekitAddon::KvCreate>),
+                           InstanceMethod("kvAppend", &SparsekitAddon::Coded<&SparsekitAddon::KvAppend>),
+                           InstanceMethod("kvDecode", &SparsekitAddon::Coded<&SparsekitAddon::KvDecode>),
+                           InstanceMethod("kvStats", &SparsekitAddon::Coded<&SparsekitAddon::KvStats>),
+                           InstanceMethod("kvRelease", &SparsekitAddon::Coded<&SparsekitAddon::KvRelease>),
                        });
+  // Stop the job thread before this environment's handles go away. Registered
+  // last, once nothing above can throw: a constructor that throws frees this
+  // object while a hook registered earlier would still run at teardown (a
+  // frozen `exports`, or the process exiting while a worker loads the addon,
+  // makes DefineAddon throw). The hook holds the executor, never `this`, so
+  // it is safe whichever of it and the addon's finalizer runs first.
+  env.AddCleanupHook([executor = executor_] { executor->shutdown(); });
 }
 
 Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {

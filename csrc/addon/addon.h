@@ -18,6 +18,10 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Executor& executor() { return *executor_; }
 
  private:
+  // Every exported method runs through this: a native allocation that fails
+  // while the arguments are checked and copied is ERR_SK_OUT_OF_MEMORY.
+  template <Napi::Value (SparsekitAddon::*Method)(const Napi::CallbackInfo&)>
+  Napi::Value Coded(const Napi::CallbackInfo& info);
   // addon.cc
   Napi::Value CpuInfo(const Napi::CallbackInfo& info);
   Napi::Value SetNumThreads(const Napi::CallbackInfo& info);
@@ -60,7 +64,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   sk_cpu_features features_;
   sk_isa isa_;
   bool isa_forced_ = false;
-  std::unique_ptr<Executor> executor_;
+  std::shared_ptr<Executor> executor_;  // shared with the environment's cleanup hook (addon.cc)
 };
 
 }  // namespace sk

@@ -13,6 +13,7 @@
 
 #include "../core/heuristics.h"
 #include "../core/host_alloc.h"
+#include "../core/index_checks.h"
 #include "../cpu/dispatch.h"
 #include "addon.h"
 #include "convert.h"
@@ -116,23 +117,6 @@ std::vector<int32_t> int32s(Napi::Env env, const Napi::Object& o, const char* ke
   return std::vector<int32_t>(ints.Data(), ints.Data() + length);
 }
 
-// Per row: num in [0, nkb], the first num indices in [0, nkb) and increasing.
-void check_lists(Napi::Env env, const std::vector<int32_t>& nums, const std::vector<int32_t>& idx, int64_t nkb,
-                 const char* what) {
-  for (size_t row = 0; row < nums.size(); ++row) {
-    if (nums[row] < 0 || nums[row] > nkb)
-      throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected mask.") + what + "Num[" + num(row) +
-                                                    "] between 0 and " + num(nkb) + " but received " + num(nums[row]));
-    for (int32_t n = 0; n < nums[row]; ++n) {
-      const int32_t kb = idx[row * nkb + n];
-      if (kb < 0 || kb >= nkb || (n > 0 && kb <= idx[row * nkb + n - 1]))
-        throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected increasing key-block indices in [0, ") +
-                                                      num(nkb) + ") in mask." + what + "Idx row " + num(row) +
-                                                      " but received " + num(kb) + " at " + num(n));
-    }
-  }
-}
-
 std::shared_ptr<MaskCopy> parse_mask(Napi::Env env, const Napi::Value& v, const sk_attention_params& p) {
   if (v.IsNull() || v.IsUndefined()) return nullptr;
   if (!v.IsObject()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a mask object or null for mask");
@@ -158,18 +142,9 @@ std::shared_ptr<MaskCopy> parse_mask(Napi::Env env, const Napi::Value& v, const 
   c->partial_num = int32s(env, o, "partialNum", rows);
   c->full_idx = int32s(env, o, "fullIdx", mul_add(env, rows, nkb, 0, "mask.fullIdx"));
   c->partial_idx = int32s(env, o, "partialIdx", mul_add(env, rows, nkb, 0, "mask.partialIdx"));
-  check_lists(env, c->full_num, c->full_idx, nkb, "full");
-  check_lists(env, c->partial_num, c->partial_idx, nkb, "partial");
-  for (int64_t row = 0; row < rows; ++row) {  // a block in both lists would be computed twice
-    const int32_t* f = c->full_idx.data() + row * nkb;
-    const int32_t* q = c->partial_idx.data() + row * nkb;
-    for (int32_t a = 0, b = 0; a < c->full_num[row] && b < c->partial_num[row];) {
-      if (f[a] == q[b])
-        throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected disjoint full and partial blocks but mask row " + num(row) +
-                                                      " lists key block " + num(f[a]) + " in both");
-      f[a] < q[b] ? ++a : ++b;
-    }
-  }
+  const std::string bad =
+      mask_lists_error(c->full_num.data(), c->full_idx.data(), c->partial_num.data(), c->partial_idx.data(), rows, nkb);
+  if (!bad.empty()) throw_error(env, SK_ERR_INVALID_ARGUMENT, bad);
   m.full_num = c->full_num.data(), m.full_idx = c->full_idx.data();
   m.partial_num = c->partial_num.data(), m.partial_idx = c->partial_idx.data();
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/index_checks.h"
 #include "../cpu/prefill/prefill.h"
 #include "addon.h"
 #include "args.h"
@@ -33,10 +34,10 @@ std::shared_ptr<std::vector<int32_t>> index_arg(const Napi::CallbackInfo& info, 
   if (ia.ArrayBuffer().IsDetached() || static_cast<int64_t>(ia.ElementLength()) != count)
     throw_error(env, SK_ERR_SHAPE, "Expected " + num(count) + " elements (" + what + ") in " + name);
   auto v = std::make_shared<std::vector<int32_t>>(ia.Data(), ia.Data() + count);
-  for (int64_t i = 0; i < count; ++i)
-    if ((*v)[i] < 0 || (*v)[i] >= limit)
-      throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected indices in [0, " + num(limit) + ") in " + name +
-                                                    " but received " + num((*v)[i]) + " at " + num(i));
+  const int64_t i = first_index_outside(v->data(), count, limit);
+  if (i >= 0)
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected indices in [0, " + num(limit) + ") in " + name +
+                                                  " but received " + num((*v)[i]) + " at " + num(i));
   return v;
 }
 

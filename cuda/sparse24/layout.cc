@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <algorithm>
+
 #include "fragments.h"
 
 namespace sk::sparse24 {
@@ -57,8 +59,9 @@ void from_cuda_layout(const uint16_t* values_cuda, const uint32_t* meta_cuda, in
   const CudaLayoutDims d = cuda_layout_dims(n, k);
   const int64_t groups = k / 4, half_pad = d.k_pad / 2, k_steps = d.k_pad / 32;
   // Padding rows of the last panel: zero values and code 0x4 (every byte 0x44), as the CPU compressor writes them.
-  memset(values_out, 0, static_cast<size_t>(sp24_value_count(n, k)) * sizeof(uint16_t));
-  memset(meta_out, kPadNibble * 0x11, static_cast<size_t>(sp24_meta_bytes(n, k)));
+  // fill_n, not memset: an empty weight passes null pointers, which memset may not take even for 0 bytes.
+  std::fill_n(values_out, sp24_value_count(n, k), uint16_t{0});
+  std::fill_n(meta_out, sp24_meta_bytes(n, k), static_cast<uint8_t>(kPadNibble * 0x11));
   for (int64_t r = 0; r < n; ++r)
     for (int64_t q = 0; q < groups; ++q) {
       for (int s = 0; s < 2; ++s) values_out[sp24_value_at(r, q, s, groups)] = values_cuda[r * half_pad + 2 * q + s];
@@ -71,7 +74,7 @@ void from_cuda_layout(const uint16_t* values_cuda, const uint32_t* meta_cuda, in
 
 void expand_dense(const uint16_t* values, const uint8_t* meta, int64_t n, int64_t k, uint16_t* dense_out) {
   const int64_t groups = k / 4;
-  memset(dense_out, 0, static_cast<size_t>(n) * static_cast<size_t>(k) * sizeof(uint16_t));
+  std::fill_n(dense_out, n * k, uint16_t{0});  // n · k may be 0 with dense_out null
   for (int64_t r = 0; r < n; ++r)
     for (int64_t q = 0; q < groups; ++q) {
       const unsigned code = sp24_code(meta, r, q, groups);

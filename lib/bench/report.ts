@@ -1,6 +1,6 @@
 /**
  * Reporting benchmark results: the machine's description, the printed table,
- * and the JSON (and optional SVG) files in `bench/results/`.
+ * and the JSON (and optional SVG) files in the `--out` folder.
  * @internal
  * @module
  */

@@ -115,7 +115,8 @@ export function formatInfo(r: InfoReport): string {
     ...Object.entries(r.cpu.kernels).map(([op, k]): [string, string] => [`kernel ${op}`, k]),
     ['threads', String(r.cpu.threads)],
     ['cuda', cuda],
-    ...(r.cuda.cusparselt ? ([['sparse 2:4', r.cuda.cusparselt]] as [string, string][]) : []),
+    // cuSPARSELt's state (and how to install it) matters only where a CUDA device can use it.
+    ...(r.cuda.available && r.cuda.cusparselt ? ([['sparse 2:4', r.cuda.cusparselt]] as [string, string][]) : []),
     ['devices', devs.join('; ')],
   ]
   const width = Math.max(...lines.map(([k]) => k.length))

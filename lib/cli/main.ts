@@ -8,6 +8,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 
+import { sparsekitVersion } from '../bench/report.js'
 import { SparsekitError } from '../errors.js'
 import { runBench, UsageError } from './bench.js'
 import { collectInfo, formatInfo } from './info.js'
@@ -27,9 +28,10 @@ bench options:
   --json            print the results as one JSON document instead of tables
   --plot            also write an SVG bar chart beside each JSON file
   --suite NAME      run only this suite; repeat for several (default: all)
-  --out DIR         directory for result files (default bench/results)
+  --out DIR         directory for result files (default bench/out)
 
   -h, --help        show this help
+  -v, --version     print the version
 `
 
 function usageError(message: string): never {
@@ -60,6 +62,10 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === undefined) usageError('missing command')
   if (command === '-h' || command === '--help' || command === 'help') return help()
+  if (command === '-v' || command === '--version') {
+    process.stdout.write(`${sparsekitVersion()}\n`)
+    return 0
+  }
   if (command === 'info') {
     const values = parse('info', rest, { json: { type: 'boolean' } })
     if (values.help) return help()
@@ -74,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       plot: { type: 'boolean', default: false },
       suite: { type: 'string', multiple: true, default: [] },
-      out: { type: 'string', default: 'bench/results' },
+      out: { type: 'string', default: 'bench/out' },
     })
     if (values.help) return help()
     const device = values.device as string
@@ -91,16 +97,20 @@ async function main(argv: string[]): Promise<number> {
   return usageError(`unknown command '${command}'`)
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2))
-} catch (err) {
-  if (err instanceof UsageError) {
-    process.stderr.write(`sparsekit: ${err.message}\nRun 'sparsekit --help' for usage.\n`)
-    process.exitCode = 2
-  } else {
-    // A SparsekitError's message already says what to do (e.g. why CUDA is unavailable).
-    const message = err instanceof SparsekitError ? `${err.message} [${err.code}]` : err instanceof Error ? (err.stack ?? err.message) : String(err)
-    process.stderr.write(`sparsekit: ${message}\n`)
-    process.exitCode = 1
-  }
-}
+// No top-level await: lib/ compiles to CommonJS.
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`sparsekit: ${err.message}\nRun 'sparsekit --help' for usage.\n`)
+      process.exitCode = 2
+    } else {
+      // A SparsekitError's message already says what to do (e.g. why CUDA is unavailable).
+      const message = err instanceof SparsekitError ? `${err.message} [${err.code}]` : err instanceof Error ? (err.stack ?? err.message) : String(err)
+      process.stderr.write(`sparsekit: ${message}\n`)
+      process.exitCode = 1
+    }
+  },
+)

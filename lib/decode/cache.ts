@@ -108,6 +108,11 @@ export class KVCache {
   #handle: KvHandle | null
   readonly #lengths: number[]
 
+  /** A brand check: only a cache KVCache.create() made is a KVCache (not `Object.create(KVCache.prototype)`). */
+  static [Symbol.hasInstance](v: unknown): v is KVCache {
+    return typeof v === 'object' && v !== null && #handle in v
+  }
+
   private constructor(o: Required<Omit<KVCacheOptions, 'device'>>, device: Device, backend: Backend, handle: KvHandle) {
     this.batch = o.batch
     this.kvHeads = o.kvHeads

@@ -4,7 +4,7 @@
  * and partial blocks (a token rule decides: causal, window, sink, document ids).
  * @module
  */
-import { invalidArgument, shapeError, SparsekitError } from '../errors.js'
+import { allocating, invalidArgument, shapeError, SparsekitError } from '../errors.js'
 import type { NativeMask } from '../native.js'
 import { checkInt, checkOptions } from '../validate.js'
 import {
@@ -61,6 +61,11 @@ export class BlockMask {
   /** ceil(qLen / qBlock). */ readonly nQBlocks: number
   /** ceil(kvLen / kvBlock). */ readonly nKvBlocks: number
   readonly #p: MaskParts
+
+  /** A brand check: only a mask a builder made is a BlockMask (not `Object.create(BlockMask.prototype)`). */
+  static [Symbol.hasInstance](v: unknown): v is BlockMask {
+    return typeof v === 'object' && v !== null && #p in v
+  }
 
   private constructor(p: MaskParts) {
     this.#p = p
@@ -134,8 +139,8 @@ export class BlockMask {
    */
   static documents(opts: { prefix?: number; lengths: readonly number[]; query?: number; blockSize: BlockSize }): BlockMask {
     const o = checkOptions('options', opts, ['prefix', 'lengths', 'query', 'blockSize'])
-    const layout = documentLayout(o.prefix, o.lengths, o.query)
-    return new BlockMask(buildDocuments(layout, parseBlockSize(o.blockSize)))
+    const bs = parseBlockSize(o.blockSize)
+    return new BlockMask(buildDocuments(documentLayout(o.prefix, o.lengths, o.query, bs), bs))
   }
 
   /**
@@ -267,7 +272,7 @@ export class BlockMask {
    */
   get kvIndices(): Int32Array {
     const p = this.#p, nK = p.nKvBlocks
-    const out = new Int32Array(p.fullIdx.length).fill(-1)
+    const out = allocating('kvIndices', () => new Int32Array(p.fullIdx.length)).fill(-1)
     for (let row = 0; row < p.fullNum.length; row++) {
       const base = row * nK, nf = p.fullNum[row]!, np = p.partialNum[row]!
       for (let f = 0, q = 0, o = base; f < nf || q < np; ) {
@@ -333,7 +338,7 @@ export class BlockMask {
    * ```
    */
   toDense(): DenseBlocks {
-    const p = this.#p, nK = p.nKvBlocks, bits = new Uint8Array(p.fullIdx.length)
+    const p = this.#p, nK = p.nKvBlocks, bits = allocating('the dense bits', () => new Uint8Array(p.fullIdx.length))
     for (let row = 0; row < p.fullNum.length; row++) {
       const base = row * nK
       for (let f = 0; f < p.fullNum[row]!; f++) bits[base + p.fullIdx[base + f]!] = 1
@@ -385,7 +390,7 @@ export class BlockMask {
 
 /** A copy of idx with −1 after each row's `num` entries. */
 function padded(num: Int32Array, idx: Int32Array, nK: number): Int32Array {
-  const out = idx.slice()
+  const out = allocating('the padded indices', () => idx.slice())
   for (let row = 0; row < num.length; row++) out.fill(-1, row * nK + num[row]!, (row + 1) * nK)
   return out
 }

@@ -6,9 +6,9 @@
  * @internal
  * @module
  */
-import { invalidArgument, shapeError, SparsekitError } from '../errors.js'
+import { allocating, invalidArgument, shapeError, SparsekitError } from '../errors.js'
 import type { NativeMask } from '../native.js'
-import { checkInt, is } from '../validate.js'
+import { checkInt, is, lengthOf } from '../validate.js'
 import {
   classifyCausal, classifyCausalDocuments, classifyStreaming, classifyWindow,
   kAbsent, kFull, kSegPrefix, kSegQuery, RuleKind, type RuleSet,
@@ -88,6 +88,22 @@ export function checkLen(name: string, v: unknown): number {
 }
 
 /**
+ * The block count of a mask for these sizes, checked before anything of that
+ * size is allocated or looped over.
+ * @throws ERR_SK_SHAPE beyond 2^28 blocks in all.
+ * @example
+ * ```ts
+ * checkBlockCount(1, 1, 1000, 1000, { q: 128, kv: 128 }) // 64
+ * ```
+ */
+export function checkBlockCount(batch: number, heads: number, qLen: number, kvLen: number, bs: { q: number; kv: number }): number {
+  const blocks = batch * heads * Math.ceil(qLen / bs.q) * Math.ceil(kvLen / bs.kv)
+  if (blocks > kMaxBlocks)
+    throw shapeError('qLen, kvLen and blockSize', `at most ${kMaxBlocks} blocks (batch × heads × query blocks × key blocks)`, blocks)
+  return blocks
+}
+
+/**
  * Empty parts (no block kept) for the given sizes. Index arrays stay zero past
  * each row's count: untouched pages of a fresh array cost nothing, and filling
  * them would double the build time of a sparse mask.
@@ -98,16 +114,15 @@ export function checkLen(name: string, v: unknown): number {
  * ```
  */
 export function emptyParts(batch: number, heads: number, qLen: number, kvLen: number, bs: { q: number; kv: number }): MaskParts {
+  const blocks = checkBlockCount(batch, heads, qLen, kvLen, bs)
   const nQBlocks = Math.ceil(qLen / bs.q), nKvBlocks = Math.ceil(kvLen / bs.kv)
-  const rows = batch * heads * nQBlocks, blocks = rows * nKvBlocks
-  if (blocks > kMaxBlocks)
-    throw shapeError('qLen, kvLen and blockSize', `at most ${kMaxBlocks} blocks (batch × heads × query blocks × key blocks)`, blocks)
-  return {
+  const rows = batch * heads * nQBlocks
+  return allocating(`the index arrays of a mask of ${blocks} blocks`, () => ({
     batch, heads, qLen, kvLen, qBlock: bs.q, kvBlock: bs.kv, nQBlocks, nKvBlocks,
     fullNum: new Int32Array(rows), fullIdx: new Int32Array(blocks),
     partialNum: new Int32Array(rows), partialIdx: new Int32Array(blocks),
     rules: null, ruleKeepsFull: true, ruleDropsAbsent: true,
-  }
+  }))
 }
 
 /**
@@ -228,14 +243,15 @@ export interface DocumentLayout {
 }
 
 /**
- * The token layout of documents({ prefix, lengths, query }).
- * @throws ERR_SK_INVALID_ARGUMENT for negative or non-integer lengths, ERR_SK_SHAPE for an empty or too long layout.
+ * The token layout of documents({ prefix, lengths, query }) for block sizes `bs`.
+ * @throws ERR_SK_INVALID_ARGUMENT for negative or non-integer lengths, ERR_SK_SHAPE for an empty or too long
+ *   layout or one of more than 2^28 blocks (checked before the per-token arrays are made).
  * @example
  * ```ts
- * documentLayout(2, [3, 1], 2).seg // Int32Array [-1, -1, 0, 0, 0, 1, -2, -2]
+ * documentLayout(2, [3, 1], 2, { q: 16, kv: 16 }).seg // Int32Array [-1, -1, 0, 0, 0, 1, -2, -2]
  * ```
  */
-export function documentLayout(prefix: unknown, lengths: unknown, query: unknown): DocumentLayout {
+export function documentLayout(prefix: unknown, lengths: unknown, query: unknown, bs: { q: number; kv: number }): DocumentLayout {
   const pre = prefix === undefined ? 0 : checkInt('prefix', prefix, 0, kMaxLen)
   const qry = query === undefined ? 0 : checkInt('query', query, 0, kMaxLen)
   if (!Array.isArray(lengths)) throw invalidArgument('lengths', 'an array of non-negative integers', lengths)
@@ -248,7 +264,9 @@ export function documentLayout(prefix: unknown, lengths: unknown, query: unknown
   total += qry
   if (total < 1 || total > kMaxLen)
     throw shapeError('prefix + lengths + query', `a total from 1 to ${kMaxLen} tokens`, total)
-  const seg = new Int32Array(total), starts = new Int32Array(lengths.length)
+  checkBlockCount(1, 1, total, total, bs)
+  const seg = allocating(`the segment ids of ${total} tokens`, () => new Int32Array(total))
+  const starts = new Int32Array(lengths.length)
   seg.fill(kSegPrefix, 0, pre)
   let at = pre
   lengths.forEach((n: number, d: number) => {
@@ -341,16 +359,17 @@ export function buildFromBlocks(
  * ```
  */
 export function buildFromDense(bits: unknown, dims: unknown, qLen: number, kvLen: number, bs: { q: number; kv: number }): MaskParts {
-  if (!(bits instanceof Uint8Array)) throw invalidArgument('bits', 'a Uint8Array of 0/1 per block', bits)
+  if (!is.uint8Array(bits)) throw invalidArgument('bits', 'a Uint8Array of 0/1 per block', bits)
   if (!Array.isArray(dims) || (dims.length !== 2 && dims.length !== 4) || !dims.every((d) => is.integer(d) && d >= 1))
     throw shapeError('dims', '[nQBlocks, nKvBlocks] or [batch, heads, nQBlocks, nKvBlocks] of positive integers', dims)
   const [batch, heads, nQ, nK] = (dims.length === 2 ? [1, 1, ...dims] : dims) as number[]
   const wantQ = Math.ceil(qLen / bs.q), wantK = Math.ceil(kvLen / bs.kv)
   if (nQ !== wantQ || nK !== wantK)
     throw shapeError('dims', `${wantQ} query blocks × ${wantK} key blocks (qLen ${qLen} / ${bs.q}, kvLen ${kvLen} / ${bs.kv}, rounded up)`, dims)
+  // bits against dims before the mask's arrays are made: dims may ask for far more blocks than bits holds.
+  const blocks = checkBlockCount(batch!, heads!, qLen, kvLen, bs)
+  if (lengthOf(bits) !== blocks) throw shapeError('bits', `${blocks} entries (the product of dims [${dims.join(', ')}])`, bits)
   const p = emptyParts(batch!, heads!, qLen, kvLen, bs)
-  if (bits.length !== p.fullIdx.length)
-    throw shapeError('bits', `${p.fullIdx.length} entries (the product of dims [${dims.join(', ')}])`, bits)
   const bad = bits.findIndex((v) => v > 1)
   if (bad >= 0) throw invalidArgument(`bits[${bad}]`, '0 or 1', bits[bad])
   const rows = p.fullNum.length

@@ -8,7 +8,7 @@
  * @module
  */
 import { invalidArgument, shapeError } from '../errors.js'
-import { checkInt, checkOptions } from '../validate.js'
+import { checkInt, checkOptions, is, lengthOf } from '../validate.js'
 import { type BlockSize, checkLen, emptyParts, kMaxBatchHeads, type MaskParts, parseBlockSize } from './builders.js'
 import { RuleKind } from './rules.js'
 
@@ -44,7 +44,7 @@ export function permutedCausalParts(opts: PermutedCausalOptions): MaskParts {
   let keep: { bits: Uint8Array; batch: number } | undefined
   if (o.keep !== undefined) {
     const n = batch * headsQ * Math.ceil(qLen / bs.q) * Math.ceil(kvLen / bs.kv)
-    if (!(o.keep instanceof Uint8Array) || o.keep.length !== n)
+    if (!is.uint8Array(o.keep) || lengthOf(o.keep) !== n)
       throw invalidArgument('keep', `a Uint8Array of ${n} blocks [batch, headsQ, nQBlocks, nKvBlocks]`, o.keep)
     keep = { bits: o.keep, batch }
   }
@@ -61,8 +61,8 @@ export function permutedCausalParts(opts: PermutedCausalOptions): MaskParts {
  * ```
  */
 export function checkPermutation(name: string, perm: unknown, rows: number, len: number): Int32Array {
-  if (!(perm instanceof Int32Array)) throw invalidArgument(name, 'an Int32Array', perm)
-  if (perm.length !== rows * len) throw shapeError(`${name}.length`, `${rows * len} (${rows} rows of ${len})`, perm.length)
+  if (!is.int32Array(perm)) throw invalidArgument(name, 'an Int32Array', perm)
+  if (lengthOf(perm) !== rows * len) throw shapeError(`${name}.length`, `${rows * len} (${rows} rows of ${len})`, lengthOf(perm))
   const seen = new Uint8Array(len)
   for (let r = 0; r < rows; r++) {
     seen.fill(0)

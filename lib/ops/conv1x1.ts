@@ -7,7 +7,7 @@
 import { dtypeError, invalidArgument, shapeError, SparsekitError, deviceError } from '../errors.js'
 import { runCsr } from '../sparse/csr.js'
 import { SparseWeight } from '../sparse/weight.js'
-import { empty, liveStorage, Tensor } from '../tensor.js'
+import { empty, filling, liveStorage, Tensor } from '../tensor.js'
 import { checkOptions, is } from '../validate.js'
 
 /**
@@ -77,7 +77,7 @@ export function clampOf(name: string, a: unknown): { min: number; max: number } 
  * using y = await sk.conv1x1(x, sw, null, { activation: 'relu6' }) // [1, 256, 28, 28]
  * ```
  */
-export async function conv1x1(x: Tensor, w: SparseWeight, bias?: Tensor | null, options?: Conv1x1Options): Promise<Tensor> {
+export function conv1x1(x: Tensor, w: SparseWeight, bias?: Tensor | null, options?: Conv1x1Options): Promise<Tensor> {
   const opts = checkOptions('options', options, ['activation', 'layout'] as const)
   if (opts.layout !== undefined && opts.layout !== 'nchw') {
     if (opts.layout === 'nhwc')
@@ -107,12 +107,6 @@ export async function conv1x1(x: Tensor, w: SparseWeight, bias?: Tensor | null, 
   if (cin > 0 && pixels > 0 && (cin - 1) * pixels > 2 ** 31 - 1)
     throw new SparsekitError('ERR_SK_UNSUPPORTED', `Expected C·H·W below 2^31 for x but received ${cin}·${pixels}`)
   const out = empty('float32', [batch, cout, height, width], batch * cout * pixels, { kind: 'cpu' })
-  if (out.size === 0) return out
-  try {
-    await runCsr(w, x, b, out, { layout: 0, batch, m: pixels, min, max })
-    return out
-  } catch (err) {
-    out.dispose()
-    throw err
-  }
+  if (out.size === 0) return Promise.resolve(out)
+  return filling(out, () => runCsr(w, x, b, out, { layout: 0, batch, m: pixels, min, max }))
 }

@@ -13,7 +13,7 @@ import { linearCsr } from '../sparse/csr.js'
 import { linear24Cpu } from '../sparse/nm24.js'
 import { kCudaLinearTypes, linear24Cuda, linearDenseCuda } from '../sparse/nm24-cuda.js'
 import { SparseWeight, type SparseFormat } from '../sparse/weight.js'
-import { empty, isTensor, liveStorage, type Storage, Tensor } from '../tensor.js'
+import { empty, filling, isTensor, liveStorage, type Storage, Tensor } from '../tensor.js'
 
 /** Weight dtypes the linear kernels read (converted to float32 as they load). */
 const kWeightTypes: readonly DType[] = ['float32', 'float16', 'bfloat16']
@@ -130,15 +130,7 @@ export function linear(x: Tensor, w: Tensor | SparseWeight, bias?: Tensor | null
   const b = bias ?? null
   const out = empty(p.outType, p.outDims, p.m * p.n, p.device)
   if (p.m === 0 || p.n === 0) return Promise.resolve(out)
-  const fail = (err: unknown): never => {
-    out.dispose()
-    throw err
-  }
-  try {
-    return run(p, x, w, b, out).then(() => out, fail)
-  } catch (err) {
-    return fail(err)
-  }
+  return filling(out, () => run(p, x, w, b, out))
 }
 
 function run(p: Plan, x: Tensor, w: Tensor | SparseWeight, bias: Tensor | null, out: Tensor): Promise<void> {

@@ -8,7 +8,7 @@
  * and masks are built. The permuted attention itself runs on the tensors' device.
  * @module
  */
-import { invalidArgument, SparsekitError } from '../errors.js'
+import { allocating, invalidArgument, SparsekitError } from '../errors.js'
 import { BlockMask } from '../mask/index.js'
 import { checkPermutation } from '../mask/permuted.js'
 import { blockScores, checkQkv, gatherRows, type PrefillShape } from '../prefill/native.js'
@@ -138,7 +138,7 @@ async function permutationOf(q: Tensor, k: Tensor, s: PrefillShape, blockSize: n
   const dims: [number, number, number] = [s.batch, s.headsKv, s.seq]
   const order = { batch: s.batch, headsQ: s.headsQ, headsKv: s.headsKv, seq: s.seq, keyCount: nC, segment: seg }
   if (nC === 0 || s.batch === 0) { // no complete segment: every key stays in place
-    const indices = new Int32Array(s.batch * s.headsKv * s.seq)
+    const indices = allocating('the permutation', () => new Int32Array(s.batch * s.headsKv * s.seq))
     for (let i = 0; i < indices.length; i++) indices[i] = i % s.seq
     return { indices, dims }
   }

@@ -6,7 +6,7 @@ import { dtypeId } from '../dtype.js'
 import { callNative, dtypeError, invalidArgument, shapeError } from '../errors.js'
 import { cpuBinding } from '../native.js'
 import { kSparse24Types } from '../sparse/nm24.js'
-import { hostTensor, liveStorage, type Tensor } from '../tensor.js'
+import { filling, hostTensor, liveStorage, type Tensor } from '../tensor.js'
 import { checkInt, checkOptions } from '../validate.js'
 
 /** Options of {@link prune}. */
@@ -51,13 +51,7 @@ export function prune(w: Tensor, options: PruneOptions): Promise<Tensor> {
   if (s.kind !== 'cpu') return pruneOnHost(w, { n, m })
   const out = hostTensor(w.type, w.dims, w.size, false)
   if (w.size === 0) return Promise.resolve(out)
-  return callNative(() => cpuBinding().sparse24(0, { dtype: dtypeId(w.type), rows, k, n, m }, s.data, out.data)).then(
-    () => out,
-    (err: unknown) => {
-      out.dispose()
-      throw err
-    },
-  )
+  return filling(out, () => callNative(() => cpuBinding().sparse24(0, { dtype: dtypeId(w.type), rows, k, n, m }, s.data, out.data)))
 }
 
 /** prune() of a CUDA weight through the CPU kernel (the checks already ran). */

@@ -86,7 +86,7 @@ export function sparsify(w: Tensor, options: SparsifyOptions): Promise<SparseWei
   if (options === undefined) throw invalidArgument('options', "an options object { format }", options)
   const opts = checkOptions('options', options, ['format', 'sparsity', 'blocks'] as const)
   const format = canonicalFormat(opts.format)
-  const build = kSparsifiers[format]
+  const build = Object.hasOwn(kSparsifiers, format) ? kSparsifiers[format] : undefined // never Object.prototype's members ('__proto__', 'constructor')
   if (!build) throw new SparsekitError('ERR_SK_UNSUPPORTED', `Expected one of the formats ${Object.keys(kSparsifiers).join(', ')} for options.format but received '${format}'`)
   return build(w, { ...(opts as SparsifyOptions), format })
 }

@@ -10,7 +10,7 @@
  */
 import { type Device, sameDevice } from '../device.js'
 import { type DType, dtypeBytes, dtypeId } from '../dtype.js'
-import { callNative, dtypeError, shapeError, SparsekitError } from '../errors.js'
+import { allocating, callNative, dtypeError, shapeError, SparsekitError } from '../errors.js'
 import { type BlockScoresArgs, cpuBinding, type CudaBinding, cudaBinding } from '../native.js'
 import { empty, liveStorage, type Storage, Tensor } from '../tensor.js'
 
@@ -47,10 +47,12 @@ function cuda(): CudaBinding {
  * const s = checkQkv(q, k, v)
  * ```
  */
-export function checkQkv(q: unknown, k: unknown, v?: unknown): PrefillShape {
+export function checkQkv(q: unknown, k: unknown, ...rest: [v: unknown] | []): PrefillShape {
+  // Passed, v is checked even when undefined: an op that takes v must never run without one.
+  const hasV = rest.length > 0, v = rest[0]
   const device = deviceOf(liveStorage(q, 'q'))
   sameDevice(device, deviceOf(liveStorage(k, 'k')), 'k')
-  if (v !== undefined) sameDevice(device, deviceOf(liveStorage(v, 'v')), 'v')
+  if (hasV) sameDevice(device, deviceOf(liveStorage(v, 'v')), 'v')
   const qt = q as Tensor, kt = k as Tensor
   if (!kTypes.includes(qt.type)) throw dtypeError('q.type', kTypes.join(', '), qt.type)
   if (device.kind === 'cuda' && !kCudaTypes.includes(qt.type))
@@ -65,7 +67,7 @@ export function checkQkv(q: unknown, k: unknown, v?: unknown): PrefillShape {
     throw shapeError('k.dims', `key heads that divide q's ${headsQ} heads (GQA / MQA)`, kt.dims)
   if (kb !== batch || kd !== headDim) throw shapeError('k.dims', `batch ${batch} and head dim ${headDim} (q's)`, kt.dims)
   if (kvSeq !== seq) throw shapeError('k.dims', `the sequence length of q (${seq}): prefill takes equal lengths`, kt.dims)
-  if (v !== undefined) {
+  if (hasV) {
     const vt = v as Tensor
     if (vt.type !== qt.type) throw dtypeError('v.type', `${qt.type} (q's type)`, vt.type)
     if (vt.dims.length !== 4 || vt.dims.some((d, i) => d !== kt.dims[i])) throw shapeError('v.dims', `[${kt.dims.join(', ')}] (k's dims)`, vt.dims)
@@ -90,7 +92,7 @@ export async function blockScores(
   o: Pick<BlockScoresArgs, 'method' | 'block' | 'stride' | 'segmentBlocks' | 'keyCount' | 'causal'>,
 ): Promise<Float32Array> {
   const nb = Math.ceil(s.seq / o.block)
-  const out = new Float32Array(s.batch * s.headsQ * (o.method === 3 ? s.seq : nb * nb))
+  const out = allocating('the block scores', () => new Float32Array(s.batch * s.headsQ * (o.method === 3 ? s.seq : nb * nb)))
   if (out.length === 0) return out
   const args: BlockScoresArgs = {
     dtype: dtypeId(s.type), ...o, batch: s.batch, headsQ: s.headsQ, headsKv: s.headsKv, seq: s.seq, headDim: s.headDim,

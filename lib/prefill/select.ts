@@ -8,11 +8,11 @@
  * @internal
  * @module
  */
-import { callNative } from '../errors.js'
+import { allocating, callNative } from '../errors.js'
 import { cpuBinding, type SelectBlocksArgs } from '../native.js'
 
 async function select(scores: Float32Array, rows: number, sinkBlock: Int32Array | null, args: SelectBlocksArgs): Promise<Uint8Array> {
-  const bits = new Uint8Array(rows * args.nb)
+  const bits = allocating('the selected blocks', () => new Uint8Array(rows * args.nb))
   await callNative(() => cpuBinding().selectBlocks(scores, sinkBlock, bits, args))
   return bits
 }
@@ -77,7 +77,7 @@ export function selectPermuted(
 export async function segmentOrder(
   importance: Float32Array, d: { batch: number; headsQ: number; headsKv: number; seq: number; keyCount: number; segment: number },
 ): Promise<Int32Array> {
-  const indices = new Int32Array(d.batch * d.headsKv * d.seq)
+  const indices = allocating('the permutation', () => new Int32Array(d.batch * d.headsKv * d.seq))
   await callNative(() => cpuBinding().segmentOrder(importance, indices, d))
   return indices
 }

@@ -101,9 +101,13 @@ const ratio = (a: number, b: number) => (b === 0 ? 1 : a / b)
  * console.log(sw.format, sw.density) // 'csr' 0.1
  * ```
  */
-export async function sparsifyCsr(w: Tensor, options?: CsrOptions): Promise<SparseWeight> {
+export function sparsifyCsr(w: Tensor, options?: CsrOptions): Promise<SparseWeight> {
   const { n, k, data } = checkWeight(w)
-  const opts = checkCsrOptions(options)
+  return packCsr(data, n, k, checkCsrOptions(options))
+}
+
+/** Prunes (when asked), analyses and packs a checked float32 [n, k] weight. */
+async function packCsr(data: Float32Array, n: number, k: number, opts: { sparsity: number; blocks: CsrBlockSize | 'auto' }): Promise<SparseWeight> {
   const source = opts.sparsity > 0 ? await pruneByMagnitude(data, n, k, opts.sparsity) : data
   const binding = cpuBinding()
   const a = new Float64Array(14)

@@ -8,9 +8,10 @@
  */
 import { type Device, deviceName, parseDevice } from '../device.js'
 import { type DType, dtypeId } from '../dtype.js'
-import { callNative, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
+import { allocating, callNative, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
 import { cudaBinding, type CudaBinding, type DeviceBuffer, type CudaLinearArgs } from '../native.js'
 import { empty, liveStorage, type Tensor } from '../tensor.js'
+import { is } from '../validate.js'
 import { sparse24MetaBytes, sparse24ValueCount, sparsify24Cpu } from './nm24.js'
 import { SparseWeight, type SparseWeightParts } from './weight.js'
 
@@ -110,8 +111,8 @@ export async function sparsify24CudaFromCpuLayout(
   options: Sparsify24CudaOptions = {},
 ): Promise<SparseWeight> {
   checkHalfType('type', type)
-  if (!(values instanceof Uint16Array)) throw invalidArgument('values', 'a Uint16Array of float16 / bfloat16 bits', values)
-  if (!(meta instanceof Uint8Array)) throw invalidArgument('meta', 'a Uint8Array of 2:4 nibbles', meta)
+  if (!is.uint16Array(values)) throw invalidArgument('values', 'a Uint16Array of float16 / bfloat16 bits', values)
+  if (!is.uint8Array(meta)) throw invalidArgument('meta', 'a Uint8Array of 2:4 nibbles', meta)
   if (!Array.isArray(dims) || dims.length !== 2 || !dims.every((d) => Number.isInteger(d) && d >= 0 && d <= 2 ** 31 - 1))
     throw shapeError('dims', '[N, K] with integers in [0, 2^31 - 1]', dims)
   const [n, k] = dims
@@ -179,8 +180,12 @@ async function compressWithCusparseLt(b: CudaBinding, dense: Uint16Array, type: 
  * then uploaded in the CUDA layout, with a cuSPARSELt copy when it is in use.
  * @internal
  */
-export async function sparsify24Cuda(w: Tensor): Promise<SparseWeight> {
+export function sparsify24Cuda(w: Tensor): Promise<SparseWeight> {
   checkHalfType('w.type', w.type)
+  return compressOnHost(w)
+}
+
+async function compressOnHost(w: Tensor): Promise<SparseWeight> {
   const host = await w.to('cpu')
   try {
     const cpu = await sparsify24Cpu(host)
@@ -201,7 +206,7 @@ async function denseFromCudaLayout(values: Tensor, meta: Tensor, type: DType, n:
   const words = new Uint32Array(((await meta.getData()) as Int32Array).buffer)
   const kPad = values.dims[1] * 2
   const kSteps = kPad / 32
-  const dense = new Uint16Array(n * k)
+  const dense = allocating(`${n * k} dense weights`, () => new Uint16Array(n * k))
   for (let r = 0; r < n; ++r) {
     const g = r % 8, halfShift = r % 16 < 8 ? 0 : 16
     for (let q = 0; q < k / 4; ++q) {

@@ -5,7 +5,7 @@
  * @internal
  * @module
  */
-import { callNative } from '../errors.js'
+import { allocating, callNative } from '../errors.js'
 import { cpuBinding } from '../native.js'
 
 /**
@@ -14,7 +14,7 @@ import { cpuBinding } from '../native.js'
  * threshold are zeroed in index order; NaN is never pruned). `sparsity` is in [0, 1).
  */
 export async function pruneByMagnitude(w: Float32Array, n: number, k: number, sparsity: number): Promise<Float32Array> {
-  const out = new Float32Array(n * k)
+  const out = allocating(`a pruned copy of ${n * k} weights`, () => new Float32Array(n * k))
   await callNative(() => cpuBinding().spmmPrune(w, n, k, out, Math.round(sparsity * n * k)))
   return out
 }

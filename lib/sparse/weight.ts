@@ -60,6 +60,11 @@ export class SparseWeight {
   readonly nnz: number
   #parts: SparseWeightParts | null
 
+  /** A brand check: only a weight sparsify() made is a SparseWeight (not `Object.create(SparseWeight.prototype)`). */
+  static [Symbol.hasInstance](v: unknown): v is SparseWeight {
+    return typeof v === 'object' && v !== null && #parts in v
+  }
+
   /** @internal Use {@link sparsify}. */
   constructor(parts: SparseWeightParts) {
     this.format = parts.format

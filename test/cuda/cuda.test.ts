@@ -4,12 +4,12 @@
 // randn equal to the CPU's, and argument checks against a real device.
 // Skipped, with the reason printed, where no CUDA device is usable.
 import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import { cpuBinding, cudaBinding, cudaUnavailableReason, type CudaBinding, type DeviceBuffer } from '../../lib/native.js'
+import { addonPath } from '../fixtures/cuda-addon.js'
 import { thrownCode } from '../fixtures/expect-errors.js'
 
 const cuda = cudaBinding()
@@ -178,8 +178,7 @@ describe.skipIf(!hasCuda)('cuda: device and allocator', () => {
         console.log(JSON.stringify({ before, live, after }))
       }
       setImmediate(step)`
-    const addon = fileURLToPath(new URL('../../build-cuda/Release/sparsekit_cuda.node', import.meta.url))
-    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { env: { ...process.env, ADDON: addon }, encoding: 'utf8', timeout: 60_000 })
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { env: { ...process.env, ADDON: addonPath }, encoding: 'utf8', timeout: 60_000 })
     expect(r.status, r.stderr).toBe(0)
     const m = JSON.parse(r.stdout.trim()) as { before: number; live: number; after: number }
     expect(m.live).toBe(m.before + 100)

@@ -5,7 +5,7 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
+#include "../x86-intrinsics.h"
 #pragma GCC diagnostic pop
 
 #define SK_ISA_NAMESPACE avx512

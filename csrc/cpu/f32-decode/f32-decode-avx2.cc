@@ -1,6 +1,6 @@
 // AVX2 decode: 8 lanes; tiles of 4 query rows × 2 vectors (8 accumulators
 // of 16 ymm). Built with -mavx2 -mfma -mf16c (binding.gyp, sk_cpu_avx2).
-#include <immintrin.h>
+#include "../x86-intrinsics.h"
 
 #define SK_ISA_NAMESPACE avx2
 #define SK_VEC_WIDTH 8

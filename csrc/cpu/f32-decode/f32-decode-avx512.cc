@@ -1,13 +1,7 @@
 // AVX-512 decode: 16 lanes (a page row of 16 tokens per vector); tiles of 6
 // query rows × 4 vectors (24 accumulators of 32 zmm). Built with -mavx512f
 // -mavx512bw -mavx512vl … (binding.gyp, sk_cpu_avx512).
-// GCC 12 warns that _mm512_undefined_ps() is uninitialized inside its own
-// intrinsics (GCC PR105593, fixed in 13); the intrinsics are fine.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "../x86-intrinsics.h"
 
 #define SK_ISA_NAMESPACE avx512
 #define SK_VEC_WIDTH 16

@@ -1,7 +1,7 @@
 // AVX2 vector ops for the linear kernels (f32-gemm, f32-sp24): 8 float lanes.
 // Included only by files built with -mavx2 -mfma -mf16c (sk_cpu_avx2).
 #pragma once
-#include <immintrin.h>
+#include "../x86-intrinsics.h"
 #include <stdint.h>
 
 namespace sk::cpu::avx2 {

@@ -1,6 +1,6 @@
 // AVX2 + FMA vectors of 8 floats (built with -mavx2 -mfma: sk_cpu_avx2).
 #pragma once
-#include <immintrin.h>
+#include "../x86-intrinsics.h"
 #define SK_ISA_NAMESPACE avx2
 #include "f32-spmm-impl.h"
 

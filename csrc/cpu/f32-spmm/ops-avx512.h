@@ -1,6 +1,6 @@
 // AVX-512F vectors of 16 floats (built with -mavx512f ...: sk_cpu_avx512).
 #pragma once
-#include <immintrin.h>
+#include "../x86-intrinsics.h"
 #define SK_ISA_NAMESPACE avx512
 #include "f32-spmm-impl.h"
 

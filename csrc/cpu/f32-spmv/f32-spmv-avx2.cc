@@ -7,7 +7,7 @@
 // alternated): vgatherdps 870–950 us, inserts 680–710 us with int32 columns,
 // 630–720 us with uint16. The linear op at M 1 (two threads, weights rotated
 // through DRAM) went from 0.73 ms to 0.53 ms.
-#include <immintrin.h>
+#include "../x86-intrinsics.h"
 #define SK_ISA_NAMESPACE avx2
 #include "f32-spmv-impl.h"
 #include "f32-spmv.h"

@@ -1,7 +1,7 @@
 // sk_f32_spmv{,16}_ukernel_1x{1,2,4}__avx512 (contract: f32-spmv.h). One-channel
 // rows gather 32 x values per step into two 16-lane sums (unmeasured here:
 // no AVX-512 CPU; Intel's gathers, unlike Zen 3's, beat scalar inserts).
-#include <immintrin.h>
+#include "../x86-intrinsics.h"
 #define SK_ISA_NAMESPACE avx512
 #include "f32-spmv-impl.h"
 #include "f32-spmv.h"

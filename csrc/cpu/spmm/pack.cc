@@ -137,7 +137,7 @@ bool sk_spmm_build_dmap(const int32_t* cols, int64_t blocks, int64_t k, int64_t 
 }
 
 bool sk_spmm_prune_magnitude(const float* w, int64_t length, int64_t count, float* out) {
-  memcpy(out, w, static_cast<size_t>(length) * sizeof(float));
+  std::copy_n(w, length, out);  // not memcpy: an empty weight's pointers are null, which memcpy may not take
   if (count <= 0) return true;
   std::vector<float> mags;
   try {

@@ -193,7 +193,9 @@ DecodeScratch decode_scratch(const sk_decode_params& p, const DecodeShape& s) {
     return here;
   };
   d.qp = part(pairs * s.rows * D * sizeof(float));
-  d.scores = part(p.method == SK_DECODE_QUEST ? static_cast<size_t>(p.batch * s.most_pages) * p.cache.kv_heads * sizeof(float) : 0);
+  const bool quest = p.method == SK_DECODE_QUEST;
+  d.bounds = part(quest ? pairs * 2 * D * sizeof(float) : 0);
+  d.scores = part(quest ? static_cast<size_t>(p.batch * s.most_pages) * p.cache.kv_heads * sizeof(float) : 0);
   d.sel_count = part(pairs * sizeof(int32_t));
   d.sel_pages = part(pairs * static_cast<size_t>(p.sel_stride) * sizeof(int32_t));
   d.states = part(static_cast<size_t>(s.splits) * pairs * s.rows * (D + 2) * sizeof(float));
@@ -214,11 +216,12 @@ void decode_forward(sk_decode_params p, const DecodeShape& s, void* scratch, cud
   const DecodeScratch d = decode_scratch(p, s);
   auto* base = static_cast<unsigned char*>(scratch);
   float* qp = reinterpret_cast<float*>(base + d.qp);
+  float* bounds = reinterpret_cast<float*>(base + d.bounds);
   float* scores = reinterpret_cast<float*>(base + d.scores);
   float* states = reinterpret_cast<float*>(base + d.states);
   p.sel_count = reinterpret_cast<int32_t*>(base + d.sel_count);
   p.sel_pages = reinterpret_cast<int32_t*>(base + d.sel_pages);
-  decode::select_pages(p, s.rows, s.most_pages, qp, scores, stream);
+  decode::select_pages(p, s.rows, s.most_pages, qp, bounds, scores, stream);
   const KvPageLayout lay = kv_page_layout(static_cast<int64_t>(sk_dtype_size(p.cache.type)), p.cache.kv_heads,
                                           p.cache.head_dim, p.cache.page_size);
   const dim3 grid(static_cast<unsigned>(s.splits), static_cast<unsigned>(p.cache.kv_heads * s.row_blocks),

@@ -27,11 +27,11 @@ struct DecodeShape {
 // Host only (p.lengths a host array here): needs no device. `multiprocessors` sizes the grid.
 DecodeShape decode_shape(const sk_decode_params& p, int multiprocessors);
 
-// A call's device scratch, byte offsets of each part: packed queries, Quest's
-// bounds, the selection (what the binding copies back when asked), the
+// A call's device scratch, byte offsets of each part: packed queries, their
+// sums for Quest, Quest's page bounds, the selection (what the binding copies back when asked), the
 // splits' softmax states.
 struct DecodeScratch {
-  size_t qp, scores, sel_count, sel_pages, states, bytes;
+  size_t qp, bounds, scores, sel_count, sel_pages, states, bytes;
 };
 DecodeScratch decode_scratch(const sk_decode_params& p, const DecodeShape& s);
 // The kernel the call runs, e.g. "sk_cuda_decode_split_bf16".

@@ -55,9 +55,20 @@ __global__ void pack_kernel(sk_decode_params p, int64_t rows, float* qp) {
   for (int64_t d = threadIdx.x; d < D; d += blockDim.x) dst[d] = Q::decode(q[d]) * (p.scale * kLog2e);
 }
 
+// bounds[(b · heads + g) · 2 + 0 / 1][d]: Σ over the KV head's rows of max(q, 0) and of min(q, 0),
+// so a page's Quest bound Σ_r Σ_d max(q·min, q·max) is Σ_d (pos·max + neg·min) (min ≤ max).
+__global__ void bounds_kernel(const float* qp, int64_t rows, int64_t D, float* bounds) {
+  const float* q = qp + blockIdx.x * rows * D;
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
+    float pos = 0.0f, neg = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) pos += fmaxf(q[r * D + d], 0.0f), neg += fminf(q[r * D + d], 0.0f);
+    bounds[blockIdx.x * 2 * D + d] = pos, bounds[(blockIdx.x * 2 + 1) * D + d] = neg;
+  }
+}
+
 // scores[(b · most + page) · heads + g], one CTA per (page, sequence), a warp per KV head.
 template <sk_dtype T>
-__global__ void quest_kernel(sk_decode_params p, KvPageLayout lay, int64_t rows, const float* qp, int64_t most, float* scores) {
+__global__ void quest_kernel(sk_decode_params p, KvPageLayout lay, const float* bounds, int64_t most, float* scores) {
   using C = Codec<T>;
   const int64_t b = blockIdx.y, pg = blockIdx.x, heads = p.cache.kv_heads, D = p.cache.head_dim;
   if (pg >= kv_pages_for(p.lengths[b], p.cache.page_size)) return;
@@ -66,12 +77,9 @@ __global__ void quest_kernel(sk_decode_params p, KvPageLayout lay, int64_t rows,
   const int lane = threadIdx.x % 32;
   for (int64_t g = threadIdx.x / 32; g < heads; g += blockDim.x / 32) {
     const auto* meta = reinterpret_cast<const typename C::Storage*>(base + lay.meta + g * lay.meta_head);
-    const float* q = qp + (b * heads + g) * rows * D;
+    const float* pos = bounds + (b * heads + g) * 2 * D;
     float acc = 0.0f;
-    for (int64_t d = lane; d < D; d += 32) {
-      const float lo = C::decode(meta[d]), hi = C::decode(meta[D + d]);
-      for (int64_t r = 0; r < rows; ++r) acc += fmaxf(q[r * D + d] * lo, q[r * D + d] * hi);
-    }
+    for (int64_t d = lane; d < D; d += 32) acc += pos[d] * C::decode(meta[D + d]) + pos[D + d] * C::decode(meta[d]);
     for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
     if (lane == 0) scores[(b * most + pg) * heads + g] = acc * scales[g];
   }
@@ -159,7 +167,8 @@ __global__ void __launch_bounds__(kSelectThreads) select_kernel(sk_decode_params
 
 }  // namespace
 
-void select_pages(const sk_decode_params& p, int64_t rows, int64_t most, float* qp, float* scores, cudaStream_t s) {
+void select_pages(const sk_decode_params& p, int64_t rows, int64_t most, float* qp, float* bounds, float* scores,
+                  cudaStream_t s) {
   const KvPageLayout lay = kv_page_layout(static_cast<int64_t>(sk_dtype_size(p.cache.type)), p.cache.kv_heads,
                                           p.cache.head_dim, p.cache.page_size);
   const unsigned qrows = static_cast<unsigned>(p.batch * p.heads_q * p.seq_q);
@@ -169,12 +178,13 @@ void select_pages(const sk_decode_params& p, int64_t rows, int64_t most, float* 
     default: pack_kernel<Codec<SK_BF16>><<<qrows, 128, 0, s>>>(p, rows, qp); break;
   }
   if (p.method == SK_DECODE_QUEST && !p.reuse_top) {
+    bounds_kernel<<<static_cast<unsigned>(p.batch * p.cache.kv_heads), 128, 0, s>>>(qp, rows, p.cache.head_dim, bounds);
     const dim3 grid(static_cast<unsigned>(most), static_cast<unsigned>(p.batch));
     switch (p.cache.type) {
-      case SK_F32: quest_kernel<SK_F32><<<grid, 128, 0, s>>>(p, lay, rows, qp, most, scores); break;
-      case SK_F16: quest_kernel<SK_F16><<<grid, 128, 0, s>>>(p, lay, rows, qp, most, scores); break;
-      case SK_BF16: quest_kernel<SK_BF16><<<grid, 128, 0, s>>>(p, lay, rows, qp, most, scores); break;
-      default: quest_kernel<SK_F8E4M3FN><<<grid, 128, 0, s>>>(p, lay, rows, qp, most, scores); break;
+      case SK_F32: quest_kernel<SK_F32><<<grid, 128, 0, s>>>(p, lay, bounds, most, scores); break;
+      case SK_F16: quest_kernel<SK_F16><<<grid, 128, 0, s>>>(p, lay, bounds, most, scores); break;
+      case SK_BF16: quest_kernel<SK_BF16><<<grid, 128, 0, s>>>(p, lay, bounds, most, scores); break;
+      default: quest_kernel<SK_F8E4M3FN><<<grid, 128, 0, s>>>(p, lay, bounds, most, scores); break;
     }
   }
   select_kernel<<<static_cast<unsigned>(p.batch * p.cache.kv_heads), kSelectThreads, 0, s>>>(p, scores, most);

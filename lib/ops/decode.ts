@@ -161,7 +161,11 @@ export function decodeAttention(q: Tensor, cache: KVCache, options?: DecodeOptio
   if (q.dims.length !== 4 || B !== cache.batch || D !== cache.headDim || Hq! < 1 || Hq! % cache.kvHeads !== 0)
     throw shapeError('q.dims', `[${cache.batch}, Hq, Tq, ${cache.headDim}] with Hq a multiple of ${cache.kvHeads} (the cache's batch, kvHeads, headDim)`, q.dims)
   const lengths = cache.lengths
-  const shortest = Math.min(...lengths)
+  let shortest = Infinity, longest = 0
+  for (const l of lengths) {
+    shortest = Math.min(shortest, l)
+    longest = Math.max(longest, l)
+  }
   if (!(Tq! >= 1 && Tq! <= Math.min(kMaxDecodeQueries, shortest)))
     throw shapeError('q.dims', `Tq between 1 and ${Math.min(kMaxDecodeQueries, shortest)} (8, and the shortest sequence's ${shortest} tokens)`, q.dims)
   const select = checkSelect(o.select, cache)
@@ -177,7 +181,7 @@ export function decodeAttention(q: Tensor, cache: KVCache, options?: DecodeOptio
     streamingSink: streaming.sink, streamingRecent: streaming.recent,
   }
   const pairs = B! * cache.kvHeads
-  const stride = Math.max(1, Math.ceil(Math.max(...lengths) / cache.pageSize))
+  const stride = Math.max(1, Math.ceil(longest / cache.pageSize))
   const selCount = returnPages ? new Int32Array(pairs) : null
   const selPages = returnPages ? new Int32Array(pairs * stride) : null
   const out = empty(q.type, q.dims, q.size, device)

@@ -31,10 +31,10 @@ struct sk_decode_task {
 typedef void (*sk_decode_task_fn)(const sk_decode_task* t, float* scratch);
 
 // Quest's page bounds for one page of one sequence, every KV head g:
-// score[g] = k_scale[g] · Σ_{r < rows} Σ_d max(q[g][r][d] · min[g][d], q[g][r][d] · max[g][d])
-// (q as in sk_decode_task, [kv_heads][rows][head_dim]).
-typedef void (*sk_quest_score_fn)(const float* q, int32_t rows, const uint8_t* page, const sk_kv_pages* cache,
-                                  float* score);
+// score[g] = k_scale[g] · Σ_{rows r} Σ_d max(q_r[d] · min[g][d], q_r[d] · max[g][d]), computed as
+// k_scale[g] · Σ_d (pos[g][d] · max[g][d] + neg[g][d] · min[g][d]) with bounds [kv_heads][2][head_dim]
+// holding pos = Σ_r max(q_r, 0) and neg = Σ_r min(q_r, 0): the same sum (min ≤ max), whatever the rows.
+typedef void (*sk_quest_score_fn)(const float* bounds, const uint8_t* page, const sk_kv_pages* cache, float* score);
 
 static inline size_t sk_decode_scratch_floats(int64_t rows, int64_t page) {
   const int64_t group = page < 64 ? 64 : page;  // the kernels score pages in groups of up to 64 tokens

@@ -84,6 +84,14 @@ void pack_queries(const sk_decode_params& p, const Shape& s, float* qp) {
 void score_pages(const sk_decode_params& p, const Shape& s, const sk_decode_kernel& k, const float* qp,
                  const std::vector<int64_t>& pages, const std::vector<uint8_t>& needs, float* scores, int64_t stride,
                  sk::ThreadPool& pool) {
+  // Per (sequence, KV head, channel): the sums of the rows' positive and negative parts (sk_quest_score_fn).
+  std::vector<float> bounds(static_cast<size_t>(s.batch * s.heads * 2 * s.dims), 0.0f);
+  for (int64_t bg = 0; bg < s.batch * s.heads; ++bg)
+    for (int64_t r = 0; r < s.rows; ++r)
+      for (int64_t d = 0; d < s.dims; ++d) {
+        const float x = qp[(bg * s.rows + r) * s.dims + d];
+        bounds[(bg * 2 + (x < 0.0f)) * s.dims + d] += x;
+      }
   struct Run {
     int64_t b, first, count;
   };
@@ -94,10 +102,9 @@ void score_pages(const sk_decode_params& p, const Shape& s, const sk_decode_kern
       for (int64_t f = 0; f < pages[b]; f += chunk) runs.push_back({b, f, std::min(chunk, pages[b] - f)});
   pool.parallel_for(runs.size(), [&](size_t i) {
     const Run& r = runs[i];
-    const float* q = qp + r.b * s.heads * s.rows * s.dims;
+    const float* b = bounds.data() + r.b * s.heads * 2 * s.dims;
     for (int64_t pg = r.first; pg < r.first + r.count; ++pg)
-      k.score(q, static_cast<int32_t>(s.rows), p.cache.table[r.b * p.cache.table_stride + pg], &p.cache,
-              scores + (r.b * stride + pg) * s.heads);
+      k.score(b, p.cache.table[r.b * p.cache.table_stride + pg], &p.cache, scores + (r.b * stride + pg) * s.heads);
   });
 }
 

@@ -262,7 +262,7 @@ static void decode_any(const sk_decode_task& t, float* scratch) {
 }
 
 template <class T, int kType>
-static void quest_page(const float* q, int32_t rows, const uint8_t* page, const sk_kv_pages& c, float* score) {
+static void quest_page(const float* bounds, const uint8_t* page, const sk_kv_pages& c, float* score) {
   using V = typename T::V;
   constexpr int W = T::W;
   const int64_t dims = c.head_dim, heads = c.kv_heads;
@@ -271,26 +271,22 @@ static void quest_page(const float* q, int32_t rows, const uint8_t* page, const 
   for (int64_t g = 0; g < heads; ++g) {
     const uint8_t* lo = page + lay.meta + g * lay.meta_head;
     const uint8_t* hi = lo + lay.meta_head / 2;
-    const float* qg = q + g * rows * dims;
-    V acc[2] = {T::set1(0.0f), T::set1(0.0f)};  // two chains: the max adds latency to each FMA-free step
-    for (int64_t d = 0; d < dims; d += W) {
-      const V mn = widen<T, kType>(lo, d), mx = widen<T, kType>(hi, d);
-      for (int32_t r = 0; r < rows; ++r) {
-        const V qv = T::load(qg + r * dims + d);
-        acc[r & 1] = T::add(acc[r & 1], T::max(T::mul(qv, mn), T::mul(qv, mx)));
-      }
-    }
-    score[g] = hsum<T>(T::add(acc[0], acc[1])) * scales[g] * widen_factor<kType>();
+    const float* pos = bounds + g * 2 * dims;
+    const float* neg = pos + dims;
+    V acc = T::set1(0.0f);
+    for (int64_t d = 0; d < dims; d += W)
+      acc = T::fma(T::load(pos + d), widen<T, kType>(hi, d), T::fma(T::load(neg + d), widen<T, kType>(lo, d), acc));
+    score[g] = hsum<T>(acc) * scales[g] * widen_factor<kType>();
   }
 }
 
 template <class T>
-static void quest_any(const float* q, int32_t rows, const uint8_t* page, const sk_kv_pages* c, float* score) {
+static void quest_any(const float* bounds, const uint8_t* page, const sk_kv_pages* c, float* score) {
   switch (c->type) {
-    case SK_F32: return quest_page<T, SK_F32>(q, rows, page, *c, score);
-    case SK_F16: return quest_page<T, SK_F16>(q, rows, page, *c, score);
-    case SK_BF16: return quest_page<T, SK_BF16>(q, rows, page, *c, score);
-    default: return quest_page<T, SK_F8E4M3FN>(q, rows, page, *c, score);
+    case SK_F32: return quest_page<T, SK_F32>(bounds, page, *c, score);
+    case SK_F16: return quest_page<T, SK_F16>(bounds, page, *c, score);
+    case SK_BF16: return quest_page<T, SK_BF16>(bounds, page, *c, score);
+    default: return quest_page<T, SK_F8E4M3FN>(bounds, page, *c, score);
   }
 }
 

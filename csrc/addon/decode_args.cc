@@ -64,7 +64,7 @@ KvAppendPlan kv_append_args(Napi::Env env, const KvPages& cache, const Napi::Val
   p.v_stride_b = vs[0], p.v_stride_h = vs[1], p.v_stride_s = vs[2];
   plan.k_elems = strided_reach(env, c.batch, c.kv_heads, p.seq, c.head_dim, ks, "k");
   plan.v_elems = strided_reach(env, c.batch, c.kv_heads, p.seq, c.head_dim, vs, "v");
-  p.cache = cache.view(nullptr, 0);
+  p.cache = cache.view(nullptr, nullptr, 0);
   plan.count = int32_copy(env, count, "count", c.batch);
   for (int64_t b = 0; b < c.batch; ++b) {
     if (plan.count[b] < 0 || plan.count[b] > p.seq)
@@ -126,7 +126,7 @@ DecodePlan decode_args(Napi::Env env, const KvPages& cache, const Napi::Value& s
   plan.sel_stride = std::max<int64_t>(cache.most_pages(), 1);
   p.sel_stride = plan.sel_stride;
   p.top_stride = p.budget;
-  p.cache = cache.view(nullptr, 0);
+  p.cache = cache.view(nullptr, nullptr, 0);
   return plan;
 }
 
@@ -138,7 +138,7 @@ Napi::Object kv_stats_object(Napi::Env env, const KvPages& pages) {
   out.Set("pages", static_cast<double>(pages.pages_used()));
   out.Set("pooledPages", static_cast<double>(pages.pages_pooled()));
   out.Set("pooledBytes", static_cast<double>(pages.bytes_pooled()));
-  out.Set("pageBytes", static_cast<double>(pages.layout().bytes));
+  out.Set("pageBytes", static_cast<double>(pages.page_bytes()));
   return out;
 }
 

@@ -51,7 +51,7 @@ KvBox& box_arg(const Napi::CallbackInfo& info) {
 // What a job reads, copied on the JS thread.
 struct JobState {
   std::shared_ptr<KvPages> pages;  // keeps the slabs alive
-  std::vector<uint8_t*> table;
+  std::vector<uint8_t*> kv, meta;  // the page tables
   std::vector<int64_t> start, count, lengths;
   std::vector<int32_t> sel_count, sel_pages;
   std::vector<uint8_t> streaming;
@@ -99,9 +99,9 @@ Napi::Value SparsekitAddon::KvAppend(const Napi::CallbackInfo& info) {
   if (st != SK_OK) throw_error(env, st, why);
   job->pages = box.pages, job->count = std::move(plan.count);
   int64_t stride;
-  job->table = box.pages->table(&stride);
+  box.pages->tables(&job->kv, &job->meta, &stride);
   p.k = k.data, p.v = v.data, p.start = job->start.data(), p.count = job->count.data();
-  p.cache = box.pages->view(job->table.data(), stride);
+  p.cache = box.pages->view(job->kv, job->meta, stride);
   auto holds = std::make_shared<Holds>();
   holds->hold(k), holds->hold(v);
   return submit_op(*executor_, env, holds, [p, job, fn = cast.fn](ThreadPool& pool) {
@@ -135,12 +135,12 @@ Napi::Value SparsekitAddon::KvDecode(const Napi::CallbackInfo& info) {
   auto job = std::make_shared<JobState>();
   job->pages = box.pages;
   int64_t stride;
-  job->table = box.pages->table(&stride);
+  box.pages->tables(&job->kv, &job->meta, &stride);
   job->lengths = box.pages->lengths();
   job->sel_count.resize(static_cast<size_t>(pairs));
   job->sel_pages.resize(static_cast<size_t>(pairs * plan.sel_stride));
   job->streaming = std::move(plan.streaming);
-  p.cache = box.pages->view(job->table.data(), stride);
+  p.cache = box.pages->view(job->kv, job->meta, stride);
   p.lengths = job->lengths.data();
   p.sel_count = job->sel_count.data(), p.sel_pages = job->sel_pages.data();
   p.streaming = job->streaming.empty() ? nullptr : job->streaming.data();

@@ -19,16 +19,22 @@ constexpr int64_t kKvPageAlign = 64;     // bytes: every part of a page block st
 constexpr float kE4m3Max = 448.0f;       // float8e4m3fn's largest finite value, 1.75 · 2^8
 constexpr int kFp8MinScaleExp = -126;    // page scales stay normal float32 values
 
-// One page block: pageSize tokens of every KV head, in this order:
-//   float k_scale[Hkv], v_scale[Hkv]  FP8: the page's 2^e per head (NaN once a value was not finite); else 1
-//   T meta[Hkv][2][D]                  element-wise min, then max, of the page's stored keys (Quest)
-//   T k[Hkv][D][P]                     keys channel-major: one channel's tokens are contiguous
-//   T v[Hkv][P][D]                     values token-major
-// with T the page type (codes of it for FP8: value = code · scale).
+// A page holds pageSize tokens of every KV head in two kinds of blocks:
+//   a (page, KV head) block, one per KV head:
+//     T k[D][P]    keys channel-major: one channel's tokens are contiguous
+//     T v[P][D]    values token-major
+//   the page's metadata block:
+//     float scales[2][Hkv]   FP8: the page's 2^e per KV head for K, then V (NaN once a value was not finite); else 1
+//     T meta[Hkv][2][D]      element-wise min, then max, of the page's stored keys (Quest)
+// with T the page type (codes of it for FP8: value = code · scale). Pages
+// live in slabs (csrc/core/kv_pages.h) that keep each KV head's blocks of
+// consecutive pages next to each other, so reading a KV head's pages in
+// order is one stream; a page's block of KV head g lies g · head_stride
+// bytes past its block of KV head 0. Every part starts on a 64-byte boundary.
 struct KvPageLayout {
-  int64_t scales, meta, k, v;  // byte offsets in the block
-  int64_t meta_head, k_head, v_head;  // bytes per KV head of each part
-  int64_t bytes;               // the block, a multiple of kKvPageAlign
+  int64_t k, v, kv_bytes;              // offsets in a (page, KV head) block, and its size
+  int64_t scales, meta, meta_head;     // offsets in a metadata block; bytes per KV head of meta
+  int64_t meta_bytes;                  // the metadata block's size
 };
 
 SK_HD int64_t kv_align(int64_t n) { return (n + kKvPageAlign - 1) / kKvPageAlign * kKvPageAlign; }
@@ -36,13 +42,13 @@ SK_HD int64_t kv_align(int64_t n) { return (n + kKvPageAlign - 1) / kKvPageAlign
 // elem: bytes per element of the page type.
 SK_HD KvPageLayout kv_page_layout(int64_t elem, int64_t kv_heads, int64_t head_dim, int64_t page) {
   KvPageLayout l{};
-  l.meta_head = 2 * head_dim * elem;
-  l.k_head = l.v_head = page * head_dim * elem;
+  l.k = 0;
+  l.v = kv_align(page * head_dim * elem);
+  l.kv_bytes = l.v + kv_align(page * head_dim * elem);
   l.scales = 0;
   l.meta = kv_align(2 * kv_heads * 4);
-  l.k = l.meta + kv_align(kv_heads * l.meta_head);
-  l.v = l.k + kv_align(kv_heads * l.k_head);
-  l.bytes = l.v + kv_align(kv_heads * l.v_head);
+  l.meta_head = 2 * head_dim * elem;
+  l.meta_bytes = l.meta + kv_align(kv_heads * l.meta_head);
   return l;
 }
 

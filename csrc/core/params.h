@@ -250,13 +250,15 @@ struct sk_segment_order_params {
 // Decode over a paged KV cache (csrc/core/decode.h: the page block layout,
 // the FP8 scale rule and the selection rules; docs/decode.md).
 
-// The pages of one cache as a kernel reads them.
+// The pages of one cache as a kernel reads them (sk::KvPageLayout).
 struct sk_kv_pages {
   sk_dtype type;                  // SK_F32, SK_F16, SK_BF16 or SK_F8E4M3FN
   int32_t kv_heads, head_dim;     // head_dim: a multiple of 16, at most 256
   int32_t page_size;              // tokens: a multiple of 16 from 16 to 128
-  uint8_t* const* table;          // [batch][table_stride] block of each logical page (sk::KvPageLayout)
+  uint8_t* const* kv;             // [batch][table_stride] each logical page's (page, KV head 0) block
+  uint8_t* const* meta;           // [batch][table_stride] each logical page's metadata block
   int64_t table_stride;           // entries per sequence
+  int64_t head_stride;            // bytes from a page's block of KV head g to that of g + 1
 };
 
 // cache.append: tokens [0, count[b]) of k[b, g] and v[b, g] become tokens

@@ -115,21 +115,22 @@ Napi::Value CudaAddon::KvAppend(const Napi::CallbackInfo& info) {
   const sk_status st = box.pages->append(plan.count.data(), &why);
   if (st != SK_OK) throw_error(env, st, why);
   int64_t stride;
-  const std::vector<uint8_t*> table = box.pages->table(&stride);
+  std::vector<uint8_t*> kv, meta;
+  box.pages->tables(&kv, &meta, &stride);
   auto blob = std::make_shared<std::vector<unsigned char>>();
-  const size_t at_table = put(*blob, table.data(), table.size());
+  const size_t at_kv = put(*blob, kv.data(), kv.size()), at_meta = put(*blob, meta.data(), meta.size());
   const size_t at_start = put(*blob, start.data(), start.size());
   const size_t at_count = put(*blob, plan.count.data(), plan.count.size());
   DeviceMemoryRef dev = allocator(box.device).allocate(blob->size());
   auto* base = static_cast<unsigned char*>(dev->data());
   p.k = k->data(), p.v = v->data();
   p.start = reinterpret_cast<const int64_t*>(base + at_start), p.count = reinterpret_cast<const int64_t*>(base + at_count);
-  p.cache = box.pages->view(reinterpret_cast<uint8_t* const*>(base + at_table), stride);
+  p.cache = box.pages->view(reinterpret_cast<uint8_t* const*>(base + at_kv), reinterpret_cast<uint8_t* const*>(base + at_meta), stride);
   auto zero = std::make_shared<std::vector<DeviceMemoryRef>>();
   zero->swap(*box.fresh);
-  auto job = std::make_unique<JsJob>(env, [p, blob, zero, keep = box.pages](cudaStream_t s) {
+  auto job = std::make_unique<JsJob>(env, [p, blob, base, zero, keep = box.pages](cudaStream_t s) {
     for (const DeviceMemoryRef& m : *zero) SK_CUDA_CHECK(cudaMemsetAsync(m->data(), 0, m->bytes(), s));
-    SK_CUDA_CHECK(cudaMemcpyAsync(const_cast<uint8_t**>(p.cache.table), blob->data(), blob->size(), cudaMemcpyHostToDevice, s));
+    SK_CUDA_CHECK(cudaMemcpyAsync(base, blob->data(), blob->size(), cudaMemcpyHostToDevice, s));
     kv_append_forward(p, s);
   });
   job->holds.push_back(k), job->holds.push_back(v), job->holds.push_back(dev);
@@ -166,9 +167,10 @@ Napi::Value CudaAddon::KvDecode(const Napi::CallbackInfo& info) {
   const DecodeShape shape = decode_shape(p, box.multiprocessors);
   const DecodeScratch layout = decode_scratch(p, shape);
   int64_t stride;
-  const std::vector<uint8_t*> table = box.pages->table(&stride);
+  std::vector<uint8_t*> kv, meta;
+  box.pages->tables(&kv, &meta, &stride);
   auto blob = std::make_shared<std::vector<unsigned char>>();
-  const size_t at_table = put(*blob, table.data(), table.size());
+  const size_t at_kv = put(*blob, kv.data(), kv.size()), at_meta = put(*blob, meta.data(), meta.size());
   const size_t at_lengths = put(*blob, lengths.data(), lengths.size());
   const size_t at_streaming = put(*blob, plan.streaming.data(), plan.streaming.size());
   DeviceMemoryRef dev = allocator(box.device).allocate(blob->size());
@@ -176,7 +178,7 @@ Napi::Value CudaAddon::KvDecode(const Napi::CallbackInfo& info) {
   auto* base = static_cast<unsigned char*>(dev->data());
   p.q = q->data(), p.out = out->data(), p.lse = lse ? static_cast<float*>(lse->data()) : nullptr;
   p.lengths = reinterpret_cast<const int64_t*>(base + at_lengths);
-  p.cache = box.pages->view(reinterpret_cast<uint8_t* const*>(base + at_table), stride);
+  p.cache = box.pages->view(reinterpret_cast<uint8_t* const*>(base + at_kv), reinterpret_cast<uint8_t* const*>(base + at_meta), stride);
   p.streaming = plan.streaming.empty() ? nullptr : base + at_streaming;
   std::vector<DeviceMemoryRef> holds = {q, out, lse, dev, scratch};
   if (p.method == SK_DECODE_QUEST) {
@@ -197,8 +199,8 @@ Napi::Value CudaAddon::KvDecode(const Napi::CallbackInfo& info) {
   void* to_host[2] = {sel[0].data, sel[1].data};
   const size_t from[2] = {layout.sel_count, layout.sel_pages};
   const size_t bytes[2] = {static_cast<size_t>(sel_elems[0]) * 4, static_cast<size_t>(sel_elems[1]) * 4};
-  auto job = std::make_unique<JsJob>(env, [p, shape, blob, keep = box.pages, scratch_ptr = scratch->data(), to_host, from, bytes](cudaStream_t s) {
-    SK_CUDA_CHECK(cudaMemcpyAsync(const_cast<uint8_t**>(p.cache.table), blob->data(), blob->size(), cudaMemcpyHostToDevice, s));
+  auto job = std::make_unique<JsJob>(env, [p, shape, blob, base, keep = box.pages, scratch_ptr = scratch->data(), to_host, from, bytes](cudaStream_t s) {
+    SK_CUDA_CHECK(cudaMemcpyAsync(base, blob->data(), blob->size(), cudaMemcpyHostToDevice, s));
     decode_forward(p, shape, scratch_ptr, s);
     for (int i = 0; i < 2; ++i)
       if (to_host[i])

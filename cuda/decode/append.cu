@@ -44,11 +44,12 @@ __global__ void __launch_bounds__(kAppendThreads) append_kernel(sk_kv_append_par
   const auto* v = static_cast<const typename CI::Storage*>(p.v) + b * p.v_stride_b + g * p.v_stride_h;
   for (int64_t done = 0; done < count;) {
     const int64_t pos = p.start[b] + done, s0 = pos % P, n = P - s0 < count - done ? P - s0 : count - done;
-    uint8_t* base = p.cache.table[b * p.cache.table_stride + pos / P];
-    float* scales = reinterpret_cast<float*>(base + lay.scales);
-    S* kp = reinterpret_cast<S*>(base + lay.k + g * lay.k_head);
-    S* vp = reinterpret_cast<S*>(base + lay.v + g * lay.v_head);
-    S* meta = reinterpret_cast<S*>(base + lay.meta + g * lay.meta_head);
+    const int64_t at = b * p.cache.table_stride + pos / P;
+    uint8_t* block = p.cache.kv[at] + g * p.cache.head_stride;
+    float* scales = reinterpret_cast<float*>(p.cache.meta[at] + lay.scales);
+    S* kp = reinterpret_cast<S*>(block + lay.k);
+    S* vp = reinterpret_cast<S*>(block + lay.v);
+    S* meta = reinterpret_cast<S*>(p.cache.meta[at] + lay.meta + g * lay.meta_head);
     for (int part = 0; part < 2; ++part) {  // keys, then values
       const auto* src = part == 0 ? k : v;
       const int64_t ss = part == 0 ? p.k_stride_s : p.v_stride_s;

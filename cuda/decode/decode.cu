@@ -72,12 +72,13 @@ __global__ void __launch_bounds__(kThreads) split_kernel(sk_decode_params p, KvP
     v_s[i] = nullptr, vscale_s[i] = 0.0f;
     if (ti < tokens) {
       const int64_t pg = p.sel_pages[bg * p.sel_stride + first + ti / P], slot = ti % P;
-      const uint8_t* base = p.cache.table[b * p.cache.table_stride + pg];
-      const float* scales = reinterpret_cast<const float*>(base + lay.scales);
+      const int64_t at = b * p.cache.table_stride + pg;
+      const uint8_t* block = p.cache.kv[at] + g * p.cache.head_stride;
+      const float* scales = reinterpret_cast<const float*>(p.cache.meta[at] + lay.scales);
       j = pg * P + slot;
       kscale = scales[g], vscale_s[i] = scales[heads + g];
-      v_s[i] = reinterpret_cast<const S*>(base + lay.v + g * lay.v_head) + slot * D;
-      const S* k = reinterpret_cast<const S*>(base + lay.k + g * lay.k_head) + slot;
+      v_s[i] = reinterpret_cast<const S*>(block + lay.v) + slot * D;
+      const S* k = reinterpret_cast<const S*>(block + lay.k) + slot;
       if (j < len)
         for (int64_t d = 0; d < D; ++d) {
           const float kv = C::decode(k[d * P]);

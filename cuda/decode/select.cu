@@ -72,11 +72,11 @@ __global__ void quest_kernel(sk_decode_params p, KvPageLayout lay, const float* 
   using C = Codec<T>;
   const int64_t b = blockIdx.y, pg = blockIdx.x, heads = p.cache.kv_heads, D = p.cache.head_dim;
   if (pg >= kv_pages_for(p.lengths[b], p.cache.page_size)) return;
-  const uint8_t* base = p.cache.table[b * p.cache.table_stride + pg];
-  const float* scales = reinterpret_cast<const float*>(base + lay.scales);
+  const uint8_t* block = p.cache.meta[b * p.cache.table_stride + pg];
+  const float* scales = reinterpret_cast<const float*>(block + lay.scales);
   const int lane = threadIdx.x % 32;
   for (int64_t g = threadIdx.x / 32; g < heads; g += blockDim.x / 32) {
-    const auto* meta = reinterpret_cast<const typename C::Storage*>(base + lay.meta + g * lay.meta_head);
+    const auto* meta = reinterpret_cast<const typename C::Storage*>(block + lay.meta + g * lay.meta_head);
     const float* pos = bounds + (b * heads + g) * 2 * D;
     float acc = 0.0f;
     for (int64_t d = lane; d < D; d += 32) acc += pos[d] * C::decode(meta[D + d]) + pos[D + d] * C::decode(meta[d]);

@@ -37,7 +37,10 @@ export interface KVCacheOptions {
   type?: KVCacheType
   /** `'cpu'` (default), `'cuda'` or `'cuda:N'`; queries and appended tensors must live there too. */
   device?: DeviceName
-  /** The pool's limit in pages (all sequences together); an append past it fails with ERR_SK_OUT_OF_MEMORY. Default 2^31 − 1. */
+  /**
+   * The most pages in use (all sequences together); an append past it fails with ERR_SK_OUT_OF_MEMORY.
+   * The pool allocates whole slabs of up to 64 pages, so it may hold up to a slab more. Default 2^31 − 1.
+   */
   maxPages?: number
 }
 
@@ -55,7 +58,7 @@ export interface KVCacheMemory {
   pooledPages: number
   /** Bytes the pool has allocated. */
   bytes: number
-  /** Bytes per page: every KV head's keys, values, scales and metadata for pageSize tokens. */
+  /** Bytes per page: every KV head's keys and values, and the page's scales and metadata, for pageSize tokens. */
   pageBytes: number
 }
 

@@ -70,25 +70,27 @@ struct Cache {
     std::string why;
     CHECK(pages->append(&count, &why) == SK_OK, "append: %s", why.c_str());
     int64_t stride;
-    std::vector<uint8_t*> table = pages->table(&stride);
+    std::vector<uint8_t*> kv, meta;
+    pages->tables(&kv, &meta, &stride);
     sk_kv_append_params p{};
     p.k = k.data(), p.v = v.data(), p.in_type = SK_F32, p.batch = 1, p.seq = n;
     p.k_stride_b = p.v_stride_b = c.kv_heads * n * c.head_dim;
     p.k_stride_h = p.v_stride_h = n * c.head_dim;
     p.k_stride_s = p.v_stride_s = c.head_dim;
-    p.start = &start, p.count = &count, p.cache = pages->view(table.data(), stride);
+    p.start = &start, p.count = &count, p.cache = pages->view(kv, meta, stride);
     CHECK(sk_cpu_kv_append_run(p, sk_cpu_cast_pick(sk_cast_params{nullptr, nullptr, 0, SK_F32, c.type, true}, isa).fn, pool) == SK_OK, "append run");
   }
   // The stored key / value of token j, channel d, KV head g, and the page's K scale.
   float stored(bool key, int64_t g, int64_t j, int64_t d) const {
     int64_t stride;
-    std::vector<uint8_t*> table = pages->table(&stride);
+    std::vector<uint8_t*> kv, meta;
+    pages->tables(&kv, &meta, &stride);
     const sk::KvPageLayout& l = pages->layout();
-    const uint8_t* base = table[j / c.page_size];
-    const float scale = reinterpret_cast<const float*>(base + l.scales)[key ? g : c.kv_heads + g];
+    const uint8_t* block = kv[j / c.page_size] + g * pages->head_stride();
+    const float scale = reinterpret_cast<const float*>(meta[j / c.page_size] + l.scales)[key ? g : c.kv_heads + g];
     const int64_t t = j % c.page_size;
-    if (key) return value_of(c.type, base + l.k + g * l.k_head, d * c.page_size + t) * scale;
-    return value_of(c.type, base + l.v + g * l.v_head, t * c.head_dim + d) * scale;
+    if (key) return value_of(c.type, block + l.k, d * c.page_size + t) * scale;
+    return value_of(c.type, block + l.v, t * c.head_dim + d) * scale;
   }
 };
 
@@ -144,26 +146,35 @@ SK_TEST(decode_fp8_scale_rule_smallest_power_of_two_that_fits) {
 }
 
 SK_TEST(decode_pool_grows_by_slabs_all_or_nothing) {
-  sk::ThreadPool pool(1);
-  Cache cache(SK_BF16, 2, 16, 16, SK_ISA_SCALAR, 40);
-  int64_t count = 33;  // 3 pages
+  Cache cache(SK_BF16, 2, 16, 16, SK_ISA_SCALAR, 1 << 20);
+  const int64_t slab = cache.pages->pages_pooled();  // no pages before the first append
+  CHECK(slab == 0, "pooled %lld before any append", static_cast<long long>(slab));
+  int64_t count = 33;  // 3 pages: one slab
   std::string why;
   CHECK(cache.pages->append(&count, &why) == SK_OK, "%s", why.c_str());
-  CHECK(cache.pages->pages_used() == 3 && cache.pages->pages_pooled() == 16, "used %lld pooled %lld",
-        static_cast<long long>(cache.pages->pages_used()), static_cast<long long>(cache.pages->pages_pooled()));
-  count = 16 * 16;  // 16 more pages: the pool doubles
+  const int64_t per_slab = cache.pages->pages_pooled();
+  CHECK(cache.pages->pages_used() == 3 && per_slab >= 3 && per_slab <= 64, "used %lld pooled %lld",
+        static_cast<long long>(cache.pages->pages_used()), static_cast<long long>(per_slab));
+  count = 16 * per_slab;  // a slab's worth more: the pool doubles
   CHECK(cache.pages->append(&count, &why) == SK_OK, "%s", why.c_str());
-  CHECK(cache.pages->pages_used() == 19 && cache.pages->pages_pooled() == 32, "pooled %lld", static_cast<long long>(cache.pages->pages_pooled()));
-  count = 22 * 16;  // past max_pages: refused, nothing changes
-  CHECK(cache.pages->append(&count, &why) == SK_ERR_OUT_OF_MEMORY, "past max_pages");
-  CHECK(cache.pages->lengths()[0] == 33 + 256 && cache.pages->pages_used() == 19, "unchanged after a refusal");
-  count = 21 * 16 - 33 - 256;  // exactly to 40 pages: the last slab is cut to the limit
-  CHECK(cache.pages->append(&count, &why) == SK_OK, "%s", why.c_str());
-  CHECK(cache.pages->pages_used() == 21 && cache.pages->pages_pooled() <= 40, "pooled %lld", static_cast<long long>(cache.pages->pages_pooled()));
+  CHECK(cache.pages->pages_pooled() == 2 * per_slab, "pooled %lld", static_cast<long long>(cache.pages->pages_pooled()));
+  // Each KV head's blocks of consecutive pages in a slab are head_stride apart from the next head's, kv_bytes from each other.
   int64_t stride;
-  std::vector<uint8_t*> table = cache.pages->table(&stride);
-  CHECK(stride == 21, "stride %lld", static_cast<long long>(stride));
-  for (int64_t i = 1; i < stride; ++i) CHECK(table[i] != table[i - 1] && table[i] != nullptr, "page %lld", static_cast<long long>(i));
+  std::vector<uint8_t*> kv, meta;
+  cache.pages->tables(&kv, &meta, &stride);
+  CHECK(stride == 3 + per_slab, "stride %lld", static_cast<long long>(stride));
+  for (int64_t i = 1; i < per_slab; ++i)
+    CHECK(kv[i] - kv[i - 1] == cache.pages->layout().kv_bytes && meta[i] - meta[i - 1] == cache.pages->layout().meta_bytes,
+          "page %lld of the first slab", static_cast<long long>(i));
+  CHECK(cache.pages->head_stride() == per_slab * cache.pages->layout().kv_bytes, "head stride");
+
+  Cache small(SK_F8E4M3FN, 1, 16, 16, SK_ISA_SCALAR, 5);  // a limit below a slab: the slab shrinks to it
+  count = 20 * 16;
+  CHECK(small.pages->append(&count, &why) == SK_ERR_OUT_OF_MEMORY && small.pages->pages_pooled() == 0, "past max_pages: refused, nothing allocated");
+  count = 5 * 16;
+  CHECK(small.pages->append(&count, &why) == SK_OK && small.pages->pages_pooled() == 5, "pooled %lld", static_cast<long long>(small.pages->pages_pooled()));
+  count = 1;
+  CHECK(small.pages->append(&count, &why) == SK_ERR_OUT_OF_MEMORY && small.pages->lengths()[0] == 80, "a sixth page: refused, unchanged");
 }
 
 SK_TEST(decode_append_fp8_scale_grows_and_codes_are_reencoded) {
@@ -182,7 +193,9 @@ SK_TEST(decode_append_fp8_scale_grows_and_codes_are_reencoded) {
     cache.append(big, big, 1, pool);
     const sk::KvPageLayout& l = cache.pages->layout();
     int64_t stride;
-    const uint8_t* base = cache.pages->table(&stride)[0];
+    std::vector<uint8_t*> kv, meta;
+    cache.pages->tables(&kv, &meta, &stride);
+    const uint8_t* base = meta[0];
     const float scale = reinterpret_cast<const float*>(base + l.scales)[0];
     CHECK(scale == 1.0f, "%s: K scale %g, want 2^0 (300 ≤ 448)", sk_isa_name(isa), scale);
     for (int64_t j = 0; j < 3; ++j)
@@ -219,7 +232,8 @@ void check_decode(const char* edge, sk_dtype type, int64_t heads, int64_t group,
     Cache cache(type, heads, dims, page, isa);
     cache.append(k, v, length, pool);
     int64_t stride;
-    std::vector<uint8_t*> table = cache.pages->table(&stride);
+    std::vector<uint8_t*> kv, meta;
+    cache.pages->tables(&kv, &meta, &stride);
     const int64_t pairs = heads;
     std::vector<int32_t> sel_count(pairs), sel_pages(pairs * stride), top_count(pairs), top_pages(pairs * stride);
     std::vector<float> out(q.size()), lse(hq * tq);
@@ -227,7 +241,7 @@ void check_decode(const char* edge, sk_dtype type, int64_t heads, int64_t group,
     p.q = q.data(), p.out = out.data(), p.lse = lse.data(), p.q_type = SK_F32;
     p.batch = 1, p.heads_q = hq, p.seq_q = tq;
     p.q_stride_b = p.out_stride_b = hq * tq * dims, p.q_stride_h = p.out_stride_h = tq * dims, p.q_stride_s = p.out_stride_s = dims;
-    p.scale = 0.3f, p.lengths = &length, p.cache = cache.pages->view(table.data(), stride);
+    p.scale = 0.3f, p.lengths = &length, p.cache = cache.pages->view(kv, meta, stride);
     p.method = quest ? SK_DECODE_QUEST : SK_DECODE_DENSE, p.budget = 3, p.sink = 1, p.recent = 1;
     p.top_count = top_count.data(), p.top_pages = top_pages.data(), p.top_stride = stride;
     p.sel_count = sel_count.data(), p.sel_pages = sel_pages.data(), p.sel_stride = stride;

@@ -38,9 +38,10 @@ float abs_max(const float* x, int64_t n, bool* finite) {
   return m;
 }
 
-// One page's slots [s0, s0 + n) of KV head g.
+// One page's slots [s0, s0 + n) of KV head g: its (page, KV head g) block and its metadata block.
 struct PageWrite {
-  uint8_t* base;
+  uint8_t* kv;
+  uint8_t* meta;
   int64_t s0, n;
 };
 
@@ -62,10 +63,10 @@ class HeadWriter {
       convert(cast_, k + (from + t) * p_.k_stride_s * in, p_.in_type, kf_.data() + t * D, SK_F32, D);
       convert(cast_, v + (from + t) * p_.v_stride_s * in, p_.in_type, vf_.data() + t * D, SK_F32, D);
     }
-    float* scales = reinterpret_cast<float*>(w.base + lay_.scales);
-    uint8_t* kpage = w.base + lay_.k + g_ * lay_.k_head;
-    uint8_t* vpage = w.base + lay_.v + g_ * lay_.v_head;
-    uint8_t* meta = w.base + lay_.meta + g_ * lay_.meta_head;
+    float* scales = reinterpret_cast<float*>(w.meta + lay_.scales);
+    uint8_t* kpage = w.kv + lay_.k;
+    uint8_t* vpage = w.kv + lay_.v;
+    uint8_t* meta = w.meta + lay_.meta + g_ * lay_.meta_head;
     if (c_.type == SK_F8E4M3FN) {
       fit_scale(w, kf_.data(), &scales[g_], kpage, meta, true);
       fit_scale(w, vf_.data(), &scales[c_.kv_heads + g_], vpage, nullptr, false);
@@ -147,10 +148,11 @@ sk_status sk_cpu_kv_append_run(const sk_kv_append_params& p, CastFn cast, sk::Th
   pool.parallel_for(static_cast<size_t>(p.batch * heads), [&](size_t bg) {
     const int64_t b = static_cast<int64_t>(bg) / heads;
     try {
-      HeadWriter writer(p, cast, static_cast<int64_t>(bg) % heads);
+      const int64_t g = static_cast<int64_t>(bg) % heads;
+      HeadWriter writer(p, cast, g);
       for (int64_t done = 0; done < p.count[b];) {
-        const int64_t pos = p.start[b] + done, s0 = pos % P, n = std::min(P - s0, p.count[b] - done);
-        writer.write(b, done, PageWrite{p.cache.table[b * p.cache.table_stride + pos / P], s0, n});
+        const int64_t pos = p.start[b] + done, s0 = pos % P, n = std::min(P - s0, p.count[b] - done), at = b * p.cache.table_stride + pos / P;
+        writer.write(b, done, PageWrite{p.cache.kv[at] + g * p.cache.head_stride, p.cache.meta[at], s0, n});
         done += n;
       }
     } catch (const std::bad_alloc&) {

@@ -15,13 +15,14 @@
 // row of that KV head. Its softmax state (base 2) goes to m, l, o.
 struct sk_decode_task {
   const float* q;               // [rows][head_dim], scaled by scale · log2(e)
-  const uint8_t* const* pages;  // [count] page blocks
+  const uint8_t* const* kv;     // [count] each page's (page, KV head g) block (sk::KvPageLayout)
+  const uint8_t* const* meta;   // [count] each page's metadata block
   const int32_t* page_index;    // [count] their logical pages, increasing (first token = index · page_size)
   int32_t count;
   int32_t rows, seq_q;          // rows = (heads_q / kv_heads) · seq_q; row r is query token r % seq_q
   int32_t g;                    // the KV head
   int64_t length;               // tokens in the sequence
-  sk_kv_pages cache;            // type and geometry (its table is not read)
+  sk_kv_pages cache;            // type and geometry (its tables are not read)
   float* m;                     // [rows] running max, log2 units (-inf: nothing seen)
   float* l;                     // [rows] sum of 2^(s − m)
   float* o;                     // [rows][head_dim] Σ 2^(s − m) · v
@@ -34,7 +35,8 @@ typedef void (*sk_decode_task_fn)(const sk_decode_task* t, float* scratch);
 // score[g] = k_scale[g] · Σ_{rows r} Σ_d max(q_r[d] · min[g][d], q_r[d] · max[g][d]), computed as
 // k_scale[g] · Σ_d (pos[g][d] · max[g][d] + neg[g][d] · min[g][d]) with bounds [kv_heads][2][head_dim]
 // holding pos = Σ_r max(q_r, 0) and neg = Σ_r min(q_r, 0): the same sum (min ≤ max), whatever the rows.
-typedef void (*sk_quest_score_fn)(const float* bounds, const uint8_t* page, const sk_kv_pages* cache, float* score);
+// `meta` is the page's metadata block.
+typedef void (*sk_quest_score_fn)(const float* bounds, const uint8_t* meta, const sk_kv_pages* cache, float* score);
 
 static inline size_t sk_decode_scratch_floats(int64_t rows, int64_t page) {
   const int64_t group = page < 64 ? 64 : page;  // the kernels score pages in groups of up to 64 tokens

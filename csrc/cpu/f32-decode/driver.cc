@@ -104,7 +104,7 @@ void score_pages(const sk_decode_params& p, const Shape& s, const sk_decode_kern
     const Run& r = runs[i];
     const float* b = bounds.data() + r.b * s.heads * 2 * s.dims;
     for (int64_t pg = r.first; pg < r.first + r.count; ++pg)
-      k.score(b, p.cache.table[r.b * p.cache.table_stride + pg], &p.cache, scores + (r.b * stride + pg) * s.heads);
+      k.score(b, p.cache.meta[r.b * p.cache.table_stride + pg], &p.cache, scores + (r.b * stride + pg) * s.heads);
   });
 }
 
@@ -191,7 +191,7 @@ sk_status sk_cpu_decode_run(const sk_decode_params& p, const sk_decode_kernel& k
     int64_t total = 0;
     for (int64_t bg = 0; bg < s.batch * heads; ++bg) total += p.sel_count[bg];
     const int64_t chunk = sk::decode_task_pages(total, pool.threads(), s.page);
-    std::vector<const uint8_t*> ptrs(static_cast<size_t>(s.batch * heads * p.sel_stride));
+    std::vector<const uint8_t*> kvs(static_cast<size_t>(s.batch * heads * p.sel_stride)), metas(kvs.size());
     std::vector<sk_decode_task> tasks;
     std::vector<int64_t> first_task(static_cast<size_t>(s.batch * heads + 1));
     const size_t state = static_cast<size_t>(s.rows * (s.dims + 2));
@@ -199,12 +199,17 @@ sk_status sk_cpu_decode_run(const sk_decode_params& p, const sk_decode_kernel& k
       first_task[bg] = static_cast<int64_t>(tasks.size());
       const int64_t b = bg / heads;
       const int32_t* sel = p.sel_pages + bg * p.sel_stride;
-      const uint8_t** pp = ptrs.data() + bg * p.sel_stride;
-      for (int32_t i = 0; i < p.sel_count[bg]; ++i) pp[i] = p.cache.table[b * p.cache.table_stride + sel[i]];
+      const uint8_t** kv = kvs.data() + bg * p.sel_stride;
+      const uint8_t** meta = metas.data() + bg * p.sel_stride;
+      for (int32_t i = 0; i < p.sel_count[bg]; ++i) {
+        const int64_t at = b * p.cache.table_stride + sel[i];
+        kv[i] = p.cache.kv[at] + (bg % heads) * p.cache.head_stride;
+        meta[i] = p.cache.meta[at];
+      }
       for (int64_t f = 0; f < p.sel_count[bg]; f += chunk) {
         sk_decode_task t{};
         t.q = qp.get() + bg * s.rows * s.dims;
-        t.pages = pp + f, t.page_index = sel + f;
+        t.kv = kv + f, t.meta = meta + f, t.page_index = sel + f;
         t.count = static_cast<int32_t>(std::min<int64_t>(chunk, p.sel_count[bg] - f));
         t.rows = static_cast<int32_t>(s.rows), t.seq_q = static_cast<int32_t>(p.seq_q), t.g = static_cast<int32_t>(bg % heads);
         t.length = p.lengths[b], t.cache = p.cache;

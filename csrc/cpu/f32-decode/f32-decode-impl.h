@@ -67,6 +67,10 @@ static inline float hsum(typename T::V v) {
 // vectors and the softmax and O's load and store happen once per group.
 constexpr int64_t kGroupTokens = 64;
 constexpr int kMaxGroupPages = 4;  // kGroupTokens / kKvMinPage
+// Pages are prefetched this many groups ahead: a run of pages is not always
+// contiguous (Quest's, a slab's end), and the hardware's stream detection
+// alone left a core waiting on memory for about a third of its time.
+constexpr int64_t kPrefetchGroups = 2;
 
 // s[r][v·W + ·] = kscale[v] · Σ_d q[r][d] · k_v[d·page + ·] for rows [0, MR)
 // and NV token vectors v, k_v pointing at vector v's tokens of channel 0.
@@ -209,22 +213,24 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
   const uint8_t* kvec[kMaxVecs];  // the group's token vectors (channel 0), and their K scales
   float kscale[kMaxVecs], vscale[kMaxGroupPages];
   for (int32_t c0 = 0; c0 < t.count; c0 += static_cast<int32_t>(per_group)) {
+    for (int64_t pg = c0 + kPrefetchGroups * per_group; pg < c0 + (kPrefetchGroups + 1) * per_group && pg < t.count; ++pg)
+      for (int64_t off = 0; off < lay.kv_bytes; off += 64) __builtin_prefetch(t.kv[pg] + off, 0, 2);
     Group grp{};
     grp.pages = t.count - c0 < per_group ? t.count - c0 : per_group;
     const int64_t vecs_per_page = page / W;
     for (int64_t pg = 0; pg < grp.pages; ++pg) {
-      const uint8_t* base = t.pages[c0 + pg];
-      const float* scales = reinterpret_cast<const float*>(base + lay.scales);
+      const uint8_t* block = t.kv[c0 + pg];
+      const float* scales = reinterpret_cast<const float*>(t.meta[c0 + pg] + lay.scales);
       const float ks = scales[t.g] * widen_factor<kType>();
       vscale[pg] = scales[heads + t.g] * widen_factor<kType>();
       if (!(ks == ks && vscale[pg] == vscale[pg]))  // an FP8 page that saw a non-finite value: NaN out, as float32 gives
         for (int64_t r = 0; r < rows; ++r) t.l[r] = __builtin_nanf("");
-      const uint8_t* k = base + lay.k + t.g * lay.k_head;
+      const uint8_t* k = block + lay.k;
       for (int64_t j = 0; j < vecs_per_page; ++j) {
         kvec[pg * vecs_per_page + j] = k + j * W * elem_bytes<kType>();
         kscale[pg * vecs_per_page + j] = ks;
       }
-      grp.v[pg] = base + lay.v + t.g * lay.v_head;
+      grp.v[pg] = block + lay.v;
       const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
       grp.n[pg] = t.length - j0 < page ? t.length - j0 : page;
     }
@@ -262,14 +268,14 @@ static void decode_any(const sk_decode_task& t, float* scratch) {
 }
 
 template <class T, int kType>
-static void quest_page(const float* bounds, const uint8_t* page, const sk_kv_pages& c, float* score) {
+static void quest_page(const float* bounds, const uint8_t* meta, const sk_kv_pages& c, float* score) {
   using V = typename T::V;
   constexpr int W = T::W;
   const int64_t dims = c.head_dim, heads = c.kv_heads;
   const KvPageLayout lay = kv_page_layout(elem_bytes<kType>(), heads, dims, c.page_size);
-  const float* scales = reinterpret_cast<const float*>(page + lay.scales);
+  const float* scales = reinterpret_cast<const float*>(meta + lay.scales);
   for (int64_t g = 0; g < heads; ++g) {
-    const uint8_t* lo = page + lay.meta + g * lay.meta_head;
+    const uint8_t* lo = meta + lay.meta + g * lay.meta_head;
     const uint8_t* hi = lo + lay.meta_head / 2;
     const float* pos = bounds + g * 2 * dims;
     const float* neg = pos + dims;
@@ -281,12 +287,12 @@ static void quest_page(const float* bounds, const uint8_t* page, const sk_kv_pag
 }
 
 template <class T>
-static void quest_any(const float* bounds, const uint8_t* page, const sk_kv_pages* c, float* score) {
+static void quest_any(const float* bounds, const uint8_t* meta, const sk_kv_pages* c, float* score) {
   switch (c->type) {
-    case SK_F32: return quest_page<T, SK_F32>(bounds, page, *c, score);
-    case SK_F16: return quest_page<T, SK_F16>(bounds, page, *c, score);
-    case SK_BF16: return quest_page<T, SK_BF16>(bounds, page, *c, score);
-    default: return quest_page<T, SK_F8E4M3FN>(bounds, page, *c, score);
+    case SK_F32: return quest_page<T, SK_F32>(bounds, meta, *c, score);
+    case SK_F16: return quest_page<T, SK_F16>(bounds, meta, *c, score);
+    case SK_BF16: return quest_page<T, SK_BF16>(bounds, meta, *c, score);
+    default: return quest_page<T, SK_F8E4M3FN>(bounds, meta, *c, score);
   }
 }
 

@@ -100,6 +100,14 @@
       "sources": ["bench/native/spmm_bench.cc"],
       "ldflags": ["-pthread"],
     },
+    {
+      # Micro-benchmark of the decode kernel sets (decode.inc), one thread, pages in cache.
+      "target_name": "sk_decode_bench",
+      "type": "executable",
+      "dependencies": ["sk_core"],
+      "sources": ["bench/native/decode_bench.cc"],
+      "ldflags": ["-pthread"],
+    },
   ],
   "conditions": [
     ["target_arch=='x64'", {

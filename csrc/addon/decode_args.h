@@ -11,6 +11,7 @@
 
 #include "../core/kv_pages.h"
 #include "../core/params.h"
+#include "errors.h"
 
 namespace sk {
 
@@ -49,6 +50,18 @@ struct DecodePlan {
 // recent, reuse, streamingSink, streamingRecent }. Every sequence must hold
 // at least seqQ tokens (ERR_SK_SHAPE).
 DecodePlan decode_args(Napi::Env env, const KvPages& cache, const Napi::Value& streaming, const Napi::Value& args);
+
+// A decode op's cache argument (info[0]): an External<Box> with the binding's
+// type tag (a forged or foreign handle is refused) whose pages are live.
+template <class Box>
+Box& kv_box_arg(const Napi::CallbackInfo& info, const napi_type_tag& tag) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsExternal() || !info[0].As<Napi::External<Box>>().CheckTypeTag(&tag))
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a KV cache handle from this device's kvCreate for cache");
+  Box& box = *info[0].As<Napi::External<Box>>().Data();
+  if (!box.pages) throw_error(env, SK_ERR_DISPOSED, "Expected a live KV cache but received a disposed one");
+  return box;
+}
 
 // kvStats' answer: { lengths, pages, pooledPages, pooledBytes, pageBytes }.
 Napi::Object kv_stats_object(Napi::Env env, const KvPages& pages);

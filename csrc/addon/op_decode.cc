@@ -39,14 +39,7 @@ struct KvBox {
   std::shared_ptr<QuestTop> quest;
 };
 
-KvBox& box_arg(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsExternal() || !info[0].As<Napi::External<KvBox>>().CheckTypeTag(&kKvTag))
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a KV cache handle from kvCreate for cache");
-  KvBox& box = *info[0].As<Napi::External<KvBox>>().Data();
-  if (!box.pages) throw_error(env, SK_ERR_DISPOSED, "Expected a live KV cache but received a disposed one");
-  return box;
-}
+KvBox& box_arg(const Napi::CallbackInfo& info) { return kv_box_arg<KvBox>(info, kKvTag); }
 
 // What a job reads, copied on the JS thread.
 struct JobState {
@@ -56,6 +49,14 @@ struct JobState {
   std::vector<int32_t> sel_count, sel_pages;
   std::vector<uint8_t> streaming;
   std::shared_ptr<QuestTop> quest;
+
+  // Copies the cache's page tables; returns the pages as the kernels read them.
+  sk_kv_pages take_tables(const std::shared_ptr<KvPages>& from) {
+    pages = from;
+    int64_t stride;
+    from->tables(&kv, &meta, &stride);
+    return from->view(kv, meta, stride);
+  }
 };
 
 // An optional Int32Array output of at least n elements, or null.
@@ -97,11 +98,9 @@ Napi::Value SparsekitAddon::KvAppend(const Napi::CallbackInfo& info) {
   std::string why;
   const sk_status st = box.pages->append(plan.count.data(), &why);
   if (st != SK_OK) throw_error(env, st, why);
-  job->pages = box.pages, job->count = std::move(plan.count);
-  int64_t stride;
-  box.pages->tables(&job->kv, &job->meta, &stride);
+  job->count = std::move(plan.count);
+  p.cache = job->take_tables(box.pages);
   p.k = k.data, p.v = v.data, p.start = job->start.data(), p.count = job->count.data();
-  p.cache = box.pages->view(job->kv, job->meta, stride);
   auto holds = std::make_shared<Holds>();
   holds->hold(k), holds->hold(v);
   return submit_op(*executor_, env, holds, [p, job, fn = cast.fn](ThreadPool& pool) {
@@ -133,14 +132,11 @@ Napi::Value SparsekitAddon::KvDecode(const Napi::CallbackInfo& info) {
   if (!kernel.fn) throw_error(env, SK_ERR_UNSUPPORTED, "No decode kernel for this cache and these queries on this CPU");
 
   auto job = std::make_shared<JobState>();
-  job->pages = box.pages;
-  int64_t stride;
-  box.pages->tables(&job->kv, &job->meta, &stride);
+  p.cache = job->take_tables(box.pages);
   job->lengths = box.pages->lengths();
   job->sel_count.resize(static_cast<size_t>(pairs));
   job->sel_pages.resize(static_cast<size_t>(pairs * plan.sel_stride));
   job->streaming = std::move(plan.streaming);
-  p.cache = box.pages->view(job->kv, job->meta, stride);
   p.lengths = job->lengths.data();
   p.sel_count = job->sel_count.data(), p.sel_pages = job->sel_pages.data();
   p.streaming = job->streaming.empty() ? nullptr : job->streaming.data();

@@ -41,14 +41,7 @@ struct KvBox {
   std::shared_ptr<QuestTop> quest;
 };
 
-KvBox& box_arg(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsExternal() || !info[0].As<Napi::External<KvBox>>().CheckTypeTag(&kKvTag))
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a CUDA KV cache handle from kvCreate for cache");
-  KvBox& box = *info[0].As<Napi::External<KvBox>>().Data();
-  if (!box.pages) throw_error(env, SK_ERR_DISPOSED, "Expected a live KV cache but received a disposed one");
-  return box;
-}
+KvBox& box_arg(const Napi::CallbackInfo& info) { return kv_box_arg<KvBox>(info, kKvTag); }
 
 DeviceMemoryRef on_device(CudaAddon& addon, const Napi::CallbackInfo& info, size_t i, const char* name, int device,
                           size_t need) {
@@ -67,6 +60,22 @@ size_t put(std::vector<unsigned char>& blob, const T* data, size_t n) {
   if (n) memcpy(blob.data() + at, data, n * sizeof(T));
   return at;
 }
+
+// What a job uploads: the cache's page tables, then the op's own arrays
+// (put() after this); `view` gives the pages once the blob's device copy is known.
+struct Blob {
+  std::shared_ptr<std::vector<unsigned char>> bytes = std::make_shared<std::vector<unsigned char>>();
+  size_t at_kv = 0, at_meta = 0;
+  int64_t stride = 0;
+  explicit Blob(const KvPages& pages) {
+    std::vector<uint8_t*> kv, meta;
+    pages.tables(&kv, &meta, &stride);
+    at_kv = put(*bytes, kv.data(), kv.size()), at_meta = put(*bytes, meta.data(), meta.size());
+  }
+  sk_kv_pages view(const KvPages& pages, unsigned char* device) const {
+    return pages.view(reinterpret_cast<uint8_t* const*>(device + at_kv), reinterpret_cast<uint8_t* const*>(device + at_meta), stride);
+  }
+};
 
 }  // namespace
 
@@ -114,18 +123,15 @@ Napi::Value CudaAddon::KvAppend(const Napi::CallbackInfo& info) {
   std::string why;
   const sk_status st = box.pages->append(plan.count.data(), &why);
   if (st != SK_OK) throw_error(env, st, why);
-  int64_t stride;
-  std::vector<uint8_t*> kv, meta;
-  box.pages->tables(&kv, &meta, &stride);
-  auto blob = std::make_shared<std::vector<unsigned char>>();
-  const size_t at_kv = put(*blob, kv.data(), kv.size()), at_meta = put(*blob, meta.data(), meta.size());
-  const size_t at_start = put(*blob, start.data(), start.size());
-  const size_t at_count = put(*blob, plan.count.data(), plan.count.size());
+  const Blob b(*box.pages);
+  const size_t at_start = put(*b.bytes, start.data(), start.size());
+  const size_t at_count = put(*b.bytes, plan.count.data(), plan.count.size());
+  auto blob = b.bytes;
   DeviceMemoryRef dev = allocator(box.device).allocate(blob->size());
   auto* base = static_cast<unsigned char*>(dev->data());
   p.k = k->data(), p.v = v->data();
   p.start = reinterpret_cast<const int64_t*>(base + at_start), p.count = reinterpret_cast<const int64_t*>(base + at_count);
-  p.cache = box.pages->view(reinterpret_cast<uint8_t* const*>(base + at_kv), reinterpret_cast<uint8_t* const*>(base + at_meta), stride);
+  p.cache = b.view(*box.pages, base);
   auto zero = std::make_shared<std::vector<DeviceMemoryRef>>();
   zero->swap(*box.fresh);
   auto job = std::make_unique<JsJob>(env, [p, blob, base, zero, keep = box.pages](cudaStream_t s) {
@@ -166,19 +172,16 @@ Napi::Value CudaAddon::KvDecode(const Napi::CallbackInfo& info) {
   p.lengths = lengths.data();  // the host copy, for the grid's size
   const DecodeShape shape = decode_shape(p, box.multiprocessors);
   const DecodeScratch layout = decode_scratch(p, shape);
-  int64_t stride;
-  std::vector<uint8_t*> kv, meta;
-  box.pages->tables(&kv, &meta, &stride);
-  auto blob = std::make_shared<std::vector<unsigned char>>();
-  const size_t at_kv = put(*blob, kv.data(), kv.size()), at_meta = put(*blob, meta.data(), meta.size());
-  const size_t at_lengths = put(*blob, lengths.data(), lengths.size());
-  const size_t at_streaming = put(*blob, plan.streaming.data(), plan.streaming.size());
+  const Blob b(*box.pages);
+  const size_t at_lengths = put(*b.bytes, lengths.data(), lengths.size());
+  const size_t at_streaming = put(*b.bytes, plan.streaming.data(), plan.streaming.size());
+  auto blob = b.bytes;
   DeviceMemoryRef dev = allocator(box.device).allocate(blob->size());
   DeviceMemoryRef scratch = allocator(box.device).allocate(layout.bytes);
   auto* base = static_cast<unsigned char*>(dev->data());
   p.q = q->data(), p.out = out->data(), p.lse = lse ? static_cast<float*>(lse->data()) : nullptr;
   p.lengths = reinterpret_cast<const int64_t*>(base + at_lengths);
-  p.cache = box.pages->view(reinterpret_cast<uint8_t* const*>(base + at_kv), reinterpret_cast<uint8_t* const*>(base + at_meta), stride);
+  p.cache = b.view(*box.pages, base);
   p.streaming = plan.streaming.empty() ? nullptr : base + at_streaming;
   std::vector<DeviceMemoryRef> holds = {q, out, lse, dev, scratch};
   if (p.method == SK_DECODE_QUEST) {

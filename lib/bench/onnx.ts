@@ -191,10 +191,13 @@ export async function loadOrt(): Promise<Ort | string> {
   }
 }
 
-/** A session on `threads` intra-op threads (ours use the same count) running one op at a time. */
-export function ortSession(ort: Ort, model: Uint8Array, threads: number): Promise<OrtSession> {
-  return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' })
+/** A session on `threads` intra-op threads (ours use the same count) running one op at a time; `options` adds to its options. */
+export function ortSession(ort: Ort, model: Uint8Array, threads: number, options: object = {}): Promise<OrtSession> {
+  return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', ...options })
 }
+
+/** Session options that turn ORT's intra-op spinning off: its idle workers would take the cores the next case needs. */
+export const kNoSpinning = { extra: { session: { intra_op: { allow_spinning: '0' } } } }
 
 /** MatMul's B [K, N] from a linear weight [N, K] (out = x·wᵀ = x·B). */
 export function matmulB(w: Float32Array, n: number, k: number): Float32Array {
@@ -210,9 +213,10 @@ export function matmulB(w: Float32Array, n: number, k: number): Float32Array {
  */
 export function ortCase(
   name: string,
-  flops: number,
+  flops: number | undefined,
   ort: Ort,
   prepare: () => Promise<{ model: Uint8Array; feeds: Record<string, unknown>[] }>,
+  sessionOptions: object = {},
 ): BenchCase {
   let session: OrtSession | undefined
   let feeds: Record<string, unknown>[] = []
@@ -221,7 +225,7 @@ export function ortCase(
     flops,
     async setup() {
       const prepared = await prepare()
-      session = await ortSession(ort, prepared.model, numThreads())
+      session = await ortSession(ort, prepared.model, numThreads(), sessionOptions)
       feeds = prepared.feeds
     },
     async run(iteration) {

@@ -67,9 +67,9 @@ static inline float hsum(typename T::V v) {
 // vectors and the softmax and O's load and store happen once per group.
 constexpr int64_t kGroupTokens = 64;
 constexpr int kMaxGroupPages = 4;  // kGroupTokens / kKvMinPage
-// Pages are prefetched this many groups ahead: a run of pages is not always
-// contiguous (Quest's, a slab's end), and the hardware's stream detection
-// alone left a core waiting on memory for about a third of its time.
+// A page that does not continue its predecessor in memory (Quest's picks, a
+// slab's end) is prefetched this many groups ahead; the hardware follows the
+// streams (prefetching those too only took load slots from the kernel).
 constexpr int64_t kPrefetchGroups = 2;
 
 // s[r][v·W + ·] = kscale[v] · Σ_d q[r][d] · k_v[d·page + ·] for rows [0, MR)
@@ -214,7 +214,8 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
   float kscale[kMaxVecs], vscale[kMaxGroupPages];
   for (int32_t c0 = 0; c0 < t.count; c0 += static_cast<int32_t>(per_group)) {
     for (int64_t pg = c0 + kPrefetchGroups * per_group; pg < c0 + (kPrefetchGroups + 1) * per_group && pg < t.count; ++pg)
-      for (int64_t off = 0; off < lay.kv_bytes; off += 64) __builtin_prefetch(t.kv[pg] + off, 0, 2);
+      if (t.kv[pg] != t.kv[pg - 1] + lay.kv_bytes)  // a page that does not continue a stream
+        for (int64_t off = 0; off < lay.kv_bytes; off += 64) __builtin_prefetch(t.kv[pg] + off, 0, 2);
     Group grp{};
     grp.pages = t.count - c0 < per_group ? t.count - c0 : per_group;
     const int64_t vecs_per_page = page / W;

@@ -5,26 +5,7 @@
 #include "f32-decode-impl.h"
 #include "f32-decode.h"
 
-namespace sk::cpu::scalar {
-
-struct DecodeOps {
-  using V = float;
-  static constexpr int W = 1;
-  static V set1(float x) { return x; }
-  static V load(const float* p) { return *p; }
-  static void store(float* p, V v) { *p = v; }
-  static V add(V a, V b) { return a + b; }
-  static V sub(V a, V b) { return a - b; }
-  static V mul(V a, V b) { return a * b; }
-  static V fma(V a, V b, V c) { return a * b + c; }  // no FMA in the x86-64 baseline
-  static V max(V a, V b) { return a > b ? a : b; }
-  static V pow2_bits(V t) { return TailLanes::flt(TailLanes::bits(t) << 23); }
-  static V zero_below(V r, V x, V lim) { return x >= lim ? r : 0.0f; }
-};
-
-}  // namespace sk::cpu::scalar
-
-using sk::cpu::scalar::DecodeOps;
+using DecodeOps = sk::cpu::scalar::VecOps;  // csrc/cpu/vec-ops.h
 
 void sk_f32_decode_ukernel__scalar(const sk_decode_task* t, float* scratch) {
   sk::cpu::scalar::decode_any<DecodeOps, 4, 4, 4, 4>(*t, scratch);

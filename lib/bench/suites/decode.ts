@@ -30,7 +30,7 @@ import { cpuBinding } from '../../native.js'
 import type { Tensor } from '../../tensor.js'
 import { decodeF64, fp8Stored } from '../decode-metrics.js'
 import { type BenchCase, type BenchRow, type BenchSuite, fillNoise, lastLevelCacheBytes, rotationSets, type SuiteContext } from '../harness.js'
-import { gqaDecodeModel, loadOrt, type Ort, type OrtSession } from '../onnx.js'
+import { gqaDecodeModel, kNoSpinning, loadOrt, type Ort, ortCase } from '../onnx.js'
 import { generatePrefill } from '../prefill-gen.js'
 import { recall, relativeError } from '../prefill-metrics.js'
 
@@ -146,41 +146,21 @@ function decodeCase(ctx: Context, name: string, p: Pages, options: DecodeOptions
   return c
 }
 
-function ortCase(ctx: Context, ort: Ort): BenchCase {
-  let session: OrtSession | undefined
-  let feeds: Record<string, unknown>[] = []
+function ortGqaCase(ctx: Context, ort: Ort): BenchCase {
   const L = ctx.len
-  return {
-    name: `ORT GQA f32 L=${L}`, bytes: ctx.kvBytes(kF32), baseline: `stream read f32 L=${L}`,
-    async setup() {
-      await ctx.ready()
-      // The generated keys and values are the past; one more token is the new one (L + 1 keys in all).
-      const past = (t: Tensor, i: number) => {
-        const a = i === 0 ? (t.data as Float32Array) : Float32Array.from(t.data as Float32Array)
-        return new ort.Tensor('float32', a, [1, kHkv, L, kD])
-      }
-      const token = new ort.Tensor('float32', new Float32Array(kHkv * kD).fill(0.1), [1, 1, kHkv * kD])
-      feeds = Array.from({ length: setsFor(ctx.kvBytes(kF32)) }, (_, i) => ({
-        query: new ort.Tensor('float32', ctx.q.data as Float32Array, [1, 1, kHq * kD]), key: token, value: token,
-        past_key: past(ctx.k, i), past_value: past(ctx.v, i),
-        seqlens_k: new ort.Tensor('int32', new Int32Array([L]), [1]), total_sequence_length: new ort.Tensor('int32', new Int32Array([L + 1]), []),
-      }))
-      session = await ort.InferenceSession.create(gqaDecodeModel(1, L, kHq, kHkv, kD), {
-        intraOpNumThreads: numThreads(), interOpNumThreads: 1, executionMode: 'sequential',
-        extra: { session: { intra_op: { allow_spinning: '0' } } }, // its spinning workers would take the cores our rows need
-      })
-    },
-    async run(i) {
-      const out = await session!.run(feeds[i % feeds.length]!)
-      for (const t of Object.values(out)) t.dispose?.()
-    },
-    async teardown() {
-      const done = session?.release()
-      session = undefined
-      feeds = []
-      await done
-    },
-  }
+  const c = ortCase(`ORT GQA f32 L=${L}`, undefined, ort, async () => {
+    await ctx.ready()
+    // The generated keys and values are the past; one more token is the new one (L + 1 keys in all).
+    const past = (t: Tensor, i: number) => new ort.Tensor('float32', i === 0 ? (t.data as Float32Array) : Float32Array.from(t.data as Float32Array), [1, kHkv, L, kD])
+    const token = new ort.Tensor('float32', new Float32Array(kHkv * kD).fill(0.1), [1, 1, kHkv * kD])
+    const feeds = Array.from({ length: setsFor(ctx.kvBytes(kF32)) }, (_, i) => ({
+      query: new ort.Tensor('float32', ctx.q.data as Float32Array, [1, 1, kHq * kD]), key: token, value: token,
+      past_key: past(ctx.k, i), past_value: past(ctx.v, i),
+      seqlens_k: new ort.Tensor('int32', new Int32Array([L]), [1]), total_sequence_length: new ort.Tensor('int32', new Int32Array([L + 1]), []),
+    }))
+    return { model: gqaDecodeModel(1, L, kHq, kHkv, kD), feeds }
+  }, kNoSpinning)
+  return { ...c, bytes: ctx.kvBytes(kF32), baseline: `stream read f32 L=${L}` }
 }
 
 function casesAt(ctx: SuiteContext, L: number, ort: Ort | string): BenchCase[] {
@@ -190,7 +170,7 @@ function casesAt(ctx: SuiteContext, L: number, ort: Ort | string): BenchCase[] {
     decodeCase(c, `quest 1/${f} ${p.label} L=${L}`, p, { select: { method: 'quest', budget: L / f } }, dense(p), false)
   const cases: BenchCase[] = [
     streamCase(c, kF32),
-    ...(typeof ort === 'string' ? [] : [ortCase(c, ort)]),
+    ...(typeof ort === 'string' ? [] : [ortGqaCase(c, ort)]),
     decodeCase(c, dense(kF32), kF32, {}, `stream read f32 L=${L}`, true),
     streamCase(c, kBf16),
     decodeCase(c, dense(kBf16), kBf16, {}, `stream read bf16 L=${L}`, true),

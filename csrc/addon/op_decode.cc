@@ -9,12 +9,12 @@
 // append past what memory allows fails at once and leaves the cache as it
 // was; the jobs get copies of the page tables and lengths they read.
 #include <string.h>
+#include <sys/mman.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "../core/host_alloc.h"
 #include "../cpu/dispatch.h"
 #include "addon.h"
 #include "convert.h"
@@ -59,6 +59,26 @@ struct JobState {
   }
 };
 
+// Slab memory for the pool: fresh anonymous pages, so zero without a memset
+// here (the append that first writes them faults them in, on the executor's
+// threads), 2 MiB-aligned and advised as transparent huge pages: a slab holds
+// KV heads' runs of pages that decode reads end to end, and on 4 KiB pages
+// each 4 KiB of them costs a TLB walk and a new hardware-prefetch stream.
+KvPages::Slab map_slab(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t n = (bytes + kHuge - 1) / kHuge * kHuge;
+  void* raw = mmap(nullptr, n + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const uintptr_t at = (reinterpret_cast<uintptr_t>(raw) + kHuge - 1) & ~(kHuge - 1);
+  const size_t head = at - reinterpret_cast<uintptr_t>(raw);
+  if (head) munmap(raw, head);
+  if (kHuge - head) munmap(reinterpret_cast<void*>(at + n), kHuge - head);
+#ifdef MADV_HUGEPAGE
+  madvise(reinterpret_cast<void*>(at), n, MADV_HUGEPAGE);  // advice only: without it the pages are 4 KiB
+#endif
+  return KvPages::Slab(reinterpret_cast<uint8_t*>(at), [n](uint8_t* p) { munmap(p, n); });
+}
+
 // An optional Int32Array output of at least n elements, or null.
 int32_t* optional_int32(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t n, Holds& holds) {
   if (info[index].IsNull() || info[index].IsUndefined()) return nullptr;
@@ -72,12 +92,7 @@ int32_t* optional_int32(const Napi::CallbackInfo& info, size_t index, const char
 Napi::Value SparsekitAddon::KvCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const KvConfig c = kv_create_args(env, info[0]);
-  auto pages = std::make_shared<KvPages>(c, [](size_t bytes) -> KvPages::Slab {
-    void* p = host_alloc(bytes);
-    if (!p) return nullptr;
-    memset(p, 0, bytes);  // a cached block holds an earlier tensor's data
-    return KvPages::Slab(static_cast<uint8_t*>(p), [](uint8_t* q) { host_release(q); });
-  });
+  auto pages = std::make_shared<KvPages>(c, map_slab);
   auto handle = Napi::External<KvBox>::New(env, new KvBox{pages, nullptr}, [](Napi::Env, KvBox* b) { delete b; });
   handle.TypeTag(&kKvTag);
   return handle;

@@ -21,6 +21,7 @@ const kMaxInt = 2 ** 31 - 1
 
 /** Quest's page selection (arXiv 2406.10774). */
 export interface QuestSelect {
+  /** `'quest'`. */
   method: 'quest'
   /**
    * Tokens to read per (sequence, KV head), sink and recent pages included,

@@ -54,7 +54,7 @@ CudaAddon::CudaAddon(Napi::Env env, Napi::Object exports) : status_(probe_cuda()
                            InstanceMethod("kvDecode", &CudaAddon::Guarded<&CudaAddon::KvDecode>),
                            InstanceMethod("kvStats", &CudaAddon::Guarded<&CudaAddon::KvStats>),
                            InstanceMethod("kvRelease", &CudaAddon::Guarded<&CudaAddon::KvRelease>),
-                           InstanceMethod("sparse24Layout", &CudaAddon::Sparse24Layout),
+                           InstanceMethod("sp24Layout", &CudaAddon::Sp24Layout),
                            InstanceMethod("cusparseLtStatus", &CudaAddon::CusparseLtStatus),
                            InstanceMethod("cusparseLtCompressedBytes",
                                           &CudaAddon::Guarded<&CudaAddon::CusparseLtCompressedBytes>),

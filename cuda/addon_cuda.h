@@ -55,10 +55,10 @@ class CudaAddon : public Napi::Addon<CudaAddon> {
   // binding/attention.cc (attentionPick needs no device: it only checks)
   Napi::Value Attention(const Napi::CallbackInfo& info);
   Napi::Value AttentionPick(const Napi::CallbackInfo& info);
-  // binding/linear.cc (linearPick, sparse24Layout, cusparseLtStatus need no device)
+  // binding/linear.cc (linearPick, sp24Layout, cusparseLtStatus need no device)
   Napi::Value Linear(const Napi::CallbackInfo& info);
   Napi::Value LinearPick(const Napi::CallbackInfo& info);
-  Napi::Value Sparse24Layout(const Napi::CallbackInfo& info);
+  Napi::Value Sp24Layout(const Napi::CallbackInfo& info);
   Napi::Value CusparseLtStatus(const Napi::CallbackInfo& info);
   Napi::Value CusparseLtCompressedBytes(const Napi::CallbackInfo& info);
   Napi::Value CusparseLtCompress(const Napi::CallbackInfo& info);

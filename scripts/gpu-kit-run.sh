@@ -13,7 +13,7 @@
 #                cuSPARSELt: the wheel's libcusparseLt.so.0 and the CUDA 13
 #                library folders it needs (SPARSEKIT_CUSPARSELT, LD_LIBRARY_PATH)
 #   2 info       sparsekit info --json, sk.cudaStatus(), sk.devices()
-#   3 probe      the mma.sp metadata layout against cuda/sparse24/fragments.h;
+#   3 probe      the mma.sp metadata layout against cuda/sp24/fragments.h;
 #                the kernels' registers and local memory (spills) by cuobjdump
 #   4 tests      the native tests, then the CUDA vitest files (without a GPU
 #                their host-side checks run and the GPU tests skip)

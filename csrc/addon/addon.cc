@@ -76,6 +76,7 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("castSync", &SparsekitAddon::Coded<&SparsekitAddon::CastSync>),
                            InstanceMethod("streamRead", &SparsekitAddon::Coded<&SparsekitAddon::StreamRead>),
                            InstanceMethod("attention", &SparsekitAddon::Coded<&SparsekitAddon::Attention>),
+                           InstanceMethod("attentionPick", &SparsekitAddon::Coded<&SparsekitAddon::AttentionPick>),
                            InstanceMethod("spmmAnalyze", &SparsekitAddon::Coded<&SparsekitAddon::SpmmAnalyze>),
                            InstanceMethod("spmmPrune", &SparsekitAddon::Coded<&SparsekitAddon::SpmmPrune>),
                            InstanceMethod("spmmPack", &SparsekitAddon::Coded<&SparsekitAddon::SpmmPack>),
@@ -83,7 +84,7 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("spmmRelease", &SparsekitAddon::Coded<&SparsekitAddon::SpmmRelease>),
                            InstanceMethod("spmm", &SparsekitAddon::Coded<&SparsekitAddon::Spmm>),
                            InstanceMethod("linear", &SparsekitAddon::Coded<&SparsekitAddon::Linear>),
-                           InstanceMethod("sparse24", &SparsekitAddon::Coded<&SparsekitAddon::Sparse24>),
+                           InstanceMethod("sp24", &SparsekitAddon::Coded<&SparsekitAddon::Sp24>),
                            InstanceMethod("blockScores", &SparsekitAddon::Coded<&SparsekitAddon::BlockScores>),
                            InstanceMethod("gatherRows", &SparsekitAddon::Coded<&SparsekitAddon::GatherRows>),
                            InstanceMethod("selectBlocks", &SparsekitAddon::Coded<&SparsekitAddon::SelectBlocks>),
@@ -139,11 +140,12 @@ Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
   lin.m = 128, lin.n = 16, lin.k = 16;  // many rows: the largest gemm tiles (m == 1 runs the gemv of the same set)
   kernels.Set("linear", sk_cpu_linear_pick(lin, isa_).name);
   lin.format = SK_WEIGHT_SP24;
-  kernels.Set("linear24", sk_cpu_linear24_pick(lin, isa_).name);
+  kernels.Set("linear_sp24", sk_cpu_linear_sp24_pick(lin, isa_).name);
   sk_decode_params dec{};
   dec.q_type = SK_F32;
   dec.heads_q = dec.seq_q = 1;
-  dec.cache = sk_kv_pages{SK_BF16, 1, 128, 16, nullptr, 0};
+  dec.cache.type = SK_BF16;
+  dec.cache.kv_heads = 1, dec.cache.head_dim = 128, dec.cache.page_size = 16;
   kernels.Set("decode", sk_cpu_decode_pick(dec, isa_).name);
 
   Napi::Object out = Napi::Object::New(env);

@@ -14,9 +14,6 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
  public:
   SparsekitAddon(Napi::Env env, Napi::Object exports);
 
-  sk_isa isa() const { return isa_; }
-  Executor& executor() { return *executor_; }
-
  private:
   // Every exported method runs through this: a native allocation that fails
   // while the arguments are checked and copied is ERR_SK_OUT_OF_MEMORY.
@@ -37,6 +34,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value StreamRead(const Napi::CallbackInfo& info);
   // op_attention.cc
   Napi::Value Attention(const Napi::CallbackInfo& info);
+  Napi::Value AttentionPick(const Napi::CallbackInfo& info);
   // op_spmm.cc
   Napi::Value SpmmAnalyze(const Napi::CallbackInfo& info);
   Napi::Value SpmmPrune(const Napi::CallbackInfo& info);
@@ -46,7 +44,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value Spmm(const Napi::CallbackInfo& info);
   // op_linear.cc
   Napi::Value Linear(const Napi::CallbackInfo& info);
-  Napi::Value Sparse24(const Napi::CallbackInfo& info);
+  Napi::Value Sp24(const Napi::CallbackInfo& info);
   Napi::Value BlockScores(const Napi::CallbackInfo& info);  // op_prefill.cc
   Napi::Value GatherRows(const Napi::CallbackInfo& info);   // op_prefill.cc
   Napi::Value SelectBlocks(const Napi::CallbackInfo& info);  // op_prefill.cc

@@ -67,6 +67,11 @@ struct sk_block_mask {
   sk_mask_rules rules;
 };
 
+// The largest head dim attention takes, on every backend (FlashAttention's
+// limit: a row's q, k and v stay on chip; it also bounds the CPU kernels'
+// per-thread scratch, ≈ 0.3 MiB at 256).
+constexpr int64_t kAttentionMaxHeadDim = 256;
+
 // out[b, h, i, :] = softmax(scale * q[b,h,i,:] · k[b,g,j,:]ᵀ over visible j) · v[b,g,j,:]
 // with g = h / (heads_q / heads_kv). Strides are in elements; the last (head
 // dim) stride is 1. Accumulation is float32 for every dtype.

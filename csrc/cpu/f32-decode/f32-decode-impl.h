@@ -21,7 +21,7 @@
 
 #include "../../core/cast_math.h"
 #include "../../core/decode.h"
-#include "../attention/f32-attn-impl.h"  // exp2v and the online-softmax constants (kLog2e, kNegInf)
+#include "../f32-attn/f32-attn-impl.h"  // exp2v and the online-softmax constants (kLog2e, kNegInf)
 #include "decode.h"
 
 namespace sk::cpu::SK_ISA_NAMESPACE {

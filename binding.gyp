@@ -35,6 +35,8 @@
         "csrc/cpu/f32-sp24/f32-sp24-2x8-scalar.cc",
         "csrc/cpu/sp24/sp24_ops.cc",
         "csrc/cpu/prefill/scores.cc", "csrc/cpu/prefill/select.cc",
+        "csrc/cpu/f32-decode/driver.cc", "csrc/cpu/f32-decode/append.cc",
+        "csrc/cpu/f32-decode/f32-decode-scalar.cc",
       ],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["sk_cpu_avx2", "sk_cpu_avx512"]}],
@@ -58,6 +60,8 @@
         "csrc/addon/op_spmm.cc",
         "csrc/addon/op_linear.cc",
         "csrc/addon/op_prefill.cc",
+        "csrc/addon/op_decode.cc",
+        "csrc/addon/decode_args.cc",
       ],
       # A Promise settled while a worker_thread is terminating cannot throw into
       # JS; without this node-addon-api rethrows in C++ and aborts the process.
@@ -78,7 +82,8 @@
                   "test/native/spmm_test.cc", "test/native/spmm_pack_test.cc",
                   "test/native/linear_ukernel_test.cc", "test/native/sp24_test.cc",
                   "test/native/prefill_test.cc", "test/native/launch_fence_test.cc",
-                  "test/native/kv_walk_test.cc", "test/native/attention_nan_test.cc"],
+                   "test/native/kv_walk_test.cc", "test/native/attention_nan_test.cc",
+                   "test/native/decode_test.cc"],
       "ldflags": ["-pthread"],
     },
     {
@@ -98,6 +103,14 @@
       "sources": ["bench/native/spmm_bench.cc"],
       "ldflags": ["-pthread"],
     },
+    {
+      # Micro-benchmark of the decode kernel sets (decode.inc), one thread, pages in cache.
+      "target_name": "sk_decode_bench",
+      "type": "executable",
+      "dependencies": ["sk_core"],
+      "sources": ["bench/native/decode_bench.cc"],
+      "ldflags": ["-pthread"],
+    },
   ],
   "conditions": [
     ["target_arch=='x64'", {
@@ -115,7 +128,8 @@
                       "csrc/cpu/f32-spmm/f32-spmm-64x1-avx2.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-8x1-avx2.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-8x4-avx2.cc",
-                      "csrc/cpu/f32-gemm/f32-gemm-6x16-avx2.cc", "csrc/cpu/f32-sp24/f32-sp24-4x8-avx2.cc"],
+                      "csrc/cpu/f32-gemm/f32-gemm-6x16-avx2.cc", "csrc/cpu/f32-sp24/f32-sp24-4x8-avx2.cc",
+                      "csrc/cpu/f32-decode/f32-decode-avx2.cc"],
           "cflags_cc": ["-mavx2", "-mfma", "-mf16c"],
         },
         {
@@ -129,7 +143,8 @@
                       "csrc/cpu/f32-spmm/f32-spmm-32x4-avx512.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-64x1-avx512.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-64x2-avx512.cc",
-                      "csrc/cpu/f32-gemm/f32-gemm-8x32-avx512.cc", "csrc/cpu/f32-sp24/f32-sp24-8x8-avx512.cc"],
+                      "csrc/cpu/f32-gemm/f32-gemm-8x32-avx512.cc", "csrc/cpu/f32-sp24/f32-sp24-8x8-avx512.cc",
+                      "csrc/cpu/f32-decode/f32-decode-avx512.cc"],
           "cflags_cc": ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq"],
         },
       ],
@@ -148,7 +163,8 @@
                       "csrc/cpu/f32-spmm/f32-spmm-32x2-neon.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-4x1-neon.cc",
                       "csrc/cpu/f32-spmm/f32-spmm-8x1-neon.cc",
-                      "csrc/cpu/f32-gemm/f32-gemm-8x8-neon.cc", "csrc/cpu/f32-sp24/f32-sp24-4x8-neon.cc"],
+                      "csrc/cpu/f32-gemm/f32-gemm-8x8-neon.cc", "csrc/cpu/f32-sp24/f32-sp24-4x8-neon.cc",
+                      "csrc/cpu/f32-decode/f32-decode-neon.cc"],
         },
       ],
     }],

@@ -69,6 +69,13 @@ class CudaAddon : public Napi::Addon<CudaAddon> {
   Napi::Value GatherRows(const Napi::CallbackInfo& info);
   Napi::Value GatherRowsPick(const Napi::CallbackInfo& info);
 
+  // binding/decode.cc
+  Napi::Value KvCreate(const Napi::CallbackInfo& info);
+  Napi::Value KvAppend(const Napi::CallbackInfo& info);
+  Napi::Value KvDecode(const Napi::CallbackInfo& info);
+  Napi::Value KvStats(const Napi::CallbackInfo& info);
+  Napi::Value KvRelease(const Napi::CallbackInfo& info);
+
   CudaStatus status_;
   napi_type_tag buffer_tag_;
   Napi::FunctionReference buffer_class_;

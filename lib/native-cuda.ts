@@ -5,6 +5,7 @@
  * @internal
  * @module
  */
+import type { KvBinding } from './decode/native.js'
 import type { AttentionArgs, AttentionBytes, AttentionPick, BlockScoresArgs, GatherRowsArgs, NativeMask } from './native.js'
 
 /** Why CUDA can or cannot be used, from the CUDA addon. */
@@ -90,7 +91,7 @@ export interface CusparseLtStatus {
  * `cuda-prebuild/<platform>-<arch>/sparsekit_cuda.node`). Every async call is
  * ordered on the device's stream and settles when its work has finished.
  */
-export interface CudaBinding {
+export interface CudaBinding extends KvBinding<DeviceBuffer> {
   status(): CudaStatus
   deviceInfo(device: number): CudaDeviceInfo
   alloc(device: number, bytes: number): DeviceBuffer

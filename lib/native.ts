@@ -10,6 +10,7 @@ import { arch, platform } from 'node:os'
 import { join } from 'node:path'
 
 import { SparsekitError } from './errors.js'
+import type { KvBinding } from './decode/native.js'
 import { cpuLoadAdvice, cudaMissingReason } from './install.js'
 import type { CudaBinding } from './native-cuda.js'
 
@@ -202,7 +203,7 @@ export interface SegmentOrderArgs {
 }
 
 /** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
-export interface CpuBinding {
+export interface CpuBinding extends KvBinding<ArrayBufferView> {
   cpuInfo(): CpuInfo
   setNumThreads(n: number): void
   numThreads(): number
@@ -217,6 +218,8 @@ export interface CpuBinding {
   castSync(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): void
   /** The CPU backend's answer for `attention` (every check of it; with `bytes`, the buffer sizes too). */
   attentionPick(args: AttentionArgs, mask: NativeMask | null, bytes?: AttentionBytes): AttentionPick & { qTile: number; kvTile: number }
+  /** Reads `words` 64-bit words of src on every thread (the benchmarks' bandwidth yardstick); src 8-byte aligned. */
+  streamRead(src: ArrayBufferView, words: number): Promise<void>
   /** Block-sparse FlashAttention forward; lse is float32 [batch, headsQ, seqQ] or null. */
   attention(q: ArrayBufferView, k: ArrayBufferView, v: ArrayBufferView, out: ArrayBufferView, lse: Float32Array | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
   /**

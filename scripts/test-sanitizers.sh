@@ -27,11 +27,11 @@ failed=()
 timings=()
 
 # What the API stage runs: the public API broadly (tensors, errors, lifecycle,
-# executor, workers, masks, attention, linear, sparse, prefill), not the
+# executor, workers, masks, attention, linear, sparse, prefill, decode), not the
 # package / CLI / ORT / CUDA-binding files, whose native code is not ours.
 api_tests=(test/errors.test.ts test/safety.test.ts test/tensor.test.ts test/lifecycle.test.ts test/interop.test.ts
   test/executor.test.ts test/worker.test.ts test/mask test/attention/errors.test.ts test/linear/errors.test.ts
-  test/sparse test/prefill)
+  test/sparse test/prefill test/decode)
 
 step() {  # step NAME CMD...: runs and times one step; a non-zero exit fails the stage
   local name=$1 t0=$SECONDS rc=0

@@ -31,6 +31,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   // op_cast.cc
   Napi::Value Cast(const Napi::CallbackInfo& info);
   Napi::Value CastSync(const Napi::CallbackInfo& info);
+  Napi::Value StreamRead(const Napi::CallbackInfo& info);
   // op_attention.cc
   Napi::Value Attention(const Napi::CallbackInfo& info);
   Napi::Value AttentionPick(const Napi::CallbackInfo& info);
@@ -48,6 +49,12 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value GatherRows(const Napi::CallbackInfo& info);   // op_prefill.cc
   Napi::Value SelectBlocks(const Napi::CallbackInfo& info);  // op_prefill.cc
   Napi::Value SegmentOrder(const Napi::CallbackInfo& info);  // op_prefill.cc
+  // op_decode.cc
+  Napi::Value KvCreate(const Napi::CallbackInfo& info);
+  Napi::Value KvAppend(const Napi::CallbackInfo& info);
+  Napi::Value KvDecode(const Napi::CallbackInfo& info);
+  Napi::Value KvStats(const Napi::CallbackInfo& info);
+  Napi::Value KvRelease(const Napi::CallbackInfo& info);
 
   // Tags the handles this load hands out, random per load, so a handle from
   // another copy of the addon (or a forged object) is refused, not trusted.

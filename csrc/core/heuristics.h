@@ -105,3 +105,21 @@ constexpr int64_t xattention_blocks_per_pass(int64_t key_head_bytes) {
 
 }  // namespace sk
 
+
+namespace sk {
+
+// CPU decode (csrc/cpu/f32-decode): pages per task. Flash-decoding splits each
+// (batch, KV head)'s pages into tasks so that one query keeps every thread
+// busy; about 4 tasks per thread even out selections of unequal size, and at
+// least 256 tokens per task keep its fixed cost (its rows' state and their
+// merge) small next to reading the pages.
+constexpr int64_t decode_task_pages(int64_t total_pages, int64_t threads, int64_t page_size) {
+  const int64_t min_pages = page_size >= 256 ? 1 : 256 / page_size;
+  const int64_t want = (total_pages + threads * 4 - 1) / (threads * 4);
+  return want > min_pages ? want : min_pages;
+}
+
+// Quest's page bounds: pages per task (each reads the page's metadata for every KV head).
+constexpr int64_t quest_score_pages() { return 128; }
+
+}  // namespace sk

@@ -6,6 +6,7 @@
 #include "../core/cpu_features.h"
 #include "../core/params.h"
 #include "f32-attn/attention.h"
+#include "f32-decode/decode.h"
 #include "f32-spmm/spmm.h"
 #include "f32-gemm/gemm.h"
 #include "f32-sp24/sp24.h"

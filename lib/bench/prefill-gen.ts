@@ -48,6 +48,8 @@ export interface PrefillGenOptions {
   sinkTokens?: number
   /** Distance of the slash line. Default 1000. */
   slashOffset?: number
+  /** Queries of the last this many positions only (decode): q is then [B, H, n, D]. Default: every position. */
+  lastQueries?: number
 }
 
 /** A uniform in [0, 1) from (seed, counter). */
@@ -56,8 +58,8 @@ const uniform = (seed: number, n: number) => fmix32((seed ^ fmix32(n + 0x9e3779b
 const kSegment = 256
 
 /**
- * q [B, H, S, D], k and v [B, Hkv, S, D] with sink, local, slash and
- * heavy-hitter patterns (see the module doc).
+ * q [B, H, S, D] (or the last `lastQueries` positions' rows), k and v
+ * [B, Hkv, S, D] with sink, local, slash and heavy-hitter patterns (see the module doc).
  * @example
  * ```ts
  * const { q, k, v } = generatePrefill({ heads: 4, seq: 16384, headDim: 64, seed: 1 })
@@ -69,7 +71,9 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
   const kFreqs = Math.min(10, Math.floor((D - 4) / 4)) // rotation pairs per pattern: local window and slash
   const group = H / Hkv, sinks = o.sinkTokens ?? 4, slash = o.slashOffset ?? 1000
   const hot = o.hotShare ?? 0.06, hits = o.hitsPerSegment ?? 100
-  const q = new Float32Array(B * H * S * D), k = new Float32Array(B * Hkv * S * D), v = new Float32Array(B * Hkv * S * D)
+  const Sq = o.lastQueries ?? S, first = S - Sq // queries of positions [first, S)
+  if (!(Sq >= 1 && Sq <= S)) throw new Error('generatePrefill: lastQueries between 1 and seq')
+  const q = new Float32Array(B * H * Sq * D), k = new Float32Array(B * Hkv * S * D), v = new Float32Array(B * Hkv * S * D)
   fillRandn(q, o.seed * 3 + 1)
   fillRandn(k, o.seed * 3 + 2)
   fillRandn(v, o.seed * 3 + 3)
@@ -110,9 +114,9 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
         k[row + dHit] = isHit[j] ? hitAmp : 0
       }
       for (let h = g * group; h < (g + 1) * group; h++) {
-        const qb = (b * H + h) * S * D
-        for (let i = 0; i < S; i++) {
-          const row = qb + i * D
+        const qb = (b * H + h) * Sq * D
+        for (let i = first; i < S; i++) {
+          const row = qb + (i - first) * D
           rotations(q, row, i, i - slash)
           q[row + dSink] = sinkAmp
           q[row + dHit] = hitAmp
@@ -127,5 +131,5 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
     t.dispose()
     return c
   }
-  return { q: await make(q, [B, H, S, D]), k: await make(k, [B, Hkv, S, D]), v: await make(v, [B, Hkv, S, D]) }
+  return { q: await make(q, [B, H, Sq, D]), k: await make(k, [B, Hkv, S, D]), v: await make(v, [B, Hkv, S, D]) }
 }

@@ -9,25 +9,7 @@
 
 namespace sk::cpu::neon {
 
-struct Ops {
-  using V = float32x4_t;
-  static constexpr int W = 4;
-  static V set1(float x) { return vdupq_n_f32(x); }
-  static V load(const float* p) { return vld1q_f32(p); }
-  static void store(float* p, V v) { vst1q_f32(p, v); }
-  static V add(V a, V b) { return vaddq_f32(a, b); }
-  static V sub(V a, V b) { return vsubq_f32(a, b); }
-  static V mul(V a, V b) { return vmulq_f32(a, b); }
-  static V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
-  static V max(V a, V b) { return vmaxq_f32(a, b); }
-  static V pow2_bits(V t) { return vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_f32(t), 23)); }
-  static V zero_below(V r, V x, V lim) {  // NaN x keeps r
-    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(r), vcltq_f32(x, lim)));
-  }
-  static V finite_or_zero(V x) {
-    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(x), vceqq_f32(x, set1(kNegInf))));
-  }
-};
+using Ops = VecOps;  // csrc/cpu/vec-ops.h
 
 static_assert(Ops::W == 4, "attention.inc lists neon with 4 lanes");
 

@@ -7,21 +7,7 @@
 
 namespace sk::cpu::scalar {
 
-struct Ops {
-  using V = float;
-  static constexpr int W = 1;
-  static V set1(float x) { return x; }
-  static V load(const float* p) { return *p; }
-  static void store(float* p, V v) { *p = v; }
-  static V add(V a, V b) { return a + b; }
-  static V sub(V a, V b) { return a - b; }
-  static V mul(V a, V b) { return a * b; }
-  static V fma(V a, V b, V c) { return a * b + c; }  // no FMA in the x86-64 baseline
-  static V max(V a, V b) { return a > b ? a : b; }
-  static V pow2_bits(V t) { return TailLanes::flt(TailLanes::bits(t) << 23); }
-  static V zero_below(V r, V x, V lim) { return x < lim ? 0.0f : r; }  // NaN x keeps r
-  static V finite_or_zero(V x) { return x != kNegInf ? x : 0.0f; }
-};
+using Ops = VecOps;  // csrc/cpu/vec-ops.h
 
 static_assert(Ops::W == 1, "attention.inc lists scalar with 1 lane");
 

@@ -9,22 +9,7 @@
 
 namespace sk::cpu::avx2 {
 
-struct Ops {
-  using V = __m256;
-  static constexpr int W = 8;
-  static V set1(float x) { return _mm256_set1_ps(x); }
-  static V load(const float* p) { return _mm256_loadu_ps(p); }
-  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  static V add(V a, V b) { return _mm256_add_ps(a, b); }
-  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
-  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
-  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  static V max(V a, V b) { return _mm256_max_ps(a, b); }
-  static V pow2_bits(V t) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)); }
-  // Unordered compares: a NaN x keeps r (zero_below) and stays NaN (finite_or_zero).
-  static V zero_below(V r, V x, V lim) { return _mm256_andnot_ps(_mm256_cmp_ps(x, lim, _CMP_LT_OQ), r); }
-  static V finite_or_zero(V x) { return _mm256_and_ps(x, _mm256_cmp_ps(x, set1(kNegInf), _CMP_NEQ_UQ)); }
-};
+using Ops = VecOps;  // csrc/cpu/vec-ops.h
 
 static_assert(Ops::W == 8, "attention.inc lists avx2 with 8 lanes");
 

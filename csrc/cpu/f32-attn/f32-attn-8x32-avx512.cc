@@ -15,24 +15,7 @@
 
 namespace sk::cpu::avx512 {
 
-struct Ops {
-  using V = __m512;
-  static constexpr int W = 16;
-  static V set1(float x) { return _mm512_set1_ps(x); }
-  static V load(const float* p) { return _mm512_loadu_ps(p); }
-  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
-  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V max(V a, V b) { return _mm512_max_ps(a, b); }
-  static V pow2_bits(V t) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23)); }
-  // Unordered compares: a NaN x keeps r (zero_below) and stays NaN (finite_or_zero).
-  static V zero_below(V r, V x, V lim) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lim, _CMP_NLT_UQ), r); }
-  static V finite_or_zero(V x) {
-    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, set1(kNegInf), _CMP_NEQ_UQ), x);
-  }
-};
+using Ops = VecOps;  // csrc/cpu/vec-ops.h
 
 static_assert(Ops::W == 16, "attention.inc lists avx512 with 16 lanes");
 

@@ -25,6 +25,7 @@ namespace sk::cpu::SK_ISA_NAMESPACE {
 struct TailLanes : ScalarLanes {};
 
 #include "../cast/lanes.h"
+#include "../vec-ops.h"
 
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr double kLn2 = 0.6931471805599453;

@@ -55,10 +55,10 @@ class CudaAddon : public Napi::Addon<CudaAddon> {
   // binding/attention.cc (attentionPick needs no device: it only checks)
   Napi::Value Attention(const Napi::CallbackInfo& info);
   Napi::Value AttentionPick(const Napi::CallbackInfo& info);
-  // binding/linear.cc (linearPick, sparse24Layout, cusparseLtStatus need no device)
+  // binding/linear.cc (linearPick, sp24Layout, cusparseLtStatus need no device)
   Napi::Value Linear(const Napi::CallbackInfo& info);
   Napi::Value LinearPick(const Napi::CallbackInfo& info);
-  Napi::Value Sparse24Layout(const Napi::CallbackInfo& info);
+  Napi::Value Sp24Layout(const Napi::CallbackInfo& info);
   Napi::Value CusparseLtStatus(const Napi::CallbackInfo& info);
   Napi::Value CusparseLtCompressedBytes(const Napi::CallbackInfo& info);
   Napi::Value CusparseLtCompress(const Napi::CallbackInfo& info);
@@ -68,6 +68,13 @@ class CudaAddon : public Napi::Addon<CudaAddon> {
   Napi::Value BlockScoresPick(const Napi::CallbackInfo& info);
   Napi::Value GatherRows(const Napi::CallbackInfo& info);
   Napi::Value GatherRowsPick(const Napi::CallbackInfo& info);
+
+  // binding/decode.cc
+  Napi::Value KvCreate(const Napi::CallbackInfo& info);
+  Napi::Value KvAppend(const Napi::CallbackInfo& info);
+  Napi::Value KvDecode(const Napi::CallbackInfo& info);
+  Napi::Value KvStats(const Napi::CallbackInfo& info);
+  Napi::Value KvRelease(const Napi::CallbackInfo& info);
 
   CudaStatus status_;
   napi_type_tag buffer_tag_;

@@ -128,8 +128,8 @@ export function fromNative(err: unknown, above: (...args: never[]) => unknown): 
  * kinds of failure through {@link fromNative}. A native check that fails
  * before the work is queued throws here, synchronously, as the TS checks do;
  * only a failure while the work runs rejects. The stack is taken when a call
- * fails, not before every call: an `Error` made up front cost ~10 µs per op
- * (a fifth of a small op's overhead, measured with perf).
+ * fails, not before every call: an `Error` made up front costs a noticeable
+ * share of a small op's overhead (bench/results/tuning-notes.md).
  * @internal
  */
 export function callNative<T>(fn: () => Promise<T>): Promise<T> {

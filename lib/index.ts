@@ -21,3 +21,5 @@ export { csrLayout, type CsrOptions, type CsrLayout, type CsrBlockSize } from '.
 export { prune, type PruneOptions } from './ops/prune.js'
 export { sparsify, type SparsifyOptions } from './ops/sparsify.js'
 export { linear } from './ops/linear.js'
+export { KVCache, type KVCacheOptions, type KVCacheType, type KVCacheMemory, type AppendOptions } from './decode/cache.js'
+export { decodeAttention, type DecodeOptions, type DecodeResult, type QuestSelect, type StreamingHeads } from './ops/decode.js'

@@ -53,7 +53,7 @@ export interface MemoryInfo {
    * Bytes of freed blocks held for reuse. CUDA: the caching allocator's. CPU:
    * freed blocks of 64 KiB or more, 256 MiB in all, kept for a later tensor of
    * the same size (a block returned to the OS comes back as fresh pages, a
-   * page fault each: `sk.zeros` of 4 MiB took ~3 ms that way, 0.1 ms reused).
+   * page fault each).
    */
   cachedBytes?: number
 }

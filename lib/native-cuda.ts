@@ -5,7 +5,8 @@
  * @internal
  * @module
  */
-import type { AttentionArgs, BlockScoresArgs, GatherRowsArgs, NativeMask } from './native.js'
+import type { KvBinding } from './decode/native.js'
+import type { AttentionArgs, AttentionBytes, AttentionPick, BlockScoresArgs, GatherRowsArgs, NativeMask } from './native.js'
 
 /** Why CUDA can or cannot be used, from the CUDA addon. */
 export interface CudaStatus {
@@ -15,6 +16,16 @@ export interface CudaStatus {
   runtimeVersion: number // e.g. 13000
   driverVersion: number // 0 without a driver
   archs: string // the SASS/PTX targets compiled in, e.g. "80;89;90a"
+}
+
+/** What the CUDA backend adds to {@link AttentionPick}: the instance's tiles and the launch it would make. */
+export interface CudaAttentionPick {
+  headDim: number // the compiled head dim the call runs on
+  blockM: number
+  blockN: number
+  grid: [number, number, number]
+  maskBytes: number // the packed mask's upload
+  vectorized: boolean // 16-byte loads (before the buffers' alignment is known)
 }
 
 /** One CUDA device's properties. */
@@ -56,7 +67,7 @@ export interface LinearPick {
 }
 
 /** A 2:4 weight in the CUDA layout, built on the host (docs/formats.md). */
-export interface Sparse24Layout {
+export interface Sp24Layout {
   values: Uint16Array // [nPad, kPad / 2]
   meta: Uint32Array // [nPad / 16][kPad / 32][16] words
   nPad: number
@@ -80,7 +91,7 @@ export interface CusparseLtStatus {
  * `cuda-prebuild/<platform>-<arch>/sparsekit_cuda.node`). Every async call is
  * ordered on the device's stream and settles when its work has finished.
  */
-export interface CudaBinding {
+export interface CudaBinding extends KvBinding<DeviceBuffer> {
   status(): CudaStatus
   deviceInfo(device: number): CudaDeviceInfo
   alloc(device: number, bytes: number): DeviceBuffer
@@ -93,10 +104,10 @@ export interface CudaBinding {
   emptyCache(device: number): void
   synchronize(device: number): Promise<void>
   /**
-   * Runs every check of `attention` on byte sizes instead of buffers and says
-   * which kernel would run; needs no device, so the checks are tested everywhere.
+   * The CUDA backend's answer for `attention` (see {@link AttentionPick}): every check of
+   * `attention`, on byte sizes instead of buffers; needs no device, so the checks are tested everywhere.
    */
-  attentionPick(q: number, k: number, v: number, out: number, lse: number | null, args: AttentionArgs, mask: NativeMask | null): { kernel: string }
+  attentionPick(args: AttentionArgs, mask: NativeMask | null, bytes?: AttentionBytes): AttentionPick & CudaAttentionPick
   /** Block-sparse FlashAttention forward (fp16 / bf16); the mask's arrays are uploaded by the binding. */
   attention(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, out: DeviceBuffer, lse: DeviceBuffer | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
   /** Every check of `linear` on byte sizes; needs no device. */
@@ -112,7 +123,7 @@ export interface CudaBinding {
   /** dst[b, h, s] = src[b, h, idx[b, h, s]]: idx is copied and checked on the host, then uploaded. */
   gatherRows(src: DeviceBuffer, idx: Int32Array, dst: DeviceBuffer, args: GatherRowsArgs): Promise<void>
   /** Checks CPU-layout 2:4 metadata and builds the CUDA layout on the host; needs no device. */
-  sparse24Layout(values: Uint16Array, meta: Uint8Array, dtype: number, n: number, k: number, withDense: boolean): Sparse24Layout
+  sp24Layout(values: Uint16Array, meta: Uint8Array, dtype: number, n: number, k: number, withDense: boolean): Sp24Layout
   /** Loads cuSPARSELt on first call (SPARSEKIT_CUSPARSELT path, else libcusparseLt.so.0); needs no device. */
   cusparseLtStatus(): CusparseLtStatus
   cusparseLtCompressedBytes(device: number, dtype: number, n: number, k: number): number

@@ -10,10 +10,11 @@ import { arch, platform } from 'node:os'
 import { join } from 'node:path'
 
 import { SparsekitError } from './errors.js'
+import type { KvBinding } from './decode/native.js'
 import { cpuLoadAdvice, cudaMissingReason } from './install.js'
 import type { CudaBinding } from './native-cuda.js'
 
-export type { CudaStatus, CudaDeviceInfo, DeviceBuffer, CudaLinearArgs, LinearPick, Sparse24Layout, CusparseLtStatus, CudaBinding } from './native-cuda.js'
+export type { CudaStatus, CudaDeviceInfo, DeviceBuffer, CudaLinearArgs, LinearPick, Sp24Layout, CusparseLtStatus, CudaBinding, CudaAttentionPick } from './native-cuda.js'
 
 /**
  * The package root: one level above `lib/` (sources) or `dist/` (built).
@@ -57,6 +58,25 @@ export interface AttentionArgs {
   outStrides: [number, number, number]
   scale: number
   causal: boolean // bottom-right aligned, ANDed with the mask
+}
+
+/** Byte lengths of attention's buffers, for a pick that checks them without the buffers (lse: null for none). */
+export interface AttentionBytes {
+  q: number
+  k: number
+  v: number
+  out: number
+  lse: number | null
+}
+
+/**
+ * A backend's answer for an attention call (its pick(), csrc/core/backend.h):
+ * the kernel that would run and the scratch it needs. A call the backend
+ * cannot run throws the coded reason instead.
+ */
+export interface AttentionPick {
+  kernel: string
+  scratchBytes: number
 }
 
 /** One token rule of a partial block; mirrors `sk_mask_rule` (kinds: 1 causal, 2 window, 3 streaming, 4 documents). */
@@ -118,7 +138,7 @@ export interface LinearArgs {
 }
 
 /** Sizes of one 2:4 weight op; mirrors `sk_sp24_params`. `n`, `m`: prune's n:m (keep n of every m). */
-export interface Sparse24Args {
+export interface Sp24Args {
   dtype: number
   rows: number
   k: number
@@ -195,7 +215,7 @@ export interface VslashPlanArgs {
 }
 
 /** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
-export interface CpuBinding {
+export interface CpuBinding extends KvBinding<ArrayBufferView> {
   cpuInfo(): CpuInfo
   setNumThreads(n: number): void
   numThreads(): number
@@ -208,6 +228,10 @@ export interface CpuBinding {
   emptyHostCache(): void
   cast(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): Promise<void>
   castSync(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): void
+  /** The CPU backend's answer for `attention` (every check of it; with `bytes`, the buffer sizes too). */
+  attentionPick(args: AttentionArgs, mask: NativeMask | null, bytes?: AttentionBytes): AttentionPick & { qTile: number; kvTile: number }
+  /** Reads `words` 64-bit words of src on every thread (the benchmarks' bandwidth yardstick); src 8-byte aligned. */
+  streamRead(src: ArrayBufferView, words: number): Promise<void>
   /** Block-sparse FlashAttention forward; lse is float32 [batch, headsQ, seqQ] or null. */
   attention(q: ArrayBufferView, k: ArrayBufferView, v: ArrayBufferView, out: ArrayBufferView, lse: Float32Array | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
   /**
@@ -231,7 +255,7 @@ export interface CpuBinding {
    * 2:4 weight ops on [rows, k]: 0 prune (denseIn → denseOut, keep args.n of every args.m), 1 compress
    * (denseIn → values + meta; rejects a group of 4 with more than 2 non-zeros), 2 decompress (values + meta → denseOut; rejects bad codes).
    */
-  sparse24(op: 0 | 1 | 2, args: Sparse24Args, denseIn: ArrayBufferView | null, denseOut: ArrayBufferView | null, values?: ArrayBufferView | null, meta?: Uint8Array | null): Promise<void>
+  sp24(op: 0 | 1 | 2, args: Sp24Args, denseIn: ArrayBufferView | null, denseOut: ArrayBufferView | null, values?: ArrayBufferView | null, meta?: Uint8Array | null): Promise<void>
   /** Dynamic sparse prefill block scores (`sk_block_scores_params`; csrc/addon/op_prefill.cc). */
   blockScores(q: ArrayBufferView, k: ArrayBufferView, out: Float32Array, args: BlockScoresArgs): Promise<void>
   /** dst[b, h, s] = src[b, h, idx[b, h, s]] row by row, dst contiguous (`sk_gather_rows_params`). */

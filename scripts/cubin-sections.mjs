@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Lists the sections of a CUDA cubin (an ELF file) as "name size sha256", one
-// per line, and with --symbols the kernel entry points (global functions)
-// instead. scripts/cuda-sass-diff.sh uses it to say which kernels of two
+// per line, and with --symbols the functions it holds code for (the names of
+// its .text.<name> sections: kernels, whatever their linkage, and device
+// functions not inlined) instead. scripts/cuda-sass-diff.sh uses it to say which kernels of two
 // builds differ when their cubins are not byte-identical; no CUDA tool
 // (cuobjdump, nvdisasm) is needed.
 import { createHash } from 'node:crypto'
@@ -29,8 +30,6 @@ for (let i = 0; i < shnum; ++i) {
     type: buf.readUInt32LE(at + 4),
     offset: Number(buf.readBigUInt64LE(at + 0x18)),
     size: Number(buf.readBigUInt64LE(at + 0x20)),
-    link: buf.readUInt32LE(at + 0x28),
-    entsize: Number(buf.readBigUInt64LE(at + 0x38)),
   })
 }
 const cstr = (table, at) => {
@@ -38,15 +37,11 @@ const cstr = (table, at) => {
   return buf.toString('latin1', start, buf.indexOf(0, start))
 }
 const kNoBits = 8 // SHT_NOBITS: no bytes in the file (.bss, .nv.shared.*)
-const kSymtab = 2 // SHT_SYMTAB
 
 if (flag === '--symbols') {
   for (const s of sections) {
-    if (s.type !== kSymtab) continue
-    for (let at = s.offset; at < s.offset + s.size; at += s.entsize) {
-      const info = buf[at + 4]
-      if (info >> 4 === 1 && (info & 0xf) === 2) console.log(cstr(s.link, buf.readUInt32LE(at))) // STB_GLOBAL, STT_FUNC
-    }
+    const name = cstr(shstrndx, s.nameAt)
+    if (name.startsWith('.text.')) console.log(name.slice('.text.'.length))
   }
 } else {
   for (const s of sections) {

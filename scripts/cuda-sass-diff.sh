@@ -9,13 +9,18 @@
 #
 # BASE and HEAD are git revisions; HEAD defaults to the working tree. Instances
 # are matched by the kernels they define (mangled names), so renamed instance
-# files still pair up. A cubin is "identical" when its bytes are; otherwise
-# the sections that differ are listed (scripts/cubin-sections.mjs). PTX is
-# "identical", or "same modulo register numbering" after renumbering each
-# function's virtual registers in order of first use, or different.
+# files still pair up. A cubin is "identical" when its bytes are; kernels in
+# an unnamed namespace, whose names carry an id nvcc derives from the source's
+# path, are "identical but for the unnamed-namespace id" when every section
+# but the symbol and string tables is; otherwise the sections that differ are
+# listed (scripts/cubin-sections.mjs). PTX is "identical" (with that id
+# blanked), or "same modulo register numbering" after renumbering each
+# function's virtual registers in order of first use, or different (then the
+# instruction counts that differ, registers abstracted, are listed).
 # Outputs stay in SK_SASS_OUT (default: a new temporary folder), printed at the
-# end. Exit status: 0 when every cubin is byte-identical and every PTX at
-# least the same modulo register numbering, 1 otherwise.
+# end; SK_SASS_REUSE=1 compares the outputs already there without compiling.
+# Exit status: 0 when every cubin is identical (bytes, or but for the id) and
+# every PTX at least the same modulo register numbering, 1 otherwise.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +42,10 @@ flags=(-O3 -DNDEBUG
 # build SIDE REV: sources of REV (or the working tree) → $out/SIDE/keep/<file>/
 build() {
   local side=$1 rev=$2 src
+  if [ "${SK_SASS_REUSE:-0}" = 1 ] && [ -d "$out/$side/keep" ]; then
+    echo "== $side: reusing $out/$side/keep"
+    return
+  fi
   if [ -z "$rev" ]; then
     src=$root
   else
@@ -59,6 +68,11 @@ build() {
   done
 }
 
+# Kernels in an unnamed namespace carry an id nvcc derives from the source's
+# path (_GLOBAL__N__<8 hex>_...): the same kernel built from two checkouts
+# differs there only.
+unnamed='s/_GLOBAL__N__[0-9a-f]\{8\}_/_GLOBAL__N__*_/g'
+
 # index SIDE: "arch<TAB>kernels<TAB>file<TAB>path" per cubin and PTX of SIDE.
 index() {
   local side=$1
@@ -66,14 +80,23 @@ index() {
     local file
     file=$(basename "$keep" | tr + /)
     for cubin in "$keep"*.cubin; do
-      local arch=${cubin%.cubin}
+      local arch=${cubin%.cubin} kernels
       arch=${arch##*.compute_}
-      printf 'sm_%s\t%s\t%s\t%s\n' "$arch" "$(node "$root/scripts/cubin-sections.mjs" "$cubin" --symbols | sort | tr '\n' ' ')" "$file" "$cubin"
+      kernels=$(node "$root/scripts/cubin-sections.mjs" "$cubin" --symbols | sed "$unnamed" | sort | tr '\n' ' ')
+      printf 'sm_%s\t%s\t%s\t%s\n' "$arch" "$kernels" "$file" "$cubin"
     done
     for ptx in "$keep"*.compute_90.ptx; do
-      printf 'ptx_90\t%s\t%s\t%s\n' "$(grep -oE '\.entry [A-Za-z0-9_]+' "$ptx" | sort | tr '\n' ' ')" "$file" "$ptx"
+      local kernels
+      kernels=$(grep -oE '\.entry [A-Za-z0-9_]+' "$ptx" | sed "$unnamed" | sort | tr '\n' ' ')
+      printf 'ptx_90\t%s\t%s\t%s\n' "$kernels" "$file" "$ptx"
     done
   done | sort
+}
+
+# PTX's instruction multiset, registers abstracted (opcodes, immediates and symbols kept).
+ptx_ops() {
+  sed -e 's://.*$::' "$1" | grep -E '^\s+[a-z@]' | sed -E 's/%[a-z]+[0-9]+/R/g; s/\$L__BB[0-9_]+/L/g; s/^\s+//; s/\s+/ /g' |
+    sort | uniq -c
 }
 
 # PTX with comments dropped and each function's registers renumbered in order of first use.
@@ -86,6 +109,12 @@ normalize_ptx() {
         if (!(reg in seen)) seen[reg] = cls "#" (next_id[cls]++)
         outl = outl substr(line, 1, RSTART - 1) seen[reg]; line = substr(line, RSTART + RLENGTH) }
       print outl line }'
+}
+
+# A cubin's sections (names with the unnamed-namespace id blanked) and their
+# hashes, less the symbol and string tables, which hold that id.
+sections() {
+  node "$root/scripts/cubin-sections.mjs" "$1" | sed "$unnamed" | grep -vE '^\.(strtab|shstrtab|symtab) ' | sort
 }
 
 build base "$base"
@@ -107,15 +136,21 @@ while IFS=$'\t' read -r arch kernels file path; do
   hpath=${match#*$'\t'}
   if cmp -s "$path" "$hpath"; then
     verdict=identical
+  elif [ "$arch" = ptx_90 ] && cmp -s <(sed "$unnamed" "$path") <(sed "$unnamed" "$hpath"); then
+    verdict="identical but for the unnamed-namespace id"
+  elif [ "$arch" != ptx_90 ] && cmp -s <(sections "$path") <(sections "$hpath"); then
+    verdict="identical but for the unnamed-namespace id (every code and data section equal)"
   elif [ "$arch" = ptx_90 ]; then
     if cmp -s <(normalize_ptx "$path") <(normalize_ptx "$hpath"); then
       verdict="same modulo register numbering"
     else
-      verdict="DIFFERENT ($(diff <(normalize_ptx "$path") <(normalize_ptx "$hpath") | grep -c '^[<>]') normalized lines)"
+      lines=$( (diff <(normalize_ptx "$path") <(normalize_ptx "$hpath") || true) | grep -c '^[<>]' || true)
+      ops=$( (diff <(ptx_ops "$path") <(ptx_ops "$hpath") || true) | grep '^[<>]' | sed -E 's/^[<>] +//' | awk '{ $1 = ""; print }' | sort -u | tr '\n' ';' || true)
+      verdict="DIFFERENT ($lines normalized lines; instruction counts that differ:${ops:- none})"
       status=1
     fi
   else
-    verdict="DIFFERENT: $(diff <(node "$root/scripts/cubin-sections.mjs" "$path") <(node "$root/scripts/cubin-sections.mjs" "$hpath") |
+    verdict="DIFFERENT: $( (diff <(node "$root/scripts/cubin-sections.mjs" "$path") <(node "$root/scripts/cubin-sections.mjs" "$hpath") || true) |
       awk '/^[<>]/ { sub(/\._ZN.*/, ".<kernel>", $2); print $2 }' | sort -u | tr '\n' ' ')"
     status=1
   fi

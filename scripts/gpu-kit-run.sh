@@ -13,12 +13,12 @@
 #                cuSPARSELt: the wheel's libcusparseLt.so.0 and the CUDA 13
 #                library folders it needs (SPARSEKIT_CUSPARSELT, LD_LIBRARY_PATH)
 #   2 info       sparsekit info --json, sk.cudaStatus(), sk.devices()
-#   3 probe      the mma.sp metadata layout against cuda/sparse24/fragments.h;
+#   3 probe      the mma.sp metadata layout against cuda/sp24/fragments.h;
 #                the kernels' registers and local memory (spills) by cuobjdump
 #   4 tests      the native tests, then the CUDA vitest files (without a GPU
 #                their host-side checks run and the GPU tests skip)
-#   5 sanitizer  attention, linear and prefill calls under compute-sanitizer
-#                memcheck, attention under racecheck (gpu-kit-smoke.mjs)
+#   5 sanitizer  attention, linear, prefill and decode calls under
+#                compute-sanitizer memcheck, attention under racecheck (gpu-kit-smoke.mjs)
 #   6 attention  bench: dense vs torch SDPA, 10 % block-sparse vs our dense
 #   7 linear     bench: 2:4 mma.sp, cuSPARSELt and dense vs torch.matmul
 #   8 prefill    the prefill bench suite on CUDA, with what time is left
@@ -296,6 +296,7 @@ step_sanitizer() {
   # Our mma.sp kernel, not cuSPARSELt's: ours is the code that never ran on a GPU.
   mem+=("$(sanitize memcheck-linear.log memcheck linear SPARSEKIT_CUSPARSELT=0)") || rc=1
   mem+=("$(sanitize memcheck-prefill.log memcheck prefill)") || rc=1
+  mem+=("$(sanitize memcheck-decode.log memcheck decode)") || rc=1
   race=$(sanitize racecheck-attention.log racecheck attention) || rc=1
   figure="memcheck errors: $(IFS=,; echo "${mem[*]}"); racecheck hazards: $race"
   return $rc

@@ -9,14 +9,17 @@
 //     roundings of float32 sums that differ in their last bits)
 //   prefill: outputs finite; the estimated masks agree on >= 90 % of blocks
 //     (a block whose score sits at the threshold may go either way)
-// Usage: node scripts/gpu-kit-smoke.mjs attention|linear|prefill|all [--device cuda|cpu]
+//   decode: bfloat16 and FP8 pages (append in two calls, a ragged batch),
+//     dense and streaming heads as attention; Quest: finite (a page whose
+//     bound ties another's may go either way)
+// Usage: node scripts/gpu-kit-smoke.mjs attention|linear|prefill|decode|all [--device cuda|cpu]
 // --device cpu runs both sides on the CPU: how CI checks this script here.
 import { parseArgs } from 'node:util'
 
 const sk = await import(new URL('../dist/index.js', import.meta.url).href)
 const { values, positionals } = parseArgs({ options: { device: { type: 'string', default: 'cuda' } }, allowPositionals: true })
 const device = values.device
-const ops = positionals[0] === 'all' || positionals.length === 0 ? ['attention', 'linear', 'prefill'] : positionals
+const ops = positionals[0] === 'all' || positionals.length === 0 ? ['attention', 'linear', 'prefill', 'decode'] : positionals
 const type = 'bfloat16'
 let failed = false
 
@@ -83,10 +86,29 @@ async function prefill() {
   failed ||= !ok
 }
 
-const run = { attention, linear, prefill }
+async function decode() {
+  const geo = { batch: 2, kvHeads: 2, headDim: 64, pageSize: 16 }
+  const [k, v] = [21, 22].map((seed) => onBoth([2, 2, 300, 64], seed))
+  const q = onBoth([2, 4, 2, 64], 23)
+  for (const t of ['bfloat16', 'float8e4m3fn']) {
+    const cpu = await sk.KVCache.create({ ...geo, type: t }), dev = await sk.KVCache.create({ ...geo, type: t, device })
+    for (const [c, x, y] of [[cpu, k.cpu, v.cpu], [dev, k.dev, v.dev]]) {
+      await c.append(x, y, { lengths: [250, 77] })
+      await c.append(x, y, { lengths: [50, 1] })
+    }
+    for (const [name, options] of [['dense', {}], ['streaming heads', { streamingHeads: { heads: [1, 0], sink: 16, recent: 32 } }]])
+      await compare(`decode ${t} ${name}`, await sk.decodeAttention(q.dev, dev, options), await sk.decodeAttention(q.cpu, cpu, options))
+    const quest = await hostF32(await sk.decodeAttention(q.dev, dev, { select: { method: 'quest', budget: 64 } }))
+    const ok = quest.every(Number.isFinite)
+    console.log(`decode ${t} quest: output ${ok ? 'finite ok' : 'NOT finite FAIL'}`)
+    failed ||= !ok
+  }
+}
+
+const run = { attention, linear, prefill, decode }
 for (const op of ops) {
   if (!run[op]) {
-    console.error(`gpu-kit-smoke: unknown op '${op}' (attention, linear, prefill, all)`)
+    console.error(`gpu-kit-smoke: unknown op '${op}' (attention, linear, prefill, decode, all)`)
     process.exit(2)
   }
   await run[op]()

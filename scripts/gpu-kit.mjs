@@ -192,7 +192,7 @@ await timed('CUDA addon for sm_90a + PTX (build-gpu-kit/cuda/)', () =>
   }),
 )
 await timed('mma.sp layout probe (sm_90a)', () => {
-  const inputs = [join(root, 'scripts', 'gpu-probe-mma-sp.cu'), join(root, 'cuda', 'sparse24', 'fragments.h')]
+  const inputs = [join(root, 'scripts', 'gpu-probe-mma-sp.cu'), join(root, 'cuda', 'sp24', 'fragments.h')]
   if (newerThan(probe, inputs)) return log('probe is up to date')
   const nvcc = output('sh', ['-c', 'command -v nvcc']) || '/usr/local/cuda/bin/nvcc'
   run(nvcc, ['-std=c++17', '-O2', '-gencode', 'arch=compute_90a,code=sm_90a', '-I.', '-o', probe, 'scripts/gpu-probe-mma-sp.cu'])

@@ -21,12 +21,12 @@ const kWarmup = 3, kReps = 20
 const shapes = (process.env.SK_LINEAR_BENCH_SHAPES ?? '8192x8192x8192,16x11008x4096,4096x11008x4096')
   .split(',').map((s) => s.split('x').map(Number)) // m x n x k
 const dist = (p) => pathToFileURL(join(root, 'dist', p)).href
-if (!existsSync(join(root, 'dist', 'sparse', 'nm24-cuda.js'))) {
+if (!existsSync(join(root, 'dist', 'sparse', 'sp24-cuda.js'))) {
   console.error('gpu-linear-bench: dist/ is not built (npm run build:ts)')
   process.exit(1)
 }
 const sk = await import(dist('index.js'))
-const nm24 = await import(dist('sparse/nm24-cuda.js'))
+const sp24 = await import(dist('sparse/sp24-cuda.js'))
 const { cudaBinding } = await import(dist('native.js'))
 const binding = cudaBinding()
 if (!binding?.status().available) {
@@ -65,16 +65,16 @@ const rows = []
 for (const [m, n, k] of shapes) {
   const x = await sk.tensor(randomBf16(m * k, 1), [m, k], 'bfloat16').to('cuda')
   const values = randomBf16((n * k) / 2, 2), meta = randomMeta(n, k, 3)
-  const ours = await nm24.sparsify24CudaFromCpuLayout(values, meta, 'bfloat16', [n, k], 'cuda', { backend: 'sparsekit' })
-  const auto = await nm24.sparsify24CudaFromCpuLayout(values, meta, 'bfloat16', [n, k], 'cuda')
+  const ours = await sp24.sparsifySp24CudaFromCpuLayout(values, meta, 'bfloat16', [n, k], 'cuda', { backend: 'sparsekit' })
+  const auto = await sp24.sparsifySp24CudaFromCpuLayout(values, meta, 'bfloat16', [n, k], 'cuda')
   const denseW = await ours.toDense()
   const out = sk.zeros([m, n], 'bfloat16', 'cuda')
   const flop = 2 * m * n * k
   const row = { m, n, k }
-  row.sp24OursMs = await timeMs(() => nm24.linear24Cuda(x, ours, null, out))
-  row.cusparseltMs = nm24.usesCusparseLt(auto) ? await timeMs(() => nm24.linear24Cuda(x, auto, null, out)) : null
-  row.cusparseltFallback = nm24.usesCusparseLt(auto) ? binding.cusparseLtStatus().lastFallback : nm24.sparseLinearFallbackReason()
-  row.denseOursMs = await timeMs(() => nm24.linearDenseCuda(x, denseW, null, out))
+  row.sp24OursMs = await timeMs(() => sp24.linearSp24Cuda(x, ours, null, out))
+  row.cusparseltMs = sp24.usesCusparseLt(auto) ? await timeMs(() => sp24.linearSp24Cuda(x, auto, null, out)) : null
+  row.cusparseltFallback = sp24.usesCusparseLt(auto) ? binding.cusparseLtStatus().lastFallback : sp24.sparseLinearFallbackReason()
+  row.denseOursMs = await timeMs(() => sp24.linearDenseCuda(x, denseW, null, out))
   for (const key of ['sp24OursMs', 'cusparseltMs', 'denseOursMs'])
     if (row[key]) row[key.replace('Ms', 'Tflops')] = flop / row[key] / 1e9 // dense-equivalent TFLOP/s
   console.log(`m${m} n${n} k${k}: 2:4 ours ${row.sp24OursMs.toFixed(3)} ms, cuSPARSELt ${row.cusparseltMs?.toFixed(3) ?? '-'} ms, dense ours ${row.denseOursMs.toFixed(3)} ms`)

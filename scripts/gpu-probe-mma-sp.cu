@@ -1,7 +1,7 @@
 // Probes on the GPU which metadata bits of which lane select the dense K of
 // each compressed element in mma.sp::ordered_metadata m16n8k32 (bf16,
 // selector 0), and compares with the layout the kernels assume
-// (cuda/sparse24/fragments.h, dense_k_of). Prints one line per mismatch and
+// (cuda/sp24/fragments.h, dense_k_of). Prints one line per mismatch and
 // PASS / FAIL. Built by `npm run gpu:kit` (scripts/gpu-kit.mjs) and run by
 // scripts/gpu-kit-run.sh, step 3; by hand:
 //   nvcc -std=c++17 -gencode arch=compute_90a,code=sm_90a -I. -o probe scripts/gpu-probe-mma-sp.cu && ./probe
@@ -17,7 +17,7 @@
 
 #include <vector>
 
-#include "cuda/sparse24/fragments.h"
+#include "cuda/sp24/fragments.h"
 
 namespace {
 
@@ -83,7 +83,7 @@ int main() {
     for (int c0 = 0; c0 < 16; ++c0)
       for (int r = 0; r < 16; ++r) {
         const float got = host[(size_t(config) * 16 + c0) * 16 + r];
-        const int want = sk::sparse24::dense_k_of(lane_meta, r, c0);
+        const int want = sk::sp24::dense_k_of(lane_meta, r, c0);
         if (got != float(want) && ++mismatches <= 40)
           printf("mismatch: config %d (lane %d half %d nibble %d) row %d compressed col %d: hardware K %g, assumed %d\n",
                  config, config / 8, (config / 4) % 2, config % 4, r, c0, got, want);

@@ -18,7 +18,7 @@ for f in csrc/cpu/f32-spmm/f32-spmm-*-avx512.cc csrc/cpu/f32-spmv/f32-spmv-avx51
          csrc/cpu/f32-gemm/f32-gemm-*-avx512.cc csrc/cpu/f32-sp24/f32-sp24-*-avx512.cc; do
   $cxx -mavx2 -mfma -mf16c -I test/native/simde -c "$f" -o "$out/emu-$(basename "$f" .cc).o"
 done
-for f in csrc/cpu/f32-spmm/f32-spmm-*-scalar.cc csrc/cpu/f32-spmv/f32-spmv-scalar.cc csrc/cpu/spmm/pack.cc \
+for f in csrc/cpu/f32-spmm/f32-spmm-*-scalar.cc csrc/cpu/f32-spmv/f32-spmv-scalar.cc csrc/cpu/f32-spmm/pack.cc \
          csrc/cpu/f32-gemm/f32-gemm-*-scalar.cc csrc/cpu/f32-sp24/f32-sp24-*-scalar.cc \
          csrc/core/cpu_features.cc test/native/main.cc test/native/spmm_test.cc \
          test/native/linear_ukernel_test.cc; do

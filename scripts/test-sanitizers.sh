@@ -27,11 +27,11 @@ failed=()
 timings=()
 
 # What the API stage runs: the public API broadly (tensors, errors, lifecycle,
-# executor, workers, masks, attention, linear, sparse, prefill), not the
+# executor, workers, masks, attention, linear, sparse, prefill, decode), not the
 # package / CLI / ORT / CUDA-binding files, whose native code is not ours.
 api_tests=(test/errors.test.ts test/safety.test.ts test/tensor.test.ts test/lifecycle.test.ts test/interop.test.ts
   test/executor.test.ts test/worker.test.ts test/mask test/attention/errors.test.ts test/linear/errors.test.ts
-  test/sparse test/prefill)
+  test/sparse test/prefill test/decode)
 
 step() {  # step NAME CMD...: runs and times one step; a non-zero exit fails the stage
   local name=$1 t0=$SECONDS rc=0
@@ -59,10 +59,12 @@ stage_dir() {
 }
 
 build() {  # build DIR FLAGS TARGETS...: configures DIR, then makes TARGETS (the last one an executable)
-  local dir=$1 flags=$2 log
+  local dir=$1 flags=$2 log nodedir
   shift 2
   log="$logs/$(basename "$dir")-build.log"
-  (cd "$dir" && node "$root/node_modules/node-gyp/bin/node-gyp.js" configure --loglevel=warn) || return 1
+  # Node's headers from this machine (scripts/build-cpu.mjs finds them); never a download.
+  nodedir=$(node --input-type=module -e "import('$root/scripts/build-cpu.mjs').then((m) => console.log(m.nodeHeadersDir()))") || return 1
+  (cd "$dir" && node "$root/node_modules/node-gyp/bin/node-gyp.js" configure --loglevel=warn --nodedir="$nodedir") || return 1
   if ! CXXFLAGS="$flags -fno-omit-frame-pointer -g1 -O1" LDFLAGS="$flags" \
     make -C "$dir/build" -j"$jobs" BUILDTYPE=Release "$@" >"$log" 2>&1; then
     grep -B2 -A8 -m5 'error' "$log"

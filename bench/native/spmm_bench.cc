@@ -3,7 +3,7 @@
 // on MobileNet-v1 1×1 shapes and a linear slice, at a chosen sparsity.
 // Reports XNNPACK's two counters: FLOPS = 2·M·nnz / time and EffFLOPS =
 // 2·M·N·K / time (dense-equivalent). The production tile per block size in
-// csrc/cpu/spmm/pick.cc is chosen from these numbers.
+// csrc/cpu/f32-spmm/driver.cc is chosen from these numbers.
 //
 //   build/Release/sk_spmm_bench [sparsity=0.8] [filter] [runs=20]
 //

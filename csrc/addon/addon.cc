@@ -74,7 +74,9 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("emptyHostCache", &SparsekitAddon::Coded<&SparsekitAddon::EmptyHostCache>),
                            InstanceMethod("cast", &SparsekitAddon::Coded<&SparsekitAddon::Cast>),
                            InstanceMethod("castSync", &SparsekitAddon::Coded<&SparsekitAddon::CastSync>),
+                           InstanceMethod("streamRead", &SparsekitAddon::Coded<&SparsekitAddon::StreamRead>),
                            InstanceMethod("attention", &SparsekitAddon::Coded<&SparsekitAddon::Attention>),
+                           InstanceMethod("attentionPick", &SparsekitAddon::Coded<&SparsekitAddon::AttentionPick>),
                            InstanceMethod("spmmAnalyze", &SparsekitAddon::Coded<&SparsekitAddon::SpmmAnalyze>),
                            InstanceMethod("spmmPrune", &SparsekitAddon::Coded<&SparsekitAddon::SpmmPrune>),
                            InstanceMethod("spmmPack", &SparsekitAddon::Coded<&SparsekitAddon::SpmmPack>),
@@ -82,12 +84,17 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("spmmRelease", &SparsekitAddon::Coded<&SparsekitAddon::SpmmRelease>),
                            InstanceMethod("spmm", &SparsekitAddon::Coded<&SparsekitAddon::Spmm>),
                            InstanceMethod("linear", &SparsekitAddon::Coded<&SparsekitAddon::Linear>),
-                           InstanceMethod("sparse24", &SparsekitAddon::Coded<&SparsekitAddon::Sparse24>),
+                           InstanceMethod("sp24", &SparsekitAddon::Coded<&SparsekitAddon::Sp24>),
                            InstanceMethod("blockScores", &SparsekitAddon::Coded<&SparsekitAddon::BlockScores>),
                            InstanceMethod("gatherRows", &SparsekitAddon::Coded<&SparsekitAddon::GatherRows>),
                            InstanceMethod("selectBlocks", &SparsekitAddon::Coded<&SparsekitAddon::SelectBlocks>),
                            InstanceMethod("segmentOrder", &SparsekitAddon::Coded<&SparsekitAddon::SegmentOrder>),
                            InstanceMethod("vslashPlan", &SparsekitAddon::Coded<&SparsekitAddon::VslashPlan>),
+                           InstanceMethod("kvCreate", &SparsekitAddon::Coded<&SparsekitAddon::KvCreate>),
+                           InstanceMethod("kvAppend", &SparsekitAddon::Coded<&SparsekitAddon::KvAppend>),
+                           InstanceMethod("kvDecode", &SparsekitAddon::Coded<&SparsekitAddon::KvDecode>),
+                           InstanceMethod("kvStats", &SparsekitAddon::Coded<&SparsekitAddon::KvStats>),
+                           InstanceMethod("kvRelease", &SparsekitAddon::Coded<&SparsekitAddon::KvRelease>),
                        });
   // Stop the job thread before this environment's handles go away. Registered
   // last, once nothing above can throw: a constructor that throws frees this
@@ -134,7 +141,13 @@ Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
   lin.m = 128, lin.n = 16, lin.k = 16;  // many rows: the largest gemm tiles (m == 1 runs the gemv of the same set)
   kernels.Set("linear", sk_cpu_linear_pick(lin, isa_).name);
   lin.format = SK_WEIGHT_SP24;
-  kernels.Set("linear24", sk_cpu_linear24_pick(lin, isa_).name);
+  kernels.Set("linear_sp24", sk_cpu_linear_sp24_pick(lin, isa_).name);
+  sk_decode_params dec{};
+  dec.q_type = SK_F32;
+  dec.heads_q = dec.seq_q = 1;
+  dec.cache.type = SK_BF16;
+  dec.cache.kv_heads = 1, dec.cache.head_dim = 128, dec.cache.page_size = 16;
+  kernels.Set("decode", sk_cpu_decode_pick(dec, isa_).name);
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("arch", sk_cpu_arch());

@@ -14,9 +14,6 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
  public:
   SparsekitAddon(Napi::Env env, Napi::Object exports);
 
-  sk_isa isa() const { return isa_; }
-  Executor& executor() { return *executor_; }
-
  private:
   // Every exported method runs through this: a native allocation that fails
   // while the arguments are checked and copied is ERR_SK_OUT_OF_MEMORY.
@@ -34,8 +31,10 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   // op_cast.cc
   Napi::Value Cast(const Napi::CallbackInfo& info);
   Napi::Value CastSync(const Napi::CallbackInfo& info);
+  Napi::Value StreamRead(const Napi::CallbackInfo& info);
   // op_attention.cc
   Napi::Value Attention(const Napi::CallbackInfo& info);
+  Napi::Value AttentionPick(const Napi::CallbackInfo& info);
   // op_spmm.cc
   Napi::Value SpmmAnalyze(const Napi::CallbackInfo& info);
   Napi::Value SpmmPrune(const Napi::CallbackInfo& info);
@@ -45,12 +44,18 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value Spmm(const Napi::CallbackInfo& info);
   // op_linear.cc
   Napi::Value Linear(const Napi::CallbackInfo& info);
-  Napi::Value Sparse24(const Napi::CallbackInfo& info);
+  Napi::Value Sp24(const Napi::CallbackInfo& info);
   Napi::Value BlockScores(const Napi::CallbackInfo& info);  // op_prefill.cc
   Napi::Value GatherRows(const Napi::CallbackInfo& info);   // op_prefill.cc
   Napi::Value SelectBlocks(const Napi::CallbackInfo& info);  // op_prefill.cc
   Napi::Value SegmentOrder(const Napi::CallbackInfo& info);  // op_prefill.cc
   Napi::Value VslashPlan(const Napi::CallbackInfo& info);    // op_prefill.cc
+  // op_decode.cc
+  Napi::Value KvCreate(const Napi::CallbackInfo& info);
+  Napi::Value KvAppend(const Napi::CallbackInfo& info);
+  Napi::Value KvDecode(const Napi::CallbackInfo& info);
+  Napi::Value KvStats(const Napi::CallbackInfo& info);
+  Napi::Value KvRelease(const Napi::CallbackInfo& info);
 
   // Tags the handles this load hands out, random per load, so a handle from
   // another copy of the addon (or a forged object) is refused, not trusted.

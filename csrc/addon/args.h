@@ -1,11 +1,19 @@
 // Checks of an op's plain-object `args`, shared by the CPU and CUDA bindings
 // (header-only: the CUDA addon includes it too). One message shape:
-// "Expected ... for args.<key>". Numbers arrive as doubles; an integer must be
-// exact and in range before it becomes an int64.
+// "Expected <what> for <name> but received <value>". Numbers arrive as
+// doubles; an integer must be exact and in range before it becomes an int64.
+//
+// One rule for the codes, whichever binding checks: a value of the wrong
+// kind (not an object, a number, an integer, a boolean, the right TypedArray)
+// is ERR_SK_INVALID_ARGUMENT; an integer outside its range gets the code the
+// caller names (ERR_SK_SHAPE for extents, ERR_SK_DTYPE for dtype ids,
+// ERR_SK_INVALID_ARGUMENT for options); an array whose length disagrees with
+// the shapes is ERR_SK_SHAPE.
 #pragma once
 #include <math.h>
 #include <napi.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <string>
 
@@ -18,28 +26,73 @@ constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
 
 inline std::string num(int64_t v) { return std::to_string(v); }
 
-// args[key]: an integer in [lo, hi], else `code`.
-inline int64_t args_int(Napi::Env env, const Napi::Object& o, const char* key, int64_t lo, int64_t hi,
-                        sk_status code = SK_ERR_INVALID_ARGUMENT) {
+// A JS value as an error message shows it: "300 (number)", "a string", "undefined".
+inline std::string received(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsNumber()) {
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.17g (number)", v.As<Napi::Number>().DoubleValue());
+    return buf;
+  }
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "true (boolean)" : "false (boolean)";
+  if (v.IsString()) return "a string";
+  if (v.IsArray()) return "an Array";
+  if (v.IsTypedArray()) return "a TypedArray";
+  if (v.IsFunction()) return "a function";
+  if (v.IsObject()) return "an object";
+  return v.IsSymbol() ? "a symbol" : "a bigint";
+}
+
+[[noreturn]] inline void expected(Napi::Env env, sk_status code, const std::string& what, const std::string& name,
+                                  const std::string& got) {
+  throw_error(env, code, "Expected " + what + " for " + name + " but received " + got);
+}
+
+// v as a plain object (not an Array or function), else ERR_SK_INVALID_ARGUMENT.
+inline Napi::Object object_arg(Napi::Env env, const Napi::Value& v, const std::string& name) {
+  if (!v.IsObject() || v.IsArray() || v.IsFunction()) expected(env, SK_ERR_INVALID_ARGUMENT, "an object", name, received(v));
+  return v.As<Napi::Object>();
+}
+
+// o[key], named owner.key in messages: an integer in [lo, hi]. Not an
+// integer: ERR_SK_INVALID_ARGUMENT; out of range: `code`.
+inline int64_t int_field(Napi::Env env, const Napi::Object& o, const std::string& owner, const char* key, int64_t lo,
+                         int64_t hi, sk_status code = SK_ERR_INVALID_ARGUMENT) {
   Napi::Value v = o.Get(key);
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
-  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || d != floor(d))
-    throw_error(env, code, "Expected an integer between " + num(lo) + " and " + num(hi) + " for args." + key);
+  const std::string what = "an integer between " + num(lo) + " and " + num(hi);
+  if (!(fabs(d) <= kMaxSafeInteger) || d != floor(d)) expected(env, SK_ERR_INVALID_ARGUMENT, what, owner + "." + key, received(v));
+  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi))) expected(env, code, what, owner + "." + key, received(v));
   return static_cast<int64_t>(d);
+}
+
+// args[key]: an integer in [lo, hi] (see int_field).
+inline int64_t args_int(Napi::Env env, const Napi::Object& o, const char* key, int64_t lo, int64_t hi,
+                        sk_status code = SK_ERR_INVALID_ARGUMENT) {
+  return int_field(env, o, "args", key, lo, hi, code);
 }
 
 // args[key]: 3 non-negative safe-integer strides (batch, head, sequence), in elements.
 inline void args_strides(Napi::Env env, const Napi::Object& args, const char* key, int64_t out[3]) {
   Napi::Value v = args.Get(key);
+  const char* what = "an array of 3 non-negative safe integers (batch, head, sequence strides in elements)";
   if (!v.IsArray() || v.As<Napi::Array>().Length() != 3)
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected 3 strides for args.") + key);
+    expected(env, SK_ERR_INVALID_ARGUMENT, what, std::string("args.") + key, received(v));
   for (uint32_t i = 0; i < 3; ++i) {
     Napi::Value e = v.As<Napi::Array>().Get(i);
     const double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
     if (!(d >= 0 && d <= kMaxSafeInteger) || d != floor(d))
-      throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected non-negative integer strides for args.") + key);
+      expected(env, SK_ERR_INVALID_ARGUMENT, what, std::string("args.") + key + "[" + num(i) + "]", received(e));
     out[i] = static_cast<int64_t>(d);
   }
+}
+
+// a * b, or ERR_SK_SHAPE naming `what` if it leaves int64.
+inline int64_t checked_product(Napi::Env env, int64_t a, int64_t b, const char* what) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) throw_error(env, SK_ERR_SHAPE, std::string("Size overflows for ") + what);
+  return r;
 }
 
 // One past the largest element a [n0, n1, n2, d] view with strides s reaches

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../core/dtype.h"
 
@@ -22,5 +23,11 @@ sk_dtype dtype_arg(const Napi::CallbackInfo& info, size_t index, const char* nam
 size_t count_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
 // count * elem_size, or an ERR_SK_INVALID_ARGUMENT error if it overflows.
 size_t checked_bytes(Napi::Env env, size_t count, size_t elem_size, const char* name);
+// A TypedArray argument of elem_size-byte elements holding at least `elems`
+// of them (ERR_SK_DTYPE for another element size, ERR_SK_SHAPE when short).
+HostView array_arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t elems, size_t elem_size);
+// The same, of one TypedArray kind (type_name for messages: "Int32Array").
+HostView typed_arg(const Napi::CallbackInfo& info, size_t index, const char* name, napi_typedarray_type type,
+                   const char* type_name, int64_t elems, size_t elem_size);
 
 }  // namespace sk

@@ -1,7 +1,10 @@
 // cast(src, srcType, dst, dstType, count, saturate) → Promise<void>, run by
 // the executor; castSync(...) runs the same kernel on the calling thread, for
 // building tensors from JS values (sk.tensor(numbers, dims, 'float16'), randn).
+// streamRead(src, words) → Promise<void>: reads src once on every thread, the
+// benchmarks' memory-bandwidth yardstick (bench/, the decode suite).
 #include <algorithm>
+#include <atomic>
 #include <memory>
 
 #include "../core/host_alloc.h"
@@ -38,7 +41,33 @@ CastCall parse_cast(const Napi::CallbackInfo& info, sk_isa isa) {
   return {p, kernel, src, dst};
 }
 
+// Reads n 64-bit words; four independent XOR chains keep the loads streaming.
+// The result is folded into an atomic so the reads cannot be dropped.
+void read_words(const uint64_t* w, size_t n) {
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) a ^= w[i], b ^= w[i + 1], c ^= w[i + 2], d ^= w[i + 3];
+  for (; i < n; ++i) a ^= w[i];
+  static std::atomic<uint64_t> sink{0};
+  sink.fetch_xor(a ^ b ^ c ^ d, std::memory_order_relaxed);
+}
+
 }  // namespace
+
+Napi::Value SparsekitAddon::StreamRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t words = count_arg(info, 1, "words");
+  HostView src = host_view_arg(info, 0, "src", checked_bytes(env, words, 8, "src"));
+  auto holds = std::make_shared<Holds>();
+  holds->hold(src);
+  const uint64_t* w = static_cast<const uint64_t*>(src.data);
+  if (reinterpret_cast<uintptr_t>(w) % 8) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected src to start on an 8-byte boundary");
+  return submit_op(*executor_, env, holds, [w, words](ThreadPool& pool) {
+    const size_t tasks = (words + kCastGrain - 1) / kCastGrain;
+    pool.parallel_for(tasks, [&](size_t t) { read_words(w + t * kCastGrain, std::min(kCastGrain, words - t * kCastGrain)); });
+    return JobResult{};
+  });
+}
 
 Napi::Value SparsekitAddon::CastSync(const Napi::CallbackInfo& info) {
   CastCall c = parse_cast(info, isa_);

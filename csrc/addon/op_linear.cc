@@ -1,7 +1,7 @@
 // linear(x, w, meta, bias, out, args) → Promise<void>: out = x·wᵀ + bias on
 // the executor, w dense [n, k] or 2:4 in panels of 8 rows: values
 // [ceil(n/8), k/4, 2, 8] + code words [ceil(n/8), k/4] (csrc/core/sp24_meta.h).
-// sparse24(op, args, denseIn, denseOut, values, meta) → Promise<void>: prune,
+// sp24(op, args, denseIn, denseOut, values, meta) → Promise<void>: prune,
 // compress (checks the pattern) or decompress (checks the codes).
 // lib/ops/{linear,prune,sparsify}.ts validate first; everything memory safety
 // depends on is checked again here: array kinds and exact lengths for the
@@ -106,11 +106,11 @@ Napi::Value SparsekitAddon::Linear(const Napi::CallbackInfo& info) {
     p.bias = static_cast<const float*>(bias.data);
   }
   if (sp24) {
-    const sk_linear24_kernel kernel = sk_cpu_linear24_pick(p, isa_);
+    const sk_linear_sp24_kernel kernel = sk_cpu_linear_sp24_pick(p, isa_);
     if (!kernel.fn) throw_error(env, SK_ERR_UNSUPPORTED, "No 2:4 linear kernel for these arguments on this CPU");
     return submit_op(*executor_, env, holds, [p, kernel](ThreadPool& pool) {
       int64_t row = -1, group = -1;
-      const sk_status st = sk_cpu_linear24_run(p, kernel, pool, &row, &group);
+      const sk_status st = sk_cpu_linear_sp24_run(p, kernel, pool, &row, &group);
       if (st == SK_ERR_INVALID_ARGUMENT) return JobResult{st, bad_code_message(row, group)};
       if (st != SK_OK) return JobResult{st, "out of memory for the 2:4 linear scratch"};
       return JobResult{};
@@ -125,7 +125,7 @@ Napi::Value SparsekitAddon::Linear(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value SparsekitAddon::Sparse24(const Napi::CallbackInfo& info) {
+Napi::Value SparsekitAddon::Sp24(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsObject())
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an op number and an args object");

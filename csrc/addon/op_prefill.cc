@@ -23,27 +23,6 @@
 namespace sk {
 namespace {
 
-// A typed-array argument holding at least `elems` elements of elem_size bytes.
-HostView array_arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t elems, size_t elem_size) {
-  Napi::Env env = info.Env();
-  if (!info[index].IsTypedArray()) throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected a TypedArray for ") + name);
-  Napi::TypedArray a = info[index].As<Napi::TypedArray>();
-  if (a.ElementSize() != elem_size)
-    throw_error(env, SK_ERR_DTYPE, std::string("Expected ") + num(static_cast<int64_t>(elem_size)) + "-byte elements for " + name);
-  if (!a.ArrayBuffer().IsDetached() && static_cast<int64_t>(a.ElementLength()) < elems)
-    throw_error(env, SK_ERR_SHAPE, std::string("Expected at least ") + num(elems) + " elements in " + name +
-                                       " but received " + num(static_cast<int64_t>(a.ElementLength())));
-  return host_view_arg(info, index, name, checked_bytes(env, static_cast<size_t>(elems), elem_size, name));
-}
-
-// A typed-array argument of the given type holding at least `elems` elements.
-HostView typed_arg(const Napi::CallbackInfo& info, size_t index, const char* name, napi_typedarray_type type,
-                   const char* type_name, int64_t elems, size_t elem_size) {
-  if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != type)
-    throw_error(info.Env(), SK_ERR_INVALID_ARGUMENT, std::string("Expected a ") + type_name + " for " + name);
-  return array_arg(info, index, name, elems, elem_size);
-}
-
 // An Int32Array argument of exactly `count` elements (`what` names them),
 // copied, then each checked in [0, limit): JS cannot change them between the
 // check and the kernel.

@@ -11,6 +11,13 @@ struct sk_cpu_features {
 
 enum sk_isa { SK_ISA_SCALAR = 0, SK_ISA_AVX2 = 1, SK_ISA_AVX512 = 2, SK_ISA_NEON = 3, SK_ISA_COUNT = 4 };
 
+// The sk_isa of an ISA as the kernel lists (*.inc) spell it, for the picks'
+// X-macros: SK_ISA_##isa##_ID.
+#define SK_ISA_scalar_ID SK_ISA_SCALAR
+#define SK_ISA_avx2_ID SK_ISA_AVX2
+#define SK_ISA_avx512_ID SK_ISA_AVX512
+#define SK_ISA_neon_ID SK_ISA_NEON
+
 sk_cpu_features sk_cpu_detect();
 const char* sk_isa_name(sk_isa isa);
 const char* sk_cpu_arch();

@@ -5,7 +5,7 @@
 
 namespace sk {
 
-// CPU attention (csrc/cpu/attention). The kernels compute Sᵀ = K·Qᵀ with the
+// CPU attention (csrc/cpu/f32-attn). The kernels compute Sᵀ = K·Qᵀ with the
 // queries of a work item along the vector lanes.
 
 // Queries per work item: a multiple of every ISA's register-tile width (NR =
@@ -15,10 +15,6 @@ constexpr int attention_q_tile(int64_t /*head_dim*/) { return 64; }
 // Keys per chunk: Pᵀ (64·64·4 = 16 KiB) stays in L1 while P·V streams V's
 // columns over it, and the per-chunk rescale of Oᵀ costs 1/64 of its FMAs.
 constexpr int attention_kv_tile(int64_t /*head_dim*/) { return 64; }
-
-// The largest head dimension the CPU kernels take: bounds the per-thread
-// scratch (≈ 0.3 MiB at 256) and is what the tests cover.
-constexpr int64_t attention_max_head_dim() { return 256; }
 
 // CPU linear (csrc/cpu/f32-gemm, csrc/cpu/f32-sp24).
 
@@ -47,9 +43,7 @@ constexpr int64_t sp24_n_block() { return 64; }
 // 2:4: rows of x (of m) the SpMM path runs, in panels of `panel_rows`
 // (x transposed, kernels vectorised along the rows of x); the row kernels
 // take the rest. Whole panels, and a last partial panel at least 3/4 full,
-// since the zero rows that fill it cost what real rows do. Measured, AVX2
-// (panels of 64), 4096², 2 threads, ms, row kernels / SpMM path: M 32
-// 10.6 / 13.8, 48 14.2 / 13.1, 64 18.5 / 13.6, 96 27.1 / 27.7, 128 40.9 / 31.3.
+// since the zero rows that fill it cost what real rows do (bench/results/tuning-notes.md).
 constexpr int64_t sp24_spmm_rows(int64_t m, int64_t panel_rows) {
   const int64_t rest = m % panel_rows;
   return rest * 4 >= panel_rows * 3 ? m : m - rest;
@@ -63,7 +57,7 @@ constexpr int64_t sp24_spmm_k_block_groups(int64_t panel_rows) { return 16 * 102
 
 namespace sk {
 
-// CPU SpMM (csrc/cpu/spmm). Linear layers transpose x into panels of this
+// CPU SpMM (csrc/cpu/f32-spmm). Linear layers transpose x into panels of this
 // many rows (K × 64 floats: 1 MiB at K = 4096, what one core's L2 holds) so
 // the row-vectorised kernels read contiguous rows; a multiple of every MR.
 constexpr int64_t spmm_panel_rows() { return 64; }
@@ -74,12 +68,8 @@ constexpr int64_t spmm_panel_rows() { return 64; }
 // weights stream; unsliced, each non-zero's rows come from L2 or L3 at random
 // channels (x of a 64-row tile at K 4096 is 1 MiB). Narrower slices cost a
 // loop start and an output load and store per channel and slice, which pays
-// only when a channel has enough non-zeros per slice. Measured, 2 threads,
-// alternating widths in one session (ms): linear 4096², M 64, 70 / 80 / 90 %:
-// 128: 12.1–13.1 / 9.1–9.8 / 7.1–7.3, 256: 16.2–16.8 / 11.2–12.5 / 6.1–7.1,
-// 512: 25.5–27.7 / – / 10.1–10.5; conv 1024→1024 7×7 at 90 %: 64: 0.59,
-// 128: 0.39–0.46, 256: 0.33–0.37, unsliced 0.39–0.43; conv 256→256 28×28 at
-// 70 %: 128 and 256 alike (0.58–0.66), so K up to 256 runs in one slice.
+// only when a channel has enough non-zeros per slice; at K up to 256 one
+// slice does as well as two (bench/results/tuning-notes.md).
 constexpr int64_t spmm_k_slice(int64_t nnz, int64_t n, int64_t k) {
   if (k <= 256) return k;
   return nnz * 20 >= 3 * n * k ? 128 : 256;  // density ≥ 15 %: the narrower slice
@@ -107,13 +97,29 @@ namespace sk {
 // CPU XAttention scores (csrc/cpu/prefill/scores.cc): query blocks per pass
 // over a key head packed as [n_super][stride · D] floats. One block streams
 // the whole head for 16 super-rows of work; several share the pass but
-// compute up to the last one's diagonal. Measured, H 4, D 64, stride 8,
-// 2 threads (estimateBlockMask, ms): 32K (8 MiB heads) 1 block 410–540, 4
-// blocks 345–390, 8 as 4; 16K (4 MiB) alike; 8K (2 MiB, heads in L2 / L3)
-// 1 block 24–26, 4 blocks 24–30.
+// compute up to the last one's diagonal. Sharing pays once a key head no
+// longer fits in L2 / L3 (bench/results/tuning-notes.md).
 constexpr int64_t xattention_blocks_per_pass(int64_t key_head_bytes) {
   return key_head_bytes > (int64_t{4} << 20) ? 4 : 1;
 }
 
 }  // namespace sk
 
+
+namespace sk {
+
+// CPU decode (csrc/cpu/f32-decode): pages per task. Flash-decoding splits each
+// (batch, KV head)'s pages into tasks so that one query keeps every thread
+// busy; about 4 tasks per thread even out selections of unequal size, and at
+// least 256 tokens per task keep its fixed cost (its rows' state and their
+// merge) small next to reading the pages.
+constexpr int64_t decode_task_pages(int64_t total_pages, int64_t threads, int64_t page_size) {
+  const int64_t min_pages = page_size >= 256 ? 1 : 256 / page_size;
+  const int64_t want = (total_pages + threads * 4 - 1) / (threads * 4);
+  return want > min_pages ? want : min_pages;
+}
+
+// Quest's page bounds: pages per task (each reads the page's metadata for every KV head).
+constexpr int64_t quest_score_pages() { return 128; }
+
+}  // namespace sk

@@ -12,12 +12,8 @@ namespace {
 // Freed blocks of kCacheMinBytes or more wait for a request of the same
 // rounded size, kCacheMaxBytes in all (the oldest go first to make room):
 // programs allocate the same sizes call after call, and a block freed to the
-// OS comes back as fresh pages, a fault each. Measured here (2-core VM),
-// allocating a block on the JS thread and touching its pages: 800 KiB
-// 0.49 ms and 4 MiB 8.4 ms from aligned_alloc, 0.01 ms reused (a new JS
-// Float32Array: 0.08 and 0.36 ms); sk.zeros of 4 MiB 2.7-3.5 ms → 0.1 ms.
-// Ops, whose outputs the kernels first touch on pool threads, measured the
-// same either way.
+// OS comes back as fresh pages, a fault each, and on the JS thread those
+// faults cost more than the op that follows (bench/results/tuning-notes.md).
 constexpr size_t kCacheMinBytes = size_t(64) << 10;
 constexpr size_t kCacheMaxBytes = size_t(256) << 20;
 

@@ -31,8 +31,8 @@ HostStats host_stats();
 void host_empty_cache();
 
 // A kernel driver's scratch array: 64-byte aligned (a 16-byte-aligned
-// malloc block splits every other AVX load across cache lines; measured
-// 20–30 % on the SpMM kernels) and, at 64 KiB or more, reused from the
+// malloc block splits every other AVX load across cache lines;
+// bench/results/tuning-notes.md) and, at 64 KiB or more, reused from the
 // cache instead of faulting in fresh pages each call. Released on scope exit.
 template <class T>
 class HostScratch {

@@ -39,12 +39,9 @@ bool JobRunner::shutdown() {
 
 // Between jobs the job thread spins up to 50 µs for the next one before it
 // sleeps: a program awaiting op after op submits the next within tens of µs,
-// and waking a sleeping thread costs about as much on a VM. Measured, 2 vCPUs,
-// 2 threads, medians of 8 alternating runs (µs, sleep / spin): an 8×8 conv
-// 51–67 / 39–47; conv 512→512 14×14 at 90 % 276–432 / 264–308; 1024→1024
-// 7×7 242–419 / 270–295; 256→256 28×28 289–465 / 274–450. Only this thread
-// spins (idle pool workers sleep, threadpool.h), so one core stays free for
-// the JS thread.
+// and waking a sleeping thread costs about as much on a VM
+// (bench/results/tuning-notes.md). Only this thread spins (idle pool workers
+// sleep, threadpool.h), so one core stays free for the JS thread.
 void JobRunner::loop() {
   for (;;) {
     spin_until([this] { return queued_.load(std::memory_order_acquire) != 0; }, std::chrono::microseconds(50));

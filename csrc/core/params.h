@@ -67,6 +67,11 @@ struct sk_block_mask {
   sk_mask_rules rules;
 };
 
+// The largest head dim attention takes, on every backend (FlashAttention's
+// limit: a row's q, k and v stay on chip; it also bounds the CPU kernels'
+// per-thread scratch, ≈ 0.3 MiB at 256).
+constexpr int64_t kAttentionMaxHeadDim = 256;
+
 // out[b, h, i, :] = softmax(scale * q[b,h,i,:] · k[b,g,j,:]ᵀ over visible j) · v[b,g,j,:]
 // with g = h / (heads_q / heads_kv). Strides are in elements; the last (head
 // dim) stride is 1. Accumulation is float32 for every dtype.
@@ -273,4 +278,70 @@ struct sk_segment_order_params {
   const float* importance;  // [batch][heads_q][seq]
   int32_t* indices;         // [batch][heads_kv][seq]: original positions
   int64_t batch, heads_q, heads_kv, seq, key_count, segment;
+};
+
+// ---------------------------------------------------------------------------
+// Decode over a paged KV cache (csrc/core/decode.h: the page block layout,
+// the FP8 scale rule and the selection rules; docs/decode.md).
+
+// The pages of one cache as a kernel reads them (sk::KvPageLayout).
+struct sk_kv_pages {
+  sk_dtype type;                  // SK_F32, SK_F16, SK_BF16 or SK_F8E4M3FN
+  int32_t kv_heads, head_dim;     // head_dim: a multiple of 16, at most 256
+  int32_t page_size;              // tokens: a multiple of 16 from 16 to 128
+  uint8_t* const* kv;             // [batch][table_stride] each logical page's (page, KV head 0) block
+  uint8_t* const* meta;           // [batch][table_stride] each logical page's metadata block
+  int64_t table_stride;           // entries per sequence
+  int64_t head_stride;            // bytes from a page's block of KV head g to that of g + 1
+};
+
+// cache.append: tokens [0, count[b]) of k[b, g] and v[b, g] become tokens
+// start[b] … start[b] + count[b] − 1 of sequence b; the pages that holds are reserved.
+struct sk_kv_append_params {
+  const void* k;
+  const void* v;
+  sk_dtype in_type;                              // SK_F32, SK_F16 or SK_BF16
+  int64_t batch, seq;                            // seq: tokens in k and v per sequence
+  int64_t k_stride_b, k_stride_h, k_stride_s;    // elements
+  int64_t v_stride_b, v_stride_h, v_stride_s;    // elements
+  const int64_t* start;                          // [batch] tokens already in each sequence
+  const int64_t* count;                          // [batch] tokens appended, ≤ seq
+  sk_kv_pages cache;
+};
+
+enum sk_decode_method {
+  SK_DECODE_DENSE = 0,  // every page
+  SK_DECODE_QUEST = 1,  // sink and recent pages, then the highest page bounds up to the budget
+};
+
+// decodeAttention: out[b, h, i] = softmax over the selected keys j visible to
+// query i (j < start + i + 1 with start = lengths[b] − seq_q) of
+// scale · q[b, h, i] · k[b, g, j], times v[b, g, j]; g = h / (heads_q / kv_heads).
+// The driver writes which logical pages each (batch, KV head) read to
+// sel_count / sel_pages (increasing page indices).
+struct sk_decode_params {
+  const void* q;
+  void* out;                                     // q's type and shape
+  float* lse;                                    // [batch, heads_q, seq_q] natural log, or null
+  sk_dtype q_type;                               // SK_F32, SK_F16 or SK_BF16
+  int64_t batch, heads_q, seq_q;                 // seq_q: 1 … 8 query tokens, the last of each sequence
+  int64_t q_stride_b, q_stride_h, q_stride_s;    // elements
+  int64_t out_stride_b, out_stride_h, out_stride_s;
+  float scale;
+  const int64_t* lengths;                        // [batch] tokens in each sequence, ≥ seq_q
+  sk_kv_pages cache;
+  int32_t method;                                // sk_decode_method
+  int64_t budget;                                // QUEST: pages per (batch, KV head), sink and recent included
+  int64_t sink, recent;                          // QUEST: tokens whose pages are always kept
+  const uint8_t* streaming;                      // [kv_heads] 1: the head reads only its streaming pages; or null
+  int64_t streaming_sink, streaming_recent;      // tokens whose pages a streaming head reads
+  // QUEST's top pages (the selection minus sink and recent) per (batch, KV
+  // head), [batch][kv_heads][top_stride]: read when reuse_top, else written.
+  int32_t* top_count;
+  int32_t* top_pages;
+  int64_t top_stride;
+  bool reuse_top;
+  int32_t* sel_count;                            // [batch][kv_heads]
+  int32_t* sel_pages;                            // [batch][kv_heads][sel_stride]
+  int64_t sel_stride;                            // ≥ the most pages of any sequence
 };

@@ -6,9 +6,8 @@
 // wake costs tens of µs on a VM, and the last worker is usually that close).
 // Idle workers do not spin for the next op, as XNNPACK's and ORT's pools do:
 // on a machine with as many threads as cores they took the core the JS
-// thread needed between ops (tiny ops at 2 threads on 2 vCPUs: medians from
-// 30 to 161 µs, against 60–83 µs without), and conv ops gained nothing more
-// (0.30–0.36 ms either way at 1024→1024 7×7, 90 %).
+// thread needed between ops, and larger ops gained nothing
+// (bench/results/tuning-notes.md).
 #pragma once
 #include <stddef.h>
 

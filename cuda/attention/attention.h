@@ -1,10 +1,11 @@
-// Block-sparse FlashAttention forward on a CUDA stream (fp16 / bf16,
-// sm_80+). pick() says whether a call is supported and by which kernel, so
+// Block-sparse FlashAttention forward on a CUDA stream (f16 / bf16, sm_80+).
+// attention_pick() says whether a call is supported and by which kernel, so
 // the binding's checks, the grid and the dispatch cannot disagree.
 #pragma once
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 
+#include "../../csrc/core/backend.h"
 #include "../../csrc/core/params.h"
 #include "fwd_params.h"
 
@@ -18,9 +19,20 @@ struct AttentionKernel {
   void (*run)(const attn::FwdParams&, cudaStream_t);
 };
 
-// The kernel for (dtype, head_dim), or null: only float16 / bfloat16 and
-// head dims up to attn::kMaxHeadDim have one.
-const AttentionKernel* attention_pick(sk_dtype dtype, int64_t head_dim);
+// The CUDA backend's answer for an attention call (csrc/core/backend.h): the
+// instance for its dtype and head dim (the smallest compiled head dim that
+// holds it), or a coded refusal: float32 (the kernels are tensor-core
+// kernels), no instance for the head dim, or a grid too large. Needs no device.
+sk_pick<const AttentionKernel*> attention_pick(const sk_attention_params& p);
+
+// What the kernel reads, built from the op's params for the picked instance:
+// p's pointers, and p.mask's arrays, are device memory, and the mask's rules
+// struct (with its per-token arrays) sits at `mask_rules` in device memory.
+// Host code: the binding calls it with or without a device.
+attn::FwdParams fwd_params(const sk_attention_params& p, const AttentionKernel& kernel, const sk_mask_rules* mask_rules);
+
+// The grid's x extent (query tiles) of a launch.
+int64_t fwd_grid_x(const attn::FwdParams& p, const AttentionKernel& kernel);
 
 // Enqueues out = attention(q, k, v) as described by p (all pointers device
 // memory, already validated by the binding). Throws CudaFailure, with

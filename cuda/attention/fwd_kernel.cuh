@@ -12,20 +12,19 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "../../csrc/core/kv_walk.h"
 #include "../../csrc/core/mask_rules.h"
 #include "../common.cuh"
 #include "../tile/copy.cuh"
-#include "../tile/mma.cuh"
+#include "../tile/fragment.cuh"
 #include "../tile/smem_tile.cuh"
+#include "../tile/softmax.cuh"
 #include "fwd_params.h"
-#include "kv_walk.h"
 #include "traits.h"
 
 namespace sk::cuda::attn {
 
-constexpr float kLog2e = 1.4426950408889634f;  // scores go to base 2 once, so softmax is exp2
 constexpr float kLn2 = 0.6931471805599453f;    // lse back to the natural log
-constexpr unsigned kFullWarp = 0xffffffffu;
 
 template <sk_dtype>
 struct Storage;
@@ -38,23 +37,10 @@ struct Storage<SK_BF16> {
   using type = __nv_bfloat16;
 };
 
-// The 4 lanes of a quad hold one accumulator row between them.
-__device__ __forceinline__ float quad_max(float x) {
-  x = fmaxf(x, __shfl_xor_sync(kFullWarp, x, 1));
-  return fmaxf(x, __shfl_xor_sync(kFullWarp, x, 2));
-}
-__device__ __forceinline__ float quad_sum(float x) {
-  x += __shfl_xor_sync(kFullWarp, x, 1);
-  return x + __shfl_xor_sync(kFullWarp, x, 2);
-}
-
 template <class Tr>
 __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const FwdParams p) {
   using T = typename Tr::Elem;
-  using Mma = tile::MmaType<T>;
   constexpr int kThreads = Tr::kThreads, kBlockM = Tr::kBlockM, kBlockN = Tr::kBlockN, kHeadDim = Tr::kHeadDim;
-  constexpr int kDTiles = kHeadDim / 8;   // 8-column accumulator tiles of O
-  constexpr int kNTiles = kBlockN / 8;    // 8-column accumulator tiles of S
   constexpr int kDSteps = kHeadDim / 16;  // k-steps of Q·Kᵀ
   constexpr int kNSteps = kBlockN / 16;   // k-steps of P·V
   using QTile = tile::SmemTile<T, kBlockM, kHeadDim>;
@@ -69,7 +55,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
   const int64_t tile_id = gridDim.x - 1 - blockIdx.x;
   const int64_t h = blockIdx.y, b = blockIdx.z;
   int64_t row0, row_end;
-  KvWalk<kBlockN> walk;
+  sk::KvWalk<kBlockN> walk;
   if (p.has_mask) {
     // A query tile never straddles two mask rows: it is cut at the block's end.
     const int64_t qb = tile_id / p.q_tiles_per_block;
@@ -77,6 +63,8 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
     row_end = min(min(row0 + kBlockM, (qb + 1) * p.q_block), p.seq_q);
     const int64_t mb = p.mask_batch == 1 ? 0 : b, mh = p.mask_heads == 1 ? 0 : h;
     const int64_t mrow = (mb * p.mask_heads + mh) * p.n_q_blocks + qb;
+    // What KvWalk::row() and rows() set, assigned field by field in the order
+    // scripts/cuda-sass-diff.sh showed keeps the kernel's code as it was.
     walk.full_num = p.full_num[mrow];
     walk.partial_num = p.partial_num[mrow];
     walk.full_idx = p.full_idx + mrow * p.n_kv_blocks;
@@ -103,7 +91,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
   T* out = static_cast<T*>(p.out) + b * p.out_stride_b + h * p.out_stride_h + row0 * p.out_stride_s;
 
   tile::load_tile<kThreads>(sQ, q, p.q_stride_s, rows, head_dim, p.vec);
-  KvTile cur;
+  sk::KvTile cur;
   bool have = walk.step(cur);
   if (have) tile::load_tile<kThreads>(sK, k + cur.start * p.k_stride_s, p.k_stride_s, cur.count, head_dim, p.vec);
   tile::cp_async_commit();
@@ -116,7 +104,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
   const int k_row = lane % 8 + (lane / 16) * 8, k_col = ((lane / 8) % 2) * 8;  // B = Kᵀ: two n-tiles
   const int v_row = lane % 8 + ((lane / 8) % 2) * 8, v_col = (lane / 16) * 8;  // B = V, transposed
 
-  float o[kDTiles][4] = {};
+  tile::Acc<kHeadDim> o = {};
   float m[2] = {-INFINITY, -INFINITY};  // running row max, base-2 scaled units
   float l[2] = {0.f, 0.f};              // running row sum of this lane's columns
   uint32_t qf[Tr::kQInRegs ? kDSteps : 1][4];
@@ -128,14 +116,15 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
     if constexpr (Tr::kQInRegs) {
       if (first) {
 #pragma unroll
-        for (int ks = 0; ks < kDSteps; ++ks) tile::ldmatrix_x4(qf[ks], sQ.at(a_row, ks * 16 + a_col));
+        for (int ks = 0; ks < kDSteps; ++ks) tile::load_a(qf[ks], sQ, a_row, a_col, ks);
       }
     }
     first = false;
     tile::load_tile<kThreads>(sV, v + cur.start * p.v_stride_s, p.v_stride_s, cur.count, head_dim, p.vec);
     tile::cp_async_commit();
 
-    float s[kNTiles][4] = {};
+    // S = Q·Kᵀ
+    tile::Acc<kBlockN> s = {};
 #pragma unroll
     for (int ks = 0; ks < kDSteps; ++ks) {
       uint32_t a[4];
@@ -143,29 +132,21 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
 #pragma unroll
         for (int r = 0; r < 4; ++r) a[r] = qf[ks][r];
       } else {
-        tile::ldmatrix_x4(a, sQ.at(a_row, ks * 16 + a_col));
+        tile::load_a(a, sQ, a_row, a_col, ks);
       }
-#pragma unroll
-      for (int np = 0; np < kNTiles / 2; ++np) {
-        uint32_t bk[4];
-        tile::ldmatrix_x4(bk, sK.at(np * 16 + k_row, ks * 16 + k_col));
-        tile::mma_16x8x16<T>(s[2 * np], a, bk[0], bk[1]);
-        tile::mma_16x8x16<T>(s[2 * np + 1], a, bk[2], bk[3]);
-      }
+      uint32_t bk[4];
+      tile::mma_abt<T>(s, a, sK, k_row, k_col, ks, bk);
     }
 
     // Scale first, so a negative or zero scale still takes the true maximum.
-#pragma unroll
-    for (int nt = 0; nt < kNTiles; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) s[nt][e] *= p.scale_log2;
+    tile::mul(s, p.scale_log2);
     if (cur.count < kBlockN || cur.causal_test || cur.rule_test) {
 #pragma unroll
-      for (int nt = 0; nt < kNTiles; ++nt) {
+      for (int nt = 0; nt < kBlockN / 8; ++nt) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int col = nt * 8 + 2 * quad + (e & 1);
-          const int64_t i = row0 + wrow + group + (e >= 2 ? 8 : 0), j = cur.start + col;
+        for (int e = 0; e < 4; ++e) {  // element e of fragment nt: key col, query row group + row8 of the warp
+          const int col = tile::acc_col(nt, e, quad);
+          const int64_t i = row0 + wrow + group + tile::acc_row8(e), j = cur.start + col;
           bool visible = col < cur.count;
           if (cur.causal_test) visible = visible && j <= i + p.causal_offset;
           // i < seq_q: the rules index per-token arrays; padding rows must not reach them.
@@ -174,51 +155,22 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
         }
       }
     }
-
-    // Online softmax. A row with nothing visible yet keeps max -inf and is
-    // exponentiated against 0, which leaves its P, O and sum at zero.
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = m[r];
-#pragma unroll
-      for (int nt = 0; nt < kNTiles; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));
-      mx = quad_max(mx);
-      const float base = mx == -INFINITY ? 0.f : mx;
-      const float alpha = exp2f(m[r] - base);
-      m[r] = mx;
-      l[r] *= alpha;
-#pragma unroll
-      for (int dt = 0; dt < kDTiles; ++dt) {
-        o[dt][2 * r] *= alpha;
-        o[dt][2 * r + 1] *= alpha;
-      }
-#pragma unroll
-      for (int nt = 0; nt < kNTiles; ++nt) {
-        s[nt][2 * r] = exp2f(s[nt][2 * r] - base);
-        s[nt][2 * r + 1] = exp2f(s[nt][2 * r + 1] - base);
-        l[r] += s[nt][2 * r] + s[nt][2 * r + 1];
-      }
-    }
+    tile::online_softmax(s, o, m, l);
 
     tile::cp_async_wait_all();
     __syncthreads();  // V_j landed; every warp is done with K_j
-    KvTile nxt;
+    sk::KvTile nxt;
     have = walk.step(nxt);
     if (have) tile::load_tile<kThreads>(sK, k + nxt.start * p.k_stride_s, p.k_stride_s, nxt.count, head_dim, p.vec);
     tile::cp_async_commit();
 
+    // O += P·V
 #pragma unroll
     for (int ks = 0; ks < kNSteps; ++ks) {
-      const uint32_t a[4] = {Mma::pack(s[2 * ks][0], s[2 * ks][1]), Mma::pack(s[2 * ks][2], s[2 * ks][3]),
-                             Mma::pack(s[2 * ks + 1][0], s[2 * ks + 1][1]),
-                             Mma::pack(s[2 * ks + 1][2], s[2 * ks + 1][3])};
-#pragma unroll
-      for (int dp = 0; dp < kDTiles / 2; ++dp) {
-        uint32_t bv[4];
-        tile::ldmatrix_x4_trans(bv, sV.at(ks * 16 + v_row, dp * 16 + v_col));
-        tile::mma_16x8x16<T>(o[2 * dp], a, bv[0], bv[1]);
-        tile::mma_16x8x16<T>(o[2 * dp + 1], a, bv[2], bv[3]);
-      }
+      uint32_t a[4];
+      tile::to_a<T>(a, s, ks);
+      uint32_t bv[4];
+      tile::mma_ab<T>(o, a, sV, v_row, v_col, ks, bv);
     }
     cur = nxt;
   }
@@ -228,12 +180,10 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
   __syncthreads();
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    l[r] = quad_sum(l[r]);
+    l[r] = tile::quad_sum(l[r]);
     const float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;  // no visible key: zeros
     const int row = wrow + group + 8 * r;
-#pragma unroll
-    for (int dt = 0; dt < kDTiles; ++dt)
-      *reinterpret_cast<uint32_t*>(sQ.at(row, dt * 8 + 2 * quad)) = Mma::pack(o[dt][2 * r] * inv, o[dt][2 * r + 1] * inv);
+    tile::store_row<T>(sQ, row, o, r, quad, inv);
     if (p.lse != nullptr && quad == 0 && row < rows)
       p.lse[(b * p.heads_q + h) * p.seq_q + row0 + row] = l[r] > 0.f ? m[r] * kLn2 + logf(l[r]) : -INFINITY;
   }

@@ -6,10 +6,8 @@
 
 namespace sk::cuda::attn {
 
-// Head dims with a compiled kernel; a call's head dim runs on the smallest
-// one that holds it, zero-padded in shared memory (80 runs on 96).
-constexpr int kHeadDims[] = {32, 64, 96, 128, 256};
-constexpr int kMaxHeadDim = 256;
+// The compiled head dims are listed in instances.inc; a call's head dim runs
+// on the smallest one that holds it, zero-padded in shared memory (80 runs on 96).
 
 // 4 warps × 16 query rows: each warp owns one m16 row slice of the tile, so the
 // softmax statistics of a row live in one quad of one warp and need no shared memory.

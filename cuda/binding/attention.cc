@@ -1,31 +1,32 @@
 // attention(q, k, v, out, lse | null, args, mask | null) → Promise<void>, and
-// attentionPick(qBytes, kBytes, vBytes, outBytes, lseBytes | null, args,
-// mask | null) → the kernel the call would run. attentionPick needs no
-// device: it runs the same checks on byte sizes, so they are testable on a
-// machine without a GPU.
+// attentionPick(args, mask | null, bytes?) → the kernel the call would run.
+// The arguments are parsed by csrc/addon/attention_args.cc (shared with the
+// CPU binding) and judged by the backend's attention_pick(); attentionPick
+// needs no device, so every check is testable on a machine without a GPU.
 #include <string>
 
+#include "../../csrc/addon/args.h"
+#include "../../csrc/addon/attention_args.h"
 #include "../../csrc/addon/errors.h"
 #include "../addon_cuda.h"
+#include "../attention/attention.h"
 #include "../common.cuh"
-#include "attention_args.h"
 #include "device_buffer.h"
 
 namespace sk::cuda {
 namespace {
 
-void check_holds(Napi::Env env, const char* name, size_t needed, size_t has) {
-  if (needed > has)
-    throw_error(env, SK_ERR_SHAPE,
-                std::string("Expected ") + name + " to hold at least " + std::to_string(needed) +
-                    " bytes for its shape and strides but it has " + std::to_string(has));
+const AttentionKernel& picked(Napi::Env env, const sk_attention_params& p) {
+  const sk_pick<const AttentionKernel*> pick = attention_pick(p);
+  if (!pick.ok()) throw_error(env, pick.status, pick.reason);
+  return *pick.kernel;
 }
 
-size_t byte_count(Napi::Env env, Napi::Value v, const char* name) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-  if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<int64_t>(d)))
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected a byte count for ") + name);
-  return static_cast<size_t>(d);
+void check_holds(Napi::Env env, const char* name, int64_t elems, size_t elem_bytes, size_t has) {
+  const double needed = static_cast<double>(elems) * static_cast<double>(elem_bytes);
+  if (needed > static_cast<double>(has))
+    expected(env, SK_ERR_SHAPE, "at least " + num(static_cast<int64_t>(needed)) + " bytes for its shape and strides",
+             name, num(static_cast<int64_t>(has)));
 }
 
 }  // namespace
@@ -33,25 +34,26 @@ size_t byte_count(Napi::Env env, Napi::Value v, const char* name) {
 // Not Guarded (it touches no device), so it translates host failures itself.
 Napi::Value CudaAddon::AttentionPick(const Napi::CallbackInfo& info) try {
   Napi::Env env = info.Env();
-  const bool with_lse = !info[4].IsNull() && !info[4].IsUndefined();
-  AttentionPlan plan = plan_attention(env, info[5], info[6], with_lse);
-  check_holds(env, "q", plan.q_bytes, byte_count(env, info[0], "qBytes"));
-  check_holds(env, "k", plan.k_bytes, byte_count(env, info[1], "kBytes"));
-  check_holds(env, "v", plan.v_bytes, byte_count(env, info[2], "vBytes"));
-  check_holds(env, "out", plan.out_bytes, byte_count(env, info[3], "outBytes"));
-  if (with_lse) check_holds(env, "lse", plan.lse_bytes, byte_count(env, info[4], "lseBytes"));
+  const bool with_lse = info[2].IsObject() && !info[2].As<Napi::Object>().Get("lse").IsNull();
+  AttentionCall call = parse_attention(env, info[0], info[1], with_lse);
+  const AttentionKernel& kernel = picked(env, call.params);
+  check_pick_bytes(env, call, info[2]);
+  sk_attention_params p = call.params;
+  if (call.mask) p.mask = &call.mask->mask;  // geometry only: fwd_params reads no array here
+  const attn::FwdParams f = fwd_params(p, kernel, nullptr);
   Napi::Object r = Napi::Object::New(env);
-  r.Set("kernel", plan.kernel->name);
-  r.Set("headDim", plan.kernel->head_dim);
-  r.Set("blockM", plan.kernel->block_m);
-  r.Set("blockN", plan.kernel->block_n);
+  r.Set("kernel", kernel.name);
+  r.Set("scratchBytes", 0);
+  r.Set("headDim", kernel.head_dim);
+  r.Set("blockM", kernel.block_m);
+  r.Set("blockN", kernel.block_n);
   Napi::Array grid = Napi::Array::New(env, 3);
-  grid.Set(0u, static_cast<double>(plan.grid_x));
-  grid.Set(1u, static_cast<double>(plan.params.heads_q));
-  grid.Set(2u, static_cast<double>(plan.params.batch));
+  grid.Set(0u, static_cast<double>(fwd_grid_x(f, kernel)));
+  grid.Set(1u, static_cast<double>(p.heads_q));
+  grid.Set(2u, static_cast<double>(p.batch));
   r.Set("grid", grid);
-  r.Set("maskBytes", static_cast<double>(plan.mask_blob ? plan.mask_blob->size() : 0));
-  r.Set("vectorized", plan.params.vec);  // before the pointers' alignment is known
+  r.Set("maskBytes", static_cast<double>(call.mask ? call.mask->bytes.size() : 0));
+  r.Set("vectorized", f.vec);  // null pointers: before the buffers' alignment is known
   return r;
 } catch (const std::bad_alloc&) {
   throw make_error(info.Env(), SK_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -64,7 +66,9 @@ Napi::Value CudaAddon::Attention(const Napi::CallbackInfo& info) {
   for (int i = 0; i < 4; ++i) mem[i] = DeviceBuffer::FromArg(*this, info, i, names[i]).memory();
   const bool with_lse = !info[4].IsNull() && !info[4].IsUndefined();
   DeviceMemoryRef lse = with_lse ? DeviceBuffer::FromArg(*this, info, 4, "lse").memory() : nullptr;
-  AttentionPlan plan = plan_attention(env, info[5], info[6], with_lse);
+  AttentionCall call = parse_attention(env, info[5], info[6], with_lse);
+  sk_attention_params p = call.params;
+  const AttentionKernel& kernel = picked(env, p);
 
   const int device = mem[0]->device();
   for (const DeviceMemoryRef& m : {mem[1], mem[2], mem[3], lse})
@@ -77,35 +81,33 @@ Napi::Value CudaAddon::Attention(const Napi::CallbackInfo& info) {
       throw_error(env, SK_ERR_INVALID_ARGUMENT,
                   std::string("Expected out and lse in buffers of their own but one is also ") + names[i]);
   if (lse && lse == mem[3]) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected out and lse in different buffers");
-  check_holds(env, "q", plan.q_bytes, mem[0]->bytes());
-  check_holds(env, "k", plan.k_bytes, mem[1]->bytes());
-  check_holds(env, "v", plan.v_bytes, mem[2]->bytes());
-  check_holds(env, "out", plan.out_bytes, mem[3]->bytes());
-  if (lse) check_holds(env, "lse", plan.lse_bytes, lse->bytes());
+  const size_t es = sk_dtype_size(p.dtype);
+  check_holds(env, "q", call.q_elems, es, mem[0]->bytes());
+  check_holds(env, "k", call.k_elems, es, mem[1]->bytes());
+  check_holds(env, "v", call.v_elems, es, mem[2]->bytes());
+  check_holds(env, "out", call.out_elems, es, mem[3]->bytes());
+  if (lse) check_holds(env, "lse", call.lse_elems, sizeof(float), lse->bytes());
 
-  attn::FwdParams& p = plan.params;
-  p.q = mem[0]->data();
-  p.k = mem[1]->data();
-  p.v = mem[2]->data();
-  p.out = mem[3]->data();
+  p.q = mem[0]->data(), p.k = mem[1]->data(), p.v = mem[2]->data(), p.out = mem[3]->data();
   p.lse = lse ? static_cast<float*>(lse->data()) : nullptr;
-  for (const void* ptr : {p.q, p.k, p.v, static_cast<const void*>(p.out)})
-    p.vec = p.vec && reinterpret_cast<uintptr_t>(ptr) % 16 == 0;
-
   DeviceMemoryRef mask_mem;
-  if (plan.mask_blob) {
-    mask_mem = allocator(device).allocate(plan.mask_blob->size());
-    bind_mask(plan, static_cast<unsigned char*>(mask_mem->data()));
+  const sk_mask_rules* rules = nullptr;
+  auto blob = call.mask;
+  if (blob) {  // one upload: the lists, the per-token arrays and the rules, pointing into the device copy
+    mask_mem = allocator(device).allocate(blob->bytes.size());
+    const auto* base = static_cast<const unsigned char*>(mask_mem->data());
+    p.mask = &blob->bind(base);
+    rules = reinterpret_cast<const sk_mask_rules*>(base + blob->rules_at);
   }
-  const bool empty = p.seq_q == 0;
-  const AttentionKernel* kernel = plan.kernel;
-  auto blob = plan.mask_blob;
+  const attn::FwdParams f = fwd_params(p, kernel, rules);
+  const bool empty = p.batch == 0 || p.seq_q == 0;
+  const AttentionKernel* k = &kernel;
   void* blob_dst = mask_mem ? mask_mem->data() : nullptr;
-  auto job = std::make_unique<JsJob>(env, [p, kernel, blob, blob_dst, empty](cudaStream_t s) {
+  auto job = std::make_unique<JsJob>(env, [f, k, blob, blob_dst, empty](cudaStream_t s) {
     if (empty) return;
     // The blob lives in this job until it settles, so the pageable copy's source outlives it.
-    if (blob) SK_CUDA_CHECK(cudaMemcpyAsync(blob_dst, blob->data(), blob->size(), cudaMemcpyHostToDevice, s));
-    attention_forward(*kernel, p, s);
+    if (blob) SK_CUDA_CHECK(cudaMemcpyAsync(blob_dst, blob->bytes.data(), blob->bytes.size(), cudaMemcpyHostToDevice, s));
+    attention_forward(*k, f, s);
   });
   for (DeviceMemoryRef& m : mem) job->holds.push_back(m);
   if (lse) job->holds.push_back(lse);

@@ -1,7 +1,7 @@
 // The linear op on CUDA and its helpers:
 //   linear(x, w, meta | null, bias | null, out, args, compressed | null) → Promise<void>
 //   linearPick(xBytes, wBytes, metaBytes | null, biasBytes | null, outBytes, args) → the plan (no device)
-//   sparse24Layout(values, meta, dtype, n, k, withDense) → the CUDA layout on the host (no device)
+//   sp24Layout(values, meta, dtype, n, k, withDense) → the CUDA layout on the host (no device)
 //   cusparseLtStatus() → whether cuSPARSELt is loaded, and why not (no device)
 //   cusparseLtCompressedBytes(device, dtype, n, k), cusparseLtCompress(dense, compressed, dtype, n, k) → Promise
 #include <cstring>
@@ -144,7 +144,7 @@ Napi::Value CudaAddon::Linear(const Napi::CallbackInfo& info) {
 }
 
 // Host only: checks CPU-layout metadata and builds the CUDA layout.
-Napi::Value CudaAddon::Sparse24Layout(const Napi::CallbackInfo& info) try {
+Napi::Value CudaAddon::Sp24Layout(const Napi::CallbackInfo& info) try {
   Napi::Env env = info.Env();
   HostBytes values = host_bytes_arg(info, 0, "values");
   HostBytes meta = host_bytes_arg(info, 1, "meta");
@@ -168,16 +168,16 @@ Napi::Value CudaAddon::Sparse24Layout(const Napi::CallbackInfo& info) try {
   const auto* vals = static_cast<const uint16_t*>(values.data);
   const auto* nib = static_cast<const uint8_t*>(meta.data);
   int64_t bad_row = 0, bad_group = 0;
-  if (sparse24::find_bad_group(nib, n, k, &bad_row, &bad_group))
+  if (sp24::find_bad_group(nib, n, k, &bad_row, &bad_group))
     throw_error(env, SK_ERR_INVALID_ARGUMENT,
                 "Expected valid 2:4 metadata (codes 0x4, 0x8, 0x9, 0xC, 0xD, 0xE, padding rows included) but row " +
                     std::to_string(bad_row) + " group " + std::to_string(bad_group) + " is corrupted");
   if (reinterpret_cast<uintptr_t>(vals) % 2 != 0)
     throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected 2-byte aligned 2:4 values");
-  const sparse24::CudaLayoutDims d = sparse24::cuda_layout_dims(n, k);
+  const sp24::CudaLayoutDims d = sp24::cuda_layout_dims(n, k);
   Napi::Uint16Array out_values = Napi::Uint16Array::New(env, d.values);
   Napi::Uint32Array out_meta = Napi::Uint32Array::New(env, d.meta_words);
-  sparse24::to_cuda_layout(vals, nib, n, k, out_values.Data(), out_meta.Data());
+  sp24::to_cuda_layout(vals, nib, n, k, out_values.Data(), out_meta.Data());
   Napi::Object r = Napi::Object::New(env);
   r.Set("values", out_values);
   r.Set("meta", out_meta);
@@ -185,7 +185,7 @@ Napi::Value CudaAddon::Sparse24Layout(const Napi::CallbackInfo& info) try {
   r.Set("kPad", static_cast<double>(d.k_pad));
   if (with_dense) {
     Napi::Uint16Array dense = Napi::Uint16Array::New(env, static_cast<size_t>(n) * static_cast<size_t>(k));
-    sparse24::expand_dense(vals, nib, n, k, dense.Data());
+    sp24::expand_dense(vals, nib, n, k, dense.Data());
     r.Set("dense", dense);
   }
   return r;

@@ -96,7 +96,7 @@ LinearPlan plan_linear(Napi::Env env, Napi::Value args) {
       throw_error(env, SK_ERR_SHAPE, "Expected K to be a multiple of 4 for a 2:4 weight but received " +
                                          std::to_string(p.k));
     checked_bytes(env, "w", p.n, p.k, elem);  // bounds the padded sizes below
-    plan.layout = sparse24::cuda_layout_dims(p.n, p.k);
+    plan.layout = sp24::cuda_layout_dims(p.n, p.k);
     plan.w_bytes = plan.layout.values * elem;
     plan.meta_bytes = plan.layout.meta_words * 4;
     p.w_stride = plan.layout.k_pad / 2;

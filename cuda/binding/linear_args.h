@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../sparse24/layout.h"
-#include "../sparse24/linear.h"
+#include "../sp24/layout.h"
+#include "../sp24/linear.h"
 
 namespace sk::cuda {
 
@@ -19,7 +19,7 @@ struct LinearPlan {
   sk_dtype dtype = SK_F16;
   bool sparse = false;
   bool has_bias = false;  // args.biasType != -1
-  sparse24::CudaLayoutDims layout{};  // sparse only
+  sp24::CudaLayoutDims layout{};  // sparse only
   size_t x_bytes = 0, w_bytes = 0, meta_bytes = 0, bias_bytes = 0, out_bytes = 0;
 };
 

@@ -19,6 +19,11 @@ __device__ __forceinline__ void cp_async_16(void* dst, const void* src, bool val
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+// Waits until at most N committed groups are still in flight (a pipeline keeps N stages loading).
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
 
 // Loads rows [0, rows) × columns [0, cols) of a row-major global matrix (unit
 // column stride, `row_stride` elements between rows) into `tile`, zero-filling

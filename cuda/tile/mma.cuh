@@ -1,5 +1,6 @@
-// Tensor-core vocabulary for sm_80 and newer: the m16n8k16 MMA with float32
-// accumulators and the ldmatrix loads that feed it from shared memory.
+// Tensor-core vocabulary for sm_80 and newer: the m16n8k16 MMA and the
+// 2:4-sparse m16n8k32 mma.sp with float32 accumulators, and the ldmatrix
+// loads that feed them from shared memory.
 //
 // Fragment layouts (PTX ISA, "mma.m16n8k16"), with lane = 4 * group + quad:
 //   A (16×16, row-major)   a[0]: (group,   2quad..+1)   a[1]: (group+8, 2quad..+1)
@@ -51,6 +52,38 @@ __device__ __forceinline__ void mma_16x8x16(float (&c)[4], const uint32_t (&a)[4
         "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+#else
+  __trap();  // the host launcher refuses devices below sm_80
+#endif
+}
+
+// c += [a0 a1] · b for one 16×8×32 step of dense A (two k16 steps): the
+// shape one mma.sp step covers, with b's four registers K 0-7, 8-15, 16-23, 24-31.
+template <class T>
+__device__ __forceinline__ void mma_16x8x32(float (&c)[4], const uint32_t (&a0)[4], const uint32_t (&a1)[4],
+                                            const uint32_t (&b)[4]) {
+  mma_16x8x16<T>(c, a0, b[0], b[1]);
+  mma_16x8x16<T>(c, a1, b[2], b[3]);
+}
+
+// c += a · b with a 2:4-sparse (compressed 16 × 16 = dense 16 × 32), metadata e, selector 0.
+template <class T>
+__device__ __forceinline__ void mma_sp_16x8x32(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
+                                               uint32_t e) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (std::is_same_v<T, __half>) {
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
+  } else {
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
   }
 #else
   __trap();  // the host launcher refuses devices below sm_80

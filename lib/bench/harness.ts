@@ -26,6 +26,12 @@ export interface BenchCase {
   flops?: number
   /** Name of the case in the same suite this one is compared with. */
   baseline?: string
+  /**
+   * Figures measured once besides the timing (accuracy: an error, a share of
+   * softmax mass), by name; shown as columns of the table and kept in the
+   * JSON row. Read after the case has run, so setup() may fill it in.
+   */
+  extra?: Record<string, number>
   /** Allocates inputs before the first run; kept out of the timings. */
   setup?(): Promise<void> | void
   /**
@@ -117,6 +123,8 @@ export interface BenchRow {
   ratio?: number
   /** Which throughput the ratio compares: GB/s, GFLOP/s, or 1/time when neither is given. */
   ratioBasis?: 'GB/s' | 'GFLOP/s' | 'time'
+  /** The case's {@link BenchCase.extra} figures. */
+  extra?: Record<string, number>
 }
 
 const registry = new Map<string, BenchSuite>()
@@ -183,6 +191,7 @@ export function summarize(c: BenchCase, samples: number[]): BenchRow {
     row.gflops = c.flops / (medianMs * 1e6)
   }
   if (c.baseline !== undefined) row.baseline = c.baseline
+  if (c.extra) row.extra = { ...c.extra }
   return row
 }
 

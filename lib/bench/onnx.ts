@@ -61,12 +61,13 @@ class Pb {
 }
 
 const kFloat = 1 // TensorProto.FLOAT
+const kInt32 = 6 // TensorProto.INT32
 const kAttrInt = 2
 const kAttrInts = 7
 
-/** ValueInfoProto{name, type{tensor_type{elem_type FLOAT, shape{dim{dim_value}}}}}. */
-function valueInfo(w: Pb, name: string, dims: readonly number[]): void {
-  w.str(1, name).msg(2, (t) => t.msg(1, (tt) => tt.int(1, kFloat).msg(2, (sh) => dims.forEach((d) => sh.msg(1, (dim) => dim.int(1, d))))))
+/** ValueInfoProto{name, type{tensor_type{elem_type, shape{dim{dim_value}}}}}; FLOAT unless told. */
+function valueInfo(w: Pb, name: string, dims: readonly number[], elemType = kFloat): void {
+  w.str(1, name).msg(2, (t) => t.msg(1, (tt) => tt.int(1, elemType).msg(2, (sh) => dims.forEach((d) => sh.msg(1, (dim) => dim.int(1, d))))))
 }
 
 /** TensorProto{dims, data_type FLOAT, name, raw_data} (little-endian float32, as every platform we run on). */
@@ -80,15 +81,19 @@ interface Node {
   domain?: string
   inputs: string[]
   output: string
+  /** Further node outputs the graph does not return (GroupQueryAttention's present key and value). */
+  moreOutputs?: string[]
   attrs?: { name: string; int?: number; ints?: number[] }[]
 }
 
-function model(node: Node, inputs: [string, number[]][], output: [string, number[]], inits: [string, number[], Float32Array][]): Uint8Array {
+function model(node: Node, inputs: [string, number[], number?][], output: [string, number[]], inits: [string, number[], Float32Array][]): Uint8Array {
   const w = new Pb().int(1, 8).str(2, 'sparsekit-bench') // ModelProto.ir_version, producer_name
   w.msg(7, (g) => {
     g.msg(1, (n) => {
       for (const x of node.inputs) n.str(1, x)
-      n.str(2, node.output).str(3, node.op.toLowerCase()).str(4, node.op)
+      n.str(2, node.output)
+      for (const x of node.moreOutputs ?? []) n.str(2, x)
+      n.str(3, node.op.toLowerCase()).str(4, node.op)
       if (node.domain) n.str(7, node.domain)
       for (const a of node.attrs ?? [])
         n.msg(5, (p) => {
@@ -102,7 +107,7 @@ function model(node: Node, inputs: [string, number[]][], output: [string, number
     })
     g.str(2, 'graph')
     for (const [name, dims, data] of inits) g.msg(5, (t) => initializer(t, name, dims, data))
-    for (const [name, dims] of inputs) g.msg(11, (v) => valueInfo(v, name, dims))
+    for (const [name, dims, elemType] of inputs) g.msg(11, (v) => valueInfo(v, name, dims, elemType))
     g.msg(12, (v) => valueInfo(v, output[0], output[1]))
   })
   w.msg(8, (o) => o.str(1, '').int(2, 17)).msg(8, (o) => o.str(1, 'com.microsoft').int(2, 1)) // opset_import
@@ -120,6 +125,30 @@ export function mhaModel(batch: number, seqQ: number, seqKv: number, heads: numb
     { op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['query', 'key', 'value'], output: 'output', attrs: [{ name: 'num_heads', int: heads }] },
     [['query', [batch, seqQ, hidden]], ['key', [batch, seqKv, hidden]], ['value', [batch, seqKv, hidden]]],
     ['output', [batch, seqQ, hidden]],
+    [],
+  )
+}
+
+/**
+ * One com.microsoft GroupQueryAttention node decoding one token (float32, no
+ * rotary, default scale 1/√D): query [B, 1, Hq·D], key and value [B, 1, Hkv·D]
+ * (the new token), past_key and past_value [B, Hkv, past, D], seqlens_k [B]
+ * int32 (total length − 1) and total_sequence_length (a scalar int32) →
+ * output [B, 1, Hq·D]. ORT's decode with a float32 past, the decode suite's peer.
+ */
+export function gqaDecodeModel(batch: number, past: number, headsQ: number, headsKv: number, headDim: number): Uint8Array {
+  const attrs = [{ name: 'num_heads', int: headsQ }, { name: 'kv_num_heads', int: headsKv }]
+  return model(
+    {
+      op: 'GroupQueryAttention', domain: 'com.microsoft', attrs, output: 'output', moreOutputs: ['present_key', 'present_value'],
+      inputs: ['query', 'key', 'value', 'past_key', 'past_value', 'seqlens_k', 'total_sequence_length'],
+    },
+    [
+      ['query', [batch, 1, headsQ * headDim]], ['key', [batch, 1, headsKv * headDim]], ['value', [batch, 1, headsKv * headDim]],
+      ['past_key', [batch, headsKv, past, headDim]], ['past_value', [batch, headsKv, past, headDim]],
+      ['seqlens_k', [batch], kInt32], ['total_sequence_length', [], kInt32],
+    ],
+    ['output', [batch, 1, headsQ * headDim]],
     [],
   )
 }
@@ -142,7 +171,7 @@ export function conv1x1Model(batch: number, cin: number, cout: number, h: number
 /** The onnxruntime-node surface the suites use (typed here: it is a dev dependency). */
 export interface Ort {
   InferenceSession: { create(model: Uint8Array, options: object): Promise<OrtSession> }
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown
+  Tensor: new (type: 'float32' | 'int32', data: Float32Array | Int32Array, dims: number[]) => unknown
 }
 
 /** An onnxruntime-node session, as the suites use it. */
@@ -162,10 +191,13 @@ export async function loadOrt(): Promise<Ort | string> {
   }
 }
 
-/** A session on `threads` intra-op threads (ours use the same count) running one op at a time. */
-export function ortSession(ort: Ort, model: Uint8Array, threads: number): Promise<OrtSession> {
-  return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' })
+/** A session on `threads` intra-op threads (ours use the same count) running one op at a time; `options` adds to its options. */
+export function ortSession(ort: Ort, model: Uint8Array, threads: number, options: object = {}): Promise<OrtSession> {
+  return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', ...options })
 }
+
+/** Session options that turn ORT's intra-op spinning off: its idle workers would take the cores the next case needs. */
+export const kNoSpinning = { extra: { session: { intra_op: { allow_spinning: '0' } } } }
 
 /** MatMul's B [K, N] from a linear weight [N, K] (out = x·wᵀ = x·B). */
 export function matmulB(w: Float32Array, n: number, k: number): Float32Array {
@@ -181,9 +213,10 @@ export function matmulB(w: Float32Array, n: number, k: number): Float32Array {
  */
 export function ortCase(
   name: string,
-  flops: number,
+  flops: number | undefined,
   ort: Ort,
   prepare: () => Promise<{ model: Uint8Array; feeds: Record<string, unknown>[] }>,
+  sessionOptions: object = {},
 ): BenchCase {
   let session: OrtSession | undefined
   let feeds: Record<string, unknown>[] = []
@@ -192,7 +225,7 @@ export function ortCase(
     flops,
     async setup() {
       const prepared = await prepare()
-      session = await ortSession(ort, prepared.model, numThreads())
+      session = await ortSession(ort, prepared.model, numThreads(), sessionOptions)
       feeds = prepared.feeds
     },
     async run(iteration) {

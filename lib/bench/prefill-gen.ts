@@ -71,6 +71,8 @@ export interface PrefillGenOptions {
   sinkTokens?: number
   /** Distance of the slash line (clustered: every head; isolated / mixed: head h's is this + 700·h). Default 1000. */
   slashOffset?: number
+  /** Queries of the last this many positions only (decode): q is then [B, H, n, D]. Default: every position. */
+  lastQueries?: number
 }
 
 /** A uniform in [0, 1) from (seed, counter). */
@@ -106,7 +108,8 @@ function heavyKeys(S: number, seed: number, o: PrefillGenOptions): { clustered: 
 }
 
 /**
- * q [B, H, S, D], k and v [B, Hkv, S, D] of one generator family (see the module doc).
+ * q [B, H, S, D] (or the last `lastQueries` positions' rows), k and v
+ * [B, Hkv, S, D] of one generator family (see the module doc).
  * @example
  * ```ts
  * const { q, k, v } = await generatePrefill({ pattern: 'isolated', heads: 4, seq: 16384, headDim: 64, seed: 1 })
@@ -117,7 +120,9 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
   if (D < 24 || H % Hkv !== 0) throw new Error('generatePrefill: headDim ≥ 24 and kvHeads dividing heads')
   const kFreqs = Math.min(10, Math.floor((D - 4) / 4)) // rotation pairs per pattern: local window and slash
   const group = H / Hkv, sinks = o.sinkTokens ?? 4, slash = o.slashOffset ?? 1000
-  const q = new Float32Array(B * H * S * D), k = new Float32Array(B * Hkv * S * D), v = new Float32Array(B * Hkv * S * D)
+  const Sq = o.lastQueries ?? S, first = S - Sq // queries of positions [first, S)
+  if (!(Sq >= 1 && Sq <= S)) throw new Error('generatePrefill: lastQueries between 1 and seq')
+  const q = new Float32Array(B * H * Sq * D), k = new Float32Array(B * Hkv * S * D), v = new Float32Array(B * Hkv * S * D)
   fillRandn(q, o.seed * 3 + 1)
   fillRandn(k, o.seed * 3 + 2)
   fillRandn(v, o.seed * 3 + 3)
@@ -156,11 +161,11 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
         if (pattern !== 'clustered') k[row + dIso] = heavy.isolated[j]! * rootD / hitAmp // logit = q·k / √D
       }
       for (let h = g * group; h < (g + 1) * group; h++) {
-        const kind = headKind(pattern, h), qb = (b * H + h) * S * D
+        const kind = headKind(pattern, h), qb = (b * H + h) * Sq * D
         const off = pattern === 'clustered' ? slash : slash + 700 * h
         const pat = kind === 'uniform' ? 0 : 1, sAmp = kind === 'local' || kind === 'uniform' ? 0 : slashAmp
-        for (let i = 0; i < S; i++) {
-          const row = qb + i * D
+        for (let i = first; i < S; i++) {
+          const row = qb + (i - first) * D
           rotations(q, row, i, i - off, pat * local, sAmp)
           q[row + dSink] = kind === 'local' ? localSink : pat * sinkAmp
           q[row + dHit] = kind === 'clustered' ? hitAmp : 0
@@ -176,5 +181,5 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
     t.dispose()
     return c
   }
-  return { q: await make(q, [B, H, S, D]), k: await make(k, [B, Hkv, S, D]), v: await make(v, [B, Hkv, S, D]) }
+  return { q: await make(q, [B, H, Sq, D]), k: await make(k, [B, Hkv, S, D]), v: await make(v, [B, Hkv, S, D]) }
 }

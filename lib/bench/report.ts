@@ -103,6 +103,8 @@ export function deviceLabel(machine: Machine, device: DeviceName): string {
 const fmtMs = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3))
 const fmtRate = (v: number | undefined): string => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(1))
 
+const fmtExtra = (v: number | undefined): string => (v === undefined ? '—' : v !== 0 && Math.abs(v) < 1e-2 ? v.toExponential(2) : v.toFixed(4))
+
 function vsBaseline(r: BenchRow, rows: BenchRow[]): string {
   if (rows.some((x) => x.baseline === r.name) && r.baseline === undefined) return 'baseline'
   if (r.ratio === undefined) return '—'
@@ -117,7 +119,8 @@ export function formatTable(result: SuiteResult, machine: Machine): string {
   const rows = result.rows
   const hasBytes = rows.some((r) => r.gbps !== undefined)
   const hasFlops = rows.some((r) => r.gflops !== undefined)
-  const header = ['case', 'median ms', 'p10 ms', 'p90 ms', ...(hasBytes ? ['GB/s'] : []), ...(hasFlops ? ['GFLOP/s'] : []), 'runs', 'vs baseline']
+  const extras = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))]
+  const header = ['case', 'median ms', 'p10 ms', 'p90 ms', ...(hasBytes ? ['GB/s'] : []), ...(hasFlops ? ['GFLOP/s'] : []), ...extras, 'runs', 'vs baseline']
   const body = rows.map((r) => [
     r.name,
     fmtMs(r.medianMs),
@@ -125,6 +128,7 @@ export function formatTable(result: SuiteResult, machine: Machine): string {
     fmtMs(r.p90Ms),
     ...(hasBytes ? [fmtRate(r.gbps)] : []),
     ...(hasFlops ? [fmtRate(r.gflops)] : []),
+    ...extras.map((k) => fmtExtra(r.extra?.[k])),
     String(r.runs),
     vsBaseline(r, rows),
   ])

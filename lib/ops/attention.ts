@@ -6,21 +6,15 @@
  */
 import { type Device, sameDevice } from '../device.js'
 import { type DType, dtypeId } from '../dtype.js'
-import { callNative, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
+import { callNative, callNativeSync, dtypeError, invalidArgument, shapeError } from '../errors.js'
 import { BlockMask } from '../mask/index.js'
-import { type AttentionArgs, cpuBinding, cudaBinding, type NativeMask } from '../native.js'
+import type { AttentionArgs, NativeMask } from '../native.js'
 import { empty, liveStorage, type Storage, Tensor } from '../tensor.js'
 import { checkBool, checkOptions } from '../validate.js'
+import { backendOf, deviceOf, handleOf } from './backend.js'
 import { type AttentionLayout, type Bhsd, checkLayout, logicalDims, physicalDims, stridesOf } from './layout.js'
 
 export type { AttentionLayout } from './layout.js'
-
-/** Largest head dim the kernels take (FlashAttention's limit: q, k and v tiles stay on chip). */
-export const kMaxHeadDim = 256
-
-const kAttentionTypes: readonly DType[] = ['float32', 'float16', 'bfloat16']
-/** The CUDA kernels are tensor-core kernels: 16-bit inputs only. */
-const kCudaAttentionTypes: readonly DType[] = ['float16', 'bfloat16']
 
 /** Options of {@link attention}. */
 export interface AttentionOptions {
@@ -57,14 +51,10 @@ interface Plan {
   type: DType
   layout: AttentionLayout
   q: Bhsd
-  kv: Bhsd
+  inputs: [Storage, Storage, Storage]
   args: AttentionArgs
   mask: NativeMask | null
   returnLse: boolean
-}
-
-function deviceOf(s: Storage): Device {
-  return s.kind === 'cpu' ? { kind: 'cpu' } : { kind: 'cuda', index: s.index }
 }
 
 function check4d(name: string, t: Tensor, layout: AttentionLayout): Bhsd {
@@ -73,10 +63,14 @@ function check4d(name: string, t: Tensor, layout: AttentionLayout): Bhsd {
   return logicalDims(t.dims, layout)
 }
 
+/**
+ * Checks what relates the arguments to one another (devices, types, dims,
+ * options, the mask's sizes), naming each one, then asks the device's
+ * backend whether it runs the call (its dtypes, head dims, grid limits: the
+ * backend's rules, written once, in its pick()).
+ */
 function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
-  const qs = liveStorage(q, 'q')
-  const ks = liveStorage(k, 'k')
-  const vs = liveStorage(v, 'v')
+  const inputs: [Storage, Storage, Storage] = [liveStorage(q, 'q'), liveStorage(k, 'k'), liveStorage(v, 'v')]
   const qt = q as Tensor
   const kt = k as Tensor
   const vt = v as Tensor
@@ -85,24 +79,14 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
   const returnLse = checkBool('options.returnLse', opts.returnLse, false)
   const layout = checkLayout('options.layout', opts.layout)
 
-  const device = deviceOf(qs)
-  sameDevice(device, deviceOf(ks), 'k')
-  sameDevice(device, deviceOf(vs), 'v')
-
-  if (!kAttentionTypes.includes(qt.type)) throw dtypeError('q.type', kAttentionTypes.join(', '), qt.type)
-  if (kt.type !== qt.type) throw dtypeError('k.type', `${qt.type} (q's type)`, kt.type)
-  if (vt.type !== qt.type) throw dtypeError('v.type', `${qt.type} (q's type)`, vt.type)
-  if (device.kind === 'cuda' && !kCudaAttentionTypes.includes(qt.type))
-    throw new SparsekitError(
-      'ERR_SK_UNSUPPORTED',
-      `Expected ${kCudaAttentionTypes.join(' or ')} for q.type on ${qt.device} but received ${qt.type}; cast first: await q.cast('bfloat16')`,
-    )
+  const device = deviceOf(inputs[0])
+  sameDevice(device, deviceOf(inputs[1]), 'k')
+  sameDevice(device, deviceOf(inputs[2]), 'v')
 
   const qd = check4d('q', qt, layout)
   const kd = check4d('k', kt, layout)
   const vd = check4d('v', vt, layout)
-  if (qd.headDim < 1 || qd.headDim > kMaxHeadDim)
-    throw shapeError('q.dims', `a head dim between 1 and ${kMaxHeadDim}`, qt.dims)
+  if (qd.headDim < 1) throw shapeError('q.dims', 'a head dim of at least 1', qt.dims)
   if (qd.heads < 1) throw shapeError('q.dims', 'at least one query head', qt.dims)
   if (kd.heads < 1) throw shapeError('k.dims', 'at least one key/value head', kt.dims)
   if (kd.batch !== qd.batch) throw shapeError('k.dims', `batch ${qd.batch} (q's)`, kt.dims)
@@ -138,35 +122,12 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
     scale,
     causal,
   }
-  return { device, type: qt.type, layout, q: qd, kv: kd, args, mask, returnLse }
-}
-
-/** Queues the kernel on the inputs' device; settles when it has finished. */
-function launch(p: Plan, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor | null): Promise<void> {
-  const [qs, ks, vs, os] = [q, k, v, out].map((t) => liveStorage(t, 'tensor'))
-  const ls = lse ? liveStorage(lse, 'lse') : null
-  if (qs.kind === 'cpu' && ks.kind === 'cpu' && vs.kind === 'cpu' && os.kind === 'cpu' && ls?.kind !== 'cuda')
-    return callNative(() => cpuBinding().attention(qs.data, ks.data, vs.data, os.data, ls ? (ls.data as Float32Array) : null, p.args, p.mask))
-  if (qs.kind === 'cuda' && ks.kind === 'cuda' && vs.kind === 'cuda' && os.kind === 'cuda' && ls?.kind !== 'cpu')
-    return callNative(() => cudaBinding()!.attention(qs.buffer, ks.buffer, vs.buffer, os.buffer, ls ? ls.buffer : null, p.args, p.mask))
-  throw new Error('attention: operands on different devices after validation') // unreachable: plan() checked
-}
-
-/** No key at all (Skv = 0): every row sees nothing, so out is zeros and lse is -Infinity, with no kernel. */
-async function fillNoKeys(lse: Tensor | null, device: Device): Promise<void> {
-  if (!lse || lse.size === 0) return
-  if (device.kind === 'cpu') {
-    ;(lse.data as Float32Array).fill(-Infinity)
-    return
-  }
-  const host = empty('float32', lse.dims, lse.size, { kind: 'cpu' })
-  ;(host.data as Float32Array).fill(-Infinity)
-  const s = liveStorage(lse, 'lse')
-  try {
-    if (s.kind === 'cuda') await callNative(() => cudaBinding()!.copyToDevice(host.data, s.buffer, lse.size * 4))
-  } finally {
-    host.dispose()
-  }
+  // q's type first (the backend names what it takes), then k's and v's against it.
+  // The mask does not change the kernel; attention() itself checks it again natively.
+  callNativeSync(() => backendOf(device).attentionPick(args, null))
+  if (kt.type !== qt.type) throw dtypeError('k.type', `${qt.type} (q's type)`, kt.type)
+  if (vt.type !== qt.type) throw dtypeError('v.type', `${qt.type} (q's type)`, vt.type)
+  return { device, type: qt.type, layout, q: qd, inputs, args, mask, returnLse }
 }
 
 /**
@@ -190,7 +151,8 @@ async function fillNoKeys(lse: Tensor | null, device: Device): Promise<void> {
  * @throws ERR_SK_INVALID_ARGUMENT for a non-tensor, a bad option or scale, or a mask that is not a BlockMask or has bad sizes;
  *   ERR_SK_SHAPE for dims that are not 4-D or do not agree (batch, head dim, Hq % Hkv, k vs v, D > 256), or a mask built for other sizes;
  *   ERR_SK_DTYPE for a type other than float32 / float16 / bfloat16 or types that differ;
- *   ERR_SK_DEVICE for operands on different devices; ERR_SK_UNSUPPORTED for float32 on CUDA or a head dim a CUDA build lacks;
+ *   ERR_SK_DEVICE for operands on different devices; ERR_SK_UNSUPPORTED for what the device's backend does not run
+ *   (float32 on CUDA, a head dim a CUDA build lacks, a batch or head count past CUDA's grid);
  *   ERR_SK_DISPOSED for a disposed operand; ERR_SK_OUT_OF_MEMORY when the output cannot be allocated.
  * @example
  * ```ts
@@ -208,8 +170,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOp
   const p = plan(q, k, v, options)
   const outSize = p.q.batch * p.q.heads * p.q.seq * p.q.headDim
   const lseSize = p.q.batch * p.q.heads * p.q.seq
-  const noKeys = p.kv.seq === 0
-  const out = empty(p.type, physicalDims(p.q, p.layout), outSize, p.device, noKeys)
+  const out = empty(p.type, physicalDims(p.q, p.layout), outSize, p.device)
   let lse: Tensor | null = null
   try {
     if (p.returnLse) lse = empty('float32', [p.q.batch, p.q.heads, p.q.seq], lseSize, p.device)
@@ -224,9 +185,12 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOp
     throw err
   }
   if (outSize === 0) return Promise.resolve(result())
-  if (noKeys) return fillNoKeys(lse, p.device).then(result, fail)
   try {
-    return launch(p, q, k, v, out, lse).then(result, fail)
+    // Skv = 0 runs too: every row sees no key, and the kernels write zeros and lse = -Infinity.
+    const [qh, kh, vh] = p.inputs.map(handleOf)
+    const oh = handleOf(liveStorage(out, 'out'))
+    const lh = lse ? handleOf(liveStorage(lse, 'lse')) : null
+    return callNative(() => backendOf(p.device).attention(qh, kh, vh, oh, lh, p.args, p.mask)).then(result, fail)
   } catch (err) {
     return fail(err)
   }

@@ -10,10 +10,11 @@ import { type DType, dtypeId } from '../dtype.js'
 import { callNative, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
 import { cpuBinding } from '../native.js'
 import { linearCsr } from '../sparse/csr.js'
-import { linear24Cpu } from '../sparse/nm24.js'
-import { kCudaLinearTypes, linear24Cuda, linearDenseCuda } from '../sparse/nm24-cuda.js'
+import { linearSp24Cpu } from '../sparse/sp24.js'
+import { kCudaLinearTypes, linearSp24Cuda, linearDenseCuda } from '../sparse/sp24-cuda.js'
 import { SparseWeight, type SparseFormat } from '../sparse/weight.js'
 import { empty, filling, isTensor, liveStorage, type Storage, Tensor } from '../tensor.js'
+import { deviceOf } from './backend.js'
 
 /** Weight dtypes the linear kernels read (converted to float32 as they load). */
 const kWeightTypes: readonly DType[] = ['float32', 'float16', 'bfloat16']
@@ -33,11 +34,9 @@ export type SparseLinear = (x2d: Tensor, w: SparseWeight, bias: Tensor | null, o
  * a `cuda` entry is ERR_SK_UNSUPPORTED on CUDA.
  */
 const kSparseLinear: Partial<Record<SparseFormat, { cpu: SparseLinear; cuda?: SparseLinear }>> = {
-  '2:4': { cpu: linear24Cpu, cuda: linear24Cuda },
+  '2:4': { cpu: linearSp24Cpu, cuda: linearSp24Cuda },
   csr: { cpu: linearCsr },
 }
-
-const deviceOf = (s: Storage): Device => (s.kind === 'cpu' ? { kind: 'cpu' } : { kind: 'cuda', index: s.index })
 
 const deviceOfName = (name: string): Device => (name === 'cpu' ? { kind: 'cpu' } : { kind: 'cuda', index: Number(name.slice(5)) })
 

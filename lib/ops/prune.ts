@@ -5,7 +5,7 @@
 import { dtypeId } from '../dtype.js'
 import { callNative, dtypeError, invalidArgument, shapeError } from '../errors.js'
 import { cpuBinding } from '../native.js'
-import { kSparse24Types } from '../sparse/nm24.js'
+import { kSp24Types } from '../sparse/sp24.js'
 import { filling, hostTensor, liveStorage, type Tensor } from '../tensor.js'
 import { checkInt, checkOptions } from '../validate.js'
 
@@ -45,13 +45,13 @@ export function prune(w: Tensor, options: PruneOptions): Promise<Tensor> {
   const m = checkInt('options.m', opts.m, 1, 64)
   const n = checkInt('options.n', opts.n, 1, m)
   if (w.dims.length !== 2) throw shapeError('w.dims', '2 dims [N, K]', w.dims)
-  if (!kSparse24Types.includes(w.type)) throw dtypeError('w.type', kSparse24Types.join(', '), w.type)
+  if (!kSp24Types.includes(w.type)) throw dtypeError('w.type', kSp24Types.join(', '), w.type)
   const [rows, k] = w.dims
   if (k % m !== 0) throw shapeError('w.dims', `K (the last dim) a multiple of m = ${m}`, w.dims)
   if (s.kind !== 'cpu') return pruneOnHost(w, { n, m })
   const out = hostTensor(w.type, w.dims, w.size, false)
   if (w.size === 0) return Promise.resolve(out)
-  return filling(out, () => callNative(() => cpuBinding().sparse24(0, { dtype: dtypeId(w.type), rows, k, n, m }, s.data, out.data)))
+  return filling(out, () => callNative(() => cpuBinding().sp24(0, { dtype: dtypeId(w.type), rows, k, n, m }, s.data, out.data)))
 }
 
 /** prune() of a CUDA weight through the CPU kernel (the checks already ran). */

@@ -4,9 +4,9 @@
  * @module
  */
 import { dtypeError, invalidArgument, SparsekitError, shapeError } from '../errors.js'
-import { kSparse24Types, sparsify24Cpu } from '../sparse/nm24.js'
+import { kSp24Types, sparsifySp24Cpu } from '../sparse/sp24.js'
 import { type CsrOptions, sparsifyCsr } from '../sparse/csr.js'
-import { sparsify24Cuda } from '../sparse/nm24-cuda.js'
+import { sparsifySp24Cuda } from '../sparse/sp24-cuda.js'
 import type { SparseFormat, SparseWeight } from '../sparse/weight.js'
 import { liveStorage, type Tensor } from '../tensor.js'
 import { checkOptions } from '../validate.js'
@@ -28,18 +28,18 @@ export interface SparsifyOptions {
 type Sparsifier = (w: Tensor, options: SparsifyOptions) => Promise<SparseWeight>
 
 /** 2:4 on the CPU, or on CUDA through the CUDA module. */
-function sparsify24(w: Tensor, options: SparsifyOptions): Promise<SparseWeight> {
+function sparsifySp24(w: Tensor, options: SparsifyOptions): Promise<SparseWeight> {
   for (const key of ['sparsity', 'blocks'] as const)
     if (options[key] !== undefined) throw invalidArgument(`options.${key}`, "nothing: it applies to format 'csr' only", options[key])
   if (w.dims.length !== 2) throw shapeError('w.dims', '2 dims [N, K]', w.dims)
-  if (!kSparse24Types.includes(w.type)) throw dtypeError('w.type', kSparse24Types.join(', '), w.type)
+  if (!kSp24Types.includes(w.type)) throw dtypeError('w.type', kSp24Types.join(', '), w.type)
   if (w.dims[1] % 4 !== 0) throw shapeError('w.dims', 'K (the last dim) a multiple of 4 for 2:4', w.dims)
-  return liveStorage(w, 'w').kind === 'cpu' ? sparsify24Cpu(w) : sparsify24Cuda(w)
+  return liveStorage(w, 'w').kind === 'cpu' ? sparsifySp24Cpu(w) : sparsifySp24Cuda(w)
 }
 
 /** Format name → builder. */
 const kSparsifiers: Partial<Record<SparseFormat, Sparsifier>> = {
-  '2:4': sparsify24,
+  '2:4': sparsifySp24,
   csr: sparsifyCsr,
 }
 

@@ -12,6 +12,7 @@ import { type Device, sameDevice } from '../device.js'
 import { type DType, dtypeBytes, dtypeId } from '../dtype.js'
 import { allocating, callNative, dtypeError, shapeError, SparsekitError } from '../errors.js'
 import { type BlockScoresArgs, cpuBinding, type CudaBinding, cudaBinding } from '../native.js'
+import { backendOf, deviceOf, handleOf } from '../ops/backend.js'
 import { empty, liveStorage, type Storage, Tensor } from '../tensor.js'
 
 /** Sizes of a checked q / k pair (bhsd). */
@@ -29,13 +30,6 @@ export interface PrefillShape {
 const kTypes: readonly DType[] = ['float32', 'float16', 'bfloat16']
 const kCudaTypes: readonly DType[] = ['float16', 'bfloat16']
 
-const deviceOf = (s: Storage): Device => (s.kind === 'cpu' ? { kind: 'cpu' } : { kind: 'cuda', index: s.index })
-
-function cuda(): CudaBinding {
-  const b = cudaBinding()
-  if (!b) throw new SparsekitError('ERR_SK_DEVICE', 'Expected the CUDA addon for a CUDA tensor but it is not loaded')
-  return b
-}
 
 /**
  * Checks q [B, Hq, S, D] and k (and v) [B, Hkv, S, D]: one device, one dtype
@@ -109,8 +103,9 @@ export async function blockScores(
   try {
     const ds = liveStorage(dev, 'out')
     if (ds.kind !== 'cuda') throw new SparsekitError('ERR_SK_DEVICE', 'Expected the score buffer on CUDA')
-    await callNative(() => cuda().blockScores(qs.buffer, ks.buffer, ds.buffer, args))
-    await callNative(() => cuda().copyToHost(ds.buffer, out, out.length * 4))
+    const cuda = backendOf(s.device) as unknown as CudaBinding
+    await callNative(() => cuda.blockScores(qs.buffer, ks.buffer, ds.buffer, args))
+    await callNative(() => cuda.copyToHost(ds.buffer, out, out.length * 4))
   } finally {
     dev.dispose()
   }
@@ -132,9 +127,8 @@ export async function gatherRows(x: Tensor, idx: Int32Array): Promise<Tensor> {
   if (x.size === 0) return out
   const args = { elemSize: dtypeBytes(x.type), batch: b, heads: h, seq: s, row: d, srcStrides: strides(h, s, d) }
   try {
-    const os = liveStorage(out, 'out')
-    if (xs.kind === 'cpu' && os.kind === 'cpu') await callNative(() => cpuBinding().gatherRows(xs.data, idx, os.data, args))
-    else if (xs.kind === 'cuda' && os.kind === 'cuda') await callNative(() => cuda().gatherRows(xs.buffer, idx, os.buffer, args))
+    const oh = handleOf(liveStorage(out, 'out'))
+    await callNative(() => backendOf(deviceOf(xs)).gatherRows(handleOf(xs), idx, oh, args))
   } catch (err) {
     out.dispose()
     throw err

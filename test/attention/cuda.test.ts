@@ -2,13 +2,15 @@
 // budget (2× the error of the reference rounded to the type), lse within
 // 1e-5, empty rows exactly 0 / -Infinity, no NaN; the edge cases of the CPU
 // tests in float16 / bfloat16, every specified head dim, and the bench
-// suite's CUDA rows at S 4096 (sampled rows). Skipped, with the reason
-// printed, where no CUDA device is usable.
+// suite's CUDA rows at S 4096 (sampled rows). The CUDA binding on its own is
+// in cuda-binding.test.ts. Skipped, with the reason printed, where no CUDA
+// device is usable.
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import { cudaBinding, cudaUnavailableReason } from '../../lib/native.js'
 import { type AttentionCase, kBenchCudaCases, kEdgeCases, kHeadDims } from '../cases/attention.js'
+import { maxRelErr } from '../fixtures/max-rel-err.js'
 import { checkCase, makeInputs, runCase } from './reference.js'
 
 const hasCuda = cudaBinding()?.status().available === true
@@ -45,6 +47,14 @@ describe.skipIf(!hasCuda)('cuda attention vs float64', () => {
     let norm = 0
     for (let i = 0; i < cpu.out.length; ++i) (err = Math.max(err, Math.abs(cpu.out[i] - gpu.out[i]))), (norm = Math.max(norm, Math.abs(cpu.out[i])))
     expect(err / norm).toBeLessThan(2 ** -6) // two bf16 roundings apart at most, with margin
+  })
+
+  it('the same answer on CPU and GPU within the 16-bit budget of each (bfloat16 d128, causal, GQA 4:2)', async () => {
+    const c: AttentionCase = { name: 'cpu-gpu causal', batch: 1, headsQ: 4, headsKv: 2, seqQ: 190, seqKv: 250, headDim: 128, type: 'bfloat16', causal: true }
+    const x = inputsOf(c)
+    const cpu = await runCase(c, x)
+    const gpu = await runCase(c, x, { device: 'cuda' })
+    expect(maxRelErr(gpu.out, cpu.out)).toBeLessThan(2 ** -6) // two bf16 roundings apart at most, with margin
   })
 
   it('float32 on CUDA is ERR_SK_UNSUPPORTED, thrown at once', async () => {

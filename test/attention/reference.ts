@@ -5,6 +5,7 @@ import { expect } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import { type AttentionCase, buildMask, type Visible, visibility } from '../cases/attention.js'
+import { maxRelErr } from '../fixtures/max-rel-err.js'
 import { bitsOfF32, decodeValue, encodeFloat, FORMATS } from '../numeric/reference.js'
 
 /** fp32 outputs: within this relative (max-norm) error of the float64 reference. */
@@ -129,20 +130,9 @@ export function reference(c: AttentionCase, q: Float64Array, k: Float64Array, v:
   return { out, lse, checked, empty, maxScore }
 }
 
-/** max |out − ref| ÷ max |ref| over the checked rows (max-norm relative error); Infinity on any NaN. */
-export function maxRelErr(out: ArrayLike<number>, ref: Reference, D: number): number {
-  let err = 0
-  let norm = 0
-  for (let row = 0; row < ref.checked.length; ++row) {
-    if (!ref.checked[row]) continue
-    for (let x = row * D; x < (row + 1) * D; ++x) {
-      if (Number.isNaN(out[x])) return Infinity
-      err = Math.max(err, Math.abs(out[x] - ref.out[x]))
-      norm = Math.max(norm, Math.abs(ref.out[x]))
-    }
-  }
-  return norm === 0 ? (err === 0 ? 0 : Infinity) : err / norm
-}
+/** {@link maxRelErr} of attention rows of D values, over the rows the reference checked. */
+export const rowsRelErr = (out: ArrayLike<number>, ref: Reference, D: number): number =>
+  maxRelErr(out, ref.out, (x) => Boolean(ref.checked[Math.floor(x / D)]))
 
 /**
  * The budget of a dtype: 1e-5 for float32; for 16-bit types twice the error
@@ -153,7 +143,7 @@ export function budgetFor(type: sk.DType, ref: Reference, D: number): number {
   // ulps of |s|, an absolute error the softmax passes on to the weights.
   if (type === 'float32') return Math.max(kF32Budget, 8 * 2 ** -24 * ref.maxScore)
   const rounded = ref.out.map((x) => roundTo(type, x))
-  return 2 * maxRelErr(rounded, ref, D)
+  return 2 * rowsRelErr(rounded, ref, D)
 }
 
 /** The lse budget: 1e-5, widened like float32 outputs for scores in the hundreds (see {@link budgetFor}). */
@@ -212,7 +202,7 @@ export interface CheckOptions {
 export async function checkCase(c: AttentionCase, inputs: { q: sk.Tensor; k: sk.Tensor; v: sk.Tensor }, opts: CheckOptions = {}) {
   const ref = reference(c, logicalF64(inputs.q, c.layout), logicalF64(inputs.k, c.layout), logicalF64(inputs.v, c.layout), opts)
   const { out, lse } = await runCase(c, inputs, { scale: opts.scale, device: opts.device })
-  const err = maxRelErr(out, ref, c.headDim)
+  const err = rowsRelErr(out, ref, c.headDim)
   const budget = budgetFor(c.type, ref, c.headDim)
   expect(hasNaN(out), `${c.name}: NaN in out`).toBe(false)
   expect(hasNaN(lse), `${c.name}: NaN in lse`).toBe(false)

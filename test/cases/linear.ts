@@ -39,14 +39,3 @@ export function linearRef(x: sk.Tensor, w: sk.Tensor, bias: sk.Tensor | null): F
   return out
 }
 
-/** max |out − ref| / max |ref| (NaN anywhere → Infinity, so no NaN ever passes). */
-export function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let err = 0
-  let scale = 0
-  for (let i = 0; i < ref.length; ++i) {
-    if (Number.isNaN(out[i])) return Infinity
-    err = Math.max(err, Math.abs(out[i] - ref[i]))
-    scale = Math.max(scale, Math.abs(ref[i]))
-  }
-  return scale === 0 ? err : err / scale
-}

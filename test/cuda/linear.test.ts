@@ -1,5 +1,5 @@
 // CUDA linear (2:4 mma.sp, cuSPARSELt, dense mma.sync): the binding's checks
-// through linearPick / sparse24Layout / cusparseLtStatus, which need no
+// through linearPick / sp24Layout / cusparseLtStatus, which need no
 // device, so they run on every machine that builds the addon; on a GPU the
 // kernels against a float64 reference computed here.
 //
@@ -12,9 +12,9 @@ import { describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import type { CudaBinding, CudaLinearArgs } from '../../lib/native.js'
-import { linear24Cuda, linearDenseCuda, sparsify24CudaFromCpuLayout, usesCusparseLt } from '../../lib/sparse/nm24-cuda.js'
+import { linearSp24Cuda, linearDenseCuda, sparsifySp24CudaFromCpuLayout, usesCusparseLt } from '../../lib/sparse/sp24-cuda.js'
 import { addonPath, loadCudaAddon } from '../fixtures/cuda-addon.js'
-import { compress24, expand24, halfToNumber, type HalfType, randomValues, randomWeight24, setCode24, sparse24ValueAt, toHalfBits } from '../fixtures/sparse24.js'
+import { compressSp24, expandSp24, halfToNumber, type HalfType, randomValues, randomWeightSp24, setCodeSp24, sp24ValueAt, toHalfBits } from '../fixtures/sp24.js'
 import { thrownCode } from '../fixtures/expect-errors.js'
 
 const { binding, skipReason } = loadCudaAddon<CudaBinding>()
@@ -27,12 +27,12 @@ const kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 5 // csrc/core/dtype.h
 
 const args = (o: Partial<CudaLinearArgs> = {}): CudaLinearArgs => ({ dtype: kBF16, m: 8, n: 32, k: 64, sparse: true, biasType: -1, ...o })
 
-describe('sparsify24CudaFromCpuLayout: the CPU-layout lengths are checked in TS (no addon needed)', () => {
+describe('sparsifySp24CudaFromCpuLayout: the CPU-layout lengths are checked in TS (no addon needed)', () => {
   it('values [ceil(N/8), K/4, 2, 8] and meta [ceil(N/8), K/4, 4]; anything else (the old row-major sizes too) is ERR_SK_SHAPE', async () => {
     const [n, k] = [13, 20] // two panels, the last one with 3 padding rows
     const values = new Uint16Array(2 * 5 * 2 * 8)
     const meta = new Uint8Array(2 * 5 * 4).fill(0x44)
-    const up = (v: Uint16Array, m: Uint8Array) => sparsify24CudaFromCpuLayout(v, m, 'bfloat16', [n, k], 'cuda')
+    const up = (v: Uint16Array, m: Uint8Array) => sparsifySp24CudaFromCpuLayout(v, m, 'bfloat16', [n, k], 'cuda')
     await expect(up(values.subarray(1), meta)).rejects.toMatchObject({ code: 'ERR_SK_SHAPE', message: expect.stringContaining('values.length') })
     await expect(up(values, meta.subarray(1))).rejects.toMatchObject({ code: 'ERR_SK_SHAPE', message: expect.stringContaining('meta.length') })
     await expect(up(new Uint16Array((n * k) / 2), meta)).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
@@ -41,13 +41,13 @@ describe('sparsify24CudaFromCpuLayout: the CPU-layout lengths are checked in TS 
 })
 
 describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () => {
-  it('sparse24Layout: the fixture compressor round-trips through the CUDA layout', async () => {
+  it('sp24Layout: the fixture compressor round-trips through the CUDA layout', async () => {
     const b = binding!
     for (const [n, k] of [[3, 12], [17, 36], [130, 100], [1, 4]]) {
-      const w = await randomWeight24(n, k, 'bfloat16', n + k)
-      const denseBits = expand24(w.values, w.meta, n, k)
-      const again = compress24(denseBits, n, k, 'bfloat16')
-      const layout = b.sparse24Layout(again.values, again.meta, kBF16, n, k, true)
+      const w = await randomWeightSp24(n, k, 'bfloat16', n + k)
+      const denseBits = expandSp24(w.values, w.meta, n, k)
+      const again = compressSp24(denseBits, n, k, 'bfloat16')
+      const layout = b.sp24Layout(again.values, again.meta, kBF16, n, k, true)
       expect(layout.nPad).toBe(Math.ceil(n / 128) * 128)
       expect(layout.kPad).toBe(Math.ceil(k / 64) * 64)
       expect(layout.values.length).toBe((layout.nPad * layout.kPad) / 2)
@@ -56,47 +56,47 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
       // Values: row r's kept values (group c >> 1, slot c & 1 of its panel) start padded row r; the rest is zero.
       for (let r = 0; r < layout.nPad; ++r)
         for (let c = 0; c < layout.kPad / 2; ++c) {
-          const want = r < n && c < k / 2 ? again.values[sparse24ValueAt(r, c >> 1, (c & 1) as 0 | 1, k / 4)] : 0
+          const want = r < n && c < k / 2 ? again.values[sp24ValueAt(r, c >> 1, (c & 1) as 0 | 1, k / 4)] : 0
           if (layout.values[r * (layout.kPad / 2) + c] !== want) throw new Error(`value (${r}, ${c})`)
         }
     }
   })
 
-  it('sparse24Layout refuses corrupted metadata, wrong lengths and types with codes', async () => {
+  it('sp24Layout refuses corrupted metadata, wrong lengths and types with codes', async () => {
     const b = binding!
-    const w = await randomWeight24(4, 20, 'float16', 3) // 5 groups; one panel: rows 4..7 are padding
+    const w = await randomWeightSp24(4, 20, 'float16', 3) // 5 groups; one panel: rows 4..7 are padding
     const bad = (mutate: (m: Uint8Array) => void) => {
       const m = w.meta.slice()
       mutate(m)
-      return thrownCode(() => b.sparse24Layout(w.values, m, kF16, 4, 20, false))
+      return thrownCode(() => b.sp24Layout(w.values, m, kF16, 4, 20, false))
     }
     const message = (mutate: (m: Uint8Array) => void) => {
       const m = w.meta.slice()
       mutate(m)
       try {
-        b.sparse24Layout(w.values, m, kF16, 4, 20, false)
+        b.sp24Layout(w.values, m, kF16, 4, 20, false)
       } catch (e) {
         return (e as Error).message
       }
       return ''
     }
     expect(bad(() => undefined)).toBe('returned')
-    for (const nib of [0x0, 0x1, 0x5, 0x6, 0xa, 0xf]) expect(bad((m) => setCode24(m, 1, 2, 5, nib))).toBe('ERR_SK_INVALID_ARGUMENT')
+    for (const nib of [0x0, 0x1, 0x5, 0x6, 0xa, 0xf]) expect(bad((m) => setCodeSp24(m, 1, 2, 5, nib))).toBe('ERR_SK_INVALID_ARGUMENT')
     // Lowest row first, then lowest group; row 3 is odd: its codes are high nibbles.
-    expect(message((m) => (setCode24(m, 3, 4, 5, 0xf), setCode24(m, 3, 2, 5, 0x5)))).toMatch(/row 3 group 2 is corrupted/)
+    expect(message((m) => (setCodeSp24(m, 3, 4, 5, 0xf), setCodeSp24(m, 3, 2, 5, 0x5)))).toMatch(/row 3 group 2 is corrupted/)
     // A padding row of the partial panel is checked too.
-    expect(message((m) => setCode24(m, 6, 3, 5, 0x0))).toMatch(/row 6 group 3 is corrupted/)
-    expect(thrownCode(() => b.sparse24Layout(w.values.subarray(1), w.meta, kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
-    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta.subarray(1), kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
+    expect(message((m) => setCodeSp24(m, 6, 3, 5, 0x0))).toMatch(/row 6 group 3 is corrupted/)
+    expect(thrownCode(() => b.sp24Layout(w.values.subarray(1), w.meta, kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.sp24Layout(w.values, w.meta.subarray(1), kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
     // The old row-major sizes (values [N, K/2], meta [N, ceil(K/8)]) are refused.
-    expect(thrownCode(() => b.sparse24Layout(w.values.subarray(0, 40), w.meta, kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
-    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta.subarray(0, 12), kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
-    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kF16, 4, 18, false))).toBe('ERR_SK_SHAPE')
-    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kF32, 4, 20, false))).toBe('ERR_SK_DTYPE')
-    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kI8, 4, 20, false))).toBe('ERR_SK_DTYPE')
-    expect(thrownCode(() => b.sparse24Layout([1, 2] as never, w.meta, kF16, 4, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kF16, -1, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(thrownCode(() => b.sparse24Layout(w.values, w.meta, kF16, 4.5, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(thrownCode(() => b.sp24Layout(w.values.subarray(0, 40), w.meta, kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.sp24Layout(w.values, w.meta.subarray(0, 12), kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.sp24Layout(w.values, w.meta, kF16, 4, 18, false))).toBe('ERR_SK_SHAPE')
+    expect(thrownCode(() => b.sp24Layout(w.values, w.meta, kF32, 4, 20, false))).toBe('ERR_SK_DTYPE')
+    expect(thrownCode(() => b.sp24Layout(w.values, w.meta, kI8, 4, 20, false))).toBe('ERR_SK_DTYPE')
+    expect(thrownCode(() => b.sp24Layout([1, 2] as never, w.meta, kF16, 4, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(thrownCode(() => b.sp24Layout(w.values, w.meta, kF16, -1, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(thrownCode(() => b.sp24Layout(w.values, w.meta, kF16, 4.5, 20, false))).toBe('ERR_SK_INVALID_ARGUMENT')
   })
 
   it('linearPick picks the kernel by dtype, sparsity and rows, and sizes the 2:4 layout', () => {
@@ -167,7 +167,7 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
       const a = { dtype: pickJunk(), m: pickJunk(), n: pickJunk(), k: pickJunk(), sparse: pickJunk(), biasType: pickJunk() }
       const code = thrownCode(() => b.linearPick(pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, a as never))
       expect(code).toMatch(/^(returned|ERR_SK_\w+)$/)
-      const c2 = thrownCode(() => b.sparse24Layout(pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, false))
+      const c2 = thrownCode(() => b.sp24Layout(pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, false))
       expect(c2).toMatch(/^(returned|ERR_SK_\w+)$/)
     }
   })
@@ -223,11 +223,11 @@ describe.skipIf(!built || hasCuda)('cuda linear without a usable device', () => 
 describe('cuda linear: TS checks before any device work', () => {
   it('refuses non-CUDA devices, float32 and bad dims with codes', async () => {
     const v = new Uint16Array(32), m = new Uint8Array(8) // the CPU layout of [2, 8]: one panel
-    await expect(sparsify24CudaFromCpuLayout(v, m, 'bfloat16', [2, 8], 'cpu')).rejects.toMatchObject({ code: 'ERR_SK_DEVICE' })
-    await expect(sparsify24CudaFromCpuLayout(v, m, 'float32' as never, [2, 8], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_UNSUPPORTED' })
-    await expect(sparsify24CudaFromCpuLayout(v, m, 'int8' as never, [2, 8], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_DTYPE' })
-    await expect(sparsify24CudaFromCpuLayout(v, m, 'bfloat16', [2, 6], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
-    await expect(sparsify24CudaFromCpuLayout(v, m, 'bfloat16', [2, -8] as never, 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
+    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'bfloat16', [2, 8], 'cpu')).rejects.toMatchObject({ code: 'ERR_SK_DEVICE' })
+    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'float32' as never, [2, 8], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_UNSUPPORTED' })
+    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'int8' as never, [2, 8], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_DTYPE' })
+    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'bfloat16', [2, 6], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
+    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'bfloat16', [2, -8] as never, 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
   })
 })
 
@@ -267,7 +267,7 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
   for (const type of ['bfloat16', 'float16'] as HalfType[])
     for (const [m, n, k] of shapes)
       it(`${type} [${m}, ${k}] · [${n}, ${k}]ᵀ: 2:4 (ours, cuSPARSELt when present) and dense, with and without bias, within budget`, async () => {
-        const w = await randomWeight24(n, k, type, m + n + k)
+        const w = await randomWeightSp24(n, k, type, m + n + k)
         const xBits = await toHalfBits(type, randomValues(m * k, 5 + m))
         const x = Float64Array.from(xBits, (b) => halfToNumber(type, b))
         const biasBits = await toHalfBits(type, randomValues(n, 9))
@@ -276,17 +276,17 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
         using bt = await cudaTensor(type, biasBits, [n])
         using bf32 = await cudaTensor('float32', Float32Array.from(bias), [n])
         using out = sk.zeros([m, n], type, 'cuda')
-        using ours = await sparsify24CudaFromCpuLayout(w.values, w.meta, type, [n, k], 'cuda', { backend: 'sparsekit' })
-        using auto = await sparsify24CudaFromCpuLayout(w.values, w.meta, type, [n, k], 'cuda')
-        using denseW = await cudaTensor(type, expand24(w.values, w.meta, n, k), [n, k])
+        using ours = await sparsifySp24CudaFromCpuLayout(w.values, w.meta, type, [n, k], 'cuda', { backend: 'sparsekit' })
+        using auto = await sparsifySp24CudaFromCpuLayout(w.values, w.meta, type, [n, k], 'cuda')
+        using denseW = await cudaTensor(type, expandSp24(w.values, w.meta, n, k), [n, k])
         const plain = reference(x, w.dense, null, m, n, k, type)
         const withBias = reference(x, w.dense, bias, m, n, k, type)
         const runs: [string, () => Promise<void>, typeof plain][] = [
-          ['mma.sp', () => linear24Cuda(xt, ours, null, out), plain],
-          ['mma.sp + bias', () => linear24Cuda(xt, ours, bt, out), withBias],
-          ['mma.sp + f32 bias', () => linear24Cuda(xt, ours, bf32, out), withBias],
-          [usesCusparseLt(auto) ? 'cusparselt' : 'auto (mma.sp)', () => linear24Cuda(xt, auto, null, out), plain],
-          [usesCusparseLt(auto) ? 'cusparselt + bias' : 'auto + bias', () => linear24Cuda(xt, auto, bt, out), withBias],
+          ['mma.sp', () => linearSp24Cuda(xt, ours, null, out), plain],
+          ['mma.sp + bias', () => linearSp24Cuda(xt, ours, bt, out), withBias],
+          ['mma.sp + f32 bias', () => linearSp24Cuda(xt, ours, bf32, out), withBias],
+          [usesCusparseLt(auto) ? 'cusparselt' : 'auto (mma.sp)', () => linearSp24Cuda(xt, auto, null, out), plain],
+          [usesCusparseLt(auto) ? 'cusparselt + bias' : 'auto + bias', () => linearSp24Cuda(xt, auto, bt, out), withBias],
           ['mma.sync dense', () => linearDenseCuda(xt, denseW, null, out), plain],
           ['mma.sync dense + bias', () => linearDenseCuda(xt, denseW, bt, out), withBias],
         ]
@@ -297,12 +297,12 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
           expect(err, name).toBeLessThanOrEqual(ref.budget)
         }
         using back = await ours.toDense()
-        expect(Array.from((await back.getData()) as Uint16Array)).toEqual(Array.from(expand24(w.values, w.meta, n, k)))
+        expect(Array.from((await back.getData()) as Uint16Array)).toEqual(Array.from(expandSp24(w.values, w.meta, n, k)))
       })
 
   it('bad inputs on a device: K mismatch, dtype mismatch, wrong bias, mixed devices, disposed weight', async () => {
-    const w = await randomWeight24(32, 64, 'bfloat16', 1)
-    using sw = await sparsify24CudaFromCpuLayout(w.values, w.meta, 'bfloat16', [32, 64], 'cuda')
+    const w = await randomWeightSp24(32, 64, 'bfloat16', 1)
+    using sw = await sparsifySp24CudaFromCpuLayout(w.values, w.meta, 'bfloat16', [32, 64], 'cuda')
     using x = sk.zeros([4, 64], 'bfloat16', 'cuda')
     using xk = sk.zeros([4, 60], 'bfloat16', 'cuda')
     using xh = sk.zeros([4, 64], 'float16', 'cuda')
@@ -310,28 +310,28 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
     using out = sk.zeros([4, 32], 'bfloat16', 'cuda')
     using badBias = sk.zeros([31], 'bfloat16', 'cuda')
     using i8Bias = sk.zeros([32], 'int8', 'cuda')
-    await expect(linear24Cuda(xk, sw, null, out)).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
-    await expect(linear24Cuda(xh, sw, null, out)).rejects.toMatchObject({ code: 'ERR_SK_DTYPE' })
-    await expect(linear24Cuda(x, sw, badBias, out)).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
-    await expect(linear24Cuda(x, sw, i8Bias, out)).rejects.toMatchObject({ code: 'ERR_SK_DTYPE' })
-    await expect(linear24Cuda(xc, sw, null, out)).rejects.toMatchObject({ code: 'ERR_SK_DEVICE' })
+    await expect(linearSp24Cuda(xk, sw, null, out)).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
+    await expect(linearSp24Cuda(xh, sw, null, out)).rejects.toMatchObject({ code: 'ERR_SK_DTYPE' })
+    await expect(linearSp24Cuda(x, sw, badBias, out)).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
+    await expect(linearSp24Cuda(x, sw, i8Bias, out)).rejects.toMatchObject({ code: 'ERR_SK_DTYPE' })
+    await expect(linearSp24Cuda(xc, sw, null, out)).rejects.toMatchObject({ code: 'ERR_SK_DEVICE' })
     const corrupted = w.meta.slice()
     corrupted[0] = 0x00
-    await expect(sparsify24CudaFromCpuLayout(w.values, corrupted, 'bfloat16', [32, 64], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_INVALID_ARGUMENT' })
+    await expect(sparsifySp24CudaFromCpuLayout(w.values, corrupted, 'bfloat16', [32, 64], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_INVALID_ARGUMENT' })
     sw.dispose()
-    await expect(linear24Cuda(x, sw, null, out)).rejects.toMatchObject({ code: 'ERR_SK_DISPOSED' })
+    await expect(linearSp24Cuda(x, sw, null, out)).rejects.toMatchObject({ code: 'ERR_SK_DISPOSED' })
   })
 
   it('cuSPARSELt keeps at most 32 plans; a row count whose plan was evicted is planned again and still right', async (ctx) => {
-    const w = await randomWeight24(32, 64, 'bfloat16', 3)
-    using sw = await sparsify24CudaFromCpuLayout(w.values, w.meta, 'bfloat16', [32, 64], 'cuda')
+    const w = await randomWeightSp24(32, 64, 'bfloat16', 3)
+    using sw = await sparsifySp24CudaFromCpuLayout(w.values, w.meta, 'bfloat16', [32, 64], 'cuda')
     if (!usesCusparseLt(sw)) ctx.skip()
     const run = async (m: number) => {
       const xBits = await toHalfBits('bfloat16', randomValues(m * 64, m))
       const x = Float64Array.from(xBits, (b) => halfToNumber('bfloat16', b))
       using xt = await cudaTensor('bfloat16', xBits, [m, 64])
       using out = sk.zeros([m, 32], 'bfloat16', 'cuda')
-      await linear24Cuda(xt, sw, null, out)
+      await linearSp24Cuda(xt, sw, null, out)
       const ref = reference(x, w.dense, null, m, 32, 64, 'bfloat16')
       expect(await maxErr(out, ref.out, 'bfloat16'), `m ${m}`).toBeLessThanOrEqual(ref.budget)
     }
@@ -344,8 +344,8 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
 
   it('cuSPARSELt: the JS thread asks compressed sizes while the executor plans and runs matmuls on the same handle', async (ctx) => {
     const [n, k] = [64, 128]
-    const w = await randomWeight24(n, k, 'bfloat16', 11)
-    using sw = await sparsify24CudaFromCpuLayout(w.values, w.meta, 'bfloat16', [n, k], 'cuda')
+    const w = await randomWeightSp24(n, k, 'bfloat16', 11)
+    using sw = await sparsifySp24CudaFromCpuLayout(w.values, w.meta, 'bfloat16', [n, k], 'cuda')
     if (!usesCusparseLt(sw)) ctx.skip()
     // A row count per call, so the executor builds a plan (handle calls) for each while the loop below runs.
     const calls = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
@@ -354,7 +354,7 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
       return { m, x: Float64Array.from(bits, (b) => halfToNumber('bfloat16', b)), xt: await cudaTensor('bfloat16', bits, [m, k]), out: sk.zeros([m, n], 'bfloat16', 'cuda') }
     }))
     const before = binding!.cusparseLtStatus().lastFallback
-    const pending = calls.map((c) => linear24Cuda(c.xt, sw, null, c.out))
+    const pending = calls.map((c) => linearSp24Cuda(c.xt, sw, null, c.out))
     const sizes = new Set<number>()
     for (let i = 0; i < 400; ++i) sizes.add(binding!.cusparseLtCompressedBytes(0, kBF16, 16 * (1 + (i % 4)), k))
     await Promise.all(pending)

@@ -19,7 +19,8 @@ import { blockScores, checkQkv, gatherRows } from '../../lib/prefill/native.js'
 import { toF64 } from '../attention/reference.js'
 import { thrownCode } from '../fixtures/expect-errors.js'
 import { loadCudaAddon } from '../fixtures/cuda-addon.js'
-import { type Dims, keyImportance, lineScores, maxRel, meanpoolScores, xattentionScores } from '../prefill/reference.js'
+import { type Dims, keyImportance, lineScores, meanpoolScores, xattentionScores } from '../prefill/reference.js'
+import { maxRelErr } from '../fixtures/max-rel-err.js'
 
 const { binding, skipReason } = loadCudaAddon<CudaBinding>()
 const built = binding !== undefined
@@ -146,7 +147,7 @@ describe.skipIf(!hasCuda)('cuda prefill on a GPU: block scores vs float64', () =
           const { host, dev } = await inputs(d, 10 + stride, type)
           const o = { method: 1, block, stride, segmentBlocks: 0, keyCount: d.S, causal } as const
           const got = await blockScores(dev.q, dev.k, checkQkv(dev.q, dev.k), o)
-          const err = maxRel(got, xattentionScores(toF64(host.q), toF64(host.k), d, block, stride, causal))
+          const err = maxRelErr(got, xattentionScores(toF64(host.q), toF64(host.k), d, block, stride, causal))
           console.log(`xattention ${tag} stride ${stride}: max rel ${err.toExponential(2)} (budget ${kBudget[type].toExponential(2)})`)
           expect(err).toBeLessThanOrEqual(kBudget[type])
         })
@@ -154,19 +155,19 @@ describe.skipIf(!hasCuda)('cuda prefill on a GPU: block scores vs float64', () =
         it(`meanpool causal${seg ? ', own segment excluded' : ''}, ${tag}`, async () => {
           const { host, dev } = await inputs(d, 20, type)
           const got = await blockScores(dev.q, dev.k, checkQkv(dev.q, dev.k), { method: 2, block: 32, stride: 1, segmentBlocks: seg, keyCount: d.S, causal: true })
-          expect(maxRel(got, meanpoolScores(toF64(host.q), toF64(host.k), d, 32, true, seg))).toBeLessThanOrEqual(kBudget[type])
+          expect(maxRelErr(got, meanpoolScores(toF64(host.q), toF64(host.k), d, 32, true, seg))).toBeLessThanOrEqual(kBudget[type])
         })
       it(`key importance of the last block, ${tag}`, async () => {
         const { host, dev } = await inputs(d, 30, type)
         const keyCount = Math.floor(d.S / 64) * 64
         const got = await blockScores(dev.q, dev.k, checkQkv(dev.q, dev.k), { method: 3, block: 32, stride: 1, segmentBlocks: 0, keyCount, causal: true })
-        expect(maxRel(got, keyImportance(toF64(host.q), toF64(host.k), d, 32, keyCount))).toBeLessThanOrEqual(kBudget[type])
+        expect(maxRelErr(got, keyImportance(toF64(host.q), toF64(host.k), d, 32, keyCount))).toBeLessThanOrEqual(kBudget[type])
       })
       for (const queries of [32, 64])
         it(`vertical and slash lines of the last ${queries} queries, ${tag}`, async () => {
           const { host, dev } = await inputs(d, 35, type)
           const got = await blockScores(dev.q, dev.k, checkQkv(dev.q, dev.k), { method: 4, block: queries, stride: 1, segmentBlocks: 0, keyCount: d.S, causal: true })
-          const err = maxRel(got, lineScores(toF64(host.q), toF64(host.k), d, queries))
+          const err = maxRelErr(got, lineScores(toF64(host.q), toF64(host.k), d, queries))
           console.log(`lines ${tag} queries ${queries}: max rel ${err.toExponential(2)} (budget ${kBudget[type].toExponential(2)})`)
           expect(err).toBeLessThanOrEqual(kBudget[type])
         })

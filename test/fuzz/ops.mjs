@@ -55,6 +55,18 @@ function qkv(g, type, seq = g.rng.pick([16, 33, 64, 130])) {
   return [g.tensor(type, [b, hq, seq, d]), g.tensor(type, [b, hkv, seq, d]), g.tensor(type, [b, hkv, seq, d])]
 }
 
+const kKv = ['float32', 'float16', 'bfloat16', 'float8e4m3fn']
+
+/** A KVCache of pages of 16 holding 1 … 40 tokens per sequence (a Promise; tracked for disposal). */
+function kvCache(g, sk, b, h, d) {
+  const T = g.rng.pick([1, 17, 40])
+  return sk.KVCache.create({ batch: b, kvHeads: h, headDim: d, pageSize: 16, type: g.rng.pick(kKv) }).then(async (c) => {
+    g.track(c)
+    await c.append(g.tensor('float32', [b, h, T, d]), g.tensor('float32', [b, h, T, d]))
+    return c
+  })
+}
+
 function csrWeight(g, sk, n, k) {
   return sk.sparsify(g.tensor('float32', [n, k]), { format: 'csr', sparsity: g.rng.pick([0, 0.5, 0.9]) })
 }
@@ -154,6 +166,26 @@ export const ops = {
   toDense: (g, sk) => {
     const w = csrWeight(g, sk, 8, 8).then((x) => (g.rng.chance(0.2) ? x.dispose() : g.track(x), x))
     return [[w], (sk, x) => x.toDense(), 1]
+  },
+  kvCache: (g) => {
+    const o = { batch: g.rng.int(1, 2), kvHeads: g.rng.int(1, 2), headDim: g.rng.pick([16, 32]), pageSize: g.rng.pick([16, 32]), type: g.rng.pick(kKv), maxPages: g.rng.pick([undefined, 2, 64]) }
+    return [[o], (sk, a) => sk.KVCache.create(a).then(g.track)]
+  },
+  // A cache made and filled first (the receiver, never replaced), then appended to.
+  kvAppend: (g, sk) => {
+    const [b, h, d] = [g.rng.int(1, 2), g.rng.int(1, 2), g.rng.pick([16, 32])], T = g.small()
+    const cache = kvCache(g, sk, b, h, d)
+    const type = g.rng.pick(kAttn)
+    const lengths = g.rng.chance(0.5) ? undefined : Array.from({ length: b }, () => g.rng.int(0, T))
+    return [[cache, g.tensor(type, [b, h, T, d]), g.tensor(type, [b, h, T, d]), { lengths }], (sk, c, ...a) => c.append(...a), 1]
+  },
+  decodeAttention: (g, sk) => {
+    const [b, h, d] = [g.rng.int(1, 2), g.rng.int(1, 2), g.rng.pick([16, 32])]
+    const cache = kvCache(g, sk, b, h, d)
+    const q = g.tensor(g.rng.pick(kAttn), [b, h * g.rng.int(1, 2), g.rng.int(1, 3), d])
+    const select = g.rng.pick(['dense', undefined, { method: 'quest', budget: 16 * g.rng.int(1, 3), sink: g.rng.int(0, 20), recent: g.rng.int(0, 20), reuse: g.rng.int(1, 3) }])
+    const opts = { select, streamingHeads: g.rng.chance(0.3) ? Array.from({ length: h }, () => g.rng.int(0, 1)) : undefined, returnLse: g.rng.chance(0.3), returnPages: g.rng.chance(0.3) }
+    return [[q, cache, opts], (sk, ...a) => sk.decodeAttention(...a)]
   },
   // Ops queued behind each other while the caller disposes inputs and
   // transfers the wrapped buffers they read.

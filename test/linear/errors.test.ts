@@ -134,15 +134,15 @@ describe('the raw binding re-checks sizes and kinds (what memory safety depends 
     rejects(() => b.linear(f(16), f(16), new Uint8Array(4), null, f(8), sp), 'ERR_SK_SHAPE') // the old row-major sizes
     rejects(() => b.linear(f(12), f(12), new Uint8Array(4), null, f(8), { ...sp, k: 6 }), 'ERR_SK_SHAPE')
   })
-  it('sparse24: arrays that do not match rows × k, bad op, prune sizes', () => {
+  it('sp24: arrays that do not match rows × k, bad op, prune sizes', () => {
     // rows 2, k 8: values [1, 2, 2, 8] = 32 elements (the panel's padding rows included), meta 8 bytes
-    rejects(() => b.sparse24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(31), new Uint8Array(8)), 'ERR_SK_SHAPE')
-    rejects(() => b.sparse24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(32), new Uint8Array(7)), 'ERR_SK_SHAPE')
-    rejects(() => b.sparse24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(8), new Uint8Array(2)), 'ERR_SK_SHAPE') // the old row-major sizes
-    rejects(() => b.sparse24(2, { dtype: 0, rows: 2, k: 8 }, null, f(15), f(32), new Uint8Array(8)), 'ERR_SK_SHAPE')
-    rejects(() => b.sparse24(2, { dtype: 0, rows: 2, k: 8 }, null, f(16), f(8), new Uint8Array(2)), 'ERR_SK_SHAPE') // the old row-major sizes
-    rejects(() => b.sparse24(3 as 1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(32), new Uint8Array(8)), 'ERR_SK_INVALID_ARGUMENT')
-    rejects(() => b.sparse24(0, { dtype: 0, rows: 2, k: 8, n: 3, m: 2 }, f(16), f(16)), 'ERR_SK_INVALID_ARGUMENT')
-    rejects(() => b.sparse24(0, { dtype: 0, rows: 2, k: 9, n: 2, m: 4 }, f(18), f(18)), 'ERR_SK_SHAPE')
+    rejects(() => b.sp24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(31), new Uint8Array(8)), 'ERR_SK_SHAPE')
+    rejects(() => b.sp24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(32), new Uint8Array(7)), 'ERR_SK_SHAPE')
+    rejects(() => b.sp24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(8), new Uint8Array(2)), 'ERR_SK_SHAPE') // the old row-major sizes
+    rejects(() => b.sp24(2, { dtype: 0, rows: 2, k: 8 }, null, f(15), f(32), new Uint8Array(8)), 'ERR_SK_SHAPE')
+    rejects(() => b.sp24(2, { dtype: 0, rows: 2, k: 8 }, null, f(16), f(8), new Uint8Array(2)), 'ERR_SK_SHAPE') // the old row-major sizes
+    rejects(() => b.sp24(3 as 1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(32), new Uint8Array(8)), 'ERR_SK_INVALID_ARGUMENT')
+    rejects(() => b.sp24(0, { dtype: 0, rows: 2, k: 8, n: 3, m: 2 }, f(16), f(16)), 'ERR_SK_INVALID_ARGUMENT')
+    rejects(() => b.sp24(0, { dtype: 0, rows: 2, k: 9, n: 2, m: 4 }, f(18), f(18)), 'ERR_SK_SHAPE')
   })
 })

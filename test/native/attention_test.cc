@@ -1,5 +1,7 @@
 // Attention: every kernel set this CPU runs against the float64 oracle
-// (csrc/cpu/reference/attention.cc); the micro-kernels alone are in attention_ukernel_test.cc.
+// (csrc/cpu/reference/attention.cc, whose token rules are written apart from
+// the kernels' csrc/core/mask_rules.h); the micro-kernels alone are in
+// attention_ukernel_test.cc, NaN inputs in attention_nan_test.cc.
 //
 // Budgets (docs: DESIGN.md, Testing):
 // - float32 out and every lse: max |got - ref| <= 1e-5 * max |ref| (max norm),
@@ -18,9 +20,8 @@
 
 #include "../../csrc/core/cast_math.h"
 #include "../../csrc/core/cpu_features.h"
-#include "../../csrc/core/mask_rules.h"
 #include "../../csrc/core/threadpool.h"
-#include "../../csrc/cpu/attention/f32-attn.h"
+#include "../../csrc/cpu/f32-attn/f32-attn.h"
 #include "../../csrc/cpu/dispatch.h"
 #include "../../csrc/cpu/reference/attention.h"
 #include "check.h"
@@ -120,7 +121,7 @@ Classify by_rules(const sk_mask_rules* rules, int64_t sq, int64_t skv, int32_t q
     int seen = 0, total = 0;
     for (int64_t i = qb * qbs; i < std::min(sq, (qb + 1) * qbs); ++i)
       for (int64_t j = kb * kvbs; j < std::min(skv, (kb + 1) * kvbs); ++j, ++total)
-        seen += sk::rules_visible(*rules, b, h, i, j, skv - sq);
+        seen += sk_reference_rules_visible(*rules, b, h, i, j, skv - sq);
     if (seen == 0) return 0;
     return seen == total && !every_partial ? 1 : 2;
   };
@@ -173,9 +174,9 @@ void run_case(const Case& c, int threads = 2) {
 
   sk::ThreadPool pool(threads);
   for (sk_isa isa : isas_here()) {
-    sk_attention_kernel kern = sk_cpu_attention_pick(p, isa);
-    CHECK(kern.fn, "%s: no kernel for %s", c.name.c_str(), sk_isa_name(isa));
-    if (!kern.fn) continue;
+    const sk_pick<sk_attention_kernel> kern = sk_cpu_attention_pick(p, isa);
+    CHECK(kern.ok(), "%s: no kernel for %s: %s", c.name.c_str(), sk_isa_name(isa), kern.reason.c_str());
+    if (!kern.ok()) continue;
     Tensor out = make_tensor(c.dtype, c.batch, c.heads_q, c.seq_q, c.head_dim, c.layout, nullptr, 0);
     const std::vector<uint8_t> untouched = out.data;
     std::vector<float> lse(static_cast<size_t>(rows), 12345.0f);
@@ -283,8 +284,8 @@ SK_TEST(attention_sharp_softmax_rescales) {
 SK_TEST(attention_masks_with_partial_blocks_of_each_rule_kind) {
   const int64_t sq = 300, skv = 333;
   std::vector<int32_t> qs(sq), ks(skv);
-  for (int64_t i = 0; i < sq; ++i) qs[i] = i < 280 ? static_cast<int32_t>(i / 90) : sk::kSegQuery;
-  for (int64_t j = 0; j < skv; ++j) ks[j] = j < 20 ? sk::kSegPrefix : static_cast<int32_t>((j - 20) / 100);
+  for (int64_t i = 0; i < sq; ++i) qs[i] = i < 280 ? static_cast<int32_t>(i / 90) : -2 /* the query segment */;
+  for (int64_t j = 0; j < skv; ++j) ks[j] = j < 20 ? -1 /* the prefix */ : static_cast<int32_t>((j - 20) / 100);
   struct Kind {
     const char* name;
     sk_mask_rules rules;
@@ -367,7 +368,10 @@ SK_TEST(attention_thread_count_does_not_change_the_bits) {
       std::vector<float> out(static_cast<size_t>(4 * S * D));
       p.out = out.data();
       sk::ThreadPool pool(threads);
-      sk_cpu_attention_run(p, sk_cpu_attention_pick(p, isa), pool);
+      const sk_pick<sk_attention_kernel> kern = sk_cpu_attention_pick(p, isa);
+      CHECK(kern.ok(), "%s: no kernel: %s", sk_isa_name(isa), kern.reason.c_str());
+      if (!kern.ok()) continue;
+      CHECK(sk_cpu_attention_run(p, kern, pool) == SK_OK, "%s, %d threads: run failed", sk_isa_name(isa), threads);
       if (first.empty()) first = out;
       else CHECK(first == out, "%s: 1 and 3 threads differ", sk_isa_name(isa));
     }

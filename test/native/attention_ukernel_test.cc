@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "../../csrc/core/cpu_features.h"
-#include "../../csrc/cpu/attention/f32-attn.h"
+#include "../../csrc/cpu/f32-attn/f32-attn.h"
 #include "check.h"
 #include "helpers.h"
 
@@ -37,7 +37,7 @@ std::vector<Ukernels> ukernels() {
 #define SK_ATTN_UKERNEL(isa, mr, nr, width)                                                                \
   all.push_back({#isa, SK_ISA_ID_##isa, mr, nr, width, sk_f32_attn_qk_ukernel_##mr##x##nr##__##isa,       \
                  sk_f32_attn_pv_ukernel_##mr##x##nr##__##isa, sk_f32_vexp2_ukernel__##isa});
-#include "../../csrc/cpu/attention/attention.inc"
+#include "../../csrc/cpu/f32-attn/attention.inc"
 #undef SK_ATTN_UKERNEL
   std::vector<Ukernels> here;
   sk_cpu_features f = sk_cpu_detect();
@@ -88,11 +88,12 @@ SK_TEST(attention_qk_and_pv_ukernels_every_mr_and_nc) {
         }
 }
 
-SK_TEST(attention_vexp2_within_2_ulp_and_exact_at_the_edges) {
+SK_TEST(attention_vexp2_within_2_ulp_and_exact_at_the_edges_and_nan) {
   std::vector<float> x;
   for (int i = 0; i <= 200000; ++i) x.push_back(-126.0f * static_cast<float>(i) / 200000.0f);
   for (int i = 0; i <= 100000; ++i) x.push_back(-static_cast<float>(i) / 100000.0f);  // the softmax's usual range
   for (float e : {0.0f, -1.0f, -0.5f, -125.0f, -126.0f, -126.5f, -127.0f, -150.0f, -1e30f, -INFINITY}) x.push_back(e);
+  for (int i = 0; i < 19; ++i) x.push_back(i % 2 ? NAN : -NAN);  // NaN stays NaN, in vector lanes and in the tail
   for (const Ukernels& u : ukernels()) {
     std::vector<float> y(x.size());
     u.vexp2(x.size(), x.data(), y.data());
@@ -100,7 +101,9 @@ SK_TEST(attention_vexp2_within_2_ulp_and_exact_at_the_edges) {
     int bad_edges = 0;
     for (size_t i = 0; i < x.size(); ++i) {
       const double want = exp2(static_cast<double>(x[i]));
-      if (x[i] >= -126.0f) {
+      if (x[i] != x[i]) {
+        bad_edges += y[i] == y[i];  // NaN → NaN (the NaN rule)
+      } else if (x[i] >= -126.0f) {
         const double ulp = nextafterf(static_cast<float>(want), INFINITY) - static_cast<float>(want);
         worst = fmax(worst, fabs(y[i] - want) / ulp);
         bad_edges += x[i] == rintf(x[i]) && y[i] != static_cast<float>(want);  // integers: exact powers of two

@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
-import { kLinearBudget, kRows, kShapes, kWeightTypes, linearRef, prunedWeight, relErr } from '../cases/linear.js'
+import { kLinearBudget, kRows, kShapes, kWeightTypes, linearRef, prunedWeight } from '../cases/linear.js'
+import { maxRelErr } from '../fixtures/max-rel-err.js'
 
 const made: { dispose(): void }[] = []
 const keep = <T extends { dispose(): void }>(t: T): T => (made.push(t), t)
@@ -26,10 +27,10 @@ describe(`linear vs float64 (kernels: ${JSON.stringify(sk.devices()[0])})`, () =
           const ref = linearRef(x, w, bias)
           const dense = keep(await sk.linear(x, w, bias))
           expect(dense.dims).toEqual([m, n])
-          expect(relErr(dense.data as Float32Array, ref)).toBeLessThan(kLinearBudget)
+          expect(maxRelErr(dense.data as Float32Array, ref)).toBeLessThan(kLinearBudget)
           const sw = keep(await sk.sparsify(w, { format: '2:4' }))
           const sparse = keep(await sk.linear(x, sw, bias))
-          expect(relErr(sparse.data as Float32Array, ref)).toBeLessThan(kLinearBudget)
+          expect(maxRelErr(sparse.data as Float32Array, ref)).toBeLessThan(kLinearBudget)
         })
 })
 
@@ -38,7 +39,7 @@ describe('linear: shapes around the kernels', () => {
     const w = keep(sk.randn([45, 777], { seed: 1 }))
     const x = keep(sk.randn([7, 777], { seed: 2 }))
     const out = keep(await sk.linear(x, w))
-    expect(relErr(out.data as Float32Array, linearRef(x, w, null))).toBeLessThan(kLinearBudget)
+    expect(maxRelErr(out.data as Float32Array, linearRef(x, w, null))).toBeLessThan(kLinearBudget)
   })
   it('batched x [2, 3, K] flattens to 6 rows; out [2, 3, N]', async () => {
     const w = keep(await prunedWeight(19, 64, 'float32', 4))
@@ -47,7 +48,7 @@ describe('linear: shapes around the kernels', () => {
     for (const weight of [w, sw]) {
       const out = keep(await sk.linear(x, weight))
       expect(out.dims).toEqual([2, 3, 19])
-      expect(relErr(out.data as Float32Array, linearRef(x, w, null))).toBeLessThan(kLinearBudget)
+      expect(maxRelErr(out.data as Float32Array, linearRef(x, w, null))).toBeLessThan(kLinearBudget)
     }
   })
   it('one row as a 1-D x [K] gives out [N]', async () => {
@@ -55,15 +56,15 @@ describe('linear: shapes around the kernels', () => {
     const x = keep(sk.randn([40], { seed: 9 }))
     const out = keep(await sk.linear(x, keep(await sk.sparsify(w, { format: '2:4' }))))
     expect(out.dims).toEqual([33])
-    expect(relErr(out.data as Float32Array, linearRef(x, w, null))).toBeLessThan(kLinearBudget)
+    expect(maxRelErr(out.data as Float32Array, linearRef(x, w, null))).toBeLessThan(kLinearBudget)
   })
   it('large M (300 rows: two row blocks of the dense driver, ten of the 2:4 one) and N 260 (three dense tasks)', async () => {
     const w = keep(await prunedWeight(260, 96, 'float16', 8))
     const x = keep(sk.randn([300, 96], { seed: 10 }))
     const ref = linearRef(x, w, null)
-    expect(relErr((keep(await sk.linear(x, w)).data as Float32Array), ref)).toBeLessThan(kLinearBudget)
+    expect(maxRelErr((keep(await sk.linear(x, w)).data as Float32Array), ref)).toBeLessThan(kLinearBudget)
     const sw = keep(await sk.sparsify(w, { format: '2:4' }))
-    expect(relErr((keep(await sk.linear(x, sw)).data as Float32Array), ref)).toBeLessThan(kLinearBudget)
+    expect(maxRelErr((keep(await sk.linear(x, sw)).data as Float32Array), ref)).toBeLessThan(kLinearBudget)
   })
   it('2:4 rows by the SpMM path (panels of 8 / 32 / 64 / 128 rows by ISA): padded last panels and the rest on the row kernels', async () => {
     // M 50: a 3/4-full panel of 64 (padded), 6 panels of 8 + 2 rows, 32 + 18 rows; M 120: a padded 2nd panel of 64 and
@@ -75,7 +76,7 @@ describe('linear: shapes around the kernels', () => {
       for (const m of [48, 50, 64, 120, 200]) {
         const x = keep(sk.randn([m, 300], { seed: m }))
         const out = keep(await sk.linear(x, sw, bias))
-        expect(relErr(out.data as Float32Array, linearRef(x, w, bias)), `${type} M ${m}`).toBeLessThan(kLinearBudget)
+        expect(maxRelErr(out.data as Float32Array, linearRef(x, w, bias)), `${type} M ${m}`).toBeLessThan(kLinearBudget)
       }
     }
   })

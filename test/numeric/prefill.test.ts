@@ -11,7 +11,8 @@ import * as sk from '../../lib/index.js'
 import { planOptions, planPermutedAttention } from '../../lib/ops/prefill.js'
 import { blockScores, checkQkv } from '../../lib/prefill/native.js'
 import { budgetFor, kF32Budget, reference, toF64 } from '../attention/reference.js'
-import { type Dims, keyImportance, lineScores, maxRel, meanpoolScores, permutedReference, xattentionScores } from '../prefill/reference.js'
+import { type Dims, keyImportance, lineScores, meanpoolScores, permutedReference, xattentionScores } from '../prefill/reference.js'
+import { maxRelErr } from '../fixtures/max-rel-err.js'
 import { refSelectByThreshold, refSelectTopK } from '../prefill/select-reference.js'
 
 const made: sk.Tensor[] = []
@@ -36,33 +37,33 @@ describe(`block scores vs float64 [${process.env.SPARSEKIT_ISA}]`, () => {
     it(`xattention stride ${stride}${causal ? ' causal' : ''}: B 2, GQA 4:2, S 301, block 32`, async () => {
       const { q, k } = inputs(kGqa, 10 + stride)
       const got = await blockScores(q, k, checkQkv(q, k), { method: 1, block: 32, stride, segmentBlocks: 0, keyCount: kGqa.S, causal })
-      expect(maxRel(got, xattentionScores(toF64(q), toF64(k), kGqa, 32, stride, causal))).toBeLessThan(kF32Budget)
+      expect(maxRelErr(got, xattentionScores(toF64(q), toF64(k), kGqa, 32, stride, causal))).toBeLessThan(kF32Budget)
     })
 
   for (const [causal, seg] of [[true, 0], [true, 2], [false, 0]] as const)
     it(`meanpool${causal ? ' causal' : ''}${seg ? ', own segment of 2 blocks excluded' : ''}`, async () => {
       const { q, k } = inputs(kGqa, 20)
       const got = await blockScores(q, k, checkQkv(q, k), { method: 2, block: 32, stride: 1, segmentBlocks: seg, keyCount: kGqa.S, causal })
-      expect(maxRel(got, meanpoolScores(toF64(q), toF64(k), kGqa, 32, causal, seg))).toBeLessThan(kF32Budget)
+      expect(maxRelErr(got, meanpoolScores(toF64(q), toF64(k), kGqa, 32, causal, seg))).toBeLessThan(kF32Budget)
     })
 
   it('key importance of the last block over complete segments', async () => {
     const { q, k } = inputs(kGqa, 30)
     const got = await blockScores(q, k, checkQkv(q, k), { method: 3, block: 32, stride: 1, segmentBlocks: 0, keyCount: 256, causal: true })
-    expect(maxRel(got, keyImportance(toF64(q), toF64(k), kGqa, 32, 256))).toBeLessThan(kF32Budget)
+    expect(maxRelErr(got, keyImportance(toF64(q), toF64(k), kGqa, 32, 256))).toBeLessThan(kF32Budget)
   })
 
   for (const [queries, type] of [[32, 'float32'], [64, 'float32'], [32, 'bfloat16']] as const)
     it(`vertical and slash lines of the last ${queries} queries (causal), ${type}`, async () => {
       const { q, k } = inputs(kGqa, 35, type)
       const got = await blockScores(q, k, checkQkv(q, k), { method: 4, block: queries, stride: 1, segmentBlocks: 0, keyCount: kGqa.S, causal: true })
-      expect(maxRel(got, lineScores(toF64(q), toF64(k), kGqa, queries))).toBeLessThan(kF32Budget)
+      expect(maxRelErr(got, lineScores(toF64(q), toF64(k), kGqa, queries))).toBeLessThan(kF32Budget)
     })
 
   it('bfloat16 inputs score like their float32 values', async () => {
     const { q, k } = inputs(kGqa, 40, 'bfloat16')
     const got = await blockScores(q, k, checkQkv(q, k), { method: 1, block: 32, stride: 8, segmentBlocks: 0, keyCount: kGqa.S, causal: true })
-    expect(maxRel(got, xattentionScores(toF64(q), toF64(k), kGqa, 32, 8, true))).toBeLessThan(kF32Budget)
+    expect(maxRelErr(got, xattentionScores(toF64(q), toF64(k), kGqa, 32, 8, true))).toBeLessThan(kF32Budget)
   })
 })
 
@@ -96,7 +97,7 @@ describe(`estimateBlockMask [${process.env.SPARSEKIT_ISA}]`, () => {
     expect(mask.density).toBeCloseTo(sk.BlockMask.causal({ qLen: 700, kvLen: 700, blockSize: 64 }).density, 12)
     const out = keep(await sk.attention(q, k, v, { mask }))
     const ref = keep(await sk.attention(q, k, v, { causal: true }))
-    expect(maxRel(toF64(out), toF64(ref))).toBeLessThan(kF32Budget)
+    expect(maxRelErr(toF64(out), toF64(ref))).toBeLessThan(kF32Budget)
   })
 })
 
@@ -127,9 +128,9 @@ describe(`permuted attention, PBS-Attn [${process.env.SPARSEKIT_ISA}]`, () => {
       const plan = await planPermutedAttention(q, k, planOptions({ method: 'pbs', blockSize: 64, segmentSize: 256, threshold: 0.7 }))
       plan.kPerm.dispose()
       const out = keep(await sk.permutedAttention(q, k, v, { method: 'pbs', blockSize: 64, segmentSize: 256, threshold: 0.7 }))
-      const ref = permutedReference(toF64(q), toF64(k), toF64(v), d, plan.permutation.indices, plan.mask.toDense().bits, 32)
-      const budget = type === 'float32' ? kF32Budget : 2 * maxRel(ref.map(bf16), ref)
-      expect(maxRel(toF64(out), ref)).toBeLessThan(budget)
+      const ref = permutedReference(toF64(q), toF64(k), toF64(v), d, plan.permutation.indices, plan.mask.toDense().bits, 64)
+      const budget = type === 'float32' ? kF32Budget : 2 * maxRelErr(ref.map(bf16), ref)
+      expect(maxRelErr(toF64(out), ref)).toBeLessThan(budget)
       const all = await planPermutedAttention(q, k, planOptions({ method: 'pbs', blockSize: 64, segmentSize: 256, threshold: 1 })) // every block of earlier segments
       all.kPerm.dispose()
       expect(plan.mask.density).toBeLessThan(all.mask.density) // threshold 0.7 skipped some
@@ -140,8 +141,8 @@ describe(`permuted attention, PBS-Attn [${process.env.SPARSEKIT_ISA}]`, () => {
     const got = await sk.permutedAttention(q, k, v, { method: 'pbs', blockSize: 64, segmentSize: 128, threshold: 1, returnLse: true })
     keep(got.out), keep(got.lse)
     const ref = reference({ name: 'dense', batch: 2, headsQ: 4, headsKv: 2, seqQ: 600, seqKv: 600, headDim: 32, type: 'float32', causal: true }, toF64(q), toF64(k), toF64(v))
-    expect(maxRel(toF64(got.out), ref.out)).toBeLessThan(budgetFor('float32', ref, 32))
-    expect(maxRel(got.lse.data as Float32Array, ref.lse)).toBeLessThan(1e-5)
+    expect(maxRelErr(toF64(got.out), ref.out)).toBeLessThan(budgetFor('float32', ref, 32))
+    expect(maxRelErr(got.lse.data as Float32Array, ref.lse)).toBeLessThan(1e-5)
   })
 
   it('causality inside segments: perturbing a key changes no output before its original position', async () => {
@@ -167,7 +168,7 @@ describe(`permuted attention, PBS-Attn [${process.env.SPARSEKIT_ISA}]`, () => {
     const indices = new Int32Array(4 * 600).map((_, i) => i % 600)
     const out = keep(await sk.permutedBlockAttention(q, k, v, { permutation: { indices, dims: [2, 2, 600] } }))
     const ref = keep(await sk.attention(q, k, v, { causal: true }))
-    expect(maxRel(toF64(out), toF64(ref))).toBeLessThan(kF32Budget)
+    expect(maxRelErr(toF64(out), toF64(ref))).toBeLessThan(kF32Budget)
     const small = inputs({ ...d, S: 200 }, 120)
     const fallback = keep(await sk.permutedAttention(small.q, small.k, small.v, { method: 'pbs', segmentSize: 256 }))
     const dense = keep(await sk.attention(small.q, small.k, small.v, { causal: true }))
@@ -191,8 +192,8 @@ describe(`permuted attention, vertical-slash [${process.env.SPARSEKIT_ISA}]`, ()
       plan.kPerm.dispose()
       const out = keep(await sk.permutedAttention(q, k, v, o))
       const ref = permutedReference(toF64(q), toF64(k), toF64(v), d, plan.permutation.indices, plan.mask.toDense().bits, 32)
-      const budget = type === 'float32' ? kF32Budget : 2 * maxRel(ref.map(bf16), ref)
-      expect(maxRel(toF64(out), ref)).toBeLessThan(budget)
+      const budget = type === 'float32' ? kF32Budget : 2 * maxRelErr(ref.map(bf16), ref)
+      expect(maxRelErr(toF64(out), ref)).toBeLessThan(budget)
       const causal = sk.BlockMask.causal({ qLen: d.S, kvLen: d.S, blockSize: 32 }).density
       expect(plan.mask.density).toBeLessThan(0.6 * causal) // it is sparse
     })
@@ -230,8 +231,8 @@ describe(`permuted attention, vertical-slash [${process.env.SPARSEKIT_ISA}]`, ()
     const got = await sk.permutedAttention(q, k, v, { ...o, threshold: 1, returnLse: true })
     const ref = await sk.attention(q, k, v, { causal: true, returnLse: true }) // dense, tested against float64 in test/attention
     keep(got.out), keep(got.lse), keep(ref.out), keep(ref.lse)
-    expect(maxRel(toF64(got.out), toF64(ref.out))).toBeLessThan(kF32Budget)
-    expect(maxRel(got.lse.data as Float32Array, ref.lse.data as Float32Array)).toBeLessThan(1e-5)
+    expect(maxRelErr(toF64(got.out), toF64(ref.out))).toBeLessThan(kF32Budget)
+    expect(maxRelErr(got.lse.data as Float32Array, ref.lse.data as Float32Array)).toBeLessThan(1e-5)
   })
 
   it('causality: perturbing a key changes no output before its original position', async () => {

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import { csrLayout, linearCsr, sparsifyCsr } from '../../lib/sparse/csr.js'
-import { conv1x1Ref, kF32Budget, linearRef, maxRelErr, sparseMatrix, tensorOf, uniforms } from '../sparse/reference.js'
+import { conv1x1Ref, kF32Budget, linearRef, sparseMatrix, tensorOf, uniforms } from '../sparse/reference.js'
+import { maxRelErr } from '../fixtures/max-rel-err.js'
 
 const made: { dispose(): void }[] = []
 const keep = <T extends { dispose(): void }>(t: T): T => (made.push(t), t)

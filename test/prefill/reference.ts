@@ -147,13 +147,4 @@ export function permutedReference(
   return out
 }
 
-/** max |a − b| ÷ max |b|. */
-export function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let err = 0, norm = 0
-  for (let i = 0; i < b.length; i++) {
-    if (Number.isNaN(a[i])) return Infinity
-    err = Math.max(err, Math.abs(a[i]! - b[i]!))
-    norm = Math.max(norm, Math.abs(b[i]!))
-  }
-  return norm === 0 ? err : err / norm
-}
+

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import { sparsifyCsr } from '../../lib/sparse/csr.js'
-import { kF32Budget, linearRef, maxRelErr, sparseMatrix, tensorOf, uniforms } from './reference.js'
+import { kF32Budget, linearRef, sparseMatrix, tensorOf, uniforms } from './reference.js'
+import { maxRelErr } from '../fixtures/max-rel-err.js'
 
 function linear(x: sk.Tensor, w: sk.SparseWeight, bias?: sk.Tensor): Promise<sk.Tensor> {
   return sk.linear(x, w, bias)

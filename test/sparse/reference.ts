@@ -56,17 +56,6 @@ export function conv1x1Ref(x: Float32Array, w: Float32Array, bias: Float32Array 
   return out
 }
 
-/** max |got − want| / max |want| (max norm; 0 for an all-zero reference that was matched). NaN if any output is NaN. */
-export function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let err = 0
-  let scale = 0
-  for (let i = 0; i < want.length; ++i) {
-    if (Number.isNaN(got[i])) return NaN
-    err = Math.max(err, Math.abs(got[i] - want[i]))
-    scale = Math.max(scale, Math.abs(want[i]))
-  }
-  return scale === 0 ? err : err / scale
-}
 
 /** The fp32 budget of DESIGN.md: 1e-5 relative, max norm, against float64. */
 export const kF32Budget = 1e-5

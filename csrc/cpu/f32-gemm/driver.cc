@@ -16,10 +16,6 @@
 #include "../dispatch.h"
 #include "gemm.h"
 
-#define SK_ISA_scalar_ID SK_ISA_SCALAR
-#define SK_ISA_avx2_ID SK_ISA_AVX2
-#define SK_ISA_avx512_ID SK_ISA_AVX512
-#define SK_ISA_neon_ID SK_ISA_NEON
 
 sk_linear_kernel sk_cpu_linear_pick(const sk_linear_params& p, sk_isa isa) {
   const sk_linear_kernel none{nullptr, nullptr, nullptr, 0, 0, "none"};

@@ -20,13 +20,9 @@
 #include "../row_panels.h"
 #include "sp24.h"
 
-#define SK_ISA_scalar_ID SK_ISA_SCALAR
-#define SK_ISA_avx2_ID SK_ISA_AVX2
-#define SK_ISA_avx512_ID SK_ISA_AVX512
-#define SK_ISA_neon_ID SK_ISA_NEON
 
-sk_linear24_kernel sk_cpu_linear24_pick(const sk_linear_params& p, sk_isa isa) {
-  const sk_linear24_kernel none{nullptr, nullptr, 0, nullptr, 0, "none"};
+sk_linear_sp24_kernel sk_cpu_linear_sp24_pick(const sk_linear_params& p, sk_isa isa) {
+  const sk_linear_sp24_kernel none{nullptr, nullptr, 0, nullptr, 0, "none"};
   if (p.format != SK_WEIGHT_SP24 || p.k % 4 != 0) return none;
   if (p.w_type != SK_F32 && p.w_type != SK_F16 && p.w_type != SK_BF16) return none;
   if (p.m < 0 || p.n < 0 || p.k < 0) return none;
@@ -61,7 +57,7 @@ struct FirstBad {
   bool seen() const { return row.load(std::memory_order_relaxed) != INT64_MAX; }
 };
 
-void run(const sk_linear_params& p, const sk_linear24_kernel& kern, sk::ThreadPool& pool, FirstBad& bad, bool check) {
+void run(const sk_linear_params& p, const sk_linear_sp24_kernel& kern, sk::ThreadPool& pool, FirstBad& bad, bool check) {
   const int64_t groups = p.k / 4, panels = sk::sp24_panels(p.n), mr = kern.mr;
   // Whole panels per task; one row of x: at most the 4 the gemv kernel streams side by side.
   const int64_t per_task = p.m == 1 ? std::min<int64_t>(4, sk::linear_gemv_rows() / sk::kSp24PanelRows)
@@ -105,7 +101,7 @@ void run(const sk_linear_params& p, const sk_linear24_kernel& kern, sk::ThreadPo
 // sums kept in the task's part of yt, which then goes back to out's rows.
 // Only row panel 0's tasks check the codes: any code stays inside its group,
 // so the others may read invalid ones safely before the op reports them.
-void run_spmm(const sk_linear_params& p, int64_t m, const sk_linear24_kernel& kern, sk::ThreadPool& pool,
+void run_spmm(const sk_linear_params& p, int64_t m, const sk_linear_sp24_kernel& kern, sk::ThreadPool& pool,
               FirstBad& bad) {
   const int64_t pw = kern.spmm_mr, groups = p.k / 4, panels = sk::sp24_panels(p.n);
   const int64_t row_panels = (m + pw - 1) / pw, per_task = sk::sp24_n_block() / sk::kSp24PanelRows;
@@ -157,7 +153,7 @@ void run_spmm(const sk_linear_params& p, int64_t m, const sk_linear24_kernel& ke
 
 }  // namespace
 
-sk_status sk_cpu_linear24_run(const sk_linear_params& p, const sk_linear24_kernel& kern, sk::ThreadPool& pool,
+sk_status sk_cpu_linear_sp24_run(const sk_linear_params& p, const sk_linear_sp24_kernel& kern, sk::ThreadPool& pool,
                               int64_t* bad_row, int64_t* bad_group) {
   *bad_row = *bad_group = -1;
   if (!kern.fn || !kern.gemv || !kern.spmm) return SK_ERR_UNSUPPORTED;

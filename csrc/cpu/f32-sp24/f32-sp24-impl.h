@@ -65,9 +65,8 @@ static void sp24_rows(size_t nr, size_t groups, const float* x, size_t xs, const
 
 // One row of x against NP panels side by side (decode, sp24.h): the values
 // stream from memory at a few operations per cache line, and NP streams keep
-// more misses in flight than one (measured, 4096², two threads, from DRAM:
-// float32 2.0-2.4 ms for one panel at a time, 1.5-1.8 for four; software
-// prefetch gained less and nothing on top of four streams).
+// more misses in flight than one; software prefetch gained less
+// (bench/results/tuning-notes.md).
 // The code check rides along: a few integer operations per word, beside the
 // vector work, instead of a separate pass over the codes.
 template <class P, int NP, int WT>

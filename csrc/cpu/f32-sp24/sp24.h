@@ -55,7 +55,7 @@ typedef bool (*sk_f32_sp24_gemv_ukernel_fn)(size_t np, size_t nr, size_t groups,
 #undef SK_SP24_UKERNEL
 
 // The 2:4 linear kernel of an ISA.
-struct sk_linear24_kernel {
+struct sk_linear_sp24_kernel {
   sk_f32_sp24_ukernel_fn fn;         // null when unsupported
   sk_f32_sp24_gemv_ukernel_fn gemv;  // one row of x
   int mr;                            // rows of x per fn call, at most
@@ -66,5 +66,5 @@ struct sk_linear24_kernel {
 
 // Checks every code (SK_ERR_INVALID_ARGUMENT with *bad_row / *bad_group set
 // to the first invalid one), then runs the 2:4 linear on the pool.
-sk_status sk_cpu_linear24_run(const sk_linear_params& p, const sk_linear24_kernel& k, sk::ThreadPool& pool,
+sk_status sk_cpu_linear_sp24_run(const sk_linear_params& p, const sk_linear_sp24_kernel& k, sk::ThreadPool& pool,
                               int64_t* bad_row, int64_t* bad_group);

@@ -46,7 +46,7 @@ struct ScalarOps {
 // The three stream pointers are copied into locals and written back once:
 // updated through the references inside the loop, they went through memory
 // every non-zero (the references may alias one another, so GCC cannot keep
-// them in registers), a store-to-load chain that measured 2–3× slower.
+// them in registers), a store-to-load chain on the hot loop.
 template <class Ops, int kV, int G, bool kMasked, class Mask>
 static inline void spmm_group(const float*& input_ref, const float*& w_ref, const int32_t*& dmap_ref, uint32_t count,
                               const float* bias, float* out, size_t out_stride, bool accumulate,
@@ -70,8 +70,8 @@ static inline void spmm_group(const float*& input_ref, const float*& w_ref, cons
   }
   // All kV input vectors are loaded before the FMAs when they fit in
   // registers beside the accumulators and broadcasts; otherwise (64x1 on
-  // AVX2: 8 + 8 + 1 of 16) one spilled, and loading each vector right before
-  // its FMAs measured ~10 % faster there and up to 1.3× slower elsewhere.
+  // AVX2: 8 + 8 + 1 of 16) one spilled, and there loading each vector right
+  // before its FMAs wins; elsewhere it loses (bench/results/tuning-notes.md).
   constexpr bool kLoadsFirst = G * kV + kV + G <= Ops::kRegisters;
   for (; count != 0; --count) {
     const float* row = input;
@@ -173,9 +173,7 @@ static inline void spmm(size_t mc, size_t nc, const float* input, const float* w
   // A rest of up to kAbsorb vectors rides on the last whole tile (kV +
   // kAbsorb vectors, the last masked) where the accumulators still fit in
   // registers: a pass of its own would walk every weight again for a few
-  // rows, each non-zero a load from a random row of x (measured, 64x1 AVX2,
-  // conv 512 14×14 90 %, one thread: the 4-row pass of 196 = 3·64 + 4 took
-  // 9 % of the op).
+  // rows, each non-zero a load from a random row of x.
   constexpr int kAbsorb = Ops::kMasked && NR * (kV + 2) + NR + 1 <= Ops::kRegisters ? 2 : 0;
   if constexpr (kAbsorb > 0) {
     const size_t whole = mc / MR * MR, rest = mc - whole;

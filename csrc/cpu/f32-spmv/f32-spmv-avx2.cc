@@ -2,11 +2,8 @@
 // rows take 16 x values per step into two 8-lane sums.
 //
 // x is fetched with scalar loads inserted into a vector, not vgatherdps: on
-// Zen 3 the gather costs more than eight loads and seven inserts. 4096²
-// weights at 90 % sparsity, one thread, weights in L3 (sk_spmm_bench, runs
-// alternated): vgatherdps 870–950 us, inserts 680–710 us with int32 columns,
-// 630–720 us with uint16. The linear op at M 1 (two threads, weights rotated
-// through DRAM) went from 0.73 ms to 0.53 ms.
+// Zen 3 the gather costs more than eight loads and seven inserts
+// (bench/results/tuning-notes.md).
 #include "../x86-intrinsics.h"
 #define SK_ISA_NAMESPACE avx2
 #include "f32-spmv-impl.h"
@@ -33,7 +30,7 @@ static inline float insert_dot(uint32_t count, const float* x, const float*& w, 
   uint32_t i = 0;
   for (; i + 16 <= count; i += 16) {
     // The weights and columns stream from memory: asking 256 non-zeros ahead
-    // keeps more of their misses in flight (measured ~10 % from DRAM).
+    // keeps more of their misses in flight.
     _mm_prefetch(reinterpret_cast<const char*>(w + i + 256), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(cols + i + 256), _MM_HINT_T0);
     a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), load8(x, cols + i), a0);

@@ -16,7 +16,7 @@
 #include "../../core/heuristics.h"
 #include "../../core/host_alloc.h"
 #include "../../core/threadpool.h"
-#include "../attention/f32-attn.h"
+#include "../f32-attn/f32-attn.h"
 #include "prefill.h"
 
 namespace {
@@ -324,15 +324,11 @@ sk_prefill_kernels sk_cpu_prefill_pick(const sk_block_scores_params& p, sk_isa i
   if (p.method == SK_SCORE_KEY_IMPORTANCE && (p.key_count < 1 || p.key_count > p.seq)) return none;
   if (p.method < SK_SCORE_XATTENTION || p.method > SK_SCORE_VERTICAL_SLASH) return none;
   switch (isa) {
-#define SK_ISA_scalar_ID SK_ISA_SCALAR
-#define SK_ISA_avx2_ID SK_ISA_AVX2
-#define SK_ISA_avx512_ID SK_ISA_AVX512
-#define SK_ISA_neon_ID SK_ISA_NEON
 #define SK_ATTN_UKERNEL(name, mr, nr, width)                                                                 \
   case SK_ISA_##name##_ID:                                                                                   \
     return {sk_f32_attn_qk_ukernel_##mr##x##nr##__##name, sk_f32_vexp2_ukernel__##name, mr, nr, width, \
             "sk_f32_attn_qk_ukernel_" #mr "x" #nr "__" #name};
-#include "../attention/attention.inc"
+#include "../f32-attn/attention.inc"
 #undef SK_ATTN_UKERNEL
     default: return none;
   }

@@ -1,9 +1,8 @@
 // Block selection and PBS-Attn's segment order (params.h: sk_select_params,
 // sk_segment_order_params). O(rows · nb log nb) and O(S log segment): far
 // below the scores, yet in JS (whose typed-array sort calls its comparator
-// through a pointer) they took a quarter of PBS's estimate. Measured at 32K,
-// H 4: segment order 12–14 → 4 ms, PBS selection 13–16 → 5 ms (both with
-// the async hop).
+// through a pointer) they took a quarter of PBS's estimate
+// (bench/results/tuning-notes.md).
 #include <math.h>
 #include <string.h>
 

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "../../core/cast_math.h"
-#include "../../core/mask_rules.h"
 
 namespace {
 
@@ -17,18 +16,36 @@ double load(sk_dtype t, const void* base, int64_t at) {
   return sk::ScalarLanes::flt(bits);
 }
 
-void store(sk_dtype t, void* base, int64_t at, double x) {
-  const float f = static_cast<float>(x);
-  if (t == SK_F32) {
-    static_cast<float*>(base)[at] = f;
-    return;
-  }
-  const uint32_t u = sk::ScalarLanes::bits(f);
-  static_cast<uint16_t*>(base)[at] =
-      static_cast<uint16_t>(t == SK_F16 ? sk::f32_to_f16<sk::ScalarLanes>(u) : sk::f32_to_bf16<sk::ScalarLanes>(u));
-}
-
 enum BlockKind { kHidden, kFull, kPartial };
+
+// One rule, written apart from the kernels' csrc/core/mask_rules.h (so a
+// mistake there cannot hide in both): the keys a rule shows query i are a
+// range [lo, hi] of positions, or a segment match.
+bool rule_shows(const sk_mask_rule& r, int64_t b, int64_t h, int64_t i, int64_t j, int64_t offset) {
+  const int64_t diag = i + offset;  // bottom-right alignment: the query's own position among the keys
+  int64_t lo = 0, hi = diag;
+  switch (r.kind) {
+    case SK_RULE_CAUSAL: break;
+    case SK_RULE_WINDOW: lo = diag - r.window + 1; break;
+    case SK_RULE_STREAMING:  // the first `sink` keys, and the last `local` up to the diagonal
+      if (j < r.sink && j <= diag) return true;
+      lo = diag - r.local + 1;
+      break;
+    case SK_RULE_DOCUMENTS: {
+      const int32_t key_doc = r.kv_seg[j], query_doc = r.q_seg[i];
+      if (key_doc == -1) return true;   // the shared prefix
+      if (query_doc == -2) return true;  // the query segment
+      return key_doc == query_doc;
+    }
+    case SK_RULE_PERMUTED_CAUSAL: {  // slot j holds the key at original position kv_pos[..., j]
+      const int64_t row = b * r.pos_stride_b + (h / r.pos_group) * r.pos_stride_h;
+      const int64_t pos = r.kv_pos[row + j];
+      return pos <= diag;
+    }
+    default: return false;
+  }
+  return lo <= j && j <= hi;
+}
 
 BlockKind block_kind(const sk_block_mask& m, int64_t b, int64_t h, int64_t i, int64_t j) {
   const int64_t row = ((m.batch == 1 ? 0 : b) * m.heads + (m.heads == 1 ? 0 : h)) * m.n_q_blocks + i / m.q_block;
@@ -54,13 +71,25 @@ std::vector<double> decode_all(const sk_attention_params& p, const void* base, i
 
 }  // namespace
 
+bool sk_reference_rules_visible(const sk_mask_rules& rules, int64_t b, int64_t h, int64_t i, int64_t j,
+                                int64_t offset) {
+  if (rules.n_terms == 0) return true;
+  bool any = false;
+  for (int t = 0; t < rules.n_terms; ++t) {
+    int shown = 0;
+    for (int r = 0; r < rules.n_rules[t]; ++r) shown += rule_shows(rules.rules[t][r], b, h, i, j, offset);
+    any = any || shown == rules.n_rules[t];
+  }
+  return any;
+}
+
 bool sk_attention_visible(const sk_attention_params& p, int64_t b, int64_t h, int64_t i, int64_t j) {
   const int64_t offset = p.seq_kv - p.seq_q;
   if (p.causal && j > i + offset) return false;
   if (!p.mask) return true;
   switch (block_kind(*p.mask, b, h, i, j)) {
     case kFull: return true;
-    case kPartial: return sk::rules_visible(p.mask->rules, b, h, i, j, offset);
+    case kPartial: return sk_reference_rules_visible(p.mask->rules, b, h, i, j, offset);
     default: return false;
   }
 }
@@ -104,20 +133,5 @@ void sk_attention_reference_f64(const sk_attention_params& p, double* out64, dou
         }
         for (int64_t d = 0; d < D; ++d) o[d] /= sum;
         lse64[row] = mx + log(sum);
-      }
-}
-
-void sk_attention_reference(const sk_attention_params& p) {
-  const size_t rows = static_cast<size_t>(p.batch * p.heads_q * p.seq_q);
-  std::vector<double> out(rows * static_cast<size_t>(p.head_dim)), lse(rows);
-  sk_attention_reference_f64(p, out.data(), lse.data());
-  for (int64_t b = 0; b < p.batch; ++b)
-    for (int64_t h = 0; h < p.heads_q; ++h)
-      for (int64_t i = 0; i < p.seq_q; ++i) {
-        const int64_t row = (b * p.heads_q + h) * p.seq_q + i;
-        for (int64_t d = 0; d < p.head_dim; ++d)
-          store(p.dtype, p.out, b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_s + d,
-                out[row * p.head_dim + d]);
-        if (p.lse) p.lse[row] = static_cast<float>(lse[row]);
       }
 }

@@ -6,6 +6,11 @@
 
 #include "../../core/params.h"
 
+// Whether the token rules (OR of AND-terms; none: every key) show key j to
+// query i of (batch b, query head h), offset = seq_kv - seq_q. Written apart
+// from the kernels' csrc/core/mask_rules.h: the tests' oracle.
+bool sk_reference_rules_visible(const sk_mask_rules& rules, int64_t b, int64_t h, int64_t i, int64_t j, int64_t offset);
+
 // Whether query i of (batch b, query head h) sees key j: the mask's block
 // lists (a full block shows every token, a partial block those the rules
 // show; a block in neither list hides every token), ANDed with the causal
@@ -17,7 +22,3 @@ bool sk_attention_visible(const sk_attention_params& p, int64_t b, int64_t h, in
 // row with no visible key gives zeros and lse = -inf. p.out and p.lse are not
 // touched.
 void sk_attention_reference_f64(const sk_attention_params& p, double* out64, double* lse64);
-
-// The same, written to p.out (through float32, rounded to p.dtype nearest
-// even) and p.lse.
-void sk_attention_reference(const sk_attention_params& p);

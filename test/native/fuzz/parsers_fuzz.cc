@@ -27,7 +27,7 @@
 #include "../../../csrc/cpu/dispatch.h"
 #include "../../../csrc/cpu/prefill/prefill.h"
 #include "../../../csrc/cpu/sp24/sp24_ops.h"
-#include "../../../cuda/sparse24/layout.h"
+#include "../../../cuda/sp24/layout.h"
 
 // Calls each check accepted, per section: the driver keeps inputs that raise these.
 int64_t sk_fuzz_accepted[4];
@@ -128,8 +128,8 @@ void fuzz_mask(Input& in) {
   p.q_stride_s = p.k_stride_s = p.v_stride_s = p.out_stride_s = d;
   p.q_stride_h = p.out_stride_h = p.seq_q * d, p.k_stride_h = p.v_stride_h = p.seq_kv * d;
   p.q_stride_b = p.out_stride_b = p.heads_q * p.seq_q * d, p.k_stride_b = p.v_stride_b = p.heads_kv * p.seq_kv * d;
-  const sk_attention_kernel kernel = sk_cpu_attention_pick(p, isa(in));
-  if (kernel.fn) sk_cpu_attention_run(p, kernel, pool());
+  const sk_pick<sk_attention_kernel> pick = sk_cpu_attention_pick(p, isa(in));
+  if (pick.ok()) sk_cpu_attention_run(p, pick, pool());
 }
 
 void fuzz_csr(Input& in) {
@@ -187,15 +187,15 @@ void fuzz_sp24(Input& in) {
   std::vector<uint8_t> values(sk::sp24_value_count(n, k) * sk_dtype_size(type), 0x3c), meta(sk::sp24_meta_bytes(n, k));
   for (uint8_t& b : meta) b = in.u8() < 250 ? 0x84 | (static_cast<uint8_t>(in.below(2)) << 4) : in.u8();  // two valid codes, or any byte
   int64_t row = -1, group = -1;
-  if (!sk::sparse24::find_bad_group(meta.data(), n, k, &row, &group)) {
+  if (!sk::sp24::find_bad_group(meta.data(), n, k, &row, &group)) {
     ++sk_fuzz_accepted[2];
     if (type != SK_F32 && k > 0) {  // the CUDA layout is built from 16-bit values
-      const sk::sparse24::CudaLayoutDims dims = sk::sparse24::cuda_layout_dims(n, k);
+      const sk::sp24::CudaLayoutDims dims = sk::sp24::cuda_layout_dims(n, k);
       std::vector<uint16_t> vals(dims.values), dense(n * k);
       std::vector<uint32_t> words(dims.meta_words);
       const auto* v16 = reinterpret_cast<const uint16_t*>(values.data());
-      sk::sparse24::to_cuda_layout(v16, meta.data(), n, k, vals.data(), words.data());
-      sk::sparse24::expand_dense(v16, meta.data(), n, k, dense.data());
+      sk::sp24::to_cuda_layout(v16, meta.data(), n, k, vals.data(), words.data());
+      sk::sp24::expand_dense(v16, meta.data(), n, k, dense.data());
     }
   }
   // The kernels check the codes themselves, before any read they steer.
@@ -203,8 +203,8 @@ void fuzz_sp24(Input& in) {
   sk_linear_params lp{};
   lp.x = x.data(), lp.w = values.data(), lp.meta = meta.data(), lp.out = out.data();
   lp.w_type = type, lp.format = SK_WEIGHT_SP24, lp.m = m, lp.n = n, lp.k = k;
-  const sk_linear24_kernel kernel = sk_cpu_linear24_pick(lp, isa(in));
-  if (kernel.fn) sk_cpu_linear24_run(lp, kernel, pool(), &row, &group);
+  const sk_linear_sp24_kernel kernel = sk_cpu_linear_sp24_pick(lp, isa(in));
+  if (kernel.fn) sk_cpu_linear_sp24_run(lp, kernel, pool(), &row, &group);
   std::vector<uint8_t> dense(n * k * sk_dtype_size(type));
   sk_sp24_params sp{};
   sp.op = SK_SP24_DECOMPRESS, sp.dtype = type, sp.rows = n, sp.k = k;

@@ -1,0 +1,323 @@
+// The decode task loop and the Quest page bound, written once over a traits
+// type T (vector V of T::W floats: set1, load, store, add, sub, mul, fma, max,
+// pow2_bits, zero_below) and the page type, and compiled by each ISA's file
+// (f32-decode-<isa>.cc) with that ISA's flags after it defines
+// SK_ISA_NAMESPACE and SK_VEC_WIDTH. Pages are read in their own type and
+// widened in registers (Widen, csrc/cpu/widen.h); nothing is converted to a
+// float32 copy first.
+//
+// Per group of pages of a task (up to 64 tokens), for all of the KV head's
+// query rows at once:
+//   S = K·Q (K channel-major [D][P]: vectors of tokens per channel, FMAs with
+//   each row's broadcast q[d]) × each page's K scale, hidden keys → -inf;
+//   online softmax per row (max m, sum l, rescale alpha); P ×= each page's V
+//   scale; O = alpha ⊙ O + P·V (V token-major: vectors along D, broadcast p).
+// Register tiles: rows × token vectors for S, rows × head-dim vectors for O,
+// so each widened K or V vector serves several rows, and each broadcast
+// several vectors.
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+#include "../../core/cast_math.h"
+#include "../../core/decode.h"
+#include "../f32-attn/f32-attn-impl.h"  // exp2v and the online-softmax constants (kLog2e, kNegInf)
+#include "decode.h"
+
+namespace sk::cpu::SK_ISA_NAMESPACE {
+
+#include "../widen.h"
+
+// W elements of the page type at element offset i of base, as float32 lanes.
+template <class T, int kType>
+static inline typename T::V widen(const uint8_t* base, int64_t i) {
+  if constexpr (kType == SK_F32) return Widen::f32(reinterpret_cast<const float*>(base) + i);
+  else if constexpr (kType == SK_F16) return Widen::f16(reinterpret_cast<const uint16_t*>(base) + i);
+  else if constexpr (kType == SK_BF16) return Widen::bf16(reinterpret_cast<const uint16_t*>(base) + i);
+  else return Widen::e4m3_256(base + i);
+}
+
+// What a widened element is to be multiplied by (FP8: Widen's 1/256 undone with the page scale).
+template <int kType>
+constexpr float widen_factor() { return kType == SK_F8E4M3FN ? kE4m3Widen256 : 1.0f; }
+
+template <int kType>
+constexpr int64_t elem_bytes() { return kType == SK_F32 ? 4 : kType == SK_F8E4M3FN ? 1 : 2; }
+
+template <class T>
+static inline float hmax(typename T::V v) {
+  float a[T::W];
+  T::store(a, v);
+  float m = a[0];
+  for (int i = 1; i < T::W; ++i) m = a[i] > m ? a[i] : m;
+  return m;
+}
+
+template <class T>
+static inline float hsum(typename T::V v) {
+  float a[T::W];
+  T::store(a, v);
+  float s = 0.0f;
+  for (int i = 0; i < T::W; ++i) s += a[i];
+  return s;
+}
+
+// Pages are taken in groups of up to kGroupTokens tokens: scored, softmaxed
+// and multiplied with V together, so a q broadcast serves several token
+// vectors and the softmax and O's load and store happen once per group.
+constexpr int64_t kGroupTokens = 64;
+constexpr int kMaxGroupPages = 4;  // kGroupTokens / kKvMinPage
+// A page that does not continue its predecessor in memory (Quest's picks, a
+// slab's end) is prefetched this many groups ahead; the hardware follows the
+// streams (prefetching those too only took load slots from the kernel).
+constexpr int64_t kPrefetchGroups = 2;
+
+// s[r][v·W + ·] = kscale[v] · Σ_d q[r][d] · k_v[d·page + ·] for rows [0, MR)
+// and NV token vectors v, k_v pointing at vector v's tokens of channel 0.
+template <class T, int kType, int MR, int NV>
+static inline void score_tile(int64_t dims, int64_t page, const float* q, const uint8_t* const* k, const float* kscale,
+                              float* s, int64_t ld) {
+  using V = typename T::V;
+  constexpr int W = T::W;
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[r][j] = T::set1(0.0f);
+  for (int64_t d = 0; d < dims; ++d) {
+    V kv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) kv[j] = widen<T, kType>(k[j], d * page);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const V qb = T::set1(q[r * dims + d]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[r][j] = T::fma(qb, kv[j], acc[r][j]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) T::store(s + r * ld + j * W, T::mul(acc[r][j], T::set1(kscale[j])));
+}
+
+template <class T, int kType, int MR, int NV>
+static void score_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, const float* q, const uint8_t* const* k,
+                      const float* kscale, float* s, int64_t ld) {
+  if constexpr (MR > 1) {
+    if (rows < MR) return score_any<T, kType, MR - 1, NV>(rows, vecs, dims, page, q, k, kscale, s, ld);
+  }
+  if constexpr (NV > 1) {
+    if (vecs < NV) return score_any<T, kType, MR, NV - 1>(rows, vecs, dims, page, q, k, kscale, s, ld);
+  }
+  score_tile<T, kType, MR, NV>(dims, page, q, k, kscale, s, ld);
+}
+
+// One group's pages as the tiles read them.
+struct Group {
+  int64_t pages;                     // 1 … kMaxGroupPages
+  const uint8_t* v[kMaxGroupPages];  // each page's V block of the KV head
+  int64_t n[kMaxGroupPages];         // tokens of each page in the sequence
+};
+
+// o[r][d0 + ·] = alpha[r] · o[r][d0 + ·] + Σ_pages Σ_{t < n} p[r][page · P + t] · v[t][d0 + ·]
+// for rows [0, MR) and DV vectors of the head dim.
+template <class T, int kType, int MR, int DV>
+static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const float* p, int64_t ld,
+                           const float* alpha, int64_t d0, float* o) {
+  using V = typename T::V;
+  constexpr int W = T::W;
+  V acc[MR][DV];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+    const V a = T::set1(alpha[r]);
+#pragma GCC unroll 4
+    for (int j = 0; j < DV; ++j) acc[r][j] = T::mul(T::load(o + r * dims + d0 + j * W), a);
+  }
+  for (int64_t pg = 0; pg < grp.pages; ++pg) {
+    const uint8_t* v = grp.v[pg];
+    const float* pp = p + pg * page;
+    for (int64_t t = 0; t < grp.n[pg]; ++t) {
+      V vv[DV];
+#pragma GCC unroll 4
+      for (int j = 0; j < DV; ++j) vv[j] = widen<T, kType>(v, t * dims + d0 + j * W);
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        const V pb = T::set1(pp[r * ld + t]);
+#pragma GCC unroll 4
+        for (int j = 0; j < DV; ++j) acc[r][j] = T::fma(pb, vv[j], acc[r][j]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < DV; ++j) T::store(o + r * dims + d0 + j * W, acc[r][j]);
+}
+
+template <class T, int kType, int MR, int DV>
+static void pv_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, const Group& grp, const float* p,
+                   int64_t ld, const float* alpha, int64_t d0, float* o) {
+  if constexpr (MR > 1) {
+    if (rows < MR) return pv_any<T, kType, MR - 1, DV>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o);
+  }
+  if constexpr (DV > 1) {
+    if (vecs < DV) return pv_any<T, kType, MR, DV - 1>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o);
+  }
+  pv_tile<T, kType, MR, DV>(dims, page, grp, p, ld, alpha, d0, o);
+}
+
+// Online softmax over one row's scores in a group (n entries, hidden ones
+// -inf): folds them into m, l; leaves p · (its page's V scale) in s and the
+// rescale of o in alpha.
+template <class T>
+static inline void softmax_row(int64_t n, int64_t page, float* s, const float* vscale, float* m, float* l,
+                               float* alpha) {
+  using V = typename T::V;
+  constexpr int W = T::W;
+  V mx = T::load(s);
+  for (int64_t t = W; t < n; t += W) mx = T::max(mx, T::load(s + t));
+  const float group_max = hmax<T>(mx);
+  const float m_new = group_max > *m ? group_max : *m;
+  if (m_new == kNegInf) {  // nothing visible yet: o stays 0
+    memset(s, 0, static_cast<size_t>(n) * sizeof(float));
+    *alpha = 1.0f;
+    return;
+  }
+  *alpha = exp2f(*m - m_new);
+  const V mv = T::set1(m_new);
+  V sum = T::set1(0.0f);
+  for (int64_t t = 0; t < n; t += W) {
+    const V p = exp2v<T>(T::sub(T::load(s + t), mv));
+    sum = T::add(sum, p);
+    T::store(s + t, T::mul(p, T::set1(vscale[t / page])));
+  }
+  *l = *l * *alpha + hsum<T>(sum);
+  *m = m_new;
+}
+
+// Score tile SMR rows × SNV token vectors, P·V tile PMR rows × PDV head-dim vectors.
+template <class T, int kType, int SMR, int SNV, int PMR, int PDV>
+static void decode_task(const sk_decode_task& t, float* scratch) {
+  constexpr int W = T::W;
+  const int64_t page = t.cache.page_size, dims = t.cache.head_dim, heads = t.cache.kv_heads, rows = t.rows;
+  const KvPageLayout lay = kv_page_layout(elem_bytes<kType>(), heads, dims, page);
+  const int64_t per_group = page >= kGroupTokens ? 1 : kGroupTokens / page;
+  const int64_t ld = per_group * page;
+  float* s = scratch;             // [rows][ld]
+  float* alpha = s + rows * ld;   // [rows]
+  for (int64_t r = 0; r < rows; ++r) t.m[r] = kNegInf, t.l[r] = 0.0f;
+  memset(t.o, 0, static_cast<size_t>(rows * dims) * sizeof(float));
+  const int64_t all_see = kv_visible_end(t.length, t.seq_q, 0);  // keys below this are visible to every row
+  constexpr int64_t kMaxVecs = (kGroupTokens > kKvMaxPage ? kGroupTokens : kKvMaxPage) / W;
+  const uint8_t* kvec[kMaxVecs];  // the group's token vectors (channel 0), and their K scales
+  float kscale[kMaxVecs], vscale[kMaxGroupPages];
+  for (int32_t c0 = 0; c0 < t.count; c0 += static_cast<int32_t>(per_group)) {
+    for (int64_t pg = c0 + kPrefetchGroups * per_group; pg < c0 + (kPrefetchGroups + 1) * per_group && pg < t.count; ++pg)
+      if (t.kv[pg] != t.kv[pg - 1] + lay.kv_bytes)  // a page that does not continue a stream
+        for (int64_t off = 0; off < lay.kv_bytes; off += 64) __builtin_prefetch(t.kv[pg] + off, 0, 2);
+    Group grp{};
+    grp.pages = t.count - c0 < per_group ? t.count - c0 : per_group;
+    const int64_t vecs_per_page = page / W;
+    for (int64_t pg = 0; pg < grp.pages; ++pg) {
+      const uint8_t* block = t.kv[c0 + pg];
+      const float* scales = reinterpret_cast<const float*>(t.meta[c0 + pg] + lay.scales);
+      const float ks = scales[t.g] * widen_factor<kType>();
+      vscale[pg] = scales[heads + t.g] * widen_factor<kType>();
+      if (!(ks == ks && vscale[pg] == vscale[pg]))  // an FP8 page that saw a non-finite value: NaN out, as float32 gives
+        for (int64_t r = 0; r < rows; ++r) t.l[r] = __builtin_nanf("");
+      const uint8_t* k = block + lay.k;
+      for (int64_t j = 0; j < vecs_per_page; ++j) {
+        kvec[pg * vecs_per_page + j] = k + j * W * elem_bytes<kType>();
+        kscale[pg * vecs_per_page + j] = ks;
+      }
+      grp.v[pg] = block + lay.v;
+      const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
+      grp.n[pg] = t.length - j0 < page ? t.length - j0 : page;
+    }
+    const int64_t vecs = grp.pages * vecs_per_page, n = grp.pages * page;
+    for (int64_t r0 = 0; r0 < rows; r0 += SMR)
+      for (int64_t v0 = 0; v0 < vecs; v0 += SNV)
+        score_any<T, kType, SMR, SNV>(rows - r0, vecs - v0, dims, page, t.q + r0 * dims, kvec + v0, kscale + v0,
+                                      s + r0 * ld + v0 * W, ld);
+    for (int64_t pg = 0; pg < grp.pages; ++pg) {  // the last pages: partial, or cut by the causal rule among the queries
+      const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
+      if (j0 + page <= all_see) continue;
+      for (int64_t r = 0; r < rows; ++r) {
+        int64_t end = kv_visible_end(t.length, t.seq_q, r % t.seq_q) - j0;
+        end = end < 0 ? 0 : end;
+        for (int64_t i = end; i < page; ++i) s[r * ld + pg * page + i] = kNegInf;
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) softmax_row<T>(n, page, s + r * ld, vscale, t.m + r, t.l + r, alpha + r);
+    const int64_t dvecs = dims / W;
+    for (int64_t r0 = 0; r0 < rows; r0 += PMR)
+      for (int64_t d0 = 0; d0 < dvecs; d0 += PDV)
+        pv_any<T, kType, PMR, PDV>(rows - r0, dvecs - d0, dims, page, grp, s + r0 * ld, ld, alpha + r0, d0 * W,
+                                   t.o + r0 * dims);
+  }
+}
+
+template <class T, int SMR, int SNV, int PMR, int PDV>
+static void decode_any(const sk_decode_task& t, float* scratch) {
+  switch (t.cache.type) {
+    case SK_F32: return decode_task<T, SK_F32, SMR, SNV, PMR, PDV>(t, scratch);
+    case SK_F16: return decode_task<T, SK_F16, SMR, SNV, PMR, PDV>(t, scratch);
+    case SK_BF16: return decode_task<T, SK_BF16, SMR, SNV, PMR, PDV>(t, scratch);
+    default: return decode_task<T, SK_F8E4M3FN, SMR, SNV, PMR, PDV>(t, scratch);
+  }
+}
+
+template <class T, int kType>
+static void quest_page(const float* bounds, const uint8_t* meta, const sk_kv_pages& c, float* score) {
+  using V = typename T::V;
+  constexpr int W = T::W;
+  const int64_t dims = c.head_dim, heads = c.kv_heads;
+  const KvPageLayout lay = kv_page_layout(elem_bytes<kType>(), heads, dims, c.page_size);
+  const float* scales = reinterpret_cast<const float*>(meta + lay.scales);
+  for (int64_t g = 0; g < heads; ++g) {
+    const uint8_t* lo = meta + lay.meta + g * lay.meta_head;
+    const uint8_t* hi = lo + lay.meta_head / 2;
+    const float* pos = bounds + g * 2 * dims;
+    const float* neg = pos + dims;
+    V acc = T::set1(0.0f);
+    for (int64_t d = 0; d < dims; d += W)
+      acc = T::fma(T::load(pos + d), widen<T, kType>(hi, d), T::fma(T::load(neg + d), widen<T, kType>(lo, d), acc));
+    score[g] = hsum<T>(acc) * scales[g] * widen_factor<kType>();
+  }
+}
+
+template <class T>
+static void quest_any(const float* bounds, const uint8_t* meta, const sk_kv_pages* c, float* score) {
+  switch (c->type) {
+    case SK_F32: return quest_page<T, SK_F32>(bounds, meta, *c, score);
+    case SK_F16: return quest_page<T, SK_F16>(bounds, meta, *c, score);
+    case SK_BF16: return quest_page<T, SK_BF16>(bounds, meta, *c, score);
+    default: return quest_page<T, SK_F8E4M3FN>(bounds, meta, *c, score);
+  }
+}
+
+// dst[i] = element i of src (of the page type), for n a multiple of 16: the
+// Widen loads alone, so the native tests hold them to the scalar decoders.
+template <int kType>
+struct PageType {
+  static constexpr int value = kType;
+};
+
+template <class T>
+static void widen_row(sk_dtype type, const void* src, size_t n, float* dst) {
+  const uint8_t* s = static_cast<const uint8_t*>(src);
+  auto row = [&](auto kind) {
+    constexpr int kType = decltype(kind)::value;
+    const typename T::V f = T::set1(widen_factor<kType>());
+    for (size_t i = 0; i < n; i += T::W) T::store(dst + i, T::mul(widen<T, kType>(s, static_cast<int64_t>(i)), f));
+  };
+  switch (type) {
+    case SK_F32: return row(PageType<SK_F32>{});
+    case SK_F16: return row(PageType<SK_F16>{});
+    case SK_BF16: return row(PageType<SK_BF16>{});
+    default: return row(PageType<SK_F8E4M3FN>{});
+  }
+}
+
+}  // namespace sk::cpu::SK_ISA_NAMESPACE

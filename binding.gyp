@@ -34,7 +34,7 @@
         "csrc/cpu/f32-sp24/driver.cc",
         "csrc/cpu/f32-sp24/f32-sp24-2x8-scalar.cc",
         "csrc/cpu/sp24/sp24_ops.cc",
-        "csrc/cpu/prefill/scores.cc", "csrc/cpu/prefill/select.cc",
+        "csrc/cpu/prefill/scores.cc", "csrc/cpu/prefill/select.cc", "csrc/cpu/prefill/vslash.cc",
         "csrc/cpu/f32-decode/driver.cc", "csrc/cpu/f32-decode/append.cc",
         "csrc/cpu/f32-decode/f32-decode-scalar.cc",
       ],

@@ -146,10 +146,10 @@ export interface Sp24Args {
   m?: number
 }
 
-/** Arguments of `blockScores`; mirrors `sk_block_scores_params` (method: 1 XAttention, 2 mean-pooled, 3 key importance). */
+/** Arguments of `blockScores`; mirrors `sk_block_scores_params` (method: 1 XAttention, 2 mean-pooled, 3 key importance, 4 vertical and slash lines). */
 export interface BlockScoresArgs {
   dtype: number
-  method: 1 | 2 | 3
+  method: 1 | 2 | 3 | 4
   batch: number
   headsQ: number
   headsKv: number
@@ -202,6 +202,18 @@ export interface SegmentOrderArgs {
   segment: number
 }
 
+/** Arguments of `vslashPlan`; mirrors `sk_vslash_plan_params`. */
+export interface VslashPlanArgs {
+  batch: number
+  headsQ: number
+  headsKv: number
+  seq: number
+  block: number
+  queries: number
+  threshold: number
+  budget: number
+}
+
 /** The CPU addon (`build/Release/sparsekit.node` or `prebuilds/<platform>-<arch>/`). */
 export interface CpuBinding extends KvBinding<ArrayBufferView> {
   cpuInfo(): CpuInfo
@@ -252,6 +264,8 @@ export interface CpuBinding extends KvBinding<ArrayBufferView> {
   selectBlocks(scores: Float32Array, sinkBlock: Int32Array | null, bits: Uint8Array, args: SelectBlocksArgs): Promise<void>
   /** indices [B, Hkv, S] from importance [B, Hq, S]: each complete segment by decreasing summed importance. */
   segmentOrder(importance: Float32Array, indices: Int32Array, args: SegmentOrderArgs): Promise<void>
+  /** The vertical-slash plan: indices [B, Hkv, S], bits [B, Hq, nb, nb] and coverage [B, Hq] from lines [B, Hq, 2, S]. */
+  vslashPlan(scores: Float32Array, indices: Int32Array, bits: Uint8Array, coverage: Float32Array, args: VslashPlanArgs): Promise<void>
 }
 
 let cpu: CpuBinding | undefined

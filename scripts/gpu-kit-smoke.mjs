@@ -3,8 +3,8 @@
 // (scripts/gpu-kit-run.sh, step 5; the tools slow kernels 10-100x, so the
 // shapes are small but have partial tiles): attention with a block mask (its
 // upload) and causal; the linear, 2:4 and dense; prefill, the XAttention
-// estimate and PBS-Attn (scores, gather, sparse attention). Each result is
-// compared with the same call on the CPU:
+// estimate, PBS-Attn and the vertical-slash plan (scores or lines, gather,
+// sparse attention). Each result is compared with the same call on the CPU:
 //   attention, linear: max |cuda - cpu| <= 2^-6 * max |cpu| (bfloat16
 //     roundings of float32 sums that differ in their last bits)
 //   prefill: outputs finite; the estimated masks agree on >= 90 % of blocks
@@ -78,10 +78,11 @@ async function prefill() {
   const got = (await sk.estimateBlockMask(q.dev, k.dev, options)).toDense().bits
   const want = (await sk.estimateBlockMask(q.cpu, k.cpu, options)).toDense().bits
   const same = got.reduce((n, bit, i) => n + (bit === want[i] ? 1 : 0), 0) / want.length
-  const out = await hostF32(await sk.permutedAttention(q.dev, k.dev, v.dev, { blockSize: 128, segmentSize: 256 }))
-  const finite = out.every(Number.isFinite)
+  const pbs = await hostF32(await sk.permutedAttention(q.dev, k.dev, v.dev, { method: 'pbs', blockSize: 128, segmentSize: 256 }))
+  const vslash = await hostF32(await sk.permutedAttention(q.dev, k.dev, v.dev, { blockSize: 128, budget: 256 }))
+  const finite = pbs.every(Number.isFinite) && vslash.every(Number.isFinite)
   const ok = same >= 0.9 && finite
-  console.log(`prefill: xattention masks agree on ${(100 * same).toFixed(1)} % of blocks; permutedAttention output ${finite ? 'finite' : 'NOT finite'} ${ok ? 'ok' : 'FAIL'}`)
+  console.log(`prefill: xattention masks agree on ${(100 * same).toFixed(1)} % of blocks; permutedAttention (pbs, vslash) outputs ${finite ? 'finite' : 'NOT finite'} ${ok ? 'ok' : 'FAIL'}`)
   failed ||= !ok
 }
 

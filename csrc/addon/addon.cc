@@ -89,6 +89,7 @@ SparsekitAddon::SparsekitAddon(Napi::Env env, Napi::Object exports) : features_(
                            InstanceMethod("gatherRows", &SparsekitAddon::Coded<&SparsekitAddon::GatherRows>),
                            InstanceMethod("selectBlocks", &SparsekitAddon::Coded<&SparsekitAddon::SelectBlocks>),
                            InstanceMethod("segmentOrder", &SparsekitAddon::Coded<&SparsekitAddon::SegmentOrder>),
+                           InstanceMethod("vslashPlan", &SparsekitAddon::Coded<&SparsekitAddon::VslashPlan>),
                            InstanceMethod("kvCreate", &SparsekitAddon::Coded<&SparsekitAddon::KvCreate>),
                            InstanceMethod("kvAppend", &SparsekitAddon::Coded<&SparsekitAddon::KvAppend>),
                            InstanceMethod("kvDecode", &SparsekitAddon::Coded<&SparsekitAddon::KvDecode>),

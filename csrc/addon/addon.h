@@ -49,6 +49,7 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   Napi::Value GatherRows(const Napi::CallbackInfo& info);   // op_prefill.cc
   Napi::Value SelectBlocks(const Napi::CallbackInfo& info);  // op_prefill.cc
   Napi::Value SegmentOrder(const Napi::CallbackInfo& info);  // op_prefill.cc
+  Napi::Value VslashPlan(const Napi::CallbackInfo& info);    // op_prefill.cc
   // op_decode.cc
   Napi::Value KvCreate(const Napi::CallbackInfo& info);
   Napi::Value KvAppend(const Napi::CallbackInfo& info);

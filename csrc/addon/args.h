@@ -113,7 +113,7 @@ inline int64_t strided_reach(Napi::Env env, int64_t n0, int64_t n1, int64_t n2, 
 // q / k strides (also returned in qs / ks, for the callers' size checks).
 inline void block_scores_args(Napi::Env env, const Napi::Object& a, sk_block_scores_params& p, int64_t qs[3],
                               int64_t ks[3]) {
-  p.method = static_cast<int32_t>(args_int(env, a, "method", SK_SCORE_XATTENTION, SK_SCORE_KEY_IMPORTANCE));
+  p.method = static_cast<int32_t>(args_int(env, a, "method", SK_SCORE_XATTENTION, SK_SCORE_VERTICAL_SLASH));
   const int64_t kMax = INT32_MAX;
   p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
   p.heads_q = args_int(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);

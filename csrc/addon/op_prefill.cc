@@ -4,6 +4,7 @@
 //   gatherRows(src, idx, dst, args) → Promise<void>: sk_gather_rows_params
 //   selectBlocks(scores, sinkBlock, bits, args) → Promise<void>: sk_select_params
 //   segmentOrder(importance, indices, args) → Promise<void>: sk_segment_order_params
+//   vslashPlan(scores, indices, bits, coverage, args) → Promise<void>: sk_vslash_plan_params
 // Indices are copied before they are checked, so JS cannot change them
 // between the check and the kernel.
 
@@ -41,6 +42,31 @@ std::shared_ptr<std::vector<int32_t>> index_arg(const Napi::CallbackInfo& info, 
   return v;
 }
 
+// A selection's threshold: a number in (0, 1].
+double threshold_arg(Napi::Env env, const Napi::Object& a) {
+  Napi::Value t = a.Get("threshold");
+  const double v = t.IsNumber() ? t.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(v > 0 && v <= 1)) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a number in (0, 1] for args.threshold");
+  return v;
+}
+
+// The sizes of an op over [batch][heads][seq] rows: batch, headsQ, headsKv
+// (dividing headsQ) and seq (at least min_seq).
+struct HeadSizes {
+  int64_t batch, heads_q, heads_kv, seq;
+};
+
+HeadSizes head_sizes(Napi::Env env, const Napi::Object& a, int64_t min_seq) {
+  const int64_t kMax = INT32_MAX;
+  HeadSizes h{};
+  h.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
+  h.heads_q = args_int(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);
+  h.heads_kv = args_int(env, a, "headsKv", 1, h.heads_q, SK_ERR_SHAPE);
+  h.seq = args_int(env, a, "seq", min_seq, kMax, SK_ERR_SHAPE);
+  if (h.heads_q % h.heads_kv) throw_error(env, SK_ERR_SHAPE, "Expected headsQ to be a multiple of headsKv");
+  return h;
+}
+
 }  // namespace
 
 Napi::Value SparsekitAddon::BlockScores(const Napi::CallbackInfo& info) {
@@ -58,7 +84,7 @@ Napi::Value SparsekitAddon::BlockScores(const Napi::CallbackInfo& info) {
   HostView q = array_arg(info, 0, "q", strided_reach(env, p.batch, p.heads_q, p.seq, p.head_dim, qs, "q"), es);
   HostView k = array_arg(info, 1, "k", strided_reach(env, p.batch, p.heads_kv, p.seq, p.head_dim, ks, "k"), es);
   const int64_t nb = (p.seq + p.block - 1) / p.block;
-  const int64_t per_head = p.method == SK_SCORE_KEY_IMPORTANCE ? p.seq : nb * nb;
+  const int64_t per_head = p.method == SK_SCORE_KEY_IMPORTANCE ? p.seq : p.method == SK_SCORE_VERTICAL_SLASH ? 2 * p.seq : nb * nb;
   int64_t out_len;
   if (__builtin_mul_overflow(p.batch * p.heads_q, per_head, &out_len)) throw_error(env, SK_ERR_SHAPE, "Size overflows for out");
   if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
@@ -114,9 +140,7 @@ Napi::Value SparsekitAddon::SelectBlocks(const Napi::CallbackInfo& info) {
   if (p.rule == SK_SELECT_TOPK) {
     p.budget = args_int(env, a, "budget", 1, kMax);
   } else {
-    Napi::Value t = a.Get("threshold");
-    p.threshold = t.IsNumber() ? t.As<Napi::Number>().DoubleValue() : NAN;
-    if (!(p.threshold > 0 && p.threshold <= 1)) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected a number in (0, 1] for args.threshold");
+    p.threshold = threshold_arg(env, a);
   }
   std::shared_ptr<std::vector<int32_t>> sink;
   if (p.rule == SK_SELECT_PERMUTED) {
@@ -149,14 +173,10 @@ Napi::Value SparsekitAddon::SegmentOrder(const Napi::CallbackInfo& info) {
   if (info.Length() < 3 || !info[2].IsObject()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an args object");
   Napi::Object a = info[2].As<Napi::Object>();
   sk_segment_order_params p{};
-  const int64_t kMax = INT32_MAX;
-  p.batch = args_int(env, a, "batch", 0, kMax, SK_ERR_SHAPE);
-  p.heads_q = args_int(env, a, "headsQ", 1, kMax, SK_ERR_SHAPE);
-  p.heads_kv = args_int(env, a, "headsKv", 1, p.heads_q, SK_ERR_SHAPE);
-  p.seq = args_int(env, a, "seq", 0, kMax, SK_ERR_SHAPE);
-  p.segment = args_int(env, a, "segment", 1, kMax);
+  const HeadSizes h = head_sizes(env, a, 0);
+  p.batch = h.batch, p.heads_q = h.heads_q, p.heads_kv = h.heads_kv, p.seq = h.seq;
+  p.segment = args_int(env, a, "segment", 1, INT32_MAX);
   p.key_count = args_int(env, a, "keyCount", 0, p.seq);
-  if (p.heads_q % p.heads_kv) throw_error(env, SK_ERR_SHAPE, "Expected headsQ to be a multiple of headsKv");
   if (p.key_count % p.segment) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.keyCount to be a multiple of args.segment");
   int64_t n_imp, n_idx;
   if (__builtin_mul_overflow(p.batch * p.heads_q, p.seq, &n_imp) || __builtin_mul_overflow(p.batch * p.heads_kv, p.seq, &n_idx))
@@ -168,6 +188,36 @@ Napi::Value SparsekitAddon::SegmentOrder(const Napi::CallbackInfo& info) {
   holds->hold(imp), holds->hold(idx);
   return submit_op(*executor_, env, holds, [p](ThreadPool& pool) {
     sk_cpu_segment_order_run(p, pool);
+    return JobResult{};
+  });
+}
+
+Napi::Value SparsekitAddon::VslashPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[4].IsObject()) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected an args object");
+  Napi::Object a = info[4].As<Napi::Object>();
+  sk_vslash_plan_params p{};
+  const HeadSizes h = head_sizes(env, a, 1);
+  p.batch = h.batch, p.heads_q = h.heads_q, p.heads_kv = h.heads_kv, p.seq = h.seq;
+  p.block = static_cast<int32_t>(args_int(env, a, "block", 16, 256));
+  p.queries = static_cast<int32_t>(args_int(env, a, "queries", 1, 256));
+  p.budget = args_int(env, a, "budget", 1, INT32_MAX);
+  p.threshold = threshold_arg(env, a);
+  const int64_t nb = (p.seq + p.block - 1) / p.block;
+  int64_t n_scores, n_idx, n_bits;
+  if (__builtin_mul_overflow(p.batch * p.heads_q, 2 * p.seq, &n_scores) || __builtin_mul_overflow(p.batch * p.heads_kv, p.seq, &n_idx) ||
+      __builtin_mul_overflow(p.batch * p.heads_q, nb * nb, &n_bits))
+    throw_error(env, SK_ERR_SHAPE, "Size overflows for the plan");
+  HostView scores = typed_arg(info, 0, "scores", napi_float32_array, "Float32Array", n_scores, sizeof(float));
+  HostView idx = typed_arg(info, 1, "indices", napi_int32_array, "Int32Array", n_idx, sizeof(int32_t));
+  HostView bits = typed_arg(info, 2, "bits", napi_uint8_array, "Uint8Array", n_bits, 1);
+  HostView cov = typed_arg(info, 3, "coverage", napi_float32_array, "Float32Array", p.batch * p.heads_q, sizeof(float));
+  p.scores = static_cast<const float*>(scores.data), p.indices = static_cast<int32_t*>(idx.data);
+  p.bits = static_cast<uint8_t*>(bits.data), p.coverage = static_cast<float*>(cov.data);
+  auto holds = std::make_shared<Holds>();
+  holds->hold(scores), holds->hold(idx), holds->hold(bits), holds->hold(cov);
+  return submit_op(*executor_, env, holds, [p](ThreadPool& pool) {
+    sk_cpu_vslash_plan_run(p, pool);
     return JobResult{};
   });
 }

@@ -188,6 +188,12 @@ enum sk_score_method {
   // out [batch, heads_q, seq]: the mean over the last `block` queries of
   // softmax over keys [0, key_count) of scale · q·k (0 from key_count on).
   SK_SCORE_KEY_IMPORTANCE = 3,
+  // out [batch, heads_q, 2, seq] (MInference's vertical and slash lines): with
+  // p_i the causal softmax of query i over keys j <= i and the last
+  // n = min(block, seq) queries scored, out[.., 0, j] = Σ_i p_i[j] / n (the
+  // vertical line of key j) and out[.., 1, o] = Σ_i p_i[i - o] / n (the slash
+  // line at distance o). key_count is seq.
+  SK_SCORE_VERTICAL_SLASH = 4,
 };
 
 struct sk_block_scores_params {
@@ -239,6 +245,29 @@ struct sk_select_params {
   int64_t segment_blocks;      // PERMUTED: blocks per segment
   const int32_t* sink_block;   // PERMUTED: [batch · heads_q / group], each in [0, nb)
   int64_t heads_q, group;      // PERMUTED: query heads, and query heads per key head
+};
+
+// The vertical-slash plan (docs/prefill.md, "vslash"): from the
+// SK_SCORE_VERTICAL_SLASH scores, per query head a greedy choice of key
+// columns (cost 1 key per query) and slash bands (the block-wide band of
+// distances [t·block, (t+1)·block), cost 2·block keys), by estimated mass per
+// key, among those heavier than kVslashHeavy / seq, until the estimated mass
+// reaches `threshold` or the head has spent `budget` keys; a head left below
+// half its mass (a diffuse head) gets a local window of the budget instead of
+// more columns. Per (batch, key head) the union of its query heads' columns
+// is stored first (position order, padded to whole blocks with the next
+// heaviest), then every other key in order; each query head computes the
+// column blocks and the blocks its bands reach on that layout.
+struct sk_vslash_plan_params {
+  const float* scores;  // [batch][heads_q][2][seq] (SK_SCORE_VERTICAL_SLASH)
+  int32_t* indices;     // out [batch][heads_kv][seq]: original position of each slot
+  uint8_t* bits;        // out [batch][heads_q][nb][nb], nb = ceil(seq / block): 0/1 per block of the layout
+  float* coverage;      // out [batch][heads_q]: the estimated share of the scored queries' mass held
+  int64_t batch, heads_q, heads_kv, seq;
+  int32_t block;        // tokens per block (and per band of distances)
+  int32_t queries;      // the last min(queries, seq) queries were scored (the scores' block)
+  double threshold;     // in (0, 1]; 1 keeps every block
+  int64_t budget;       // keys per query a head may spend, >= 1
 };
 
 // PBS-Attn's key order: per (batch, key head), the keys of each complete

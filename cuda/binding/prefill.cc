@@ -60,11 +60,13 @@ ScoresPlan plan_scores(Napi::Env env, Napi::Value args_value) {
   int64_t qs[3], ks[3];
   block_scores_args(env, a, p, qs, ks);
   if (p.method != SK_SCORE_XATTENTION && p.stride != 1)
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.stride 1 for methods 2 and 3 on CUDA");
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.stride 1 for methods 2, 3 and 4 on CUDA");
   plan.q_bytes = reach_bytes(env, p.batch, p.heads_q, p.seq, p.head_dim, qs, 2, "q");
   plan.k_bytes = reach_bytes(env, p.batch, p.heads_kv, p.seq, p.head_dim, ks, 2, "k");
   const int64_t nb = (p.seq + p.block - 1) / p.block;
-  const int64_t per_head = p.method == SK_SCORE_KEY_IMPORTANCE ? p.seq : checked_product(env, {nb, nb}, "out");
+  const int64_t per_head = p.method == SK_SCORE_KEY_IMPORTANCE    ? p.seq
+                           : p.method == SK_SCORE_VERTICAL_SLASH ? 2 * p.seq
+                                                                 : checked_product(env, {nb, nb}, "out");
   plan.out_bytes = static_cast<size_t>(checked_product(env, {p.batch, p.heads_q, per_head, 4}, "out"));
   // Scratch and grid sizes: each factor is checked so that the kernels' int64 indexing cannot overflow.
   checked_product(env, {p.batch, p.heads_q + p.heads_kv, nb, p.block, nb, 8}, "the scratch");

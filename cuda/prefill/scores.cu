@@ -1,5 +1,6 @@
-// Block scores on tensor cores: XAttention's antidiagonal scores (method 1)
-// and PBS key importance (method 3), and the launcher for every method.
+// Block scores on tensor cores: XAttention's antidiagonal scores (method 1),
+// PBS key importance (method 3) and the vertical and slash lines (method 4),
+// and the launcher for every method.
 // Softmaxes are in base 2 (logits pre-scaled by log2 e), as on the CPU.
 #include <math.h>
 
@@ -113,8 +114,21 @@ __global__ void __launch_bounds__(kThreads) xattn_scores_kernel(sk_block_scores_
   }
 }
 
-// Key importance, pass 1: per (batch, query head) and 64-key chunk (one per
-// warp), each scored query's (max, Σ 2^(s − max)) over the chunk's keys.
+// Keys the scored queries attend to: [0, key_count) for key importance, all
+// of them for the vertical and slash lines (which are causal).
+__host__ __device__ __forceinline__ int64_t scored_keys(const sk_block_scores_params& p) {
+  return p.method == SK_SCORE_VERTICAL_SLASH ? p.seq : p.key_count;
+}
+
+// Whether scored query q0 + n sees key c: every key for key importance, keys
+// up to the query for the lines.
+__device__ __forceinline__ bool sees(const sk_block_scores_params& p, int64_t q0, int n, int64_t c) {
+  return p.method != SK_SCORE_VERTICAL_SLASH || c <= q0 + n;
+}
+
+// Key importance and lines, pass 1: per (batch, query head) and 64-key chunk
+// (one per warp), each scored query's (max, Σ 2^(s − max)) over the chunk's
+// keys it sees; (-inf, 0) when it sees none (a chunk after a query).
 template <class T>
 __global__ void __launch_bounds__(kThreads) importance_partial_kernel(sk_block_scores_params p, float2* part,
                                                                        int64_t chunks, int64_t ctas_per_head) {
@@ -122,7 +136,7 @@ __global__ void __launch_bounds__(kThreads) importance_partial_kernel(sk_block_s
   const int64_t bh = blockIdx.x / ctas_per_head, chunk = (blockIdx.x % ctas_per_head) * kWarps + threadIdx.x / 32;
   if (chunk >= chunks) return;  // no CTA-wide barrier below
   const int64_t q0 = max64(0, p.seq - p.block), c0 = chunk * kTileCols;
-  const int rows = static_cast<int>(p.seq - q0), ncols = static_cast<int>(min64(kTileCols, p.key_count - c0));
+  const int rows = static_cast<int>(p.seq - q0), ncols = static_cast<int>(min64(kTileCols, scored_keys(p) - c0));
   const TileSource src = source_of(p, bh);
   const int lane = threadIdx.x % 32, grp = lane / 4, quad = lane % 4;
   const float qscale = p.scale * kLog2e;
@@ -131,20 +145,24 @@ __global__ void __launch_bounds__(kThreads) importance_partial_kernel(sk_block_s
     score_tile<T>(tiles[threadIdx.x / 32], src, q0 + rt * kTileRows, c0, ncols, acc);
 #pragma unroll
     for (int hr = 0; hr < 2; ++hr) {
+      const int n = rt * kTileRows + grp + hr * 8;
       float mx = kNegInf, sum = 0.0f;
 #pragma unroll
       for (int j = 0; j < kTileCols / 8; ++j)
 #pragma unroll
-        for (int e = 0; e < 2; ++e)
-          if (j * 8 + 2 * quad + e < ncols) mx = fmaxf(mx, acc[j][2 * hr + e] * qscale);
-      mx = quad_max(mx);  // finite: every chunk has at least one key
+        for (int e = 0; e < 2; ++e) {
+          const int c = j * 8 + 2 * quad + e;
+          if (c < ncols && sees(p, q0, n, c0 + c)) mx = fmaxf(mx, acc[j][2 * hr + e] * qscale);
+        }
+      mx = quad_max(mx);
 #pragma unroll
       for (int j = 0; j < kTileCols / 8; ++j)
 #pragma unroll
-        for (int e = 0; e < 2; ++e)
-          if (j * 8 + 2 * quad + e < ncols) sum += exp2f(acc[j][2 * hr + e] * qscale - mx);
+        for (int e = 0; e < 2; ++e) {
+          const int c = j * 8 + 2 * quad + e;
+          if (c < ncols && sees(p, q0, n, c0 + c)) sum += exp2f(acc[j][2 * hr + e] * qscale - mx);
+        }
       sum = quad_sum(sum);
-      const int n = rt * kTileRows + grp + hr * 8;
       if (quad == 0 && n < rows) part[(bh * chunks + chunk) * p.block + n] = make_float2(mx, sum);
     }
   }
@@ -159,25 +177,29 @@ __global__ void __launch_bounds__(kThreads) importance_lse_kernel(sk_block_score
     for (int64_t c = 0; c < chunks; ++c) mx = fmaxf(mx, part[(bh * chunks + c) * p.block + n].x);
     for (int64_t c = 0; c < chunks; ++c) {
       const float2 ml = part[(bh * chunks + c) * p.block + n];
-      sum += ml.y * exp2f(ml.x - mx);
+      sum += ml.y == 0.0f ? 0.0f : ml.y * exp2f(ml.x - mx);  // a chunk the query does not see adds nothing
     }
     lse[bh * p.block + n] = mx + log2f(sum);
   }
 }
 
 // Pass 3: the scores again, turned into probabilities and averaged over the
-// scored queries per key: out[j] = Σ_n 2^(s[n][j] − LSE[n]) / rows; 0 from key_count on.
+// scored queries per key: out[j] = Σ_n 2^(s[n][j] − LSE[n]) / rows; 0 from
+// key_count on. For the lines out is [2][seq]: that, causal, then the slash
+// line at each distance q0 + n − j, summed with atomics (the caller zeroes it).
 template <class T>
 __global__ void __launch_bounds__(kThreads) importance_out_kernel(sk_block_scores_params p, const float* lse,
                                                                    int64_t chunks, int64_t ctas_per_head) {
   __shared__ WarpTiles tiles[kWarps];
   const int64_t bh = blockIdx.x / ctas_per_head, chunk = (blockIdx.x % ctas_per_head) * kWarps + threadIdx.x / 32;
   if (chunk >= chunks) return;
+  const bool lines = p.method == SK_SCORE_VERTICAL_SLASH;
   const int64_t q0 = max64(0, p.seq - p.block), c0 = chunk * kTileCols;
   const int rows = static_cast<int>(p.seq - q0);
-  const int ncols = static_cast<int>(max64(0, min64(kTileCols, p.key_count - c0)));
+  const int ncols = static_cast<int>(max64(0, min64(kTileCols, scored_keys(p) - c0)));
   const int lane = threadIdx.x % 32, grp = lane / 4, quad = lane % 4;
-  float* out = p.out + bh * p.seq;
+  float* out = p.out + bh * p.seq * (lines ? 2 : 1);
+  float* slash = out + p.seq;
   float col[kTileCols / 8][2] = {};
   if (ncols > 0) {
     const TileSource src = source_of(p, bh);
@@ -193,7 +215,12 @@ __global__ void __launch_bounds__(kThreads) importance_out_kernel(sk_block_score
 #pragma unroll
         for (int j = 0; j < kTileCols / 8; ++j)
 #pragma unroll
-          for (int e = 0; e < 2; ++e) col[j][e] += exp2f(acc[j][2 * hr + e] * qscale - row_lse);
+          for (int e = 0; e < 2; ++e) {
+            const int c = j * 8 + 2 * quad + e;
+            const float pr = sees(p, q0, n, c0 + c) ? exp2f(acc[j][2 * hr + e] * qscale - row_lse) : 0.0f;
+            col[j][e] += pr;
+            if (lines && c < ncols && pr > 0.0f) atomicAdd(slash + (q0 + n - c0 - c), pr / static_cast<float>(rows));
+          }
       }
     }
   }
@@ -210,15 +237,17 @@ __global__ void __launch_bounds__(kThreads) importance_out_kernel(sk_block_score
     }
 }
 
-// Scratch layout of key importance: part [heads][chunks][block] float2, then lse [heads][block] float.
-int64_t importance_chunks(const sk_block_scores_params& p) { return ceil_div(p.key_count, kTileCols); }
+// Scratch layout of key importance and lines: part [heads][chunks][block] float2, then lse [heads][block] float.
+int64_t importance_chunks(const sk_block_scores_params& p) { return ceil_div(scored_keys(p), kTileCols); }
 
 template <class T>
 void launch(const sk_block_scores_params& p, void* scratch, cudaStream_t s) {
   const int64_t heads = p.batch * p.heads_q, nb = ceil_div(p.seq, p.block);
   if (p.method == SK_SCORE_XATTENTION) {
     xattn_scores_kernel<T><<<static_cast<unsigned>(heads * nb), kThreads, 0, s>>>(p, static_cast<float*>(scratch));
-  } else if (p.method == SK_SCORE_KEY_IMPORTANCE) {
+  } else if (p.method == SK_SCORE_KEY_IMPORTANCE || p.method == SK_SCORE_VERTICAL_SLASH) {
+    if (p.method == SK_SCORE_VERTICAL_SLASH)  // the slash lines are sums of atomics
+      SK_CUDA_CHECK(cudaMemsetAsync(p.out, 0, static_cast<size_t>(heads * 2 * p.seq) * sizeof(float), s));
     const int64_t chunks = importance_chunks(p), out_chunks = ceil_div(p.seq, kTileCols);
     float2* part = static_cast<float2*>(scratch);
     float* lse = reinterpret_cast<float*>(part + heads * chunks * p.block);
@@ -240,6 +269,7 @@ size_t block_scores_scratch_bytes(const sk_block_scores_params& p) {
   switch (p.method) {
     case SK_SCORE_XATTENTION: return static_cast<size_t>(heads * nb * (p.block / p.stride) * nb) * sizeof(float);
     case SK_SCORE_KEY_IMPORTANCE:
+    case SK_SCORE_VERTICAL_SLASH:
       return static_cast<size_t>(heads * prefill::importance_chunks(p) * p.block) * sizeof(float2) +
              static_cast<size_t>(heads * p.block) * sizeof(float);
     default: return static_cast<size_t>((p.batch * (p.heads_q + p.heads_kv)) * nb * p.head_dim) * sizeof(float);
@@ -257,6 +287,7 @@ const char* block_scores_kernel_name(const sk_block_scores_params& p) {
   switch (p.method) {
     case SK_SCORE_XATTENTION: return bf ? "sk_bf16_xattn_scores_mma" : "sk_f16_xattn_scores_mma";
     case SK_SCORE_KEY_IMPORTANCE: return bf ? "sk_bf16_key_importance_mma" : "sk_f16_key_importance_mma";
+    case SK_SCORE_VERTICAL_SLASH: return bf ? "sk_bf16_vslash_lines_mma" : "sk_f16_vslash_lines_mma";
     default: return bf ? "sk_bf16_meanpool_scores" : "sk_f16_meanpool_scores";
   }
 }

@@ -62,6 +62,26 @@ export function oracleRecall(q: Tensor, k: Tensor, fraction: number, rowStep: nu
 }
 
 /**
+ * Relative error per query head: ‖out − ref‖₂ / ‖ref‖₂ over each head's
+ * elements (float32 [B, H, S, D] tensors; a head's batches pooled).
+ * @example
+ * ```ts
+ * headErrors(out, dense) // [3e-3, 4e-3, 1e-3, 0.4]
+ * ```
+ */
+export function headErrors(out: Tensor, ref: Tensor): number[] {
+  const [B, H] = ref.dims as [number, number], per = ref.size / (B * H)
+  const a = out.data as Float32Array, b = ref.data as Float32Array
+  const num = new Float64Array(H), den = new Float64Array(H)
+  for (let i = 0; i < a.length; i++) {
+    const h = Math.floor(i / per) % H
+    num[h] += (a[i]! - b[i]!) ** 2
+    den[h] += b[i]! ** 2
+  }
+  return Array.from(num, (n, h) => Math.sqrt(n / (den[h] || 1)))
+}
+
+/**
  * Relative error ‖out − ref‖₂ / ‖ref‖₂ over all elements (float32 tensors).
  * @example
  * ```ts

@@ -1,7 +1,8 @@
 /**
  * Dynamic sparse prefill: block masks estimated from q and k (XAttention's
- * antidiagonal scores, mean-pooled scores, top-k), PBS-Attn's key permutation
- * inside segments, and permuted block-sparse attention. The scores run where
+ * antidiagonal scores, mean-pooled scores, top-k), key permutations (the
+ * vertical-slash plan's gathered columns, PBS-Attn's order inside segments),
+ * and permuted block-sparse attention. The scores run where
  * q and k live: the CPU executor (csrc/cpu/prefill) or a CUDA device
  * (cuda/prefill: fp16 / bf16, float32 accumulation); on CUDA they are copied
  * back to the host (B·Hq·nb² floats, small next to q and k), where selection
@@ -13,6 +14,7 @@ import { BlockMask } from '../mask/index.js'
 import { checkPermutation } from '../mask/permuted.js'
 import { blockScores, checkQkv, gatherRows, type PrefillShape } from '../prefill/native.js'
 import { segmentOrder, selectByThreshold, selectPermuted, selectTopK } from '../prefill/select.js'
+import { vslashPlan } from '../prefill/vslash.js'
 import type { Tensor } from '../tensor.js'
 import { checkBool, checkInt, checkOptions, is } from '../validate.js'
 import { attention, type AttentionResult } from './attention.js'
@@ -43,6 +45,13 @@ function checkThreshold(v: unknown): number {
   const t = v === undefined ? 0.9 : v
   if (typeof t !== 'number' || !(t > 0 && t <= 1)) throw invalidArgument('options.threshold', 'a number in (0, 1]', t)
   return t
+}
+
+function checkSegmentSize(v: unknown, blockSize: number): number {
+  const seg = v === undefined ? 256 : v
+  if (!is.integer(seg) || seg < blockSize || seg % blockSize !== 0 || seg > 2 ** 30)
+    throw invalidArgument('options.segmentSize', `a multiple of the block size (${blockSize})`, seg)
+  return seg
 }
 
 /** A causal selection as a mask whose diagonal blocks are cut per token. */
@@ -127,10 +136,7 @@ export interface KeyPermutation {
 export function segmentPermutation(q: Tensor, k: Tensor, options?: { blockSize?: number; segmentSize?: number }): Promise<KeyPermutation> {
   const o = checkOptions('options', options, ['blockSize', 'segmentSize'])
   const blockSize = checkBlockSize(o.blockSize)
-  const seg = o.segmentSize === undefined ? 256 : o.segmentSize
-  if (!is.integer(seg) || seg < blockSize || seg % blockSize !== 0 || seg > 2 ** 30)
-    throw invalidArgument('options.segmentSize', `a multiple of the block size (${blockSize})`, seg)
-  return permutationOf(q, k, checkQkv(q, k), blockSize, seg)
+  return permutationOf(q, k, checkQkv(q, k), blockSize, checkSegmentSize(o.segmentSize, blockSize))
 }
 
 async function permutationOf(q: Tensor, k: Tensor, s: PrefillShape, blockSize: number, seg: number): Promise<KeyPermutation> {
@@ -153,6 +159,17 @@ export interface PermutedPlan {
   mask: BlockMask
 }
 
+/** {@link permutedAttention}'s estimation options, checked and with their defaults. */
+export interface PlanOptions {
+  method: 'vslash' | 'pbs'
+  blockSize: number
+  /** 'pbs' only. */
+  segmentSize: number
+  threshold: number
+  /** 'vslash' only. */
+  budget: number
+}
+
 /**
  * The estimation half of {@link permutedAttention}: permutation, permuted
  * keys, block selection on the permuted layout, and the mask (selected blocks
@@ -160,22 +177,26 @@ export interface PermutedPlan {
  * @internal
  * @example
  * ```ts
- * const { permutation, kPerm, mask } = await planPermutedAttention(q, k, 128, 256, 0.9)
+ * const { permutation, kPerm, mask } = await planPermutedAttention(q, k, planOptions({}))
  * ```
  */
-export async function planPermutedAttention(q: Tensor, k: Tensor, blockSize: number, seg: number, threshold: number): Promise<PermutedPlan> {
-  const s = checkQkv(q, k)
-  const permutation = await permutationOf(q, k, s, blockSize, seg)
+export async function planPermutedAttention(q: Tensor, k: Tensor, o: PlanOptions): Promise<PermutedPlan> {
+  const s = checkQkv(q, k), blockSize = o.blockSize
+  const dims: [number, number, number] = [s.batch, s.headsKv, s.seq]
+  if (o.method === 'vslash') {
+    const plan = await vslashPlan(q, k, s, blockSize, o.threshold, o.budget)
+    const mask = BlockMask.permutedCausal({ permutation: plan.indices, dims, headsQ: s.headsQ, qLen: s.seq, blockSize, keep: plan.bits })
+    return { permutation: { indices: plan.indices, dims }, kPerm: await gatherRows(k, plan.indices), mask }
+  }
+  const seg = o.segmentSize, permutation = await permutationOf(q, k, s, blockSize, seg)
   const kPerm = await gatherRows(k, permutation.indices)
   try {
     const nb = Math.ceil(s.seq / blockSize), segBlocks = seg / blockSize
     const scores = await blockScores(q, kPerm, s, { method: 2, block: blockSize, stride: 1, segmentBlocks: segBlocks, keyCount: s.seq, causal: true })
     const sinkBlock = new Int32Array(s.batch * s.headsKv)
     for (let r = 0; r < sinkBlock.length; r++) sinkBlock[r] = Math.floor(permutation.indices.subarray(r * s.seq, (r + 1) * s.seq).indexOf(0) / blockSize)
-    const bits = await selectPermuted(scores, s.batch * s.headsQ * nb, nb, segBlocks, threshold, sinkBlock, s.headsQ, s.headsQ / s.headsKv)
-    const mask = BlockMask.permutedCausal({
-      permutation: permutation.indices, dims: permutation.dims, headsQ: s.headsQ, qLen: s.seq, blockSize, keep: bits,
-    })
+    const bits = await selectPermuted(scores, s.batch * s.headsQ * nb, nb, segBlocks, o.threshold, sinkBlock, s.headsQ, s.headsQ / s.headsKv)
+    const mask = BlockMask.permutedCausal({ permutation: permutation.indices, dims, headsQ: s.headsQ, qLen: s.seq, blockSize, keep: bits })
     return { permutation, kPerm, mask }
   } catch (err) {
     kPerm.dispose()
@@ -242,56 +263,92 @@ async function runPermuted(q: Tensor, kPerm: Tensor, v: Tensor, p: KeyPermutatio
 
 /** Options of {@link permutedAttention}. */
 export interface PermutedAttentionOptions {
+  /**
+   * `'vslash'` (default): vertical and slash lines from the last block of queries, heavy key columns
+   * gathered ahead of the other keys (isolated heavy keys count at their full mass); `'pbs'`: PBS-Attn,
+   * keys permuted inside segments, mean-pooled block selection. docs/prefill.md has a table of which to use.
+   */
+  method?: 'vslash' | 'pbs'
   /** Tokens per block, 16..256 in steps of 16. Default 128. */
   blockSize?: number
-  /** Keys permuted within segments of this many tokens, a multiple of blockSize. Default 256. */
+  /** `'pbs'` only: keys permuted within segments of this many tokens, a multiple of blockSize. Default 256. */
   segmentSize?: number
   /**
-   * Share of each row's estimated (mean-pooled) mass to keep, in (0, 1]. Default 0.9 (PBS-Attn's).
-   * A row whose mass spreads evenly over a few blocks can lose one of them; 0.95 keeps the output
-   * within 1e-2 of dense on the bench generator at 32K (docs/prefill.md, "Choosing τ").
+   * Share of the estimated mass to keep, in (0, 1]; 1 computes every causal key. Default 0.998 for
+   * `'vslash'` (per head, of the last queries' attention), 0.9 for `'pbs'` (per query block, of the
+   * mean-pooled block mass; 0.95 keeps PBS within 1e-2 of dense on the clustered generator at 32K).
    */
   threshold?: number
-  /** Must be true: PBS-Attn is causal prefill. Default true. */
+  /** `'vslash'` only: keys per query a head may spend beyond its sink column and diagonal band, ≥ 1. Default 8192. */
+  budget?: number
+  /** Must be true: both methods are causal prefill. Default true. */
   causal?: boolean
   /** Also return the natural-log LSE per query, float32 [B, Hq, S]. Default false. */
   returnLse?: boolean
 }
 
 /**
- * PBS-Attn's sparse prefill, whole: keys permuted inside segments by the last
- * query block's attention ({@link segmentPermutation}), blocks of earlier
- * segments selected on the permuted layout by mean-pooled scores up to
- * `threshold` of the mass, the block holding token 0 and the query's own
- * segment always computed (cut per token on original positions), then
- * block-sparse FlashAttention. Output in the original query order. When S fits
- * in one segment this is dense causal attention.
+ * Checks {@link permutedAttention}'s estimation options and fills in their defaults.
+ * @internal
+ * @example
+ * ```ts
+ * planOptions({ method: 'pbs', threshold: 0.95 }) // { method: 'pbs', blockSize: 128, segmentSize: 256, threshold: 0.95, budget: 0 }
+ * ```
+ */
+export function planOptions(o: Readonly<Record<string, unknown>>): PlanOptions {
+  const method = o.method === undefined ? 'vslash' : o.method
+  if (method !== 'vslash' && method !== 'pbs') throw invalidArgument('options.method', "'vslash' or 'pbs'", method)
+  const blockSize = checkBlockSize(o.blockSize)
+  if (method === 'vslash') {
+    if (o.segmentSize !== undefined) throw invalidArgument('options.segmentSize', "nothing unless method is 'pbs'", o.segmentSize)
+    const budget = o.budget === undefined ? 8192 : checkInt('options.budget', o.budget, 1, 2 ** 31 - 1)
+    return { method, blockSize, segmentSize: 0, threshold: o.threshold === undefined ? 0.998 : checkThreshold(o.threshold), budget }
+  }
+  if (o.budget !== undefined) throw invalidArgument('options.budget', "nothing unless method is 'vslash'", o.budget)
+  return { method, blockSize, segmentSize: checkSegmentSize(o.segmentSize, blockSize), threshold: checkThreshold(o.threshold), budget: 0 }
+}
+
+/**
+ * Dynamic sparse prefill, whole: estimate which keys each query needs, lay
+ * the keys out in a permuted order, and run block-sparse FlashAttention on
+ * that layout with the permuted-causal rule (query i sees the key at a slot
+ * only when its original position is ≤ i), so exactly the selected keys are
+ * computed, each once. Output in the original query order.
+ *
+ * - `'vslash'` (default): the last block of queries' attention gives each
+ *   key's vertical line and each distance's slash line; per query head the
+ *   heavy columns and slash bands are chosen up to `threshold` of the
+ *   estimated mass or `budget` keys per query (a diffuse head gets a local
+ *   window instead); the group's columns are gathered ahead of the other keys.
+ * - `'pbs'` (PBS-Attn): keys permuted inside segments by the last query
+ *   block's attention ({@link segmentPermutation}), blocks of earlier segments
+ *   selected on the permuted layout by mean-pooled scores up to `threshold`,
+ *   the block holding token 0 and the query's own segment always computed.
+ *   When S fits in one segment this is dense causal attention.
  * @param q - [B, Hq, S, D] on the CPU (float32 / float16 / bfloat16) or CUDA (float16 / bfloat16);
  *   k, v [B, Hkv, S, D] (GQA), q's type and device. On CUDA the scores, gather and attention run on the device;
- *   the permutation and mask are built on the host.
- * @param options - `blockSize` (128), `segmentSize` (256), `threshold` (0.9), `causal` (true only), `returnLse` (false).
- * @throws ERR_SK_INVALID_ARGUMENT for a segment size that is not a multiple of the block size or a threshold outside (0, 1];
+ *   the plan and mask are built on the host.
+ * @param options - `method` ('vslash'), `blockSize` (128), `segmentSize` (pbs: 256), `threshold` (vslash 0.998, pbs 0.9),
+ *   `budget` (vslash: 8192), `causal` (true only), `returnLse` (false).
+ * @throws ERR_SK_INVALID_ARGUMENT for an unknown method, an option of the other method, a segment size that is not a
+ *   multiple of the block size, a threshold outside (0, 1] or a budget below 1;
  *   ERR_SK_UNSUPPORTED for `causal: false` or float32 on CUDA (cast first); ERR_SK_SHAPE / ERR_SK_DTYPE for tensors that
  *   do not fit; ERR_SK_DEVICE for tensors on different devices.
  * @example
  * ```ts
- * const out = await sk.permutedAttention(q, k, v, { blockSize: 128, segmentSize: 256, threshold: 0.9 })
+ * const out = await sk.permutedAttention(q, k, v)                                   // vertical-slash
+ * const pbs = await sk.permutedAttention(q, k, v, { method: 'pbs', threshold: 0.95 }) // PBS-Attn
  * ```
  */
 export function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options: PermutedAttentionOptions & { returnLse: true }): Promise<AttentionResult>
 export function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options?: PermutedAttentionOptions & { returnLse?: false }): Promise<Tensor>
 export function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options?: PermutedAttentionOptions): Promise<Tensor | AttentionResult> {
-  const o = checkOptions('options', options, ['blockSize', 'segmentSize', 'threshold', 'causal', 'returnLse'])
-  const blockSize = checkBlockSize(o.blockSize)
-  const seg = o.segmentSize === undefined ? 256 : o.segmentSize
-  if (!is.integer(seg) || seg < blockSize || seg % blockSize !== 0 || seg > 2 ** 30)
-    throw invalidArgument('options.segmentSize', `a multiple of the block size (${blockSize})`, seg)
-  const threshold = checkThreshold(o.threshold)
+  const o = checkOptions('options', options, ['method', 'blockSize', 'segmentSize', 'threshold', 'budget', 'causal', 'returnLse'])
+  const plan = planOptions(o)
   if (!checkBool('options.causal', o.causal, true))
-    throw new SparsekitError('ERR_SK_UNSUPPORTED', 'Expected causal: true for permutedAttention (PBS-Attn permutes keys within segments, which only causal prefill allows) but received false')
+    throw new SparsekitError('ERR_SK_UNSUPPORTED', 'Expected causal: true for permutedAttention (keys are permuted, which only causal prefill allows) but received false')
   const returnLse = checkBool('options.returnLse', o.returnLse, false)
   const s = checkQkv(q, k, v)
-  if (s.seq <= seg) return attention(q, k, v, { causal: true, returnLse })
-  return planPermutedAttention(q, k, blockSize, seg, threshold).then((plan) =>
-    runPermuted(q, plan.kPerm, v, plan.permutation, plan.mask, returnLse))
+  if (plan.method === 'pbs' && s.seq <= plan.segmentSize) return attention(q, k, v, { causal: true, returnLse })
+  return planPermutedAttention(q, k, plan).then((p) => runPermuted(q, p.kPerm, v, p.permutation, p.mask, returnLse))
 }

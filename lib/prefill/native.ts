@@ -72,10 +72,11 @@ export function checkQkv(q: unknown, k: unknown, ...rest: [v: unknown] | []): Pr
 const strides = (h: number, s: number, d: number): [number, number, number] => [h * s * d, s * d, d]
 
 /**
- * Runs the block-score op (method 1 XAttention, 2 mean-pooled, 3 key importance)
- * on q's device; on CUDA the scores are computed into a device buffer and
- * copied back (small: B·Hq·nb² or B·Hq·S floats), since selection runs here.
- * @returns Float32Array [B, Hq, nb, nb] (methods 1, 2) or [B, Hq, S] (method 3).
+ * Runs the block-score op (method 1 XAttention, 2 mean-pooled, 3 key importance,
+ * 4 vertical and slash lines) on q's device; on CUDA the scores are computed
+ * into a device buffer and copied back (small: B·Hq·nb² or B·Hq·S floats),
+ * since selection runs here.
+ * @returns Float32Array [B, Hq, nb, nb] (methods 1, 2), [B, Hq, S] (method 3) or [B, Hq, 2, S] (method 4).
  * @example
  * ```ts
  * const scores = await blockScores(q, k, s, { method: 2, block: 128, stride: 1, segmentBlocks: 0, keyCount: s.seq, causal: true })
@@ -86,7 +87,7 @@ export async function blockScores(
   o: Pick<BlockScoresArgs, 'method' | 'block' | 'stride' | 'segmentBlocks' | 'keyCount' | 'causal'>,
 ): Promise<Float32Array> {
   const nb = Math.ceil(s.seq / o.block)
-  const out = allocating('the block scores', () => new Float32Array(s.batch * s.headsQ * (o.method === 3 ? s.seq : nb * nb)))
+  const out = allocating('the block scores', () => new Float32Array(s.batch * s.headsQ * (o.method === 3 ? s.seq : o.method === 4 ? 2 * s.seq : nb * nb)))
   if (out.length === 0) return out
   const args: BlockScoresArgs = {
     dtype: dtypeId(s.type), ...o, batch: s.batch, headsQ: s.headsQ, headsKv: s.headsKv, seq: s.seq, headDim: s.headDim,

@@ -1,8 +1,9 @@
 // CUDA dynamic sparse prefill: the binding's checks through blockScoresPick /
 // gatherRowsPick, which run them on byte sizes without a device (so they are
 // tested on every machine that builds the addon), and on a GPU the block
-// scores against the float64 references of test/prefill/reference.ts (and the
-// CPU op), the gather, and the ops end to end.
+// scores and lines against the float64 references of test/prefill/reference.ts
+// (and the CPU op), the gather, and the ops end to end (PBS-Attn and the
+// vertical-slash plan from device lines).
 //
 // Budgets: scores (probabilities, from inputs already rounded to the type, so
 // the reference sees the same values): max relative error ≤ 2 · 2^-8
@@ -10,13 +11,15 @@
 // attention: the CUDA attention budgets (max |out − ref| ≤ 1.6e-2 bf16).
 import { afterEach, describe, expect, it } from 'vitest'
 
+import { generatePrefill } from '../../lib/bench/prefill-gen.js'
 import * as sk from '../../lib/index.js'
+import { planOptions, planPermutedAttention } from '../../lib/ops/prefill.js'
 import type { BlockScoresArgs, CudaBinding, GatherRowsArgs } from '../../lib/native.js'
 import { blockScores, checkQkv, gatherRows } from '../../lib/prefill/native.js'
 import { toF64 } from '../attention/reference.js'
 import { thrownCode } from '../fixtures/expect-errors.js'
 import { loadCudaAddon } from '../fixtures/cuda-addon.js'
-import { type Dims, keyImportance, meanpoolScores, xattentionScores } from '../prefill/reference.js'
+import { type Dims, keyImportance, lineScores, meanpoolScores, xattentionScores } from '../prefill/reference.js'
 import { maxRelErr } from '../fixtures/max-rel-err.js'
 
 const { binding, skipReason } = loadCudaAddon<CudaBinding>()
@@ -35,19 +38,21 @@ function scoreArgs(o: Partial<BlockScoresArgs> = {}): BlockScoresArgs {
 const bytesOf = (a: BlockScoresArgs) => ({
   q: a.batch * a.headsQ * a.seq * a.headDim * 2,
   k: a.batch * a.headsKv * a.seq * a.headDim * 2,
-  out: a.batch * a.headsQ * (a.method === 3 ? a.seq : Math.ceil(a.seq / a.block) ** 2) * 4,
+  out: a.batch * a.headsQ * (a.method === 3 ? a.seq : a.method === 4 ? 2 * a.seq : Math.ceil(a.seq / a.block) ** 2) * 4,
 })
 
 describe.skipIf(!built)('cuda prefill: host-side checks (no device needed)', () => {
   it('blockScoresPick names the kernel and sizes the scratch for each method', () => {
     const b = binding!
-    for (const [method, dtype, kernel] of [[1, kBF16, 'sk_bf16_xattn_scores_mma'], [2, kF16, 'sk_f16_meanpool_scores'], [3, kBF16, 'sk_bf16_key_importance_mma']] as const) {
+    for (const [method, dtype, kernel] of [
+      [1, kBF16, 'sk_bf16_xattn_scores_mma'], [2, kF16, 'sk_f16_meanpool_scores'], [3, kBF16, 'sk_bf16_key_importance_mma'], [4, kF16, 'sk_f16_vslash_lines_mma'],
+    ] as const) {
       const a = scoreArgs({ method, dtype, stride: method === 1 ? 8 : 1 })
       const s = bytesOf(a)
       const r = b.blockScoresPick(s.q, s.k, s.out, a)
       expect(r.kernel).toBe(kernel)
       const nb = Math.ceil(301 / 32)
-      const scratch = method === 1 ? 2 * 4 * nb * 4 * nb * 4 : method === 2 ? 2 * 6 * nb * 24 * 4 : 2 * 4 * Math.ceil(301 / 64) * 32 * 8 + 2 * 4 * 32 * 4
+      const scratch = method === 1 ? 2 * 4 * nb * 4 * nb * 4 : method === 2 ? 2 * 6 * nb * 24 * 4 : 2 * 4 * Math.ceil(301 / 64) * 32 * 8 + 2 * 4 * 32 * 4 // 3, 4: every key
       expect(r.scratchBytes).toBe(scratch)
     }
   })
@@ -67,7 +72,9 @@ describe.skipIf(!built)('cuda prefill: host-side checks (no device needed)', () 
     expect(code({ stride: 5 })).toBe('ERR_SK_INVALID_ARGUMENT') // does not divide 32
     expect(code({ stride: 0 })).toBe('ERR_SK_INVALID_ARGUMENT')
     expect(code({ method: 2, stride: 8 })).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(code({ method: 4 as 1 })).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(code({ method: 5 as 1 })).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(code({ method: 4, stride: 8 })).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(code({ method: 4, stride: 1 }, { out: 4 })).toBe('ERR_SK_SHAPE') // the lines: 2 · seq floats per head
     expect(code({ block: 8 })).toBe('ERR_SK_INVALID_ARGUMENT')
     expect(code({ block: 512 })).toBe('ERR_SK_INVALID_ARGUMENT')
     expect(code({ headsKv: 3 })).toBe('ERR_SK_SHAPE')
@@ -156,6 +163,14 @@ describe.skipIf(!hasCuda)('cuda prefill on a GPU: block scores vs float64', () =
         const got = await blockScores(dev.q, dev.k, checkQkv(dev.q, dev.k), { method: 3, block: 32, stride: 1, segmentBlocks: 0, keyCount, causal: true })
         expect(maxRelErr(got, keyImportance(toF64(host.q), toF64(host.k), d, 32, keyCount))).toBeLessThanOrEqual(kBudget[type])
       })
+      for (const queries of [32, 64])
+        it(`vertical and slash lines of the last ${queries} queries, ${tag}`, async () => {
+          const { host, dev } = await inputs(d, 35, type)
+          const got = await blockScores(dev.q, dev.k, checkQkv(dev.q, dev.k), { method: 4, block: queries, stride: 1, segmentBlocks: 0, keyCount: d.S, causal: true })
+          const err = maxRelErr(got, lineScores(toF64(host.q), toF64(host.k), d, queries))
+          console.log(`lines ${tag} queries ${queries}: max rel ${err.toExponential(2)} (budget ${kBudget[type].toExponential(2)})`)
+          expect(err).toBeLessThanOrEqual(kBudget[type])
+        })
     }
 
   it('gatherRows on the device matches the CPU gather bit for bit', async () => {
@@ -184,12 +199,30 @@ describe.skipIf(!hasCuda)('cuda prefill on a GPU: the ops end to end', () => {
     }
   })
 
-  it('permutedAttention with threshold 1 is dense causal attention (gather, permuted mask, CUDA attention)', async () => {
-    const { dev } = await inputs(d, 60, 'bfloat16')
-    const dense = keep(await sk.attention(dev.q, dev.k, dev.v, { causal: true }))
-    const sparse = keep(await sk.permutedAttention(dev.q, dev.k, dev.v, { blockSize: 64, segmentSize: 256, threshold: 1 }))
-    expect(sparse.device).toBe('cuda:0')
-    expect(maxAbs(await sparse.getData(), await dense.getData())).toBeLessThanOrEqual(kAttnBudget.bfloat16)
+  for (const o of [{ method: 'pbs', segmentSize: 256 }, { method: 'vslash', budget: 256 }] as const)
+    it(`permutedAttention ${o.method} with threshold 1 is dense causal attention (lines or importance, gather, permuted mask, CUDA attention)`, async () => {
+      const { dev } = await inputs(d, 60, 'bfloat16')
+      const dense = keep(await sk.attention(dev.q, dev.k, dev.v, { causal: true }))
+      const sparse = keep(await sk.permutedAttention(dev.q, dev.k, dev.v, { ...o, blockSize: 64, threshold: 1 }))
+      expect(sparse.device).toBe('cuda:0')
+      expect(maxAbs(await sparse.getData(), await dense.getData())).toBeLessThanOrEqual(kAttnBudget.bfloat16)
+    })
+
+  it('vertical-slash on CUDA: the plan from device lines keeps what the CPU plan keeps, and one plan gives one output', async () => {
+    const x = await generatePrefill({ pattern: 'mixed', heads: 4, kvHeads: 2, seq: 3000, headDim: 64, seed: 9, type: 'bfloat16' })
+    const host = { q: keep(x.q), k: keep(x.k), v: keep(x.v) }
+    const dev = { q: keep(await host.q.to('cuda:0')), k: keep(await host.k.to('cuda:0')), v: keep(await host.v.to('cuda:0')) }
+    const o = planOptions({ blockSize: 64, budget: 512 })
+    const [a, b] = [await planPermutedAttention(host.q, host.k, o), await planPermutedAttention(dev.q, dev.k, o)]
+    a.kPerm.dispose(), b.kPerm.dispose()
+    const [da, db] = [a.mask.toDense().bits, b.mask.toDense().bits]
+    let diff = 0
+    for (let i = 0; i < da.length; i++) diff += da[i] !== db[i] ? 1 : 0
+    console.log(`vslash plan: ${diff} of ${da.length} blocks differ between CPU and CUDA lines`)
+    expect(diff / da.length).toBeLessThan(0.02)
+    const cpu = keep(await sk.permutedBlockAttention(host.q, host.k, host.v, { permutation: a.permutation, mask: a.mask }))
+    const gpu = keep(await sk.permutedBlockAttention(dev.q, dev.k, dev.v, { permutation: a.permutation, mask: a.mask }))
+    expect(maxAbs(await gpu.getData(), await cpu.getData())).toBeLessThanOrEqual(kAttnBudget.bfloat16)
   })
 
   it('permutedBlockAttention: CUDA and CPU agree on one permutation and mask', async () => {

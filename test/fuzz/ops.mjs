@@ -128,7 +128,10 @@ export const ops = {
   },
   permutedAttention: (g) => {
     const [q, k, v] = qkv(g, g.rng.pick(kAttn), g.rng.pick([64, 130, 256]))
-    return [[q, k, v, { blockSize: 32, segmentSize: 64, threshold: g.rng.pick([0.5, 0.9]), returnLse: g.rng.chance(0.3) }], (sk, ...a) => sk.permutedAttention(...a)]
+    const opts = { blockSize: 32, threshold: g.rng.pick([0.5, 0.9, 1]), returnLse: g.rng.chance(0.3) }
+    if (g.rng.chance(0.5)) Object.assign(opts, { method: 'pbs', segmentSize: 64 })
+    else opts.budget = g.rng.pick([1, 40, 8192])
+    return [[q, k, v, opts], (sk, ...a) => sk.permutedAttention(...a)]
   },
   permutedBlockAttention: (g) => {
     const [q, k, v] = qkv(g, g.rng.pick(kAttn), g.rng.pick([16, 64, 100]))

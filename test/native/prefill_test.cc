@@ -1,8 +1,8 @@
 // Native tests of the prefill block scores on every kernel set this CPU runs:
-// XAttention's antidiagonal scores and the key importance against double
-// references of their definitions, and the row gather. (The TS tests cover
-// the same against float64 through the addon; these also run under qemu for
-// the NEON build.)
+// XAttention's antidiagonal scores, the key importance and the vertical and
+// slash lines against double references of their definitions, and the row
+// gather. (The TS tests cover the same against float64 through the addon;
+// these also run under qemu for the NEON build.)
 #include <math.h>
 
 #include <algorithm>
@@ -117,6 +117,36 @@ SK_TEST(prefill_key_importance_every_isa) {
       CHECK(kn.qk && sk_cpu_block_scores_run(p, kn, pool) == SK_OK, "[%s] run failed", sk_isa_name(isa));
       const double err = max_diff(out, ref);
       CHECK(err <= 1e-6, "[%s] %lld keys: importance error %.3g", sk_isa_name(isa), static_cast<long long>(keys), err);
+    }
+  }
+}
+
+// The vertical and slash lines of the last 16 queries (causal: the scored
+// queries see keys up to themselves): 77 keys (one chunk), 700 (three).
+SK_TEST(prefill_vertical_slash_lines_every_isa) {
+  for (int64_t s : {77, 700}) {
+    const Inputs x = make_inputs(14, s);
+    std::vector<double> ref(static_cast<size_t>(x.hq * 2 * x.s), 0.0);
+    for (int64_t h = 0; h < x.hq; ++h)
+      for (int64_t i = x.s - 16; i < x.s; ++i) {
+        std::vector<double> l(static_cast<size_t>(i + 1));
+        double m = -INFINITY, sum = 0;
+        for (int64_t j = 0; j <= i; ++j) l[j] = dotqk(x, h, i, j) / 4.0, m = fmax(m, l[j]);
+        for (double v : l) sum += exp(v - m);
+        for (int64_t j = 0; j <= i; ++j) {
+          ref[h * 2 * x.s + j] += exp(l[j] - m) / sum / 16;
+          ref[h * 2 * x.s + x.s + i - j] += exp(l[j] - m) / sum / 16;
+        }
+      }
+    for (sk_isa isa : sktest::isas_here()) {
+      std::vector<float> out(ref.size(), -1.0f);
+      sk_block_scores_params p = params(x, SK_SCORE_VERTICAL_SLASH, 16, 1, out.data());
+      p.key_count = x.s;
+      const sk_prefill_kernels kn = sk_cpu_prefill_pick(p, isa);
+      sk::ThreadPool pool(2);
+      CHECK(kn.qk && sk_cpu_block_scores_run(p, kn, pool) == SK_OK, "[%s] run failed", sk_isa_name(isa));
+      const double err = max_diff(out, ref);
+      CHECK(err <= 1e-6, "[%s] %lld keys: line error %.3g", sk_isa_name(isa), static_cast<long long>(s), err);
     }
   }
 }

@@ -6,11 +6,12 @@
 // own rounding error); threshold 1 against dense causal attention.
 import { afterEach, describe, expect, it } from 'vitest'
 
+import { generatePrefill } from '../../lib/bench/prefill-gen.js'
 import * as sk from '../../lib/index.js'
-import { planPermutedAttention } from '../../lib/ops/prefill.js'
+import { planOptions, planPermutedAttention } from '../../lib/ops/prefill.js'
 import { blockScores, checkQkv } from '../../lib/prefill/native.js'
 import { budgetFor, kF32Budget, reference, toF64 } from '../attention/reference.js'
-import { type Dims, keyImportance, meanpoolScores, permutedReference, xattentionScores } from '../prefill/reference.js'
+import { type Dims, keyImportance, lineScores, meanpoolScores, permutedReference, xattentionScores } from '../prefill/reference.js'
 import { maxRelErr } from '../fixtures/max-rel-err.js'
 import { refSelectByThreshold, refSelectTopK } from '../prefill/select-reference.js'
 
@@ -51,6 +52,13 @@ describe(`block scores vs float64 [${process.env.SPARSEKIT_ISA}]`, () => {
     const got = await blockScores(q, k, checkQkv(q, k), { method: 3, block: 32, stride: 1, segmentBlocks: 0, keyCount: 256, causal: true })
     expect(maxRelErr(got, keyImportance(toF64(q), toF64(k), kGqa, 32, 256))).toBeLessThan(kF32Budget)
   })
+
+  for (const [queries, type] of [[32, 'float32'], [64, 'float32'], [32, 'bfloat16']] as const)
+    it(`vertical and slash lines of the last ${queries} queries (causal), ${type}`, async () => {
+      const { q, k } = inputs(kGqa, 35, type)
+      const got = await blockScores(q, k, checkQkv(q, k), { method: 4, block: queries, stride: 1, segmentBlocks: 0, keyCount: kGqa.S, causal: true })
+      expect(maxRelErr(got, lineScores(toF64(q), toF64(k), kGqa, queries))).toBeLessThan(kF32Budget)
+    })
 
   it('bfloat16 inputs score like their float32 values', async () => {
     const { q, k } = inputs(kGqa, 40, 'bfloat16')
@@ -93,7 +101,7 @@ describe(`estimateBlockMask [${process.env.SPARSEKIT_ISA}]`, () => {
   })
 })
 
-describe(`permuted attention [${process.env.SPARSEKIT_ISA}]`, () => {
+describe(`permuted attention, PBS-Attn [${process.env.SPARSEKIT_ISA}]`, () => {
   const d: Dims = { B: 2, Hq: 4, Hkv: 2, S: 600, D: 32 } // 2 complete segments of 256 and a tail of 88
 
   it('segmentPermutation: bijections inside each complete segment, the tail in order, importance decreasing', async () => {
@@ -117,20 +125,20 @@ describe(`permuted attention [${process.env.SPARSEKIT_ISA}]`, () => {
   for (const type of ['float32', 'bfloat16'] as const)
     it(`${type}: permutedAttention equals a float64 reference on original positions (B 2, GQA, S 600)`, async () => {
       const { q, k, v } = inputs(d, 80, type)
-      const plan = await planPermutedAttention(q, k, 64, 256, 0.7)
+      const plan = await planPermutedAttention(q, k, planOptions({ method: 'pbs', blockSize: 64, segmentSize: 256, threshold: 0.7 }))
       plan.kPerm.dispose()
-      const out = keep(await sk.permutedAttention(q, k, v, { blockSize: 64, segmentSize: 256, threshold: 0.7 }))
+      const out = keep(await sk.permutedAttention(q, k, v, { method: 'pbs', blockSize: 64, segmentSize: 256, threshold: 0.7 }))
       const ref = permutedReference(toF64(q), toF64(k), toF64(v), d, plan.permutation.indices, plan.mask.toDense().bits, 64)
       const budget = type === 'float32' ? kF32Budget : 2 * maxRelErr(ref.map(bf16), ref)
       expect(maxRelErr(toF64(out), ref)).toBeLessThan(budget)
-      const all = await planPermutedAttention(q, k, 64, 256, 1) // threshold 1: every block of earlier segments
+      const all = await planPermutedAttention(q, k, planOptions({ method: 'pbs', blockSize: 64, segmentSize: 256, threshold: 1 })) // every block of earlier segments
       all.kPerm.dispose()
       expect(plan.mask.density).toBeLessThan(all.mask.density) // threshold 0.7 skipped some
     })
 
   it('threshold 1 reproduces dense causal attention (output in the original order, lse too)', async () => {
     const { q, k, v } = inputs(d, 90)
-    const got = await sk.permutedAttention(q, k, v, { blockSize: 64, segmentSize: 128, threshold: 1, returnLse: true })
+    const got = await sk.permutedAttention(q, k, v, { method: 'pbs', blockSize: 64, segmentSize: 128, threshold: 1, returnLse: true })
     keep(got.out), keep(got.lse)
     const ref = reference({ name: 'dense', batch: 2, headsQ: 4, headsKv: 2, seqQ: 600, seqKv: 600, headDim: 32, type: 'float32', causal: true }, toF64(q), toF64(k), toF64(v))
     expect(maxRelErr(toF64(got.out), ref.out)).toBeLessThan(budgetFor('float32', ref, 32))
@@ -162,11 +170,93 @@ describe(`permuted attention [${process.env.SPARSEKIT_ISA}]`, () => {
     const ref = keep(await sk.attention(q, k, v, { causal: true }))
     expect(maxRelErr(toF64(out), toF64(ref))).toBeLessThan(kF32Budget)
     const small = inputs({ ...d, S: 200 }, 120)
-    const fallback = keep(await sk.permutedAttention(small.q, small.k, small.v, { segmentSize: 256 }))
+    const fallback = keep(await sk.permutedAttention(small.q, small.k, small.v, { method: 'pbs', segmentSize: 256 }))
     const dense = keep(await sk.attention(small.q, small.k, small.v, { causal: true }))
     expect(fallback.data).toEqual(dense.data)
   })
 })
+
+describe(`permuted attention, vertical-slash [${process.env.SPARSEKIT_ISA}]`, () => {
+  const d: Dims = { B: 2, Hq: 4, Hkv: 2, S: 900, D: 32 } // 28.1 blocks of 32
+  const o = { blockSize: 32, threshold: 0.998, budget: 200 }
+  /** Generated heads (heavy columns, slash lines, local and near-uniform heads), so the plan takes every branch. */
+  async function generated(type: sk.DType = 'float32') {
+    const x = await generatePrefill({ pattern: 'mixed', batch: d.B, heads: d.Hq, kvHeads: d.Hkv, seq: d.S, headDim: d.D, seed: 5, type })
+    return { q: keep(x.q), k: keep(x.k), v: keep(x.v) }
+  }
+
+  for (const type of ['float32', 'bfloat16'] as const)
+    it(`${type}: the kernel computes exactly the planned keys: a float64 reference on original positions (B 2, GQA, S 900)`, async () => {
+      const { q, k, v } = await generated(type)
+      const plan = await planPermutedAttention(q, k, planOptions(o))
+      plan.kPerm.dispose()
+      const out = keep(await sk.permutedAttention(q, k, v, o))
+      const ref = permutedReference(toF64(q), toF64(k), toF64(v), d, plan.permutation.indices, plan.mask.toDense().bits, 32)
+      const budget = type === 'float32' ? kF32Budget : 2 * maxRelErr(ref.map(bf16), ref)
+      expect(maxRelErr(toF64(out), ref)).toBeLessThan(budget)
+      const causal = sk.BlockMask.causal({ qLen: d.S, kvLen: d.S, blockSize: 32 }).density
+      expect(plan.mask.density).toBeLessThan(0.6 * causal) // it is sparse
+    })
+
+  it('a single heavy key far from the diagonal is always kept, at its full mass', async () => {
+    const S = 2000, D = d.D, heavy = 37
+    const { q, k, v } = inputs({ ...d, B: 1, S }, 130)
+    const qd = q.data as Float32Array, kd = k.data as Float32Array
+    for (let h = 0; h < d.Hq; h++) for (let i = 0; i < S; i++) qd[(h * S + i) * D] = 3 // every query: a logit near 3·16/√32 ≈ 8.5
+    for (let g = 0; g < d.Hkv; g++) kd[(g * S + heavy) * D] = 16 // on key 37, about e^8 times any other key's
+    const opts = { blockSize: 64, budget: 256 } // a small budget: the key must be chosen, not swept up
+    const plan = await planPermutedAttention(q, k, planOptions(opts))
+    plan.kPerm.dispose()
+    const bits = plan.mask.toDense().bits, nb = Math.ceil(S / 64)
+    for (let g = 0; g < d.Hkv; g++) {
+      const slot = plan.permutation.indices.subarray(g * S, (g + 1) * S).indexOf(heavy)
+      for (let h = g * 2; h < g * 2 + 2; h++)
+        for (let qb = 1; qb < nb; qb++) expect(bits[(h * nb + qb) * nb + Math.floor(slot / 64)]).toBe(1) // every later query block
+    }
+    const got = await sk.permutedAttention(q, k, v, { ...opts, returnLse: true })
+    keep(got.out), keep(got.lse)
+    const lse = got.lse.data as Float32Array
+    for (const i of [100, 1000, 1999]) // the heavy key's exp is in every later row's sum
+      for (let h = 0; h < 4; h++) {
+        const logit = dotRow(qd, (h * S + i) * D, kd, (Math.floor(h / 2) * S + heavy) * D, D) / Math.sqrt(D)
+        expect(lse[h * S + i]!).toBeGreaterThanOrEqual(logit)
+      }
+  })
+
+  it('threshold 1 reproduces dense causal attention through the gathered layout (output and lse)', async () => {
+    const { q, k, v } = await generated()
+    const plan = await planPermutedAttention(q, k, planOptions({ ...o, threshold: 1 }))
+    plan.kPerm.dispose()
+    expect(Array.from(plan.permutation.indices.subarray(0, d.S))).not.toEqual(Array.from({ length: d.S }, (_, j) => j)) // not the identity
+    const got = await sk.permutedAttention(q, k, v, { ...o, threshold: 1, returnLse: true })
+    const ref = await sk.attention(q, k, v, { causal: true, returnLse: true }) // dense, tested against float64 in test/attention
+    keep(got.out), keep(got.lse), keep(ref.out), keep(ref.lse)
+    expect(maxRelErr(toF64(got.out), toF64(ref.out))).toBeLessThan(kF32Budget)
+    expect(maxRelErr(got.lse.data as Float32Array, ref.lse.data as Float32Array)).toBeLessThan(1e-5)
+  })
+
+  it('causality: perturbing a key changes no output before its original position', async () => {
+    const { q, k, v } = await generated()
+    const base = keep(await sk.permutedAttention(q, k, v, o))
+    const plan = await planPermutedAttention(q, k, planOptions(o))
+    plan.kPerm.dispose()
+    for (const j of [plan.permutation.indices[5]!, 500, 899]) { // a column, and two other keys
+      const k2 = keep(sk.tensor(Float32Array.from(k.data as Float32Array), k.dims))
+      const v2 = keep(sk.tensor(Float32Array.from(v.data as Float32Array), v.dims))
+      for (let r = 0; r < 4; r++) for (let e = 0; e < 32; e++) (v2.data as Float32Array)[(r * d.S + j) * 32 + e] = -9
+      const perm = { indices: plan.permutation.indices, dims: plan.permutation.dims }
+      const out = keep(await sk.permutedBlockAttention(q, k2, v2, { permutation: perm, mask: plan.mask }))
+      const a = out.data as Float32Array, b = base.data as Float32Array
+      for (let bh = 0; bh < 8; bh++) expect(a.subarray(bh * d.S * 32, (bh * d.S + j) * 32)).toEqual(b.subarray(bh * d.S * 32, (bh * d.S + j) * 32))
+    }
+  })
+})
+
+const dotRow = (a: Float32Array, ao: number, b: Float32Array, bo: number, n: number) => {
+  let s = 0
+  for (let e = 0; e < n; e++) s += a[ao + e]! * b[bo + e]!
+  return s
+}
 
 /** x rounded to bfloat16 (nearest even), as a number. */
 function bf16(x: number): number {

@@ -31,8 +31,8 @@ describe('prefill: bad options', () => {
   const q = () => t([1, 2, 512, 16]), k = () => t([1, 1, 512, 16])
 
   it('segmentSize not a multiple of blockSize', () => {
-    expectThrows(() => sk.permutedAttention(q(), k(), k(), { blockSize: 128, segmentSize: 200 }), 'ERR_SK_INVALID_ARGUMENT', 'segmentSize')
-    expectThrows(() => sk.permutedAttention(q(), k(), k(), { blockSize: 128, segmentSize: 64 }), 'ERR_SK_INVALID_ARGUMENT', 'segmentSize')
+    expectThrows(() => sk.permutedAttention(q(), k(), k(), { method: 'pbs', blockSize: 128, segmentSize: 200 }), 'ERR_SK_INVALID_ARGUMENT', 'segmentSize')
+    expectThrows(() => sk.permutedAttention(q(), k(), k(), { method: 'pbs', blockSize: 128, segmentSize: 64 }), 'ERR_SK_INVALID_ARGUMENT', 'segmentSize')
     expectThrows(() => sk.segmentPermutation(q(), k(), { blockSize: 64, segmentSize: 96 }), 'ERR_SK_INVALID_ARGUMENT', 'segmentSize')
   })
 
@@ -40,6 +40,7 @@ describe('prefill: bad options', () => {
     for (const threshold of [0, -0.5, 1.01, Number.NaN, '0.9'])
       for (const f of [
         () => sk.permutedAttention(q(), k(), k(), { threshold: threshold as number }),
+        () => sk.permutedAttention(q(), k(), k(), { method: 'pbs', threshold: threshold as number }),
         () => sk.estimateBlockMask(q(), k(), { threshold: threshold as number }),
       ])
         expectThrows(f, 'ERR_SK_INVALID_ARGUMENT', 'threshold')
@@ -55,8 +56,19 @@ describe('prefill: bad options', () => {
     expectThrows(() => sk.estimateBlockMask(q(), k(), { sparsity: 1 } as never), 'ERR_SK_INVALID_ARGUMENT')
   })
 
-  it('non-causal use of PBS-Attn', () => {
+  it('permutedAttention: unknown methods, options of the other method, budgets below 1', () => {
+    expectThrows(() => sk.permutedAttention(q(), k(), k(), { method: 'minference' as 'pbs' }), 'ERR_SK_INVALID_ARGUMENT', 'method')
+    expectThrows(() => sk.permutedAttention(q(), k(), k(), { segmentSize: 256 }), 'ERR_SK_INVALID_ARGUMENT', 'segmentSize') // vslash has no segments
+    expectThrows(() => sk.permutedAttention(q(), k(), k(), { method: 'pbs', budget: 4096 }), 'ERR_SK_INVALID_ARGUMENT', 'budget')
+    for (const budget of [0, -1, 1.5, Number.NaN, '64'])
+      expectThrows(() => sk.permutedAttention(q(), k(), k(), { budget: budget as number }), 'ERR_SK_INVALID_ARGUMENT', 'budget')
+    expectThrows(() => sk.permutedAttention(q(), k(), k(), { blockSize: 8 }), 'ERR_SK_INVALID_ARGUMENT', 'blockSize')
+    expectThrows(() => sk.permutedAttention(q(), k(), k(), { window: 4 } as never), 'ERR_SK_INVALID_ARGUMENT')
+  })
+
+  it('non-causal use of either method', () => {
     expectThrows(() => sk.permutedAttention(q(), k(), k(), { causal: false }), 'ERR_SK_UNSUPPORTED', 'causal')
+    expectThrows(() => sk.permutedAttention(q(), k(), k(), { method: 'pbs', causal: false }), 'ERR_SK_UNSUPPORTED', 'causal')
   })
 
   it('shapes and types that do not fit', () => {
@@ -102,7 +114,8 @@ describe('prefill: the addon checks again', () => {
     const call = (a: object, o = out, qq = q()) => cpuBinding().blockScores(qq.data as Float32Array, k().data as Float32Array, o, { ...args, ...a } as typeof args)
     const codes: [object, Float32Array, string][] = [
       [{ stride: 24 }, out, 'ERR_SK_INVALID_ARGUMENT'],
-      [{ method: 4 }, out, 'ERR_SK_INVALID_ARGUMENT'],
+      [{ method: 5 }, out, 'ERR_SK_INVALID_ARGUMENT'],
+      [{ method: 4, stride: 1 }, out, 'ERR_SK_SHAPE'], // the lines need 2 · 256 floats per head
       [{ keyCount: 257 }, out, 'ERR_SK_INVALID_ARGUMENT'],
       [{}, new Float32Array(31), 'ERR_SK_SHAPE'],
       [{ seq: 300 }, out, 'ERR_SK_SHAPE'], // q and k hold 256 rows

@@ -1,8 +1,9 @@
 // Float64 references of the dynamic sparse prefill algorithms, written from
 // their definitions (docs/prefill.md, csrc/core/params.h sk_score_method),
 // independent of csrc/cpu/prefill: XAttention's antidiagonal block scores,
-// mean-pooled block scores, PBS-Attn's key importance, and attention over a
-// permuted block mask evaluated on original key positions.
+// mean-pooled block scores, PBS-Attn's key importance, the vertical and slash
+// lines, and attention over a permuted block mask evaluated on original key
+// positions.
 
 /** Sizes of a q / k pair in [B, H, S, D]. */
 export interface Dims {
@@ -86,6 +87,30 @@ export function keyImportance(q: Float64Array, k: Float64Array, d: Dims, block: 
         const l = Array.from({ length: keyCount }, (_, j) => dot(q, qo + i * D, k, ko + j * D, D) / Math.sqrt(D))
         const m = Math.max(...l), sum = l.reduce((s, x) => s + Math.exp(x - m), 0)
         for (let j = 0; j < keyCount; j++) out[(b * Hq + h) * S + j] += Math.exp(l[j]! - m) / sum / (S - q0)
+      }
+    }
+  return out
+}
+
+/**
+ * [B, Hq, 2, S]: with p_i the causal softmax of query i, over the last
+ * `queries` queries: Σ_i p_i[j] / n per key j (vertical), then Σ_i p_i[i − o] / n
+ * per distance o (slash).
+ */
+export function lineScores(q: Float64Array, k: Float64Array, d: Dims, queries: number): Float64Array {
+  const { B, Hq, Hkv, S, D } = d
+  const out = new Float64Array(B * Hq * 2 * S), q0 = Math.max(0, S - queries), n = S - q0
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hq; h++) {
+      const qo = (b * Hq + h) * S * D, ko = (b * Hkv + Math.floor(h / (Hq / Hkv))) * S * D, at = (b * Hq + h) * 2 * S
+      for (let i = q0; i < S; i++) {
+        const l = Array.from({ length: i + 1 }, (_, j) => dot(q, qo + i * D, k, ko + j * D, D) / Math.sqrt(D))
+        const m = Math.max(...l), sum = l.reduce((s, x) => s + Math.exp(x - m), 0)
+        for (let j = 0; j <= i; j++) {
+          const p = Math.exp(l[j]! - m) / sum / n
+          out[at + j] += p
+          out[at + S + i - j] += p
+        }
       }
     }
   return out

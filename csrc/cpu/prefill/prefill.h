@@ -1,5 +1,6 @@
 // Dynamic sparse prefill on the CPU: block scores (XAttention's antidiagonal
-// scores, mean-pooled block scores, PBS-Attn's key importance) and the row
+// scores, mean-pooled block scores, PBS-Attn's key importance, the vertical
+// and slash lines of the last queries), the selections and plans, and the row
 // gather that lays keys and values out in a permuted order. The cost-dominant
 // products run on the chosen ISA's attention micro-kernels (qk: Sᵀ = K·Qᵀ,
 // vexp2), so every kernel set (scalar, AVX2, AVX-512, NEON) vectorises them
@@ -43,3 +44,7 @@ void sk_cpu_gather_rows_run(const sk_gather_rows_params& p, sk::ThreadPool& pool
 // pool. Inputs are trusted (the addon checks lengths and sink blocks).
 void sk_cpu_select_run(const sk_select_params& p, sk::ThreadPool& pool);
 void sk_cpu_segment_order_run(const sk_segment_order_params& p, sk::ThreadPool& pool);
+
+// The vertical-slash plan (vslash.cc), a (batch, key head) per task. Inputs
+// are trusted (the addon checks lengths and numbers).
+void sk_cpu_vslash_plan_run(const sk_vslash_plan_params& p, sk::ThreadPool& pool);

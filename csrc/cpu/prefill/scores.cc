@@ -1,4 +1,4 @@
-// Block scores for dynamic sparse prefill (see sk_score_method in params.h).
+// Block and line scores for dynamic sparse prefill (see sk_score_method in params.h).
 // Work items are (batch, query head, query block) for XAttention and (batch,
 // query head) otherwise; the products run on the ISA's qk micro-kernel with
 // the item's queries along the lanes (Sᵀ = K·Qᵀ), and the exponentials on its
@@ -186,18 +186,20 @@ void meanpool_head(const sk_block_scores_params& p, int64_t b, int64_t h, const 
   }
 }
 
-// Key importance of one (batch, query head): the mean attention of the last
-// `block` queries on keys [0, key_count). Keys go in chunks whose scores
-// (kImportanceChunk × ld floats, 128 KiB at 128 queries) stay in L2 from the
-// gemm through the exps, each chunk relative to its own max; one last pass
-// rescales to the common max. Whole-width passes (max, subtract, exp, sum
-// over all 16 MiB of scores at 32K keys) went to memory each time: half the
-// op's time.
+// Key importance (method 3) or vertical and slash lines (method 4) of one
+// (batch, query head): the attention of the last `block` queries on keys
+// [0, key_count) (method 4: every key, causal). Keys go in chunks whose
+// scores (kImportanceChunk × ld floats, 128 KiB at 128 queries) stay in L2
+// from the gemm through the exps, each chunk relative to its own max; one
+// last pass rescales to the common max. Whole-width passes (max, subtract,
+// exp, sum over all 16 MiB of scores at 32K keys) went to memory each time:
+// half the op's time.
 constexpr int64_t kImportanceChunk = 256;
 
 void importance_head(const sk_block_scores_params& p, const sk_prefill_kernels& kn, int64_t b, int64_t h,
                      const float* kd) {
-  const int64_t D = p.head_dim, q0 = std::max<int64_t>(0, p.seq - p.block), cols = p.key_count;
+  const bool lines = p.method == SK_SCORE_VERTICAL_SLASH;
+  const int64_t D = p.head_dim, q0 = std::max<int64_t>(0, p.seq - p.block), cols = lines ? p.seq : p.key_count;
   const int32_t rows = static_cast<int32_t>(p.seq - q0);
   const size_t ld = lanes_up(rows, kn.lanes);
   const int64_t chunks = (cols + kImportanceChunk - 1) / kImportanceChunk;
@@ -215,19 +217,37 @@ void importance_head(const sk_block_scores_params& p, const sk_prefill_kernels& 
     const int64_t c0 = c * kImportanceChunk, cc = std::min(kImportanceChunk, cols - c0);
     float* m = mx.data() + c * ld;
     gemm(kn, cc, ld, static_cast<size_t>(D), kd + c0 * D, qt.data(), st + c0 * ld);
+    if (lines)  // causal: query q0 + n sees keys j <= q0 + n
+      for (int64_t j = std::max(c0, q0 + 1); j < c0 + cc; ++j)
+        for (int64_t n = 0; n < std::min<int64_t>(rows, j - q0); ++n) st[j * ld + n] = kNegInf;
     exp_cols(kn, cc, ld, st + c0 * ld, m, sum.data());
     for (size_t n = 0; n < ld; ++n) {  // running max and sum over the chunks so far
+      if (lines && c0 > q0 + static_cast<int64_t>(n)) {  // the whole chunk is after this query
+        m[n] = kNegInf;
+        continue;
+      }
       const float t = std::max(top[n], m[n]);
       total[n] = total[n] * exp2f(top[n] - t) + sum[n] * exp2f(m[n] - t);
       top[n] = t;
     }
   }
-  float* out = p.out + (b * p.heads_q + h) * p.seq;
+  float* out = p.out + (b * p.heads_q + h) * p.seq * (lines ? 2 : 1);
+  // float sums: a distance gets at most `rows` terms, each below 1 (a
+  // relative error below rows · 2^-24), and the baseline build adds four
+  // floats per instruction against two doubles.
+  float* slash = out + p.seq;
+  if (lines) std::fill(slash, slash + p.seq, 0.0f);
+  const float inv_rows = 1.0f / static_cast<float>(rows);
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t c0 = c * kImportanceChunk, c1 = std::min(cols, c0 + kImportanceChunk);
     for (size_t n = 0; n < ld; ++n)  // chunk c's exps to the common max, over the row's sum
       w[n] = static_cast<int32_t>(n) < rows && total[n] > 0 ? exp2f(mx[c * ld + n] - top[n]) / total[n] : 0.0f;
     for (int64_t j = c0; j < c1; ++j) out[j] = static_cast<float>(weighted_sum(st + j * ld, w.data(), rows) / rows);
+    if (lines)  // query q0 + n and key j lie on the slash line at distance q0 + n - j
+      for (int64_t j = c0; j < c1; ++j) {
+        float* line = slash + q0 - j;
+        for (int64_t n = std::max<int64_t>(0, j - q0); n < rows; ++n) line[n] += st[j * ld + n] * w[n] * inv_rows;
+      }
   }
   for (int64_t j = cols; j < p.seq; ++j) out[j] = 0.0f;
 }
@@ -302,7 +322,7 @@ sk_prefill_kernels sk_cpu_prefill_pick(const sk_block_scores_params& p, sk_isa i
   if (p.head_dim < 1 || p.heads_kv < 1 || p.heads_q % p.heads_kv != 0 || p.block < 1) return none;
   if (p.method == SK_SCORE_XATTENTION && (p.stride < 1 || p.block % p.stride != 0)) return none;
   if (p.method == SK_SCORE_KEY_IMPORTANCE && (p.key_count < 1 || p.key_count > p.seq)) return none;
-  if (p.method < SK_SCORE_XATTENTION || p.method > SK_SCORE_KEY_IMPORTANCE) return none;
+  if (p.method < SK_SCORE_XATTENTION || p.method > SK_SCORE_VERTICAL_SLASH) return none;
   switch (isa) {
 #define SK_ATTN_UKERNEL(name, mr, nr, width)                                                                 \
   case SK_ISA_##name##_ID:                                                                                   \

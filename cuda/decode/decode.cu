@@ -42,6 +42,31 @@ __device__ __forceinline__ float* state_at(float* states, const sk_decode_params
 // Rows a CTA takes: each costs registers and work in every tile, so the fewest that fit.
 int64_t rows_per_cta(int64_t rows) { return rows <= 4 ? 4 : rows <= 8 ? 8 : kMaxRows; }
 
+// Online softmax over one tile of scores: warp w takes rows w, w + 4, …; each
+// row's probabilities are left in s_s times the token's V scale, and its
+// running max, sum and rescale factor in m_s, l_s, alpha_s.
+__device__ __forceinline__ void online_softmax(float (*s_s)[kThreads], const float* vscale_s, float* m_s, float* l_s, float* alpha_s,
+                                               int64_t nr) {
+  const int lane = threadIdx.x % 32;
+  for (int64_t r = threadIdx.x / 32; r < nr; r += kThreads / 32) {
+    float x[kThreads / 32], mx = kNegInf;
+#pragma unroll
+    for (int c = 0; c < kThreads / 32; ++c) x[c] = s_s[r][lane + 32 * c], mx = fmaxf(mx, x[c]);
+    for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+    const float m_new = fmaxf(m_s[r], mx);
+    const float alpha = m_new == kNegInf ? 1.0f : exp2f(m_s[r] - m_new);
+    float sum = 0.0f;
+#pragma unroll
+    for (int c = 0; c < kThreads / 32; ++c) {
+      const float e = m_new == kNegInf ? 0.0f : exp2f(x[c] - m_new);
+      sum += e;
+      s_s[r][lane + 32 * c] = e * vscale_s[lane + 32 * c];
+    }
+    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0) l_s[r] = l_s[r] * alpha + sum, m_s[r] = m_new, alpha_s[r] = alpha;
+  }
+}
+
 template <sk_dtype T, int kRows>
 __global__ void __launch_bounds__(kThreads) split_kernel(sk_decode_params p, KvPageLayout lay, const float* qp, int64_t rows,
                                                          int64_t row_blocks, int64_t pps, float* states) {
@@ -90,25 +115,7 @@ __global__ void __launch_bounds__(kThreads) split_kernel(sk_decode_params p, KvP
     for (int r = 0; r < kRows; ++r)
       s_s[r][i] = j < kv_visible_end(len, p.seq_q, (r0 + r) % p.seq_q) ? acc[r] * kscale : kNegInf;
     __syncthreads();
-    // Online softmax: warp w takes rows w, w + 4, …
-    const int lane = threadIdx.x % 32;
-    for (int64_t r = threadIdx.x / 32; r < nr; r += kThreads / 32) {
-      float x[kThreads / 32], mx = kNegInf;
-#pragma unroll
-      for (int c = 0; c < kThreads / 32; ++c) x[c] = s_s[r][lane + 32 * c], mx = fmaxf(mx, x[c]);
-      for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-      const float m_new = fmaxf(m_s[r], mx);
-      const float alpha = m_new == kNegInf ? 1.0f : exp2f(m_s[r] - m_new);
-      float sum = 0.0f;
-#pragma unroll
-      for (int c = 0; c < kThreads / 32; ++c) {
-        const float e = m_new == kNegInf ? 0.0f : exp2f(x[c] - m_new);
-        sum += e;
-        s_s[r][lane + 32 * c] = e * vscale_s[lane + 32 * c];
-      }
-      for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-      if (lane == 0) l_s[r] = l_s[r] * alpha + sum, m_s[r] = m_new, alpha_s[r] = alpha;
-    }
+    online_softmax(s_s, vscale_s, m_s, l_s, alpha_s, nr);
     __syncthreads();
     // O = alpha ⊙ O + P·V: thread i takes head-dim elements i, i + 128.
     const int64_t n = tokens - t0 < kThreads ? tokens - t0 : kThreads;

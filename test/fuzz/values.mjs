@@ -58,6 +58,45 @@ const kBadScalars = [undefined, null, true, false, '', '1', 'float32', 'cuda', '
  * Adversarial values, fresh per call. `g.track(x)` registers what must be
  * disposed after the call; `g.made` holds it.
  */
+/** A TypedArray that is not what it looks like. */
+function hostileArray(rng) {
+  switch (rng.int(0, 9)) {
+    case 0: {
+      const a = new Float32Array(8)
+      structuredClone(a.buffer, { transfer: [a.buffer] })
+      return a
+    }
+    case 1: return new Float32Array(new SharedArrayBuffer(16))
+    case 2: return new Float32Array(new ArrayBuffer(16, { maxByteLength: 64 }))
+    case 3: return vm.runInNewContext('new Float32Array(new SharedArrayBuffer(16))')
+    case 4: return vm.runInNewContext('new Float32Array(4)')
+    case 5: return new Float64Array(4)
+    case 6: return new DataView(new ArrayBuffer(8))
+    case 7: {
+      const a = new Uint8Array(new ArrayBuffer(9), 1, 8)
+      Object.defineProperty(a, 'length', { value: 1 << 30 })
+      return a
+    }
+    case 8: return new BigInt64Array(2)
+    default: return new Uint16Array(new ArrayBuffer(9), 2, 3)
+  }
+}
+
+/** An object whose reads run fuzzer code that throws. */
+function hostileObject(rng, sk) {
+  switch (rng.int(0, 4)) {
+    case 0: return new Proxy({}, { get() { throw new FuzzMarker('trap') }, ownKeys() { throw new FuzzMarker('trap') }, getPrototypeOf() { throw new FuzzMarker('trap') }, has() { throw new FuzzMarker('trap') } })
+    case 1: return Object.defineProperty({}, 'dims', { enumerable: true, get() { throw new FuzzMarker('getter') } })
+    case 2: {
+      const r = Proxy.revocable({}, {})
+      r.revoke()
+      return r.proxy
+    }
+    case 3: return Object.create(null)
+    default: return Object.create(rng.pick([sk.Tensor.prototype, sk.BlockMask.prototype, sk.SparseWeight.prototype]))
+  }
+}
+
 export function makeValues(rng, sk) {
   const made = []
   const track = (x) => (made.push(x), x)
@@ -95,62 +134,23 @@ export function makeValues(rng, sk) {
     return t
   }
 
-  /** A TypedArray that is not what it looks like. */
-  function hostileArray() {
-    switch (rng.int(0, 9)) {
-      case 0: {
-        const a = new Float32Array(8)
-        structuredClone(a.buffer, { transfer: [a.buffer] })
-        return a
-      }
-      case 1: return new Float32Array(new SharedArrayBuffer(16))
-      case 2: return new Float32Array(new ArrayBuffer(16, { maxByteLength: 64 }))
-      case 3: return vm.runInNewContext('new Float32Array(new SharedArrayBuffer(16))')
-      case 4: return vm.runInNewContext('new Float32Array(4)')
-      case 5: return new Float64Array(4)
-      case 6: return new DataView(new ArrayBuffer(8))
-      case 7: {
-        const a = new Uint8Array(new ArrayBuffer(9), 1, 8)
-        Object.defineProperty(a, 'length', { value: 1 << 30 })
-        return a
-      }
-      case 8: return new BigInt64Array(2)
-      default: return new Uint16Array(new ArrayBuffer(9), 2, 3)
-    }
-  }
-
-  /** An object whose reads run fuzzer code that throws. */
-  function hostileObject() {
-    switch (rng.int(0, 4)) {
-      case 0: return new Proxy({}, { get() { throw new FuzzMarker('trap') }, ownKeys() { throw new FuzzMarker('trap') }, getPrototypeOf() { throw new FuzzMarker('trap') }, has() { throw new FuzzMarker('trap') } })
-      case 1: return Object.defineProperty({}, 'dims', { enumerable: true, get() { throw new FuzzMarker('getter') } })
-      case 2: {
-        const r = Proxy.revocable({}, {})
-        r.revoke()
-        return r.proxy
-      }
-      case 3: return Object.create(null)
-      default: return Object.create(rng.pick([sk.Tensor.prototype, sk.BlockMask.prototype, sk.SparseWeight.prototype]))
-    }
-  }
-
   /** Any value at all, adversarial most of the time. */
   function any() {
     switch (rng.int(0, 9)) {
       case 0: return rng.pick(kBadInts)
       case 1: return rng.pick(kBadScalars)
       case 2: return small()
-      case 3: return hostileArray()
-      case 4: return hostileObject()
+      case 3: return hostileArray(rng)
+      case 4: return hostileObject(rng, sk)
       case 5: return disposedTensor()
       case 6: return tensor()
-      case 7: return rng.pick([[small(), small()], [rng.pick(kBadInts)], [2 ** 31, 2 ** 31], [1, -1], new Array(20).fill(1), [hostileObject()]])
+      case 7: return rng.pick([[small(), small()], [rng.pick(kBadInts)], [2 ** 31, 2 ** 31], [1, -1], new Array(20).fill(1), [hostileObject(rng, sk)]])
       case 8: return typed(rng.pick(kTypes), small())
       default: return rng.pick(kTypes)
     }
   }
 
-  return { rng, made, track, small, typed, tensor, disposedTensor, any, hostileArray, hostileObject }
+  return { rng, made, track, small, typed, tensor, disposedTensor, any, hostileArray: () => hostileArray(rng), hostileObject: () => hostileObject(rng, sk) }
 }
 
 /** A short rendering of a value for crash reports. */

@@ -165,6 +165,64 @@ void select_pages(const sk_decode_params& p, const Shape& s, const std::vector<i
 
 }  // namespace
 
+// Tasks: runs of at most `chunk` selected pages of one (batch, KV head);
+// first_task[bg] is bg's first task, first_task[batch · heads] their count.
+// kvs and metas hold each selected page's block addresses for the tasks.
+static std::vector<sk_decode_task> make_tasks(const sk_decode_params& p, const Shape& s, const float* qp, int64_t chunk,
+                                              std::vector<const uint8_t*>& kvs, std::vector<const uint8_t*>& metas,
+                                              std::vector<int64_t>& first_task) {
+  const int64_t heads = s.heads;
+  std::vector<sk_decode_task> tasks;
+  for (int64_t bg = 0; bg < s.batch * heads; ++bg) {
+    first_task[bg] = static_cast<int64_t>(tasks.size());
+    const int64_t b = bg / heads;
+    const int32_t* sel = p.sel_pages + bg * p.sel_stride;
+    const uint8_t** kv = kvs.data() + bg * p.sel_stride;
+    const uint8_t** meta = metas.data() + bg * p.sel_stride;
+    for (int32_t i = 0; i < p.sel_count[bg]; ++i) {
+      const int64_t at = b * p.cache.table_stride + sel[i];
+      kv[i] = p.cache.kv[at] + (bg % heads) * p.cache.head_stride;
+      meta[i] = p.cache.meta[at];
+    }
+    for (int64_t f = 0; f < p.sel_count[bg]; f += chunk) {
+      sk_decode_task t{};
+      t.q = qp + bg * s.rows * s.dims;
+      t.kv = kv + f, t.meta = meta + f, t.page_index = sel + f;
+      t.count = static_cast<int32_t>(std::min<int64_t>(chunk, p.sel_count[bg] - f));
+      t.rows = static_cast<int32_t>(s.rows), t.seq_q = static_cast<int32_t>(p.seq_q), t.g = static_cast<int32_t>(bg % heads);
+      t.length = p.lengths[b], t.cache = p.cache;
+      tasks.push_back(t);
+    }
+  }
+  first_task[s.batch * heads] = static_cast<int64_t>(tasks.size());
+  return tasks;
+}
+
+// Merges each (batch, KV head)'s tasks, row by row, into out and lse.
+static void merge_tasks(const sk_decode_params& p, const Shape& s, const std::vector<sk_decode_task>& tasks,
+                        const std::vector<int64_t>& first_task, sk::ThreadPool& pool) {
+  const int64_t heads = s.heads, group = p.heads_q / heads;
+  pool.parallel_for(static_cast<size_t>(s.batch * heads), [&](size_t bg) {
+    const int64_t b = static_cast<int64_t>(bg) / heads, g = static_cast<int64_t>(bg) % heads;
+    std::vector<float> o(static_cast<size_t>(s.dims));
+    for (int64_t r = 0; r < s.rows; ++r) {
+      float m = -__builtin_inff(), l = 0.0f;
+      std::fill(o.begin(), o.end(), 0.0f);
+      for (int64_t ti = first_task[bg]; ti < first_task[bg + 1]; ++ti) {
+        const sk_decode_task& t = tasks[ti];
+        const sk::SoftmaxMerge w = sk::softmax_merge(m, l, t.m[r], t.l[r]);
+        for (int64_t d = 0; d < s.dims; ++d) o[d] = o[d] * w.a + t.o[r * s.dims + d] * w.b;
+        m = w.m, l = w.l;
+      }
+      const int64_t h = g * group + r / p.seq_q, i = r % p.seq_q;
+      const int64_t at = b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_s;
+      const float inv = l > 0.0f ? 1.0f / l : l == l ? 0.0f : l;
+      for (int64_t d = 0; d < s.dims; ++d) store_any(p.q_type, p.out, at + d, o[d] * inv);
+      if (p.lse) p.lse[(b * p.heads_q + h) * p.seq_q + i] = l > 0.0f ? static_cast<float>(m * kLn2 + log(l)) : l == l ? -__builtin_inff() : l;
+    }
+  });
+}
+
 sk_status sk_cpu_decode_run(const sk_decode_params& p, const sk_decode_kernel& k, sk::ThreadPool& pool) {
   try {
     const int64_t heads = p.cache.kv_heads, group = p.heads_q / heads;
@@ -187,36 +245,13 @@ sk_status sk_cpu_decode_run(const sk_decode_params& p, const sk_decode_kernel& k
     }
     select_pages(p, s, pages, scores.data(), most, pool);
 
-    // Tasks: runs of at most `chunk` selected pages of one (batch, KV head).
     int64_t total = 0;
     for (int64_t bg = 0; bg < s.batch * heads; ++bg) total += p.sel_count[bg];
     const int64_t chunk = sk::decode_task_pages(total, pool.threads(), s.page);
     std::vector<const uint8_t*> kvs(static_cast<size_t>(s.batch * heads * p.sel_stride)), metas(kvs.size());
-    std::vector<sk_decode_task> tasks;
     std::vector<int64_t> first_task(static_cast<size_t>(s.batch * heads + 1));
+    std::vector<sk_decode_task> tasks = make_tasks(p, s, qp.get(), chunk, kvs, metas, first_task);
     const size_t state = static_cast<size_t>(s.rows * (s.dims + 2));
-    for (int64_t bg = 0; bg < s.batch * heads; ++bg) {
-      first_task[bg] = static_cast<int64_t>(tasks.size());
-      const int64_t b = bg / heads;
-      const int32_t* sel = p.sel_pages + bg * p.sel_stride;
-      const uint8_t** kv = kvs.data() + bg * p.sel_stride;
-      const uint8_t** meta = metas.data() + bg * p.sel_stride;
-      for (int32_t i = 0; i < p.sel_count[bg]; ++i) {
-        const int64_t at = b * p.cache.table_stride + sel[i];
-        kv[i] = p.cache.kv[at] + (bg % heads) * p.cache.head_stride;
-        meta[i] = p.cache.meta[at];
-      }
-      for (int64_t f = 0; f < p.sel_count[bg]; f += chunk) {
-        sk_decode_task t{};
-        t.q = qp.get() + bg * s.rows * s.dims;
-        t.kv = kv + f, t.meta = meta + f, t.page_index = sel + f;
-        t.count = static_cast<int32_t>(std::min<int64_t>(chunk, p.sel_count[bg] - f));
-        t.rows = static_cast<int32_t>(s.rows), t.seq_q = static_cast<int32_t>(p.seq_q), t.g = static_cast<int32_t>(bg % heads);
-        t.length = p.lengths[b], t.cache = p.cache;
-        tasks.push_back(t);
-      }
-    }
-    first_task[s.batch * heads] = static_cast<int64_t>(tasks.size());
     sk::HostScratch<float> states(tasks.size() * state);
     const size_t threads = std::min<size_t>(static_cast<size_t>(pool.threads()), tasks.size());
     const size_t per_thread = (sk_decode_scratch_floats(s.rows, s.page) + 15) & ~size_t{15};
@@ -232,26 +267,7 @@ sk_status sk_cpu_decode_run(const sk_decode_params& p, const sk_decode_kernel& k
       for (size_t i = next.fetch_add(1); i < tasks.size(); i = next.fetch_add(1)) k.fn(&tasks[i], mine);
     });
 
-    // Merge each (batch, KV head)'s tasks, row by row, into out and lse.
-    pool.parallel_for(static_cast<size_t>(s.batch * heads), [&](size_t bg) {
-      const int64_t b = static_cast<int64_t>(bg) / heads, g = static_cast<int64_t>(bg) % heads;
-      std::vector<float> o(static_cast<size_t>(s.dims));
-      for (int64_t r = 0; r < s.rows; ++r) {
-        float m = -__builtin_inff(), l = 0.0f;
-        std::fill(o.begin(), o.end(), 0.0f);
-        for (int64_t ti = first_task[bg]; ti < first_task[bg + 1]; ++ti) {
-          const sk_decode_task& t = tasks[ti];
-          const sk::SoftmaxMerge w = sk::softmax_merge(m, l, t.m[r], t.l[r]);
-          for (int64_t d = 0; d < s.dims; ++d) o[d] = o[d] * w.a + t.o[r * s.dims + d] * w.b;
-          m = w.m, l = w.l;
-        }
-        const int64_t h = g * group + r / p.seq_q, i = r % p.seq_q;
-        const int64_t at = b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_s;
-        const float inv = l > 0.0f ? 1.0f / l : l == l ? 0.0f : l;
-        for (int64_t d = 0; d < s.dims; ++d) store_any(p.q_type, p.out, at + d, o[d] * inv);
-        if (p.lse) p.lse[(b * p.heads_q + h) * p.seq_q + i] = l > 0.0f ? static_cast<float>(m * kLn2 + log(l)) : l == l ? -__builtin_inff() : l;
-      }
-    });
+    merge_tasks(p, s, tasks, first_task, pool);
   } catch (const std::bad_alloc&) {
     return SK_ERR_OUT_OF_MEMORY;
   }

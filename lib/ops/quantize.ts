@@ -212,7 +212,8 @@ export async function quantize(t: Tensor, options: QuantizeOptions): Promise<Qua
   }
 }
 
-function quantizeValues(x: Float32Array, dims: readonly number[], type: Fp8Type, tile: number, smooth: boolean, perChannel: boolean): QuantizedTensor {
+/** quantize()'s arithmetic; `tensorAmax` (a baseline's): every tile gets the scale of that amax instead of its own. */
+function quantizeValues(x: Float32Array, dims: readonly number[], type: Fp8Type, tile: number, smooth: boolean, perChannel: boolean, tensorAmax?: number): QuantizedTensor {
   const [B, H, S, D] = dims
   const tiles = Math.ceil(S / tile)
   const f = kFormats[type]
@@ -240,6 +241,7 @@ function quantizeValues(x: Float32Array, dims: readonly number[], type: Fp8Type,
           if (a > amax[c]) amax[c] = a
         }
       const at = (bh * tiles + ti) * amax.length
+      if (tensorAmax !== undefined) amax.fill(tensorAmax)
       for (let c = 0; c < amax.length; ++c) scales[at + c] = Math.fround(amax[c] / f.max)
       for (let s = s0; s < s1; ++s)
         for (let d = 0; d < D; ++d) {
@@ -259,6 +261,19 @@ function quantizeValues(x: Float32Array, dims: readonly number[], type: Fp8Type,
     throw err
   }
   return new QuantizedTensor(made[0], made[1], made[2] ?? null, tile, perChannel)
+}
+
+/**
+ * A float32 [B, H, S, D] CPU tensor quantised with one scale for the whole
+ * tensor (amax / max), written into every tile: the plain FP8 baseline the
+ * per-tile scales and smoothing are measured against (bench suite fp8).
+ * @internal
+ */
+export function quantizePerTensor(t: Tensor, type: Fp8Type, tile: number): QuantizedTensor {
+  const x = t.data as Float32Array
+  let amax = 0
+  for (let i = 0; i < x.length; ++i) amax = Math.max(amax, Math.abs(x[i]))
+  return quantizeValues(x, t.dims, type, tile, false, false, amax)
 }
 
 /**

@@ -137,7 +137,8 @@ std::shared_ptr<MaskBlob> parse_mask(Napi::Env env, const Napi::Value& v, const 
 
 // A Float32Array field of exactly `length` finite, non-negative (or, for a
 // mean, any finite) values, copied.
-std::vector<float> float32_field(Napi::Env env, const Napi::Object& o, const char* key, int64_t length, bool signed_ok) {
+std::vector<float> float32_field(Napi::Env env, const Napi::Object& o, const char* key, int64_t length,
+                                 bool signed_ok) {
   Napi::Value v = o.Get(key);
   const std::string name = std::string("args.fp8.") + key;
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
@@ -271,8 +272,9 @@ void check_pick_bytes(Napi::Env env, const AttentionCall& c, const Napi::Value& 
     const char* name;
     int64_t bytes;
   };
-  for (const Need& n : {Need{"q", c.q_elems * static_cast<int64_t>(es)}, Need{"k", c.k_elems * static_cast<int64_t>(es)},
-                        Need{"v", c.v_elems * static_cast<int64_t>(es)}, Need{"out", c.out_elems * static_cast<int64_t>(out_es)},
+  const int64_t in = static_cast<int64_t>(es), out = static_cast<int64_t>(out_es);
+  for (const Need& n : {Need{"q", c.q_elems * in}, Need{"k", c.k_elems * in}, Need{"v", c.v_elems * in},
+                        Need{"out", c.out_elems * out},
                         Need{"lse", c.lse_elems * 4}}) {
     if (std::string(n.name) == "lse" && o.Get("lse").IsNull()) continue;
     const int64_t has = int_field(env, o, "bytes", n.name, 0, static_cast<int64_t>(kMaxSafeInteger));

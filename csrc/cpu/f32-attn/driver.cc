@@ -164,8 +164,9 @@ sk_pick<sk_attention_kernel> sk_cpu_attention_pick(const sk_attention_params& p,
   using Pick = sk_pick<sk_attention_kernel>;
   const std::string got = std::string(" but received ");
   if (sk_dtype_is_fp8(p.dtype) != (p.fp8 != nullptr))
-    return Pick::refuse(SK_ERR_INVALID_ARGUMENT, std::string("Expected per-tile scales exactly with FP8 q, k, v (docs/fp8.md)") +
-                                                     got + sk_dtype_name(p.dtype) + (p.fp8 ? " with scales" : " without"));
+    return Pick::refuse(SK_ERR_INVALID_ARGUMENT,
+                        std::string("Expected per-tile scales exactly with FP8 q, k, v (docs/fp8.md)") + got +
+                            sk_dtype_name(p.dtype) + (p.fp8 ? " with scales" : " without"));
   if (p.dtype != SK_F32 && p.dtype != SK_F16 && p.dtype != SK_BF16 && !p.fp8)
     return Pick::refuse(SK_ERR_DTYPE, "Expected float32, float16, bfloat16 or FP8 (quantised) for q.type" + got +
                                           sk_dtype_name(p.dtype));

@@ -167,6 +167,9 @@ std::shared_ptr<Fp8Scales> parse_fp8(Napi::Env env, const Napi::Object& a, const
       expected(env, SK_ERR_INVALID_ARGUMENT, "no scales (q is not FP8)", "args.fp8", received(fv));
     return nullptr;
   }
+  if (fv.IsUndefined() || fv.IsNull())  // a plain FP8 tensor: attention takes FP8 only with its scales
+    expected(env, SK_ERR_DTYPE, "float32, float16, bfloat16, or FP8 with its per-tile scales (sk.quantize)", "q.type",
+             std::string(sk_dtype_name(p.dtype)) + " without scales (args.fp8)");
   Napi::Object o = object_arg(env, fv, "args.fp8");
   auto f = std::make_shared<Fp8Scales>();
   const int64_t tile = int_field(env, o, "args.fp8", "tile", kMaskMinBlock, kMaskMaxBlock);

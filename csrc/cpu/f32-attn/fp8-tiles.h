@@ -5,8 +5,10 @@
 // queries, so the FP8 tensors are never converted to a float32 copy.
 // Included by f32-attn-impl.h inside sk::cpu::<isa>, after vec-ops.h.
 //
-// Codes are quantize()'s: finite. The vector paths read an e4m3fn NaN code
-// as ±480 · scale (widen.h), the tail as NaN, so no result depends on one.
+// Codes are quantize()'s: finite. A NaN code (only written by hand) reads as
+// ±480 · scale on the vector paths (widen.h) and as NaN in a row's tail, so
+// what a NaN code gives is undefined (docs/fp8.md, Limits); scales are
+// quantize()'s too, at most FLT_MAX / 448, so scale · 256 stays finite.
 #pragma once
 #include <stdint.h>
 

@@ -10,10 +10,10 @@ import { callNative, callNativeSync, dtypeError, invalidArgument, shapeError } f
 import { BlockMask } from '../mask/index.js'
 import type { AttentionArgs, NativeMask } from '../native.js'
 import { empty, liveStorage, type Storage, Tensor } from '../tensor.js'
-import { fp8Operands, type QuantizedTensor } from './quantize.js'
 import { checkBool, checkOptions } from '../validate.js'
 import { backendOf, deviceOf, handleOf } from './backend.js'
 import { type AttentionLayout, type Bhsd, checkLayout, logicalDims, physicalDims, stridesOf } from './layout.js'
+import { fp8Operands, type QuantizedTensor } from './quantize.js'
 
 export type { AttentionLayout } from './layout.js'
 

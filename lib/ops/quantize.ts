@@ -6,7 +6,7 @@
  * @module
  */
 import { checkDType } from '../dtype.js'
-import { dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
+import { allocating, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
 import type { Fp8Args } from '../native.js'
 import { liveStorage, Tensor } from '../tensor.js'
 import { tensor } from '../create.js'
@@ -40,7 +40,7 @@ const kFormats: Record<Fp8Type, Fp8Format> = {
   float8e5m2: { man: 2, bias: 15, max: 57344, maxCode: 0x7b },
 }
 
-/** Tile sizes a BlockMask block can have. */
+// Tile sizes a BlockMask block can have.
 const kMinTile = 16
 const kMaxTile = 256
 
@@ -185,7 +185,8 @@ async function floatValues(name: string, t: unknown): Promise<{ values: Float32A
  * @returns the {@link QuantizedTensor}.
  * @throws ERR_SK_INVALID_ARGUMENT for a non-tensor, a bad option or tile, or a non-finite value;
  *   ERR_SK_SHAPE for dims that are not 4-D; ERR_SK_DTYPE for an input that is not float32 / float16 / bfloat16
- *   or an FP8 type not listed; ERR_SK_UNSUPPORTED for a CUDA tensor; ERR_SK_DISPOSED for a disposed tensor.
+ *   or an FP8 type not listed; ERR_SK_UNSUPPORTED for a CUDA tensor; ERR_SK_DISPOSED for a disposed tensor;
+ *   ERR_SK_OUT_OF_MEMORY when the codes or scales cannot be allocated.
  * @example
  * ```ts
  * const k8 = await sk.quantize(k, { type: 'float8e4m3fn', tile: 128, smooth: true })
@@ -217,8 +218,8 @@ function quantizeValues(x: Float32Array, dims: readonly number[], type: Fp8Type,
   const [B, H, S, D] = dims
   const tiles = Math.ceil(S / tile)
   const f = kFormats[type]
-  const codes = new Uint8Array(B * H * S * D)
-  const scales = new Float32Array(B * H * tiles * (perChannel ? D : 1))
+  const codes = allocating(`${B * H * S * D} FP8 codes`, () => new Uint8Array(B * H * S * D))
+  const scales = allocating('the FP8 scales', () => new Float32Array(B * H * tiles * (perChannel ? D : 1)))
   const means = smooth ? new Float32Array(B * H * D) : null
   const mean = new Float64Array(D)
   const amax = new Float64Array(perChannel ? D : 1)
@@ -296,7 +297,7 @@ export async function dequantize(t: QuantizedTensor): Promise<Tensor> {
   const scales = qt.scales.data as Float32Array
   const means = qt.mean ? (qt.mean.data as Float32Array) : null
   const table = kTables[qt.type]
-  const out = new Float32Array(codes.length)
+  const out = allocating(`${codes.length} float32 values`, () => new Float32Array(codes.length))
   for (let bh = 0; bh < B * H; ++bh)
     for (let s = 0; s < S; ++s) {
       const at = (bh * tiles + Math.floor(s / qt.tile)) * (qt.perChannel ? D : 1)

@@ -145,6 +145,7 @@ export class QuantizedTensor {
     this.mean?.dispose()
   }
 
+  /** `using q8 = await sk.quantize(…)` support: {@link dispose}. */
   [Symbol.dispose](): void {
     this.dispose()
   }

@@ -83,7 +83,7 @@
                   "test/native/linear_ukernel_test.cc", "test/native/sp24_test.cc",
                   "test/native/prefill_test.cc", "test/native/launch_fence_test.cc",
                    "test/native/kv_walk_test.cc", "test/native/attention_nan_test.cc",
-                   "test/native/decode_test.cc"],
+                   "test/native/decode_test.cc", "test/native/fp8_attention_test.cc"],
       "ldflags": ["-pthread"],
     },
     {

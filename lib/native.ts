@@ -45,7 +45,7 @@ export interface HostBlock {
  * call; mirrors `sk_attention_params` in csrc/core/params.h.
  */
 export interface AttentionArgs {
-  dtype: number // dtype id: float32, float16 or bfloat16
+  dtype: number // dtype id: float32, float16, bfloat16, or FP8 with fp8
   batch: number
   headsQ: number
   headsKv: number
@@ -58,6 +58,16 @@ export interface AttentionArgs {
   outStrides: [number, number, number]
   scale: number
   causal: boolean // bottom-right aligned, ANDed with the mask
+  fp8?: Fp8Args // FP8 q, k, v only (dtype float8e4m3fn / float8e5m2; out is then float32)
+}
+
+/** FP8 attention's scales (docs/fp8.md); sizes from AttentionArgs, tiles of `tile` tokens. */
+export interface Fp8Args {
+  tile: number
+  qScale: Float32Array // [batch, headsQ, ceil(seqQ / tile)]
+  kScale: Float32Array // [batch, headsKv, ceil(seqKv / tile)]
+  vScale: Float32Array // [batch, headsKv, ceil(seqKv / tile), headDim]
+  kMean: Float32Array | null // [batch, headsKv, headDim]: k was smoothed
 }
 
 /** Byte lengths of attention's buffers, for a pick that checks them without the buffers (lse: null for none). */

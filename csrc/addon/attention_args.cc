@@ -135,6 +135,60 @@ std::shared_ptr<MaskBlob> parse_mask(Napi::Env env, const Napi::Value& v, const 
   return blob;
 }
 
+// A Float32Array field of exactly `length` finite, non-negative (or, for a
+// mean, any finite) values, copied.
+std::vector<float> float32_field(Napi::Env env, const Napi::Object& o, const char* key, int64_t length,
+                                 bool signed_ok) {
+  Napi::Value v = o.Get(key);
+  const std::string name = std::string("args.fp8.") + key;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    expected(env, SK_ERR_INVALID_ARGUMENT, "a Float32Array", name, received(v));
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  if (static_cast<int64_t>(a.ElementLength()) != length)
+    expected(env, SK_ERR_SHAPE, "a Float32Array of " + num(length) + " elements", name,
+             "one of " + num(static_cast<int64_t>(a.ElementLength())));
+  std::vector<float> copy(a.Data(), a.Data() + length);
+  for (float x : copy)
+    if (!isfinite(x) || (!signed_ok && x < 0.0f))
+      expected(env, SK_ERR_INVALID_ARGUMENT, signed_ok ? "finite values" : "finite, non-negative scales", name,
+               "a value " + std::to_string(x));
+  return copy;
+}
+
+// args.fp8 ({ tile, qScale, kScale, vScale, kMean | null }) for FP8 q, k, v:
+// the scales of quantize(), sized for the call's shapes, and tiles that are
+// the mask's blocks.
+std::shared_ptr<Fp8Scales> parse_fp8(Napi::Env env, const Napi::Object& a, const sk_attention_params& p,
+                                     const MaskBlob* mask) {
+  Napi::Value fv = a.Get("fp8");
+  const bool fp8 = sk_dtype_is_fp8(p.dtype);
+  if (!fp8) {
+    if (!fv.IsUndefined() && !fv.IsNull())
+      expected(env, SK_ERR_INVALID_ARGUMENT, "no scales (q is not FP8)", "args.fp8", received(fv));
+    return nullptr;
+  }
+  if (fv.IsUndefined() || fv.IsNull())  // a plain FP8 tensor: attention takes FP8 only with its scales
+    expected(env, SK_ERR_DTYPE, "float32, float16, bfloat16, or FP8 with its per-tile scales (sk.quantize)", "q.type",
+             std::string(sk_dtype_name(p.dtype)) + " without scales (args.fp8)");
+  Napi::Object o = object_arg(env, fv, "args.fp8");
+  auto f = std::make_shared<Fp8Scales>();
+  const int64_t tile = int_field(env, o, "args.fp8", "tile", kMaskMinBlock, kMaskMaxBlock);
+  if (tile % kMaskMinBlock) expected(env, SK_ERR_INVALID_ARGUMENT, "a multiple of 16", "args.fp8.tile", num(tile));
+  if (mask && (mask->mask.q_block != tile || mask->mask.kv_block != tile))
+    expected(env, SK_ERR_INVALID_ARGUMENT, "a mask whose blocks are the FP8 tiles (" + num(tile) + " tokens)",
+             "options.mask", "blocks of " + num(mask->mask.q_block) + " × " + num(mask->mask.kv_block));
+  const int64_t q_tiles = (p.seq_q + tile - 1) / tile, kv_tiles = (p.seq_kv + tile - 1) / tile;
+  const auto n = [&](int64_t a, int64_t b) { return checked_product(env, a, b, "the FP8 scales"); };
+  const int64_t kv_rows = n(p.batch, p.heads_kv);
+  f->q = float32_field(env, o, "qScale", n(n(p.batch, p.heads_q), q_tiles), false);
+  f->k = float32_field(env, o, "kScale", n(kv_rows, kv_tiles), false);
+  f->v = float32_field(env, o, "vScale", n(n(kv_rows, kv_tiles), p.head_dim), false);
+  Napi::Value mv = o.Get("kMean");
+  if (!mv.IsNull() && !mv.IsUndefined()) f->k_mean = float32_field(env, o, "kMean", n(kv_rows, p.head_dim), true);
+  f->scales = {tile, f->q.data(), f->k.data(), f->v.data(), f->k_mean.empty() ? nullptr : f->k_mean.data()};
+  return f;
+}
+
 bool boolean_field(Napi::Env env, const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
   if (!v.IsBoolean()) expected(env, SK_ERR_INVALID_ARGUMENT, "a boolean", std::string("args.") + key, received(v));
@@ -167,8 +221,8 @@ AttentionCall parse_attention(Napi::Env env, const Napi::Value& args_value, cons
   sk_attention_params& p = c.params;
   Napi::Object a = object_arg(env, args_value, "args");
   const int64_t dt = args_int(env, a, "dtype", 0, SK_DTYPE_COUNT - 1, SK_ERR_DTYPE);
-  if (dt != SK_F32 && dt != SK_F16 && dt != SK_BF16)
-    expected(env, SK_ERR_DTYPE, "float32, float16 or bfloat16", "q.type",
+  if (dt != SK_F32 && dt != SK_F16 && dt != SK_BF16 && !sk_dtype_is_fp8(static_cast<sk_dtype>(dt)))
+    expected(env, SK_ERR_DTYPE, "float32, float16, bfloat16 or FP8 (quantised)", "q.type",
              std::string(sk_dtype_name(static_cast<sk_dtype>(dt))) + " (args.dtype)");
   p.dtype = static_cast<sk_dtype>(dt);
   p.batch = args_int(env, a, "batch", 0, kMaxExtent, SK_ERR_SHAPE);
@@ -196,7 +250,7 @@ AttentionCall parse_attention(Napi::Env env, const Napi::Value& args_value, cons
   c.v_elems = strided_reach(env, p.batch, p.heads_kv, p.seq_kv, p.head_dim, vs, "v");
   c.out_elems = strided_reach(env, p.batch, p.heads_q, p.seq_q, p.head_dim, os, "out");
   for (int64_t n : {c.q_elems, c.k_elems, c.v_elems, c.out_elems})
-    if (static_cast<double>(n) * sk_dtype_size(p.dtype) > kMaxSafeInteger)
+    if (static_cast<double>(n) * 4 > kMaxSafeInteger)  // out is float32 for FP8 inputs
       throw_error(env, SK_ERR_SHAPE, "Expected shapes and strides that span at most 2^53 bytes per tensor");
   if (with_lse) c.lse_elems = checked_product(env, checked_product(env, p.batch, p.heads_q, "lse"), p.seq_q, "lse");
 
@@ -207,6 +261,8 @@ AttentionCall parse_attention(Napi::Env env, const Napi::Value& args_value, cons
     expected(env, SK_ERR_INVALID_ARGUMENT, "a finite number (within float32 range)", "args.scale", received(sv));
   p.causal = boolean_field(env, a, "causal");
   c.mask = parse_mask(env, mask, p);
+  c.fp8 = parse_fp8(env, a, p, c.mask.get());
+  if (c.fp8) p.fp8 = &c.fp8->scales;
   return c;
 }
 
@@ -214,12 +270,14 @@ void check_pick_bytes(Napi::Env env, const AttentionCall& c, const Napi::Value& 
   if (bytes.IsUndefined() || bytes.IsNull()) return;
   Napi::Object o = object_arg(env, bytes, "bytes");
   const size_t es = sk_dtype_size(c.params.dtype);
+  const size_t out_es = sk_dtype_is_fp8(c.params.dtype) ? 4 : es;  // FP8 attention writes float32
   struct Need {
     const char* name;
     int64_t bytes;
   };
-  for (const Need& n : {Need{"q", c.q_elems * static_cast<int64_t>(es)}, Need{"k", c.k_elems * static_cast<int64_t>(es)},
-                        Need{"v", c.v_elems * static_cast<int64_t>(es)}, Need{"out", c.out_elems * static_cast<int64_t>(es)},
+  const int64_t in = static_cast<int64_t>(es), out = static_cast<int64_t>(out_es);
+  for (const Need& n : {Need{"q", c.q_elems * in}, Need{"k", c.k_elems * in}, Need{"v", c.v_elems * in},
+                        Need{"out", c.out_elems * out},
                         Need{"lse", c.lse_elems * 4}}) {
     if (std::string(n.name) == "lse" && o.Get("lse").IsNull()) continue;
     const int64_t has = int_field(env, o, "bytes", n.name, 0, static_cast<int64_t>(kMaxSafeInteger));

@@ -38,12 +38,20 @@ struct MaskBlob {
   const sk_block_mask& bind(const unsigned char* base);
 };
 
+// FP8 attention's scales (args.fp8), copied like the mask so JS cannot
+// change them under the kernel; the CPU reads the copies in place.
+struct Fp8Scales {
+  std::vector<float> q, k, v, k_mean;  // k_mean empty: k not smoothed
+  sk_fp8_scales scales{};              // the tile, and pointers into the vectors
+};
+
 struct AttentionCall {
   sk_attention_params params{};  // every pointer (q, k, v, out, lse, mask) unset
   // Elements each buffer must hold for the shapes and strides; lse is
   // batch · headsQ · seqQ when asked for, else 0.
   int64_t q_elems = 0, k_elems = 0, v_elems = 0, out_elems = 0, lse_elems = 0;
   std::shared_ptr<MaskBlob> mask;  // null: dense
+  std::shared_ptr<Fp8Scales> fp8;  // null unless q, k, v are FP8
 };
 
 // Parses and checks args and mask (null or undefined: dense); throws a coded

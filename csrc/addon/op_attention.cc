@@ -20,15 +20,17 @@ namespace sk {
 namespace {
 
 // One of q, k, v, out, lse: the dtype's array kind (Float32Array for float32,
-// Uint16Array for the 16-bit types), holding at least `elems` elements.
+// Uint16Array for the 16-bit types, Uint8Array for FP8), holding at least
+// `elems` elements.
 HostView array_arg(const Napi::CallbackInfo& info, size_t index, const char* name, sk_dtype dtype, int64_t elems) {
   Napi::Env env = info.Env();
-  const bool f32 = dtype == SK_F32;
-  const char* kind = f32 ? "a Float32Array" : "a Uint16Array";
+  const bool f32 = dtype == SK_F32, fp8 = sk_dtype_is_fp8(dtype);
+  const char* kind = f32 ? "a Float32Array" : fp8 ? "a Uint8Array" : "a Uint16Array";
+  const napi_typedarray_type want = f32 ? napi_float32_array : fp8 ? napi_uint8_array : napi_uint16_array;
   Napi::Value v = info[index];
   if (!v.IsTypedArray()) expected(env, SK_ERR_INVALID_ARGUMENT, kind, name, received(v));
   Napi::TypedArray a = v.As<Napi::TypedArray>();
-  if (a.TypedArrayType() != (f32 ? napi_float32_array : napi_uint16_array))
+  if (a.TypedArrayType() != want)
     expected(env, SK_ERR_DTYPE, kind, name, "another TypedArray kind");
   if (!a.ArrayBuffer().IsDetached() && static_cast<int64_t>(a.ElementLength()) < elems)  // detached: DISPOSED below
     expected(env, SK_ERR_SHAPE, "at least " + num(elems) + " elements for its shape and strides", name,
@@ -64,7 +66,7 @@ Napi::Value SparsekitAddon::Attention(const Napi::CallbackInfo& info) {
   HostView q = array_arg(info, 0, "q", p.dtype, call.q_elems);
   HostView k = array_arg(info, 1, "k", p.dtype, call.k_elems);
   HostView v = array_arg(info, 2, "v", p.dtype, call.v_elems);
-  HostView out = array_arg(info, 3, "out", p.dtype, call.out_elems);
+  HostView out = array_arg(info, 3, "out", sk_dtype_is_fp8(p.dtype) ? SK_F32 : p.dtype, call.out_elems);
   p.q = q.data, p.k = k.data, p.v = v.data, p.out = out.data;
   auto holds = std::make_shared<Holds>();
   holds->hold(q), holds->hold(k), holds->hold(v), holds->hold(out);
@@ -75,8 +77,9 @@ Napi::Value SparsekitAddon::Attention(const Napi::CallbackInfo& info) {
   }
   std::shared_ptr<MaskBlob> mask = call.mask;
   if (mask) p.mask = &mask->bind(mask->bytes.data());  // the kernels read the packed copy in place
+  std::shared_ptr<Fp8Scales> fp8 = call.fp8;  // p.fp8 points into it
 
-  return submit_op(*executor_, env, holds, [p, pick, mask](ThreadPool& pool) {
+  return submit_op(*executor_, env, holds, [p, pick, mask, fp8](ThreadPool& pool) {
     const sk_status st = sk_cpu_attention_run(p, pick, pool);
     if (st != SK_OK) return JobResult{st, "out of memory for the attention scratch"};
     return JobResult{};

@@ -72,6 +72,21 @@ struct sk_block_mask {
 // per-thread scratch, ≈ 0.3 MiB at 256).
 constexpr int64_t kAttentionMaxHeadDim = 256;
 
+// FP8 attention's operands (docs/fp8.md): q, k and v hold FP8 codes (dtype
+// SK_F8E4M3FN or SK_F8E5M2), each quantised in tiles of `tile` tokens along
+// the sequence; a code's value is code · its tile's scale. k was smoothed (its
+// channel mean over the tokens subtracted) when k_mean is set: the softmax
+// ignores that shift, and the lse adds scale · q·mean back.
+struct sk_fp8_scales {
+  int64_t tile;         // tokens per tile (16..256, a multiple of 16)
+  const float* q;       // [batch, heads_q, ceil(seq_q / tile)]
+  const float* k;       // [batch, heads_kv, ceil(seq_kv / tile)]
+  const float* v;       // [batch, heads_kv, ceil(seq_kv / tile), head_dim]: per channel
+  const float* k_mean;  // [batch, heads_kv, head_dim], or null (k not smoothed)
+};
+
+static inline bool sk_dtype_is_fp8(sk_dtype t) { return t == SK_F8E4M3FN || t == SK_F8E5M2; }
+
 // out[b, h, i, :] = softmax(scale * q[b,h,i,:] · k[b,g,j,:]ᵀ over visible j) · v[b,g,j,:]
 // with g = h / (heads_q / heads_kv). Strides are in elements; the last (head
 // dim) stride is 1. Accumulation is float32 for every dtype.
@@ -81,7 +96,7 @@ struct sk_attention_params {
   const void* v;
   void* out;            // same dtype and layout rules as q
   float* lse;           // [batch, heads_q, seq_q] natural-log sum-exp, or null
-  sk_dtype dtype;       // SK_F32, SK_F16 or SK_BF16
+  sk_dtype dtype;       // SK_F32, SK_F16 or SK_BF16; or FP8 (with fp8; out is then float32)
   int64_t batch, heads_q, heads_kv, seq_q, seq_kv, head_dim;
   int64_t q_stride_b, q_stride_h, q_stride_s;    // elements
   int64_t k_stride_b, k_stride_h, k_stride_s;    // elements
@@ -90,6 +105,7 @@ struct sk_attention_params {
   float scale;
   bool causal;          // bottom-right aligned, ANDed with the mask
   const sk_block_mask* mask;  // null: dense (every key block, each full unless causal cuts it)
+  const sk_fp8_scales* fp8;   // the scales of FP8 q, k, v; null otherwise
 };
 
 // ---------------------------------------------------------------------------

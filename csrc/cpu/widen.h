@@ -13,6 +13,8 @@
 //   Widen::e4m3_256(p)   W float8e4m3fn codes, each as value / 256: the code's
 //                        magnitude bits land in a float16 (exponent bias 15, not
 //                        7), so the caller folds kE4m3Widen256 into its scale
+//   Widen::e5m2(p)       W float8e5m2 codes: each is the top byte of a float16
+//                        (exact, Inf and NaN included)
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -35,6 +37,10 @@ struct Widen {
     const __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm512_cvtph_ps(_mm256_and_si256(_mm256_slli_epi16(w, 7), _mm256_set1_epi16(static_cast<short>(0xBFFF))));
   }
+  static __m512 e5m2(const uint8_t* p) {
+    const __m256i w = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm512_cvtph_ps(_mm256_slli_epi16(w, 8));
+  }
 };
 #elif SK_VEC_WIDTH == 8
 struct Widen {
@@ -47,6 +53,10 @@ struct Widen {
   static __m256 e4m3_256(const uint8_t* p) {
     const __m128i w = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
     return _mm256_cvtph_ps(_mm_and_si128(_mm_slli_epi16(w, 7), _mm_set1_epi16(static_cast<short>(0xBFFF))));
+  }
+  static __m256 e5m2(const uint8_t* p) {
+    const __m128i w = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_cvtph_ps(_mm_slli_epi16(w, 8));
   }
 };
 #elif SK_VEC_WIDTH == 4
@@ -61,6 +71,12 @@ struct Widen {
     const int16x8_t h = vandq_s16(vshlq_n_s16(w, 7), vdupq_n_s16(static_cast<int16_t>(0xBFFF)));
     return vcvt_f32_f16(vreinterpret_f16_s16(vget_low_s16(h)));
   }
+  static float32x4_t e5m2(const uint8_t* p) {
+    uint32_t four;
+    memcpy(&four, p, 4);
+    const uint16x8_t w = vshlq_n_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(four))), 8);
+    return vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(w)));
+  }
 };
 #else
 struct Widen {
@@ -70,5 +86,6 @@ struct Widen {
   static float e4m3_256(const uint8_t* p) {
     return ScalarLanes::flt(e4m3fn_to_f32<ScalarLanes>(*p)) * (1.0f / kE4m3Widen256);
   }
+  static float e5m2(const uint8_t* p) { return ScalarLanes::flt(e5m2_to_f32<ScalarLanes>(*p)); }
 };
 #endif

@@ -43,6 +43,11 @@ constexpr Entry kKernels[] = {
 sk_pick<const AttentionKernel*> attention_pick(const sk_attention_params& p) {
   using Pick = sk_pick<const AttentionKernel*>;
   const std::string got = " but received ";
+  if (sk_dtype_is_fp8(p.dtype))  // quantised q, k, v (docs/fp8.md): no CUDA kernel yet, and no CPU fallback
+    return Pick::refuse(SK_ERR_UNSUPPORTED, std::string("Expected float16 or bfloat16 for q.type on CUDA") + got +
+                                                sk_dtype_name(p.dtype) +
+                                                " (FP8 attention runs on the CPU only for now: move the "
+                                                "quantised tensors' inputs to the CPU before sk.quantize)");
   if (p.dtype != SK_F16 && p.dtype != SK_BF16)
     return Pick::refuse(SK_ERR_UNSUPPORTED, "Expected float16 or bfloat16 for q.type on CUDA" + got +
                                                 sk_dtype_name(p.dtype) +

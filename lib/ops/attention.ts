@@ -13,6 +13,7 @@ import { empty, liveStorage, type Storage, Tensor } from '../tensor.js'
 import { checkBool, checkOptions } from '../validate.js'
 import { backendOf, deviceOf, handleOf } from './backend.js'
 import { type AttentionLayout, type Bhsd, checkLayout, logicalDims, physicalDims, stridesOf } from './layout.js'
+import { fp8Operands, type QuantizedTensor } from './quantize.js'
 
 export type { AttentionLayout } from './layout.js'
 
@@ -70,6 +71,8 @@ function check4d(name: string, t: Tensor, layout: AttentionLayout): Bhsd {
  * backend's rules, written once, in its pick()).
  */
 function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
+  const quantised = fp8Operands(q, k, v)
+  if (quantised) [q, k, v] = quantised.tensors
   const inputs: [Storage, Storage, Storage] = [liveStorage(q, 'q'), liveStorage(k, 'k'), liveStorage(v, 'v')]
   const qt = q as Tensor
   const kt = k as Tensor
@@ -78,6 +81,7 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
   const causal = checkBool('options.causal', opts.causal, false)
   const returnLse = checkBool('options.returnLse', opts.returnLse, false)
   const layout = checkLayout('options.layout', opts.layout)
+  if (quantised && layout !== 'bhsd') throw invalidArgument('options.layout', "'bhsd' with quantised q, k, v", layout)
 
   const device = deviceOf(inputs[0])
   sameDevice(device, deviceOf(inputs[1]), 'k')
@@ -104,6 +108,9 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
   if (opts.mask !== undefined) {
     if (!(opts.mask instanceof BlockMask)) throw invalidArgument('options.mask', 'a BlockMask', opts.mask)
     opts.mask.checkFor(qd.seq, kd.seq, qd.batch, qd.heads)
+    const tile = quantised?.fp8.tile
+    if (tile !== undefined && (opts.mask.qBlock !== tile || opts.mask.kvBlock !== tile))
+      throw invalidArgument('options.mask', `blocks of the FP8 tile (${tile} tokens)`, `blocks of ${opts.mask.qBlock} × ${opts.mask.kvBlock}`)
     mask = opts.mask._native()
   }
 
@@ -121,13 +128,14 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
     outStrides: stridesOf(qd, layout),
     scale,
     causal,
+    ...(quantised ? { fp8: quantised.fp8 } : {}),
   }
   // q's type first (the backend names what it takes), then k's and v's against it.
   // The mask does not change the kernel; attention() itself checks it again natively.
   callNativeSync(() => backendOf(device).attentionPick(args, null))
   if (kt.type !== qt.type) throw dtypeError('k.type', `${qt.type} (q's type)`, kt.type)
   if (vt.type !== qt.type) throw dtypeError('v.type', `${qt.type} (q's type)`, vt.type)
-  return { device, type: qt.type, layout, q: qd, inputs, args, mask, returnLse }
+  return { device, type: quantised ? 'float32' : qt.type, layout, q: qd, inputs, args, mask, returnLse }
 }
 
 /**
@@ -142,6 +150,12 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
  * A row with no visible key outputs zeros (and `lse = -Infinity`), never NaN.
  * float16 / bfloat16 inputs accumulate in float32.
  *
+ * FP8 (CPU only for now; docs/fp8.md): q, k and v may all be
+ * {@link QuantizedTensor}s from `sk.quantize` with one tile (q and k per
+ * tile, k optionally smoothed, v per channel), `'bhsd'`, and a mask whose
+ * blocks are that tile; the output is float32 and the lse is that of the
+ * unsmoothed k.
+ *
  * @param q - [B, Hq, Sq, D] (or [B, Sq, Hq, D] with `layout: 'bshd'`); float32, float16 or bfloat16 (16-bit only on CUDA). D from 1 to 256.
  * @param k - [B, Hkv, Skv, D], Hq a multiple of Hkv; q's dtype and device.
  * @param v - k's dims, q's dtype and device.
@@ -154,6 +168,9 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
  *   ERR_SK_DEVICE for operands on different devices; ERR_SK_UNSUPPORTED for what the device's backend does not run
  *   (float32 on CUDA, a head dim a CUDA build lacks, a batch or head count past CUDA's grid);
  *   ERR_SK_DISPOSED for a disposed operand; ERR_SK_OUT_OF_MEMORY when the output cannot be allocated.
+ *   Quantised operands: ERR_SK_DTYPE for a mix of quantised and plain tensors (or of FP8 types);
+ *   ERR_SK_INVALID_ARGUMENT for tiles that differ or differ from the mask's blocks, per-channel q / k, smoothed q / v,
+ *   or layout 'bshd'; ERR_SK_UNSUPPORTED on CUDA.
  * @example
  * ```ts
  * const q = sk.randn([1, 32, 4096, 128], { type: 'bfloat16', seed: 1 })
@@ -163,10 +180,10 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
  * const { out, lse } = await sk.attention(q, k, v, { mask, returnLse: true })
  * ```
  */
-export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions & { returnLse: true }): Promise<AttentionResult>
-export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions & { returnLse?: false }): Promise<Tensor>
-export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<Tensor | AttentionResult>
-export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<Tensor | AttentionResult> {
+export function attention(q: Tensor | QuantizedTensor, k: Tensor | QuantizedTensor, v: Tensor | QuantizedTensor, options: AttentionOptions & { returnLse: true }): Promise<AttentionResult>
+export function attention(q: Tensor | QuantizedTensor, k: Tensor | QuantizedTensor, v: Tensor | QuantizedTensor, options?: AttentionOptions & { returnLse?: false }): Promise<Tensor>
+export function attention(q: Tensor | QuantizedTensor, k: Tensor | QuantizedTensor, v: Tensor | QuantizedTensor, options?: AttentionOptions): Promise<Tensor | AttentionResult>
+export function attention(q: Tensor | QuantizedTensor, k: Tensor | QuantizedTensor, v: Tensor | QuantizedTensor, options?: AttentionOptions): Promise<Tensor | AttentionResult> {
   const p = plan(q, k, v, options)
   const outSize = p.q.batch * p.q.heads * p.q.seq * p.q.headDim
   const lseSize = p.q.batch * p.q.heads * p.q.seq

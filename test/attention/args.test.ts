@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 
 import type { AttentionArgs, AttentionBytes, AttentionPick, NativeMask, NativeMaskRule } from '../../lib/native.js'
 import { cpuBinding } from '../../lib/native.js'
-import { attentionArgs, attentionBytes, kF16, kF32, kI8, nativeBlockMask, type Shape } from '../fixtures/attention-args.js'
+import { attentionArgs, attentionBytes, fp8Args, fp8Bytes, kE4M3, kF16, kF32, kI8, nativeBlockMask, type Shape } from '../fixtures/attention-args.js'
 import { loadCudaAddon } from '../fixtures/cuda-addon.js'
 
 type Pick = (args: AttentionArgs, mask: NativeMask | null, bytes?: AttentionBytes) => AttentionPick
@@ -99,6 +99,19 @@ const cases: Case[] = [
   { what: 'permuted posHeads 3 (2 key heads)', mask: permuted({ posHeads: 3 }), code: 'ERR_SK_SHAPE' },
   { what: 'permuted posBatch 0', mask: permuted({ posBatch: 0 }), code: 'ERR_SK_SHAPE' },
   { what: 'permuted kvPos one short', mask: permuted({ kvPos: new Int32Array(shape.skv - 1) }), code: 'ERR_SK_SHAPE' },
+  { what: 'FP8 without scales', args: { dtype: kE4M3 }, code: 'ERR_SK_DTYPE' },
+  { what: 'FP8 scales not an object', args: { ...fp8Args(shape), fp8: 7 as never }, code: 'ERR_SK_INVALID_ARGUMENT' },
+  { what: 'float32 with FP8 scales', args: { ...fp8Args(shape), dtype: kF32 }, code: 'ERR_SK_INVALID_ARGUMENT' },
+  { what: 'FP8 tile 24', args: fp8Args(shape, 24), code: 'ERR_SK_INVALID_ARGUMENT' },
+  { what: 'FP8 tile 512', args: fp8Args(shape, 512), code: 'ERR_SK_INVALID_ARGUMENT' },
+  { what: 'FP8 qScale one short', args: fp8Args(shape, 64, { qScale: new Float32Array(2 * 4 * 2 - 1) }), code: 'ERR_SK_SHAPE' },
+  { what: 'FP8 vScale per tile, not per channel', args: fp8Args(shape, 64, { vScale: new Float32Array(2 * 2 * 3) }), code: 'ERR_SK_SHAPE' },
+  { what: 'FP8 kScale an Int32Array', args: fp8Args(shape, 64, { kScale: new Int32Array(12) as never }), code: 'ERR_SK_INVALID_ARGUMENT' },
+  { what: 'FP8 kScale negative', args: fp8Args(shape, 64, { kScale: new Float32Array(12).fill(-1) }), code: 'ERR_SK_INVALID_ARGUMENT' },
+  { what: 'FP8 qScale NaN', args: fp8Args(shape, 64, { qScale: new Float32Array(16).fill(NaN) }), code: 'ERR_SK_INVALID_ARGUMENT' },
+  { what: 'FP8 kMean Infinity', args: fp8Args(shape, 64, { kMean: new Float32Array(2 * 2 * 64).fill(Infinity) }), code: 'ERR_SK_INVALID_ARGUMENT' },
+  { what: 'FP8 kMean one short', args: fp8Args(shape, 64, { kMean: new Float32Array(2 * 2 * 64 - 1) }), code: 'ERR_SK_SHAPE' },
+  { what: 'FP8 tiles of 32 with a mask of 64-token blocks', args: fp8Args(shape, 32), mask: (m) => m, code: 'ERR_SK_INVALID_ARGUMENT' },
 ]
 
 function codeOf(pick: Pick, c: Case): string {
@@ -147,6 +160,14 @@ describe('attention args: what one backend refuses (its pick)', () => {
     const pick = bindings[0]![1]
     expect(codeOf(pick, { what: '', args: { dtype: kF32 }, bytes: attentionBytes(shape, 4), code: '' })).toBe('returned')
     expect(codeOf(pick, { what: '', args: { dtype: kF16 }, code: '' })).toBe('returned')
+    expect(codeOf(pick, { what: '', args: fp8Args(shape), bytes: fp8Bytes(shape), code: '' })).toBe('returned')
+    expect(codeOf(pick, { what: '', args: fp8Args(shape, 64, { kMean: null }), mask: (m) => m, bytes: fp8Bytes(shape), code: '' })).toBe('returned')
+    expect(codeOf(pick, { what: '', args: fp8Args(shape), bytes: { out: fp8Bytes(shape).out - 1 }, code: '' })).toBe('ERR_SK_SHAPE')
+  })
+  it.skipIf(!cuda.binding)('cuda: FP8 attention is ERR_SK_UNSUPPORTED (CPU only for now), never run on the CPU', () => {
+    const pick = bindings[1]![1]
+    expect(codeOf(pick, { what: '', args: fp8Args(shape), bytes: fp8Bytes(shape), code: '' })).toBe('ERR_SK_UNSUPPORTED')
+    expect(() => pick(attentionArgs(shape, fp8Args(shape)), null)).toThrow(/FP8 attention runs on the CPU only for now/)
   })
   it.skipIf(!cuda.binding)('cuda: float32, and a batch past the grid, are ERR_SK_UNSUPPORTED', () => {
     const pick = bindings[1]![1]

@@ -143,7 +143,7 @@ sk_status sk_cpu_attention_run(const sk_attention_params& p, const sk_pick<sk_at
       return a.cost > b.cost;
     });
     sk_attention_tiling tiling = k.tiling;
-    tiling.v_nan = v_has_nan(p);
+    tiling.v_nan = !p.fp8 && v_has_nan(p);  // FP8 codes are quantize()'s: finite (fp8-tiles.h)
     const size_t threads = std::min<size_t>(static_cast<size_t>(pool.threads()), items.size());
     const size_t stride = (pick.scratch_bytes + sk::kHostAlignment - 1) / sk::kHostAlignment * sk::kHostAlignment;
     std::unique_ptr<unsigned char[]> scratch(new unsigned char[stride * threads + sk::kHostAlignment]);
@@ -163,8 +163,13 @@ sk_status sk_cpu_attention_run(const sk_attention_params& p, const sk_pick<sk_at
 sk_pick<sk_attention_kernel> sk_cpu_attention_pick(const sk_attention_params& p, sk_isa isa) {
   using Pick = sk_pick<sk_attention_kernel>;
   const std::string got = std::string(" but received ");
-  if (p.dtype != SK_F32 && p.dtype != SK_F16 && p.dtype != SK_BF16)
-    return Pick::refuse(SK_ERR_DTYPE, "Expected float32, float16 or bfloat16 for q.type" + got + sk_dtype_name(p.dtype));
+  if (sk_dtype_is_fp8(p.dtype) != (p.fp8 != nullptr))
+    return Pick::refuse(SK_ERR_INVALID_ARGUMENT,
+                        std::string("Expected per-tile scales exactly with FP8 q, k, v (docs/fp8.md)") + got +
+                            sk_dtype_name(p.dtype) + (p.fp8 ? " with scales" : " without"));
+  if (p.dtype != SK_F32 && p.dtype != SK_F16 && p.dtype != SK_BF16 && !p.fp8)
+    return Pick::refuse(SK_ERR_DTYPE, "Expected float32, float16, bfloat16 or FP8 (quantised) for q.type" + got +
+                                          sk_dtype_name(p.dtype));
   if (p.head_dim < 1 || p.head_dim > kAttentionMaxHeadDim)
     return Pick::refuse(SK_ERR_SHAPE, "Expected a head dim between 1 and " + std::to_string(kAttentionMaxHeadDim) +
                                           " for q.dims" + got + std::to_string(p.head_dim));

@@ -26,6 +26,7 @@ struct TailLanes : ScalarLanes {};
 
 #include "../cast/lanes.h"
 #include "../vec-ops.h"
+#include "fp8-tiles.h"
 
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr double kLn2 = 0.6931471805599453;
@@ -259,26 +260,30 @@ static inline void pack_qt(const sk_attention_params& p, const sk_attention_item
   const float qscale = p.scale * kLog2e;
   const char* q = static_cast<const char*>(p.q) + (it.b * p.q_stride_b + it.h * p.q_stride_h + it.q0 * p.q_stride_s) * esize;
   for (int32_t r = 0; r < it.rows; ++r) {
-    decode_row(p.dtype, q + r * p.q_stride_s * esize, row, p.head_dim);
+    if (p.fp8) fp8_q_row(p, it.b, it.h, it.q0 + r, reinterpret_cast<const uint8_t*>(q + r * p.q_stride_s), row);
+    else decode_row(p.dtype, q + r * p.q_stride_s * esize, row, p.head_dim);
     for (int64_t d = 0; d < p.head_dim; ++d) qt[d * ld + r] = row[d] * qscale;
   }
   for (int64_t d = 0; d < p.head_dim; ++d)
     for (size_t r = static_cast<size_t>(it.rows); r < ld; ++r) qt[d * ld + r] = 0.0f;
 }
 
-// out rows = Oᵀᵀ / l and lse = (m + log2 l)·ln 2; a row with no visible key
-// (l = 0) gets zeros and lse = -inf; a row that read a NaN (l is NaN) gets NaN.
+// out rows = Oᵀᵀ / l and lse = (m + log2 l)·ln 2 (plus smoothed K's shift,
+// from Qᵀ); a row with no visible key (l = 0) gets zeros and lse = -inf; a
+// row that read a NaN (l is NaN) gets NaN. FP8 inputs write float32.
 static inline void store_rows(const sk_attention_params& p, const sk_attention_item& it, size_t ld, const float* ot,
-                              const float* m, const float* l) {
-  const size_t esize = sk_dtype_size(p.dtype);
+                              const float* m, const float* l, const float* qt) {
+  const sk_dtype out_type = p.fp8 ? SK_F32 : p.dtype;
+  const size_t esize = sk_dtype_size(out_type);
   char* out = static_cast<char*>(p.out) + (it.b * p.out_stride_b + it.h * p.out_stride_h) * esize;
   for (int32_t r = 0; r < it.rows; ++r) {
     const float inv = l[r] != 0.0f ? 1.0f / l[r] : 0.0f;
     void* row = out + (it.q0 + r) * p.out_stride_s * esize;
-    for (int64_t d = 0; d < p.head_dim; ++d) encode(p.dtype, row, d, ot[d * ld + r] * inv);
+    for (int64_t d = 0; d < p.head_dim; ++d) encode(out_type, row, d, ot[d * ld + r] * inv);
     if (p.lse) {
       const int64_t at = (it.b * p.heads_q + it.h) * p.seq_q + it.q0 + r;
-      p.lse[at] = l[r] != 0.0f ? static_cast<float>(m[r] * kLn2 + __builtin_log(l[r])) : kNegInf;
+      const double m2 = m[r] + fp8_lse_shift(p, it, ld, qt, r);
+      p.lse[at] = l[r] != 0.0f ? static_cast<float>(m2 * kLn2 + __builtin_log(l[r])) : kNegInf;
     }
   }
 }
@@ -312,7 +317,10 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
     const float* kr = reinterpret_cast<const float*>(kb + ch.start * p.k_stride_s * esize);
     const float* vr = reinterpret_cast<const float*>(vb + ch.start * p.v_stride_s * esize);
     size_t ks = static_cast<size_t>(p.k_stride_s), vs = static_cast<size_t>(p.v_stride_s);
-    if (p.dtype != SK_F32) {  // float16 / bfloat16: decode the chunk once for all of the item's queries
+    if (p.fp8) {  // FP8: widened and scaled once for all of the item's queries
+      fp8_chunk(p, it.b, g, ch.start, kc, kf, vf);
+      kr = kf, vr = vf, ks = vs = dims;
+    } else if (p.dtype != SK_F32) {  // float16 / bfloat16: decode the chunk once for all of the item's queries
       for (size_t c = 0; c < kc; ++c) {
         decode_row(p.dtype, kb + (ch.start + c) * p.k_stride_s * esize, kf + c * dims, p.head_dim);
         decode_row(p.dtype, vb + (ch.start + c) * p.v_stride_s * esize, vf + c * dims, p.head_dim);
@@ -343,7 +351,7 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
                       alpha + n0, ot + d0 * ld + n0, ld);
     if (v_nan) v_nan_back(p, vb + ch.start * p.v_stride_s * esize, kc, dims, rows, ld, has_nan, seen, kf, ot);
   }
-  store_rows(p, it, ld, ot, m, l);
+  store_rows(p, it, ld, ot, m, l, qt);
 }
 
 }  // namespace sk::cpu::SK_ISA_NAMESPACE

@@ -12,6 +12,7 @@ import { spmmSuite } from './spmm.js'
 import { linearSuite } from './linear.js'
 import { prefillSuite } from './prefill.js'
 import { decodeSuite } from './decode.js'
+import { fp8Suite } from './fp8.js'
 
 /** Registers the built-in suites once; later calls do nothing. */
 export function registerBuiltinSuites(): void {
@@ -24,5 +25,6 @@ export function registerBuiltinSuites(): void {
   registerSuite(linearSuite)
   registerSuite(prefillSuite)
   registerSuite(decodeSuite)
+  registerSuite(fp8Suite)
 }
 let registered = false

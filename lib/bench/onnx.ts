@@ -162,9 +162,15 @@ export async function loadOrt(): Promise<Ort | string> {
   }
 }
 
-/** A session on `threads` intra-op threads (ours use the same count) running one op at a time. */
-export function ortSession(ort: Ort, model: Uint8Array, threads: number): Promise<OrtSession> {
-  return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' })
+/**
+ * A session on `threads` intra-op threads (ours use the same count) running
+ * one op at a time. `spinning: false` sets ORT's
+ * `session.intra_op.allow_spinning` to 0 (its workers block after a run
+ * instead of spinning); left out, ORT's default (spinning) applies.
+ */
+export function ortSession(ort: Ort, model: Uint8Array, threads: number, spinning = true): Promise<OrtSession> {
+  const extra = spinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }
+  return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', ...extra })
 }
 
 /** MatMul's B [K, N] from a linear weight [N, K] (out = x·wᵀ = x·B). */

@@ -11,6 +11,7 @@ import { copySuite } from './copy.js'
 import { spmmSuite } from './spmm.js'
 import { linearSuite } from './linear.js'
 import { prefillSuite } from './prefill.js'
+import { userSuite } from './user.js'
 
 /** Registers the built-in suites once; later calls do nothing. */
 export function registerBuiltinSuites(): void {
@@ -22,5 +23,6 @@ export function registerBuiltinSuites(): void {
   registerSuite(spmmSuite)
   registerSuite(linearSuite)
   registerSuite(prefillSuite)
+  registerSuite(userSuite)
 }
 let registered = false

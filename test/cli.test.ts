@@ -262,6 +262,27 @@ describe('bench harness', () => {
     expect(result.notes).toEqual(result.rows.map((r) => `${r.name} ${r.runs} runs${r.baseline ? ' vs ' + r.baseline : ''}`))
   })
 
+  it('user-mode hooks: untimed before() precedes every run; firstRuns are timed after setup, before warm-up', async () => {
+    const log: string[] = []
+    const c: BenchCase = {
+      name: 'kept',
+      firstRuns: 3,
+      setup: () => void log.push('setup'),
+      before: (i) => void log.push(`before ${i}`),
+      run: (i) => void log.push(`run ${i}`),
+    }
+    const suite: BenchSuite = { name: 'user-hooks', description: 'harness self-test', devices: ['cpu'], settleMs: 0, cases: () => [c] }
+    let text = ''
+    const opts = { device: 'cpu', quick: true, json: false, plot: false, suites: [], out: join(tmp, 'hooks'), budget: kTiny, progress: silent, write: (t: string) => void (text += t) }
+    expect(await runBench(opts, [suite])).toBe(0)
+    expect(log.slice(0, 7)).toEqual(['setup', 'before 0', 'run 0', 'before 1', 'run 1', 'before 2', 'run 2'])
+    for (let i = 1; i < log.length; i += 2) expect([log[i].split(' ')[0], log[i + 1].split(' ')[0]]).toEqual(['before', 'run'])
+    expect(text).toMatch(/^case\s+median ms\s+p10 ms\s+p90 ms\s+first 3 ms\s+runs\s+vs baseline$/m)
+    const row = (JSON.parse(readFileSync(join(tmp, 'hooks', 'user-hooks-cpu.json'), 'utf8')) as ResultFile).rows[0]
+    expect(row).toMatchObject({ name: 'kept', firstRuns: 3 })
+    expect(row.firstMedianMs).toBeGreaterThanOrEqual(0)
+  })
+
   it('rejects a case whose baseline is not in the suite', async () => {
     const bad: BenchSuite = { name: 'bad', description: '', devices: ['cpu'], cases: () => [{ name: 'a', baseline: 'b', run() {} }] }
     const stderr = process.stderr.write

@@ -9,6 +9,11 @@ namespace {
 // How long parallel_for spins for its last worker before it sleeps.
 constexpr auto kSpin = std::chrono::microseconds(50);
 
+constexpr uint64_t kInside = 0xffff;  // workers inside the call
+constexpr uint64_t kClosed = uint64_t(1) << 16;
+constexpr int kGenerationShift = 17;
+uint64_t generation_of(uint64_t state) { return state >> kGenerationShift; }
+
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -29,19 +34,29 @@ void ThreadPool::run_tasks() {
 }
 
 void ThreadPool::worker_loop() {
-  size_t seen = 0;
+  uint64_t seen = 0;
   for (;;) {
-    const auto go = [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+    const auto go = [&] { return stop_.load(std::memory_order_acquire) || generation_of(state_.load(std::memory_order_acquire)) != seen; };
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, go);
     }
     if (stop_.load(std::memory_order_acquire)) return;
-    seen = generation_.load(std::memory_order_acquire);
+    uint64_t s = state_.load(std::memory_order_acquire);
+    seen = generation_of(s);
+    // Join unless the caller has closed the call (then task_ may be gone).
+    bool joined = false;
+    while (!(s & kClosed) && generation_of(s) == seen)
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        joined = true;
+        break;
+      }
+    if (!joined) continue;
     run_tasks();
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    const uint64_t before = state_.fetch_sub(1, std::memory_order_acq_rel);
+    if ((before & kInside) == 1 && (before & kClosed)) {
       // Taking the lock orders this with a caller about to sleep on done_: it
-      // either sees pending_ at zero or is already waiting when notified.
+      // either sees no worker inside or is already waiting when notified.
       { std::lock_guard<std::mutex> lock(mu_); }
       done_.notify_one();
     }
@@ -57,16 +72,18 @@ void ThreadPool::parallel_for(size_t tasks, const std::function<void(size_t)>& t
   task_ = &task;
   tasks_ = tasks;
   next_.store(0, std::memory_order_relaxed);
-  pending_.store(workers_.size(), std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mu_);  // a worker between its check and its sleep sees the new generation
-    generation_.fetch_add(1, std::memory_order_release);
+    const uint64_t next = generation_of(state_.load(std::memory_order_relaxed)) + 1;
+    state_.store(next << kGenerationShift, std::memory_order_release);  // open, nobody inside
   }
   wake_.notify_all();
   run_tasks();
-  // Every worker takes part in every generation, so none can still hold this
-  // call's task pointer once pending_ is zero.
-  const auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  // Every task is taken: close the call, then wait for the workers inside it.
+  // A worker that had not joined by now never will, so none can still hold
+  // this call's task pointer once no worker is inside.
+  state_.fetch_or(kClosed, std::memory_order_acq_rel);
+  const auto done = [&] { return (state_.load(std::memory_order_acquire) & kInside) == 0; };
   if (!spin_until(done, kSpin)) {
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, done);

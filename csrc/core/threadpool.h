@@ -4,12 +4,19 @@
 //
 // The caller spins briefly for the last worker before it sleeps (a futex
 // wake costs tens of µs on a VM, and the last worker is usually that close).
+// It waits only for workers that joined the call: once every task has been
+// taken the call closes, and a worker that wakes later (its core taken by
+// another library's spinning pool) skips it, so a busy neighbour costs us
+// at most the share of the work we lose, never a scheduler time slice of
+// waiting for a thread that has nothing left to do.
 // Idle workers do not spin for the next op, as XNNPACK's and ORT's pools do:
 // on a machine with as many threads as cores they took the core the JS
 // thread needed between ops, and larger ops gained nothing
 // (bench/results/tuning-notes.md).
 #pragma once
 #include <stddef.h>
+
+#include <stdint.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -41,8 +48,10 @@ class ThreadPool {
   const std::function<void(size_t)>* task_ = nullptr;
   size_t tasks_ = 0;
   std::atomic<size_t> next_{0};
-  std::atomic<size_t> generation_{0};  // bumped (release) once a call's task_ and tasks_ are set
-  std::atomic<size_t> pending_{0};     // workers yet to finish this generation
+  // One word, so joining and closing are ordered: bits 0-15 count the workers
+  // inside the call, bit 16 marks it closed (no worker may join), the rest is
+  // the call's generation, bumped (release) once task_ and tasks_ are set.
+  std::atomic<uint64_t> state_{0};
   std::atomic<bool> stop_{false};
 };
 

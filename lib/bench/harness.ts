@@ -20,6 +20,16 @@ export interface BenchCase {
    * rotate among input sets with `sets[iteration % sets.length]`.
    */
   run(iteration: number): Promise<void> | void
+  /**
+   * Untimed work right before each run (warm-up included), e.g. another
+   * library's call whose threads are still busy when `run` starts.
+   */
+  before?(iteration: number): Promise<void> | void
+  /**
+   * Times this many runs right after setup, before any warm-up, into the
+   * row's `firstMedianMs` (a user's first calls: fresh pages, cold caches).
+   */
+  firstRuns?: number
   /** Bytes moved per run, by the suite's convention ({@link BenchSuite.bytesMeaning}); gives GB/s. */
   bytes?: number
   /** Floating-point operations per run; gives GFLOP/s. */
@@ -79,6 +89,8 @@ export interface BenchSuite {
    * baseline alike; each row pools its rounds' samples.
    */
   rounds?: number
+  /** Idle milliseconds before each case of a round (default 30, for ORT's spinning threads); 0 times cases back to back, as a user's code runs them. */
+  settleMs?: number
   /** Notes computed from the finished rows (each target with the ratio measured), after the others. */
   summary?(rows: readonly BenchRow[]): string[]
 }
@@ -119,6 +131,9 @@ export interface BenchRow {
   gflops?: number
   /** The baseline row's name, when the case has one. */
   baseline?: string
+  /** Median of the case's first {@link BenchCase.firstRuns} runs after setup, before warm-up. */
+  firstMedianMs?: number
+  firstRuns?: number
   /** This case's throughput ÷ the baseline's (for the same work: the speedup). */
   ratio?: number
   /** Which throughput the ratio compares: GB/s, GFLOP/s, or 1/time when neither is given. */
@@ -160,14 +175,15 @@ export function percentile(sorted: readonly number[], p: number): number {
 export async function measure(c: BenchCase, budget: Budget, onProgress?: (done: number) => void): Promise<number[]> {
   let iteration = 0
   const warmStart = performance.now()
-  while (iteration < budget.warmupRuns || performance.now() - warmStart < budget.warmupMs) await c.run(iteration++)
+  while (iteration < budget.warmupRuns || performance.now() - warmStart < budget.warmupMs) {
+    await c.before?.(iteration)
+    await c.run(iteration++)
+  }
   const samples: number[] = []
   const start = performance.now()
   let lastReport = start
   while (samples.length < budget.maxRuns && (samples.length < budget.minRuns || performance.now() - start < budget.timedMs)) {
-    const t0 = process.hrtime.bigint()
-    await c.run(iteration++)
-    samples.push(Number(process.hrtime.bigint() - t0) / 1e6)
+    samples.push(await timedRun(c, iteration++))
     const now = performance.now()
     if (onProgress && now - lastReport > 100) {
       lastReport = now
@@ -177,11 +193,30 @@ export async function measure(c: BenchCase, budget: Budget, onProgress?: (done: 
   return samples
 }
 
+/** One run of a case in ms, its untimed `before` work first. */
+async function timedRun(c: BenchCase, iteration: number): Promise<number> {
+  await c.before?.(iteration)
+  const t0 = process.hrtime.bigint()
+  await c.run(iteration)
+  return Number(process.hrtime.bigint() - t0) / 1e6
+}
+
+/** The case's first `firstRuns` runs after setup, timed one by one (no warm-up). */
+export async function measureFirst(c: BenchCase): Promise<number[]> {
+  const samples: number[] = []
+  for (let i = 0; i < (c.firstRuns ?? 0); ++i) samples.push(await timedRun(c, i))
+  return samples
+}
+
 /** Median, p10, p90 and throughput of one case's samples. */
-export function summarize(c: BenchCase, samples: number[]): BenchRow {
+export function summarize(c: BenchCase, samples: number[], first: number[] = []): BenchRow {
   const sorted = [...samples].sort((a, b) => a - b)
   const medianMs = percentile(sorted, 0.5)
   const row: BenchRow = { name: c.name, runs: samples.length, medianMs, p10Ms: percentile(sorted, 0.1), p90Ms: percentile(sorted, 0.9) }
+  if (first.length) {
+    row.firstMedianMs = percentile([...first].sort((a, b) => a - b), 0.5)
+    row.firstRuns = first.length
+  }
   if (c.bytes !== undefined) {
     row.bytes = c.bytes
     row.gbps = c.bytes / (medianMs * 1e6)
@@ -274,6 +309,8 @@ export async function runCases(
     checkCases(suite.name, cases)
     const rounds = Math.max(1, Math.floor(suite.rounds ?? 1))
     const samples = new Map<BenchCase, number[]>(cases.map((c) => [c, []]))
+    const firsts = new Map<BenchCase, number[]>()
+    const settleMs = suite.settleMs ?? kSettleMs
     const label = (c: BenchCase, round: number) =>
       `${suite.name} ${opts.device} [${cases.indexOf(c) + 1}/${cases.length}]${rounds > 1 ? ` round ${round + 1}/${rounds}` : ''} ${c.name}`
     for (const group of rounds > 1 ? baselineGroups(cases) : cases.map((c) => [c])) {
@@ -283,10 +320,14 @@ export async function runCases(
           progress.update(`${label(c, 0)}: setting up`)
           await c.setup?.()
           ready.push(c)
+          if (c.firstRuns) {
+            progress.update(`${label(c, 0)}: first ${c.firstRuns} runs`)
+            firsts.set(c, await measureFirst(c))
+          }
         }
         for (let r = 0; r < rounds; ++r)
           for (const c of group) {
-            if (group.length > 1) await settle()
+            if (group.length > 1 && settleMs > 0) await settle(settleMs)
             progress.update(`${label(c, r)}: warming up`)
             const got = await measure(c, roundBudget(budget, rounds, r), (f) => progress.update(`${label(c, r)}: ${Math.round(f * 100)}%`))
             samples.get(c)!.push(...got)
@@ -295,7 +336,7 @@ export async function runCases(
         for (const c of ready) await c.teardown?.()
       }
     }
-    rows = cases.map((c) => summarize(c, samples.get(c)!))
+    rows = cases.map((c) => summarize(c, samples.get(c)!, firsts.get(c)))
   } finally {
     progress.done()
     for (const fn of cleanups.reverse()) fn()
@@ -346,7 +387,7 @@ function roundBudget(b: Budget, rounds: number, r: number): Budget {
  * insurance on machines where it would.
  */
 const kSettleMs = 30
-const settle = () => new Promise<void>((resolve) => setTimeout(resolve, kSettleMs))
+const settle = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 function checkCases(suite: string, cases: BenchCase[]): void {
   const names = new Set<string>()

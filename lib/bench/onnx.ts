@@ -191,13 +191,19 @@ export async function loadOrt(): Promise<Ort | string> {
   }
 }
 
-/** A session on `threads` intra-op threads (ours use the same count) running one op at a time; `options` adds to its options. */
-export function ortSession(ort: Ort, model: Uint8Array, threads: number, options: object = {}): Promise<OrtSession> {
-  return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', ...options })
-}
-
 /** Session options that turn ORT's intra-op spinning off: its idle workers would take the cores the next case needs. */
-export const kNoSpinning = { extra: { session: { intra_op: { allow_spinning: '0' } } } }
+const kNoSpinning = { extra: { session: { intra_op: { allow_spinning: '0' } } } }
+
+/**
+ * A session on `threads` intra-op threads (ours use the same count) running
+ * one op at a time. `spinning: false` sets ORT's
+ * `session.intra_op.allow_spinning` to 0 (its workers block after a run
+ * instead of spinning); left out, ORT's default (spinning) applies.
+ */
+export function ortSession(ort: Ort, model: Uint8Array, threads: number, spinning = true): Promise<OrtSession> {
+  const extra = spinning ? {} : kNoSpinning
+  return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', ...extra })
+}
 
 /** MatMul's B [K, N] from a linear weight [N, K] (out = x·wᵀ = x·B). */
 export function matmulB(w: Float32Array, n: number, k: number): Float32Array {
@@ -209,14 +215,16 @@ export function matmulB(w: Float32Array, n: number, k: number): Float32Array {
 /**
  * A benchmark case timing `session.run` on an ORT session (the suites'
  * baseline rows): `prepare`, in setup, gives the model and the feeds the runs
- * cycle through; the session is released in teardown.
+ * cycle through; the session is released in teardown. Spinning is off unless
+ * asked for: a spinning ORT pool takes the cores our alternating cases need
+ * (the `user` suite measures both).
  */
 export function ortCase(
   name: string,
   flops: number | undefined,
   ort: Ort,
   prepare: () => Promise<{ model: Uint8Array; feeds: Record<string, unknown>[] }>,
-  sessionOptions: object = {},
+  spinning = false,
 ): BenchCase {
   let session: OrtSession | undefined
   let feeds: Record<string, unknown>[] = []
@@ -225,7 +233,7 @@ export function ortCase(
     flops,
     async setup() {
       const prepared = await prepare()
-      session = await ortSession(ort, prepared.model, numThreads(), sessionOptions)
+      session = await ortSession(ort, prepared.model, numThreads(), spinning)
       feeds = prepared.feeds
     },
     async run(iteration) {

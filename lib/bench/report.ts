@@ -120,12 +120,25 @@ export function formatTable(result: SuiteResult, machine: Machine): string {
   const hasBytes = rows.some((r) => r.gbps !== undefined)
   const hasFlops = rows.some((r) => r.gflops !== undefined)
   const extras = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))]
-  const header = ['case', 'median ms', 'p10 ms', 'p90 ms', ...(hasBytes ? ['GB/s'] : []), ...(hasFlops ? ['GFLOP/s'] : []), ...extras, 'runs', 'vs baseline']
+  const firstRuns = Math.max(0, ...rows.map((r) => r.firstRuns ?? 0))
+  const header = [
+    'case',
+    'median ms',
+    'p10 ms',
+    'p90 ms',
+    ...(firstRuns ? [`first ${firstRuns} ms`] : []),
+    ...(hasBytes ? ['GB/s'] : []),
+    ...(hasFlops ? ['GFLOP/s'] : []),
+    ...extras,
+    'runs',
+    'vs baseline',
+  ]
   const body = rows.map((r) => [
     r.name,
     fmtMs(r.medianMs),
     fmtMs(r.p10Ms),
     fmtMs(r.p90Ms),
+    ...(firstRuns ? [r.firstMedianMs === undefined ? '—' : fmtMs(r.firstMedianMs)] : []),
     ...(hasBytes ? [fmtRate(r.gbps)] : []),
     ...(hasFlops ? [fmtRate(r.gflops)] : []),
     ...extras.map((k) => fmtExtra(r.extra?.[k])),
@@ -153,10 +166,14 @@ export function formatTable(result: SuiteResult, machine: Machine): string {
   ].join('\n')
 }
 
-/** `cast-cpu`, `cast-cuda` (cuda:0), `cast-cuda1`: file names without a colon. */
-export function resultStem(suite: string, device: DeviceName): string {
+/**
+ * `cast-cpu`, `cast-cuda` (cuda:0), `cast-cuda1`: file names without a colon;
+ * a CPU kernel set forced by SPARSEKIT_ISA adds its name (`spmm-cpu-avx2`),
+ * so a forced run never overwrites the machine's own.
+ */
+export function resultStem(suite: string, device: DeviceName, forcedIsa?: string): string {
   const d = device === 'cuda' || device === 'cuda:0' ? 'cuda' : device.replace(':', '')
-  return `${suite}-${d}`
+  return `${suite}-${d}${forcedIsa && d === 'cpu' ? `-${forcedIsa}` : ''}`
 }
 
 /** What a result file holds. */
@@ -170,7 +187,7 @@ export interface ResultFile extends SuiteResult {
  */
 export function writeResult(result: SuiteResult, machine: Machine, outDir: string, plot: boolean): string[] {
   mkdirSync(outDir, { recursive: true })
-  const stem = join(outDir, resultStem(result.suite, result.device))
+  const stem = join(outDir, resultStem(result.suite, result.device, machine.isaForced ? machine.isa : undefined))
   // Machine first: it is what a reader checks before trusting the rows.
   const { suite, description, bytesMeaning, device, quick, notes, rows } = result
   const file: ResultFile = { suite, description, bytesMeaning, device, quick, machine, notes, rows }

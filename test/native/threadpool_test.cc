@@ -1,6 +1,7 @@
 // The thread pool runs every task exactly once, for any task count, and can
 // be reused across many calls (the executor calls it once per op).
 #include <atomic>
+#include <thread>
 #include <vector>
 
 #include "../../csrc/core/threadpool.h"
@@ -15,4 +16,28 @@ SK_TEST(threadpool_runs_each_task_once) {
       for (size_t i = 0; i < tasks; ++i) CHECK(hits[i] == 50, "threads %d tasks %zu task %zu ran %d times", threads, tasks, i, hits[i].load());
     }
   }
+}
+
+// Calls with fewer tasks than threads and next to extra busy threads (a
+// neighbour's spinning pool): a worker often wakes after the caller has taken
+// every task and closed the call; it must skip that call, never run a task of
+// it (or of the next call) twice, and never make the caller miss a task.
+SK_TEST(threadpool_late_workers_skip_closed_calls) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> neighbours;
+  for (int i = 0; i < 2; ++i)
+    neighbours.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  for (int threads : {2, 4}) {
+    sk::ThreadPool pool(threads);
+    for (size_t tasks : {2, 3, 64}) {
+      std::vector<std::atomic<int>> hits(tasks);
+      for (int round = 0; round < 2000; ++round) pool.parallel_for(tasks, [&](size_t i) { hits[i]++; });
+      for (size_t i = 0; i < tasks; ++i) CHECK(hits[i] == 2000, "threads %d tasks %zu task %zu ran %d times", threads, tasks, i, hits[i].load());
+    }
+  }
+  stop = true;
+  for (auto& t : neighbours) t.join();
 }

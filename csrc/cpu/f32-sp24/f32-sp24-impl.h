@@ -9,10 +9,18 @@
 //   fma(acc, group, xq)      acc + each row's two kept values · the elements
 //                            of xq[0..4) its code picks
 //   store(acc, s)            s[r] = row r's sum (s: 8 floats, 32-byte aligned)
+// and, where bfloat16 values pay for a path of their own (kSplitGroups > 0):
+//   SplitAcc, SplitX, split_zero(), split_x(xq)   as above, for kSplitGroups groups
+//   split_load(values, q, codes)  those groups' values, widened by a shift and
+//                            a mask (even / odd halves of each 32-bit lane)
+//                            instead of a zero-extending shuffle, and their codes
+//   split_fma(acc, group, sx), split_store(acc, s)
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include <type_traits>
 
 #include "../../core/sp24_meta.h"
 #include "../f32-gemm/f32-gemm-impl.h"
@@ -69,6 +77,39 @@ static void sp24_rows(size_t nr, size_t groups, const float* x, size_t xs, const
 // (bench/results/tuning-notes.md).
 // The code check rides along: a few integer operations per word, beside the
 // vector work, instead of a separate pass over the codes.
+template <class P, class = void>
+struct SplitGroups : std::integral_constant<int, 0> {};
+template <class P>
+struct SplitGroups<P, std::void_t<decltype(P::kSplitGroups)>> : std::integral_constant<int, P::kSplitGroups> {};
+
+// bfloat16 values, kSplitGroups groups a step: returns the first group left
+// for the one-group loop. The codes of a step are one 32- or 64-bit load.
+template <class P, int NP>
+static size_t sp24_gemv_split(size_t groups, const float* x, const void* values, size_t vstride, const uint8_t* meta,
+                              size_t mstride, uint64_t& bad, float (*sums)[8]) {
+  constexpr size_t S = static_cast<size_t>(SplitGroups<P>::value);
+  static_assert(S == 1 || S == 2, "a step's codes fit one 64-bit word");
+  constexpr uint64_t fill = S == 1 ? 0x4444444400000000ull : 0;  // valid codes for the unused half
+  typename P::SplitAcc acc[NP];
+#pragma GCC unroll 4
+  for (int j = 0; j < NP; ++j) acc[j] = P::split_zero();
+  size_t q = 0;
+  for (; q + S <= groups; q += S) {
+    const typename P::SplitX sx = P::split_x(x + 4 * q);
+#pragma GCC unroll 4
+    for (int j = 0; j < NP; ++j) {
+      uint64_t codes = 0;
+      memcpy(&codes, meta + j * mstride + 4 * q, 4 * S);
+      bad |= sk::sp24_bad_nibbles(fill | codes);
+      const uint16_t* v = static_cast<const uint16_t*>(values) + j * vstride;
+      acc[j] = P::split_fma(acc[j], P::split_load(v, q, codes), sx);
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < NP; ++j) P::split_store(acc[j], sums[j]);
+  return q;
+}
+
 template <class P, int NP, int WT>
 static bool sp24_gemv_panels(size_t nr, size_t groups, const float* x, const void* values, size_t vstride,
                              const uint8_t* meta, size_t mstride, const float* bias, float* out) {
@@ -77,7 +118,11 @@ static bool sp24_gemv_panels(size_t nr, size_t groups, const float* x, const voi
   typename P::Acc acc[NP];
 #pragma GCC unroll 4
   for (int j = 0; j < NP; ++j) acc[j] = P::zero();
-  for (size_t q = 0; q < groups; ++q)
+  alignas(64) float split[NP][8] = {};
+  size_t q = 0;
+  if constexpr (WT == SK_BF16 && SplitGroups<P>::value > 0)
+    q = sp24_gemv_split<P, NP>(groups, x, values, vstride, meta, mstride, bad, split);
+  for (; q < groups; ++q)
 #pragma GCC unroll 4
     for (int j = 0; j < NP; ++j) {
       uint32_t word;
@@ -90,7 +135,8 @@ static bool sp24_gemv_panels(size_t nr, size_t groups, const float* x, const voi
 #pragma GCC unroll 4
   for (int j = 0; j < NP; ++j) P::store(acc[j], s[j]);
   for (int j = 0; j < NP; ++j)
-    for (size_t r = 0; r < (j == NP - 1 ? nr : 8); ++r) out[8 * j + r] = s[j][r] + (bias ? bias[8 * j + r] : 0.0f);
+    for (size_t r = 0; r < (j == NP - 1 ? nr : 8); ++r)
+      out[8 * j + r] = s[j][r] + split[j][r] + (bias ? bias[8 * j + r] : 0.0f);
   return bad == 0;
 }
 

@@ -30,7 +30,7 @@ import { cpuBinding } from '../../native.js'
 import type { Tensor } from '../../tensor.js'
 import { decodeF64, fp8Stored } from '../decode-metrics.js'
 import { type BenchCase, type BenchRow, type BenchSuite, fillNoise, lastLevelCacheBytes, rotationSets, type SuiteContext } from '../harness.js'
-import { gqaDecodeModel, kNoSpinning, loadOrt, type Ort, ortCase } from '../onnx.js'
+import { gqaDecodeModel, loadOrt, type Ort, ortCase } from '../onnx.js'
 import { generatePrefill } from '../prefill-gen.js'
 import { recall, relativeError } from '../prefill-metrics.js'
 
@@ -159,7 +159,7 @@ function ortGqaCase(ctx: Context, ort: Ort): BenchCase {
       seqlens_k: new ort.Tensor('int32', new Int32Array([L]), [1]), total_sequence_length: new ort.Tensor('int32', new Int32Array([L + 1]), []),
     }))
     return { model: gqaDecodeModel(1, L, kHq, kHkv, kD), feeds }
-  }, kNoSpinning)
+  })
   return { ...c, bytes: ctx.kvBytes(kF32), baseline: `stream read f32 L=${L}` }
 }
 

@@ -13,6 +13,7 @@ import { linearSuite } from './linear.js'
 import { prefillSuite } from './prefill.js'
 import { decodeSuite } from './decode.js'
 import { fp8Suite } from './fp8.js'
+import { userSuite } from './user.js'
 
 /** Registers the built-in suites once; later calls do nothing. */
 export function registerBuiltinSuites(): void {
@@ -26,5 +27,6 @@ export function registerBuiltinSuites(): void {
   registerSuite(prefillSuite)
   registerSuite(decodeSuite)
   registerSuite(fp8Suite)
+  registerSuite(userSuite)
 }
 let registered = false

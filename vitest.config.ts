@@ -19,7 +19,12 @@ export default defineConfig({
         test: { ...shared, name: `isa:${isa}`, include: ['test/numeric/**/*.test.ts'], env: { SPARSEKIT_ISA: isa } },
       })),
       {
-        test: { ...shared, name: 'api', include: ['test/**/*.test.ts'], exclude: ['test/numeric/**', '**/node_modules/**'] },
+        test: {
+          ...shared,
+          name: 'api',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/numeric/**', '**/node_modules/**'],
+        },
       },
     ],
   },

@@ -102,9 +102,8 @@ StreamExecutor& CudaAddon::executor(int device) {
   auto& slot = executors_.at(device);
   if (!slot) {
     JsCompletion* completion = completion_.get();
-    slot = std::make_unique<StreamExecutor>(device, [completion](std::unique_ptr<Job> job) {
-      completion->post(std::move(job));
-    });
+    slot = std::make_unique<StreamExecutor>(
+        device, [completion](std::unique_ptr<Job> job) { completion->post(std::move(job)); });
   }
   return *slot;
 }

@@ -9,10 +9,10 @@
 namespace sk::cuda {
 namespace {
 
-constexpr size_t kMinBlock = 512;              // small blocks round to this, so near sizes share a bucket
+constexpr size_t kMinBlock = 512;                // small blocks round to this, so near sizes share a bucket
 constexpr size_t kSmallLimit = size_t{1} << 20;  // up to 1 MiB a block is "small"
 constexpr size_t kLargeRound = size_t{2} << 20;  // large blocks round to 2 MiB, the GPU's large page
-constexpr size_t kMaxSlackDivisor = 4;         // reuse a cached block at most 25% larger than asked
+constexpr size_t kMaxSlackDivisor = 4;           // reuse a cached block at most 25% larger than asked
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -78,9 +78,9 @@ DeviceMemoryRef CachingAllocator::allocate(size_t bytes) {
       size_t free_bytes = 0, total_bytes = 0;
       cudaMemGetInfo(&free_bytes, &total_bytes);
       cudaGetLastError();
-      throw CudaFailure(SK_ERR_OUT_OF_MEMORY, "Could not allocate " + std::to_string(bytes) + " bytes on cuda:" +
-                                                  std::to_string(device_) + " (" + std::to_string(free_bytes) +
-                                                  " of " + std::to_string(total_bytes) + " bytes free)");
+      throw CudaFailure(SK_ERR_OUT_OF_MEMORY,
+                        "Could not allocate " + std::to_string(bytes) + " bytes on cuda:" + std::to_string(device_) +
+                            " (" + std::to_string(free_bytes) + " of " + std::to_string(total_bytes) + " bytes free)");
     }
     SK_CUDA_CHECK(e);
   }

@@ -61,7 +61,7 @@ class CachingAllocator : public std::enable_shared_from_this<CachingAllocator> {
  private:
   friend class DeviceMemory;
   explicit CachingAllocator(int device) : device_(device) {}
-  void* take_cached(size_t* block_size);  // may round *block_size up to the cached block's
+  void* take_cached(size_t* block_size);          // may round *block_size up to the cached block's
   void give_back(void* data, size_t block_size);  // any thread; never throws
 
   const int device_;

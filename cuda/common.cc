@@ -30,8 +30,8 @@ void throw_cuda_failure(cudaError_t error, const char* call, const char* file, i
   // (a faulted context) stay: every later call fails with them.
   cudaGetLastError();
   const char* base = strrchr(file, '/');
-  std::string message = std::string(call) + " failed with " + describe(error) + " [" +
-                        (base ? base + 1 : file) + ":" + std::to_string(line) + "]";
+  std::string message = std::string(call) + " failed with " + describe(error) + " [" + (base ? base + 1 : file) + ":" +
+                        std::to_string(line) + "]";
   if (error == cudaErrorNoKernelImageForDevice || error == cudaErrorUnsupportedPtxVersion)
     message += "; this build targets SPARSEKIT_CUDA_ARCHS=" SK_CUDA_ARCHS
                " only: rebuild with a list that names this GPU's architecture";

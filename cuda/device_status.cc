@@ -24,13 +24,12 @@ std::string reason_for(cudaError_t e, const CudaStatus& s) {
       if (s.driver_version == 0)
         return "no CUDA driver found " + error_tag(e) + ": install an NVIDIA driver that supports CUDA " + needs +
                " or newer (libcuda.so.1 could not be loaded)";
-      return "the NVIDIA driver supports CUDA " + version_string(s.driver_version) + " but sparsekit was built with CUDA " +
-             needs + " " + error_tag(e) + ": update the NVIDIA driver";
+      return "the NVIDIA driver supports CUDA " + version_string(s.driver_version) +
+             " but sparsekit was built with CUDA " + needs + " " + error_tag(e) + ": update the NVIDIA driver";
     case cudaErrorNoDevice:
       return "no CUDA device " + error_tag(e) +
              ": the driver sees no NVIDIA GPU; check nvidia-smi and CUDA_VISIBLE_DEVICES";
-    default:
-      return "CUDA is unavailable " + error_tag(e) + ": " + cudaGetErrorString(e);
+    default: return "CUDA is unavailable " + error_tag(e) + ": " + cudaGetErrorString(e);
   }
 }
 

@@ -10,7 +10,7 @@ namespace sk::cuda {
 
 struct CudaStatus {
   bool available = false;
-  std::string reason;      // empty when available
+  std::string reason;  // empty when available
   int device_count = 0;
   int runtime_version = 0;  // e.g. 13000 for CUDA 13.0
   int driver_version = 0;   // 0 when no driver is installed

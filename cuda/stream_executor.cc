@@ -108,11 +108,10 @@ void StreamExecutor::wait_loop() {
       const cudaError_t e = cudaEventSynchronize(event);
       if (e == cudaSuccess) return;
       cudaGetLastError();
-      throw CudaFailure(status_of(e), "work queued on cuda:" + std::to_string(device_) + " failed with " +
-                                          describe(e) +
-                                          (status_of(e) == SK_ERR_DEVICE
-                                               ? "; the CUDA context may be unusable until the process restarts"
-                                               : ""));
+      throw CudaFailure(
+          status_of(e),
+          "work queued on cuda:" + std::to_string(device_) + " failed with " + describe(e) +
+              (status_of(e) == SK_ERR_DEVICE ? "; the CUDA context may be unusable until the process restarts" : ""));
     });
     if (next.event) recycle_event(next.event);
     next.job->holds.clear();
@@ -126,8 +125,8 @@ void StreamExecutor::finish(std::unique_ptr<Job> job) {
     return;  // destroyed here: fire-and-forget jobs hold no JS state
   }
   if (job->result.status == SK_OK && unreported_.status != SK_OK) {
-    job->result = {unreported_.status, "an earlier zero() on cuda:" + std::to_string(device_) +
-                                           " failed: " + unreported_.message};
+    job->result = {unreported_.status,
+                   "an earlier zero() on cuda:" + std::to_string(device_) + " failed: " + unreported_.message};
     unreported_ = {};
   }
   {

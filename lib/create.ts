@@ -7,8 +7,25 @@
 import { markAsUntransferable } from 'node:worker_threads'
 
 import { type DeviceName, parseDevice } from './device.js'
-import { arrayHolds, checkDType, type DType, defaultTypeOf, dtypeBytes, dtypeId, isFloatType, type TensorData } from './dtype.js'
-import { allocating, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from './errors.js'
+import {
+  arrayHolds,
+  checkDType,
+  type DType,
+  defaultTypeOf,
+  dtypeBytes,
+  dtypeId,
+  isFloatType,
+  type TensorData,
+} from './dtype.js'
+import {
+  allocating,
+  callNativeSync,
+  deviceError,
+  dtypeError,
+  invalidArgument,
+  shapeError,
+  SparsekitError,
+} from './errors.js'
 import { cpuBinding, cudaBinding } from './native.js'
 import { fillRandn } from './random.js'
 import { checkHostBytes, empty, hostTensor, isTensor, liveStorage, Tensor } from './tensor.js'
@@ -51,13 +68,16 @@ function fromTypedArray(data: ArrayBufferView, dims: unknown, type: unknown): Te
   function fail(): never {
     throw dtypeError('data', 'a Float32Array, Uint16Array, Uint8Array, Int8Array or Int32Array', data)
   }
-  if (!arrayHolds(t, data))
-    throw dtypeError('data', `the TypedArray that holds ${t} (${storageName(t)})`, data)
+  if (!arrayHolds(t, data)) throw dtypeError('data', `the TypedArray that holds ${t} (${storageName(t)})`, data)
   // Ops read the memory later, on another thread: it must not shrink or be
   // shared under them. The checks hold for a buffer of any realm (a vm context's too).
   const { buffer, shared, resizable } = bufferOf(data)
   if (shared || resizable)
-    throw invalidArgument('data', 'a TypedArray over a fixed-length ArrayBuffer (not a SharedArrayBuffer or a resizable one)', data)
+    throw invalidArgument(
+      'data',
+      'a TypedArray over a fixed-length ArrayBuffer (not a SharedArrayBuffer or a resizable one)',
+      data,
+    )
   // A queued op must never lose this memory to a transfer (postMessage or
   // structuredClone with a transfer list): marked untransferable, the buffer is
   // copied instead of moved, as Node does for its pooled Buffers.
@@ -69,13 +89,18 @@ function fromTypedArray(data: ArrayBufferView, dims: unknown, type: unknown): Te
 }
 
 function storageName(t: DType): string {
-  return t === 'float16' || t === 'bfloat16' ? 'Uint16Array of raw bits' : t.startsWith('float8') ? 'Uint8Array of raw bits' : `${t} array`
+  return t === 'float16' || t === 'bfloat16'
+    ? 'Uint16Array of raw bits'
+    : t.startsWith('float8')
+      ? 'Uint8Array of raw bits'
+      : `${t} array`
 }
 
 function fromNumbers(values: unknown[], dims: unknown, type: unknown): Tensor {
   const t: DType = type === undefined ? 'float32' : checkDType('type', type)
   const shape = checkDims('dims', dims ?? [values.length], dtypeBytes(t))
-  if (shape.size !== values.length) throw shapeError('dims', `dims whose product is the data length ${values.length}`, dims)
+  if (shape.size !== values.length)
+    throw shapeError('dims', `dims whose product is the data length ${values.length}`, dims)
   const range = kIntRange[t]
   for (let i = 0; i < values.length; ++i) {
     const v = values[i]
@@ -101,9 +126,11 @@ function fromTensorLike(obj: TensorLike, dims: unknown, type: unknown): Tensor {
   if (obj.location !== undefined && obj.location !== 'cpu' && obj.location !== 'cpu-pinned')
     throw deviceError('data.location', "'cpu' or 'cpu-pinned' (a CPU tensor)", obj.location)
   const rawType = obj.type ?? obj.dtype
-  const foreign = typeof rawType === 'string' && Object.hasOwn(kForeignTypes, rawType) ? kForeignTypes[rawType] : rawType
+  const foreign =
+    typeof rawType === 'string' && Object.hasOwn(kForeignTypes, rawType) ? kForeignTypes[rawType] : rawType
   const own = checkDType('data.type', foreign)
-  if (type !== undefined && checkDType('type', type) !== own) throw dtypeError('type', `${own} (the tensor's own type)`, type)
+  if (type !== undefined && checkDType('type', type) !== own)
+    throw dtypeError('type', `${own} (the tensor's own type)`, type)
   // tfjs tensors expose data() as an async method and dataSync() as the array.
   const data = typeof obj.data === 'function' && typeof obj.dataSync === 'function' ? obj.dataSync() : obj.data
   if (!is.typedArray(data)) throw invalidArgument('data.data', 'a TypedArray', data)
@@ -134,17 +161,23 @@ function fromTensorLike(obj: TensorLike, dims: unknown, type: unknown): Tensor {
  * const c = sk.tensor(ortTensor)                            // an onnxruntime-node Tensor
  * ```
  */
-export function tensor(data: TensorData | readonly number[] | TensorLike, dims?: readonly number[], type?: DType): Tensor {
+export function tensor(
+  data: TensorData | readonly number[] | TensorLike,
+  dims?: readonly number[],
+  type?: DType,
+): Tensor {
   // A look-alike inheriting from Tensor.prototype is refused here, before its getters would be read as a tensor-like's fields.
   if (Object.prototype.isPrototypeOf.call(Tensor.prototype, data) && !isTensor(data)) liveStorage(data, 'data')
   if (isTensor(data)) {
     const s = liveStorage(data, 'data')
-    if (s.kind !== 'cpu') throw new SparsekitError('ERR_SK_DEVICE', 'Expected a CPU tensor for data; use await t.to("cpu") first')
+    if (s.kind !== 'cpu')
+      throw new SparsekitError('ERR_SK_DEVICE', 'Expected a CPU tensor for data; use await t.to("cpu") first')
     return fromTypedArray(s.data, dims ?? data.dims, type ?? data.type)
   }
   if (is.typedArray(data)) return fromTypedArray(data, dims, type)
   if (Array.isArray(data)) return fromNumbers(data, dims, type)
-  if (is.plainObject(data) || (typeof data === 'object' && data !== null)) return fromTensorLike(data as TensorLike, dims, type)
+  if (is.plainObject(data) || (typeof data === 'object' && data !== null))
+    return fromTensorLike(data as TensorLike, dims, type)
   throw invalidArgument('data', 'a TypedArray, an array of numbers or a tensor-like object', data)
 }
 
@@ -193,7 +226,9 @@ export function randn(dims: readonly number[], options?: RandnOptions): Tensor {
   const shape = checkDims('dims', dims, dtypeBytes(type))
   checkHostBytes(shape.size * 4) // samples are drawn into float32 first
   const f32 = type === 'float32' ? hostTensor('float32', shape.dims, shape.size, false) : undefined
-  const samples = f32 ? (f32.data as Float32Array) : allocating(`${shape.size} float32 samples`, () => new Float32Array(shape.size))
+  const samples = f32
+    ? (f32.data as Float32Array)
+    : allocating(`${shape.size} float32 samples`, () => new Float32Array(shape.size))
   fillRandn(samples, seed)
   let host = f32
   if (!host) {

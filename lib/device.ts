@@ -163,5 +163,9 @@ export function numThreads(): number {
 /** Throws unless both tensors live on the same device (never a silent copy). @internal */
 export function sameDevice(a: Device, b: Device, name: string): void {
   if (deviceName(a) !== deviceName(b))
-    throw deviceError(name, `a tensor on ${deviceName(a)} (mixed devices are an error; use await t.to())`, deviceName(b))
+    throw deviceError(
+      name,
+      `a tensor on ${deviceName(a)} (mixed devices are an error; use await t.to())`,
+      deviceName(b),
+    )
 }

@@ -38,7 +38,11 @@ export interface DataTypeMap {
 /** Any TypedArray sparsekit stores data in. */
 export type TensorData = DataTypeMap[DType]
 
-type ArrayCtor = { new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): TensorData; new (length: number): TensorData; BYTES_PER_ELEMENT: number }
+type ArrayCtor = {
+  new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): TensorData
+  new (length: number): TensorData
+  BYTES_PER_ELEMENT: number
+}
 
 interface DTypeInfo {
   readonly id: number // csrc/core/dtype.h

@@ -87,11 +87,14 @@ function expected(code: ErrorCode, name: string, what: string, received: unknown
 export const invalidArgument = (name: string, what: string, received: unknown) =>
   expected('ERR_SK_INVALID_ARGUMENT', name, what, received)
 /** Same message shape with ERR_SK_SHAPE. */
-export const shapeError = (name: string, what: string, received: unknown) => expected('ERR_SK_SHAPE', name, what, received)
+export const shapeError = (name: string, what: string, received: unknown) =>
+  expected('ERR_SK_SHAPE', name, what, received)
 /** Same message shape with ERR_SK_DTYPE. */
-export const dtypeError = (name: string, what: string, received: unknown) => expected('ERR_SK_DTYPE', name, what, received)
+export const dtypeError = (name: string, what: string, received: unknown) =>
+  expected('ERR_SK_DTYPE', name, what, received)
 /** Same message shape with ERR_SK_DEVICE. */
-export const deviceError = (name: string, what: string, received: unknown) => expected('ERR_SK_DEVICE', name, what, received)
+export const deviceError = (name: string, what: string, received: unknown) =>
+  expected('ERR_SK_DEVICE', name, what, received)
 
 /**
  * Runs a JS allocation sized by the caller's arguments: V8 reports a failed
@@ -116,7 +119,8 @@ export function allocating<T>(what: string, alloc: () => T): T {
 export function fromNative(err: unknown, above: (...args: never[]) => unknown): SparsekitError {
   if (err instanceof SparsekitError) return err
   const native = err as { code?: unknown; message?: unknown }
-  const code = typeof native?.code === 'string' && CODES.has(native.code) ? (native.code as ErrorCode) : 'ERR_SK_UNSUPPORTED'
+  const code =
+    typeof native?.code === 'string' && CODES.has(native.code) ? (native.code as ErrorCode) : 'ERR_SK_UNSUPPORTED'
   const message = typeof native?.message === 'string' ? native.message : String(err)
   const out = new SparsekitError(code, message, { cause: err })
   Error.captureStackTrace(out, above)

@@ -33,7 +33,10 @@ function list(items: string[]): string {
 /** The oldest glibc the package's binaries run on, from prebuilds/release.json (written by the release build). */
 function glibcFloor(root: string): string {
   try {
-    return (JSON.parse(readFileSync(join(root, 'prebuilds', 'release.json'), 'utf8')) as { glibcFloor?: string }).glibcFloor ?? ''
+    return (
+      (JSON.parse(readFileSync(join(root, 'prebuilds', 'release.json'), 'utf8')) as { glibcFloor?: string })
+        .glibcFloor ?? ''
+    )
   } catch {
     return ''
   }
@@ -41,7 +44,8 @@ function glibcFloor(root: string): string {
 
 /** What to do when the CPU addon does not load. */
 export function cpuLoadAdvice(root: string): string {
-  if (isCheckout(root)) return 'In this checkout, build it with `npm run build:cpu` (needs python3, make and a C++17 compiler).'
+  if (isCheckout(root))
+    return 'In this checkout, build it with `npm run build:cpu` (needs python3, make and a C++17 compiler).'
   const floor = glibcFloor(root)
   return (
     `This package ships the CPU addon for ${list(dirsWith(join(root, 'prebuilds'), 'sparsekit.node'))}` +

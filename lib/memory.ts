@@ -80,7 +80,11 @@ export function memory(): Record<string, MemoryInfo> {
     for (let i = 0; i < status.deviceCount; ++i) {
       const name = `cuda:${i}`
       const m = cuda.memory(i)
-      out[name] = { ...(live.get(name) ?? { tensors: 0, bytes: 0 }), nativeBytes: m.allocatedBytes, cachedBytes: m.cachedBytes }
+      out[name] = {
+        ...(live.get(name) ?? { tensors: 0, bytes: 0 }),
+        nativeBytes: m.allocatedBytes,
+        cachedBytes: m.cachedBytes,
+      }
     }
   }
   return out

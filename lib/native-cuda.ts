@@ -6,7 +6,14 @@
  * @module
  */
 import type { KvBinding } from './decode/native.js'
-import type { AttentionArgs, AttentionBytes, AttentionPick, BlockScoresArgs, GatherRowsArgs, NativeMask } from './native.js'
+import type {
+  AttentionArgs,
+  AttentionBytes,
+  AttentionPick,
+  BlockScoresArgs,
+  GatherRowsArgs,
+  NativeMask,
+} from './native.js'
 
 /** Why CUDA can or cannot be used, from the CUDA addon. */
 export interface CudaStatus {
@@ -99,7 +106,14 @@ export interface CudaBinding extends KvBinding<DeviceBuffer> {
   zero(buf: DeviceBuffer, bytes: number): void
   copyToDevice(src: ArrayBufferView, dst: DeviceBuffer, bytes: number): Promise<void>
   copyToHost(src: DeviceBuffer, dst: ArrayBufferView, bytes: number): Promise<void>
-  cast(src: DeviceBuffer, srcType: number, dst: DeviceBuffer, dstType: number, count: number, saturate: boolean): Promise<void>
+  cast(
+    src: DeviceBuffer,
+    srcType: number,
+    dst: DeviceBuffer,
+    dstType: number,
+    count: number,
+    saturate: boolean,
+  ): Promise<void>
   memory(device: number): { allocatedBytes: number; cachedBytes: number; buffers: number }
   emptyCache(device: number): void
   synchronize(device: number): Promise<void>
@@ -109,17 +123,50 @@ export interface CudaBinding extends KvBinding<DeviceBuffer> {
    */
   attentionPick(args: AttentionArgs, mask: NativeMask | null, bytes?: AttentionBytes): AttentionPick & CudaAttentionPick
   /** Block-sparse FlashAttention forward (fp16 / bf16); the mask's arrays are uploaded by the binding. */
-  attention(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, out: DeviceBuffer, lse: DeviceBuffer | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
+  attention(
+    q: DeviceBuffer,
+    k: DeviceBuffer,
+    v: DeviceBuffer,
+    out: DeviceBuffer,
+    lse: DeviceBuffer | null,
+    args: AttentionArgs,
+    mask: NativeMask | null,
+  ): Promise<void>
   /** Every check of `linear` on byte sizes; needs no device. */
-  linearPick(x: number, w: number, meta: number | null, bias: number | null, out: number, args: CudaLinearArgs): LinearPick
+  linearPick(
+    x: number,
+    w: number,
+    meta: number | null,
+    bias: number | null,
+    out: number,
+    args: CudaLinearArgs,
+  ): LinearPick
   /** out = x · wᵀ + bias (fp16 / bf16, float32 accumulation); `compressed` is the cuSPARSELt copy of a 2:4 weight. */
-  linear(x: DeviceBuffer, w: DeviceBuffer, meta: DeviceBuffer | null, bias: DeviceBuffer | null, out: DeviceBuffer, args: CudaLinearArgs, compressed: DeviceBuffer | null): Promise<void>
+  linear(
+    x: DeviceBuffer,
+    w: DeviceBuffer,
+    meta: DeviceBuffer | null,
+    bias: DeviceBuffer | null,
+    out: DeviceBuffer,
+    args: CudaLinearArgs,
+    compressed: DeviceBuffer | null,
+  ): Promise<void>
   /** Every check of `blockScores` on byte sizes; needs no device. `scratchBytes`: the device scratch the call allocates. */
-  blockScoresPick(q: number, k: number, out: number, args: BlockScoresArgs): { kernel: string; scratchBytes: number; grid: number }
+  blockScoresPick(
+    q: number,
+    k: number,
+    out: number,
+    args: BlockScoresArgs,
+  ): { kernel: string; scratchBytes: number; grid: number }
   /** Block scores (`sk_block_scores_params`) of fp16 / bf16 q, k into float32 `out` on the device. */
   blockScores(q: DeviceBuffer, k: DeviceBuffer, out: DeviceBuffer, args: BlockScoresArgs): Promise<void>
   /** Every check of `gatherRows`, the index bounds included, on byte sizes; needs no device. */
-  gatherRowsPick(src: number, idx: Int32Array, dst: number, args: GatherRowsArgs): { kernel: string; indexBytes: number }
+  gatherRowsPick(
+    src: number,
+    idx: Int32Array,
+    dst: number,
+    args: GatherRowsArgs,
+  ): { kernel: string; indexBytes: number }
   /** dst[b, h, s] = src[b, h, idx[b, h, s]]: idx is copied and checked on the host, then uploaded. */
   gatherRows(src: DeviceBuffer, idx: Int32Array, dst: DeviceBuffer, args: GatherRowsArgs): Promise<void>
   /** Checks CPU-layout 2:4 metadata and builds the CUDA layout on the host; needs no device. */

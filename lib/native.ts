@@ -14,7 +14,17 @@ import type { KvBinding } from './decode/native.js'
 import { cpuLoadAdvice, cudaMissingReason } from './install.js'
 import type { CudaBinding } from './native-cuda.js'
 
-export type { CudaStatus, CudaDeviceInfo, DeviceBuffer, CudaLinearArgs, LinearPick, Sp24Layout, CusparseLtStatus, CudaBinding, CudaAttentionPick } from './native-cuda.js'
+export type {
+  CudaStatus,
+  CudaDeviceInfo,
+  DeviceBuffer,
+  CudaLinearArgs,
+  LinearPick,
+  Sp24Layout,
+  CusparseLtStatus,
+  CudaBinding,
+  CudaAttentionPick,
+} from './native-cuda.js'
 
 /**
  * The package root: one level above `lib/` (sources) or `dist/` (built).
@@ -236,14 +246,40 @@ export interface CpuBinding extends KvBinding<ArrayBufferView> {
   hostStats(): { blocks: number; bytes: number; cachedBlocks: number; cachedBytes: number }
   /** Frees the cached blocks. */
   emptyHostCache(): void
-  cast(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): Promise<void>
-  castSync(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number, count: number, saturate: boolean): void
+  cast(
+    src: ArrayBufferView,
+    srcType: number,
+    dst: ArrayBufferView,
+    dstType: number,
+    count: number,
+    saturate: boolean,
+  ): Promise<void>
+  castSync(
+    src: ArrayBufferView,
+    srcType: number,
+    dst: ArrayBufferView,
+    dstType: number,
+    count: number,
+    saturate: boolean,
+  ): void
   /** The CPU backend's answer for `attention` (every check of it; with `bytes`, the buffer sizes too). */
-  attentionPick(args: AttentionArgs, mask: NativeMask | null, bytes?: AttentionBytes): AttentionPick & { qTile: number; kvTile: number }
+  attentionPick(
+    args: AttentionArgs,
+    mask: NativeMask | null,
+    bytes?: AttentionBytes,
+  ): AttentionPick & { qTile: number; kvTile: number }
   /** Reads `words` 64-bit words of src on every thread (the benchmarks' bandwidth yardstick); src 8-byte aligned. */
   streamRead(src: ArrayBufferView, words: number): Promise<void>
   /** Block-sparse FlashAttention forward; lse is float32 [batch, headsQ, seqQ] or null. */
-  attention(q: ArrayBufferView, k: ArrayBufferView, v: ArrayBufferView, out: ArrayBufferView, lse: Float32Array | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
+  attention(
+    q: ArrayBufferView,
+    k: ArrayBufferView,
+    v: ArrayBufferView,
+    out: ArrayBufferView,
+    lse: Float32Array | null,
+    args: AttentionArgs,
+    mask: NativeMask | null,
+  ): Promise<void>
   /**
    * Counts w [n, k]'s non-zeros and blocks into out (14 numbers): nnz, blocks (nr 1, 2, 4), values (nr 1, 2, 4),
    * non-zeros in full groups (nr 1, 2, 4), non-zero blocks of full groups (nr 1, 2, 4), the block size to use.
@@ -252,37 +288,79 @@ export interface CpuBinding extends KvBinding<ArrayBufferView> {
   /** out = w with its `count` smallest |w| zeroed (NaN never; ties in index order): sparsify's `sparsity`. */
   spmmPrune(w: Float32Array, n: number, k: number, out: Float32Array, count: number): Promise<void>
   /** Packs w in blocks of nr into arrays sized by spmmAnalyze (rejects a w that changed since). */
-  spmmPack(w: Float32Array, n: number, k: number, nr: number, nnzmap: Int32Array, cols: Int32Array, values: Float32Array): Promise<void>
+  spmmPack(
+    w: Float32Array,
+    n: number,
+    k: number,
+    nr: number,
+    nnzmap: Int32Array,
+    cols: Int32Array,
+    values: Float32Array,
+  ): Promise<void>
   /** Checks the packed index arrays (counts, columns in bounds and increasing, sizes) and copies them natively. */
   spmmPlan(nnzmap: Int32Array, cols: Int32Array, n: number, k: number, nr: number, values: number): SpmmPlan
   /** Frees a plan now; later uses throw ERR_SK_DISPOSED. */
   spmmRelease(plan: SpmmPlan): void
   /** conv1x1 / linear with CSR weights: out = clamp(W·x + bias). */
-  spmm(plan: SpmmPlan, values: Float32Array, x: Float32Array, out: Float32Array, bias: Float32Array | null, args: SpmmArgs): Promise<void>
+  spmm(
+    plan: SpmmPlan,
+    values: Float32Array,
+    x: Float32Array,
+    out: Float32Array,
+    bias: Float32Array | null,
+    args: SpmmArgs,
+  ): Promise<void>
   /** out [m, n] = x [m, k] · wᵀ + bias; w dense or 2:4 (then meta is required and checked before any kernel runs). */
-  linear(x: Float32Array, w: ArrayBufferView, meta: Uint8Array | null, bias: Float32Array | null, out: Float32Array, args: LinearArgs): Promise<void>
+  linear(
+    x: Float32Array,
+    w: ArrayBufferView,
+    meta: Uint8Array | null,
+    bias: Float32Array | null,
+    out: Float32Array,
+    args: LinearArgs,
+  ): Promise<void>
   /**
    * 2:4 weight ops on [rows, k]: 0 prune (denseIn → denseOut, keep args.n of every args.m), 1 compress
    * (denseIn → values + meta; rejects a group of 4 with more than 2 non-zeros), 2 decompress (values + meta → denseOut; rejects bad codes).
    */
-  sp24(op: 0 | 1 | 2, args: Sp24Args, denseIn: ArrayBufferView | null, denseOut: ArrayBufferView | null, values?: ArrayBufferView | null, meta?: Uint8Array | null): Promise<void>
+  sp24(
+    op: 0 | 1 | 2,
+    args: Sp24Args,
+    denseIn: ArrayBufferView | null,
+    denseOut: ArrayBufferView | null,
+    values?: ArrayBufferView | null,
+    meta?: Uint8Array | null,
+  ): Promise<void>
   /** Dynamic sparse prefill block scores (`sk_block_scores_params`; csrc/addon/op_prefill.cc). */
   blockScores(q: ArrayBufferView, k: ArrayBufferView, out: Float32Array, args: BlockScoresArgs): Promise<void>
   /** dst[b, h, s] = src[b, h, idx[b, h, s]] row by row, dst contiguous (`sk_gather_rows_params`). */
   gatherRows(src: ArrayBufferView, idx: Int32Array, dst: ArrayBufferView, args: GatherRowsArgs): Promise<void>
   /** bits [rows, nb] from scores [rows, nb] (sinkBlock [batch · key heads] for rule 3, else null). */
-  selectBlocks(scores: Float32Array, sinkBlock: Int32Array | null, bits: Uint8Array, args: SelectBlocksArgs): Promise<void>
+  selectBlocks(
+    scores: Float32Array,
+    sinkBlock: Int32Array | null,
+    bits: Uint8Array,
+    args: SelectBlocksArgs,
+  ): Promise<void>
   /** indices [B, Hkv, S] from importance [B, Hq, S]: each complete segment by decreasing summed importance. */
   segmentOrder(importance: Float32Array, indices: Int32Array, args: SegmentOrderArgs): Promise<void>
   /** The vertical-slash plan: indices [B, Hkv, S], bits [B, Hq, nb, nb] and coverage [B, Hq] from lines [B, Hq, 2, S]. */
-  vslashPlan(scores: Float32Array, indices: Int32Array, bits: Uint8Array, coverage: Float32Array, args: VslashPlanArgs): Promise<void>
+  vslashPlan(
+    scores: Float32Array,
+    indices: Int32Array,
+    bits: Uint8Array,
+    coverage: Float32Array,
+    args: VslashPlanArgs,
+  ): Promise<void>
 }
 
 let cpu: CpuBinding | undefined
 
 function loadFailure(what: string, err: unknown, fix: string): SparsekitError {
   const reason = err instanceof Error ? err.message : String(err)
-  return new SparsekitError('ERR_SK_NATIVE_LOAD', `sparsekit could not load its ${what}: ${reason}\n${fix}`, { cause: err })
+  return new SparsekitError('ERR_SK_NATIVE_LOAD', `sparsekit could not load its ${what}: ${reason}\n${fix}`, {
+    cause: err,
+  })
 }
 
 /** The CPU addon; loads it on first use and explains a failure. */

@@ -18,8 +18,7 @@ export type Location = 'cpu' | 'cuda' | 'none'
 
 /** @internal */
 export type Storage =
-  | { kind: 'cpu'; data: TensorData; block?: HostBlock }
-  | { kind: 'cuda'; index: number; buffer: DeviceBuffer }
+  { kind: 'cpu'; data: TensorData; block?: HostBlock } | { kind: 'cuda'; index: number; buffer: DeviceBuffer }
 
 const kBrand = Symbol.for('sparsekit.tensor')
 
@@ -122,7 +121,10 @@ export class Tensor {
   get data(): TensorData {
     const s = liveStorage(this, 'tensor')
     if (s.kind !== 'cpu')
-      throw new SparsekitError('ERR_SK_DEVICE', `Tensor data lives on ${this.#device}; use await t.getData() to copy it to the CPU`)
+      throw new SparsekitError(
+        'ERR_SK_DEVICE',
+        `Tensor data lives on ${this.#device}; use await t.getData() to copy it to the CPU`,
+      )
     return s.data
   }
 
@@ -205,7 +207,9 @@ export class Tensor {
       s.kind === 'cpu' && o.kind === 'cpu'
         ? callNative(() => cpuBinding().cast(s.data, dtypeId(this.type), o.data, dtypeId(type), this.size, saturate))
         : s.kind === 'cuda' && o.kind === 'cuda'
-          ? callNative(() => cudaFor(s.index).cast(s.buffer, dtypeId(this.type), o.buffer, dtypeId(type), this.size, saturate))
+          ? callNative(() =>
+              cudaFor(s.index).cast(s.buffer, dtypeId(this.type), o.buffer, dtypeId(type), this.size, saturate),
+            )
           : Promise.resolve(),
     )
   }
@@ -264,7 +268,8 @@ export function isTensor(v: unknown): v is Tensor {
 export function liveStorage(t: unknown, name: string): Storage {
   if (!(t instanceof Tensor)) throw invalidArgument(name, 'a sparsekit Tensor', t)
   const s = storageOf(t)
-  if (s === null) throw new SparsekitError('ERR_SK_DISPOSED', `Expected a live tensor for ${name} but received a disposed one`)
+  if (s === null)
+    throw new SparsekitError('ERR_SK_DISPOSED', `Expected a live tensor for ${name} but received a disposed one`)
   return s
 }
 

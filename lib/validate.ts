@@ -65,7 +65,11 @@ export function checkBool(name: string, v: unknown, dflt: boolean): boolean {
  * Returns a copy of its own properties, each read once: what was checked is
  * what is used, and nothing inherited (a class's getters) is read.
  */
-export function checkOptions<K extends string>(name: string, v: unknown, keys: readonly K[]): Partial<Record<K, unknown>> {
+export function checkOptions<K extends string>(
+  name: string,
+  v: unknown,
+  keys: readonly K[],
+): Partial<Record<K, unknown>> {
   if (v === undefined) return {}
   if (!is.plainObject(v)) throw invalidArgument(name, 'an options object', v)
   for (const k of Object.keys(v))
@@ -79,7 +83,11 @@ export function checkOptions<K extends string>(name: string, v: unknown, keys: r
  * Dims: an array of non-negative safe integers whose product times the element
  * size stays a safe integer. Returns a frozen copy and the element count.
  */
-export function checkDims(name: string, dims: unknown, elementBytes: number): { dims: readonly number[]; size: number } {
+export function checkDims(
+  name: string,
+  dims: unknown,
+  elementBytes: number,
+): { dims: readonly number[]; size: number } {
   if (!Array.isArray(dims)) throw shapeError(name, 'an array of non-negative integers', dims)
   if (dims.length > kMaxRank) throw shapeError(name, `at most ${kMaxRank} dims`, dims)
   let size = 1

@@ -39,7 +39,8 @@ function main() {
   const gyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
   for (const args of [['configure'], ['build', '--jobs', process.env.JOBS ?? 'max']]) {
     const r = spawnSync(process.execPath, [gyp, ...args, `--nodedir=${nodedir}`], { cwd: root, stdio: 'inherit' })
-    if (r.status !== 0) throw new Error(`node-gyp ${args[0]} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`)
+    if (r.status !== 0)
+      throw new Error(`node-gyp ${args[0]} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`)
   }
 }
 

@@ -30,8 +30,31 @@ const target = `${platform()}-${arch()}`
 const emulated = Boolean(process.env.SK_QEMU)
 
 /** Files the tarball must hold besides the binaries; nothing that builds from source may be in it. */
-const required = ['package.json', 'LICENSE', 'README.md', MANIFEST, 'dist/package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/index.mjs', 'dist/index.d.mts', 'dist/cli/main.js']
-const forbidden = [/^binding\.gyp$/, /^CMakeLists\.txt$/, /^csrc\//, /^cuda\//, /^build/, /^test\//, /^lib\//, /^scripts\//, /^node_modules\//, /\.tgz$/, /\.map$/]
+const required = [
+  'package.json',
+  'LICENSE',
+  'README.md',
+  MANIFEST,
+  'dist/package.json',
+  'dist/index.js',
+  'dist/index.d.ts',
+  'dist/index.mjs',
+  'dist/index.d.mts',
+  'dist/cli/main.js',
+]
+const forbidden = [
+  /^binding\.gyp$/,
+  /^CMakeLists\.txt$/,
+  /^csrc\//,
+  /^cuda\//,
+  /^build/,
+  /^test\//,
+  /^lib\//,
+  /^scripts\//,
+  /^node_modules\//,
+  /\.tgz$/,
+  /\.map$/,
+]
 
 /** The README's example (the ```ts block under "## Example"), verbatim. */
 export function readmeExample() {
@@ -113,7 +136,9 @@ export function checkInstall({ keep = false, log = console.log } = {}) {
   const run = (cmd, args, cwd, extraEnv = {}) => {
     const r = spawnSync(cmd, args, { cwd, env: { ...env, ...extraEnv }, encoding: 'utf8', maxBuffer: 64 << 20 })
     if (r.status !== 0)
-      throw new Error(`\`${cmd} ${args.join(' ')}\` in ${cwd} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}):\n${r.stdout}\n${r.stderr}`)
+      throw new Error(
+        `\`${cmd} ${args.join(' ')}\` in ${cwd} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}):\n${r.stdout}\n${r.stderr}`,
+      )
     return r.stdout
   }
   const lastJson = (out) => JSON.parse(out.trim().split('\n').pop())
@@ -123,12 +148,16 @@ export function checkInstall({ keep = false, log = console.log } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), 'sparsekit-pack-'))
   try {
     // --ignore-scripts: prepack is checkRelease (just run) and prepare rebuilds dist/, which other tests read meanwhile.
-    const [packed] = step('pack', () => JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], checkout)))
+    const [packed] = step('pack', () =>
+      JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], checkout)),
+    )
     const tarball = join(tmp, packed.filename)
     const paths = packed.files.map((f) => f.path)
     const problems = []
-    for (const p of [...required, ...BINARIES.map((b) => b.path)]) if (!paths.includes(p)) problems.push(`the tarball lacks ${p}`)
-    for (const p of paths) if (forbidden.some((re) => re.test(p))) problems.push(`the tarball holds ${p}, which users never need`)
+    for (const p of [...required, ...BINARIES.map((b) => b.path)])
+      if (!paths.includes(p)) problems.push(`the tarball lacks ${p}`)
+    for (const p of paths)
+      if (forbidden.some((re) => re.test(p))) problems.push(`the tarball holds ${p}, which users never need`)
     if (problems.length) throw new Error(problems.join('\n'))
 
     // An empty project with the tarball installed, scripts off (the runtime
@@ -137,14 +166,33 @@ export function checkInstall({ keep = false, log = console.log } = {}) {
       const dir = join(tmp, name)
       mkdirSync(dir)
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `sk-${name}`, private: true, type }, null, 2))
-      run('npm', ['install', tarball, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock', '--loglevel=error'], dir)
+      run(
+        'npm',
+        [
+          'install',
+          tarball,
+          '--ignore-scripts',
+          '--no-audit',
+          '--no-fund',
+          '--prefer-offline',
+          '--no-package-lock',
+          '--loglevel=error',
+        ],
+        dir,
+      )
       return dir
     }
     const app = step('install', () => project('app', 'module'))
     const installed = join(app, 'node_modules', 'sparsekit')
-    if (existsSync(join(installed, 'build'))) throw new Error('the installed package has a build/ folder: something compiled on install')
+    if (existsSync(join(installed, 'build')))
+      throw new Error('the installed package has a build/ folder: something compiled on install')
     // What each shipped binary needs, read from the installed copy.
-    const binaries = Object.fromEntries(BINARIES.map(({ path }) => [path, { machine: elfMachine(join(installed, path)), ...symbolVersions(join(installed, path)) }]))
+    const binaries = Object.fromEntries(
+      BINARIES.map(({ path }) => [
+        path,
+        { machine: elfMachine(join(installed, path)), ...symbolVersions(join(installed, path)) },
+      ]),
+    )
 
     writeFileSync(join(app, 'example.mjs'), readmeExample())
     const example = step('readme example', () => run(process.execPath, ['example.mjs'], app))
@@ -155,7 +203,9 @@ export function checkInstall({ keep = false, log = console.log } = {}) {
     // The bin as a user runs it. Under qemu, npx would start the host's node
     // (the bin's shebang), so the emulated node runs the linked bin instead.
     const bin = (...args) =>
-      emulated ? run(process.execPath, [join(app, 'node_modules', '.bin', 'sparsekit'), ...args], app) : run('npx', ['--no-install', 'sparsekit', ...args], app)
+      emulated
+        ? run(process.execPath, [join(app, 'node_modules', '.bin', 'sparsekit'), ...args], app)
+        : run('npx', ['--no-install', 'sparsekit', ...args], app)
     const info = step('npx sparsekit info', () => bin('info'))
     const version = bin('--version').trim()
 
@@ -165,7 +215,9 @@ export function checkInstall({ keep = false, log = console.log } = {}) {
     rmSync(join(broken, 'node_modules', 'sparsekit', 'prebuilds', target), { recursive: true })
     rmSync(join(broken, 'node_modules', 'sparsekit', 'cuda-prebuild', target), { recursive: true, force: true })
     writeFileSync(join(broken, 'errors.cjs'), loadErrors)
-    const errors = step('load errors', () => lastJson(run(process.execPath, ['errors.cjs'], broken, { SPARSEKIT_CUDA: '' })))
+    const errors = step('load errors', () =>
+      lastJson(run(process.execPath, ['errors.cjs'], broken, { SPARSEKIT_CUDA: '' })),
+    )
 
     const ts = {}
     if (!emulated)
@@ -173,20 +225,32 @@ export function checkInstall({ keep = false, log = console.log } = {}) {
         for (const mode of ['esm', 'cjs']) {
           const dir = project(`ts-${mode}`, mode === 'esm' ? 'module' : 'commonjs')
           const compilerOptions = {
-            module: 'nodenext', target: 'es2022', strict: true, outDir: 'out', skipLibCheck: false,
-            types: ['node'], typeRoots: [join(checkout, 'node_modules', '@types')],
+            module: 'nodenext',
+            target: 'es2022',
+            strict: true,
+            outDir: 'out',
+            skipLibCheck: false,
+            types: ['node'],
+            typeRoots: [join(checkout, 'node_modules', '@types')],
           }
           writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['main.ts'] }, null, 2))
           writeFileSync(join(dir, 'main.ts'), tsMain(mode === 'esm'))
           run(process.execPath, [join(checkout, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], dir)
-          ts[mode] = { ...lastJson(run(process.execPath, [join('out', 'main.js')], dir)), emitted: readFileSync(join(dir, 'out', 'main.js'), 'utf8') }
+          ts[mode] = {
+            ...lastJson(run(process.execPath, [join('out', 'main.js')], dir)),
+            emitted: readFileSync(join(dir, 'out', 'main.js'), 'utf8'),
+          }
         }
       })
 
     // The x64 prebuild in Debian 11, with the node that runs there.
     let oldRoot = null
     const rootScript = join(checkout, 'scripts', 'prebuild-root.sh')
-    if (!emulated && target === 'linux-x64' && spawnSync('bash', [rootScript, 'verify'], { stdio: 'ignore' }).status === 0)
+    if (
+      !emulated &&
+      target === 'linux-x64' &&
+      spawnSync('bash', [rootScript, 'verify'], { stdio: 'ignore' }).status === 0
+    )
       oldRoot = step('debian 11 root', () => {
         const probe = `const sk = require('sparsekit'); const t = sk.tensor(new Float32Array([1, 2.5, 65520]), [3]);
           t.cast('float16').then((h) => console.log(JSON.stringify({ glibc: process.report.getReport().header.glibcVersionRuntime,
@@ -197,8 +261,24 @@ export function checkInstall({ keep = false, log = console.log } = {}) {
           ...lastJson(run('bash', [rootScript, 'run', '--bind', tmp, 'node', 'probe.cjs'], app)),
         }
       })
-    return { tarball: packed.filename, files: paths.length, bytes: packed.size, unpackedBytes: packed.unpackedSize, listing: packed.files,
-      installed, binaries, example, together, cjs, info, version, errors, ts, oldRoot, seconds }
+    return {
+      tarball: packed.filename,
+      files: paths.length,
+      bytes: packed.size,
+      unpackedBytes: packed.unpackedSize,
+      listing: packed.files,
+      installed,
+      binaries,
+      example,
+      together,
+      cjs,
+      info,
+      version,
+      errors,
+      ts,
+      oldRoot,
+      seconds,
+    }
   } finally {
     if (keep) log(`check-package-install: kept ${tmp}`)
     else rmSync(tmp, { recursive: true, force: true })
@@ -208,10 +288,17 @@ export function checkInstall({ keep = false, log = console.log } = {}) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     const r = checkInstall({ keep: process.argv.includes('--keep') })
-    console.log(`check-package-install: ${r.tarball}: ${r.files} files, ${(r.bytes / 1024).toFixed(0)} KiB packed, ${(r.unpackedBytes / 1024).toFixed(0)} KiB unpacked`)
+    console.log(
+      `check-package-install: ${r.tarball}: ${r.files} files, ${(r.bytes / 1024).toFixed(0)} KiB packed, ${(r.unpackedBytes / 1024).toFixed(0)} KiB unpacked`,
+    )
     for (const f of r.listing) console.log(`  ${String(f.size).padStart(9)}  ${f.path}`)
-    for (const [path, b] of Object.entries(r.binaries)) console.log(`check-package-install: ${path}: ${b.machine}, GLIBC_${b.glibc}${b.cxx.length ? `, ${b.cxx.join(' ')}` : ''}`)
-    console.log(`check-package-install: ok: README example, import, require, TypeScript (esm, cjs), npx sparsekit info, ${r.oldRoot ? `Debian 11 (glibc ${r.oldRoot.glibc})` : 'no build root here'}`)
+    for (const [path, b] of Object.entries(r.binaries))
+      console.log(
+        `check-package-install: ${path}: ${b.machine}, GLIBC_${b.glibc}${b.cxx.length ? `, ${b.cxx.join(' ')}` : ''}`,
+      )
+    console.log(
+      `check-package-install: ok: README example, import, require, TypeScript (esm, cjs), npx sparsekit info, ${r.oldRoot ? `Debian 11 (glibc ${r.oldRoot.glibc})` : 'no build root here'}`,
+    )
   } catch (err) {
     console.error(`check-package-install: FAILED\n${err.message}`)
     process.exit(1)

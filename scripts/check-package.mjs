@@ -50,7 +50,8 @@ export function elfMachine(file) {
 function compareVersions(a, b) {
   const x = a.split('.').map(Number)
   const y = b.split('.').map(Number)
-  for (let i = 0; i < Math.max(x.length, y.length); ++i) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0)
+  for (let i = 0; i < Math.max(x.length, y.length); ++i)
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0)
   return 0
 }
 
@@ -61,21 +62,33 @@ function compareVersions(a, b) {
  */
 export function symbolVersions(file) {
   const r = spawnSync('readelf', ['-V', '-W', file], { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`readelf -V ${file} failed (${r.error?.message ?? r.stderr.trim()}); install binutils`)
+  if (r.status !== 0)
+    throw new Error(`readelf -V ${file} failed (${r.error?.message ?? r.stderr.trim()}); install binutils`)
   const names = [...r.stdout.matchAll(/Name: (\S+)\s+Flags/g)].map((m) => m[1])
-  const glibc = names.filter((n) => n.startsWith('GLIBC_')).map((n) => n.slice(6)).sort(compareVersions)
+  const glibc = names
+    .filter((n) => n.startsWith('GLIBC_'))
+    .map((n) => n.slice(6))
+    .sort(compareVersions)
   return { glibc: glibc.at(-1) ?? 'none', cxx: names.filter((n) => /^(GLIBCXX|CXXABI)_/.test(n)).sort() }
 }
 
 function listFiles(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)]))
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)],
+  )
 }
 
 /** sha256 over the native sources (paths and contents): a binary built from other sources has another. */
 export function nativeSourceHash(root = checkout) {
   const hash = createHash('sha256')
-  const files = NATIVE_SOURCES.flatMap((p) => (statSync(join(root, p)).isDirectory() ? listFiles(join(root, p)) : [join(root, p)]))
-  for (const f of files.map((f) => relative(root, f)).sort()) hash.update(`${f}\0`).update(readFileSync(join(root, f))).update('\0')
+  const files = NATIVE_SOURCES.flatMap((p) =>
+    statSync(join(root, p)).isDirectory() ? listFiles(join(root, p)) : [join(root, p)],
+  )
+  for (const f of files.map((f) => relative(root, f)).sort())
+    hash
+      .update(`${f}\0`)
+      .update(readFileSync(join(root, f)))
+      .update('\0')
   return hash.digest('hex')
 }
 
@@ -90,8 +103,11 @@ export function checkBinary(file, machine) {
   if (got !== machine) problems.push(`${file} is built for ${got ?? 'no ELF machine'}, not ${machine}`)
   const needs = symbolVersions(file)
   if (needs.glibc !== 'none' && compareVersions(needs.glibc, GLIBC_FLOOR) > 0)
-    problems.push(`${file} needs GLIBC_${needs.glibc}, newer than the floor ${GLIBC_FLOOR} (was it built outside the Debian 11 root?)`)
-  if (needs.cxx.length) problems.push(`${file} needs the system's libstdc++ (${needs.cxx.join(', ')}); it must link it statically`)
+    problems.push(
+      `${file} needs GLIBC_${needs.glibc}, newer than the floor ${GLIBC_FLOOR} (was it built outside the Debian 11 root?)`,
+    )
+  if (needs.cxx.length)
+    problems.push(`${file} needs the system's libstdc++ (${needs.cxx.join(', ')}); it must link it statically`)
   return problems
 }
 
@@ -115,7 +131,8 @@ export function checkRelease(root = checkout) {
     problems.push(...checkBinary(file, machine).map((p) => p.replace(file, path)))
     const entry = manifest?.binaries?.[path]
     if (!manifest) continue
-    if (!entry || entry.sha256 !== sha256(file)) problems.push(`${path} is not the file \`npm run prebuilds\` built (another build replaced it)`)
+    if (!entry || entry.sha256 !== sha256(file))
+      problems.push(`${path} is not the file \`npm run prebuilds\` built (another build replaced it)`)
     else if (entry.sources !== sources)
       problems.push(`${path} was built from other sources (binding.gyp, CMakeLists.txt, csrc/ or cuda/ changed since)`)
   }
@@ -126,9 +143,15 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const root = process.cwd()
   const problems = checkRelease(root)
   if (problems.length) {
-    console.error(`sparsekit: npm pack refused: the tarball would lack what users need:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
-    console.error(`Every tarball ships LICENSE, README.md and these binaries: ${BINARIES.map((b) => b.path).join(', ')}. ${FIX}`)
+    console.error(
+      `sparsekit: npm pack refused: the tarball would lack what users need:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    )
+    console.error(
+      `Every tarball ships LICENSE, README.md and these binaries: ${BINARIES.map((b) => b.path).join(', ')}. ${FIX}`,
+    )
     process.exit(1)
   }
-  console.log(`check-package: ok: ${[...DOCS, ...BINARIES.map((b) => b.path)].join(', ')} (glibc ≤ ${GLIBC_FLOOR}, built from these sources)`)
+  console.log(
+    `check-package: ok: ${[...DOCS, ...BINARIES.map((b) => b.path)].join(', ')} (glibc ≤ ${GLIBC_FLOOR}, built from these sources)`,
+  )
 }

@@ -20,8 +20,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const outFile = process.argv[2] ?? join(root, 'bench', 'results', 'attention-sdpa-cuda.json')
-const kHeads = 16, kHeadDim = 128, kBlock = 128, kDensity = 0.1
-const kWarmup = 2, kReps = 5
+const kHeads = 16,
+  kHeadDim = 128,
+  kBlock = 128,
+  kDensity = 0.1
+const kWarmup = 2,
+  kReps = 5
 const kBF16 = 2 // csrc/core/dtype.h
 const seqs = (process.env.SK_ATTN_BENCH_SEQS ?? '4096,8192,16384,32768').split(',').map(Number)
 
@@ -38,9 +42,15 @@ const viaSk = typeof sk?.attention === 'function' && typeof sk?.BlockMask?.fromB
 /** bf16 bits of roughly N(0, 1) values (a sum of uniforms: cheap and not zeros). */
 function randomBf16(n, seed) {
   const out = new Uint16Array(n)
-  const f = new Float32Array(1), u = new Uint32Array(f.buffer)
+  const f = new Float32Array(1),
+    u = new Uint32Array(f.buffer)
   let x = seed >>> 0 || 1
-  const next = () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) / 4294967296 }
+  const next = () => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return (x >>> 0) / 4294967296
+  }
   for (let i = 0; i < n; ++i) {
     f[0] = (next() + next() + next() - 1.5) * 2
     out[i] = u[0] >>> 16
@@ -53,15 +63,33 @@ function sparsePattern(s) {
   const n = Math.ceil(s / kBlock)
   const keep = new Uint8Array(kHeads * n * n)
   let x = 777
-  for (let i = 0; i < keep.length; ++i) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; keep[i] = (x >>> 0) / 4294967296 < kDensity ? 1 : 0 }
+  for (let i = 0; i < keep.length; ++i) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    keep[i] = (x >>> 0) / 4294967296 < kDensity ? 1 : 0
+  }
   return { n, keep }
 }
 
 function nativeMask(s) {
   const { n, keep } = sparsePattern(s)
   const rows = kHeads * n
-  const m = { batch: 1, heads: kHeads, qBlock: kBlock, kvBlock: kBlock, nQBlocks: n, nKvBlocks: n, fullNum: new Int32Array(rows), fullIdx: new Int32Array(rows * n), partialNum: new Int32Array(rows), partialIdx: new Int32Array(rows * n), rules: [] }
-  for (let r = 0; r < rows; ++r) for (let kb = 0; kb < n; ++kb) if (keep[r * n + kb]) m.fullIdx[r * n + m.fullNum[r]++] = kb
+  const m = {
+    batch: 1,
+    heads: kHeads,
+    qBlock: kBlock,
+    kvBlock: kBlock,
+    nQBlocks: n,
+    nKvBlocks: n,
+    fullNum: new Int32Array(rows),
+    fullIdx: new Int32Array(rows * n),
+    partialNum: new Int32Array(rows),
+    partialIdx: new Int32Array(rows * n),
+    rules: [],
+  }
+  for (let r = 0; r < rows; ++r)
+    for (let kb = 0; kb < n; ++kb) if (keep[r * n + kb]) m.fullIdx[r * n + m.fullNum[r]++] = kb
   return m
 }
 
@@ -81,14 +109,36 @@ const flops = (s, mode) => 4 * s * s * kHeadDim * kHeads * (mode === 'causal' ? 
 const ours = []
 for (const s of seqs) {
   const elems = kHeads * s * kHeadDim
-  const args = { dtype: kBF16, batch: 1, headsQ: kHeads, headsKv: kHeads, seqQ: s, seqKv: s, headDim: kHeadDim, qStrides: [elems, s * kHeadDim, kHeadDim], kStrides: [elems, s * kHeadDim, kHeadDim], vStrides: [elems, s * kHeadDim, kHeadDim], outStrides: [elems, s * kHeadDim, kHeadDim], scale: 1 / Math.sqrt(kHeadDim), causal: false }
+  const args = {
+    dtype: kBF16,
+    batch: 1,
+    headsQ: kHeads,
+    headsKv: kHeads,
+    seqQ: s,
+    seqKv: s,
+    headDim: kHeadDim,
+    qStrides: [elems, s * kHeadDim, kHeadDim],
+    kStrides: [elems, s * kHeadDim, kHeadDim],
+    vStrides: [elems, s * kHeadDim, kHeadDim],
+    outStrides: [elems, s * kHeadDim, kHeadDim],
+    scale: 1 / Math.sqrt(kHeadDim),
+    causal: false,
+  }
   const bufs = []
   let run
   if (viaSk) {
     const dims = [1, kHeads, s, kHeadDim]
-    const [q, k, v] = await Promise.all([1, 2, 3].map((seed) => sk.tensor(randomBf16(elems, seed), dims, 'bfloat16').to('cuda')))
+    const [q, k, v] = await Promise.all(
+      [1, 2, 3].map((seed) => sk.tensor(randomBf16(elems, seed), dims, 'bfloat16').to('cuda')),
+    )
     const { n, keep } = sparsePattern(s)
-    const mask = sk.BlockMask.fromBlocks((_b, h, qb, kb) => keep[(h * n + qb) * n + kb] === 1, { batch: 1, heads: kHeads, qLen: s, kvLen: s, blockSize: kBlock })
+    const mask = sk.BlockMask.fromBlocks((_b, h, qb, kb) => keep[(h * n + qb) * n + kb] === 1, {
+      batch: 1,
+      heads: kHeads,
+      qLen: s,
+      kvLen: s,
+      blockSize: kBlock,
+    })
     run = async (mode) => {
       const r = await sk.attention(q, k, v, { causal: mode === 'causal', mask: mode === 'sparse' ? mask : undefined })
       ;(r.out ?? r).dispose()
@@ -99,14 +149,17 @@ for (const s of seqs) {
     const [q, k, v, o] = [0, 1, 2, 3].map(() => binding.alloc(0, bytes))
     for (const [i, buf] of [q, k, v].entries()) await binding.copyToDevice(randomBf16(elems, i + 1), buf, bytes)
     const mask = nativeMask(s)
-    run = (mode) => binding.attention(q, k, v, o, null, { ...args, causal: mode === 'causal' }, mode === 'sparse' ? mask : null)
+    run = (mode) =>
+      binding.attention(q, k, v, o, null, { ...args, causal: mode === 'causal' }, mode === 'sparse' ? mask : null)
     bufs.push(q, k, v, o)
   }
   for (const mode of ['dense', 'causal', 'sparse']) {
     const ms = await median(() => run(mode))
     const tflops = flops(s, mode) / ms / 1e9
     ours.push({ seq: s, mode, ms, tflops })
-    console.log(`sparsekit ${mode.padEnd(6)} S=${String(s).padStart(5)}: ${ms.toFixed(3)} ms, ${tflops.toFixed(1)} TFLOP/s (effective)`)
+    console.log(
+      `sparsekit ${mode.padEnd(6)} S=${String(s).padStart(5)}: ${ms.toFixed(3)} ms, ${tflops.toFixed(1)} TFLOP/s (effective)`,
+    )
   }
   for (const b of bufs) (b.dispose ?? b.free).call(b)
 }
@@ -147,19 +200,50 @@ const rows = ours.map((o) => {
 })
 const target = (what, want, measured) => ({ what, want, measured, met: measured != null && measured >= want })
 const targets = seqs.flatMap((s) => [
-  target(`S ${s}: dense vs torch SDPA`, 0.9, rows.find((r) => r.seq === s && r.mode === 'dense')?.speedupVsTorch ?? null),
-  target(`S ${s}: 10% block-sparse vs our dense`, 7, rows.find((r) => r.seq === s && r.mode === 'sparse')?.speedupVsOwnDense ?? null),
+  target(
+    `S ${s}: dense vs torch SDPA`,
+    0.9,
+    rows.find((r) => r.seq === s && r.mode === 'dense')?.speedupVsTorch ?? null,
+  ),
+  target(
+    `S ${s}: 10% block-sparse vs our dense`,
+    7,
+    rows.find((r) => r.seq === s && r.mode === 'sparse')?.speedupVsOwnDense ?? null,
+  ),
 ])
 console.log('\n  S      mode    sparsekit ms  TFLOP/s  torch ms  torch/sparsekit' + (torch ? '' : '   (no torch)'))
 for (const r of rows)
-  console.log(`  ${String(r.seq).padEnd(6)} ${r.mode.padEnd(7)} ${r.ms.toFixed(3).padStart(12)} ${r.tflops.toFixed(1).padStart(8)} ${(r.torchMs?.toFixed(3) ?? '-').padStart(9)} ${(r.speedupVsTorch?.toFixed(2) ?? '-').padStart(16)}`)
+  console.log(
+    `  ${String(r.seq).padEnd(6)} ${r.mode.padEnd(7)} ${r.ms.toFixed(3).padStart(12)} ${r.tflops.toFixed(1).padStart(8)} ${(r.torchMs?.toFixed(3) ?? '-').padStart(9)} ${(r.speedupVsTorch?.toFixed(2) ?? '-').padStart(16)}`,
+  )
 console.log('  (sparse is compared against torch dense non-causal: the speedup the 10% mask buys)')
 for (const t of targets)
-  console.log(`target: ${t.what} >= ${t.want}x: ${t.measured == null ? 'not measured' : `${t.measured.toFixed(2)}x, ${t.met ? 'met' : 'NOT met'}`}`)
+  console.log(
+    `target: ${t.what} >= ${t.want}x: ${t.measured == null ? 'not measured' : `${t.measured.toFixed(2)}x, ${t.met ? 'met' : 'NOT met'}`}`,
+  )
 
 mkdirSync(dirname(outFile), { recursive: true })
-writeFileSync(outFile, JSON.stringify({
-  date: new Date().toISOString(), via: viaSk ? 'sk.attention' : 'binding.attention', dtype: 'bfloat16', batch: 1, heads: kHeads, headDim: kHeadDim,
-  maskBlock: kBlock, density: kDensity, warmup: kWarmup, reps: kReps, status, torch: torch ? { version: torch.torch, device: torch.device } : null, targets, rows,
-}, null, 2))
+writeFileSync(
+  outFile,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      via: viaSk ? 'sk.attention' : 'binding.attention',
+      dtype: 'bfloat16',
+      batch: 1,
+      heads: kHeads,
+      headDim: kHeadDim,
+      maskBlock: kBlock,
+      density: kDensity,
+      warmup: kWarmup,
+      reps: kReps,
+      status,
+      torch: torch ? { version: torch.torch, device: torch.device } : null,
+      targets,
+      rows,
+    },
+    null,
+    2,
+  ),
+)
 console.log(`wrote ${outFile}`)

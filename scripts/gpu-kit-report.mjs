@@ -28,7 +28,9 @@ async function status() {
 
 function vitest() {
   const r = read()
-  const failures = r.testResults.flatMap((f) => f.assertionResults.filter((a) => a.status === 'failed').map((a) => a.fullName ?? a.title))
+  const failures = r.testResults.flatMap((f) =>
+    f.assertionResults.filter((a) => a.status === 'failed').map((a) => a.fullName ?? a.title),
+  )
   const counts = `vitest ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`
   // A file that failed outside its tests (an import, a hook) has no failed test to name.
   const broken = r.testResults
@@ -38,7 +40,8 @@ function vitest() {
   return counts + (shown.length ? `; failed: ${shown.join(' | ').slice(0, 400)}` : '')
 }
 
-const targets = (list) => list.map((t) => `${t.what} ${x(t.measured)} (${t.met ? 'met' : `NOT met, want ${t.want}x`})`).join('; ')
+const targets = (list) =>
+  list.map((t) => `${t.what} ${x(t.measured)} (${t.met ? 'met' : `NOT met, want ${t.want}x`})`).join('; ')
 
 function linear() {
   const r = read()

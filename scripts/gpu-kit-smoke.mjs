@@ -17,9 +17,13 @@
 import { parseArgs } from 'node:util'
 
 const sk = await import(new URL('../dist/index.js', import.meta.url).href)
-const { values, positionals } = parseArgs({ options: { device: { type: 'string', default: 'cuda' } }, allowPositionals: true })
+const { values, positionals } = parseArgs({
+  options: { device: { type: 'string', default: 'cuda' } },
+  allowPositionals: true,
+})
 const device = values.device
-const ops = positionals[0] === 'all' || positionals.length === 0 ? ['attention', 'linear', 'prefill', 'decode'] : positionals
+const ops =
+  positionals[0] === 'all' || positionals.length === 0 ? ['attention', 'linear', 'prefill', 'decode'] : positionals
 const type = 'bfloat16'
 let failed = false
 
@@ -31,13 +35,16 @@ async function hostF32(t) {
 
 async function compare(name, got, want) {
   const [a, b] = [await hostF32(got), await hostF32(want)]
-  let diff = 0, scale = 0
+  let diff = 0,
+    scale = 0
   for (let i = 0; i < b.length; ++i) {
     diff = Math.max(diff, Math.abs(a[i] - b[i]))
     scale = Math.max(scale, Math.abs(b[i]))
   }
   const ok = a.length === b.length && diff <= 2 ** -6 * scale && Number.isFinite(diff)
-  console.log(`${name}: max |${device} - cpu| ${diff.toExponential(2)} of max |cpu| ${scale.toFixed(2)} ${ok ? 'ok' : 'FAIL'}`)
+  console.log(
+    `${name}: max |${device} - cpu| ${diff.toExponential(2)} of max |cpu| ${scale.toFixed(2)} ${ok ? 'ok' : 'FAIL'}`,
+  )
   failed ||= !ok
 }
 
@@ -49,8 +56,17 @@ const onBoth = (dims, seed) => {
 async function attention() {
   const [B, H, S, D] = [1, 2, 320, 64]
   const [q, k, v] = [1, 2, 3].map((seed) => onBoth([B, H, S, D], seed))
-  const mask = sk.BlockMask.fromBlocks((_b, h, qb, kb) => qb === kb || (qb + kb + h) % 3 !== 1, { batch: B, heads: H, qLen: S, kvLen: S, blockSize: 64 })
-  for (const [name, options] of [['attention causal', { causal: true }], ['attention block mask', { mask }]]) {
+  const mask = sk.BlockMask.fromBlocks((_b, h, qb, kb) => qb === kb || (qb + kb + h) % 3 !== 1, {
+    batch: B,
+    heads: H,
+    qLen: S,
+    kvLen: S,
+    blockSize: 64,
+  })
+  for (const [name, options] of [
+    ['attention causal', { causal: true }],
+    ['attention block mask', { mask }],
+  ]) {
     const got = await sk.attention(q.dev, k.dev, v.dev, options)
     const want = await sk.attention(q.cpu, k.cpu, v.cpu, options)
     await compare(name, got, want)
@@ -78,11 +94,15 @@ async function prefill() {
   const got = (await sk.estimateBlockMask(q.dev, k.dev, options)).toDense().bits
   const want = (await sk.estimateBlockMask(q.cpu, k.cpu, options)).toDense().bits
   const same = got.reduce((n, bit, i) => n + (bit === want[i] ? 1 : 0), 0) / want.length
-  const pbs = await hostF32(await sk.permutedAttention(q.dev, k.dev, v.dev, { method: 'pbs', blockSize: 128, segmentSize: 256 }))
+  const pbs = await hostF32(
+    await sk.permutedAttention(q.dev, k.dev, v.dev, { method: 'pbs', blockSize: 128, segmentSize: 256 }),
+  )
   const vslash = await hostF32(await sk.permutedAttention(q.dev, k.dev, v.dev, { blockSize: 128, budget: 256 }))
   const finite = pbs.every(Number.isFinite) && vslash.every(Number.isFinite)
   const ok = same >= 0.9 && finite
-  console.log(`prefill: xattention masks agree on ${(100 * same).toFixed(1)} % of blocks; permutedAttention (pbs, vslash) outputs ${finite ? 'finite' : 'NOT finite'} ${ok ? 'ok' : 'FAIL'}`)
+  console.log(
+    `prefill: xattention masks agree on ${(100 * same).toFixed(1)} % of blocks; permutedAttention (pbs, vslash) outputs ${finite ? 'finite' : 'NOT finite'} ${ok ? 'ok' : 'FAIL'}`,
+  )
   failed ||= !ok
 }
 
@@ -91,13 +111,24 @@ async function decode() {
   const [k, v] = [21, 22].map((seed) => onBoth([2, 2, 300, 64], seed))
   const q = onBoth([2, 4, 2, 64], 23)
   for (const t of ['bfloat16', 'float8e4m3fn']) {
-    const cpu = await sk.KVCache.create({ ...geo, type: t }), dev = await sk.KVCache.create({ ...geo, type: t, device })
-    for (const [c, x, y] of [[cpu, k.cpu, v.cpu], [dev, k.dev, v.dev]]) {
+    const cpu = await sk.KVCache.create({ ...geo, type: t }),
+      dev = await sk.KVCache.create({ ...geo, type: t, device })
+    for (const [c, x, y] of [
+      [cpu, k.cpu, v.cpu],
+      [dev, k.dev, v.dev],
+    ]) {
       await c.append(x, y, { lengths: [250, 77] })
       await c.append(x, y, { lengths: [50, 1] })
     }
-    for (const [name, options] of [['dense', {}], ['streaming heads', { streamingHeads: { heads: [1, 0], sink: 16, recent: 32 } }]])
-      await compare(`decode ${t} ${name}`, await sk.decodeAttention(q.dev, dev, options), await sk.decodeAttention(q.cpu, cpu, options))
+    for (const [name, options] of [
+      ['dense', {}],
+      ['streaming heads', { streamingHeads: { heads: [1, 0], sink: 16, recent: 32 } }],
+    ])
+      await compare(
+        `decode ${t} ${name}`,
+        await sk.decodeAttention(q.dev, dev, options),
+        await sk.decodeAttention(q.cpu, cpu, options),
+      )
     const quest = await hostF32(await sk.decodeAttention(q.dev, dev, { select: { method: 'quest', budget: 64 } }))
     const ok = quest.every(Number.isFinite)
     console.log(`decode ${t} quest: output ${ok ? 'finite ok' : 'NOT finite FAIL'}`)

@@ -36,7 +36,17 @@ const kLimitBytes = 60 * 2 ** 20
 const kTreeLimitBytes = 64 * 2 ** 20
 const xzLevel = process.env.SK_KIT_XZ_LEVEL ?? '1'
 /** Inputs of the binaries: a change here after packing makes the kit stale. */
-const kSourceRoots = ['lib', 'csrc', 'cuda', 'scripts/gpu-probe-mma-sp.cu', 'CMakeLists.txt', 'binding.gyp', 'tsconfig.json', 'package.json', 'package-lock.json']
+const kSourceRoots = [
+  'lib',
+  'csrc',
+  'cuda',
+  'scripts/gpu-probe-mma-sp.cu',
+  'CMakeLists.txt',
+  'binding.gyp',
+  'tsconfig.json',
+  'package.json',
+  'package-lock.json',
+]
 
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
 
@@ -115,7 +125,10 @@ function runtimeClosure(names) {
     add(Object.keys(pkg.dependencies ?? {}), true)
     add(Object.keys(pkg.optionalDependencies ?? {}), false)
     // An optional peer is used only when the application installs it for its own needs: not ours.
-    add(Object.keys(pkg.peerDependencies ?? {}).filter((n) => pkg.peerDependenciesMeta?.[n]?.optional !== true), true)
+    add(
+      Object.keys(pkg.peerDependencies ?? {}).filter((n) => pkg.peerDependenciesMeta?.[n]?.optional !== true),
+      true,
+    )
   }
   return [...found].sort()
 }
@@ -136,7 +149,10 @@ function stageModules(dirs) {
 function sourceFiles() {
   const listed = output('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', ...kSourceRoots])
   if (!listed) die('git ls-files listed no sources (is this a git checkout?)')
-  return listed.split('\n').filter((f) => existsSync(join(root, f))).sort()
+  return listed
+    .split('\n')
+    .filter((f) => existsSync(join(root, f)))
+    .sort()
 }
 
 /**
@@ -145,7 +161,12 @@ function sourceFiles() {
  * exactly the tracked and untracked-not-ignored files listed here.
  */
 function sourceHash(files) {
-  const lines = files.map((f) => `${createHash('sha256').update(readFileSync(join(root, f))).digest('hex')}  ${f}\n`)
+  const lines = files.map(
+    (f) =>
+      `${createHash('sha256')
+        .update(readFileSync(join(root, f)))
+        .digest('hex')}  ${f}\n`,
+  )
   return createHash('sha256').update(lines.join('')).digest('hex')
 }
 
@@ -160,7 +181,9 @@ function dirBytes(dir) {
 
 /** Bytes of what the device tool sends besides carried paths: tracked and untracked-not-ignored files. */
 function treeBytes() {
-  const files = output('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z']).split('\0').filter(Boolean)
+  const files = output('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'])
+    .split('\0')
+    .filter(Boolean)
   return files.reduce((sum, f) => {
     try {
       return sum + statSync(join(root, f)).size
@@ -172,7 +195,8 @@ function treeBytes() {
 
 // ---- main
 
-if (process.platform !== 'linux' || process.arch !== 'x64') die(`the GPU machines are linux-x64; this is ${process.platform}-${process.arch}`)
+if (process.platform !== 'linux' || process.arch !== 'x64')
+  die(`the GPU machines are linux-x64; this is ${process.platform}-${process.arch}`)
 for (const tool of ['tar', 'xz', 'git']) if (!output('sh', ['-c', `command -v ${tool}`])) die(`${tool} is needed here`)
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const t0 = Date.now()
@@ -182,24 +206,40 @@ await timed('TypeScript (dist/)', () => run(process.execPath, [join(root, 'scrip
 await timed('CPU addon and native tests (build/)', () => {
   const gyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
   // configure regenerates the Makefiles only (a rebuild would start from nothing); make then rebuilds what changed.
-  const configured = existsSync(join(root, 'build', 'config.gypi')) && newerThan(join(root, 'build', 'Makefile'), [join(root, 'binding.gyp')])
+  const configured =
+    existsSync(join(root, 'build', 'config.gypi')) &&
+    newerThan(join(root, 'build', 'Makefile'), [join(root, 'binding.gyp')])
   if (!configured) run(process.execPath, [gyp, 'configure'], { env: nodeGypEnv() })
   run(process.execPath, [gyp, 'build', '--jobs', 'max'], { env: nodeGypEnv() })
 })
 await timed('CUDA addon for sm_90a + PTX (build-gpu-kit/cuda/)', () =>
   run(process.execPath, [join(root, 'scripts', 'build-cuda.mjs')], {
-    env: { ...process.env, SPARSEKIT_CUDA_ARCHS: '90a', SPARSEKIT_CUDA_BUILD_DIR: 'build-gpu-kit/cuda', SPARSEKIT_CUDA_REQUIRED: '1' },
+    env: {
+      ...process.env,
+      SPARSEKIT_CUDA_ARCHS: '90a',
+      SPARSEKIT_CUDA_BUILD_DIR: 'build-gpu-kit/cuda',
+      SPARSEKIT_CUDA_REQUIRED: '1',
+    },
   }),
 )
 await timed('mma.sp layout probe (sm_90a)', () => {
   const inputs = [join(root, 'scripts', 'gpu-probe-mma-sp.cu'), join(root, 'cuda', 'sp24', 'fragments.h')]
   if (newerThan(probe, inputs)) return log('probe is up to date')
   const nvcc = output('sh', ['-c', 'command -v nvcc']) || '/usr/local/cuda/bin/nvcc'
-  run(nvcc, ['-std=c++17', '-O2', '-gencode', 'arch=compute_90a,code=sm_90a', '-I.', '-o', probe, 'scripts/gpu-probe-mma-sp.cu'])
+  run(nvcc, [
+    '-std=c++17',
+    '-O2',
+    '-gencode',
+    'arch=compute_90a,code=sm_90a',
+    '-I.',
+    '-o',
+    probe,
+    'scripts/gpu-probe-mma-sp.cu',
+  ])
 })
 
 const built = {
-  'dist': join(root, 'dist'),
+  dist: join(root, 'dist'),
   'build/Release/sparsekit.node': join(root, 'build', 'Release', 'sparsekit.node'),
   'build/Release/sk_native_tests': join(root, 'build', 'Release', 'sk_native_tests'),
   'build-cuda/Release/sparsekit_cuda.node': join(work, 'cuda', 'Release', 'sparsekit_cuda.node'),
@@ -214,14 +254,30 @@ await timed('staging the payload', () => {
   for (const [name, path] of Object.entries(built)) cpSync(path, join(stage, name), { recursive: true })
   modules = runtimeClosure([...Object.keys(pkg.dependencies ?? {}), 'vitest'])
   stageModules(modules)
-  log(`node_modules: ${modules.length} packages, ${mib(dirBytes(join(stage, 'node_modules')))} unpacked: ${modules.map((d) => relative(join(root, 'node_modules'), d)).join(' ')}`)
+  log(
+    `node_modules: ${modules.length} packages, ${mib(dirBytes(join(stage, 'node_modules')))} unpacked: ${modules.map((d) => relative(join(root, 'node_modules'), d)).join(' ')}`,
+  )
 })
 
 rmSync(kitDir, { recursive: true, force: true })
 mkdirSync(kitDir, { recursive: true })
 const xzEnv = { ...process.env, XZ_OPT: `-T0 -${xzLevel}` }
 await timed(`payload.tar.xz (xz -${xzLevel})`, () =>
-  run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '-C', stage, '-cJf', join(kitDir, 'payload.tar.xz'), ...readdirSync(stage).sort()], { env: xzEnv }),
+  run(
+    'tar',
+    [
+      '--sort=name',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '-C',
+      stage,
+      '-cJf',
+      join(kitDir, 'payload.tar.xz'),
+      ...readdirSync(stage).sort(),
+    ],
+    { env: xzEnv },
+  ),
 )
 
 // Node compresses slowly: build-gpu-kit/ keeps the last node.xz, reused when made from this binary at this level.
@@ -230,7 +286,8 @@ const nodeStamp = `${process.execPath} ${process.version} ${nodeStat.size} ${nod
 const cachedXz = join(work, 'node.xz')
 const stampFile = join(work, 'node.xz.stamp')
 await timed(`node.xz (${process.version}, xz -${xzLevel})`, () => {
-  if (existsSync(cachedXz) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === nodeStamp) log('reusing build-gpu-kit/node.xz')
+  if (existsSync(cachedXz) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === nodeStamp)
+    log('reusing build-gpu-kit/node.xz')
   else {
     rmSync(stampFile, { force: true })
     run('sh', ['-c', `xz -T0 -${xzLevel} -c "$1" > "$2"`, 'sh', process.execPath, cachedXz])
@@ -258,11 +315,18 @@ writeFileSync(join(kitDir, 'manifest.json'), JSON.stringify(manifest, null, 2) +
 
 const kitBytes = dirBytes(kitDir)
 const tree = treeBytes()
-log(`kit: ${mib(kitBytes)} (limit 60 MiB): ${Object.entries(files).map(([f, b]) => `${f} ${mib(b)}`).join(', ')}`)
+log(
+  `kit: ${mib(kitBytes)} (limit 60 MiB): ${Object.entries(files)
+    .map(([f, b]) => `${f} ${mib(b)}`)
+    .join(', ')}`,
+)
 log(`sent to the device: ${mib(kitBytes + tree)} with the working tree (${mib(tree)}; limit 64 MiB)`)
-log(`built in ${((Date.now() - t0) / 1000).toFixed(0)} s from ${manifest.commit.slice(0, 12)}${manifest.uncommittedChanges ? ' with uncommitted changes' : ''}`)
+log(
+  `built in ${((Date.now() - t0) / 1000).toFixed(0)} s from ${manifest.commit.slice(0, 12)}${manifest.uncommittedChanges ? ' with uncommitted changes' : ''}`,
+)
 if (kitBytes > kLimitBytes) die(`the kit is ${mib(kitBytes)}, over 60 MiB`)
-if (kitBytes + tree > kTreeLimitBytes) die(`the kit and the working tree are ${mib(kitBytes + tree)}, over the device's 64 MiB`)
+if (kitBytes + tree > kTreeLimitBytes)
+  die(`the kit and the working tree are ${mib(kitBytes + tree)}, over the device's 64 MiB`)
 console.log(`
 Run it on a GPU machine with the device tool (docs/gpu-kit.md):
   carry:     [".gpu-kit"]

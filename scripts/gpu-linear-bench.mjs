@@ -17,9 +17,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const outFile = process.argv[2] ?? join(root, 'bench', 'results', 'linear-cuda.json')
-const kWarmup = 3, kReps = 20
+const kWarmup = 3,
+  kReps = 20
 const shapes = (process.env.SK_LINEAR_BENCH_SHAPES ?? '8192x8192x8192,16x11008x4096,4096x11008x4096')
-  .split(',').map((s) => s.split('x').map(Number)) // m x n x k
+  .split(',')
+  .map((s) => s.split('x').map(Number)) // m x n x k
 const dist = (p) => pathToFileURL(join(root, 'dist', p)).href
 if (!existsSync(join(root, 'dist', 'sparse', 'sp24-cuda.js'))) {
   console.error('gpu-linear-bench: dist/ is not built (npm run build:ts)')
@@ -38,16 +40,31 @@ console.log(`cuSPARSELt: ${lt.describe}`)
 
 function rng(seed) {
   let x = seed >>> 0 || 1
-  return () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) / 4294967296 }
+  return () => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return (x >>> 0) / 4294967296
+  }
 }
 function randomBf16(n, seed) {
-  const next = rng(seed), out = new Uint16Array(n), f = new Float32Array(1), u = new Uint32Array(f.buffer)
-  for (let i = 0; i < n; ++i) { f[0] = (next() + next() + next() - 1.5) * 2; out[i] = u[0] >>> 16 }
+  const next = rng(seed),
+    out = new Uint16Array(n),
+    f = new Float32Array(1),
+    u = new Uint32Array(f.buffer)
+  for (let i = 0; i < n; ++i) {
+    f[0] = (next() + next() + next() - 1.5) * 2
+    out[i] = u[0] >>> 16
+  }
   return out
 }
 function randomMeta(n, k, seed) {
-  const next = rng(seed), nib = [0x4, 0x8, 0x9, 0xc, 0xd, 0xe], bytes = Math.ceil(k / 8), meta = new Uint8Array(n * bytes)
-  for (let r = 0; r < n; ++r) for (let q = 0; q < k / 4; ++q) meta[r * bytes + (q >> 1)] |= nib[Math.floor(next() * 6)] << (q & 1 ? 4 : 0)
+  const next = rng(seed),
+    nib = [0x4, 0x8, 0x9, 0xc, 0xd, 0xe],
+    bytes = Math.ceil(k / 8),
+    meta = new Uint8Array(n * bytes)
+  for (let r = 0; r < n; ++r)
+    for (let q = 0; q < k / 4; ++q) meta[r * bytes + (q >> 1)] |= nib[Math.floor(next() * 6)] << (q & 1 ? 4 : 0)
   return meta
 }
 
@@ -64,8 +81,11 @@ async function timeMs(run) {
 const rows = []
 for (const [m, n, k] of shapes) {
   const x = await sk.tensor(randomBf16(m * k, 1), [m, k], 'bfloat16').to('cuda')
-  const values = randomBf16((n * k) / 2, 2), meta = randomMeta(n, k, 3)
-  const ours = await sp24.sparsifySp24CudaFromCpuLayout(values, meta, 'bfloat16', [n, k], 'cuda', { backend: 'sparsekit' })
+  const values = randomBf16((n * k) / 2, 2),
+    meta = randomMeta(n, k, 3)
+  const ours = await sp24.sparsifySp24CudaFromCpuLayout(values, meta, 'bfloat16', [n, k], 'cuda', {
+    backend: 'sparsekit',
+  })
   const auto = await sp24.sparsifySp24CudaFromCpuLayout(values, meta, 'bfloat16', [n, k], 'cuda')
   const denseW = await ours.toDense()
   const out = sk.zeros([m, n], 'bfloat16', 'cuda')
@@ -73,11 +93,15 @@ for (const [m, n, k] of shapes) {
   const row = { m, n, k }
   row.sp24OursMs = await timeMs(() => sp24.linearSp24Cuda(x, ours, null, out))
   row.cusparseltMs = sp24.usesCusparseLt(auto) ? await timeMs(() => sp24.linearSp24Cuda(x, auto, null, out)) : null
-  row.cusparseltFallback = sp24.usesCusparseLt(auto) ? binding.cusparseLtStatus().lastFallback : sp24.sparseLinearFallbackReason()
+  row.cusparseltFallback = sp24.usesCusparseLt(auto)
+    ? binding.cusparseLtStatus().lastFallback
+    : sp24.sparseLinearFallbackReason()
   row.denseOursMs = await timeMs(() => sp24.linearDenseCuda(x, denseW, null, out))
   for (const key of ['sp24OursMs', 'cusparseltMs', 'denseOursMs'])
     if (row[key]) row[key.replace('Ms', 'Tflops')] = flop / row[key] / 1e9 // dense-equivalent TFLOP/s
-  console.log(`m${m} n${n} k${k}: 2:4 ours ${row.sp24OursMs.toFixed(3)} ms, cuSPARSELt ${row.cusparseltMs?.toFixed(3) ?? '-'} ms, dense ours ${row.denseOursMs.toFixed(3)} ms`)
+  console.log(
+    `m${m} n${n} k${k}: 2:4 ours ${row.sp24OursMs.toFixed(3)} ms, cuSPARSELt ${row.cusparseltMs?.toFixed(3) ?? '-'} ms, dense ours ${row.denseOursMs.toFixed(3)} ms`,
+  )
   rows.push(row)
   for (const t of [x, out, denseW]) t.dispose()
   ours.dispose()
@@ -133,11 +157,37 @@ for (const row of rows) {
 console.log('\n  m     n      k     2:4 ours  cuSPARSELt  dense ours  torch.matmul  torch 2:4   ours/torch  lt/torch')
 const f = (v) => (v == null ? '-' : v.toFixed(3))
 for (const r of rows)
-  console.log(`  ${String(r.m).padEnd(5)} ${String(r.n).padEnd(6)} ${String(r.k).padEnd(5)} ${f(r.sp24OursMs).padStart(8)} ${f(r.cusparseltMs).padStart(11)} ${f(r.denseOursMs).padStart(11)} ${f(r.torchMatmulMs).padStart(13)} ${f(r.torchSemiStructuredMs).padStart(10)} ${f(r.sp24OursVsTorch).padStart(11)} ${f(r.cusparseltVsTorch).padStart(9)}`)
+  console.log(
+    `  ${String(r.m).padEnd(5)} ${String(r.n).padEnd(6)} ${String(r.k).padEnd(5)} ${f(r.sp24OursMs).padStart(8)} ${f(r.cusparseltMs).padStart(11)} ${f(r.denseOursMs).padStart(11)} ${f(r.torchMatmulMs).padStart(13)} ${f(r.torchSemiStructuredMs).padStart(10)} ${f(r.sp24OursVsTorch).padStart(11)} ${f(r.cusparseltVsTorch).padStart(9)}`,
+  )
 const cube = rows.find((r) => r.m === 8192 && r.n === 8192 && r.k === 8192)
 const best = cube ? Math.max(cube.sp24OursVsTorch ?? 0, cube.cusparseltVsTorch ?? 0) : null
-const target = { what: '2:4 bf16 (best of ours and cuSPARSELt) vs torch.matmul at 8192^3', want: 1.3, measured: best, met: best != null && best >= 1.3 }
-console.log(`target: ${target.what} >= ${target.want}x: ${best == null ? 'not measured' : `${best.toFixed(2)}x, ${target.met ? 'met' : 'NOT met'}`}`)
+const target = {
+  what: '2:4 bf16 (best of ours and cuSPARSELt) vs torch.matmul at 8192^3',
+  want: 1.3,
+  measured: best,
+  met: best != null && best >= 1.3,
+}
+console.log(
+  `target: ${target.what} >= ${target.want}x: ${best == null ? 'not measured' : `${best.toFixed(2)}x, ${target.met ? 'met' : 'NOT met'}`}`,
+)
 mkdirSync(dirname(outFile), { recursive: true })
-writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), dtype: 'bfloat16', warmup: kWarmup, reps: kReps, status: binding.status(), cusparselt: lt, torch: torch ? { version: torch.torch, device: torch.device, cusparselt: torch.cusparselt } : null, target, rows }, null, 2))
+writeFileSync(
+  outFile,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      dtype: 'bfloat16',
+      warmup: kWarmup,
+      reps: kReps,
+      status: binding.status(),
+      cusparselt: lt,
+      torch: torch ? { version: torch.torch, device: torch.device, cusparselt: torch.cusparselt } : null,
+      target,
+      rows,
+    },
+    null,
+    2,
+  ),
+)
 console.log(`wrote ${outFile}`)

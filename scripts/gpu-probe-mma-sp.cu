@@ -85,8 +85,9 @@ int main() {
         const float got = host[(size_t(config) * 16 + c0) * 16 + r];
         const int want = sk::sp24::dense_k_of(lane_meta, r, c0);
         if (got != float(want) && ++mismatches <= 40)
-          printf("mismatch: config %d (lane %d half %d nibble %d) row %d compressed col %d: hardware K %g, assumed %d\n",
-                 config, config / 8, (config / 4) % 2, config % 4, r, c0, got, want);
+          printf(
+              "mismatch: config %d (lane %d half %d nibble %d) row %d compressed col %d: hardware K %g, assumed %d\n",
+              config, config / 8, (config / 4) % 2, config % 4, r, c0, got, want);
       }
   }
   printf("%s: %d of %d (config, row, column) entries differ from fragments.h\n", mismatches ? "FAIL" : "PASS",

@@ -10,7 +10,14 @@ import { fileURLToPath } from 'node:url'
 
 import { afterAll, describe, expect, it } from 'vitest'
 
-import { type BenchCase, type BenchSuite, type Budget, baselineGroups, percentile, rotationSets } from '../lib/bench/harness.js'
+import {
+  type BenchCase,
+  type BenchSuite,
+  type Budget,
+  baselineGroups,
+  percentile,
+  rotationSets,
+} from '../lib/bench/harness.js'
 import { renderSvg } from '../lib/bench/plot.js'
 import { timeoutScale } from './fixtures/child.js'
 import type { ResultFile } from '../lib/bench/report.js'
@@ -23,7 +30,11 @@ const main = join(root, 'dist', 'cli', 'main.js')
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [main, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 * timeoutScale })
+  const r = spawnSync(process.execPath, [main, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000 * timeoutScale,
+  })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
@@ -151,7 +162,17 @@ describe('bench harness', () => {
     let text = ''
     const out = join(tmp, 'tiny')
     const code = await runBench(
-      { device: 'cpu', quick: true, json: false, plot: true, suites: [], out, budget: kTiny, progress: silent, write: (t) => void (text += t) },
+      {
+        device: 'cpu',
+        quick: true,
+        json: false,
+        plot: true,
+        suites: [],
+        out,
+        budget: kTiny,
+        progress: silent,
+        write: (t) => void (text += t),
+      },
       [tinySuite(log)],
     )
     expect(code).toBe(0)
@@ -167,7 +188,12 @@ describe('bench harness', () => {
 
     const file = JSON.parse(readFileSync(join(out, 'tiny-cpu.json'), 'utf8')) as ResultFile
     expect(file).toMatchObject({ suite: 'tiny', device: 'cpu', quick: true, notes: ['quick=true on cpu'] })
-    expect(file.machine).toMatchObject({ node: process.version, platform: process.platform, arch: process.arch, sparsekit: version })
+    expect(file.machine).toMatchObject({
+      node: process.version,
+      platform: process.platform,
+      arch: process.arch,
+      sparsekit: version,
+    })
     expect(file.machine.cpu.length).toBeGreaterThan(0)
     expect(file.machine.cores).toBeGreaterThanOrEqual(1)
     expect(file.machine.memoryBytes).toBeGreaterThan(0)
@@ -203,14 +229,42 @@ describe('bench harness', () => {
 
   it('--json prints one document; skipped suites carry their reason; a failing suite exits 1 without stopping the rest', async () => {
     let text = ''
-    const broken: BenchSuite = { name: 'broken', description: 'throws', devices: ['cpu'], cases: () => [{ name: 'x', run: () => { throw new Error('boom') } }] }
-    const gpuOnly: BenchSuite = { name: 'gpuonly', description: 'cuda only', devices: ['cuda'], skipReason: 'needs a GPU', cases: () => [] }
+    const broken: BenchSuite = {
+      name: 'broken',
+      description: 'throws',
+      devices: ['cpu'],
+      cases: () => [
+        {
+          name: 'x',
+          run: () => {
+            throw new Error('boom')
+          },
+        },
+      ],
+    }
+    const gpuOnly: BenchSuite = {
+      name: 'gpuonly',
+      description: 'cuda only',
+      devices: ['cuda'],
+      skipReason: 'needs a GPU',
+      cases: () => [],
+    }
     const stderr = process.stderr.write
     process.stderr.write = (() => true) as typeof process.stderr.write
     let code: number
     try {
       code = await runBench(
-        { device: 'cpu', quick: true, json: true, plot: false, suites: [], out: join(tmp, 'json'), budget: kTiny, progress: silent, write: (t) => void (text += t) },
+        {
+          device: 'cpu',
+          quick: true,
+          json: true,
+          plot: false,
+          suites: [],
+          out: join(tmp, 'json'),
+          budget: kTiny,
+          progress: silent,
+          write: (t) => void (text += t),
+        },
         [broken, gpuOnly, tinySuite([])],
       )
     } finally {
@@ -241,9 +295,22 @@ describe('bench harness', () => {
       cases: () => [mk('ort'), mk('ours', 'ort'), mk('alone'), mk('mine', 'ours')],
       summary: (rows) => rows.map((r) => `${r.name} ${r.runs} runs${r.ratio === undefined ? '' : ' vs ' + r.baseline}`),
     }
-    expect(baselineGroups(suite.cases({} as never) as BenchCase[]).map((g) => g.map((c) => c.name))).toEqual([['ort', 'ours', 'mine'], ['alone']])
+    expect(baselineGroups(suite.cases({} as never) as BenchCase[]).map((g) => g.map((c) => c.name))).toEqual([
+      ['ort', 'ours', 'mine'],
+      ['alone'],
+    ])
     let text = ''
-    const opts = { device: 'cpu', quick: true, json: true, plot: false, suites: [], out: join(tmp, 'rounds'), budget: kTiny, progress: silent, write: (t: string) => void (text += t) }
+    const opts = {
+      device: 'cpu',
+      quick: true,
+      json: true,
+      plot: false,
+      suites: [],
+      out: join(tmp, 'rounds'),
+      budget: kTiny,
+      progress: silent,
+      write: (t: string) => void (text += t),
+    }
     expect(await runBench(opts, [suite])).toBe(0)
     const group = ['ort', 'ours', 'mine']
     expect(log).toEqual([
@@ -259,7 +326,9 @@ describe('bench harness', () => {
     const result = (JSON.parse(text) as BenchReport).results[0]
     expect(result.rows.map((r) => r.name)).toEqual(['ort', 'ours', 'alone', 'mine']) // suite order
     for (const r of result.rows) expect(r.runs).toBeGreaterThanOrEqual(2 * Math.ceil(kTiny.minRuns / 2)) // both rounds pooled
-    expect(result.notes).toEqual(result.rows.map((r) => `${r.name} ${r.runs} runs${r.baseline ? ' vs ' + r.baseline : ''}`))
+    expect(result.notes).toEqual(
+      result.rows.map((r) => `${r.name} ${r.runs} runs${r.baseline ? ' vs ' + r.baseline : ''}`),
+    )
   })
 
   it('user-mode hooks: untimed before() precedes every run; firstRuns are timed after setup, before warm-up', async () => {
@@ -271,12 +340,29 @@ describe('bench harness', () => {
       before: (i) => void log.push(`before ${i}`),
       run: (i) => void log.push(`run ${i}`),
     }
-    const suite: BenchSuite = { name: 'user-hooks', description: 'harness self-test', devices: ['cpu'], settleMs: 0, cases: () => [c] }
+    const suite: BenchSuite = {
+      name: 'user-hooks',
+      description: 'harness self-test',
+      devices: ['cpu'],
+      settleMs: 0,
+      cases: () => [c],
+    }
     let text = ''
-    const opts = { device: 'cpu', quick: true, json: false, plot: false, suites: [], out: join(tmp, 'hooks'), budget: kTiny, progress: silent, write: (t: string) => void (text += t) }
+    const opts = {
+      device: 'cpu',
+      quick: true,
+      json: false,
+      plot: false,
+      suites: [],
+      out: join(tmp, 'hooks'),
+      budget: kTiny,
+      progress: silent,
+      write: (t: string) => void (text += t),
+    }
     expect(await runBench(opts, [suite])).toBe(0)
     expect(log.slice(0, 7)).toEqual(['setup', 'before 0', 'run 0', 'before 1', 'run 1', 'before 2', 'run 2'])
-    for (let i = 1; i < log.length; i += 2) expect([log[i].split(' ')[0], log[i + 1].split(' ')[0]]).toEqual(['before', 'run'])
+    for (let i = 1; i < log.length; i += 2)
+      expect([log[i].split(' ')[0], log[i + 1].split(' ')[0]]).toEqual(['before', 'run'])
     expect(text).toMatch(/^case\s+median ms\s+p10 ms\s+p90 ms\s+first 3 ms\s+runs\s+vs baseline$/m)
     const row = (JSON.parse(readFileSync(join(tmp, 'hooks', 'user-hooks-cpu.json'), 'utf8')) as ResultFile).rows[0]
     expect(row).toMatchObject({ name: 'kept', firstRuns: 3 })
@@ -284,7 +370,12 @@ describe('bench harness', () => {
   })
 
   it('rejects a case whose baseline is not in the suite', async () => {
-    const bad: BenchSuite = { name: 'bad', description: '', devices: ['cpu'], cases: () => [{ name: 'a', baseline: 'b', run() {} }] }
+    const bad: BenchSuite = {
+      name: 'bad',
+      description: '',
+      devices: ['cpu'],
+      cases: () => [{ name: 'a', baseline: 'b', run() {} }],
+    }
     const stderr = process.stderr.write
     let message = ''
     process.stderr.write = ((t: string) => {
@@ -292,7 +383,17 @@ describe('bench harness', () => {
       return true
     }) as typeof process.stderr.write
     try {
-      const opts = { device: 'cpu', quick: true, json: false, plot: false, suites: [], out: join(tmp, 'bad'), budget: kTiny, progress: silent, write: () => {} }
+      const opts = {
+        device: 'cpu',
+        quick: true,
+        json: false,
+        plot: false,
+        suites: [],
+        out: join(tmp, 'bad'),
+        budget: kTiny,
+        progress: silent,
+        write: () => {},
+      }
       expect(await runBench(opts, [bad])).toBe(1)
     } finally {
       process.stderr.write = stderr
@@ -311,7 +412,14 @@ describe('bench harness', () => {
 
   it('renders an SVG for rows with neither bytes nor flops (runs/s)', () => {
     const svg = renderSvg(
-      { suite: 's', description: 'd', device: 'cpu', quick: false, notes: [], rows: [{ name: 'a', runs: 3, medianMs: 2, p10Ms: 1, p90Ms: 3 }] },
+      {
+        suite: 's',
+        description: 'd',
+        device: 'cpu',
+        quick: false,
+        notes: [],
+        rows: [{ name: 'a', runs: 3, medianMs: 2, p10Ms: 1, p90Ms: 3 }],
+      },
       ['cpu'],
     )
     expect(svg).toContain('runs/s')
@@ -330,11 +438,27 @@ describe('cast suite', () => {
   it('runs on the CPU: every cast and the reference rows, against copy float32', async () => {
     let text = ''
     const out = join(tmp, 'cast')
-    const opts = { device: 'cpu', quick: true, json: false, plot: false, suites: [], out, budget: kTiny, progress: silent, write: (t: string) => void (text += t) }
+    const opts = {
+      device: 'cpu',
+      quick: true,
+      json: false,
+      plot: false,
+      suites: [],
+      out,
+      budget: kTiny,
+      progress: silent,
+      write: (t: string) => void (text += t),
+    }
     expect(await runBench(opts, [castSuite])).toBe(0)
     const file = JSON.parse(readFileSync(join(out, 'cast-cpu.json'), 'utf8')) as ResultFile
     const names = file.rows.map((r) => r.name)
-    for (const c of ['float32→float16', 'float32→bfloat16', 'float32→float8e4m3fn', 'float16→float32', 'float8e4m3fn→float32'])
+    for (const c of [
+      'float32→float16',
+      'float32→bfloat16',
+      'float32→float8e4m3fn',
+      'float16→float32',
+      'float8e4m3fn→float32',
+    ])
       expect(file.rows.find((r) => r.name === c)).toMatchObject({ baseline: 'copy float32', ratioBasis: 'GB/s' })
     expect(names[0]).toBe('copy float32')
     expect(names).toContain('JS loop float32→bfloat16 (1 thread)')

@@ -8,7 +8,16 @@ import { constants as bufferConstants } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
 
 import * as sk from '../lib/index.js'
-import { describeExit, distMissingReason, fixture, hasDist, lastJson, memoryLimitUnavailable, runNode, warnIfDistStale } from './fixtures/child.js'
+import {
+  describeExit,
+  distMissingReason,
+  fixture,
+  hasDist,
+  lastJson,
+  memoryLimitUnavailable,
+  runNode,
+  warnIfDistStale,
+} from './fixtures/child.js'
 
 type Code = sk.ErrorCode
 
@@ -38,11 +47,18 @@ async function expectCase(c: Case): Promise<sk.SparsekitError> {
   let err: unknown
   try {
     const r = c.call() as Promise<unknown> | undefined
-    if (r instanceof Promise) err = await r.then(() => undefined, (e: unknown) => ({ rejected: e }))
+    if (r instanceof Promise)
+      err = await r.then(
+        () => undefined,
+        (e: unknown) => ({ rejected: e }),
+      )
   } catch (e) {
     err = e
   }
-  expect(err, `${c.what} must throw at once, not reject: ${String((err as { rejected?: unknown })?.rejected)}`).not.toHaveProperty('rejected')
+  expect(
+    err,
+    `${c.what} must throw at once, not reject: ${String((err as { rejected?: unknown })?.rejected)}`,
+  ).not.toHaveProperty('rejected')
   expect(err, `${c.what} must fail`).toBeDefined()
   expect(err, `${c.what}: ${String(err)}`).toBeInstanceOf(sk.SparsekitError)
   const e = err as sk.SparsekitError
@@ -67,12 +83,18 @@ function disposed(): sk.Tensor {
 /** An ArrayBuffer that can shrink (ES2024; typed here because the project's lib is ES2023). */
 type Resizable = ArrayBuffer & { resize(bytes: number): void }
 const resizable = (bytes: number, max: number): Resizable =>
-  new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable)(bytes, { maxByteLength: max })
+  new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable)(bytes, {
+    maxByteLength: max,
+  })
 
 const live = () => sk.tensor([1, 2, 3, 4], [2, 2])
 const f4 = () => new Float32Array(4)
 const cudaAvailable = sk.cudaStatus().available
-const bad = { dims: (d: unknown) => d as number[], type: (t: unknown) => t as sk.DType, any: (v: unknown) => v as never }
+const bad = {
+  dims: (d: unknown) => d as number[],
+  type: (t: unknown) => t as sk.DType,
+  any: (v: unknown) => v as never,
+}
 
 runTable('sk.tensor', [
   { what: "data 'abc'", call: () => sk.tensor(bad.any('abc')), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data' },
@@ -83,27 +105,97 @@ runTable('sk.tensor', [
   { what: 'data a symbol', call: () => sk.tensor(bad.any(Symbol('x'))), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data' },
   { what: 'data a function', call: () => sk.tensor(bad.any(() => 1)), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data' },
   { what: "data [1, 'a']", call: () => sk.tensor(bad.any([1, 'a'])), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data[1]' },
-  { what: 'data [1, null]', call: () => sk.tensor(bad.any([1, null])), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data[1]' },
-  { what: 'data [[1, 2]] (nested)', call: () => sk.tensor(bad.any([[1, 2]])), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data[0]' },
-  { what: 'data an object with no data', call: () => sk.tensor(bad.any({ type: 'float32', dims: [1] })), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data' },
-  { what: 'data an object whose data is a number array', call: () => sk.tensor(bad.any({ type: 'float32', dims: [2], data: [1, 2] })), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data.data' },
+  {
+    what: 'data [1, null]',
+    call: () => sk.tensor(bad.any([1, null])),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'data[1]',
+  },
+  {
+    what: 'data [[1, 2]] (nested)',
+    call: () => sk.tensor(bad.any([[1, 2]])),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'data[0]',
+  },
+  {
+    what: 'data an object with no data',
+    call: () => sk.tensor(bad.any({ type: 'float32', dims: [1] })),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'data',
+  },
+  {
+    what: 'data an object whose data is a number array',
+    call: () => sk.tensor(bad.any({ type: 'float32', dims: [2], data: [1, 2] })),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'data.data',
+  },
   { what: 'data {} (no data)', call: () => sk.tensor(bad.any({})), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data' },
   { what: 'Float64Array', call: () => sk.tensor(bad.any(new Float64Array(2))), code: 'ERR_SK_DTYPE', arg: 'data' },
   { what: 'BigInt64Array', call: () => sk.tensor(bad.any(new BigInt64Array(2))), code: 'ERR_SK_DTYPE', arg: 'data' },
-  { what: 'Uint8ClampedArray', call: () => sk.tensor(bad.any(new Uint8ClampedArray(2))), code: 'ERR_SK_DTYPE', arg: 'data' },
-  { what: "Float32Array with 'float16'", call: () => sk.tensor(f4(), [4], 'float16'), code: 'ERR_SK_DTYPE', arg: 'data' },
-  { what: "Float32Array with 'bfloat16'", call: () => sk.tensor(f4(), [4], 'bfloat16'), code: 'ERR_SK_DTYPE', arg: 'data' },
-  { what: "Uint16Array with 'float32'", call: () => sk.tensor(new Uint16Array(4), [4], 'float32'), code: 'ERR_SK_DTYPE', arg: 'data' },
-  { what: "Uint8Array with 'int8'", call: () => sk.tensor(new Uint8Array(4), [4], 'int8'), code: 'ERR_SK_DTYPE', arg: 'data' },
-  { what: "Int8Array with 'float8e4m3fn'", call: () => sk.tensor(new Int8Array(4), [4], 'float8e4m3fn'), code: 'ERR_SK_DTYPE', arg: 'data' },
-  { what: "Int32Array with 'float32'", call: () => sk.tensor(new Int32Array(4), [4], 'float32'), code: 'ERR_SK_DTYPE', arg: 'data' },
-  { what: "type 'float64'", call: () => sk.tensor([1, 2], [2], bad.type('float64')), code: 'ERR_SK_DTYPE', arg: 'type' },
+  {
+    what: 'Uint8ClampedArray',
+    call: () => sk.tensor(bad.any(new Uint8ClampedArray(2))),
+    code: 'ERR_SK_DTYPE',
+    arg: 'data',
+  },
+  {
+    what: "Float32Array with 'float16'",
+    call: () => sk.tensor(f4(), [4], 'float16'),
+    code: 'ERR_SK_DTYPE',
+    arg: 'data',
+  },
+  {
+    what: "Float32Array with 'bfloat16'",
+    call: () => sk.tensor(f4(), [4], 'bfloat16'),
+    code: 'ERR_SK_DTYPE',
+    arg: 'data',
+  },
+  {
+    what: "Uint16Array with 'float32'",
+    call: () => sk.tensor(new Uint16Array(4), [4], 'float32'),
+    code: 'ERR_SK_DTYPE',
+    arg: 'data',
+  },
+  {
+    what: "Uint8Array with 'int8'",
+    call: () => sk.tensor(new Uint8Array(4), [4], 'int8'),
+    code: 'ERR_SK_DTYPE',
+    arg: 'data',
+  },
+  {
+    what: "Int8Array with 'float8e4m3fn'",
+    call: () => sk.tensor(new Int8Array(4), [4], 'float8e4m3fn'),
+    code: 'ERR_SK_DTYPE',
+    arg: 'data',
+  },
+  {
+    what: "Int32Array with 'float32'",
+    call: () => sk.tensor(new Int32Array(4), [4], 'float32'),
+    code: 'ERR_SK_DTYPE',
+    arg: 'data',
+  },
+  {
+    what: "type 'float64'",
+    call: () => sk.tensor([1, 2], [2], bad.type('float64')),
+    code: 'ERR_SK_DTYPE',
+    arg: 'type',
+  },
   { what: "type 'int64'", call: () => sk.tensor([1, 2], [2], bad.type('int64')), code: 'ERR_SK_DTYPE', arg: 'type' },
   { what: "type ''", call: () => sk.tensor([1, 2], [2], bad.type('')), code: 'ERR_SK_DTYPE', arg: 'type' },
-  { what: "type 'FLOAT32' (case matters)", call: () => sk.tensor([1, 2], [2], bad.type('FLOAT32')), code: 'ERR_SK_DTYPE', arg: 'type' },
+  {
+    what: "type 'FLOAT32' (case matters)",
+    call: () => sk.tensor([1, 2], [2], bad.type('FLOAT32')),
+    code: 'ERR_SK_DTYPE',
+    arg: 'type',
+  },
   { what: 'type 1', call: () => sk.tensor([1, 2], [2], bad.type(1)), code: 'ERR_SK_DTYPE', arg: 'type' },
   { what: 'type null', call: () => sk.tensor(f4(), [4], bad.type(null)), code: 'ERR_SK_DTYPE', arg: 'type' },
-  { what: 'dims [2, 3] for 4 values (data shorter than the shape)', call: () => sk.tensor(f4(), [2, 3]), code: 'ERR_SK_SHAPE', arg: 'dims' },
+  {
+    what: 'dims [2, 3] for 4 values (data shorter than the shape)',
+    call: () => sk.tensor(f4(), [2, 3]),
+    code: 'ERR_SK_SHAPE',
+    arg: 'dims',
+  },
   { what: 'dims [3] for 4 numbers', call: () => sk.tensor([1, 2, 3, 4], [3]), code: 'ERR_SK_SHAPE', arg: 'dims' },
   { what: 'dims [-2, -2] (product matches)', call: () => sk.tensor(f4(), [-2, -2]), code: 'ERR_SK_SHAPE', arg: 'dims' },
   { what: 'dims [1.5, 2]', call: () => sk.tensor(f4(), [1.5, 2]), code: 'ERR_SK_SHAPE', arg: 'dims' },
@@ -111,15 +203,55 @@ runTable('sk.tensor', [
   { what: 'dims [Infinity]', call: () => sk.tensor(f4(), [Infinity]), code: 'ERR_SK_SHAPE', arg: 'dims' },
   { what: "dims ['4']", call: () => sk.tensor(f4(), bad.dims(['4'])), code: 'ERR_SK_SHAPE', arg: 'dims' },
   { what: "dims '4'", call: () => sk.tensor(f4(), bad.dims('4')), code: 'ERR_SK_SHAPE', arg: 'dims' },
-  { what: 'dims an array-like object', call: () => sk.tensor(f4(), bad.dims({ length: 1, 0: 4 })), code: 'ERR_SK_SHAPE', arg: 'dims' },
-  { what: 'dims of rank 17', call: () => sk.tensor(f4(), [4, ...Array(16).fill(1)]), code: 'ERR_SK_SHAPE', arg: 'dims' },
-  { what: 'dims [2**40, 2**20] (size overflows)', call: () => sk.tensor(f4(), [2 ** 40, 2 ** 20]), code: 'ERR_SK_SHAPE', arg: 'dims' },
-  { what: 'int32 value 1.5', call: () => sk.tensor([1.5], [1], 'int32'), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data[0]' },
-  { what: 'int8 value 128', call: () => sk.tensor([1, 128], [2], 'int8'), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data[1]' },
-  { what: 'uint8 value -1', call: () => sk.tensor([-1], [1], 'uint8'), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data[0]' },
-  { what: 'int32 value NaN', call: () => sk.tensor([NaN], [1], 'int32'), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'data[0]' },
+  {
+    what: 'dims an array-like object',
+    call: () => sk.tensor(f4(), bad.dims({ length: 1, 0: 4 })),
+    code: 'ERR_SK_SHAPE',
+    arg: 'dims',
+  },
+  {
+    what: 'dims of rank 17',
+    call: () => sk.tensor(f4(), [4, ...Array(16).fill(1)]),
+    code: 'ERR_SK_SHAPE',
+    arg: 'dims',
+  },
+  {
+    what: 'dims [2**40, 2**20] (size overflows)',
+    call: () => sk.tensor(f4(), [2 ** 40, 2 ** 20]),
+    code: 'ERR_SK_SHAPE',
+    arg: 'dims',
+  },
+  {
+    what: 'int32 value 1.5',
+    call: () => sk.tensor([1.5], [1], 'int32'),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'data[0]',
+  },
+  {
+    what: 'int8 value 128',
+    call: () => sk.tensor([1, 128], [2], 'int8'),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'data[1]',
+  },
+  {
+    what: 'uint8 value -1',
+    call: () => sk.tensor([-1], [1], 'uint8'),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'data[0]',
+  },
+  {
+    what: 'int32 value NaN',
+    call: () => sk.tensor([NaN], [1], 'int32'),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'data[0]',
+  },
   { what: 'a disposed tensor', call: () => sk.tensor(disposed()), code: 'ERR_SK_DISPOSED', arg: 'data' },
-  { what: "a foreign tensor on 'gpu-buffer'", call: () => sk.tensor({ type: 'float32', dims: [4], data: f4(), location: 'gpu-buffer' }), code: 'ERR_SK_DEVICE', arg: 'data.location' },
+  {
+    what: "a foreign tensor on 'gpu-buffer'",
+    call: () => sk.tensor({ type: 'float32', dims: [4], data: f4(), location: 'gpu-buffer' }),
+    code: 'ERR_SK_DEVICE',
+    arg: 'data.location',
+  },
 ])
 
 runTable('sk.zeros', [
@@ -137,10 +269,25 @@ runTable('sk.zeros', [
   { what: "dims ['2']", call: () => sk.zeros(bad.dims(['2'])), code: 'ERR_SK_SHAPE', arg: 'dims' },
   { what: 'dims [2n]', call: () => sk.zeros(bad.dims([2n])), code: 'ERR_SK_SHAPE', arg: 'dims' },
   { what: 'dims [2**53]', call: () => sk.zeros([2 ** 53]), code: 'ERR_SK_SHAPE', arg: 'dims' },
-  { what: 'dims [2**40, 2**20] (size overflows)', call: () => sk.zeros([2 ** 40, 2 ** 20]), code: 'ERR_SK_SHAPE', arg: 'dims' },
-  { what: 'dims [2**26, 2**26] int8 (2^52 bytes, impossible)', call: () => sk.zeros([2 ** 26, 2 ** 26], 'int8'), code: ['ERR_SK_OUT_OF_MEMORY', 'ERR_SK_SHAPE'], arg: null },
+  {
+    what: 'dims [2**40, 2**20] (size overflows)',
+    call: () => sk.zeros([2 ** 40, 2 ** 20]),
+    code: 'ERR_SK_SHAPE',
+    arg: 'dims',
+  },
+  {
+    what: 'dims [2**26, 2**26] int8 (2^52 bytes, impossible)',
+    call: () => sk.zeros([2 ** 26, 2 ** 26], 'int8'),
+    code: ['ERR_SK_OUT_OF_MEMORY', 'ERR_SK_SHAPE'],
+    arg: null,
+  },
   { what: 'dims of rank 17', call: () => sk.zeros(Array(17).fill(1)), code: 'ERR_SK_SHAPE', arg: 'dims' },
-  { what: 'dims [2**45] (128 TiB)', call: () => sk.zeros([2 ** 45]), code: ['ERR_SK_OUT_OF_MEMORY', 'ERR_SK_SHAPE'], arg: null },
+  {
+    what: 'dims [2**45] (128 TiB)',
+    call: () => sk.zeros([2 ** 45]),
+    code: ['ERR_SK_OUT_OF_MEMORY', 'ERR_SK_SHAPE'],
+    arg: null,
+  },
   { what: "type 'float64'", call: () => sk.zeros([2], bad.type('float64')), code: 'ERR_SK_DTYPE', arg: 'type' },
   { what: "type 'int64'", call: () => sk.zeros([2], bad.type('int64')), code: 'ERR_SK_DTYPE', arg: 'type' },
   { what: "type ''", call: () => sk.zeros([2], bad.type('')), code: 'ERR_SK_DTYPE', arg: 'type' },
@@ -148,8 +295,18 @@ runTable('sk.zeros', [
   { what: 'type {}', call: () => sk.zeros([2], bad.type({})), code: 'ERR_SK_DTYPE', arg: 'type' },
   { what: "device 'tpu'", call: () => sk.zeros([2], 'float32', bad.any('tpu')), code: 'ERR_SK_DEVICE', arg: 'device' },
   { what: "device 'CPU'", call: () => sk.zeros([2], 'float32', bad.any('CPU')), code: 'ERR_SK_DEVICE', arg: 'device' },
-  { what: "device 'cuda:-1'", call: () => sk.zeros([2], 'float32', bad.any('cuda:-1')), code: 'ERR_SK_DEVICE', arg: 'device' },
-  { what: "device 'cuda:x'", call: () => sk.zeros([2], 'float32', bad.any('cuda:x')), code: 'ERR_SK_DEVICE', arg: 'device' },
+  {
+    what: "device 'cuda:-1'",
+    call: () => sk.zeros([2], 'float32', bad.any('cuda:-1')),
+    code: 'ERR_SK_DEVICE',
+    arg: 'device',
+  },
+  {
+    what: "device 'cuda:x'",
+    call: () => sk.zeros([2], 'float32', bad.any('cuda:x')),
+    code: 'ERR_SK_DEVICE',
+    arg: 'device',
+  },
   { what: 'device 0', call: () => sk.zeros([2], 'float32', bad.any(0)), code: 'ERR_SK_DEVICE', arg: 'device' },
   { what: 'device null', call: () => sk.zeros([2], 'float32', bad.any(null)), code: 'ERR_SK_DEVICE', arg: 'device' },
   { what: "device 'cuda:99'", call: () => sk.zeros([2], 'float32', 'cuda:99'), code: 'ERR_SK_DEVICE', arg: 'device' },
@@ -161,22 +318,72 @@ runTable('sk.randn', [
   { what: 'dims [2.5]', call: () => sk.randn([2.5]), code: 'ERR_SK_SHAPE', arg: 'dims' },
   { what: 'dims [2**40, 2**20]', call: () => sk.randn([2 ** 40, 2 ** 20]), code: 'ERR_SK_SHAPE', arg: 'dims' },
   { what: 'dims of rank 17', call: () => sk.randn(Array(17).fill(1)), code: 'ERR_SK_SHAPE', arg: 'dims' },
-  { what: "options 'float16'", call: () => sk.randn([2], bad.any('float16')), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options' },
+  {
+    what: "options 'float16'",
+    call: () => sk.randn([2], bad.any('float16')),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'options',
+  },
   { what: 'options null', call: () => sk.randn([2], bad.any(null)), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options' },
   { what: 'options []', call: () => sk.randn([2], bad.any([])), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options' },
-  { what: 'options with an unknown key', call: () => sk.randn([2], bad.any({ seeed: 1 })), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options' },
-  { what: "type 'int8' (not a float)", call: () => sk.randn([2], { type: 'int8' }), code: 'ERR_SK_DTYPE', arg: 'options.type' },
-  { what: "type 'int32' (not a float)", call: () => sk.randn([2], { type: 'int32' }), code: 'ERR_SK_DTYPE', arg: 'options.type' },
-  { what: "type 'float64'", call: () => sk.randn([2], { type: bad.type('float64') }), code: 'ERR_SK_DTYPE', arg: 'options.type' },
+  {
+    what: 'options with an unknown key',
+    call: () => sk.randn([2], bad.any({ seeed: 1 })),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'options',
+  },
+  {
+    what: "type 'int8' (not a float)",
+    call: () => sk.randn([2], { type: 'int8' }),
+    code: 'ERR_SK_DTYPE',
+    arg: 'options.type',
+  },
+  {
+    what: "type 'int32' (not a float)",
+    call: () => sk.randn([2], { type: 'int32' }),
+    code: 'ERR_SK_DTYPE',
+    arg: 'options.type',
+  },
+  {
+    what: "type 'float64'",
+    call: () => sk.randn([2], { type: bad.type('float64') }),
+    code: 'ERR_SK_DTYPE',
+    arg: 'options.type',
+  },
   { what: "type ''", call: () => sk.randn([2], { type: bad.type('') }), code: 'ERR_SK_DTYPE', arg: 'options.type' },
   { what: 'seed -1', call: () => sk.randn([2], { seed: -1 }), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options.seed' },
   { what: 'seed 1.5', call: () => sk.randn([2], { seed: 1.5 }), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options.seed' },
-  { what: 'seed 2**32', call: () => sk.randn([2], { seed: 2 ** 32 }), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options.seed' },
+  {
+    what: 'seed 2**32',
+    call: () => sk.randn([2], { seed: 2 ** 32 }),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'options.seed',
+  },
   { what: 'seed NaN', call: () => sk.randn([2], { seed: NaN }), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options.seed' },
-  { what: "seed '1'", call: () => sk.randn([2], { seed: bad.any('1') }), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options.seed' },
-  { what: "device 'tpu'", call: () => sk.randn([2], { device: bad.any('tpu') }), code: 'ERR_SK_DEVICE', arg: 'options.device' },
-  { what: 'float16 [2**40] (a float32 scratch that cannot exist)', call: () => sk.randn([2 ** 40], { type: 'float16' }), code: ['ERR_SK_OUT_OF_MEMORY', 'ERR_SK_SHAPE'], arg: null },
-  { what: 'float32 [2**45]', call: () => sk.randn([2 ** 45]), code: ['ERR_SK_OUT_OF_MEMORY', 'ERR_SK_SHAPE'], arg: null },
+  {
+    what: "seed '1'",
+    call: () => sk.randn([2], { seed: bad.any('1') }),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'options.seed',
+  },
+  {
+    what: "device 'tpu'",
+    call: () => sk.randn([2], { device: bad.any('tpu') }),
+    code: 'ERR_SK_DEVICE',
+    arg: 'options.device',
+  },
+  {
+    what: 'float16 [2**40] (a float32 scratch that cannot exist)',
+    call: () => sk.randn([2 ** 40], { type: 'float16' }),
+    code: ['ERR_SK_OUT_OF_MEMORY', 'ERR_SK_SHAPE'],
+    arg: null,
+  },
+  {
+    what: 'float32 [2**45]',
+    call: () => sk.randn([2 ** 45]),
+    code: ['ERR_SK_OUT_OF_MEMORY', 'ERR_SK_SHAPE'],
+    arg: null,
+  },
 ])
 
 runTable('t.cast', [
@@ -185,14 +392,49 @@ runTable('t.cast', [
   { what: "type ''", call: () => live().cast(bad.type('')), code: 'ERR_SK_DTYPE', arg: 'type' },
   { what: 'type undefined', call: () => live().cast(bad.type(undefined)), code: 'ERR_SK_DTYPE', arg: 'type' },
   { what: 'type 0 (a raw id)', call: () => live().cast(bad.type(0)), code: 'ERR_SK_DTYPE', arg: 'type' },
-  { what: 'options null', call: () => live().cast('float16', bad.any(null)), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options' },
-  { what: 'options true', call: () => live().cast('float16', bad.any(true)), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options' },
-  { what: 'options with an unknown key', call: () => live().cast('float16', bad.any({ saturated: true })), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options' },
-  { what: "saturate 'yes'", call: () => live().cast('float8e4m3fn', { saturate: bad.any('yes') }), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options.saturate' },
-  { what: 'saturate 1', call: () => live().cast('float8e4m3fn', { saturate: bad.any(1) }), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options.saturate' },
-  { what: 'saturate null', call: () => live().cast('float8e4m3fn', { saturate: bad.any(null) }), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'options.saturate' },
+  {
+    what: 'options null',
+    call: () => live().cast('float16', bad.any(null)),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'options',
+  },
+  {
+    what: 'options true',
+    call: () => live().cast('float16', bad.any(true)),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'options',
+  },
+  {
+    what: 'options with an unknown key',
+    call: () => live().cast('float16', bad.any({ saturated: true })),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'options',
+  },
+  {
+    what: "saturate 'yes'",
+    call: () => live().cast('float8e4m3fn', { saturate: bad.any('yes') }),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'options.saturate',
+  },
+  {
+    what: 'saturate 1',
+    call: () => live().cast('float8e4m3fn', { saturate: bad.any(1) }),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'options.saturate',
+  },
+  {
+    what: 'saturate null',
+    call: () => live().cast('float8e4m3fn', { saturate: bad.any(null) }),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'options.saturate',
+  },
   { what: 'a disposed tensor', call: () => disposed().cast('float16'), code: 'ERR_SK_DISPOSED', arg: 'tensor' },
-  { what: 'called on a plain object', call: () => sk.Tensor.prototype.cast.call(bad.any({ type: 'float32' }), 'float16'), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'tensor' },
+  {
+    what: 'called on a plain object',
+    call: () => sk.Tensor.prototype.cast.call(bad.any({ type: 'float32' }), 'float16'),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'tensor',
+  },
 ])
 
 runTable('t.to', [
@@ -207,9 +449,19 @@ runTable('t.to', [
 
 runTable('t.getData and t.data', [
   { what: 'getData on a disposed tensor', call: () => disposed().getData(), code: 'ERR_SK_DISPOSED', arg: 'tensor' },
-  { what: 'getData(true) on a disposed tensor', call: () => disposed().getData(true), code: 'ERR_SK_DISPOSED', arg: 'tensor' },
+  {
+    what: 'getData(true) on a disposed tensor',
+    call: () => disposed().getData(true),
+    code: 'ERR_SK_DISPOSED',
+    arg: 'tensor',
+  },
   { what: 'data of a disposed tensor', call: () => disposed().data, code: 'ERR_SK_DISPOSED', arg: 'tensor' },
-  { what: 'getData called on a plain object', call: () => sk.Tensor.prototype.getData.call(bad.any({})), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'tensor' },
+  {
+    what: 'getData called on a plain object',
+    call: () => sk.Tensor.prototype.getData.call(bad.any({})),
+    code: 'ERR_SK_INVALID_ARGUMENT',
+    arg: 'tensor',
+  },
 ])
 
 runTable('sk.setNumThreads', [
@@ -229,9 +481,19 @@ describe('error details', () => {
   it('messages render the received value and its type', async () => {
     const e = await expectCase({ what: '', call: () => sk.zeros([2, -1]), code: 'ERR_SK_SHAPE', arg: 'dims' })
     expect(e.message).toBe('Expected an array of non-negative integers for dims but received [2, -1] (array)')
-    const s = await expectCase({ what: '', call: () => sk.setNumThreads(1.5), code: 'ERR_SK_INVALID_ARGUMENT', arg: 'n' })
+    const s = await expectCase({
+      what: '',
+      call: () => sk.setNumThreads(1.5),
+      code: 'ERR_SK_INVALID_ARGUMENT',
+      arg: 'n',
+    })
     expect(s.message).toBe('Expected an integer between 1 and 1024 for n but received 1.5 (number)')
-    const t = await expectCase({ what: '', call: () => sk.tensor(new Float32Array(4), [4], 'float16'), code: 'ERR_SK_DTYPE', arg: 'data' })
+    const t = await expectCase({
+      what: '',
+      call: () => sk.tensor(new Float32Array(4), [4], 'float16'),
+      code: 'ERR_SK_DTYPE',
+      arg: 'data',
+    })
     expect(t.message).toContain('Float32Array(4)')
     expect(t.message).toContain('Uint16Array')
   })
@@ -343,11 +605,14 @@ describe.skipIf(!hasDist)('crash safety: the nastiest cases in a child process e
   // Only where Node caps an ArrayBuffer well below the machine's memory (Node 20: 4 GiB);
   // elsewhere the case would really allocate and fill gigabytes.
   const smallCap = bufferConstants.MAX_LENGTH <= 2 ** 33
-  it.skipIf(!smallCap)('randn just over the ArrayBuffer size cap → a SparsekitError, not an abort in the allocator', () => {
-    const line = run('randn-over-arraybuffer-limit')
-    expect(line.error?.sk, JSON.stringify(line)).toBe(true)
-    expect(['ERR_SK_OUT_OF_MEMORY', 'ERR_SK_SHAPE']).toContain(line.error?.code)
-  })
+  it.skipIf(!smallCap)(
+    'randn just over the ArrayBuffer size cap → a SparsekitError, not an abort in the allocator',
+    () => {
+      const line = run('randn-over-arraybuffer-limit')
+      expect(line.error?.sk, JSON.stringify(line)).toBe(true)
+      expect(['ERR_SK_OUT_OF_MEMORY', 'ERR_SK_SHAPE']).toContain(line.error?.code)
+    },
+  )
 
   it('foreign-realm-detach-while-queued: a vm context’s buffer is copied, not moved, so the op reads it whole', () => {
     expect(run('foreign-realm-detach-while-queued')).toEqual({ value: { first: 0x3e00, last: 0x3e00 } })
@@ -370,19 +635,29 @@ describe.skipIf(!hasDist)('crash safety: the nastiest cases in a child process e
   })
 
   // Address-space limits at which the allocation sized by the arguments fails while Node itself still runs.
-  const oom: [string, number][] = [['oom-mask-arrays', 1_500_000], ['oom-randn-samples', 1_500_000], ['oom-native-mask-copy', 3_500_000]]
+  const oom: [string, number][] = [
+    ['oom-mask-arrays', 1_500_000],
+    ['oom-randn-samples', 1_500_000],
+    ['oom-native-mask-copy', 3_500_000],
+  ]
   for (const [name, kb] of oom) {
-    it.skipIf(memoryLimitUnavailable !== '')(`${name}: out of memory under ulimit -v ${kb} → ERR_SK_OUT_OF_MEMORY`, () => {
-      const r = runNode(script, [name], { timeoutMs: 60_000, memoryLimitKb: kb })
-      expect(r.status === 0 && r.signal === null, describeExit(r)).toBe(true)
-      expect(lastJson<Line>(r).error).toMatchObject({ sk: true, code: 'ERR_SK_OUT_OF_MEMORY' })
-    })
+    it.skipIf(memoryLimitUnavailable !== '')(
+      `${name}: out of memory under ulimit -v ${kb} → ERR_SK_OUT_OF_MEMORY`,
+      () => {
+        const r = runNode(script, [name], { timeoutMs: 60_000, memoryLimitKb: kb })
+        expect(r.status === 0 && r.signal === null, describeExit(r)).toBe(true)
+        expect(lastJson<Line>(r).error).toMatchObject({ sk: true, code: 'ERR_SK_OUT_OF_MEMORY' })
+      },
+    )
   }
-  it.skipIf(memoryLimitUnavailable !== '')('fromdense-bits-before-arrays: under ulimit -v 1500000, bits too short for dims → ERR_SK_SHAPE, nothing allocated first', () => {
-    const r = runNode(script, ['fromdense-bits-before-arrays'], { timeoutMs: 60_000, memoryLimitKb: 1_500_000 })
-    expect(r.status === 0 && r.signal === null, describeExit(r)).toBe(true)
-    expect(lastJson<Line>(r).error).toMatchObject({ sk: true, code: 'ERR_SK_SHAPE' })
-  })
+  it.skipIf(memoryLimitUnavailable !== '')(
+    'fromdense-bits-before-arrays: under ulimit -v 1500000, bits too short for dims → ERR_SK_SHAPE, nothing allocated first',
+    () => {
+      const r = runNode(script, ['fromdense-bits-before-arrays'], { timeoutMs: 60_000, memoryLimitKb: 1_500_000 })
+      expect(r.status === 0 && r.signal === null, describeExit(r)).toBe(true)
+      expect(lastJson<Line>(r).error).toMatchObject({ sk: true, code: 'ERR_SK_SHAPE' })
+    },
+  )
   if (memoryLimitUnavailable) console.warn(`skipping the out-of-memory child tests: ${memoryLimitUnavailable}`)
 
   it('exit-during-cast: process.exit() while casts run and wait exits with 0', () => {

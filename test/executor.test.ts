@@ -7,7 +7,15 @@ import { pbkdf2 } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 
 import * as sk from '../lib/index.js'
-import { describeExit, distMissingReason, fixture, hasDist, lastJson, runNode, warnIfDistStale } from './fixtures/child.js'
+import {
+  describeExit,
+  distMissingReason,
+  fixture,
+  hasDist,
+  lastJson,
+  runNode,
+  warnIfDistStale,
+} from './fixtures/child.js'
 
 const kBig = 1 << 26 // 64 Mi elements: a cast that takes a while on any machine
 
@@ -61,7 +69,8 @@ describe('off the JS thread', () => {
     let poolDone = 0
     const busy = Array.from(
       { length: poolSize },
-      () => new Promise<void>((resolve) => pbkdf2('pw', 'salt', 500_000, 32, 'sha256', () => (poolDone += 1, resolve()))),
+      () =>
+        new Promise<void>((resolve) => pbkdf2('pw', 'salt', 500_000, 32, 'sha256', () => ((poolDone += 1), resolve()))),
     )
     const t = sk.tensor(new Float32Array(1 << 16).fill(2))
     const h = await t.cast('bfloat16')
@@ -109,7 +118,9 @@ describe('queue order and correctness', () => {
           }
         } else {
           const ref = sk.tensor(Array.from(src.data as Float32Array), undefined, type)
-          const same = Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(ref.data.buffer, 0, ref.data.byteLength))
+          const same = Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(
+            Buffer.from(ref.data.buffer, 0, ref.data.byteLength),
+          )
           ref.dispose()
           expect(same, `job ${i} (${type})`).toBe(true)
         }

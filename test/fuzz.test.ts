@@ -20,9 +20,13 @@ describe.skipIf(!hasDist)('the API fuzzer', () => {
   })
 
   it('a crash is reported with its seed and call, replayed alone, and fails the run; the batch goes on after it', () => {
-    const r = runNode(runner, ['--calls', '20', '--seed', '16', '--batch', '20', '--inject', 'crash@7'], { timeoutMs: 120_000 })
+    const r = runNode(runner, ['--calls', '20', '--seed', '16', '--batch', '20', '--inject', 'crash@7'], {
+      timeoutMs: 120_000,
+    })
     expect(r.status, describeExit(r)).toBe(1)
-    expect(r.stdout).toMatch(/CRASH seed 16 call 7 \w+\(.*\): killed by SIGSEGV; reproduces alone \(killed by SIGSEGV\)/)
+    expect(r.stdout).toMatch(
+      /CRASH seed 16 call 7 \w+\(.*\): killed by SIGSEGV; reproduces alone \(killed by SIGSEGV\)/,
+    )
     expect(r.stdout).toMatch(/replay: node test\/fuzz\/run\.mjs --seed 16 --from 7 --calls 1/)
     expect(r.stdout).toMatch(/fuzz: seed 16, 2\d calls/)
   })

@@ -8,7 +8,11 @@ import { describe, expect, it } from 'vitest'
 import * as sk from '../lib/index.js'
 import { sparsifyCsr } from '../lib/sparse/csr.js'
 
-const skipReason = process.env.SK_SANITIZER ? `timings under ${process.env.SK_SANITIZER} mean nothing` : process.env.SK_QEMU ? 'timings under emulation mean nothing' : ''
+const skipReason = process.env.SK_SANITIZER
+  ? `timings under ${process.env.SK_SANITIZER} mean nothing`
+  : process.env.SK_QEMU
+    ? 'timings under emulation mean nothing'
+    : ''
 
 const kMaxRatio = 1.25
 const kBlocks = 8 // per mode, alternating
@@ -45,23 +49,29 @@ async function expectSteadyState(op: () => Promise<sk.Tensor>, warmCalls: number
     ratios.push(await keptOverDisposed(op, warmCalls))
     if (ratios[t] <= kMaxRatio) break
   }
-  expect(Math.min(...ratios), `kept ÷ disposed per try: ${ratios.map((r) => r.toFixed(2)).join(', ')}`).toBeLessThanOrEqual(kMaxRatio)
+  expect(
+    Math.min(...ratios),
+    `kept ÷ disposed per try: ${ratios.map((r) => r.toFixed(2)).join(', ')}`,
+  ).toBeLessThanOrEqual(kMaxRatio)
 }
 
-describe.skipIf(skipReason !== '')(`outputs left to the GC cost what disposed ones do in steady state${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  it('conv1x1 512→512 14×14, CSR 90 % (400 KB outputs, freed-block cache sizes)', async () => {
-    using x = sk.randn([1, 512, 14, 14], { seed: 1 })
-    using dense = sk.randn([512, 512], { seed: 2 })
-    using w = await sparsifyCsr(dense, { sparsity: 0.9 })
-    await expectSteadyState(() => sk.conv1x1(x, w, null), 600)
-  })
+describe.skipIf(skipReason !== '')(
+  `outputs left to the GC cost what disposed ones do in steady state${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+  () => {
+    it('conv1x1 512→512 14×14, CSR 90 % (400 KB outputs, freed-block cache sizes)', async () => {
+      using x = sk.randn([1, 512, 14, 14], { seed: 1 })
+      using dense = sk.randn([512, 512], { seed: 2 })
+      using w = await sparsifyCsr(dense, { sparsity: 0.9 })
+      await expectSteadyState(() => sk.conv1x1(x, w, null), 600)
+    })
 
-  it('linear 4096² M 1, 2:4 bfloat16 weights (16 KB outputs, below the freed-block cache)', async () => {
-    using x = sk.randn([1, 4096], { seed: 1 })
-    using dense = sk.randn([4096, 4096], { seed: 2 })
-    using pruned = await sk.prune(dense, { n: 2, m: 4 })
-    using b = await pruned.cast('bfloat16')
-    using w = await sk.sparsify(b, { format: '2:4' })
-    await expectSteadyState(() => sk.linear(x, w), 300)
-  })
-})
+    it('linear 4096² M 1, 2:4 bfloat16 weights (16 KB outputs, below the freed-block cache)', async () => {
+      using x = sk.randn([1, 4096], { seed: 1 })
+      using dense = sk.randn([4096, 4096], { seed: 2 })
+      using pruned = await sk.prune(dense, { n: 2, m: 4 })
+      using b = await pruned.cast('bfloat16')
+      using w = await sk.sparsify(b, { format: '2:4' })
+      await expectSteadyState(() => sk.linear(x, w), 300)
+    })
+  },
+)

@@ -194,7 +194,10 @@ describe('sk.tensor accepts foreign tensors', () => {
 
   it('foreign data of the wrong TypedArray kind → ERR_SK_DTYPE', () => {
     expectSkError(() => sk.tensor({ type: 'float16', dims: [2], data: new Float32Array(2) }), 'ERR_SK_DTYPE')
-    expectSkError(() => sk.tensor({ dtype: 'int32', shape: [2], dataSync: () => new Float32Array(2), data: async () => 0 }), 'ERR_SK_DTYPE')
+    expectSkError(
+      () => sk.tensor({ dtype: 'int32', shape: [2], dataSync: () => new Float32Array(2), data: async () => 0 }),
+      'ERR_SK_DTYPE',
+    )
   })
 
   it('foreign dims that do not match the data → ERR_SK_SHAPE', () => {
@@ -204,7 +207,10 @@ describe('sk.tensor accepts foreign tensors', () => {
 
   it('a foreign tensor without data → ERR_SK_INVALID_ARGUMENT', () => {
     expectSkError(() => sk.tensor({ type: 'float32', dims: [2] }), 'ERR_SK_INVALID_ARGUMENT')
-    expectSkError(() => sk.tensor({ dtype: 'float32', shape: [2], data: async () => new Float32Array(2) }), 'ERR_SK_INVALID_ARGUMENT')
+    expectSkError(
+      () => sk.tensor({ dtype: 'float32', shape: [2], data: async () => new Float32Array(2) }),
+      'ERR_SK_INVALID_ARGUMENT',
+    )
   })
 
   for (const location of ['gpu-buffer', 'texture', 'ml-tensor', 'cuda']) {

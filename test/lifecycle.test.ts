@@ -11,7 +11,6 @@ import { cpuBinding } from '../lib/native.js'
 import { timeoutScale } from './fixtures/child.js'
 import { f16ToNumber, kFloatTypes, keep, kStorage } from './fixtures/tensors.js'
 
-
 describe('Tensor fields, getData, to, cast, dispose', () => {
   it('shape and dtype are aliases of dims and type', () => {
     const t = keep(sk.zeros([2, 3], 'bfloat16'))

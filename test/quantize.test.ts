@@ -60,7 +60,8 @@ function model(x: Float32Array, dims: number[], type: Fp8, tile: number, smooth:
       for (let c = 0; c < C; ++c) {
         let amax = 0
         for (let s = t * tile; s < Math.min(S, (t + 1) * tile); ++s)
-          for (let d = 0; d < D; ++d) if (!perChannel || d === c) amax = Math.max(amax, Math.abs(x[at(bh, s, d)] - mu(d)))
+          for (let d = 0; d < D; ++d)
+            if (!perChannel || d === c) amax = Math.max(amax, Math.abs(x[at(bh, s, d)] - mu(d)))
         scales[(bh * T + t) * C + c] = amax / max
       }
     for (let s = 0; s < S; ++s)
@@ -81,8 +82,10 @@ function input(dims: number[], seed: number): sk.Tensor {
   const [, , S, D] = dims
   for (let i = 0; i < a.length; ++i) {
     const s = Math.floor(i / D) % S
-    if (s < 16) a[i] = 0 // the first tile of every head is zero (scale 0)
-    else if (s === 17) a[i] *= 1e-30 // a tile whose amax is small
+    if (s < 16)
+      a[i] = 0 // the first tile of every head is zero (scale 0)
+    else if (s === 17)
+      a[i] *= 1e-30 // a tile whose amax is small
     else a[i] += 3 * ((i % D) % 3) // channel offsets for smoothing
   }
   return t
@@ -97,7 +100,12 @@ const expectBytes = (got: ArrayLike<number>, want: ArrayLike<number>, what: stri
 describe('quantize / dequantize: bit-exact against the float64 model', () => {
   const dims = [2, 3, 77, 20] // S not a multiple of any tile
   for (const type of ['float8e4m3fn', 'float8e5m2'] as const)
-    for (const [tile, smooth, perChannel] of [[16, false, false], [32, true, false], [64, false, true], [16, true, true]] as const)
+    for (const [tile, smooth, perChannel] of [
+      [16, false, false],
+      [32, true, false],
+      [64, false, true],
+      [16, true, true],
+    ] as const)
       it(`${type} tile ${tile}${smooth ? ' smooth' : ''}${perChannel ? ' per channel' : ''}`, async () => {
         const t = input(dims, tile + (smooth ? 1 : 0) + (perChannel ? 2 : 0))
         const m = model(t.data as Float32Array, dims, type, tile, smooth, perChannel)
@@ -126,18 +134,27 @@ describe('quantize / dequantize: bit-exact against the float64 model', () => {
   })
 
   it('saturates instead of overflowing, and round-trips a tile to within half a code step', async () => {
-    const t = keep(sk.tensor(Float32Array.from({ length: 32 }, (_, i) => (i - 16) * 1.37), [1, 1, 16, 2]))
+    const t = keep(
+      sk.tensor(
+        Float32Array.from({ length: 32 }, (_, i) => (i - 16) * 1.37),
+        [1, 1, 16, 2],
+      ),
+    )
     const q = keep(await sk.quantize(t, { tile: 16 }))
     const codes = q.codes.data as Uint8Array
     expect(Math.max(...Array.from(codes, (c) => c & 0x7f))).toBe(0x7e) // the amax lands on ±448, never NaN
-    const back = (keep(await sk.dequantize(q)).data as Float32Array)
+    const back = keep(await sk.dequantize(q)).data as Float32Array
     const x = t.data as Float32Array
     for (let i = 0; i < x.length; ++i) expect(Math.abs(back[i] - x[i])).toBeLessThanOrEqual(Math.abs(x[i]) / 16 + 1e-6)
   })
 })
 
 describe('quantize / dequantize: bad input', () => {
-  const code = async (p: Promise<unknown>) => (await p.then(() => 'resolved', (e: sk.SparsekitError) => e.code))
+  const code = async (p: Promise<unknown>) =>
+    await p.then(
+      () => 'resolved',
+      (e: sk.SparsekitError) => e.code,
+    )
   it('refuses what it cannot quantise, with coded errors', async () => {
     const t = keep(sk.randn([1, 2, 32, 8], { seed: 1 }))
     expect(await code(sk.quantize({} as sk.Tensor, { tile: 16 }))).toBe('ERR_SK_INVALID_ARGUMENT')

@@ -18,12 +18,24 @@ describe('buffers and arrays from another realm (a vm context)', () => {
   it('a SharedArrayBuffer is refused', () => {
     const sab = foreign<SharedArrayBuffer>('new SharedArrayBuffer(16)')
     expectThrowsContaining(() => sk.tensor(new Float32Array(sab)), 'ERR_SK_INVALID_ARGUMENT', 'SharedArrayBuffer')
-    expectThrowsContaining(() => sk.tensor(foreign<Float32Array>('new Float32Array(new SharedArrayBuffer(16))')), 'ERR_SK_INVALID_ARGUMENT', 'SharedArrayBuffer')
+    expectThrowsContaining(
+      () => sk.tensor(foreign<Float32Array>('new Float32Array(new SharedArrayBuffer(16))')),
+      'ERR_SK_INVALID_ARGUMENT',
+      'SharedArrayBuffer',
+    )
   })
 
   it('a resizable ArrayBuffer and a growable SharedArrayBuffer are refused', () => {
-    expectThrows(() => sk.tensor(foreign<Float32Array>('new Float32Array(new ArrayBuffer(16, { maxByteLength: 64 }))')), 'ERR_SK_INVALID_ARGUMENT', 'data')
-    expectThrows(() => sk.tensor(foreign<Float32Array>('new Float32Array(new SharedArrayBuffer(16, { maxByteLength: 64 }))')), 'ERR_SK_INVALID_ARGUMENT', 'data')
+    expectThrows(
+      () => sk.tensor(foreign<Float32Array>('new Float32Array(new ArrayBuffer(16, { maxByteLength: 64 }))')),
+      'ERR_SK_INVALID_ARGUMENT',
+      'data',
+    )
+    expectThrows(
+      () => sk.tensor(foreign<Float32Array>('new Float32Array(new SharedArrayBuffer(16, { maxByteLength: 64 }))')),
+      'ERR_SK_INVALID_ARGUMENT',
+      'data',
+    )
   })
 
   it('a wrapped ArrayBuffer is marked untransferable: a transfer copies it, and the tensor keeps its memory', async () => {
@@ -44,7 +56,11 @@ describe('buffers and arrays from another realm (a vm context)', () => {
     using h = sk.tensor(foreign<Uint16Array>('new Uint16Array(2)'))
     expect(h.type).toBe('float16')
     expectThrows(() => sk.tensor(foreign<Float64Array>('new Float64Array(2)')), 'ERR_SK_DTYPE', 'data')
-    expectThrows(() => sk.tensor(foreign<DataView>('new DataView(new ArrayBuffer(8))')), 'ERR_SK_INVALID_ARGUMENT', 'data')
+    expectThrows(
+      () => sk.tensor(foreign<DataView>('new DataView(new ArrayBuffer(8))')),
+      'ERR_SK_INVALID_ARGUMENT',
+      'data',
+    )
   })
 
   it('own `buffer` and `length` properties of an array cannot hide its real buffer or size', () => {
@@ -76,14 +92,29 @@ describe('every listed call fails with a coded SparsekitError', () => {
 
   it('permutedBlockAttention without v → ERR_SK_INVALID_ARGUMENT, at once', () => {
     const permutation = { indices: new Int32Array(16).map((_, i) => i), dims: [1, 1, 16] as [number, number, number] }
-    expectThrows(() => sk.permutedBlockAttention(q(), q(), undefined as never, { permutation }), 'ERR_SK_INVALID_ARGUMENT', 'v')
+    expectThrows(
+      () => sk.permutedBlockAttention(q(), q(), undefined as never, { permutation }),
+      'ERR_SK_INVALID_ARGUMENT',
+      'v',
+    )
   })
 
   it('dims holding values whose message would throw to build → ERR_SK_SHAPE', () => {
     const detached = new Uint8Array(8)
     structuredClone(detached.buffer, { transfer: [detached.buffer] })
-    const hostile = new Proxy({}, { get: () => { throw new Error('trap') }, getPrototypeOf: () => { throw new Error('trap') } })
-    for (const bad of [Object.create(null), detached, hostile, Symbol('s'), 10n]) expectThrows(() => sk.zeros([bad]), 'ERR_SK_SHAPE', 'dims')
+    const hostile = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('trap')
+        },
+        getPrototypeOf: () => {
+          throw new Error('trap')
+        },
+      },
+    )
+    for (const bad of [Object.create(null), detached, hostile, Symbol('s'), 10n])
+      expectThrows(() => sk.zeros([bad]), 'ERR_SK_SHAPE', 'dims')
   })
 
   it('look-alikes made with Object.create(X.prototype) are refused by a brand check', () => {
@@ -109,7 +140,12 @@ describe('every listed call fails with a coded SparsekitError', () => {
     using t = sk.randn([2], Object.create(sk.Tensor.prototype) as sk.RandnOptions) // its getters are never read
     expect(t.type).toBe('float32')
     let reads = 0
-    const opts = { blockSize: 16, get segmentSize() { return ++reads === 1 ? 32 : 7 } }
+    const opts = {
+      blockSize: 16,
+      get segmentSize() {
+        return ++reads === 1 ? 32 : 7
+      },
+    }
     using q = sk.zeros([1, 1, 64, 8])
     const perm = await sk.segmentPermutation(q, q, opts)
     expect(reads).toBe(1)
@@ -121,7 +157,16 @@ describe('every listed call fails with a coded SparsekitError', () => {
     structuredClone(detached.buffer, { transfer: [detached.buffer] })
     const revoked = Proxy.revocable({}, {})
     revoked.revoke()
-    for (const v of [Object.create(null), detached, [detached, Object.create(null)], revoked.proxy, [revoked.proxy], Symbol('x'), 1n, () => 1])
+    for (const v of [
+      Object.create(null),
+      detached,
+      [detached, Object.create(null)],
+      revoked.proxy,
+      [revoked.proxy],
+      Symbol('x'),
+      1n,
+      () => 1,
+    ])
       expect(typeof describeValue(v)).toBe('string')
     expect(describeValue([2, -1])).toBe('[2, -1] (array)')
     expect(describeValue(new Float32Array(3))).toBe('Float32Array(3)')
@@ -132,20 +177,64 @@ describe('argument errors are thrown at once; only failures while an op runs rej
   const x = () => sk.zeros([1, 4, 2, 2])
   const cases: [string, () => unknown, sk.ErrorCode][] = [
     ['t.cast to an unknown type', () => sk.zeros([2]).cast('float64' as sk.DType), 'ERR_SK_DTYPE'],
-    ['t.cast with an unknown option', () => sk.zeros([2]).cast('float16', { round: 1 } as never), 'ERR_SK_INVALID_ARGUMENT'],
+    [
+      't.cast with an unknown option',
+      () => sk.zeros([2]).cast('float16', { round: 1 } as never),
+      'ERR_SK_INVALID_ARGUMENT',
+    ],
     ['t.to an unknown device', () => sk.zeros([2]).to('gpu' as sk.DeviceName), 'ERR_SK_DEVICE'],
-    ['t.getData of a disposed tensor', () => { const t = sk.zeros([2]); t.dispose(); return t.getData() }, 'ERR_SK_DISPOSED'],
+    [
+      't.getData of a disposed tensor',
+      () => {
+        const t = sk.zeros([2])
+        t.dispose()
+        return t.getData()
+      },
+      'ERR_SK_DISPOSED',
+    ],
     ['conv1x1 with a dense weight', () => sk.conv1x1(x(), sk.zeros([4, 4]) as never), 'ERR_SK_INVALID_ARGUMENT'],
-    ['conv1x1 with a bad activation', () => sk.conv1x1(x(), null as never, null, { activation: 'gelu' as 'relu' }), 'ERR_SK_INVALID_ARGUMENT'],
-    ["sparsify 'csr' with sparsity NaN", () => sk.sparsify(sk.zeros([4, 4]), { format: 'csr', sparsity: NaN }), 'ERR_SK_INVALID_ARGUMENT'],
-    ["sparsify 'csr' of an int32 weight", () => sk.sparsify(sk.zeros([4, 4], 'int32'), { format: 'csr' }), 'ERR_SK_DTYPE'],
-    ["sparsify '2:4' with K not a multiple of 4", () => sk.sparsify(sk.zeros([4, 6]), { format: '2:4' }), 'ERR_SK_SHAPE'],
+    [
+      'conv1x1 with a bad activation',
+      () => sk.conv1x1(x(), null as never, null, { activation: 'gelu' as 'relu' }),
+      'ERR_SK_INVALID_ARGUMENT',
+    ],
+    [
+      "sparsify 'csr' with sparsity NaN",
+      () => sk.sparsify(sk.zeros([4, 4]), { format: 'csr', sparsity: NaN }),
+      'ERR_SK_INVALID_ARGUMENT',
+    ],
+    [
+      "sparsify 'csr' of an int32 weight",
+      () => sk.sparsify(sk.zeros([4, 4], 'int32'), { format: 'csr' }),
+      'ERR_SK_DTYPE',
+    ],
+    [
+      "sparsify '2:4' with K not a multiple of 4",
+      () => sk.sparsify(sk.zeros([4, 6]), { format: '2:4' }),
+      'ERR_SK_SHAPE',
+    ],
     ['prune with n > m', () => sk.prune(sk.zeros([4, 4]), { n: 5, m: 4 }), 'ERR_SK_INVALID_ARGUMENT'],
     ['linear with mismatched K', () => sk.linear(sk.zeros([2, 3]), sk.zeros([4, 4])), 'ERR_SK_SHAPE'],
     ['attention with a 3-D q', () => sk.attention(sk.zeros([1, 16, 8]), q4(), q4()), 'ERR_SK_SHAPE'],
-    ['estimateBlockMask with a bad stride', () => sk.estimateBlockMask(q4(), q4(), { stride: 0 }), 'ERR_SK_INVALID_ARGUMENT'],
-    ['segmentPermutation with a bad segment', () => sk.segmentPermutation(q4(), q4(), { segmentSize: 7 }), 'ERR_SK_INVALID_ARGUMENT'],
-    ['permutedAttention on a disposed k', () => { const k = q4(); k.dispose(); return sk.permutedAttention(q4(), k, q4()) }, 'ERR_SK_DISPOSED'],
+    [
+      'estimateBlockMask with a bad stride',
+      () => sk.estimateBlockMask(q4(), q4(), { stride: 0 }),
+      'ERR_SK_INVALID_ARGUMENT',
+    ],
+    [
+      'segmentPermutation with a bad segment',
+      () => sk.segmentPermutation(q4(), q4(), { segmentSize: 7 }),
+      'ERR_SK_INVALID_ARGUMENT',
+    ],
+    [
+      'permutedAttention on a disposed k',
+      () => {
+        const k = q4()
+        k.dispose()
+        return sk.permutedAttention(q4(), k, q4())
+      },
+      'ERR_SK_DISPOSED',
+    ],
   ]
   function q4(): sk.Tensor {
     return sk.zeros([1, 1, 16, 8])
@@ -162,7 +251,11 @@ describe('argument errors are thrown at once; only failures while an op runs rej
 
 describe('empty operands (null data pointers natively: the sanitizer stage checks the addon never passes them to memcpy)', () => {
   it("sparsify 'csr' with a sparsity of an empty weight, and its linear", async () => {
-    for (const dims of [[0, 8], [3, 0], [0, 0]]) {
+    for (const dims of [
+      [0, 8],
+      [3, 0],
+      [0, 0],
+    ]) {
       using w = sk.zeros(dims)
       using sw = await sk.sparsify(w, { format: 'csr', sparsity: 0.5 })
       expect(sw.nnz).toBe(0)
@@ -176,8 +269,16 @@ describe('empty operands (null data pointers natively: the sanitizer stage check
 describe('mask builders check the block count before they allocate or loop', () => {
   it('documents() of 2^31 − 2 tokens in 256-token blocks → ERR_SK_SHAPE at once', () => {
     const t0 = performance.now()
-    expectThrows(() => sk.BlockMask.documents({ lengths: [2 ** 31 - 2], blockSize: 256 }), 'ERR_SK_SHAPE', 'qLen, kvLen and blockSize')
-    expectThrows(() => sk.BlockMask.documents({ prefix: 2 ** 29, lengths: [2 ** 29, 2 ** 29], query: 100, blockSize: 16 }), 'ERR_SK_SHAPE', 'qLen, kvLen and blockSize')
+    expectThrows(
+      () => sk.BlockMask.documents({ lengths: [2 ** 31 - 2], blockSize: 256 }),
+      'ERR_SK_SHAPE',
+      'qLen, kvLen and blockSize',
+    )
+    expectThrows(
+      () => sk.BlockMask.documents({ prefix: 2 ** 29, lengths: [2 ** 29, 2 ** 29], query: 100, blockSize: 16 }),
+      'ERR_SK_SHAPE',
+      'qLen, kvLen and blockSize',
+    )
     expect(performance.now() - t0).toBeLessThan(1000)
   })
 
@@ -187,7 +288,11 @@ describe('mask builders check the block count before they allocate or loop', () 
     expectThrows(() => sk.BlockMask.causal(huge), 'ERR_SK_SHAPE', 'qLen, kvLen and blockSize')
     expectThrows(() => sk.BlockMask.fromBlocks(() => true, huge), 'ERR_SK_SHAPE', 'qLen, kvLen and blockSize')
     const n = Math.ceil(huge.qLen / 16)
-    expectThrows(() => sk.BlockMask.fromDense(new Uint8Array(4), [n, n], huge), 'ERR_SK_SHAPE', 'qLen, kvLen and blockSize')
+    expectThrows(
+      () => sk.BlockMask.fromDense(new Uint8Array(4), [n, n], huge),
+      'ERR_SK_SHAPE',
+      'qLen, kvLen and blockSize',
+    )
     expect(performance.now() - t0).toBeLessThan(1000)
   })
 })

@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest'
 import * as sk from '../lib/index.js'
 import { f16ToNumber, kFloatTypes, keep, kStorage } from './fixtures/tensors.js'
 
-
 describe('sk.tensor from a TypedArray: zero-copy', () => {
   for (const type of sk.DTYPES) {
     it(`${type} in a ${kStorage[type].name}: same array, same buffer, mutations visible`, () => {

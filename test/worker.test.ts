@@ -57,7 +57,11 @@ function checksum(a: ArrayBufferView): number {
 }
 
 /** The main thread's answer to a worker 'cast' request. */
-async function castHere(n: number, seed: number, type: sk.DType): Promise<{ bits: number[]; checksum: number; size: number }> {
+async function castHere(
+  n: number,
+  seed: number,
+  type: sk.DType,
+): Promise<{ bits: number[]; checksum: number; size: number }> {
   const t = sk.randn([n], { seed })
   const out = await t.cast(type)
   const r = { bits: Array.from(out.data.subarray(0, 8)), checksum: checksum(out.data), size: out.size }
@@ -95,7 +99,11 @@ describe.skipIf(!hasDist)('sparsekit inside worker_threads', () => {
     await w.ready
     const info = await w.request({ op: 'info' })
     const [cpu] = sk.devices()
-    expect(info.cpu).toMatchObject({ name: 'cpu', isa: cpu.kind === 'cpu' ? cpu.isa : '', kernels: cpu.kind === 'cpu' ? cpu.kernels : {} })
+    expect(info.cpu).toMatchObject({
+      name: 'cpu',
+      isa: cpu.kind === 'cpu' ? cpu.isa : '',
+      kernels: cpu.kind === 'cpu' ? cpu.kernels : {},
+    })
     const mine = sk.numThreads()
     const set = await w.request({ op: 'threads', n: mine === 3 ? 2 : 3 })
     expect(set.numThreads).toBe(mine === 3 ? 2 : 3)

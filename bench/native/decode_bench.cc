@@ -66,7 +66,8 @@ Bench fill(sk_dtype type, int64_t tokens, sk::ThreadPool& pool) {
   p.k = p.v = x.data(), p.in_type = SK_F32, p.batch = 1, p.seq = tokens;
   p.k_stride_b = p.v_stride_b = p.k_stride_h = p.v_stride_h = tokens * kDims, p.k_stride_s = p.v_stride_s = kDims;
   p.start = &start, p.count = &count, p.cache = b.pages->view(b.kv, b.meta, b.stride);
-  sk_cpu_kv_append_run(p, sk_cpu_cast_pick(sk_cast_params{nullptr, nullptr, 0, SK_F32, type, true}, SK_ISA_SCALAR).fn, pool);
+  sk_cpu_kv_append_run(p, sk_cpu_cast_pick(sk_cast_params{nullptr, nullptr, 0, SK_F32, type, true}, SK_ISA_SCALAR).fn,
+                       pool);
   return b;
 }
 
@@ -87,17 +88,20 @@ int main(int argc, char** argv) {
     std::vector<float> q(static_cast<size_t>(rows * kDims), 0.01f), state(static_cast<size_t>(rows * (kDims + 2)));
     std::vector<float> scratch(sk_decode_scratch_floats(rows, kPage)), bounds(2 * kDims, 0.02f), score(1);
     sk_decode_task t{};
-    t.q = q.data(), t.kv = b.kv.data(), t.meta = b.meta.data(), t.page_index = index.data(), t.count = static_cast<int32_t>(n);
-    t.rows = static_cast<int32_t>(rows), t.seq_q = 1, t.g = 0, t.length = tokens, t.cache = b.pages->view(b.kv, b.meta, b.stride);
+    t.q = q.data(), t.kv = b.kv.data(), t.meta = b.meta.data(), t.page_index = index.data(),
+    t.count = static_cast<int32_t>(n);
+    t.rows = static_cast<int32_t>(rows), t.seq_q = 1, t.g = 0, t.length = tokens,
+    t.cache = b.pages->view(b.kv, b.meta, b.stride);
     t.m = state.data(), t.l = state.data() + rows, t.o = state.data() + 2 * rows;
-#define SK_DECODE_UKERNEL(isa, smr, snv, pmr, pdv)                                                                  \
-  if (sk_isa_supported(SK_ISA_ID_##isa, f) && strstr("sk_f32_decode_ukernel__" #isa, filter)) {                     \
-    const double td = best_of(runs, [&] { sk_f32_decode_ukernel__##isa(&t, scratch.data()); });                     \
-    const double tq = best_of(runs, [&] {                                                                             \
-      for (int64_t i = 0; i < n; ++i) sk_f32_quest_score_ukernel__##isa(bounds.data(), b.meta[i], &t.cache, score.data()); \
-    });                                                                                                               \
-    printf("%-34s %-13s %9.2f %11.4f %13.2f\n", "sk_f32_decode_ukernel__" #isa, sk_dtype_name(type), td * 1e6,        \
-           td * 1e9 / (2.0 * tokens * kDims), tq * 1e9 / n);                                                          \
+#define SK_DECODE_UKERNEL(isa, smr, snv, pmr, pdv)                                                                     \
+  if (sk_isa_supported(SK_ISA_ID_##isa, f) && strstr("sk_f32_decode_ukernel__" #isa, filter)) {                        \
+    const double td = best_of(runs, [&] { sk_f32_decode_ukernel__##isa(&t, scratch.data()); });                        \
+    const double tq = best_of(runs, [&] {                                                                              \
+      for (int64_t i = 0; i < n; ++i)                                                                                  \
+        sk_f32_quest_score_ukernel__##isa(bounds.data(), b.meta[i], &t.cache, score.data());                           \
+    });                                                                                                                \
+    printf("%-34s %-13s %9.2f %11.4f %13.2f\n", "sk_f32_decode_ukernel__" #isa, sk_dtype_name(type), td * 1e6,         \
+           td * 1e9 / (2.0 * tokens * kDims), tq * 1e9 / n);                                                           \
   }
 #include "../../csrc/cpu/f32-decode/decode.inc"
 #undef SK_DECODE_UKERNEL

@@ -106,32 +106,34 @@ int main(int argc, char** argv) {
   printf("%-34s %-28s %9s %9s %11s\n", "kernel", "shape", "us", "GFLOPS", "EffGFLOPS");
   const sk_spmm_epilogue none{-1e30f, 1e30f};
   for (const Shape& s : kShapes) {
-#define SK_SPMM_UKERNEL(isa, mr, nr)                                                                             \
-  if (sk_isa_supported(SK_ISA_ID_##isa, f) && strstr("sk_f32_spmm_ukernel_" #mr "x" #nr "__" #isa, filter)) {    \
-    Packed p = pack(s, nr, sparsity, s.m);                                                                       \
-    std::vector<float> x(static_cast<size_t>(s.k * s.m), 1.0f), y(static_cast<size_t>(s.n * s.m));              \
-    const float* in = p.cols.empty() ? x.data() : x.data() + p.cols[0] * s.m;                                     \
-    const double t = best_of(runs, [&] {                                                                           \
-      sk_f32_spmm_ukernel_##mr##x##nr##__##isa(s.m, s.n, in, p.values.data(), p.dmap.data(), p.nnzmap.data(),     \
-                                               nullptr, y.data(), s.m, &none);                                   \
-    });                                                                                                          \
-    printf("%-34s %-28s %9.1f %9.1f %11.1f\n", "sk_f32_spmm_ukernel_" #mr "x" #nr "__" #isa, s.name, t * 1e6,     \
-           2.0 * s.m * p.nnz / t / 1e9, 2.0 * s.m * s.n * s.k / t / 1e9);                                        \
+#define SK_SPMM_UKERNEL(isa, mr, nr)                                                                                   \
+  if (sk_isa_supported(SK_ISA_ID_##isa, f) && strstr("sk_f32_spmm_ukernel_" #mr "x" #nr "__" #isa, filter)) {          \
+    Packed p = pack(s, nr, sparsity, s.m);                                                                             \
+    std::vector<float> x(static_cast<size_t>(s.k * s.m), 1.0f), y(static_cast<size_t>(s.n * s.m));                     \
+    const float* in = p.cols.empty() ? x.data() : x.data() + p.cols[0] * s.m;                                          \
+    const double t = best_of(runs, [&] {                                                                               \
+      sk_f32_spmm_ukernel_##mr##x##nr##__##isa(s.m, s.n, in, p.values.data(), p.dmap.data(), p.nnzmap.data(), nullptr, \
+                                               y.data(), s.m, &none);                                                  \
+    });                                                                                                                \
+    printf("%-34s %-28s %9.1f %9.1f %11.1f\n", "sk_f32_spmm_ukernel_" #mr "x" #nr "__" #isa, s.name, t * 1e6,          \
+           2.0 * s.m * p.nnz / t / 1e9, 2.0 * s.m * s.n * s.k / t / 1e9);                                              \
   }
 #include "../../csrc/cpu/f32-spmm/spmm.inc"
 #undef SK_SPMM_UKERNEL
   }
   const sk_spmm_epilogue* mm = &none;
-#define SK_SPMV_UKERNEL(isa, nr)                                                                                  \
-  if (sk_isa_supported(SK_ISA_ID_##isa, f)) {                                                                     \
-    time_spmv("sk_f32_spmv_ukernel_1x" #nr "__" #isa, filter, nr, sparsity,                                      \
-              [mm](const Packed& p, const float* x, float* y, size_t n) {                                         \
-                sk_f32_spmv_ukernel_1x##nr##__##isa(n, x, p.values.data(), p.cols.data(), p.nnzmap.data(), nullptr, y, mm); \
-              });                                                                                                 \
-    time_spmv("sk_f32_spmv16_ukernel_1x" #nr "__" #isa, filter, nr, sparsity,                                    \
-              [mm](const Packed& p, const float* x, float* y, size_t n) {                                         \
-                sk_f32_spmv16_ukernel_1x##nr##__##isa(n, x, p.values.data(), p.cols16.data(), p.nnzmap.data(), nullptr, y, mm); \
-              });                                                                                                 \
+#define SK_SPMV_UKERNEL(isa, nr)                                                                                       \
+  if (sk_isa_supported(SK_ISA_ID_##isa, f)) {                                                                          \
+    time_spmv("sk_f32_spmv_ukernel_1x" #nr "__" #isa, filter, nr, sparsity,                                            \
+              [mm](const Packed& p, const float* x, float* y, size_t n) {                                              \
+                sk_f32_spmv_ukernel_1x##nr##__##isa(n, x, p.values.data(), p.cols.data(), p.nnzmap.data(), nullptr, y, \
+                                                    mm);                                                               \
+              });                                                                                                      \
+    time_spmv("sk_f32_spmv16_ukernel_1x" #nr "__" #isa, filter, nr, sparsity,                                          \
+              [mm](const Packed& p, const float* x, float* y, size_t n) {                                              \
+                sk_f32_spmv16_ukernel_1x##nr##__##isa(n, x, p.values.data(), p.cols16.data(), p.nnzmap.data(),         \
+                                                      nullptr, y, mm);                                                 \
+              });                                                                                                      \
   }
 #include "../../csrc/cpu/f32-spmv/spmv.inc"
 #undef SK_SPMV_UKERNEL

@@ -109,17 +109,29 @@ Napi::Value SparsekitAddon::CpuInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const sk_cpu_features& f = features_;
   Napi::Object features = Napi::Object::New(env);
-  const struct { const char* name; bool on; } flags[] = {
-      {"avx2", f.avx2},         {"fma", f.fma},           {"f16c", f.f16c},
-      {"avx512f", f.avx512f},   {"avx512bw", f.avx512bw}, {"avx512vl", f.avx512vl},
-      {"avx512bf16", f.avx512bf16}, {"avx512vnni", f.avx512vnni}, {"neon", f.neon},
-      {"fp16", f.fp16},         {"dotprod", f.dotprod},   {"bf16", f.bf16},
+  const struct {
+    const char* name;
+    bool on;
+  } flags[] = {
+      {"avx2", f.avx2},
+      {"fma", f.fma},
+      {"f16c", f.f16c},
+      {"avx512f", f.avx512f},
+      {"avx512bw", f.avx512bw},
+      {"avx512vl", f.avx512vl},
+      {"avx512bf16", f.avx512bf16},
+      {"avx512vnni", f.avx512vnni},
+      {"neon", f.neon},
+      {"fp16", f.fp16},
+      {"dotprod", f.dotprod},
+      {"bf16", f.bf16},
       {"i8mm", f.i8mm},
   };
   for (const auto& flag : flags) features.Set(flag.name, flag.on);
   Napi::Array supported = Napi::Array::New(env);
   for (int i = 0; i < SK_ISA_COUNT; ++i)
-    if (sk_isa_supported(static_cast<sk_isa>(i), f)) supported.Set(supported.Length(), sk_isa_name(static_cast<sk_isa>(i)));
+    if (sk_isa_supported(static_cast<sk_isa>(i), f))
+      supported.Set(supported.Length(), sk_isa_name(static_cast<sk_isa>(i)));
   Napi::Object kernels = Napi::Object::New(env);
   sk_cast_params probe{nullptr, nullptr, 0, SK_F32, SK_F16, true};
   kernels.Set("cast", sk_cpu_cast_pick(probe, isa_).name);

@@ -45,8 +45,8 @@ class SparsekitAddon : public Napi::Addon<SparsekitAddon> {
   // op_linear.cc
   Napi::Value Linear(const Napi::CallbackInfo& info);
   Napi::Value Sp24(const Napi::CallbackInfo& info);
-  Napi::Value BlockScores(const Napi::CallbackInfo& info);  // op_prefill.cc
-  Napi::Value GatherRows(const Napi::CallbackInfo& info);   // op_prefill.cc
+  Napi::Value BlockScores(const Napi::CallbackInfo& info);   // op_prefill.cc
+  Napi::Value GatherRows(const Napi::CallbackInfo& info);    // op_prefill.cc
   Napi::Value SelectBlocks(const Napi::CallbackInfo& info);  // op_prefill.cc
   Napi::Value SegmentOrder(const Napi::CallbackInfo& info);  // op_prefill.cc
   Napi::Value VslashPlan(const Napi::CallbackInfo& info);    // op_prefill.cc

@@ -51,7 +51,8 @@ inline std::string received(const Napi::Value& v) {
 
 // v as a plain object (not an Array or function), else ERR_SK_INVALID_ARGUMENT.
 inline Napi::Object object_arg(Napi::Env env, const Napi::Value& v, const std::string& name) {
-  if (!v.IsObject() || v.IsArray() || v.IsFunction()) expected(env, SK_ERR_INVALID_ARGUMENT, "an object", name, received(v));
+  if (!v.IsObject() || v.IsArray() || v.IsFunction())
+    expected(env, SK_ERR_INVALID_ARGUMENT, "an object", name, received(v));
   return v.As<Napi::Object>();
 }
 
@@ -62,8 +63,10 @@ inline int64_t int_field(Napi::Env env, const Napi::Object& o, const std::string
   Napi::Value v = o.Get(key);
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
   const std::string what = "an integer between " + num(lo) + " and " + num(hi);
-  if (!(fabs(d) <= kMaxSafeInteger) || d != floor(d)) expected(env, SK_ERR_INVALID_ARGUMENT, what, owner + "." + key, received(v));
-  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi))) expected(env, code, what, owner + "." + key, received(v));
+  if (!(fabs(d) <= kMaxSafeInteger) || d != floor(d))
+    expected(env, SK_ERR_INVALID_ARGUMENT, what, owner + "." + key, received(v));
+  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)))
+    expected(env, code, what, owner + "." + key, received(v));
   return static_cast<int64_t>(d);
 }
 

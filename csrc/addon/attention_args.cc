@@ -11,9 +11,9 @@
 namespace sk {
 namespace {
 
-constexpr int64_t kMaxExtent = INT32_MAX;  // tokens, heads, batch: int32 (mask indices are int32)
+constexpr int64_t kMaxExtent = INT32_MAX;                   // tokens, heads, batch: int32 (mask indices are int32)
 constexpr int64_t kMaskMinBlock = 16, kMaskMaxBlock = 256;  // sk_block_mask: multiples of 16 in 16..256
-constexpr float kLog2e = 1.4426950408889634f;              // the kernels scale scores into base 2
+constexpr float kLog2e = 1.4426950408889634f;               // the kernels scale scores into base 2
 constexpr size_t kBlobAlign = 16;
 
 // An Int32Array field with exactly `length` elements (a detached one has 0).
@@ -39,8 +39,8 @@ size_t append(std::vector<unsigned char>& blob, const void* data, size_t bytes) 
 }
 
 // One token rule: its kind's parameters, and its per-token arrays appended to the blob.
-void parse_rule(Napi::Env env, const Napi::Object& ro, const std::string& name, const sk_attention_params& p,
-                int term, int index, sk_mask_rule& rule, MaskBlob& blob) {
+void parse_rule(Napi::Env env, const Napi::Object& ro, const std::string& name, const sk_attention_params& p, int term,
+                int index, sk_mask_rule& rule, MaskBlob& blob) {
   rule = sk_mask_rule{};
   rule.kind = static_cast<int32_t>(int_field(env, ro, name, "kind", SK_RULE_CAUSAL, SK_RULE_PERMUTED_CAUSAL));
   const int64_t kMaxTokens = static_cast<int64_t>(kMaxSafeInteger);
@@ -277,13 +277,11 @@ void check_pick_bytes(Napi::Env env, const AttentionCall& c, const Napi::Value& 
   };
   const int64_t in = static_cast<int64_t>(es), out = static_cast<int64_t>(out_es);
   for (const Need& n : {Need{"q", c.q_elems * in}, Need{"k", c.k_elems * in}, Need{"v", c.v_elems * in},
-                        Need{"out", c.out_elems * out},
-                        Need{"lse", c.lse_elems * 4}}) {
+                        Need{"out", c.out_elems * out}, Need{"lse", c.lse_elems * 4}}) {
     if (std::string(n.name) == "lse" && o.Get("lse").IsNull()) continue;
     const int64_t has = int_field(env, o, "bytes", n.name, 0, static_cast<int64_t>(kMaxSafeInteger));
     if (has < n.bytes)
-      expected(env, SK_ERR_SHAPE, "at least " + num(n.bytes) + " bytes for its shape and strides", n.name,
-               num(has));
+      expected(env, SK_ERR_SHAPE, "at least " + num(n.bytes) + " bytes for its shape and strides", n.name, num(has));
   }
 }
 

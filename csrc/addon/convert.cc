@@ -35,8 +35,7 @@ size_t count_arg(const Napi::CallbackInfo& info, size_t index, const char* name)
     throw_error(info.Env(), SK_ERR_INVALID_ARGUMENT, std::string("Expected a number for ") + name);
   double v = info[index].As<Napi::Number>().DoubleValue();
   if (!(v >= 0) || v != std::floor(v) || v > 9007199254740991.0)
-    throw_error(info.Env(), SK_ERR_INVALID_ARGUMENT,
-                std::string("Expected a non-negative safe integer for ") + name);
+    throw_error(info.Env(), SK_ERR_INVALID_ARGUMENT, std::string("Expected a non-negative safe integer for ") + name);
   return static_cast<size_t>(v);
 }
 
@@ -48,13 +47,15 @@ size_t checked_bytes(Napi::Env env, size_t count, size_t elem_size, const char* 
 
 HostView array_arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t elems, size_t elem_size) {
   Napi::Env env = info.Env();
-  if (!info[index].IsTypedArray()) throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected a TypedArray for ") + name);
+  if (!info[index].IsTypedArray())
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected a TypedArray for ") + name);
   Napi::TypedArray a = info[index].As<Napi::TypedArray>();
   if (a.ElementSize() != elem_size)
     throw_error(env, SK_ERR_DTYPE, "Expected " + std::to_string(elem_size) + "-byte elements for " + name);
   if (!a.ArrayBuffer().IsDetached() && static_cast<int64_t>(a.ElementLength()) < elems)
-    throw_error(env, SK_ERR_SHAPE, "Expected at least " + std::to_string(elems) + " elements in " + name +
-                                       " but received " + std::to_string(a.ElementLength()));
+    throw_error(env, SK_ERR_SHAPE,
+                "Expected at least " + std::to_string(elems) + " elements in " + name + " but received " +
+                    std::to_string(a.ElementLength()));
   return host_view_arg(info, index, name, checked_bytes(env, static_cast<size_t>(elems), elem_size, name));
 }
 

@@ -36,7 +36,8 @@ KvConfig kv_create_args(Napi::Env env, const Napi::Value& args) {
   Napi::Object a = args_object(env, args);
   KvConfig c{};
   const int64_t t = args_int(env, a, "type", 0, SK_DTYPE_COUNT - 1, SK_ERR_DTYPE);
-  if (!page_type_ok(t)) throw_error(env, SK_ERR_DTYPE, "Expected float32, float16, bfloat16 or float8e4m3fn for args.type");
+  if (!page_type_ok(t))
+    throw_error(env, SK_ERR_DTYPE, "Expected float32, float16, bfloat16 or float8e4m3fn for args.type");
   c.type = static_cast<sk_dtype>(t);
   c.batch = args_int(env, a, "batch", 1, 1 << 16, SK_ERR_SHAPE);
   c.kv_heads = args_int(env, a, "kvHeads", 1, 1 << 12, SK_ERR_SHAPE);
@@ -68,8 +69,9 @@ KvAppendPlan kv_append_args(Napi::Env env, const KvPages& cache, const Napi::Val
   plan.count = int32_copy(env, count, "count", c.batch);
   for (int64_t b = 0; b < c.batch; ++b) {
     if (plan.count[b] < 0 || plan.count[b] > p.seq)
-      throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected counts between 0 and " + num(p.seq) + " in count but received " +
-                                                    num(plan.count[b]) + " at " + num(b));
+      throw_error(env, SK_ERR_INVALID_ARGUMENT,
+                  "Expected counts between 0 and " + num(p.seq) + " in count but received " + num(plan.count[b]) +
+                      " at " + num(b));
     if (cache.lengths()[b] + plan.count[b] > kMaxDim)
       throw_error(env, SK_ERR_OUT_OF_MEMORY, "Expected at most 2^31 - 1 tokens in sequence " + num(b));
   }
@@ -86,12 +88,14 @@ DecodePlan decode_args(Napi::Env env, const KvPages& cache, const Napi::Value& s
   p.q_type = static_cast<sk_dtype>(t);
   p.batch = c.batch;
   p.heads_q = args_int(env, a, "headsQ", 1, kMaxDim, SK_ERR_SHAPE);
-  if (p.heads_q % c.kv_heads) throw_error(env, SK_ERR_SHAPE, "Expected args.headsQ to be a multiple of the cache's kvHeads");
+  if (p.heads_q % c.kv_heads)
+    throw_error(env, SK_ERR_SHAPE, "Expected args.headsQ to be a multiple of the cache's kvHeads");
   p.seq_q = args_int(env, a, "seqQ", 1, kDecodeMaxQueries, SK_ERR_SHAPE);
   for (int64_t b = 0; b < c.batch; ++b)
     if (cache.lengths()[b] < p.seq_q)
-      throw_error(env, SK_ERR_SHAPE, "Expected at least " + num(p.seq_q) + " tokens (the queries' own) in sequence " +
-                                         num(b) + " of the cache but it holds " + num(cache.lengths()[b]));
+      throw_error(env, SK_ERR_SHAPE,
+                  "Expected at least " + num(p.seq_q) + " tokens (the queries' own) in sequence " + num(b) +
+                      " of the cache but it holds " + num(cache.lengths()[b]));
   int64_t qs[3], os[3];
   args_strides(env, a, "qStrides", qs), args_strides(env, a, "outStrides", os);
   p.q_stride_b = qs[0], p.q_stride_h = qs[1], p.q_stride_s = qs[2];

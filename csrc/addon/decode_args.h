@@ -37,12 +37,12 @@ struct QuestKey {
 };
 
 struct DecodePlan {
-  sk_decode_params params{};        // buffers, lengths, tables and the selection arrays are the binding's
-  std::vector<uint8_t> streaming;   // [kv_heads] copied, or empty
-  QuestKey quest;                   // QUEST calls
-  int64_t reuse = 1;                // QUEST: calls a selection serves
+  sk_decode_params params{};       // buffers, lengths, tables and the selection arrays are the binding's
+  std::vector<uint8_t> streaming;  // [kv_heads] copied, or empty
+  QuestKey quest;                  // QUEST calls
+  int64_t reuse = 1;               // QUEST: calls a selection serves
   int64_t q_elems = 0, out_elems = 0, lse_elems = 0;
-  int64_t sel_stride = 0;           // pages per (batch, KV head) in sel arrays: the most of any sequence
+  int64_t sel_stride = 0;  // pages per (batch, KV head) in sel arrays: the most of any sequence
 };
 
 // kvDecode's streaming flags (a Uint8Array [kvHeads] or null) and args:

@@ -19,9 +19,9 @@ void Executor::submit(Work work, Done done) {
   runner_.submit(std::move(work), [this, settle](JobResult r) {
     auto result = std::make_shared<JobResult>(std::move(r));
     return tsfn_.NonBlockingCall([this, settle, result](Napi::Env env, Napi::Function) {
-             if (--pending_ == 0) tsfn_.Unref(env);
-             (*settle)(env, *result);
-           }) == napi_ok;
+      if (--pending_ == 0) tsfn_.Unref(env);
+      (*settle)(env, *result);
+    }) == napi_ok;
   });
 }
 

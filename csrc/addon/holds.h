@@ -46,8 +46,10 @@ Napi::Promise submit_op(Executor& executor, Napi::Env env, std::shared_ptr<Holds
         return r;
       },
       [deferred, holds](Napi::Env env, const JobResult& r) {
-        if (r.status == SK_OK) deferred->Resolve(env.Undefined());
-        else deferred->Reject(make_error(env, r.status, r.message).Value());
+        if (r.status == SK_OK)
+          deferred->Resolve(env.Undefined());
+        else
+          deferred->Reject(make_error(env, r.status, r.message).Value());
         holds->buffers.clear();
       });
   return deferred->Promise();

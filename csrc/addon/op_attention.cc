@@ -30,8 +30,7 @@ HostView array_arg(const Napi::CallbackInfo& info, size_t index, const char* nam
   Napi::Value v = info[index];
   if (!v.IsTypedArray()) expected(env, SK_ERR_INVALID_ARGUMENT, kind, name, received(v));
   Napi::TypedArray a = v.As<Napi::TypedArray>();
-  if (a.TypedArrayType() != want)
-    expected(env, SK_ERR_DTYPE, kind, name, "another TypedArray kind");
+  if (a.TypedArrayType() != want) expected(env, SK_ERR_DTYPE, kind, name, "another TypedArray kind");
   if (!a.ArrayBuffer().IsDetached() && static_cast<int64_t>(a.ElementLength()) < elems)  // detached: DISPOSED below
     expected(env, SK_ERR_SHAPE, "at least " + num(elems) + " elements for its shape and strides", name,
              num(static_cast<int64_t>(a.ElementLength())));
@@ -77,7 +76,7 @@ Napi::Value SparsekitAddon::Attention(const Napi::CallbackInfo& info) {
   }
   std::shared_ptr<MaskBlob> mask = call.mask;
   if (mask) p.mask = &mask->bind(mask->bytes.data());  // the kernels read the packed copy in place
-  std::shared_ptr<Fp8Scales> fp8 = call.fp8;  // p.fp8 points into it
+  std::shared_ptr<Fp8Scales> fp8 = call.fp8;           // p.fp8 points into it
 
   return submit_op(*executor_, env, holds, [p, pick, mask, fp8](ThreadPool& pool) {
     const sk_status st = sk_cpu_attention_run(p, pick, pool);

@@ -61,10 +61,12 @@ Napi::Value SparsekitAddon::StreamRead(const Napi::CallbackInfo& info) {
   auto holds = std::make_shared<Holds>();
   holds->hold(src);
   const uint64_t* w = static_cast<const uint64_t*>(src.data);
-  if (reinterpret_cast<uintptr_t>(w) % 8) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected src to start on an 8-byte boundary");
+  if (reinterpret_cast<uintptr_t>(w) % 8)
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected src to start on an 8-byte boundary");
   return submit_op(*executor_, env, holds, [w, words](ThreadPool& pool) {
     const size_t tasks = (words + kCastGrain - 1) / kCastGrain;
-    pool.parallel_for(tasks, [&](size_t t) { read_words(w + t * kCastGrain, std::min(kCastGrain, words - t * kCastGrain)); });
+    pool.parallel_for(tasks,
+                      [&](size_t t) { read_words(w + t * kCastGrain, std::min(kCastGrain, words - t * kCastGrain)); });
     return JobResult{};
   });
 }

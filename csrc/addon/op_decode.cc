@@ -119,7 +119,8 @@ Napi::Value SparsekitAddon::KvAppend(const Napi::CallbackInfo& info) {
   auto holds = std::make_shared<Holds>();
   holds->hold(k), holds->hold(v);
   return submit_op(*executor_, env, holds, [p, job, fn = cast.fn](ThreadPool& pool) {
-    if (sk_cpu_kv_append_run(p, fn, pool) != SK_OK) return JobResult{SK_ERR_OUT_OF_MEMORY, "out of memory for the append's rows"};
+    if (sk_cpu_kv_append_run(p, fn, pool) != SK_OK)
+      return JobResult{SK_ERR_OUT_OF_MEMORY, "out of memory for the append's rows"};
     return JobResult{};
   });
 }
@@ -172,15 +173,20 @@ Napi::Value SparsekitAddon::KvDecode(const Napi::CallbackInfo& info) {
     p.top_count = box.quest->count.data(), p.top_pages = box.quest->pages.data();
   }
   const int64_t sel_stride = plan.sel_stride;
-  return submit_op(*executor_, env, holds, [p, kernel, job, sel_count_out, sel_pages_out, pairs, sel_stride](ThreadPool& pool) {
-    if (sk_cpu_decode_run(p, kernel, pool) != SK_OK) return JobResult{SK_ERR_OUT_OF_MEMORY, "out of memory for the decode scratch"};
-    if (sel_count_out) memcpy(sel_count_out, job->sel_count.data(), static_cast<size_t>(pairs) * sizeof(int32_t));
-    if (sel_pages_out) memcpy(sel_pages_out, job->sel_pages.data(), static_cast<size_t>(pairs * sel_stride) * sizeof(int32_t));
-    return JobResult{};
-  });
+  return submit_op(
+      *executor_, env, holds, [p, kernel, job, sel_count_out, sel_pages_out, pairs, sel_stride](ThreadPool& pool) {
+        if (sk_cpu_decode_run(p, kernel, pool) != SK_OK)
+          return JobResult{SK_ERR_OUT_OF_MEMORY, "out of memory for the decode scratch"};
+        if (sel_count_out) memcpy(sel_count_out, job->sel_count.data(), static_cast<size_t>(pairs) * sizeof(int32_t));
+        if (sel_pages_out)
+          memcpy(sel_pages_out, job->sel_pages.data(), static_cast<size_t>(pairs * sel_stride) * sizeof(int32_t));
+        return JobResult{};
+      });
 }
 
-Napi::Value SparsekitAddon::KvStats(const Napi::CallbackInfo& info) { return kv_stats_object(info.Env(), *box_arg(info).pages); }
+Napi::Value SparsekitAddon::KvStats(const Napi::CallbackInfo& info) {
+  return kv_stats_object(info.Env(), *box_arg(info).pages);
+}
 
 Napi::Value SparsekitAddon::KvRelease(const Napi::CallbackInfo& info) {
   KvBox& box = box_arg(info);

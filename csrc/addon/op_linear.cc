@@ -37,8 +37,9 @@ int64_t int_field(Napi::Env env, const Napi::Object& o, const char* key, int64_t
 sk_dtype weight_type(Napi::Env env, const Napi::Object& args, const char* key) {
   const int64_t t = int_field(env, args, key, 0, SK_DTYPE_COUNT - 1, SK_ERR_DTYPE);
   if (t != SK_F32 && t != SK_F16 && t != SK_BF16)
-    throw_error(env, SK_ERR_DTYPE, std::string("Expected float32, float16 or bfloat16 weights but received ") +
-                                       sk_dtype_name(static_cast<sk_dtype>(t)));
+    throw_error(env, SK_ERR_DTYPE,
+                std::string("Expected float32, float16 or bfloat16 weights but received ") +
+                    sk_dtype_name(static_cast<sk_dtype>(t)));
   return static_cast<sk_dtype>(t);
 }
 
@@ -54,12 +55,15 @@ HostView array_arg(const Napi::CallbackInfo& info, size_t index, const char* nam
   if (index >= info.Length() || !info[index].IsTypedArray())
     throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected a TypedArray for ") + name);
   Napi::TypedArray a = info[index].As<Napi::TypedArray>();
-  const napi_typedarray_type want = type == SK_F32 ? napi_float32_array : type == SK_U8 ? napi_uint8_array : napi_uint16_array;
+  const napi_typedarray_type want = type == SK_F32  ? napi_float32_array
+                                    : type == SK_U8 ? napi_uint8_array
+                                                    : napi_uint16_array;
   if (a.TypedArrayType() != want)
     throw_error(env, SK_ERR_DTYPE, std::string("Expected the array kind of ") + sk_dtype_name(type) + " for " + name);
   if (!a.ArrayBuffer().IsDetached() && static_cast<int64_t>(a.ElementLength()) != count)
-    throw_error(env, SK_ERR_SHAPE, "Expected " + num(count) + " elements in " + name + " but received " +
-                                       num(static_cast<int64_t>(a.ElementLength())));
+    throw_error(env, SK_ERR_SHAPE,
+                "Expected " + num(count) + " elements in " + name + " but received " +
+                    num(static_cast<int64_t>(a.ElementLength())));
   return host_view_arg(info, index, name, checked_bytes(env, static_cast<size_t>(count), sk_dtype_size(type), name));
 }
 
@@ -68,8 +72,8 @@ bool present(const Napi::CallbackInfo& info, size_t i) {
 }
 
 std::string bad_code_message(int64_t row, int64_t group) {
-  return "Expected valid 2:4 metadata (codes 0x4, 0x8, 0x9, 0xC, 0xD, 0xE, padding rows included) but row " +
-         num(row) + ", group " + num(group) + " has an invalid code: the SparseWeight is corrupted";
+  return "Expected valid 2:4 metadata (codes 0x4, 0x8, 0x9, 0xC, 0xD, 0xE, padding rows included) but row " + num(row) +
+         ", group " + num(group) + " has an invalid code: the SparseWeight is corrupted";
 }
 
 }  // namespace
@@ -85,11 +89,13 @@ Napi::Value SparsekitAddon::Linear(const Napi::CallbackInfo& info) {
   p.n = int_field(env, args, "n", 0, kMaxDim, SK_ERR_SHAPE);
   p.k = int_field(env, args, "k", 0, kMaxDim, SK_ERR_SHAPE);
   const bool sp24 = p.format == SK_WEIGHT_SP24;
-  if (sp24 && p.k % 4 != 0) throw_error(env, SK_ERR_SHAPE, "Expected k to be a multiple of 4 for 2:4 weights but received " + num(p.k));
+  if (sp24 && p.k % 4 != 0)
+    throw_error(env, SK_ERR_SHAPE, "Expected k to be a multiple of 4 for 2:4 weights but received " + num(p.k));
   HostView x = array_arg(info, 0, "x", SK_F32, checked_mul(env, p.m, p.k));
   // 2:4: values [panels, k/4, 2, 8] and codes [panels, k/4] words, padded rows included (csrc/core/sp24_meta.h)
   const int64_t panels = sk::sp24_panels(p.n);
-  HostView w = array_arg(info, 1, "w", p.w_type, sp24 ? checked_mul(env, panels * sk::kSp24PanelRows, p.k / 2) : checked_mul(env, p.n, p.k));
+  HostView w = array_arg(info, 1, "w", p.w_type,
+                         sp24 ? checked_mul(env, panels * sk::kSp24PanelRows, p.k / 2) : checked_mul(env, p.n, p.k));
   HostView out = array_arg(info, 4, "out", SK_F32, checked_mul(env, p.m, p.n));
   auto holds = std::make_shared<Holds>();
   holds->hold(x), holds->hold(w), holds->hold(out);
@@ -147,7 +153,8 @@ Napi::Value SparsekitAddon::Sp24(const Napi::CallbackInfo& info) {
   } else if (p.k % 4 != 0) {
     throw_error(env, SK_ERR_SHAPE, "Expected k to be a multiple of 4 for 2:4 weights but received " + num(p.k));
   }
-  const int64_t panels = sk::sp24_panels(p.rows);  // the CPU layout's sizes, padded rows included (csrc/core/sp24_meta.h)
+  const int64_t panels =
+      sk::sp24_panels(p.rows);  // the CPU layout's sizes, padded rows included (csrc/core/sp24_meta.h)
   const int64_t half = checked_mul(env, panels * sk::kSp24PanelRows, p.k / 2), mbytes = checked_mul(env, panels, p.k);
   if (p.op != SK_SP24_DECOMPRESS) {
     HostView in = array_arg(info, 2, "denseIn", p.dtype, dense);

@@ -37,8 +37,9 @@ std::shared_ptr<std::vector<int32_t>> index_arg(const Napi::CallbackInfo& info, 
   auto v = std::make_shared<std::vector<int32_t>>(ia.Data(), ia.Data() + count);
   const int64_t i = first_index_outside(v->data(), count, limit);
   if (i >= 0)
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected indices in [0, " + num(limit) + ") in " + name +
-                                                  " but received " + num((*v)[i]) + " at " + num(i));
+    throw_error(
+        env, SK_ERR_INVALID_ARGUMENT,
+        "Expected indices in [0, " + num(limit) + ") in " + name + " but received " + num((*v)[i]) + " at " + num(i));
   return v;
 }
 
@@ -84,9 +85,12 @@ Napi::Value SparsekitAddon::BlockScores(const Napi::CallbackInfo& info) {
   HostView q = array_arg(info, 0, "q", strided_reach(env, p.batch, p.heads_q, p.seq, p.head_dim, qs, "q"), es);
   HostView k = array_arg(info, 1, "k", strided_reach(env, p.batch, p.heads_kv, p.seq, p.head_dim, ks, "k"), es);
   const int64_t nb = (p.seq + p.block - 1) / p.block;
-  const int64_t per_head = p.method == SK_SCORE_KEY_IMPORTANCE ? p.seq : p.method == SK_SCORE_VERTICAL_SLASH ? 2 * p.seq : nb * nb;
+  const int64_t per_head = p.method == SK_SCORE_KEY_IMPORTANCE   ? p.seq
+                           : p.method == SK_SCORE_VERTICAL_SLASH ? 2 * p.seq
+                                                                 : nb * nb;
   int64_t out_len;
-  if (__builtin_mul_overflow(p.batch * p.heads_q, per_head, &out_len)) throw_error(env, SK_ERR_SHAPE, "Size overflows for out");
+  if (__builtin_mul_overflow(p.batch * p.heads_q, per_head, &out_len))
+    throw_error(env, SK_ERR_SHAPE, "Size overflows for out");
   if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     throw_error(env, SK_ERR_DTYPE, "Expected a Float32Array for out");
   HostView out = array_arg(info, 2, "out", out_len, sizeof(float));
@@ -177,9 +181,11 @@ Napi::Value SparsekitAddon::SegmentOrder(const Napi::CallbackInfo& info) {
   p.batch = h.batch, p.heads_q = h.heads_q, p.heads_kv = h.heads_kv, p.seq = h.seq;
   p.segment = args_int(env, a, "segment", 1, INT32_MAX);
   p.key_count = args_int(env, a, "keyCount", 0, p.seq);
-  if (p.key_count % p.segment) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.keyCount to be a multiple of args.segment");
+  if (p.key_count % p.segment)
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected args.keyCount to be a multiple of args.segment");
   int64_t n_imp, n_idx;
-  if (__builtin_mul_overflow(p.batch * p.heads_q, p.seq, &n_imp) || __builtin_mul_overflow(p.batch * p.heads_kv, p.seq, &n_idx))
+  if (__builtin_mul_overflow(p.batch * p.heads_q, p.seq, &n_imp) ||
+      __builtin_mul_overflow(p.batch * p.heads_kv, p.seq, &n_idx))
     throw_error(env, SK_ERR_SHAPE, "Size overflows for importance");
   HostView imp = typed_arg(info, 0, "importance", napi_float32_array, "Float32Array", n_imp, sizeof(float));
   HostView idx = typed_arg(info, 1, "indices", napi_int32_array, "Int32Array", n_idx, sizeof(int32_t));
@@ -205,7 +211,8 @@ Napi::Value SparsekitAddon::VslashPlan(const Napi::CallbackInfo& info) {
   p.threshold = threshold_arg(env, a);
   const int64_t nb = (p.seq + p.block - 1) / p.block;
   int64_t n_scores, n_idx, n_bits;
-  if (__builtin_mul_overflow(p.batch * p.heads_q, 2 * p.seq, &n_scores) || __builtin_mul_overflow(p.batch * p.heads_kv, p.seq, &n_idx) ||
+  if (__builtin_mul_overflow(p.batch * p.heads_q, 2 * p.seq, &n_scores) ||
+      __builtin_mul_overflow(p.batch * p.heads_kv, p.seq, &n_idx) ||
       __builtin_mul_overflow(p.batch * p.heads_q, nb * nb, &n_bits))
     throw_error(env, SK_ERR_SHAPE, "Size overflows for the plan");
   HostView scores = typed_arg(info, 0, "scores", napi_float32_array, "Float32Array", n_scores, sizeof(float));

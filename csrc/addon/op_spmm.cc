@@ -51,7 +51,8 @@ std::string num(int64_t v) { return std::to_string(v); }
 
 JobResult run_result(sk_status st) {
   if (st == SK_OK) return JobResult{};
-  if (st == SK_ERR_INVALID_ARGUMENT) return JobResult{st, "internal error: spmm increments built for another input stride"};
+  if (st == SK_ERR_INVALID_ARGUMENT)
+    return JobResult{st, "internal error: spmm increments built for another input stride"};
   return JobResult{st, "out of memory for the spmm scratch"};
 }
 
@@ -68,8 +69,9 @@ int64_t int_field(Napi::Env env, const Napi::Object& o, const char* key, double 
   Napi::Value v = o.Get(key);
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
   if (!(d >= lo && d <= hi) || d != floor(d))
-    throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Expected an integer between ") + num(static_cast<int64_t>(lo)) +
-                                                  " and " + num(static_cast<int64_t>(hi)) + " for args." + key);
+    throw_error(env, SK_ERR_INVALID_ARGUMENT,
+                std::string("Expected an integer between ") + num(static_cast<int64_t>(lo)) + " and " +
+                    num(static_cast<int64_t>(hi)) + " for args." + key);
   return static_cast<int64_t>(d);
 }
 
@@ -84,8 +86,9 @@ Napi::TypedArray typed(const Napi::CallbackInfo& info, size_t i, const char* nam
   if (a.ArrayBuffer().IsDetached())
     throw_error(env, SK_ERR_DISPOSED, std::string("Expected a live buffer for ") + name + " but it is detached");
   if (length >= 0 && static_cast<int64_t>(a.ElementLength()) != length)
-    throw_error(env, SK_ERR_SHAPE, "Expected " + num(length) + " elements in " + name + " but received " +
-                                       num(static_cast<int64_t>(a.ElementLength())));
+    throw_error(env, SK_ERR_SHAPE,
+                "Expected " + num(length) + " elements in " + name + " but received " +
+                    num(static_cast<int64_t>(a.ElementLength())));
   return a;
 }
 
@@ -150,7 +153,8 @@ Napi::Value SparsekitAddon::SpmmPrune(const Napi::CallbackInfo& info) {
   const float* wp = static_cast<const float*>(w.data);
   float* o = static_cast<float*>(out.data);
   return submit_op(*executor_, env, holds, [wp, o, n, k, count](ThreadPool&) {
-    if (!sk_spmm_prune_magnitude(wp, n * k, count, o)) return JobResult{SK_ERR_OUT_OF_MEMORY, "out of memory for the pruning scratch"};
+    if (!sk_spmm_prune_magnitude(wp, n * k, count, o))
+      return JobResult{SK_ERR_OUT_OF_MEMORY, "out of memory for the pruning scratch"};
     return JobResult{};
   });
 }
@@ -164,7 +168,8 @@ Napi::Value SparsekitAddon::SpmmPack(const Napi::CallbackInfo& info) {
   HostView nnzmap = view(info, 4, "nnzmap", napi_int32_array, "Int32Array", sk_spmm_groups(n, nr), 4);
   const int64_t blocks = static_cast<int64_t>(typed(info, 5, "cols", napi_int32_array, "Int32Array").ElementLength());
   HostView cols = view(info, 5, "cols", napi_int32_array, "Int32Array", blocks, 4);
-  const int64_t values = static_cast<int64_t>(typed(info, 6, "values", napi_float32_array, "Float32Array").ElementLength());
+  const int64_t values =
+      static_cast<int64_t>(typed(info, 6, "values", napi_float32_array, "Float32Array").ElementLength());
   HostView vals = view(info, 6, "values", napi_float32_array, "Float32Array", values, 4);
   auto holds = std::make_shared<Holds>();
   holds->hold(w), holds->hold(nnzmap), holds->hold(cols), holds->hold(vals);
@@ -204,7 +209,7 @@ Napi::Value SparsekitAddon::SpmmPlan(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SparsekitAddon::SpmmRelease(const Napi::CallbackInfo& info) {
-  plan_arg(info, 0);  // checks the tag
+  plan_arg(info, 0);                                           // checks the tag
   info[0].As<Napi::External<PlanBox>>().Data()->plan.reset();  // running jobs keep their own reference
   return info.Env().Undefined();
 }
@@ -246,8 +251,9 @@ Napi::Value SparsekitAddon::Spmm(const Napi::CallbackInfo& info) {
   if (!kernel.spmm) throw_error(env, SK_ERR_UNSUPPORTED, "No spmm kernel for this block size on this CPU");
   const int64_t stride = sk_spmm_input_stride(p);
   if (!sk_spmm_uses_spmv(p) && p.k > 0 && stride > 0 && p.k - 1 > INT32_MAX / stride)
-    throw_error(env, SK_ERR_UNSUPPORTED, "Expected input channels × pixels below 2^31 (int32 increments) but received " +
-                                             num(p.k) + " × " + num(stride));
+    throw_error(env, SK_ERR_UNSUPPORTED,
+                "Expected input channels × pixels below 2^31 (int32 increments) but received " + num(p.k) + " × " +
+                    num(stride));
   return submit_op(*executor_, env, holds, [p, kernel, plan, stride](ThreadPool& pool) {
     if (sk_spmm_uses_spmv(p)) {
       sk_spmm_params q = p;

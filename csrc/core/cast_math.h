@@ -27,15 +27,32 @@ struct ScalarLanes {
   using I = int32_t;
   using F = float;
   static constexpr int kWidth = 1;
-  static SK_HD F flt(U u) { F f; memcpy(&f, &u, 4); return f; }
-  static SK_HD U bits(F f) { U u; memcpy(&u, &f, 4); return u; }
+  static SK_HD F flt(U u) {
+    F f;
+    memcpy(&f, &u, 4);
+    return f;
+  }
+  static SK_HD U bits(F f) {
+    U u;
+    memcpy(&u, &f, 4);
+    return u;
+  }
   static SK_HD F to_f32(I i) { return static_cast<F>(i); }
   static SK_HD I trunc_i32(F f) { return static_cast<I>(f); }
   // Widening loads (zero-extend into U, sign-extend into I) and narrowing stores.
-  template <class T> static SK_HD U load_u(const T* p) { return static_cast<U>(*p); }
-  template <class T> static SK_HD I load_i(const T* p) { return static_cast<I>(*p); }
+  template <class T>
+  static SK_HD U load_u(const T* p) {
+    return static_cast<U>(*p);
+  }
+  template <class T>
+  static SK_HD I load_i(const T* p) {
+    return static_cast<I>(*p);
+  }
   static SK_HD F load_f(const float* p) { return *p; }
-  template <class T, class V> static SK_HD void store(T* p, V v) { *p = static_cast<T>(v); }
+  template <class T, class V>
+  static SK_HD void store(T* p, V v) {
+    *p = static_cast<T>(v);
+  }
   static SK_HD void store_f(float* p, F v) { *p = v; }
 };
 
@@ -137,13 +154,19 @@ SK_HD typename L::U decode_narrow(typename L::U code) {
 }
 
 template <class L>
-SK_HD typename L::U f16_to_f32(typename L::U h) { return decode_narrow<L, 5, 10, 15, true>(h); }
+SK_HD typename L::U f16_to_f32(typename L::U h) {
+  return decode_narrow<L, 5, 10, 15, true>(h);
+}
 
 template <class L>
-SK_HD typename L::U e5m2_to_f32(typename L::U b) { return decode_narrow<L, 5, 2, 15, true>(b); }
+SK_HD typename L::U e5m2_to_f32(typename L::U b) {
+  return decode_narrow<L, 5, 2, 15, true>(b);
+}
 
 template <class L>
-SK_HD typename L::U e4m3fn_to_f32(typename L::U b) { return decode_narrow<L, 4, 3, 7, false>(b); }
+SK_HD typename L::U e4m3fn_to_f32(typename L::U b) {
+  return decode_narrow<L, 4, 3, 7, false>(b);
+}
 
 template <class L>
 SK_HD typename L::U bf16_to_f32(typename L::U h) {
@@ -182,9 +205,13 @@ SK_HD typename L::I f32_to_int(typename L::F v, float lo, float hi, float sat_fr
 
 // The three integer targets; the CPU kernels and the CUDA codec both use these.
 template <class L>
-SK_HD typename L::I f32_to_i8(typename L::F v) { return f32_to_int<L>(v, -128.f, 127.f, 128.f, 127); }
+SK_HD typename L::I f32_to_i8(typename L::F v) {
+  return f32_to_int<L>(v, -128.f, 127.f, 128.f, 127);
+}
 template <class L>
-SK_HD typename L::I f32_to_u8(typename L::F v) { return f32_to_int<L>(v, 0.f, 255.f, 256.f, 255); }
+SK_HD typename L::I f32_to_u8(typename L::F v) {
+  return f32_to_int<L>(v, 0.f, 255.f, 256.f, 255);
+}
 template <class L>
 SK_HD typename L::I f32_to_i32(typename L::F v) {
   return f32_to_int<L>(v, -2147483648.f, 2147483520.f, 2147483648.f, 2147483647);

@@ -27,8 +27,8 @@ void detect_x86(sk_cpu_features& f) {
   const bool fma = c & bit_FMA, f16c = c & bit_F16C, avx = c & bit_AVX;
   if (!osxsave || !avx) return;
   const unsigned long long xcr0 = read_xcr0();
-  const bool ymm_ok = (xcr0 & 0x6) == 0x6;      // SSE + AVX state
-  const bool zmm_ok = (xcr0 & 0xE6) == 0xE6;    // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool ymm_ok = (xcr0 & 0x6) == 0x6;    // SSE + AVX state
+  const bool zmm_ok = (xcr0 & 0xE6) == 0xE6;  // + opmask, ZMM_Hi256, Hi16_ZMM
   if (!ymm_ok || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
   f.avx2 = b & bit_AVX2;
   f.fma = fma;

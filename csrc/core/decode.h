@@ -11,13 +11,13 @@
 
 namespace sk {
 
-constexpr int32_t kKvMinPage = 16;       // tokens; pages are multiples of 16 (one AVX-512 vector of tokens)
+constexpr int32_t kKvMinPage = 16;  // tokens; pages are multiples of 16 (one AVX-512 vector of tokens)
 constexpr int32_t kKvMaxPage = 128;
-constexpr int32_t kKvMaxHeadDim = 256;   // head dims are multiples of 16 up to this
-constexpr int32_t kDecodeMaxQueries = 8; // Tq: speculative decoding verifies a few tokens
-constexpr int64_t kKvPageAlign = 64;     // bytes: every part of a page block starts on a cache line
-constexpr float kE4m3Max = 448.0f;       // float8e4m3fn's largest finite value, 1.75 · 2^8
-constexpr int kFp8MinScaleExp = -126;    // page scales stay normal float32 values
+constexpr int32_t kKvMaxHeadDim = 256;    // head dims are multiples of 16 up to this
+constexpr int32_t kDecodeMaxQueries = 8;  // Tq: speculative decoding verifies a few tokens
+constexpr int64_t kKvPageAlign = 64;      // bytes: every part of a page block starts on a cache line
+constexpr float kE4m3Max = 448.0f;        // float8e4m3fn's largest finite value, 1.75 · 2^8
+constexpr int kFp8MinScaleExp = -126;     // page scales stay normal float32 values
 
 // A page holds pageSize tokens of every KV head in two kinds of blocks:
 //   a (page, KV head) block, one per KV head:
@@ -32,9 +32,9 @@ constexpr int kFp8MinScaleExp = -126;    // page scales stay normal float32 valu
 // order is one stream; a page's block of KV head g lies g · head_stride
 // bytes past its block of KV head 0. Every part starts on a 64-byte boundary.
 struct KvPageLayout {
-  int64_t k, v, kv_bytes;              // offsets in a (page, KV head) block, and its size
-  int64_t scales, meta, meta_head;     // offsets in a metadata block; bytes per KV head of meta
-  int64_t meta_bytes;                  // the metadata block's size
+  int64_t k, v, kv_bytes;           // offsets in a (page, KV head) block, and its size
+  int64_t scales, meta, meta_head;  // offsets in a metadata block; bytes per KV head of meta
+  int64_t meta_bytes;               // the metadata block's size
 };
 
 SK_HD int64_t kv_align(int64_t n) { return (n + kKvPageAlign - 1) / kKvPageAlign * kKvPageAlign; }

@@ -105,7 +105,6 @@ constexpr int64_t xattention_blocks_per_pass(int64_t key_head_bytes) {
 
 }  // namespace sk
 
-
 namespace sk {
 
 // CPU decode (csrc/cpu/f32-decode): pages per task. Flash-decoding splits each

@@ -54,7 +54,7 @@ class JobRunner {
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Job>> queue_;
-  std::atomic<size_t> queued_{0};  // queue_.size(), read without the lock by the idle spin
+  std::atomic<size_t> queued_{0};     // queue_.size(), read without the lock by the idle spin
   std::unique_ptr<ThreadPool> pool_;  // job thread only
   std::atomic<int> threads_wanted_;
   bool stop_ = false;

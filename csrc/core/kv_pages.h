@@ -34,8 +34,11 @@ class KvPages {
   using SlabAlloc = std::function<Slab(size_t bytes)>;
 
   KvPages(const KvConfig& c, SlabAlloc alloc)
-      : c_(c), layout_(kv_page_layout(static_cast<int64_t>(sk_dtype_size(c.type)), c.kv_heads, c.head_dim, c.page_size)),
-        slab_pages_(std::min(slab_pages(layout_, c.kv_heads), c.max_pages)), alloc_(std::move(alloc)), tables_(static_cast<size_t>(c.batch)),
+      : c_(c),
+        layout_(kv_page_layout(static_cast<int64_t>(sk_dtype_size(c.type)), c.kv_heads, c.head_dim, c.page_size)),
+        slab_pages_(std::min(slab_pages(layout_, c.kv_heads), c.max_pages)),
+        alloc_(std::move(alloc)),
+        tables_(static_cast<size_t>(c.batch)),
         lengths_(static_cast<size_t>(c.batch), 0) {}
 
   const KvConfig& config() const { return c_; }
@@ -60,8 +63,8 @@ class KvPages {
     for (int64_t b = 0; b < c_.batch; ++b)
       need += kv_pages_for(lengths_[b] + count[b], c_.page_size) - static_cast<int64_t>(tables_[b].size());
     if (pages_used() + need > c_.max_pages) {
-      *why = "Expected at most " + std::to_string(c_.max_pages) + " pages in the cache (maxPages) but this append needs " +
-             std::to_string(pages_used() + need);
+      *why = "Expected at most " + std::to_string(c_.max_pages) +
+             " pages in the cache (maxPages) but this append needs " + std::to_string(pages_used() + need);
       return SK_ERR_OUT_OF_MEMORY;
     }
     if (need > free_ && !grow(need - free_, why)) return SK_ERR_OUT_OF_MEMORY;
@@ -91,8 +94,14 @@ class KvPages {
     return view(kv.data(), meta.data(), stride);
   }
   sk_kv_pages view(uint8_t* const* kv, uint8_t* const* meta, int64_t stride) const {
-    return sk_kv_pages{c_.type, static_cast<int32_t>(c_.kv_heads), static_cast<int32_t>(c_.head_dim),
-                       static_cast<int32_t>(c_.page_size), kv, meta, stride, head_stride()};
+    return sk_kv_pages{c_.type,
+                       static_cast<int32_t>(c_.kv_heads),
+                       static_cast<int32_t>(c_.head_dim),
+                       static_cast<int32_t>(c_.page_size),
+                       kv,
+                       meta,
+                       stride,
+                       head_stride()};
   }
 
  private:
@@ -119,14 +128,15 @@ class KvPages {
     const int64_t slab_bytes = slab_pages_ * page_bytes();
     Slab mem = alloc_(static_cast<size_t>(slabs * slab_bytes));
     if (!mem) {
-      *why = "Could not allocate " + std::to_string(slabs * slab_bytes) + " bytes for " + std::to_string(slabs * slab_pages_) +
-             " more KV cache pages";
+      *why = "Could not allocate " + std::to_string(slabs * slab_bytes) + " bytes for " +
+             std::to_string(slabs * slab_pages_) + " more KV cache pages";
       return false;
     }
     for (int64_t s = 0; s < slabs; ++s) {
       uint8_t* base = mem.get() + s * slab_bytes;
       for (int64_t i = 0; i < slab_pages_; ++i)
-        pages_.push_back(Page{base + i * layout_.kv_bytes, base + c_.kv_heads * head_stride() + i * layout_.meta_bytes});
+        pages_.push_back(
+            Page{base + i * layout_.kv_bytes, base + c_.kv_heads * head_stride() + i * layout_.meta_bytes});
     }
     memory_.push_back(std::move(mem));
     free_ += slabs * slab_pages_;

@@ -39,12 +39,12 @@ struct KvWalk {
   int64_t kv_block = 0;
   bool has_rules = false;
 
-  int64_t key_end = 0;      // exclusive: seq_kv, cut by causality at the tile's last row
-  int64_t first_diag = 0;   // the last key the tile's first row may see (causal)
+  int64_t key_end = 0;     // exclusive: seq_kv, cut by causality at the tile's last row
+  int64_t first_diag = 0;  // the last key the tile's first row may see (causal)
   bool causal = false;
-  int tile = kTile;         // keys per tile (kTile when it is not 0)
+  int tile = kTile;  // keys per tile (kTile when it is not 0)
 
-  int32_t item = 0;         // next block of the lists (dense: the one range)
+  int32_t item = 0;           // next block of the lists (dense: the one range)
   int64_t next = 0, end = 0;  // keys left in the current block
   bool partial = false;
 

@@ -24,8 +24,7 @@ SK_HD bool rule_visible(const sk_mask_rule& r, int64_t b, int64_t h, int64_t i, 
       const int32_t qs = r.q_seg[i], ks = r.kv_seg[j];
       return ks == kSegPrefix || qs == kSegQuery || qs == ks;
     }
-    case SK_RULE_PERMUTED_CAUSAL:
-      return r.kv_pos[b * r.pos_stride_b + (h / r.pos_group) * r.pos_stride_h + j] <= last;
+    case SK_RULE_PERMUTED_CAUSAL: return r.kv_pos[b * r.pos_stride_b + (h / r.pos_group) * r.pos_stride_h + j] <= last;
     default: return false;
   }
 }

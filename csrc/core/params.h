@@ -10,33 +10,33 @@
 struct sk_cast_params {
   const void* src;
   void* dst;
-  size_t count;      // elements
+  size_t count;  // elements
   sk_dtype src_type;
   sk_dtype dst_type;
-  bool saturate;     // FP8 only: overflow and ±Inf go to ±max finite instead of NaN / ±Inf
+  bool saturate;  // FP8 only: overflow and ±Inf go to ±max finite instead of NaN / ±Inf
 };
 
 // ---------------------------------------------------------------------------
 // Attention (block-sparse FlashAttention forward). See csrc/core/mask_rules.h
 // for the token-level rules and docs/formats.md for the block-mask layout.
 
-constexpr int kMaskMaxTerms = 4;       // OR of at most this many AND-terms
+constexpr int kMaskMaxTerms = 4;  // OR of at most this many AND-terms
 constexpr int kMaskMaxRulesPerTerm = 4;
 
 enum sk_mask_rule_kind {
-  SK_RULE_CAUSAL = 1,     // j <= i + offset
-  SK_RULE_WINDOW = 2,     // i + offset - window < j <= i + offset
-  SK_RULE_STREAMING = 3,  // j <= i + offset and (j < sink or i + offset - j < local)
-  SK_RULE_DOCUMENTS = 4,  // kv_seg[j] == kPrefix or q_seg[i] == kQuery or q_seg[i] == kv_seg[j]
+  SK_RULE_CAUSAL = 1,           // j <= i + offset
+  SK_RULE_WINDOW = 2,           // i + offset - window < j <= i + offset
+  SK_RULE_STREAMING = 3,        // j <= i + offset and (j < sink or i + offset - j < local)
+  SK_RULE_DOCUMENTS = 4,        // kv_seg[j] == kPrefix or q_seg[i] == kQuery or q_seg[i] == kv_seg[j]
   SK_RULE_PERMUTED_CAUSAL = 5,  // kv_pos[b, h / pos_group, j] <= i + offset (keys stored permuted, PBS-Attn)
 };
 
 struct sk_mask_rule {
-  int32_t kind;          // sk_mask_rule_kind
-  int64_t window;        // tokens (SK_RULE_WINDOW)
-  int64_t sink, local;   // tokens (SK_RULE_STREAMING)
-  const int32_t* q_seg;  // [seq_q] segment id per query token (SK_RULE_DOCUMENTS)
-  const int32_t* kv_seg; // [seq_kv] segment id per key token (SK_RULE_DOCUMENTS)
+  int32_t kind;           // sk_mask_rule_kind
+  int64_t window;         // tokens (SK_RULE_WINDOW)
+  int64_t sink, local;    // tokens (SK_RULE_STREAMING)
+  const int32_t* q_seg;   // [seq_q] segment id per query token (SK_RULE_DOCUMENTS)
+  const int32_t* kv_seg;  // [seq_kv] segment id per key token (SK_RULE_DOCUMENTS)
   // SK_RULE_PERMUTED_CAUSAL: the original position of the key stored at slot j,
   // kv_pos[b * pos_stride_b + (h / pos_group) * pos_stride_h + j] (elements; a
   // stride of 0 broadcasts). h is the query head; pos_group query heads share a row.
@@ -57,13 +57,13 @@ struct sk_mask_rules {
 // layout: per row, `num` entries of `idx` are used, in increasing order.
 // Full blocks need no token rule; partial blocks apply `rules`.
 struct sk_block_mask {
-  int32_t batch, heads;            // 1 broadcasts over the op's batch / query heads
-  int32_t q_block, kv_block;       // tokens per block (16..256, multiples of 16)
-  int32_t n_q_blocks, n_kv_blocks; // ceil(seq / block)
-  const int32_t* full_num;         // [batch, heads, n_q_blocks]
-  const int32_t* full_idx;         // [batch, heads, n_q_blocks, n_kv_blocks]
-  const int32_t* partial_num;      // [batch, heads, n_q_blocks]
-  const int32_t* partial_idx;      // [batch, heads, n_q_blocks, n_kv_blocks]
+  int32_t batch, heads;             // 1 broadcasts over the op's batch / query heads
+  int32_t q_block, kv_block;        // tokens per block (16..256, multiples of 16)
+  int32_t n_q_blocks, n_kv_blocks;  // ceil(seq / block)
+  const int32_t* full_num;          // [batch, heads, n_q_blocks]
+  const int32_t* full_idx;          // [batch, heads, n_q_blocks, n_kv_blocks]
+  const int32_t* partial_num;       // [batch, heads, n_q_blocks]
+  const int32_t* partial_idx;       // [batch, heads, n_q_blocks, n_kv_blocks]
   sk_mask_rules rules;
 };
 
@@ -94,16 +94,16 @@ struct sk_attention_params {
   const void* q;
   const void* k;
   const void* v;
-  void* out;            // same dtype and layout rules as q
-  float* lse;           // [batch, heads_q, seq_q] natural-log sum-exp, or null
-  sk_dtype dtype;       // SK_F32, SK_F16 or SK_BF16; or FP8 (with fp8; out is then float32)
+  void* out;       // same dtype and layout rules as q
+  float* lse;      // [batch, heads_q, seq_q] natural-log sum-exp, or null
+  sk_dtype dtype;  // SK_F32, SK_F16 or SK_BF16; or FP8 (with fp8; out is then float32)
   int64_t batch, heads_q, heads_kv, seq_q, seq_kv, head_dim;
-  int64_t q_stride_b, q_stride_h, q_stride_s;    // elements
-  int64_t k_stride_b, k_stride_h, k_stride_s;    // elements
-  int64_t v_stride_b, v_stride_h, v_stride_s;    // elements
+  int64_t q_stride_b, q_stride_h, q_stride_s;        // elements
+  int64_t k_stride_b, k_stride_h, k_stride_s;        // elements
+  int64_t v_stride_b, v_stride_h, v_stride_s;        // elements
   int64_t out_stride_b, out_stride_h, out_stride_s;  // elements
   float scale;
-  bool causal;          // bottom-right aligned, ANDed with the mask
+  bool causal;                // bottom-right aligned, ANDed with the mask
   const sk_block_mask* mask;  // null: dense (every key block, each full unless causal cuts it)
   const sk_fp8_scales* fp8;   // the scales of FP8 q, k, v; null otherwise
 };
@@ -134,18 +134,18 @@ enum sk_spmm_layout {
 struct sk_spmm_params {
   const float* x;
   float* out;
-  const float* bias;           // [n] or null
-  const float* values;         // packed values (see above)
-  const int32_t* cols;         // [blocks] input channel of each non-zero block
-  const uint16_t* cols16;      // cols as uint16 for the SpMV kernels (k ≤ 65536), or null: then they read cols
-  const uint32_t* nnzmap;      // [groups] non-zero blocks per group
-  const int64_t* group_blocks; // [groups + 1] prefix sums of nnzmap (first block of each group)
-  const int64_t* group_values; // [groups + 1] first value of each group
-  int64_t n, k;                // output / input channels
-  int32_t nr;                  // 1, 2 or 4: channels per block
-  int64_t groups, blocks;      // floor(n / nr) + n % nr; total non-zero blocks
-  int64_t batch, m;            // SK_SPMM_CHANNELS: images and pixels per image; SK_SPMM_ROWS: batch 1, m rows
-  int32_t layout;              // sk_spmm_layout
+  const float* bias;            // [n] or null
+  const float* values;          // packed values (see above)
+  const int32_t* cols;          // [blocks] input channel of each non-zero block
+  const uint16_t* cols16;       // cols as uint16 for the SpMV kernels (k ≤ 65536), or null: then they read cols
+  const uint32_t* nnzmap;       // [groups] non-zero blocks per group
+  const int64_t* group_blocks;  // [groups + 1] prefix sums of nnzmap (first block of each group)
+  const int64_t* group_values;  // [groups + 1] first value of each group
+  int64_t n, k;                 // output / input channels
+  int32_t nr;                   // 1, 2 or 4: channels per block
+  int64_t groups, blocks;       // floor(n / nr) + n % nr; total non-zero blocks
+  int64_t batch, m;             // SK_SPMM_CHANNELS: images and pixels per image; SK_SPMM_ROWS: batch 1, m rows
+  int32_t layout;               // sk_spmm_layout
   sk_spmm_epilogue clamp;
 };
 
@@ -154,18 +154,19 @@ struct sk_spmm_params {
 
 enum sk_weight_format {
   SK_WEIGHT_DENSE = 0,  // w: [n, k] row-major
-  SK_WEIGHT_SP24 = 1,   // w: values [ceil(n/8), k/4, 2, 8], meta [ceil(n/8), k/4] u32 words (docs/formats.md, "2:4 weights on the CPU")
+  SK_WEIGHT_SP24 = 1,   // w: values [ceil(n/8), k/4, 2, 8], meta [ceil(n/8), k/4] u32 words (docs/formats.md, "2:4
+                        // weights on the CPU")
 };
 
 struct sk_linear_params {
-  const float* x;        // [m, k] row-major
-  const void* w;         // dense weights or 2:4 values, of w_type
-  const uint8_t* meta;   // 2:4 only: a uint32 word of 8 rows' codes per (panel, group); else null
-  const float* bias;     // [n] or null
-  float* out;            // [m, n] row-major
-  sk_dtype w_type;       // SK_F32, SK_F16 or SK_BF16
-  int32_t format;        // sk_weight_format
-  int64_t m, n, k;       // elements; 2:4 needs k % 4 == 0
+  const float* x;       // [m, k] row-major
+  const void* w;        // dense weights or 2:4 values, of w_type
+  const uint8_t* meta;  // 2:4 only: a uint32 word of 8 rows' codes per (panel, group); else null
+  const float* bias;    // [n] or null
+  float* out;           // [m, n] row-major
+  sk_dtype w_type;      // SK_F32, SK_F16 or SK_BF16
+  int32_t format;       // sk_weight_format
+  int64_t m, n, k;      // elements; 2:4 needs k % 4 == 0
 };
 
 // 2:4 / N:M weight preparation on a dense [rows, k] matrix (csrc/cpu/sp24).
@@ -176,14 +177,14 @@ enum sk_sp24_op {
 };
 
 struct sk_sp24_params {
-  int32_t op;              // sk_sp24_op
-  sk_dtype dtype;          // SK_F32, SK_F16 or SK_BF16 (every array)
-  int64_t rows, k;         // dense dims, elements
-  int32_t n_keep, group;   // SK_SP24_PRUNE: keep n_keep of every `group` (1 <= n_keep <= group <= 64)
-  const void* dense_in;    // [rows, k]
-  void* dense_out;         // [rows, k]
-  void* values;            // [ceil(rows/8), k/4, 2, 8] (csrc/core/sp24_meta.h)
-  uint8_t* meta;           // [ceil(rows/8), k/4] uint32 words
+  int32_t op;                  // sk_sp24_op
+  sk_dtype dtype;              // SK_F32, SK_F16 or SK_BF16 (every array)
+  int64_t rows, k;             // dense dims, elements
+  int32_t n_keep, group;       // SK_SP24_PRUNE: keep n_keep of every `group` (1 <= n_keep <= group <= 64)
+  const void* dense_in;        // [rows, k]
+  void* dense_out;             // [rows, k]
+  void* values;                // [ceil(rows/8), k/4, 2, 8] (csrc/core/sp24_meta.h)
+  uint8_t* meta;               // [ceil(rows/8), k/4] uint32 words
   int64_t bad_row, bad_group;  // out: the first offending (row, group of 4), or -1
 };
 
@@ -221,10 +222,10 @@ struct sk_block_scores_params {
   int64_t batch, heads_q, heads_kv, seq, head_dim;
   int64_t q_stride_b, q_stride_h, q_stride_s;  // elements
   int64_t k_stride_b, k_stride_h, k_stride_s;  // elements
-  int32_t block;           // tokens per block (query and key)
-  int32_t stride;          // XAttention: divides block
-  int32_t segment_blocks;  // MEANPOOL: blocks per segment whose own segment is excluded, 0 for none
-  int64_t key_count;       // KEY_IMPORTANCE: keys scored, 1..seq
+  int32_t block;                               // tokens per block (query and key)
+  int32_t stride;                              // XAttention: divides block
+  int32_t segment_blocks;                      // MEANPOOL: blocks per segment whose own segment is excluded, 0 for none
+  int64_t key_count;                           // KEY_IMPORTANCE: keys scored, 1..seq
   float scale;
   bool causal;
   int32_t blocks_per_pass;  // XAttention, CPU: query blocks per pass over the keys; 0: sk::xattention_blocks_per_pass
@@ -255,12 +256,12 @@ struct sk_select_params {
   uint8_t* bits;
   int32_t rule;  // sk_select_rule
   int64_t rows, nb;
-  double threshold;            // THRESHOLD, PERMUTED: in (0, 1]; 1 keeps every candidate
-  int64_t budget;              // TOPK
-  bool causal;                 // THRESHOLD, TOPK: candidates kb <= qb, else all
-  int64_t segment_blocks;      // PERMUTED: blocks per segment
-  const int32_t* sink_block;   // PERMUTED: [batch · heads_q / group], each in [0, nb)
-  int64_t heads_q, group;      // PERMUTED: query heads, and query heads per key head
+  double threshold;           // THRESHOLD, PERMUTED: in (0, 1]; 1 keeps every candidate
+  int64_t budget;             // TOPK
+  bool causal;                // THRESHOLD, TOPK: candidates kb <= qb, else all
+  int64_t segment_blocks;     // PERMUTED: blocks per segment
+  const int32_t* sink_block;  // PERMUTED: [batch · heads_q / group], each in [0, nb)
+  int64_t heads_q, group;     // PERMUTED: query heads, and query heads per key head
 };
 
 // The vertical-slash plan (docs/prefill.md, "vslash"): from the
@@ -280,10 +281,10 @@ struct sk_vslash_plan_params {
   uint8_t* bits;        // out [batch][heads_q][nb][nb], nb = ceil(seq / block): 0/1 per block of the layout
   float* coverage;      // out [batch][heads_q]: the estimated share of the scored queries' mass held
   int64_t batch, heads_q, heads_kv, seq;
-  int32_t block;        // tokens per block (and per band of distances)
-  int32_t queries;      // the last min(queries, seq) queries were scored (the scores' block)
-  double threshold;     // in (0, 1]; 1 keeps every block
-  int64_t budget;       // keys per query a head may spend, >= 1
+  int32_t block;     // tokens per block (and per band of distances)
+  int32_t queries;   // the last min(queries, seq) queries were scored (the scores' block)
+  double threshold;  // in (0, 1]; 1 keeps every block
+  int64_t budget;    // keys per query a head may spend, >= 1
 };
 
 // PBS-Attn's key order: per (batch, key head), the keys of each complete
@@ -302,13 +303,13 @@ struct sk_segment_order_params {
 
 // The pages of one cache as a kernel reads them (sk::KvPageLayout).
 struct sk_kv_pages {
-  sk_dtype type;                  // SK_F32, SK_F16, SK_BF16 or SK_F8E4M3FN
-  int32_t kv_heads, head_dim;     // head_dim: a multiple of 16, at most 256
-  int32_t page_size;              // tokens: a multiple of 16 from 16 to 128
-  uint8_t* const* kv;             // [batch][table_stride] each logical page's (page, KV head 0) block
-  uint8_t* const* meta;           // [batch][table_stride] each logical page's metadata block
-  int64_t table_stride;           // entries per sequence
-  int64_t head_stride;            // bytes from a page's block of KV head g to that of g + 1
+  sk_dtype type;               // SK_F32, SK_F16, SK_BF16 or SK_F8E4M3FN
+  int32_t kv_heads, head_dim;  // head_dim: a multiple of 16, at most 256
+  int32_t page_size;           // tokens: a multiple of 16 from 16 to 128
+  uint8_t* const* kv;          // [batch][table_stride] each logical page's (page, KV head 0) block
+  uint8_t* const* meta;        // [batch][table_stride] each logical page's metadata block
+  int64_t table_stride;        // entries per sequence
+  int64_t head_stride;         // bytes from a page's block of KV head g to that of g + 1
 };
 
 // cache.append: tokens [0, count[b]) of k[b, g] and v[b, g] become tokens
@@ -316,12 +317,12 @@ struct sk_kv_pages {
 struct sk_kv_append_params {
   const void* k;
   const void* v;
-  sk_dtype in_type;                              // SK_F32, SK_F16 or SK_BF16
-  int64_t batch, seq;                            // seq: tokens in k and v per sequence
-  int64_t k_stride_b, k_stride_h, k_stride_s;    // elements
-  int64_t v_stride_b, v_stride_h, v_stride_s;    // elements
-  const int64_t* start;                          // [batch] tokens already in each sequence
-  const int64_t* count;                          // [batch] tokens appended, ≤ seq
+  sk_dtype in_type;                            // SK_F32, SK_F16 or SK_BF16
+  int64_t batch, seq;                          // seq: tokens in k and v per sequence
+  int64_t k_stride_b, k_stride_h, k_stride_s;  // elements
+  int64_t v_stride_b, v_stride_h, v_stride_s;  // elements
+  const int64_t* start;                        // [batch] tokens already in each sequence
+  const int64_t* count;                        // [batch] tokens appended, ≤ seq
   sk_kv_pages cache;
 };
 
@@ -337,27 +338,27 @@ enum sk_decode_method {
 // sel_count / sel_pages (increasing page indices).
 struct sk_decode_params {
   const void* q;
-  void* out;                                     // q's type and shape
-  float* lse;                                    // [batch, heads_q, seq_q] natural log, or null
-  sk_dtype q_type;                               // SK_F32, SK_F16 or SK_BF16
-  int64_t batch, heads_q, seq_q;                 // seq_q: 1 … 8 query tokens, the last of each sequence
-  int64_t q_stride_b, q_stride_h, q_stride_s;    // elements
+  void* out;                                   // q's type and shape
+  float* lse;                                  // [batch, heads_q, seq_q] natural log, or null
+  sk_dtype q_type;                             // SK_F32, SK_F16 or SK_BF16
+  int64_t batch, heads_q, seq_q;               // seq_q: 1 … 8 query tokens, the last of each sequence
+  int64_t q_stride_b, q_stride_h, q_stride_s;  // elements
   int64_t out_stride_b, out_stride_h, out_stride_s;
   float scale;
-  const int64_t* lengths;                        // [batch] tokens in each sequence, ≥ seq_q
+  const int64_t* lengths;  // [batch] tokens in each sequence, ≥ seq_q
   sk_kv_pages cache;
-  int32_t method;                                // sk_decode_method
-  int64_t budget;                                // QUEST: pages per (batch, KV head), sink and recent included
-  int64_t sink, recent;                          // QUEST: tokens whose pages are always kept
-  const uint8_t* streaming;                      // [kv_heads] 1: the head reads only its streaming pages; or null
-  int64_t streaming_sink, streaming_recent;      // tokens whose pages a streaming head reads
+  int32_t method;                            // sk_decode_method
+  int64_t budget;                            // QUEST: pages per (batch, KV head), sink and recent included
+  int64_t sink, recent;                      // QUEST: tokens whose pages are always kept
+  const uint8_t* streaming;                  // [kv_heads] 1: the head reads only its streaming pages; or null
+  int64_t streaming_sink, streaming_recent;  // tokens whose pages a streaming head reads
   // QUEST's top pages (the selection minus sink and recent) per (batch, KV
   // head), [batch][kv_heads][top_stride]: read when reuse_top, else written.
   int32_t* top_count;
   int32_t* top_pages;
   int64_t top_stride;
   bool reuse_top;
-  int32_t* sel_count;                            // [batch][kv_heads]
-  int32_t* sel_pages;                            // [batch][kv_heads][sel_stride]
-  int64_t sel_stride;                            // ≥ the most pages of any sequence
+  int32_t* sel_count;  // [batch][kv_heads]
+  int32_t* sel_pages;  // [batch][kv_heads][sel_stride]
+  int64_t sel_stride;  // ≥ the most pages of any sequence
 };

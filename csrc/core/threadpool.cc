@@ -36,7 +36,9 @@ void ThreadPool::run_tasks() {
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
-    const auto go = [&] { return stop_.load(std::memory_order_acquire) || generation_of(state_.load(std::memory_order_acquire)) != seen; };
+    const auto go = [&] {
+      return stop_.load(std::memory_order_acquire) || generation_of(state_.load(std::memory_order_acquire)) != seen;
+    };
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, go);

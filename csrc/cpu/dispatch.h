@@ -7,9 +7,9 @@
 #include "../core/params.h"
 #include "f32-attn/attention.h"
 #include "f32-decode/decode.h"
-#include "f32-spmm/spmm.h"
 #include "f32-gemm/gemm.h"
 #include "f32-sp24/sp24.h"
+#include "f32-spmm/spmm.h"
 
 typedef void (*sk_cast_ukernel_fn)(const sk_cast_params* p);
 

@@ -26,7 +26,9 @@ constexpr float kE4m3Widen256 = 256.0f;  // what Widen::e4m3_256's results are t
 #if SK_VEC_WIDTH == 16
 struct Widen {
   static __m512 f32(const float* p) { return _mm512_loadu_ps(p); }
-  static __m512 f16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static __m512 f16(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
   static __m512 bf16(const uint16_t* p) {
     const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));

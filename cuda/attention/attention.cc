@@ -26,9 +26,9 @@ namespace {
 constexpr int64_t kMaxGridYZ = 65535;          // CUDA grid y (query heads) and z (batch)
 constexpr float kLog2e = 1.4426950408889634f;  // scores go to base 2 once, so softmax is exp2
 
-#define SK_ATTN_INSTANCE(D, TYPE, NAME)                                                                 \
-  {TYPE, {"attn_fwd_hdim" #D "_" #NAME, D, attn::attention_q_tile(), attn::attention_kv_tile(D), \
-          &attn::run_fwd<D, TYPE>}},
+#define SK_ATTN_INSTANCE(D, TYPE, NAME)                                                                                \
+  {TYPE,                                                                                                               \
+   {"attn_fwd_hdim" #D "_" #NAME, D, attn::attention_q_tile(), attn::attention_kv_tile(D), &attn::run_fwd<D, TYPE>}},
 struct Entry {
   sk_dtype dtype;
   AttentionKernel kernel;
@@ -63,13 +63,14 @@ sk_pick<const AttentionKernel*> attention_pick(const sk_attention_params& p) {
         (pick.kernel == nullptr || e.kernel.head_dim < pick.kernel->head_dim))
       pick.kernel = &e.kernel;
   if (pick.kernel == nullptr)
-    return Pick::refuse(SK_ERR_UNSUPPORTED,
-                        "Expected a head dim this CUDA build has a kernel for for q.dims" + got + std::to_string(p.head_dim));
+    return Pick::refuse(SK_ERR_UNSUPPORTED, "Expected a head dim this CUDA build has a kernel for for q.dims" + got +
+                                                std::to_string(p.head_dim));
   pick.name = pick.kernel->name;
   return pick;
 }
 
-attn::FwdParams fwd_params(const sk_attention_params& p, const AttentionKernel& kernel, const sk_mask_rules* mask_rules) {
+attn::FwdParams fwd_params(const sk_attention_params& p, const AttentionKernel& kernel,
+                           const sk_mask_rules* mask_rules) {
   attn::FwdParams f{};
   f.q = p.q, f.k = p.k, f.v = p.v, f.out = p.out, f.lse = p.lse;
   f.batch = p.batch, f.heads_q = p.heads_q, f.seq_q = p.seq_q, f.seq_kv = p.seq_kv, f.head_dim = p.head_dim;
@@ -114,9 +115,10 @@ void attention_forward(const AttentionKernel& kernel, const attn::FwdParams& p, 
   SK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
   SK_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
   if (major < 8)
-    throw CudaFailure(SK_ERR_UNSUPPORTED, "CUDA attention needs compute capability 8.0 or newer (mma.sync on "
-                                          "float16 / bfloat16); cuda:" + std::to_string(device) + " is " +
-                                              std::to_string(major) + "." + std::to_string(minor));
+    throw CudaFailure(SK_ERR_UNSUPPORTED,
+                      "CUDA attention needs compute capability 8.0 or newer (mma.sync on "
+                      "float16 / bfloat16); cuda:" +
+                          std::to_string(device) + " is " + std::to_string(major) + "." + std::to_string(minor));
   kernel.run(p, stream);
 }
 

@@ -29,7 +29,8 @@ sk_pick<const AttentionKernel*> attention_pick(const sk_attention_params& p);
 // p's pointers, and p.mask's arrays, are device memory, and the mask's rules
 // struct (with its per-token arrays) sits at `mask_rules` in device memory.
 // Host code: the binding calls it with or without a device.
-attn::FwdParams fwd_params(const sk_attention_params& p, const AttentionKernel& kernel, const sk_mask_rules* mask_rules);
+attn::FwdParams fwd_params(const sk_attention_params& p, const AttentionKernel& kernel,
+                           const sk_mask_rules* mask_rules);
 
 // The grid's x extent (query tiles) of a launch.
 int64_t fwd_grid_x(const attn::FwdParams& p, const AttentionKernel& kernel);

@@ -24,7 +24,7 @@
 
 namespace sk::cuda::attn {
 
-constexpr float kLn2 = 0.6931471805599453f;    // lse back to the natural log
+constexpr float kLn2 = 0.6931471805599453f;  // lse back to the natural log
 
 template <sk_dtype>
 struct Storage;
@@ -100,7 +100,7 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
   const int group = lane / 4, quad = lane % 4;
   const int wrow = (threadIdx.x / 32) * 16;  // the warp's first row in the tile
   // ldmatrix row addresses per lane (see tile/mma.cuh for the fragment layouts).
-  const int a_row = wrow + lane % 16, a_col = (lane / 16) * 8;               // A = Q, row-major
+  const int a_row = wrow + lane % 16, a_col = (lane / 16) * 8;                 // A = Q, row-major
   const int k_row = lane % 8 + (lane / 16) * 8, k_col = ((lane / 8) % 2) * 8;  // B = Kᵀ: two n-tiles
   const int v_row = lane % 8 + ((lane / 8) % 2) * 8, v_col = (lane / 16) * 8;  // B = V, transposed
 
@@ -150,7 +150,8 @@ __global__ void __launch_bounds__(Tr::kThreads, 1) attention_fwd_kernel(const Fw
           bool visible = col < cur.count;
           if (cur.causal_test) visible = visible && j <= i + p.causal_offset;
           // i < seq_q: the rules index per-token arrays; padding rows must not reach them.
-          if (cur.rule_test) visible = visible && i < p.seq_q && sk::rules_visible(*p.rules, b, h, i, j, p.causal_offset);
+          if (cur.rule_test)
+            visible = visible && i < p.seq_q && sk::rules_visible(*p.rules, b, h, i, j, p.causal_offset);
           if (!visible) s[nt][e] = -INFINITY;
         }
       }
@@ -206,7 +207,8 @@ void run_fwd(const FwdParams& p, cudaStream_t stream) {
   auto kernel = attention_fwd_kernel<Tr>;
   // Above 48 KiB a block needs the opt-in; every sm_80+ part allows >= 99 KiB.
   SK_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-  const int64_t tiles = p.has_mask ? int64_t{p.n_q_blocks} * p.q_tiles_per_block : (p.seq_q + Tr::kBlockM - 1) / Tr::kBlockM;
+  const int64_t tiles =
+      p.has_mask ? int64_t{p.n_q_blocks} * p.q_tiles_per_block : (p.seq_q + Tr::kBlockM - 1) / Tr::kBlockM;
   const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(p.heads_q), static_cast<unsigned>(p.batch));
   kernel<<<grid, Tr::kThreads, smem, stream>>>(p);
   SK_CUDA_CHECK(cudaGetLastError());

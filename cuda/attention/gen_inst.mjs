@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const list = readFileSync(join(here, 'instances.inc'), 'utf8')
-const instances = [...list.matchAll(/^SK_ATTN_INSTANCE\((\d+), (SK_\w+), (\w+)\)$/gm)].map(([, dim, type, name]) => ({ dim, type, name }))
+const instances = [...list.matchAll(/^SK_ATTN_INSTANCE\((\d+), (SK_\w+), (\w+)\)$/gm)].map(([, dim, type, name]) => ({
+  dim,
+  type,
+  name,
+}))
 const dir = join(here, 'inst')
 mkdirSync(dir, { recursive: true })
 for (const f of readdirSync(dir)) if (f.endsWith('.cu')) rmSync(join(dir, f))

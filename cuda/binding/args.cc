@@ -50,8 +50,7 @@ HostBytes host_bytes_arg(const Napi::CallbackInfo& info, size_t index, const cha
     size_t elements = 0;
     NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, value, &type, &elements, &data, &buffer, &offset), {});
     size_t size = element_size(type);
-    if (size == 0)
-      throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Unsupported TypedArray kind for ") + name);
+    if (size == 0) throw_error(env, SK_ERR_INVALID_ARGUMENT, std::string("Unsupported TypedArray kind for ") + name);
     length = elements * size;
   } else if (value.IsDataView()) {
     NAPI_THROW_IF_FAILED(env, napi_get_dataview_info(env, value, &length, &data, &buffer, &offset), {});
@@ -63,7 +62,8 @@ HostBytes host_bytes_arg(const Napi::CallbackInfo& info, size_t index, const cha
   bool detached = false;
   NAPI_THROW_IF_FAILED(env, napi_is_detached_arraybuffer(env, buffer, &detached), {});
   if (detached)
-    throw_error(env, SK_ERR_DISPOSED, std::string("The ArrayBuffer behind ") + name + " is detached (transferred or disposed)");
+    throw_error(env, SK_ERR_DISPOSED,
+                std::string("The ArrayBuffer behind ") + name + " is detached (transferred or disposed)");
   if (owner.Get("resizable").ToBoolean().Value())
     throw_error(env, SK_ERR_INVALID_ARGUMENT,
                 std::string("Expected a fixed-length buffer for ") + name +

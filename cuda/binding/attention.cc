@@ -73,8 +73,9 @@ Napi::Value CudaAddon::Attention(const Napi::CallbackInfo& info) {
   const int device = mem[0]->device();
   for (const DeviceMemoryRef& m : {mem[1], mem[2], mem[3], lse})
     if (m && m->device() != device)
-      throw_error(env, SK_ERR_DEVICE, "Expected q, k, v, out and lse on one device but found cuda:" +
-                                          std::to_string(device) + " and cuda:" + std::to_string(m->device()));
+      throw_error(env, SK_ERR_DEVICE,
+                  "Expected q, k, v, out and lse on one device but found cuda:" + std::to_string(device) +
+                      " and cuda:" + std::to_string(m->device()));
   // Outputs are written while inputs are still being read by other blocks.
   for (int i = 0; i < 3; ++i)
     if (mem[i] == mem[3] || (lse && mem[i] == lse))
@@ -106,7 +107,8 @@ Napi::Value CudaAddon::Attention(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<JsJob>(env, [f, k, blob, blob_dst, empty](cudaStream_t s) {
     if (empty) return;
     // The blob lives in this job until it settles, so the pageable copy's source outlives it.
-    if (blob) SK_CUDA_CHECK(cudaMemcpyAsync(blob_dst, blob->bytes.data(), blob->bytes.size(), cudaMemcpyHostToDevice, s));
+    if (blob)
+      SK_CUDA_CHECK(cudaMemcpyAsync(blob_dst, blob->bytes.data(), blob->bytes.size(), cudaMemcpyHostToDevice, s));
     attention_forward(*k, f, s);
   });
   for (DeviceMemoryRef& m : mem) job->holds.push_back(m);

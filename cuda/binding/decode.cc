@@ -47,7 +47,8 @@ DeviceMemoryRef on_device(CudaAddon& addon, const Napi::CallbackInfo& info, size
                           size_t need) {
   DeviceMemoryRef m = DeviceBuffer::FromArg(addon, info, i, name).memory();
   if (m->device() != device)
-    throw_error(info.Env(), SK_ERR_DEVICE, std::string("Expected ") + name + " on the cache's device cuda:" + std::to_string(device));
+    throw_error(info.Env(), SK_ERR_DEVICE,
+                std::string("Expected ") + name + " on the cache's device cuda:" + std::to_string(device));
   check_holds(info.Env(), name, need, m->bytes());
   return m;
 }
@@ -73,7 +74,8 @@ struct Blob {
     at_kv = put(*bytes, kv.data(), kv.size()), at_meta = put(*bytes, meta.data(), meta.size());
   }
   sk_kv_pages view(const KvPages& pages, unsigned char* device) const {
-    return pages.view(reinterpret_cast<uint8_t* const*>(device + at_kv), reinterpret_cast<uint8_t* const*>(device + at_meta), stride);
+    return pages.view(reinterpret_cast<uint8_t* const*>(device + at_kv),
+                      reinterpret_cast<uint8_t* const*>(device + at_meta), stride);
   }
 };
 
@@ -85,7 +87,8 @@ Napi::Value CudaAddon::KvCreate(const Napi::CallbackInfo& info) {
   const Napi::Value dv = info[0].As<Napi::Object>().Get("device");
   const double d = dv.IsNumber() ? dv.As<Napi::Number>().DoubleValue() : -1;
   if (!(d >= 0 && d < status_.device_count && d == static_cast<int>(d)))
-    throw_error(env, SK_ERR_DEVICE, "Expected a CUDA device index below " + std::to_string(status_.device_count) + " for args.device");
+    throw_error(env, SK_ERR_DEVICE,
+                "Expected a CUDA device index below " + std::to_string(status_.device_count) + " for args.device");
   const int device = static_cast<int>(d);
   auto box = std::make_unique<KvBox>();
   box->device = device;
@@ -130,7 +133,8 @@ Napi::Value CudaAddon::KvAppend(const Napi::CallbackInfo& info) {
   DeviceMemoryRef dev = allocator(box.device).allocate(blob->size());
   auto* base = static_cast<unsigned char*>(dev->data());
   p.k = k->data(), p.v = v->data();
-  p.start = reinterpret_cast<const int64_t*>(base + at_start), p.count = reinterpret_cast<const int64_t*>(base + at_count);
+  p.start = reinterpret_cast<const int64_t*>(base + at_start),
+  p.count = reinterpret_cast<const int64_t*>(base + at_count);
   p.cache = b.view(*box.pages, base);
   auto zero = std::make_shared<std::vector<DeviceMemoryRef>>();
   zero->swap(*box.fresh);
@@ -154,7 +158,8 @@ Napi::Value CudaAddon::KvDecode(const Napi::CallbackInfo& info) {
   DeviceMemoryRef lse;
   const bool with_lse = !info[3].IsNull() && !info[3].IsUndefined();
   if (with_lse) lse = on_device(*this, info, 3, "lse", box.device, static_cast<size_t>(plan.lse_elems) * sizeof(float));
-  if (out == q || (lse && (lse == q || lse == out))) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected out and lse in buffers of their own");
+  if (out == q || (lse && (lse == q || lse == out)))
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected out and lse in buffers of their own");
   const int64_t pairs = p.batch * p.cache.kv_heads;
   HostBytes sel[2] = {};
   const char* sel_names[2] = {"selCount", "selPages"};
@@ -196,18 +201,21 @@ Napi::Value CudaAddon::KvDecode(const Napi::CallbackInfo& info) {
     }
     box.quest->uses++;
     p.top_stride = box.quest->stride;
-    p.top_count = static_cast<int32_t*>(box.quest->count->data()), p.top_pages = static_cast<int32_t*>(box.quest->pages->data());
+    p.top_count = static_cast<int32_t*>(box.quest->count->data()),
+    p.top_pages = static_cast<int32_t*>(box.quest->pages->data());
     holds.push_back(box.quest->count), holds.push_back(box.quest->pages);
   }
   void* to_host[2] = {sel[0].data, sel[1].data};
   const size_t from[2] = {layout.sel_count, layout.sel_pages};
   const size_t bytes[2] = {static_cast<size_t>(sel_elems[0]) * 4, static_cast<size_t>(sel_elems[1]) * 4};
-  auto job = std::make_unique<JsJob>(env, [p, shape, blob, base, keep = box.pages, scratch_ptr = scratch->data(), to_host, from, bytes](cudaStream_t s) {
+  auto job = std::make_unique<JsJob>(env, [p, shape, blob, base, keep = box.pages, scratch_ptr = scratch->data(),
+                                           to_host, from, bytes](cudaStream_t s) {
     SK_CUDA_CHECK(cudaMemcpyAsync(base, blob->data(), blob->size(), cudaMemcpyHostToDevice, s));
     decode_forward(p, shape, scratch_ptr, s);
     for (int i = 0; i < 2; ++i)
       if (to_host[i])
-        SK_CUDA_CHECK(cudaMemcpyAsync(to_host[i], static_cast<unsigned char*>(scratch_ptr) + from[i], bytes[i], cudaMemcpyDeviceToHost, s));
+        SK_CUDA_CHECK(cudaMemcpyAsync(to_host[i], static_cast<unsigned char*>(scratch_ptr) + from[i], bytes[i],
+                                      cudaMemcpyDeviceToHost, s));
   });
   for (int i = 0; i < 2; ++i)
     if (sel[i].data) job->keep_alive(sel[i].owner);
@@ -216,7 +224,9 @@ Napi::Value CudaAddon::KvDecode(const Napi::CallbackInfo& info) {
   return submit_settling(box.device, std::move(job));
 }
 
-Napi::Value CudaAddon::KvStats(const Napi::CallbackInfo& info) { return kv_stats_object(info.Env(), *box_arg(info).pages); }
+Napi::Value CudaAddon::KvStats(const Napi::CallbackInfo& info) {
+  return kv_stats_object(info.Env(), *box_arg(info).pages);
+}
 
 Napi::Value CudaAddon::KvRelease(const Napi::CallbackInfo& info) {
   KvBox& box = box_arg(info);

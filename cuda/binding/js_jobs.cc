@@ -33,8 +33,10 @@ void JsCompletion::call_js(Napi::Env env, Napi::Function, JsCompletion* self, Jo
   if (--self->pending_ == 0) self->tsfn_.Unref(env);
   // Only JsJobs settle (Job::settles), so only they are posted here.
   auto* js = static_cast<JsJob*>(job.get());
-  if (job->result.status == SK_OK) js->deferred.Resolve(env.Undefined());
-  else js->deferred.Reject(make_error(env, job->result.status, job->result.message).Value());
+  if (job->result.status == SK_OK)
+    js->deferred.Resolve(env.Undefined());
+  else
+    js->deferred.Reject(make_error(env, job->result.status, job->result.message).Value());
 }
 
 void JsCompletion::close() {

@@ -92,8 +92,9 @@ Napi::Value CudaAddon::Linear(const Napi::CallbackInfo& info) {
   const int device = x->device();
   for (const DeviceMemoryRef& m : {w, meta, bias, out, compressed})
     if (m && m->device() != device)
-      throw_error(env, SK_ERR_DEVICE, "Expected x, w, bias and out on one device but found cuda:" +
-                                          std::to_string(device) + " and cuda:" + std::to_string(m->device()));
+      throw_error(env, SK_ERR_DEVICE,
+                  "Expected x, w, bias and out on one device but found cuda:" + std::to_string(device) +
+                      " and cuda:" + std::to_string(m->device()));
   for (const DeviceMemoryRef& m : {x, w, meta, bias, compressed})
     if (m && m == out) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected out in a buffer of its own");
   check_holds(env, "x", plan.x_bytes, x->bytes());
@@ -112,7 +113,8 @@ Napi::Value CudaAddon::Linear(const Napi::CallbackInfo& info) {
   p.w_vec = p.w_vec && aligned(p.w);
   p.out_vec = p.out_vec && aligned(p.out);
   if (plan.sparse && !aligned(p.w)) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected 16-byte aligned 2:4 values");
-  if (plan.sparse && !aligned(p.meta)) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected 16-byte aligned 2:4 metadata");
+  if (plan.sparse && !aligned(p.meta))
+    throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected 16-byte aligned 2:4 metadata");
 
   // cuSPARSELt when the weight was compressed by it and the call suits it.
   bool use_lt = false;
@@ -152,7 +154,8 @@ Napi::Value CudaAddon::Sp24Layout(const Napi::CallbackInfo& info) try {
   const int64_t n = extent_arg(env, info[3], "n"), k = extent_arg(env, info[4], "k");
   const bool with_dense = info[5].ToBoolean().Value();
   if (k % 4 != 0)
-    throw_error(env, SK_ERR_SHAPE, "Expected K to be a multiple of 4 for a 2:4 weight but received " + std::to_string(k));
+    throw_error(env, SK_ERR_SHAPE,
+                "Expected K to be a multiple of 4 for a 2:4 weight but received " + std::to_string(k));
   const unsigned __int128 dense_bytes = static_cast<unsigned __int128>(n) * static_cast<unsigned __int128>(k) * 2;
   if (dense_bytes > static_cast<unsigned __int128>(1) << 40)
     throw_error(env, SK_ERR_SHAPE, "The 2:4 weight is too large for a host layout (over 1 TiB dense)");
@@ -160,11 +163,13 @@ Napi::Value CudaAddon::Sp24Layout(const Napi::CallbackInfo& info) try {
   const size_t want_values = static_cast<size_t>(sp24_value_count(n, k)) * 2;
   const size_t want_meta = static_cast<size_t>(sp24_meta_bytes(n, k));
   if (values.length != want_values)
-    throw_error(env, SK_ERR_SHAPE, "Expected 2:4 values of " + std::to_string(want_values) +
-                                       " bytes ([ceil(N/8), K/4, 2, 8]) but received " + std::to_string(values.length));
+    throw_error(env, SK_ERR_SHAPE,
+                "Expected 2:4 values of " + std::to_string(want_values) +
+                    " bytes ([ceil(N/8), K/4, 2, 8]) but received " + std::to_string(values.length));
   if (meta.length != want_meta)
-    throw_error(env, SK_ERR_SHAPE, "Expected 2:4 metadata of " + std::to_string(want_meta) +
-                                       " bytes ([ceil(N/8), K/4, 4]) but received " + std::to_string(meta.length));
+    throw_error(env, SK_ERR_SHAPE,
+                "Expected 2:4 metadata of " + std::to_string(want_meta) + " bytes ([ceil(N/8), K/4, 4]) but received " +
+                    std::to_string(meta.length));
   const auto* vals = static_cast<const uint16_t*>(values.data);
   const auto* nib = static_cast<const uint8_t*>(meta.data);
   int64_t bad_row = 0, bad_group = 0;
@@ -238,9 +243,8 @@ Napi::Value CudaAddon::CusparseLtCompress(const Napi::CallbackInfo& info) {
   check_holds(env, "compressed", need, compressed->bytes());
   const void* src = dense->data();
   void* dst = compressed->data();
-  auto job = std::make_unique<JsJob>(env, [device, dtype, n, k, src, dst](cudaStream_t s) {
-    cusparselt::compress(device, dtype, n, k, src, dst, s);
-  });
+  auto job = std::make_unique<JsJob>(
+      env, [device, dtype, n, k, src, dst](cudaStream_t s) { cusparselt::compress(device, dtype, n, k, src, dst, s); });
   job->holds.push_back(dense);
   job->holds.push_back(compressed);
   return submit_settling(device, std::move(job));

@@ -93,8 +93,8 @@ LinearPlan plan_linear(Napi::Env env, Napi::Value args) {
   plan.bias_bytes = bias_type < 0 ? 0 : checked_bytes(env, "bias", 1, p.n, bias_type == SK_F32 ? 4 : elem);
   if (plan.sparse) {
     if (p.k % 4 != 0)
-      throw_error(env, SK_ERR_SHAPE, "Expected K to be a multiple of 4 for a 2:4 weight but received " +
-                                         std::to_string(p.k));
+      throw_error(env, SK_ERR_SHAPE,
+                  "Expected K to be a multiple of 4 for a 2:4 weight but received " + std::to_string(p.k));
     checked_bytes(env, "w", p.n, p.k, elem);  // bounds the padded sizes below
     plan.layout = sp24::cuda_layout_dims(p.n, p.k);
     plan.w_bytes = plan.layout.values * elem;

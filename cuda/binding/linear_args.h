@@ -18,7 +18,7 @@ struct LinearPlan {
   linear::LinearParams params{};
   sk_dtype dtype = SK_F16;
   bool sparse = false;
-  bool has_bias = false;  // args.biasType != -1
+  bool has_bias = false;          // args.biasType != -1
   sp24::CudaLayoutDims layout{};  // sparse only
   size_t x_bytes = 0, w_bytes = 0, meta_bytes = 0, bias_bytes = 0, out_bytes = 0;
 };

@@ -29,7 +29,8 @@ Napi::Value CudaAddon::Zero(const Napi::CallbackInfo& info) {
   check_fits(env, bytes, mem->bytes(), "bytes", "buf");
   if (bytes == 0) return env.Undefined();
   void* data = mem->data();
-  auto job = std::make_unique<Job>([data, bytes](cudaStream_t s) { SK_CUDA_CHECK(cudaMemsetAsync(data, 0, bytes, s)); });
+  auto job =
+      std::make_unique<Job>([data, bytes](cudaStream_t s) { SK_CUDA_CHECK(cudaMemsetAsync(data, 0, bytes, s)); });
   job->settles = false;
   job->holds.push_back(mem);
   executor(mem->device()).submit(std::move(job));

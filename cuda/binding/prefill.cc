@@ -23,7 +23,7 @@
 namespace sk::cuda {
 namespace {
 
-constexpr int64_t kMaxGrid = 2147483647;               // gridDim.x
+constexpr int64_t kMaxGrid = 2147483647;  // gridDim.x
 
 // Bytes a [n0, n1, n2, d] strided view of elem_size-byte elements reaches.
 size_t reach_bytes(Napi::Env env, int64_t n0, int64_t n1, int64_t n2, int64_t d, const int64_t s[3], size_t elem_size,
@@ -64,14 +64,15 @@ ScoresPlan plan_scores(Napi::Env env, Napi::Value args_value) {
   plan.q_bytes = reach_bytes(env, p.batch, p.heads_q, p.seq, p.head_dim, qs, 2, "q");
   plan.k_bytes = reach_bytes(env, p.batch, p.heads_kv, p.seq, p.head_dim, ks, 2, "k");
   const int64_t nb = (p.seq + p.block - 1) / p.block;
-  const int64_t per_head = p.method == SK_SCORE_KEY_IMPORTANCE    ? p.seq
+  const int64_t per_head = p.method == SK_SCORE_KEY_IMPORTANCE   ? p.seq
                            : p.method == SK_SCORE_VERTICAL_SLASH ? 2 * p.seq
                                                                  : checked_product(env, {nb, nb}, "out");
   plan.out_bytes = static_cast<size_t>(checked_product(env, {p.batch, p.heads_q, per_head, 4}, "out"));
   // Scratch and grid sizes: each factor is checked so that the kernels' int64 indexing cannot overflow.
   checked_product(env, {p.batch, p.heads_q + p.heads_kv, nb, p.block, nb, 8}, "the scratch");
   checked_product(env, {p.batch, p.heads_q, p.seq, 8}, "the scratch");
-  if (block_scores_grid(p) > kMaxGrid) throw_error(env, SK_ERR_SHAPE, "Expected fewer (batch × heads × blocks) for CUDA grids");
+  if (block_scores_grid(p) > kMaxGrid)
+    throw_error(env, SK_ERR_SHAPE, "Expected fewer (batch × heads × blocks) for CUDA grids");
   plan.scratch_bytes = p.batch == 0 ? 0 : block_scores_scratch_bytes(p);
   return plan;
 }
@@ -99,13 +100,15 @@ GatherPlan plan_gather(Napi::Env env, Napi::Value idx_value, Napi::Value args_va
   Napi::Int32Array ia = idx_value.As<Napi::Int32Array>();
   if (ia.ArrayBuffer().IsDetached()) throw_error(env, SK_ERR_DISPOSED, "The ArrayBuffer behind idx is detached");
   if (static_cast<int64_t>(ia.ElementLength()) != n)
-    throw_error(env, SK_ERR_SHAPE, "Expected " + num(n) + " elements (batch × heads × seq) in idx but received " +
-                                       num(static_cast<int64_t>(ia.ElementLength())));
+    throw_error(env, SK_ERR_SHAPE,
+                "Expected " + num(n) + " elements (batch × heads × seq) in idx but received " +
+                    num(static_cast<int64_t>(ia.ElementLength())));
   plan.idx = std::make_shared<std::vector<int32_t>>(ia.Data(), ia.Data() + n);  // copied, then checked
   for (int64_t i = 0; i < n; ++i)
     if ((*plan.idx)[i] < 0 || (*plan.idx)[i] >= p.seq)
-      throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected indices in [0, " + num(p.seq) + ") in idx but received " +
-                                                    num((*plan.idx)[i]) + " at " + num(i));
+      throw_error(
+          env, SK_ERR_INVALID_ARGUMENT,
+          "Expected indices in [0, " + num(p.seq) + ") in idx but received " + num((*plan.idx)[i]) + " at " + num(i));
   return plan;
 }
 
@@ -149,8 +152,9 @@ Napi::Value CudaAddon::BlockScores(const Napi::CallbackInfo& info) {
   const int device = q->device();
   for (const DeviceMemoryRef& m : {k, out})
     if (m->device() != device)
-      throw_error(env, SK_ERR_DEVICE, "Expected q, k and out on one device but found cuda:" + std::to_string(device) +
-                                          " and cuda:" + std::to_string(m->device()));
+      throw_error(env, SK_ERR_DEVICE,
+                  "Expected q, k and out on one device but found cuda:" + std::to_string(device) +
+                      " and cuda:" + std::to_string(m->device()));
   if (out == q || out == k) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected out in a buffer of its own");
   check_holds(env, "q", plan.q_bytes, q->bytes());
   check_holds(env, "k", plan.k_bytes, k->bytes());
@@ -175,8 +179,9 @@ Napi::Value CudaAddon::GatherRows(const Napi::CallbackInfo& info) {
   DeviceMemoryRef dst = DeviceBuffer::FromArg(*this, info, 2, "dst").memory();
   const int device = src->device();
   if (dst->device() != device)
-    throw_error(env, SK_ERR_DEVICE, "Expected src and dst on one device but found cuda:" + std::to_string(device) +
-                                        " and cuda:" + std::to_string(dst->device()));
+    throw_error(env, SK_ERR_DEVICE,
+                "Expected src and dst on one device but found cuda:" + std::to_string(device) +
+                    " and cuda:" + std::to_string(dst->device()));
   if (dst == src) throw_error(env, SK_ERR_INVALID_ARGUMENT, "Expected dst in a buffer of its own");
   check_holds(env, "src", plan.src_bytes, src->bytes());
   check_holds(env, "dst", plan.dst_bytes, dst->bytes());

@@ -78,7 +78,8 @@ void cast(const sk_cast_params& p, cudaStream_t stream) {
   if (p.count == 0) return;
   if (p.src_type == p.dst_type) {
     if (p.src != p.dst)
-      SK_CUDA_CHECK(cudaMemcpyAsync(p.dst, p.src, p.count * sk_dtype_size(p.src_type), cudaMemcpyDeviceToDevice, stream));
+      SK_CUDA_CHECK(
+          cudaMemcpyAsync(p.dst, p.src, p.count * sk_dtype_size(p.src_type), cudaMemcpyDeviceToDevice, stream));
     return;
   }
   if (reinterpret_cast<uintptr_t>(p.src) % kAlignment != 0 || reinterpret_cast<uintptr_t>(p.dst) % kAlignment != 0)

@@ -80,9 +80,7 @@ struct Codec<SK_U8> : IntCodec<uint8_t, 0, 255> {
 
 template <>
 struct Codec<SK_I32> : IntCodec<int32_t, INT32_MIN, INT32_MAX> {
-  static SK_HD int32_t encode(float v, bool) {
-    return f32_to_i32<L>(v);
-  }
+  static SK_HD int32_t encode(float v, bool) { return f32_to_i32<L>(v); }
 };
 
 // One element, src → dst.

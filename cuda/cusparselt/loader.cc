@@ -61,8 +61,10 @@ LoadStatus load_for_test(const char* env, Api* out) {
   void* lib = dlopen(target, RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     const char* err = dlerror();
-    s.reason = std::string("not found: ") + (explicit_path ? "SPARSEKIT_CUSPARSELT=" + std::string(env) + " could not be opened (" : "") +
-               (explicit_path ? std::string(err ? err : "dlopen failed") + ")" : std::string(kSoname) + " is not on the library path") +
+    s.reason = std::string("not found: ") +
+               (explicit_path ? "SPARSEKIT_CUSPARSELT=" + std::string(env) + " could not be opened (" : "") +
+               (explicit_path ? std::string(err ? err : "dlopen failed") + ")"
+                              : std::string(kSoname) + " is not on the library path") +
                "; " + kHint;
     return s;
   }

@@ -11,10 +11,10 @@ namespace sk::cusparselt {
 
 struct LoadStatus {
   bool loaded = false;
-  int version = 0;       // major·1000 + minor·100 + patch, e.g. 801
+  int version = 0;           // major·1000 + minor·100 + patch, e.g. 801
   std::string version_text;  // "0.8.1"
-  std::string path;      // what was opened
-  std::string reason;    // why not, when !loaded
+  std::string path;          // what was opened
+  std::string reason;        // why not, when !loaded
 };
 
 // Loads on first call (thread-safe); later calls return the same answer.

@@ -18,9 +18,9 @@ void check(Status s, const char* call) {
   if (s == kSuccess) return;
   const Api* a = api();
   std::string text = a && a->GetErrorString ? a->GetErrorString(s) : "";
-  throw CudaFailure(s == 10 ? SK_ERR_UNSUPPORTED : SK_ERR_DEVICE,
-                    std::string("cuSPARSELt ") + call + " failed with status " + std::to_string(s) +
-                        (text.empty() ? "" : " (" + text + ")"));
+  throw CudaFailure(s == 10 ? SK_ERR_UNSUPPORTED : SK_ERR_DEVICE, std::string("cuSPARSELt ") + call +
+                                                                      " failed with status " + std::to_string(s) +
+                                                                      (text.empty() ? "" : " (" + text + ")"));
 }
 
 int value_type(sk_dtype dtype) { return dtype == SK_F16 ? kR16F : kR16BF; }
@@ -183,8 +183,8 @@ void matmul(int device, sk_dtype dtype, int64_t m, int64_t n, int64_t k, const v
       g_plans.get({device, int(dtype), m, n, k}, [&] { return build_plan(device, dtype, m, n, k); });
   const float alpha = 1.f, beta = 0.f;
   cudaStream_t streams[1] = {stream};
-  check(a.Matmul(&h, &e->plan, &alpha, compressed, x, &beta, out, out, e->workspace,
-                 reinterpret_cast<Stream*>(streams), 1),
+  check(a.Matmul(&h, &e->plan, &alpha, compressed, x, &beta, out, out, e->workspace, reinterpret_cast<Stream*>(streams),
+                 1),
         "cusparseLtMatmul");
 }
 

@@ -76,7 +76,8 @@ __global__ void __launch_bounds__(kAppendThreads) append_kernel(sk_kv_append_par
               code = static_cast<S>(fp8_rescale_code(code, ratio));
             }
             if (part == 0)
-              for (int64_t i = threadIdx.x; i < 2 * D; i += kAppendThreads) meta[i] = static_cast<S>(fp8_rescale_code(meta[i], ratio));
+              for (int64_t i = threadIdx.x; i < 2 * D; i += kAppendThreads)
+                meta[i] = static_cast<S>(fp8_rescale_code(meta[i], ratio));
           }
           scale = want;
         }
@@ -89,8 +90,10 @@ __global__ void __launch_bounds__(kAppendThreads) append_kernel(sk_kv_append_par
       for (int64_t i = threadIdx.x; i < n * D; i += kAppendThreads) {
         const int64_t t = i / D, d = i % D;
         const S code = CT::encode(CI::decode(src[(done + t) * ss + d]) * inv, true);
-        if (part == 0) kp[d * P + s0 + t] = code;
-        else vp[(s0 + t) * D + d] = code;
+        if (part == 0)
+          kp[d * P + s0 + t] = code;
+        else
+          vp[(s0 + t) * D + d] = code;
       }
     }
     __syncthreads();  // the new keys are written

@@ -34,8 +34,8 @@ struct RowsTag {
 };
 
 // The splits' states: [split][batch][kv_heads][rows] of (m, l, o[head_dim]).
-__device__ __forceinline__ float* state_at(float* states, const sk_decode_params& p, int64_t split, int64_t b, int64_t g,
-                                           int64_t rows, int64_t r) {
+__device__ __forceinline__ float* state_at(float* states, const sk_decode_params& p, int64_t split, int64_t b,
+                                           int64_t g, int64_t rows, int64_t r) {
   return states + (((split * p.batch + b) * p.cache.kv_heads + g) * rows + r) * (p.cache.head_dim + 2);
 }
 
@@ -45,8 +45,8 @@ int64_t rows_per_cta(int64_t rows) { return rows <= 4 ? 4 : rows <= 8 ? 8 : kMax
 // Online softmax over one tile of scores: warp w takes rows w, w + 4, …; each
 // row's probabilities are left in s_s times the token's V scale, and its
 // running max, sum and rescale factor in m_s, l_s, alpha_s.
-__device__ __forceinline__ void online_softmax(float (*s_s)[kThreads], const float* vscale_s, float* m_s, float* l_s, float* alpha_s,
-                                               int64_t nr) {
+__device__ __forceinline__ void online_softmax(float (*s_s)[kThreads], const float* vscale_s, float* m_s, float* l_s,
+                                               float* alpha_s, int64_t nr) {
   const int lane = threadIdx.x % 32;
   for (int64_t r = threadIdx.x / 32; r < nr; r += kThreads / 32) {
     float x[kThreads / 32], mx = kNegInf;
@@ -68,13 +68,13 @@ __device__ __forceinline__ void online_softmax(float (*s_s)[kThreads], const flo
 }
 
 template <sk_dtype T, int kRows>
-__global__ void __launch_bounds__(kThreads) split_kernel(sk_decode_params p, KvPageLayout lay, const float* qp, int64_t rows,
-                                                         int64_t row_blocks, int64_t pps, float* states) {
+__global__ void __launch_bounds__(kThreads) split_kernel(sk_decode_params p, KvPageLayout lay, const float* qp,
+                                                         int64_t rows, int64_t row_blocks, int64_t pps, float* states) {
   using C = Codec<T>;
   using S = typename C::Storage;
   __shared__ float q_s[kRows][kKvMaxHeadDim];
   __shared__ float s_s[kRows][kThreads];  // scores, then p · the page's V scale
-  __shared__ const S* v_s[kThreads];       // each token's value row
+  __shared__ const S* v_s[kThreads];      // each token's value row
   __shared__ float vscale_s[kThreads];
   __shared__ float m_s[kRows], l_s[kRows], alpha_s[kRows];
   const int64_t heads = p.cache.kv_heads, D = p.cache.head_dim, P = p.cache.page_size;
@@ -144,7 +144,8 @@ __global__ void __launch_bounds__(kThreads) split_kernel(sk_decode_params p, KvP
 
 // One CTA per query row (batch, query head, token): merges the splits' states.
 template <class Q>
-__global__ void __launch_bounds__(kThreads) merge_kernel(sk_decode_params p, int64_t rows, int64_t splits, const float* states) {
+__global__ void __launch_bounds__(kThreads)
+    merge_kernel(sk_decode_params p, int64_t rows, int64_t splits, const float* states) {
   const int64_t tq = p.seq_q, heads = p.cache.kv_heads, group = p.heads_q / heads, D = p.cache.head_dim;
   const int64_t b = blockIdx.x / (p.heads_q * tq), h = (blockIdx.x / tq) % p.heads_q, i = blockIdx.x % tq;
   const int64_t g = h / group, r = (h % group) * tq + i;
@@ -167,7 +168,9 @@ __global__ void __launch_bounds__(kThreads) merge_kernel(sk_decode_params p, int
     if (d < D) out[d] = Q::encode(o[pass] * inv, true);
   }
   if (p.lse && threadIdx.x == 0)
-    p.lse[(b * p.heads_q + h) * tq + i] = l > 0.0f ? static_cast<float>(m * kLn2 + log(static_cast<double>(l))) : l == l ? kNegInf : l;
+    p.lse[(b * p.heads_q + h) * tq + i] = l > 0.0f ? static_cast<float>(m * kLn2 + log(static_cast<double>(l)))
+                                          : l == l ? kNegInf
+                                                   : l;
 }
 
 }  // namespace
@@ -180,7 +183,9 @@ DecodeShape decode_shape(const sk_decode_params& p, int multiprocessors) {
   for (int64_t b = 0; b < p.batch; ++b) s.most_pages = std::max(s.most_pages, kv_pages_for(p.lengths[b], P));
   // The most pages a (batch, KV head) can select, for the grid: every page, or the forced ones and the budget.
   const int64_t tq = p.seq_q;
-  auto forced = [&](int64_t sink, int64_t recent) { return kv_pages_for(sink, P) + kv_pages_for(std::max(recent, tq), P) + 1; };
+  auto forced = [&](int64_t sink, int64_t recent) {
+    return kv_pages_for(sink, P) + kv_pages_for(std::max(recent, tq), P) + 1;
+  };
   int64_t most = p.method == SK_DECODE_DENSE ? s.most_pages : p.budget + forced(p.sink, p.recent);
   if (p.streaming) most = std::max(most, forced(p.streaming_sink, p.streaming_recent));
   most = std::max<int64_t>(1, std::min(most, s.most_pages));
@@ -237,16 +242,31 @@ void decode_forward(sk_decode_params p, const DecodeShape& s, void* scratch, cud
   auto launch = [&](auto rows_tag) {
     constexpr int R = decltype(rows_tag)::value;
     switch (p.cache.type) {
-      case SK_F32: split_kernel<SK_F32, R><<<grid, kThreads, 0, stream>>>(p, lay, qp, s.rows, s.row_blocks, s.pages_per_split, states); break;
-      case SK_F16: split_kernel<SK_F16, R><<<grid, kThreads, 0, stream>>>(p, lay, qp, s.rows, s.row_blocks, s.pages_per_split, states); break;
-      case SK_BF16: split_kernel<SK_BF16, R><<<grid, kThreads, 0, stream>>>(p, lay, qp, s.rows, s.row_blocks, s.pages_per_split, states); break;
-      default: split_kernel<SK_F8E4M3FN, R><<<grid, kThreads, 0, stream>>>(p, lay, qp, s.rows, s.row_blocks, s.pages_per_split, states); break;
+      case SK_F32:
+        split_kernel<SK_F32, R>
+            <<<grid, kThreads, 0, stream>>>(p, lay, qp, s.rows, s.row_blocks, s.pages_per_split, states);
+        break;
+      case SK_F16:
+        split_kernel<SK_F16, R>
+            <<<grid, kThreads, 0, stream>>>(p, lay, qp, s.rows, s.row_blocks, s.pages_per_split, states);
+        break;
+      case SK_BF16:
+        split_kernel<SK_BF16, R>
+            <<<grid, kThreads, 0, stream>>>(p, lay, qp, s.rows, s.row_blocks, s.pages_per_split, states);
+        break;
+      default:
+        split_kernel<SK_F8E4M3FN, R>
+            <<<grid, kThreads, 0, stream>>>(p, lay, qp, s.rows, s.row_blocks, s.pages_per_split, states);
+        break;
     }
   };
   const int64_t per_cta = rows_per_cta(s.rows);
-  if (per_cta == 4) launch(RowsTag<4>{});
-  else if (per_cta == 8) launch(RowsTag<8>{});
-  else launch(RowsTag<kMaxRows>{});
+  if (per_cta == 4)
+    launch(RowsTag<4>{});
+  else if (per_cta == 8)
+    launch(RowsTag<8>{});
+  else
+    launch(RowsTag<kMaxRows>{});
   const unsigned rows_out = static_cast<unsigned>(p.batch * p.heads_q * p.seq_q);
   switch (p.q_type) {
     case SK_F32: merge_kernel<Codec<SK_F32>><<<rows_out, kThreads, 0, stream>>>(p, s.rows, s.splits, states); break;

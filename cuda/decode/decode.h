@@ -19,9 +19,9 @@ void kv_append_forward(const sk_kv_append_params& p, cudaStream_t stream);
 
 // How a decode call is cut up: pages per split, splits, query rows per CTA.
 struct DecodeShape {
-  int64_t rows;           // (heads_q / kv_heads) · seq_q
-  int64_t row_blocks;     // CTAs per (split, batch, KV head) along the rows
-  int64_t most_pages;     // pages of the longest sequence
+  int64_t rows;        // (heads_q / kv_heads) · seq_q
+  int64_t row_blocks;  // CTAs per (split, batch, KV head) along the rows
+  int64_t most_pages;  // pages of the longest sequence
   int64_t pages_per_split, splits;
 };
 // Host only (p.lengths a host array here): needs no device. `multiprocessors` sizes the grid.

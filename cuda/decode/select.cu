@@ -88,7 +88,8 @@ __global__ void quest_kernel(sk_decode_params p, KvPageLayout lay, const float* 
 // Quest's top `keep` pages among [lo, hi) into out (increasing), by a radix
 // select of the keep-th largest bound, then the pages above it and the lowest
 // ones equal to it.
-__device__ int top_pages(const float* scores, int64_t heads, int64_t g, int64_t lo, int64_t hi, int64_t keep, int32_t* out) {
+__device__ int top_pages(const float* scores, int64_t heads, int64_t g, int64_t lo, int64_t hi, int64_t keep,
+                         int32_t* out) {
   int total;
   uint32_t cut = 0;  // the largest key with at least `keep` keys ≥ it
   for (int bit = 31; bit >= 0; --bit) {

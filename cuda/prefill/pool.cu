@@ -24,9 +24,9 @@ __device__ __forceinline__ float to_float(T v) {
 
 // pooled[(b·heads + h)·nb + blk][e] = mean over the block's tokens of x[b, h, s, e]; one CTA per (head, block).
 template <class T>
-__global__ void __launch_bounds__(kPoolThreads) pool_blocks_kernel(const T* x, int64_t heads, int64_t seq, int64_t d,
-                                                                 int32_t block, int64_t sb, int64_t sh, int64_t ss,
-                                                                 float* pooled) {
+__global__ void __launch_bounds__(kPoolThreads)
+    pool_blocks_kernel(const T* x, int64_t heads, int64_t seq, int64_t d, int32_t block, int64_t sb, int64_t sh,
+                       int64_t ss, float* pooled) {
   const int64_t nb = (seq + block - 1) / block, bh = blockIdx.x / nb, blk = blockIdx.x % nb;
   const int64_t s0 = blk * block, s1 = (seq < s0 + block ? seq : s0 + block);
   const T* base = x + (bh / heads) * sb + (bh % heads) * sh;
@@ -52,8 +52,8 @@ __device__ float block_reduce(float v, bool take_max, float* red) {
 
 // One CTA per (batch, query head, query block): softmax over the candidate
 // key blocks of scale · mean(q block) · mean(k block); out is its scratch row.
-__global__ void __launch_bounds__(kPoolThreads) meanpool_scores_kernel(sk_block_scores_params p, const float* qm,
-                                                                     const float* km) {
+__global__ void __launch_bounds__(kPoolThreads)
+    meanpool_scores_kernel(sk_block_scores_params p, const float* qm, const float* km) {
   __shared__ float red[kPoolThreads / 32];
   const int64_t nb = (p.seq + p.block - 1) / p.block, bh = blockIdx.x / nb, qb = blockIdx.x % nb;
   const int64_t b = bh / p.heads_q, g = (bh % p.heads_q) / (p.heads_q / p.heads_kv), d = p.head_dim;
@@ -62,7 +62,8 @@ __global__ void __launch_bounds__(kPoolThreads) meanpool_scores_kernel(sk_block_
   float* out = p.out + blockIdx.x * nb;
   float mx = kNegInf;
   for (int64_t kb = threadIdx.x; kb < nb; kb += kPoolThreads) {
-    const bool cand = (!p.causal || kb <= qb) && (p.segment_blocks == 0 || kb / p.segment_blocks != qb / p.segment_blocks);
+    const bool cand =
+        (!p.causal || kb <= qb) && (p.segment_blocks == 0 || kb / p.segment_blocks != qb / p.segment_blocks);
     float logit = kNegInf;
     if (cand) {
       float dot = 0.0f;
@@ -112,8 +113,10 @@ __global__ void gather_rows_kernel(sk_gather_rows_params p, int64_t units_per_ro
 }  // namespace
 
 void meanpool_scores_forward(const sk_block_scores_params& p, float* scratch, cudaStream_t stream) {
-  if (p.dtype == SK_BF16) meanpool<__nv_bfloat16>(p, scratch, stream);
-  else meanpool<__half>(p, scratch, stream);
+  if (p.dtype == SK_BF16)
+    meanpool<__nv_bfloat16>(p, scratch, stream);
+  else
+    meanpool<__half>(p, scratch, stream);
 }
 
 }  // namespace prefill
@@ -127,11 +130,16 @@ void gather_rows_forward(const sk_gather_rows_params& p, cudaStream_t stream) {
                    reinterpret_cast<uintptr_t>(p.dst) % 16 == 0;
   const int64_t units = vec ? row_bytes / 16 : p.row;
   const unsigned grid = static_cast<unsigned>(std::min<int64_t>((rows * units + 255) / 256, 65535));
-  if (vec) prefill::gather_rows_kernel<uint4><<<grid, 256, 0, stream>>>(p, units);
-  else if (es == 1) prefill::gather_rows_kernel<uint8_t><<<grid, 256, 0, stream>>>(p, units);
-  else if (es == 2) prefill::gather_rows_kernel<uint16_t><<<grid, 256, 0, stream>>>(p, units);
-  else if (es == 4) prefill::gather_rows_kernel<uint32_t><<<grid, 256, 0, stream>>>(p, units);
-  else prefill::gather_rows_kernel<uint64_t><<<grid, 256, 0, stream>>>(p, units);
+  if (vec)
+    prefill::gather_rows_kernel<uint4><<<grid, 256, 0, stream>>>(p, units);
+  else if (es == 1)
+    prefill::gather_rows_kernel<uint8_t><<<grid, 256, 0, stream>>>(p, units);
+  else if (es == 2)
+    prefill::gather_rows_kernel<uint16_t><<<grid, 256, 0, stream>>>(p, units);
+  else if (es == 4)
+    prefill::gather_rows_kernel<uint32_t><<<grid, 256, 0, stream>>>(p, units);
+  else
+    prefill::gather_rows_kernel<uint64_t><<<grid, 256, 0, stream>>>(p, units);
   SK_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -29,8 +29,8 @@ struct WarpTiles {
 
 // Where one (batch, head) pair's q and k rows live.
 struct TileSource {
-  const uint16_t* q;  // q[b, h] (element 0 of token 0)
-  const uint16_t* k;  // k[b, h / group]
+  const uint16_t* q;               // q[b, h] (element 0 of token 0)
+  const uint16_t* k;               // k[b, h / group]
   int64_t q_stride_s, k_stride_s;  // elements between tokens
   int64_t seq;
   int32_t head_dim, stride;
@@ -87,9 +87,8 @@ __device__ __forceinline__ void score_tile(WarpTiles& sm, const TileSource& src,
   for (int64_t f0 = 0; f0 < kc; f0 += kTileK) {
     __syncwarp();  // the previous step's ldmatrix reads are done
     load_rows(sm.a, src.q, src.q_stride_s, src, kTileRows, f0,
-                         [&](int n, int64_t t) { return (r0 + n) * S + S - 1 - t; });
-    load_rows(sm.b, src.k, src.k_stride_s, src, pairs * 16, f0,
-                         [&](int c, int64_t t) { return (c0 + c) * S + t; });
+              [&](int n, int64_t t) { return (r0 + n) * S + S - 1 - t; });
+    load_rows(sm.b, src.k, src.k_stride_s, src, pairs * 16, f0, [&](int c, int64_t t) { return (c0 + c) * S + t; });
     __syncwarp();
 #pragma unroll
     for (int ks = 0; ks < kTileK / 16; ++ks) {

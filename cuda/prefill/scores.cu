@@ -130,8 +130,8 @@ __device__ __forceinline__ bool sees(const sk_block_scores_params& p, int64_t q0
 // (one per warp), each scored query's (max, Σ 2^(s − max)) over the chunk's
 // keys it sees; (-inf, 0) when it sees none (a chunk after a query).
 template <class T>
-__global__ void __launch_bounds__(kThreads) importance_partial_kernel(sk_block_scores_params p, float2* part,
-                                                                       int64_t chunks, int64_t ctas_per_head) {
+__global__ void __launch_bounds__(kThreads)
+    importance_partial_kernel(sk_block_scores_params p, float2* part, int64_t chunks, int64_t ctas_per_head) {
   __shared__ WarpTiles tiles[kWarps];
   const int64_t bh = blockIdx.x / ctas_per_head, chunk = (blockIdx.x % ctas_per_head) * kWarps + threadIdx.x / 32;
   if (chunk >= chunks) return;  // no CTA-wide barrier below
@@ -169,8 +169,8 @@ __global__ void __launch_bounds__(kThreads) importance_partial_kernel(sk_block_s
 }
 
 // Pass 2: each scored query's base-2 log-sum-exp over all chunks.
-__global__ void __launch_bounds__(kThreads) importance_lse_kernel(sk_block_scores_params p, const float2* part,
-                                                                   float* lse, int64_t chunks) {
+__global__ void __launch_bounds__(kThreads)
+    importance_lse_kernel(sk_block_scores_params p, const float2* part, float* lse, int64_t chunks) {
   const int64_t bh = blockIdx.x, rows = p.seq - max64(0, p.seq - p.block);
   for (int64_t n = threadIdx.x; n < rows; n += kThreads) {
     float mx = kNegInf, sum = 0.0f;
@@ -188,8 +188,8 @@ __global__ void __launch_bounds__(kThreads) importance_lse_kernel(sk_block_score
 // key_count on. For the lines out is [2][seq]: that, causal, then the slash
 // line at each distance q0 + n − j, summed with atomics (the caller zeroes it).
 template <class T>
-__global__ void __launch_bounds__(kThreads) importance_out_kernel(sk_block_scores_params p, const float* lse,
-                                                                   int64_t chunks, int64_t ctas_per_head) {
+__global__ void __launch_bounds__(kThreads)
+    importance_out_kernel(sk_block_scores_params p, const float* lse, int64_t chunks, int64_t ctas_per_head) {
   __shared__ WarpTiles tiles[kWarps];
   const int64_t bh = blockIdx.x / ctas_per_head, chunk = (blockIdx.x % ctas_per_head) * kWarps + threadIdx.x / 32;
   if (chunk >= chunks) return;
@@ -252,9 +252,11 @@ void launch(const sk_block_scores_params& p, void* scratch, cudaStream_t s) {
     float2* part = static_cast<float2*>(scratch);
     float* lse = reinterpret_cast<float*>(part + heads * chunks * p.block);
     const int64_t per_head = ceil_div(chunks, kWarps), out_per_head = ceil_div(out_chunks, kWarps);
-    importance_partial_kernel<T><<<static_cast<unsigned>(heads * per_head), kThreads, 0, s>>>(p, part, chunks, per_head);
+    importance_partial_kernel<T>
+        <<<static_cast<unsigned>(heads * per_head), kThreads, 0, s>>>(p, part, chunks, per_head);
     importance_lse_kernel<<<static_cast<unsigned>(heads), kThreads, 0, s>>>(p, part, lse, chunks);
-    importance_out_kernel<T><<<static_cast<unsigned>(heads * out_per_head), kThreads, 0, s>>>(p, lse, out_chunks, out_per_head);
+    importance_out_kernel<T>
+        <<<static_cast<unsigned>(heads * out_per_head), kThreads, 0, s>>>(p, lse, out_chunks, out_per_head);
   } else {
     meanpool_scores_forward(p, static_cast<float*>(scratch), s);
   }
@@ -298,11 +300,14 @@ void block_scores_forward(const sk_block_scores_params& p, void* scratch, cudaSt
   SK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
   SK_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
   if (major < 8)
-    throw CudaFailure(SK_ERR_UNSUPPORTED, "CUDA block scores need compute capability 8.0 or newer (mma.sync on "
-                                          "float16 / bfloat16); cuda:" + std::to_string(device) + " is " +
-                                              std::to_string(major) + "." + std::to_string(minor));
-  if (p.dtype == SK_BF16) prefill::launch<__nv_bfloat16>(p, scratch, stream);
-  else prefill::launch<__half>(p, scratch, stream);
+    throw CudaFailure(SK_ERR_UNSUPPORTED,
+                      "CUDA block scores need compute capability 8.0 or newer (mma.sync on "
+                      "float16 / bfloat16); cuda:" +
+                          std::to_string(device) + " is " + std::to_string(major) + "." + std::to_string(minor));
+  if (p.dtype == SK_BF16)
+    prefill::launch<__nv_bfloat16>(p, scratch, stream);
+  else
+    prefill::launch<__half>(p, scratch, stream);
 }
 
 }  // namespace sk::cuda

@@ -70,8 +70,8 @@ SK_HD int meta_smem_word(int row, int step, int g, int t) {
 // from the metadata words the lanes pass: what the hardware does.
 SK_HD int dense_k_of(const uint32_t* lane_meta /* [32] */, int row, int c) {
   const int g = row & 7;
-  const int t = c >> 3;           // compressed cols 0-7: dense K 0-15 (lane t=0); 8-15: lane t=1
-  const int j = (c & 7) >> 1;     // nibble within the 16-bit half
+  const int t = c >> 3;        // compressed cols 0-7: dense K 0-15 (lane t=0); 8-15: lane t=1
+  const int j = (c & 7) >> 1;  // nibble within the 16-bit half
   const uint32_t word = lane_meta[g * 4 + t];
   const uint32_t half = row < 8 ? (word & 0xFFFFu) : (word >> 16);
   const uint32_t nibble = (half >> (4 * j)) & 0xFu;

@@ -18,8 +18,8 @@
 
 namespace sk::sp24 {
 
-constexpr int64_t kNPad = 128;  // the widest N tile of the kernels
-constexpr int64_t kKPad = 64;   // the K tile of the kernels
+constexpr int64_t kNPad = 128;       // the widest N tile of the kernels
+constexpr int64_t kKPad = 64;        // the K tile of the kernels
 constexpr uint8_t kPadNibble = 0x4;  // positions 0 and 1 of a zero group
 
 struct CudaLayoutDims {

@@ -22,7 +22,8 @@ __global__ void add_bias_kernel(T* out, const void* bias, bool bias_f32, int64_t
   const int64_t total = m * n;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t col = i % n;
-    const float b = bias_f32 ? static_cast<const float*>(bias)[col] : static_cast<float>(static_cast<const T*>(bias)[col]);
+    const float b =
+        bias_f32 ? static_cast<const float*>(bias)[col] : static_cast<float>(static_cast<const T*>(bias)[col]);
     out[i] = T(static_cast<float>(out[i]) + b);
   }
 }
@@ -41,8 +42,8 @@ struct Entry {
   LinearKernelInfo info;
 };
 using linear::BigTile;
-using linear::SmallTile;
 using linear::run_linear;
+using linear::SmallTile;
 const Entry kKernels[] = {
     {SK_F16, true, false, {"sp24_gemm_f16_128x128", 128, 128, &run_linear<__half, true, BigTile>}},
     {SK_F16, true, true, {"sp24_gemm_f16_64x32", 64, 32, &run_linear<__half, true, SmallTile>}},
@@ -69,9 +70,10 @@ void linear_forward(const LinearKernelInfo& kernel, const linear::LinearParams& 
   SK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
   SK_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
   if (major < 8)
-    throw CudaFailure(SK_ERR_UNSUPPORTED, "CUDA linear needs compute capability 8.0 or newer (mma.sync / mma.sp on "
-                                          "float16 / bfloat16); cuda:" + std::to_string(device) + " is " +
-                                              std::to_string(major) + "." + std::to_string(minor));
+    throw CudaFailure(SK_ERR_UNSUPPORTED,
+                      "CUDA linear needs compute capability 8.0 or newer (mma.sync / mma.sp on "
+                      "float16 / bfloat16); cuda:" +
+                          std::to_string(device) + " is " + std::to_string(major) + "." + std::to_string(minor));
   if (p.m == 0 || p.n == 0) return;
   kernel.run(p, stream);
 }

@@ -104,8 +104,8 @@ __global__ void __launch_bounds__(Cfg::kThreads) linear_kernel(const LinearParam
       uint32_t b[Cfg::kNI][4];
 #pragma unroll
       for (int ni = 0; ni < Cfg::kNI; ++ni)
-        tile::ldmatrix_x4(b[ni], xs.at(wm * Cfg::kWarpM + ni * 8 + sp24::b_ldm_row(lane),
-                                       step * 32 + sp24::b_ldm_col(lane)));
+        tile::ldmatrix_x4(b[ni],
+                          xs.at(wm * Cfg::kWarpM + ni * 8 + sp24::b_ldm_row(lane), step * 32 + sp24::b_ldm_col(lane)));
 #pragma unroll
       for (int mi = 0; mi < Cfg::kMI; ++mi) {
         const int row = wn * Cfg::kWarpN + mi * 16;
@@ -153,7 +153,8 @@ void run_linear(const LinearParams& p, cudaStream_t stream) {
   using K = LinearKernel<T, kSparse, Cfg>;
   auto kernel = &linear_kernel<T, kSparse, Cfg>;
   SK_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(K::kSmemBytes)));
-  const dim3 grid(static_cast<unsigned>((p.m + Cfg::kBM - 1) / Cfg::kBM), static_cast<unsigned>((p.n + Cfg::kBN - 1) / Cfg::kBN));
+  const dim3 grid(static_cast<unsigned>((p.m + Cfg::kBM - 1) / Cfg::kBM),
+                  static_cast<unsigned>((p.n + Cfg::kBN - 1) / Cfg::kBN));
   kernel<<<grid, Cfg::kThreads, K::kSmemBytes, stream>>>(p);
   SK_CUDA_CHECK(cudaGetLastError());
 }

@@ -135,7 +135,8 @@ template <class T, int N, class Tile>
 __device__ __forceinline__ void store_row(Tile& t, int row, const float (&c)[N][4], int r, int quad, float f) {
 #pragma unroll
   for (int nt = 0; nt < N; ++nt)
-    *reinterpret_cast<uint32_t*>(t.at(row, nt * 8 + 2 * quad)) = MmaType<T>::pack(c[nt][2 * r] * f, c[nt][2 * r + 1] * f);
+    *reinterpret_cast<uint32_t*>(t.at(row, nt * 8 + 2 * quad)) =
+        MmaType<T>::pack(c[nt][2 * r] * f, c[nt][2 * r + 1] * f);
 }
 
 }  // namespace sk::cuda::tile

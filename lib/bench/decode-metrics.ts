@@ -24,11 +24,19 @@ export function fp8ScaleExp(amax: number): number {
  * `page`-token pages appended at once stores them, dequantised (the e4m3fn
  * rounding is sparsekit's own cast, which the cast tests hold to the reference bit for bit).
  */
-export async function fp8Stored(x: Float32Array, heads: number, len: number, dims: number, page: number): Promise<Float32Array> {
-  const scaled = new Float32Array(x.length), exps: number[] = []
+export async function fp8Stored(
+  x: Float32Array,
+  heads: number,
+  len: number,
+  dims: number,
+  page: number,
+): Promise<Float32Array> {
+  const scaled = new Float32Array(x.length),
+    exps: number[] = []
   for (let h = 0; h < heads; ++h)
     for (let p0 = 0; p0 < len; p0 += page) {
-      const from = (h * len + p0) * dims, to = (h * len + Math.min(len, p0 + page)) * dims
+      const from = (h * len + p0) * dims,
+        to = (h * len + Math.min(len, p0 + page)) * dims
       let amax = 0
       for (let i = from; i < to; ++i) amax = Math.max(amax, Math.abs(x[i]!))
       const e = fp8ScaleExp(amax)
@@ -50,11 +58,23 @@ export async function fp8Stored(x: Float32Array, heads: number, len: number, dim
 }
 
 /** float64 attention of one query per head q [Hq, D] over k, v [Hkv, L, D] (GQA), as a float32 tensor [1, Hq, 1, D]. */
-export function decodeF64(q: Float32Array, k: Float32Array, v: Float32Array, headsQ: number, headsKv: number, len: number, dims: number): Tensor {
-  const out = new Float32Array(headsQ * dims), s = new Float64Array(len), o = new Float64Array(dims), scale = 1 / Math.sqrt(dims)
+export function decodeF64(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  headsQ: number,
+  headsKv: number,
+  len: number,
+  dims: number,
+): Tensor {
+  const out = new Float32Array(headsQ * dims),
+    s = new Float64Array(len),
+    o = new Float64Array(dims),
+    scale = 1 / Math.sqrt(dims)
   for (let h = 0; h < headsQ; ++h) {
     const base = Math.floor(h / (headsQ / headsKv)) * len * dims
-    let m = -Infinity, l = 0
+    let m = -Infinity,
+      l = 0
     for (let j = 0; j < len; ++j) {
       let dot = 0
       for (let d = 0; d < dims; ++d) dot += q[h * dims + d]! * k[base + j * dims + d]!

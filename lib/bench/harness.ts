@@ -182,7 +182,10 @@ export async function measure(c: BenchCase, budget: Budget, onProgress?: (done: 
   const samples: number[] = []
   const start = performance.now()
   let lastReport = start
-  while (samples.length < budget.maxRuns && (samples.length < budget.minRuns || performance.now() - start < budget.timedMs)) {
+  while (
+    samples.length < budget.maxRuns &&
+    (samples.length < budget.minRuns || performance.now() - start < budget.timedMs)
+  ) {
     samples.push(await timedRun(c, iteration++))
     const now = performance.now()
     if (onProgress && now - lastReport > 100) {
@@ -212,9 +215,18 @@ export async function measureFirst(c: BenchCase): Promise<number[]> {
 export function summarize(c: BenchCase, samples: number[], first: number[] = []): BenchRow {
   const sorted = [...samples].sort((a, b) => a - b)
   const medianMs = percentile(sorted, 0.5)
-  const row: BenchRow = { name: c.name, runs: samples.length, medianMs, p10Ms: percentile(sorted, 0.1), p90Ms: percentile(sorted, 0.9) }
+  const row: BenchRow = {
+    name: c.name,
+    runs: samples.length,
+    medianMs,
+    p10Ms: percentile(sorted, 0.1),
+    p90Ms: percentile(sorted, 0.9),
+  }
   if (first.length) {
-    row.firstMedianMs = percentile([...first].sort((a, b) => a - b), 0.5)
+    row.firstMedianMs = percentile(
+      [...first].sort((a, b) => a - b),
+      0.5,
+    )
     row.firstRuns = first.length
   }
   if (c.bytes !== undefined) {
@@ -302,7 +314,12 @@ export async function runCases(
   const progress = opts.progress ?? ttyProgress()
   const cleanups: (() => void)[] = []
   const notes: string[] = []
-  const ctx: SuiteContext = { device: opts.device, quick: opts.quick, defer: (fn) => cleanups.push(fn), note: (t) => notes.push(t) }
+  const ctx: SuiteContext = {
+    device: opts.device,
+    quick: opts.quick,
+    defer: (fn) => cleanups.push(fn),
+    note: (t) => notes.push(t),
+  }
   let rows: BenchRow[] = []
   try {
     const cases = await suite.cases(ctx)
@@ -329,7 +346,9 @@ export async function runCases(
           for (const c of group) {
             if (group.length > 1 && settleMs > 0) await settle(settleMs)
             progress.update(`${label(c, r)}: warming up`)
-            const got = await measure(c, roundBudget(budget, rounds, r), (f) => progress.update(`${label(c, r)}: ${Math.round(f * 100)}%`))
+            const got = await measure(c, roundBudget(budget, rounds, r), (f) =>
+              progress.update(`${label(c, r)}: ${Math.round(f * 100)}%`),
+            )
             samples.get(c)!.push(...got)
           }
       } finally {
@@ -397,7 +416,9 @@ function checkCases(suite: string, cases: BenchCase[]): void {
   }
   for (const c of cases)
     if (c.baseline !== undefined && !names.has(c.baseline))
-      throw new Error(`bench case '${c.name}' of suite '${suite}' names baseline '${c.baseline}', which is not one of its cases`)
+      throw new Error(
+        `bench case '${c.name}' of suite '${suite}' names baseline '${c.baseline}', which is not one of its cases`,
+      )
 }
 
 const kMiB = 1 << 20
@@ -412,7 +433,8 @@ export function lastLevelCacheBytes(): number {
     try {
       const text = readFileSync(`/sys/devices/system/cpu/cpu0/cache/index${i}/size`, 'utf8').trim()
       const m = /^(\d+)([KMG]?)$/.exec(text)
-      if (m) best = Math.max(best, Number(m[1]) * { '': 1, K: 1024, M: kMiB, G: 1024 * kMiB }[m[2] as '' | 'K' | 'M' | 'G'])
+      if (m)
+        best = Math.max(best, Number(m[1]) * { '': 1, K: 1024, M: kMiB, G: 1024 * kMiB }[m[2] as '' | 'K' | 'M' | 'G'])
     } catch {
       break
     }

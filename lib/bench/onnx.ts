@@ -67,13 +67,17 @@ const kAttrInts = 7
 
 /** ValueInfoProto{name, type{tensor_type{elem_type, shape{dim{dim_value}}}}}; FLOAT unless told. */
 function valueInfo(w: Pb, name: string, dims: readonly number[], elemType = kFloat): void {
-  w.str(1, name).msg(2, (t) => t.msg(1, (tt) => tt.int(1, elemType).msg(2, (sh) => dims.forEach((d) => sh.msg(1, (dim) => dim.int(1, d))))))
+  w.str(1, name).msg(2, (t) =>
+    t.msg(1, (tt) => tt.int(1, elemType).msg(2, (sh) => dims.forEach((d) => sh.msg(1, (dim) => dim.int(1, d))))),
+  )
 }
 
 /** TensorProto{dims, data_type FLOAT, name, raw_data} (little-endian float32, as every platform we run on). */
 function initializer(w: Pb, name: string, dims: readonly number[], data: Float32Array): void {
   for (const d of dims) w.int(1, d)
-  w.int(2, kFloat).str(8, name).bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+  w.int(2, kFloat)
+    .str(8, name)
+    .bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
 }
 
 interface Node {
@@ -86,7 +90,12 @@ interface Node {
   attrs?: { name: string; int?: number; ints?: number[] }[]
 }
 
-function model(node: Node, inputs: [string, number[], number?][], output: [string, number[]], inits: [string, number[], Float32Array][]): Uint8Array {
+function model(
+  node: Node,
+  inputs: [string, number[], number?][],
+  output: [string, number[]],
+  inits: [string, number[], Float32Array][],
+): Uint8Array {
   const w = new Pb().int(1, 8).str(2, 'sparsekit-bench') // ModelProto.ir_version, producer_name
   w.msg(7, (g) => {
     g.msg(1, (n) => {
@@ -122,8 +131,18 @@ function model(node: Node, inputs: [string, number[], number?][], output: [strin
 export function mhaModel(batch: number, seqQ: number, seqKv: number, heads: number, headDim: number): Uint8Array {
   const hidden = heads * headDim
   return model(
-    { op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['query', 'key', 'value'], output: 'output', attrs: [{ name: 'num_heads', int: heads }] },
-    [['query', [batch, seqQ, hidden]], ['key', [batch, seqKv, hidden]], ['value', [batch, seqKv, hidden]]],
+    {
+      op: 'MultiHeadAttention',
+      domain: 'com.microsoft',
+      inputs: ['query', 'key', 'value'],
+      output: 'output',
+      attrs: [{ name: 'num_heads', int: heads }],
+    },
+    [
+      ['query', [batch, seqQ, hidden]],
+      ['key', [batch, seqKv, hidden]],
+      ['value', [batch, seqKv, hidden]],
+    ],
     ['output', [batch, seqQ, hidden]],
     [],
   )
@@ -136,17 +155,34 @@ export function mhaModel(batch: number, seqQ: number, seqKv: number, heads: numb
  * int32 (total length − 1) and total_sequence_length (a scalar int32) →
  * output [B, 1, Hq·D]. ORT's decode with a float32 past, the decode suite's peer.
  */
-export function gqaDecodeModel(batch: number, past: number, headsQ: number, headsKv: number, headDim: number): Uint8Array {
-  const attrs = [{ name: 'num_heads', int: headsQ }, { name: 'kv_num_heads', int: headsKv }]
+export function gqaDecodeModel(
+  batch: number,
+  past: number,
+  headsQ: number,
+  headsKv: number,
+  headDim: number,
+): Uint8Array {
+  const attrs = [
+    { name: 'num_heads', int: headsQ },
+    { name: 'kv_num_heads', int: headsKv },
+  ]
   return model(
     {
-      op: 'GroupQueryAttention', domain: 'com.microsoft', attrs, output: 'output', moreOutputs: ['present_key', 'present_value'],
+      op: 'GroupQueryAttention',
+      domain: 'com.microsoft',
+      attrs,
+      output: 'output',
+      moreOutputs: ['present_key', 'present_value'],
       inputs: ['query', 'key', 'value', 'past_key', 'past_value', 'seqlens_k', 'total_sequence_length'],
     },
     [
-      ['query', [batch, 1, headsQ * headDim]], ['key', [batch, 1, headsKv * headDim]], ['value', [batch, 1, headsKv * headDim]],
-      ['past_key', [batch, headsKv, past, headDim]], ['past_value', [batch, headsKv, past, headDim]],
-      ['seqlens_k', [batch], kInt32], ['total_sequence_length', [], kInt32],
+      ['query', [batch, 1, headsQ * headDim]],
+      ['key', [batch, 1, headsKv * headDim]],
+      ['value', [batch, 1, headsKv * headDim]],
+      ['past_key', [batch, headsKv, past, headDim]],
+      ['past_value', [batch, headsKv, past, headDim]],
+      ['seqlens_k', [batch], kInt32],
+      ['total_sequence_length', [], kInt32],
     ],
     ['output', [batch, 1, headsQ * headDim]],
     [],
@@ -159,7 +195,14 @@ export function matmulModel(m: number, k: number, n: number, wt: Float32Array): 
 }
 
 /** y = Conv(x, w) with a constant 1×1 kernel w [Cout, Cin, 1, 1]: x [B, Cin, H, W] → y [B, Cout, H, W]. */
-export function conv1x1Model(batch: number, cin: number, cout: number, h: number, w: number, weights: Float32Array): Uint8Array {
+export function conv1x1Model(
+  batch: number,
+  cin: number,
+  cout: number,
+  h: number,
+  w: number,
+  weights: Float32Array,
+): Uint8Array {
   return model(
     { op: 'Conv', inputs: ['x', 'w'], output: 'y', attrs: [{ name: 'kernel_shape', ints: [1, 1] }] },
     [['x', [batch, cin, h, w]]],
@@ -202,7 +245,12 @@ const kNoSpinning = { extra: { session: { intra_op: { allow_spinning: '0' } } } 
  */
 export function ortSession(ort: Ort, model: Uint8Array, threads: number, spinning = true): Promise<OrtSession> {
   const extra = spinning ? {} : kNoSpinning
-  return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', ...extra })
+  return ort.InferenceSession.create(model, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    ...extra,
+  })
 }
 
 /** MatMul's B [K, N] from a linear weight [N, K] (out = x·wᵀ = x·B). */

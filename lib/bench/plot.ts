@@ -29,7 +29,10 @@ function metricOf(rows: readonly BenchRow[]): Metric {
 
 /** Escapes text for SVG content and attributes. */
 export function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string)
+  return s.replace(
+    /[<>&'"]/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string,
+  )
 }
 
 /** A step of 1, 2 or 5 × 10^k that splits [0, max] into about `count` intervals. */
@@ -41,7 +44,8 @@ export function niceStep(max: number, count = 5): number {
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag
 }
 
-const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2))
+const fmt = (v: number): string =>
+  v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2)
 
 /**
  * Renders a suite result as a standalone SVG document.
@@ -97,7 +101,9 @@ export function renderSvg(result: SuiteResult, subtitle: readonly string[]): str
     const lo = (v * r.medianMs) / r.p90Ms
     const hi = (v * r.medianMs) / r.p10Ms
     if (Number.isFinite(lo) && Number.isFinite(hi))
-      out.push(`<line x1="${x(lo).toFixed(1)}" y1="${cy}" x2="${x(Math.min(hi, axisMax * 1.1)).toFixed(1)}" y2="${cy}" stroke="#222" stroke-width="1.5"/>`)
+      out.push(
+        `<line x1="${x(lo).toFixed(1)}" y1="${cy}" x2="${x(Math.min(hi, axisMax * 1.1)).toFixed(1)}" y2="${cy}" stroke="#222" stroke-width="1.5"/>`,
+      )
     const ratio = r.ratio === undefined ? '' : ` · ${r.ratio.toFixed(2)}×`
     out.push(
       `<text x="${(Math.max(x(v), x(Math.min(hi, axisMax * 1.1))) + 6).toFixed(1)}" y="${cy}" dy="0.35em" fill="#222">${escapeXml(`${fmt(v)}${ratio}`)}</text>`,

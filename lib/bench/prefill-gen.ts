@@ -94,15 +94,18 @@ export function headKind(pattern: PrefillPattern, h: number): PrefillHeadKind {
 
 /** Positions (0/1 per key) of one (batch, key head)'s heavy keys. */
 function heavyKeys(S: number, seed: number, o: PrefillGenOptions): { clustered: Uint8Array; isolated: Float32Array } {
-  const clustered = new Uint8Array(S), isolated = new Float32Array(S)
-  const hot = o.hotShare ?? 0.06, hits = o.hitsPerSegment ?? 100
+  const clustered = new Uint8Array(S),
+    isolated = new Float32Array(S)
+  const hot = o.hotShare ?? 0.06,
+    hits = o.hitsPerSegment ?? 100
   for (let s0 = 0; s0 + kSegment <= S; s0 += kSegment) {
     if (uniform(seed, s0) >= hot) continue
     for (let t = 0; t < hits; t++) clustered[s0 + Math.floor(uniform(seed, s0 * 31 + t + 1) * kSegment)] = 1
   }
-  const iseed = fmix32(seed ^ 0x5bd1e995), [lo, hi] = o.isolatedLogits ?? [8, 12]
+  const iseed = fmix32(seed ^ 0x5bd1e995),
+    [lo, hi] = o.isolatedLogits ?? [8, 12]
   const p = (0.5 + uniform(iseed, 0)) / (o.isolatedGap ?? 300) // this key head's density
-  for (let j = (o.sinkTokens ?? 4); j < S; j++)
+  for (let j = o.sinkTokens ?? 4; j < S; j++)
     if (uniform(iseed, 2 * j + 1) < p) isolated[j] = lo + (hi - lo) * uniform(iseed, 2 * j + 2)
   return { clustered, isolated }
 }
@@ -116,13 +119,23 @@ function heavyKeys(S: number, seed: number, o: PrefillGenOptions): { clustered: 
  * ```
  */
 export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor; k: Tensor; v: Tensor }> {
-  const B = o.batch ?? 1, H = o.heads, Hkv = o.kvHeads ?? H, S = o.seq, D = o.headDim, pattern = o.pattern ?? 'clustered'
+  const B = o.batch ?? 1,
+    H = o.heads,
+    Hkv = o.kvHeads ?? H,
+    S = o.seq,
+    D = o.headDim,
+    pattern = o.pattern ?? 'clustered'
   if (D < 24 || H % Hkv !== 0) throw new Error('generatePrefill: headDim ≥ 24 and kvHeads dividing heads')
   const kFreqs = Math.min(10, Math.floor((D - 4) / 4)) // rotation pairs per pattern: local window and slash
-  const group = H / Hkv, sinks = o.sinkTokens ?? 4, slash = o.slashOffset ?? 1000
-  const Sq = o.lastQueries ?? S, first = S - Sq // queries of positions [first, S)
+  const group = H / Hkv,
+    sinks = o.sinkTokens ?? 4,
+    slash = o.slashOffset ?? 1000
+  const Sq = o.lastQueries ?? S,
+    first = S - Sq // queries of positions [first, S)
   if (!(Sq >= 1 && Sq <= S)) throw new Error('generatePrefill: lastQueries between 1 and seq')
-  const q = new Float32Array(B * H * Sq * D), k = new Float32Array(B * Hkv * S * D), v = new Float32Array(B * Hkv * S * D)
+  const q = new Float32Array(B * H * Sq * D),
+    k = new Float32Array(B * Hkv * S * D),
+    v = new Float32Array(B * Hkv * S * D)
   fillRandn(q, o.seed * 3 + 1)
   fillRandn(k, o.seed * 3 + 2)
   fillRandn(v, o.seed * 3 + 3)
@@ -131,13 +144,18 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
   for (let i = 0; i < k.length; i++) k[i]! *= noise
   // Pattern dims: [0, 2F) local rotations, [2F, 4F) slash rotations, 4F sink, 4F + 1 clustered hits,
   // 4F + 2 isolated hits (left as noise by 'clustered', so its values stay those of the original generator).
-  const dSink = 4 * kFreqs, dHit = dSink + 1, dIso = dSink + 2, rootD = Math.sqrt(D)
+  const dSink = 4 * kFreqs,
+    dHit = dSink + 1,
+    dIso = dSink + 2,
+    rootD = Math.sqrt(D)
   // Amplitudes for peak logits (after the 1/√D scale) of 4 (local), 3 (slash), 13 (sink), 10 (heavy
   // hitters). The rotations' far field is noise of std ≈ peak / √(2F): stronger local peaks would spread
   // a tail of mass over every block, which real long-context heads do not show.
-  const local = Math.sqrt(4 * rootD / kFreqs), slashAmp = Math.sqrt(3 * rootD / kFreqs)
-  const sinkAmp = Math.sqrt(13 * rootD), hitAmp = Math.sqrt(10 * rootD)
-  const localSink = sinkAmp * 15 / 13 // the sink logit of local-only heads: k's sink dims are shared
+  const local = Math.sqrt((4 * rootD) / kFreqs),
+    slashAmp = Math.sqrt((3 * rootD) / kFreqs)
+  const sinkAmp = Math.sqrt(13 * rootD),
+    hitAmp = Math.sqrt(10 * rootD)
+  const localSink = (sinkAmp * 15) / 13 // the sink logit of local-only heads: k's sink dims are shared
   const omega = (f: number) => 0.8 * 0.6 ** f // 0.8 down to ~0.01: a window of tens of tokens
   // The rotation dims of one row: the local pattern at angle w·localPos, the slash one at w·slashPos.
   const rotations = (x: Float32Array, row: number, localPos: number, slashPos: number, lAmp: number, sAmp: number) => {
@@ -158,12 +176,14 @@ export async function generatePrefill(o: PrefillGenOptions): Promise<{ q: Tensor
         rotations(k, row, j, j, local, slashAmp)
         k[row + dSink] = j < sinks ? sinkAmp : 0
         k[row + dHit] = heavy.clustered[j] ? hitAmp : 0
-        if (pattern !== 'clustered') k[row + dIso] = heavy.isolated[j]! * rootD / hitAmp // logit = q·k / √D
+        if (pattern !== 'clustered') k[row + dIso] = (heavy.isolated[j]! * rootD) / hitAmp // logit = q·k / √D
       }
       for (let h = g * group; h < (g + 1) * group; h++) {
-        const kind = headKind(pattern, h), qb = (b * H + h) * Sq * D
+        const kind = headKind(pattern, h),
+          qb = (b * H + h) * Sq * D
         const off = pattern === 'clustered' ? slash : slash + 700 * h
-        const pat = kind === 'uniform' ? 0 : 1, sAmp = kind === 'local' || kind === 'uniform' ? 0 : slashAmp
+        const pat = kind === 'uniform' ? 0 : 1,
+          sAmp = kind === 'local' || kind === 'uniform' ? 0 : slashAmp
         for (let i = first; i < S; i++) {
           const row = qb + (i - first) * D
           rotations(q, row, i, i - off, pat * local, sAmp)

@@ -18,8 +18,10 @@ import type { Tensor } from '../tensor.js'
  * ```
  */
 export function recall(lseSparse: Tensor, lseDense: Tensor, rowStep = 1): number {
-  const a = lseSparse.data as Float32Array, b = lseDense.data as Float32Array
-  let sum = 0, n = 0
+  const a = lseSparse.data as Float32Array,
+    b = lseDense.data as Float32Array
+  let sum = 0,
+    n = 0
   for (let i = 0; i < a.length; i += rowStep, n++) sum += a[i] === -Infinity ? 0 : Math.min(1, Math.exp(a[i]! - b[i]!))
   return n ? sum / n : 1
 }
@@ -37,13 +39,21 @@ export function recall(lseSparse: Tensor, lseDense: Tensor, rowStep = 1): number
  * ```
  */
 export function oracleRecall(q: Tensor, k: Tensor, fraction: number, rowStep: number): number {
-  const [B, Hq, S, D] = q.dims as [number, number, number, number], Hkv = k.dims[1]!
-  const qd = q.data as Float32Array, kd = k.data as Float32Array, scale = 1 / Math.sqrt(D)
+  const [B, Hq, S, D] = q.dims as [number, number, number, number],
+    Hkv = k.dims[1]!
+  const qd = q.data as Float32Array,
+    kd = k.data as Float32Array,
+    scale = 1 / Math.sqrt(D)
   const p = new Float64Array(S)
-  let sum = 0, n = 0
+  let sum = 0,
+    n = 0
   for (let r = 0; r < B * Hq * S; r += rowStep, n++) {
-    const i = r % S, bh = Math.floor(r / S), b = Math.floor(bh / Hq), h = bh % Hq
-    const kBase = (b * Hkv + Math.floor(h / (Hq / Hkv))) * S * D, qRow = r * D
+    const i = r % S,
+      bh = Math.floor(r / S),
+      b = Math.floor(bh / Hq),
+      h = bh % Hq
+    const kBase = (b * Hkv + Math.floor(h / (Hq / Hkv))) * S * D,
+      qRow = r * D
     let max = -Infinity
     for (let j = 0; j <= i; j++) {
       let dot = 0
@@ -52,7 +62,7 @@ export function oracleRecall(q: Tensor, k: Tensor, fraction: number, rowStep: nu
       if (p[j]! > max) max = p[j]!
     }
     let total = 0
-    for (let j = 0; j <= i; j++) total += (p[j] = Math.exp(p[j]! - max))
+    for (let j = 0; j <= i; j++) total += p[j] = Math.exp(p[j]! - max)
     const row = p.subarray(0, i + 1).sort()
     let top = 0
     for (let t = 0, keep = Math.ceil(fraction * (i + 1)); t < keep; t++) top += row[i - t]!
@@ -70,9 +80,12 @@ export function oracleRecall(q: Tensor, k: Tensor, fraction: number, rowStep: nu
  * ```
  */
 export function headErrors(out: Tensor, ref: Tensor): number[] {
-  const [B, H] = ref.dims as [number, number], per = ref.size / (B * H)
-  const a = out.data as Float32Array, b = ref.data as Float32Array
-  const num = new Float64Array(H), den = new Float64Array(H)
+  const [B, H] = ref.dims as [number, number],
+    per = ref.size / (B * H)
+  const a = out.data as Float32Array,
+    b = ref.data as Float32Array
+  const num = new Float64Array(H),
+    den = new Float64Array(H)
   for (let i = 0; i < a.length; i++) {
     const h = Math.floor(i / per) % H
     num[h] += (a[i]! - b[i]!) ** 2
@@ -89,8 +102,10 @@ export function headErrors(out: Tensor, ref: Tensor): number[] {
  * ```
  */
 export function relativeError(out: Tensor, ref: Tensor): number {
-  const a = out.data as Float32Array, b = ref.data as Float32Array
-  let num = 0, den = 0
+  const a = out.data as Float32Array,
+    b = ref.data as Float32Array
+  let num = 0,
+    den = 0
   for (let i = 0; i < a.length; i++) {
     num += (a[i]! - b[i]!) ** 2
     den += b[i]! ** 2

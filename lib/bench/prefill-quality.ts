@@ -18,7 +18,8 @@ import { headErrors, oracleRecall, recall, relativeError } from './prefill-metri
 
 /** Rows the oracle bound samples (every 97th: ~680 rows at S 16K × 4 heads, a second of float64 math). */
 const kOracleRowStep = 97
-const kBlock = 128, kStride = 8
+const kBlock = 128,
+  kStride = 8
 
 /** One method's quality at one generator and length. */
 export interface Quality {
@@ -43,7 +44,11 @@ export function qualityOf(pattern: PrefillPattern, S: number, label: string): Qu
   return results.get(`${pattern}|${S}|${label}`)
 }
 
-interface Inputs { q: Tensor; k: Tensor; v: Tensor }
+interface Inputs {
+  q: Tensor
+  k: Tensor
+  v: Tensor
+}
 
 /** A float32 CPU copy of t (the metrics read host float32), or t itself when it is one; `owned` says whether to free it. */
 async function hostF32(t: Tensor): Promise<{ t: Tensor; owned: boolean }> {
@@ -61,8 +66,11 @@ async function measure(S: number, mask: BlockMask, r: AttentionResult, dense: At
   try {
     const causal = BlockMask.causal({ qLen: S, kvLen: S, blockSize: kBlock }).density
     return {
-      density: mask.density / causal, recall: recall(h[1]!.t, h[3]!.t), sampledRecall: recall(h[1]!.t, h[3]!.t, kOracleRowStep),
-      error: relativeError(h[0]!.t, h[2]!.t), headErrors: headErrors(h[0]!.t, h[2]!.t),
+      density: mask.density / causal,
+      recall: recall(h[1]!.t, h[3]!.t),
+      sampledRecall: recall(h[1]!.t, h[3]!.t, kOracleRowStep),
+      error: relativeError(h[0]!.t, h[2]!.t),
+      headErrors: headErrors(h[0]!.t, h[2]!.t),
     }
   } finally {
     for (const x of h) if (x.owned) x.t.dispose()
@@ -72,14 +80,21 @@ async function measure(S: number, mask: BlockMask, r: AttentionResult, dense: At
 }
 
 /** A method at one setting: its label, and how to get its mask and its result (with LSE). */
-interface Config { label: string; run: (x: Inputs) => Promise<{ mask: BlockMask; r: AttentionResult }> }
+interface Config {
+  label: string
+  run: (x: Inputs) => Promise<{ mask: BlockMask; r: AttentionResult }>
+}
 
 const permuted = (label: string, o: Record<string, unknown>): Config => ({
   label,
   run: async (x) => {
     const plan = await planPermutedAttention(x.q, x.k, planOptions(o))
     plan.kPerm.dispose()
-    const r = await permutedBlockAttention(x.q, x.k, x.v, { permutation: plan.permutation, mask: plan.mask, returnLse: true })
+    const r = await permutedBlockAttention(x.q, x.k, x.v, {
+      permutation: plan.permutation,
+      mask: plan.mask,
+      returnLse: true,
+    })
     return { mask: plan.mask, r }
   },
 })
@@ -96,9 +111,14 @@ const masked = (method: 'xattention' | 'meanpool', threshold: number): Config =>
 function configs(pattern: PrefillPattern, S: number): Config[] {
   const recallTarget = pattern === 'clustered' && S === 16384
   return [
-    permuted('vslash', {}), permuted('vslash τ 0.99', { threshold: 0.99 }), permuted('vslash budget 4096', { budget: 4096 }),
-    ...[0.9, 0.95, 0.98, ...(recallTarget ? [0.99] : [])].map((t) => permuted(`pbs τ ${t}`, { method: 'pbs', threshold: t })),
-    masked('xattention', 0.9), masked('xattention', 0.95),
+    permuted('vslash', {}),
+    permuted('vslash τ 0.99', { threshold: 0.99 }),
+    permuted('vslash budget 4096', { budget: 4096 }),
+    ...[0.9, 0.95, 0.98, ...(recallTarget ? [0.99] : [])].map((t) =>
+      permuted(`pbs τ ${t}`, { method: 'pbs', threshold: t }),
+    ),
+    masked('xattention', 0.9),
+    masked('xattention', 0.95),
     ...[...(recallTarget ? [0.7, 0.8] : []), 0.9].map((t) => masked('meanpool', t)),
   ]
 }
@@ -118,8 +138,10 @@ export async function evaluate(ctx: SuiteContext, pattern: PrefillPattern, x: In
       const { mask, r } = await c.run(x)
       const q = await measure(S, mask, r, dense)
       results.set(`${pattern}|${S}|${c.label}`, q)
-      const heads = pattern === 'mixed'
-        ? ` (per head: ${q.headErrors.map((e, h) => `${headKind(pattern, h)} ${e.toExponential(1)}`).join(', ')})` : ''
+      const heads =
+        pattern === 'mixed'
+          ? ` (per head: ${q.headErrors.map((e, h) => `${headKind(pattern, h)} ${e.toExponential(1)}`).join(', ')})`
+          : ''
       ctx.note(`${pattern} S ${S}: ${c.label}: ${fmt(q)}${heads}`)
     }
     if (pattern === 'clustered' && S === 16384) await recallTarget(ctx, x, S)
@@ -142,15 +164,23 @@ async function recallTarget(ctx: SuiteContext, x: Inputs, S: number): Promise<vo
     const mp = qualityOf('clustered', S, `meanpool τ ${t}`)!
     const hit = sweep.find((p) => p.q.recall >= mp.recall) // the sparsest PBS point at least as accurate
     const ok = hit !== undefined && hit.q.density <= 0.7 * mp.density
-    ctx.note(`target S ${S}, clustered: PBS recall ≥ meanpool τ ${t}'s at ≤ 0.7× its density: ` +
-      (hit ? `pbs τ ${hit.t} gives ${(hit.q.density / mp.density).toFixed(2)}× → ${ok ? 'met' : 'NOT met'}` : 'no pbs τ ≤ 0.99 reaches it → NOT met'))
+    ctx.note(
+      `target S ${S}, clustered: PBS recall ≥ meanpool τ ${t}'s at ≤ 0.7× its density: ` +
+        (hit
+          ? `pbs τ ${hit.t} gives ${(hit.q.density / mp.density).toFixed(2)}× → ${ok ? 'met' : 'NOT met'}`
+          : 'no pbs τ ≤ 0.99 reaches it → NOT met'),
+    )
     if (ok) continue
-    const q = await hostF32(x.q), k = await hostF32(x.k)
+    const q = await hostF32(x.q),
+      k = await hostF32(x.k)
     try {
-      const f = 0.7 * mp.density, bound = oracleRecall(q.t, k.t, f, kOracleRowStep)
-      ctx.note(`bound S ${S}, meanpool τ ${t}: the top ${(100 * f).toFixed(1)} % of each row's keys by true mass (every ${kOracleRowStep}th row) ` +
-        `cover recall ${bound.toFixed(5)}, meanpool ${mp.sampledRecall.toFixed(5)} on the same rows: ` +
-        (bound < mp.sampledRecall ? 'no selection at that density reaches it' : 'a better estimator could'))
+      const f = 0.7 * mp.density,
+        bound = oracleRecall(q.t, k.t, f, kOracleRowStep)
+      ctx.note(
+        `bound S ${S}, meanpool τ ${t}: the top ${(100 * f).toFixed(1)} % of each row's keys by true mass (every ${kOracleRowStep}th row) ` +
+          `cover recall ${bound.toFixed(5)}, meanpool ${mp.sampledRecall.toFixed(5)} on the same rows: ` +
+          (bound < mp.sampledRecall ? 'no selection at that density reaches it' : 'a better estimator could'),
+      )
     } finally {
       if (q.owned) q.t.dispose()
       if (k.owned) k.t.dispose()

@@ -50,7 +50,9 @@ export interface Machine {
 /** The sparsekit version from the package's own package.json. */
 export function sparsekitVersion(): string {
   try {
-    return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown'
+    return (
+      (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown'
+    )
   } catch {
     return 'unknown'
   }
@@ -96,14 +98,17 @@ export function describeMachine(device: DeviceName): Machine {
 
 /** One line naming the device a suite ran on, for the table and the plot. */
 export function deviceLabel(machine: Machine, device: DeviceName): string {
-  if (machine.cuda) return `${machine.cuda.name} (${machine.cuda.model}, sm_${machine.cuda.computeCapability.replace('.', '')})`
+  if (machine.cuda)
+    return `${machine.cuda.name} (${machine.cuda.model}, sm_${machine.cuda.computeCapability.replace('.', '')})`
   return `${device} (${machine.cpu}, ${machine.isa}${machine.isaForced ? ' forced' : ''}, ${machine.threads} threads)`
 }
 
-const fmtMs = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3))
+const fmtMs = (ms: number): string =>
+  ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3)
 const fmtRate = (v: number | undefined): string => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(1))
 
-const fmtExtra = (v: number | undefined): string => (v === undefined ? '—' : v !== 0 && Math.abs(v) < 1e-2 ? v.toExponential(2) : v.toFixed(4))
+const fmtExtra = (v: number | undefined): string =>
+  v === undefined ? '—' : v !== 0 && Math.abs(v) < 1e-2 ? v.toExponential(2) : v.toFixed(4)
 
 function vsBaseline(r: BenchRow, rows: BenchRow[]): string {
   if (rows.some((x) => x.baseline === r.name) && r.baseline === undefined) return 'baseline'
@@ -155,7 +160,7 @@ export function formatTable(result: SuiteResult, machine: Machine): string {
   const notes = [
     ...result.notes,
     hasBytes && result.bytesMeaning ? `GB/s counts ${result.bytesMeaning}` : '',
-    'vs baseline = throughput ÷ the baseline row\'s, measured in this process (same work: the speedup)',
+    "vs baseline = throughput ÷ the baseline row's, measured in this process (same work: the speedup)",
   ].filter(Boolean)
   return [
     `${result.suite} on ${deviceLabel(machine, result.device)}${result.quick ? ', quick' : ''}: ${result.description}`,

@@ -42,7 +42,8 @@ export function resolveDevice(device: string): DeviceName {
 /** Picks suites by name, in registration order; throws UsageError naming the known ones. */
 export function selectSuites(names: string[], all: BenchSuite[] = registeredSuites()): BenchSuite[] {
   for (const n of names)
-    if (!all.some((s) => s.name === n)) throw new UsageError(`unknown suite '${n}'; known suites: ${all.map((s) => s.name).join(', ')}`)
+    if (!all.some((s) => s.name === n))
+      throw new UsageError(`unknown suite '${n}'; known suites: ${all.map((s) => s.name).join(', ')}`)
   return names.length === 0 ? all : all.filter((s) => names.includes(s.name))
 }
 
@@ -74,7 +75,12 @@ export async function runBench(opts: BenchOptions, suites?: BenchSuite[]): Promi
       continue
     }
     try {
-      const result = await runCases(suite, { device, quick: opts.quick, budget: opts.budget ?? budgetFor(opts.quick), progress: opts.progress })
+      const result = await runCases(suite, {
+        device,
+        quick: opts.quick,
+        budget: opts.budget ?? budgetFor(opts.quick),
+        progress: opts.progress,
+      })
       const machine = describeMachine(device)
       const files = writeResult(result, machine, outDir, opts.plot)
       report.results.push({ ...result, machine })

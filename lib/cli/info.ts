@@ -110,7 +110,10 @@ export function formatInfo(r: InfoReport): string {
     ['sparsekit', r.sparsekit],
     ['node', `${r.node} (N-API ${r.napi}), ${r.platform}-${r.arch}`],
     ['cpu', `${r.cpu.model}, ${r.cpu.cores} cores, ${r.cpu.arch}`],
-    ['isa', `${r.cpu.isa} (${r.cpu.isaForced ? 'forced by SPARSEKIT_ISA' : 'chosen at load'}; supported: ${r.cpu.supportedIsas.join(', ')})`],
+    [
+      'isa',
+      `${r.cpu.isa} (${r.cpu.isaForced ? 'forced by SPARSEKIT_ISA' : 'chosen at load'}; supported: ${r.cpu.supportedIsas.join(', ')})`,
+    ],
     ['features', `${present.join(' ') || 'none'}${absent.length ? `  (absent: ${absent.join(' ')})` : ''}`],
     ...Object.entries(r.cpu.kernels).map(([op, k]): [string, string] => [`kernel ${op}`, k]),
     ['threads', String(r.cpu.threads)],

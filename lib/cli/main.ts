@@ -48,7 +48,8 @@ function parse(command: string, args: string[], options: Options): Values {
     return parseArgs({ args, options: all, strict: true, allowPositionals: false }).values
   } catch (err) {
     const code = (err as { code?: string }).code
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) usageError(`${command}: ${(err as Error).message}`)
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))
+      usageError(`${command}: ${(err as Error).message}`)
     throw err
   }
 }
@@ -84,7 +85,8 @@ async function main(argv: string[]): Promise<number> {
     })
     if (values.help) return help()
     const device = values.device as string
-    if (!/^(auto|cpu|cuda(:\d+)?)$/.test(device)) usageError(`bench: --device must be cpu, cuda, cuda:N or auto, not '${device}'`)
+    if (!/^(auto|cpu|cuda(:\d+)?)$/.test(device))
+      usageError(`bench: --device must be cpu, cuda, cuda:N or auto, not '${device}'`)
     return runBench({
       device,
       quick: values.quick as boolean,
@@ -108,7 +110,12 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2
     } else {
       // A SparsekitError's message already says what to do (e.g. why CUDA is unavailable).
-      const message = err instanceof SparsekitError ? `${err.message} [${err.code}]` : err instanceof Error ? (err.stack ?? err.message) : String(err)
+      const message =
+        err instanceof SparsekitError
+          ? `${err.message} [${err.code}]`
+          : err instanceof Error
+            ? (err.stack ?? err.message)
+            : String(err)
       process.stderr.write(`sparsekit: ${message}\n`)
       process.exitCode = 1
     }

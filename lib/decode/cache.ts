@@ -142,14 +142,26 @@ export class KVCache {
    * ```
    */
   static create(options: KVCacheOptions): Promise<KVCache> {
-    if (options === undefined) throw invalidArgument('options', 'an options object with batch, kvHeads and headDim', options)
-    const o = checkOptions('options', options, ['batch', 'kvHeads', 'headDim', 'pageSize', 'type', 'device', 'maxPages'] as const)
+    if (options === undefined)
+      throw invalidArgument('options', 'an options object with batch, kvHeads and headDim', options)
+    const o = checkOptions('options', options, [
+      'batch',
+      'kvHeads',
+      'headDim',
+      'pageSize',
+      'type',
+      'device',
+      'maxPages',
+    ] as const)
     const dim = (name: 'batch' | 'kvHeads' | 'headDim', max: number, min = 1) => {
       const v = o[name]
-      if (!is.integer(v) || v < min || v > max) throw shapeError(`options.${name}`, `an integer between ${min} and ${max}`, v)
+      if (!is.integer(v) || v < min || v > max)
+        throw shapeError(`options.${name}`, `an integer between ${min} and ${max}`, v)
       return v
     }
-    const batch = dim('batch', 65536), kvHeads = dim('kvHeads', 4096), headDim = dim('headDim', 256, 16)
+    const batch = dim('batch', 65536),
+      kvHeads = dim('kvHeads', 4096),
+      headDim = dim('headDim', 256, 16)
     if (headDim % 16 !== 0) throw shapeError('options.headDim', 'a multiple of 16 from 16 to 256', headDim)
     const pageSize = o.pageSize === undefined ? 16 : o.pageSize
     if (!is.integer(pageSize) || pageSize < 16 || pageSize > 128 || pageSize % 16 !== 0)
@@ -160,7 +172,15 @@ export class KVCache {
     const device = parseDevice('options.device', o.device)
     const backend = backendFor(device)
     const handle = callNativeSync(() =>
-      backend.kvCreate({ type: dtypeId(type), batch, kvHeads, headDim, pageSize, maxPages, device: device.kind === 'cuda' ? device.index : undefined }),
+      backend.kvCreate({
+        type: dtypeId(type),
+        batch,
+        kvHeads,
+        headDim,
+        pageSize,
+        maxPages,
+        device: device.kind === 'cuda' ? device.index : undefined,
+      }),
     )
     return Promise.resolve(new KVCache({ batch, kvHeads, headDim, pageSize, type, maxPages }, device, backend, handle))
   }
@@ -200,27 +220,35 @@ export class KVCache {
    */
   append(k: Tensor, v: Tensor, options?: AppendOptions): Promise<void> {
     const handle = this._handle()
-    const ks = liveStorage(k, 'k'), vs = liveStorage(v, 'v')
+    const ks = liveStorage(k, 'k'),
+      vs = liveStorage(v, 'v')
     sameDevice(this.#device, deviceOf(ks), 'k')
     sameDevice(this.#device, deviceOf(vs), 'v')
     if (!kInputTypes.includes(k.type)) throw dtypeError('k.type', kInputTypes.join(', '), k.type)
     if (v.type !== k.type) throw dtypeError('v.type', `${k.type} (k's type)`, v.type)
     const want = `[${this.batch}, ${this.kvHeads}, T, ${this.headDim}] (the cache's batch, kvHeads and headDim)`
     const kd = k.dims
-    if (kd.length !== 4 || kd[0] !== this.batch || kd[1] !== this.kvHeads || kd[3] !== this.headDim) throw shapeError('k.dims', want, kd)
-    if (v.dims.length !== 4 || v.dims.some((d, i) => d !== kd[i])) throw shapeError('v.dims', `[${kd.join(', ')}] (k's dims)`, v.dims)
+    if (kd.length !== 4 || kd[0] !== this.batch || kd[1] !== this.kvHeads || kd[3] !== this.headDim)
+      throw shapeError('k.dims', want, kd)
+    if (v.dims.length !== 4 || v.dims.some((d, i) => d !== kd[i]))
+      throw shapeError('v.dims', `[${kd.join(', ')}] (k's dims)`, v.dims)
     const T = kd[2]!
     const o = checkOptions('options', options, ['lengths'] as const)
     const count = new Int32Array(this.batch).fill(T)
     if (o.lengths !== undefined) {
       const l = o.lengths as ArrayLike<number>
-      if (typeof l !== 'object' || l === null || typeof l.length !== 'number') throw invalidArgument('options.lengths', `${this.batch} integers`, l)
-      if (l.length !== this.batch) throw invalidArgument('options.lengths', `${this.batch} integers (one per sequence)`, l)
+      if (typeof l !== 'object' || l === null || typeof l.length !== 'number')
+        throw invalidArgument('options.lengths', `${this.batch} integers`, l)
+      if (l.length !== this.batch)
+        throw invalidArgument('options.lengths', `${this.batch} integers (one per sequence)`, l)
       for (let b = 0; b < this.batch; ++b) count[b] = checkInt(`options.lengths[${b}]`, l[b], 0, T)
     }
     for (let b = 0; b < this.batch; ++b)
       if (this.#lengths[b]! + count[b]! > 2 ** 31 - 1)
-        throw new SparsekitError('ERR_SK_OUT_OF_MEMORY', `Expected at most 2^31 - 1 tokens in sequence ${b} but this append would make ${this.#lengths[b]! + count[b]!}`)
+        throw new SparsekitError(
+          'ERR_SK_OUT_OF_MEMORY',
+          `Expected at most 2^31 - 1 tokens in sequence ${b} but this append would make ${this.#lengths[b]! + count[b]!}`,
+        )
     const args = { inType: dtypeId(k.type), seq: T, kStrides: strides4(kd), vStrides: strides4(v.dims) }
     const backend = this.#backend as KvBinding<unknown>
     // Reserves the pages now (throws synchronously when they cannot be had), then queues the writes.
@@ -251,7 +279,8 @@ export class KVCache {
 
   /** The native handle, or ERR_SK_DISPOSED. @internal */
   _handle(): KvHandle {
-    if (this.#handle === null) throw new SparsekitError('ERR_SK_DISPOSED', 'Expected a live KVCache but received a disposed one')
+    if (this.#handle === null)
+      throw new SparsekitError('ERR_SK_DISPOSED', 'Expected a live KVCache but received a disposed one')
     return this.#handle
   }
 

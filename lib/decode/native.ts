@@ -67,8 +67,14 @@ export interface KvBinding<Buf> {
    * each (batch, KV head)'s selected pages when given; streaming [kvHeads] flags streaming heads.
    */
   kvDecode(
-    cache: KvHandle, q: Buf, out: Buf, lse: Buf | null, selCount: Int32Array | null, selPages: Int32Array | null,
-    streaming: Uint8Array | null, args: KvDecodeArgs,
+    cache: KvHandle,
+    q: Buf,
+    out: Buf,
+    lse: Buf | null,
+    selCount: Int32Array | null,
+    selPages: Int32Array | null,
+    streaming: Uint8Array | null,
+    args: KvDecodeArgs,
   ): Promise<void>
   kvStats(cache: KvHandle): KvStats
   /** Frees the pages once queued work is done; later uses throw ERR_SK_DISPOSED. */

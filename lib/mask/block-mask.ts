@@ -8,8 +8,18 @@ import { allocating, invalidArgument, shapeError, SparsekitError } from '../erro
 import type { NativeMask } from '../native.js'
 import { checkInt, checkOptions } from '../validate.js'
 import {
-  buildCausal, buildDocuments, buildFromBlocks, buildFromDense, buildStreaming, buildWindow,
-  checkLen, documentLayout, kMaxBatchHeads, parseBlockSize, type BlockSize, type MaskParts,
+  buildCausal,
+  buildDocuments,
+  buildFromBlocks,
+  buildFromDense,
+  buildStreaming,
+  buildWindow,
+  checkLen,
+  documentLayout,
+  kMaxBatchHeads,
+  parseBlockSize,
+  type BlockSize,
+  type MaskParts,
 } from './builders.js'
 import { combine } from './combine.js'
 import { permutedCausalParts, type PermutedCausalOptions } from './permuted.js'
@@ -34,7 +44,6 @@ export interface DenseBlocks {
   /** `[batch, heads, nQBlocks, nKvBlocks]`. */
   dims: [number, number, number, number]
 }
-
 
 /**
  * A block-sparse attention mask. Build one with the static builders; masks are
@@ -104,8 +113,11 @@ export class BlockMask {
    */
   static slidingWindow(opts: MaskSizes & { window: number }): BlockMask {
     const o = checkOptions('options', opts, ['qLen', 'kvLen', 'window', 'blockSize'])
-    const qLen = checkLen('qLen', o.qLen), kvLen = checkLen('kvLen', o.kvLen)
-    return new BlockMask(buildWindow(qLen, kvLen, checkInt('window', o.window, 1, 2 ** 31 - 1), parseBlockSize(o.blockSize)))
+    const qLen = checkLen('qLen', o.qLen),
+      kvLen = checkLen('kvLen', o.kvLen)
+    return new BlockMask(
+      buildWindow(qLen, kvLen, checkInt('window', o.window, 1, 2 ** 31 - 1), parseBlockSize(o.blockSize)),
+    )
   }
 
   /**
@@ -120,8 +132,10 @@ export class BlockMask {
    */
   static streaming(opts: MaskSizes & { sink: number; local: number }): BlockMask {
     const o = checkOptions('options', opts, ['qLen', 'kvLen', 'sink', 'local', 'blockSize'])
-    const qLen = checkLen('qLen', o.qLen), kvLen = checkLen('kvLen', o.kvLen)
-    const sink = checkInt('sink', o.sink, 0, 2 ** 31 - 1), local = checkInt('local', o.local, 1, 2 ** 31 - 1)
+    const qLen = checkLen('qLen', o.qLen),
+      kvLen = checkLen('kvLen', o.kvLen)
+    const sink = checkInt('sink', o.sink, 0, 2 ** 31 - 1),
+      local = checkInt('local', o.local, 1, 2 ** 31 - 1)
     return new BlockMask(buildStreaming(qLen, kvLen, sink, local, parseBlockSize(o.blockSize)))
   }
 
@@ -137,7 +151,12 @@ export class BlockMask {
    * const m = sk.BlockMask.documents({ prefix: 256, lengths: new Array(100).fill(1024), query: 512, blockSize: 128 })
    * ```
    */
-  static documents(opts: { prefix?: number; lengths: readonly number[]; query?: number; blockSize: BlockSize }): BlockMask {
+  static documents(opts: {
+    prefix?: number
+    lengths: readonly number[]
+    query?: number
+    blockSize: BlockSize
+  }): BlockMask {
     const o = checkOptions('options', opts, ['prefix', 'lengths', 'query', 'blockSize'])
     const bs = parseBlockSize(o.blockSize)
     return new BlockMask(buildDocuments(documentLayout(o.prefix, o.lengths, o.query, bs), bs))
@@ -186,7 +205,8 @@ export class BlockMask {
     const o = checkOptions('options', opts, ['batch', 'heads', 'qLen', 'kvLen', 'blockSize'])
     const batch = o.batch === undefined ? 1 : checkInt('batch', o.batch, 1, kMaxBatchHeads)
     const heads = o.heads === undefined ? 1 : checkInt('heads', o.heads, 1, kMaxBatchHeads)
-    const qLen = checkLen('qLen', o.qLen), kvLen = checkLen('kvLen', o.kvLen)
+    const qLen = checkLen('qLen', o.qLen),
+      kvLen = checkLen('kvLen', o.kvLen)
     return new BlockMask(buildFromBlocks(fn, batch, heads, qLen, kvLen, parseBlockSize(o.blockSize)))
   }
 
@@ -203,7 +223,8 @@ export class BlockMask {
    */
   static fromDense(bits: Uint8Array, dims: readonly number[], opts: MaskSizes): BlockMask {
     const o = checkOptions('options', opts, ['qLen', 'kvLen', 'blockSize'])
-    const qLen = checkLen('qLen', o.qLen), kvLen = checkLen('kvLen', o.kvLen)
+    const qLen = checkLen('qLen', o.qLen),
+      kvLen = checkLen('kvLen', o.kvLen)
     return new BlockMask(buildFromDense(bits, dims, qLen, kvLen, parseBlockSize(o.blockSize)))
   }
 
@@ -271,14 +292,18 @@ export class BlockMask {
    * ```
    */
   get kvIndices(): Int32Array {
-    const p = this.#p, nK = p.nKvBlocks
+    const p = this.#p,
+      nK = p.nKvBlocks
     const out = allocating('kvIndices', () => new Int32Array(p.fullIdx.length)).fill(-1)
     for (let row = 0; row < p.fullNum.length; row++) {
-      const base = row * nK, nf = p.fullNum[row]!, np = p.partialNum[row]!
-      for (let f = 0, q = 0, o = base; f < nf || q < np; ) {
-        const a = f < nf ? p.fullIdx[base + f]! : nK, b = q < np ? p.partialIdx[base + q]! : nK
-        if (a < b) (out[o++] = a), f++
-        else (out[o++] = b), q++
+      const base = row * nK,
+        nf = p.fullNum[row]!,
+        np = p.partialNum[row]!
+      for (let f = 0, q = 0, o = base; f < nf || q < np;) {
+        const a = f < nf ? p.fullIdx[base + f]! : nK,
+          b = q < np ? p.partialIdx[base + q]! : nK
+        if (a < b) ((out[o++] = a), f++)
+        else ((out[o++] = b), q++)
       }
     }
     return out
@@ -291,7 +316,9 @@ export class BlockMask {
    * sk.BlockMask.causal({ qLen: 512, kvLen: 512, blockSize: 128 }).fullKvNumBlocks // [0, 1, 2, 3]
    * ```
    */
-  get fullKvNumBlocks(): Int32Array { return this.#p.fullNum.slice() }
+  get fullKvNumBlocks(): Int32Array {
+    return this.#p.fullNum.slice()
+  }
   /**
    * Full key blocks per row, increasing, −1 padded, [batch, heads, nQBlocks, nKvBlocks]; a copy.
    * @example
@@ -299,7 +326,9 @@ export class BlockMask {
    * mask.fullKvIndices.subarray(0, mask.nKvBlocks) // the first row
    * ```
    */
-  get fullKvIndices(): Int32Array { return padded(this.#p.fullNum, this.#p.fullIdx, this.nKvBlocks) }
+  get fullKvIndices(): Int32Array {
+    return padded(this.#p.fullNum, this.#p.fullIdx, this.nKvBlocks)
+  }
   /**
    * Partial blocks per row (the token rule applies), [batch, heads, nQBlocks]; a copy.
    * @example
@@ -307,7 +336,9 @@ export class BlockMask {
    * sk.BlockMask.causal({ qLen: 512, kvLen: 512, blockSize: 128 }).partialKvNumBlocks // [1, 1, 1, 1]
    * ```
    */
-  get partialKvNumBlocks(): Int32Array { return this.#p.partialNum.slice() }
+  get partialKvNumBlocks(): Int32Array {
+    return this.#p.partialNum.slice()
+  }
   /**
    * Partial key blocks per row, increasing, −1 padded, [batch, heads, nQBlocks, nKvBlocks]; a copy.
    * @example
@@ -315,7 +346,9 @@ export class BlockMask {
    * mask.partialKvIndices.subarray(0, mask.nKvBlocks) // the first row
    * ```
    */
-  get partialKvIndices(): Int32Array { return padded(this.#p.partialNum, this.#p.partialIdx, this.nKvBlocks) }
+  get partialKvIndices(): Int32Array {
+    return padded(this.#p.partialNum, this.#p.partialIdx, this.nKvBlocks)
+  }
 
   /**
    * The token rule of partial blocks, in words (`causal`, `window(64)`,
@@ -325,7 +358,9 @@ export class BlockMask {
    * sk.BlockMask.streaming({ qLen: 64, kvLen: 64, sink: 4, local: 16, blockSize: 16 }).rule // 'streaming(4, 16)'
    * ```
    */
-  get rule(): string { return describeRules(this.#p.rules) }
+  get rule(): string {
+    return describeRules(this.#p.rules)
+  }
 
   /**
    * 1 for every block computed (full or partial), 0 otherwise, in the form
@@ -338,7 +373,9 @@ export class BlockMask {
    * ```
    */
   toDense(): DenseBlocks {
-    const p = this.#p, nK = p.nKvBlocks, bits = allocating('the dense bits', () => new Uint8Array(p.fullIdx.length))
+    const p = this.#p,
+      nK = p.nKvBlocks,
+      bits = allocating('the dense bits', () => new Uint8Array(p.fullIdx.length))
     for (let row = 0; row < p.fullNum.length; row++) {
       const base = row * nK
       for (let f = 0; f < p.fullNum[row]!; f++) bits[base + p.fullIdx[base + f]!] = 1
@@ -359,8 +396,16 @@ export class BlockMask {
   _native(): NativeMask {
     const p = this.#p
     return {
-      batch: p.batch, heads: p.heads, qBlock: p.qBlock, kvBlock: p.kvBlock, nQBlocks: p.nQBlocks, nKvBlocks: p.nKvBlocks,
-      fullNum: p.fullNum, fullIdx: p.fullIdx, partialNum: p.partialNum, partialIdx: p.partialIdx,
+      batch: p.batch,
+      heads: p.heads,
+      qBlock: p.qBlock,
+      kvBlock: p.kvBlock,
+      nQBlocks: p.nQBlocks,
+      nKvBlocks: p.nKvBlocks,
+      fullNum: p.fullNum,
+      fullIdx: p.fullIdx,
+      partialNum: p.partialNum,
+      partialIdx: p.partialIdx,
       rules: toNativeRules(p.rules),
     }
   }

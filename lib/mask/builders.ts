@@ -10,8 +10,16 @@ import { allocating, invalidArgument, shapeError, SparsekitError } from '../erro
 import type { NativeMask } from '../native.js'
 import { checkInt, is, lengthOf } from '../validate.js'
 import {
-  classifyCausal, classifyCausalDocuments, classifyStreaming, classifyWindow,
-  kAbsent, kFull, kSegPrefix, kSegQuery, RuleKind, type RuleSet,
+  classifyCausal,
+  classifyCausalDocuments,
+  classifyStreaming,
+  classifyWindow,
+  kAbsent,
+  kFull,
+  kSegPrefix,
+  kSegQuery,
+  RuleKind,
+  type RuleSet,
 } from './rules.js'
 
 /**
@@ -52,7 +60,8 @@ export interface MaskParts extends Omit<NativeMask, 'rules'> {
 const blockWhat = `an integer multiple of ${kMinBlock} from ${kMinBlock} to ${kMaxBlock}, or { q, kv } of two such`
 
 function checkSide(v: unknown, whole: unknown): number {
-  if (!is.integer(v) || v < kMinBlock || v > kMaxBlock || v % kMinBlock !== 0) throw invalidArgument('blockSize', blockWhat, whole)
+  if (!is.integer(v) || v < kMinBlock || v > kMaxBlock || v % kMinBlock !== 0)
+    throw invalidArgument('blockSize', blockWhat, whole)
   return v
 }
 
@@ -96,10 +105,20 @@ export function checkLen(name: string, v: unknown): number {
  * checkBlockCount(1, 1, 1000, 1000, { q: 128, kv: 128 }) // 64
  * ```
  */
-export function checkBlockCount(batch: number, heads: number, qLen: number, kvLen: number, bs: { q: number; kv: number }): number {
+export function checkBlockCount(
+  batch: number,
+  heads: number,
+  qLen: number,
+  kvLen: number,
+  bs: { q: number; kv: number },
+): number {
   const blocks = batch * heads * Math.ceil(qLen / bs.q) * Math.ceil(kvLen / bs.kv)
   if (blocks > kMaxBlocks)
-    throw shapeError('qLen, kvLen and blockSize', `at most ${kMaxBlocks} blocks (batch × heads × query blocks × key blocks)`, blocks)
+    throw shapeError(
+      'qLen, kvLen and blockSize',
+      `at most ${kMaxBlocks} blocks (batch × heads × query blocks × key blocks)`,
+      blocks,
+    )
   return blocks
 }
 
@@ -113,15 +132,33 @@ export function checkBlockCount(batch: number, heads: number, qLen: number, kvLe
  * const p = emptyParts(1, 1, 1000, 1000, { q: 128, kv: 128 }) // 8 × 8 blocks
  * ```
  */
-export function emptyParts(batch: number, heads: number, qLen: number, kvLen: number, bs: { q: number; kv: number }): MaskParts {
+export function emptyParts(
+  batch: number,
+  heads: number,
+  qLen: number,
+  kvLen: number,
+  bs: { q: number; kv: number },
+): MaskParts {
   const blocks = checkBlockCount(batch, heads, qLen, kvLen, bs)
-  const nQBlocks = Math.ceil(qLen / bs.q), nKvBlocks = Math.ceil(kvLen / bs.kv)
+  const nQBlocks = Math.ceil(qLen / bs.q),
+    nKvBlocks = Math.ceil(kvLen / bs.kv)
   const rows = batch * heads * nQBlocks
   return allocating(`the index arrays of a mask of ${blocks} blocks`, () => ({
-    batch, heads, qLen, kvLen, qBlock: bs.q, kvBlock: bs.kv, nQBlocks, nKvBlocks,
-    fullNum: new Int32Array(rows), fullIdx: new Int32Array(blocks),
-    partialNum: new Int32Array(rows), partialIdx: new Int32Array(blocks),
-    rules: null, ruleKeepsFull: true, ruleDropsAbsent: true,
+    batch,
+    heads,
+    qLen,
+    kvLen,
+    qBlock: bs.q,
+    kvBlock: bs.kv,
+    nQBlocks,
+    nKvBlocks,
+    fullNum: new Int32Array(rows),
+    fullIdx: new Int32Array(blocks),
+    partialNum: new Int32Array(rows),
+    partialIdx: new Int32Array(blocks),
+    rules: null,
+    ruleKeepsFull: true,
+    ruleDropsAbsent: true,
   }))
 }
 
@@ -142,23 +179,43 @@ interface Geometry {
 }
 
 const geometry = (kind: Geometry['kind'], off: number, more: Partial<Geometry> = {}): Geometry => ({
-  kind, off, window: 0, sink: 0, local: 0, prefix: 0, queryStart: 0, seg: null, ...more,
+  kind,
+  off,
+  window: 0,
+  sink: 0,
+  local: 0,
+  prefix: 0,
+  queryStart: 0,
+  seg: null,
+  ...more,
 })
 
 /** Classifies key blocks lo..hi of query-block row qb (batch = heads = 1) and appends them. */
 function fillRange(p: MaskParts, qb: number, lo: number, hi: number, g: Geometry): void {
-  const qa = qb * p.qBlock, qz = Math.min(qa + p.qBlock, p.qLen) - 1
-  const L0 = qa + g.off, L1 = qz + g.off
+  const qa = qb * p.qBlock,
+    qz = Math.min(qa + p.qBlock, p.qLen) - 1
+  const L0 = qa + g.off,
+    L1 = qz + g.off
   const base = qb * p.nKvBlocks
-  let nf = p.fullNum[qb]!, np = p.partialNum[qb]!
+  let nf = p.fullNum[qb]!,
+    np = p.partialNum[qb]!
   for (let kb = Math.max(lo, 0), end = Math.min(hi, p.nKvBlocks - 1); kb <= end; kb++) {
-    const ka = kb * p.kvBlock, kz = Math.min(ka + p.kvBlock, p.kvLen) - 1
+    const ka = kb * p.kvBlock,
+      kz = Math.min(ka + p.kvBlock, p.kvLen) - 1
     let c: number
     switch (g.kind) {
-      case 1: c = classifyCausal(L0, L1, ka, kz); break
-      case 2: c = classifyWindow(L0, L1, ka, kz, g.window); break
-      case 3: c = classifyStreaming(L0, L1, ka, kz, g.sink, g.local); break
-      case 4: c = classifyCausalDocuments(qa, qz, ka, kz, g.prefix, g.queryStart, g.seg!); break
+      case 1:
+        c = classifyCausal(L0, L1, ka, kz)
+        break
+      case 2:
+        c = classifyWindow(L0, L1, ka, kz, g.window)
+        break
+      case 3:
+        c = classifyStreaming(L0, L1, ka, kz, g.sink, g.local)
+        break
+      case 4:
+        c = classifyCausalDocuments(qa, qz, ka, kz, g.prefix, g.queryStart, g.seg!)
+        break
     }
     if (c === kAbsent) continue
     if (c === kFull) p.fullIdx[base + nf++] = kb
@@ -202,7 +259,8 @@ export function buildWindow(qLen: number, kvLen: number, window: number, bs: { q
   const off = kvLen - qLen
   const classify = geometry(2, off, { window })
   for (let qb = 0; qb < p.nQBlocks; qb++) {
-    const qa = qb * bs.q, qz = Math.min(qa + bs.q, qLen) - 1
+    const qa = qb * bs.q,
+      qz = Math.min(qa + bs.q, qLen) - 1
     fillRange(p, qb, kvBlockOf(p, Math.max(qa + off - window + 1, 0)), kvBlockOf(p, qz + off), classify)
   }
   p.rules = [[{ kind: RuleKind.window, window }]]
@@ -216,13 +274,20 @@ export function buildWindow(qLen: number, kvLen: number, window: number, bs: { q
  * buildStreaming(8192, 8192, 4, 1024, { q: 128, kv: 128 }) // the sink block plus ≤ 9 local blocks per row
  * ```
  */
-export function buildStreaming(qLen: number, kvLen: number, sink: number, local: number, bs: { q: number; kv: number }): MaskParts {
+export function buildStreaming(
+  qLen: number,
+  kvLen: number,
+  sink: number,
+  local: number,
+  bs: { q: number; kv: number },
+): MaskParts {
   const p = emptyParts(1, 1, qLen, kvLen, bs)
   const off = kvLen - qLen
   const classify = geometry(3, off, { sink, local })
   const sinkEnd = kvBlockOf(p, sink - 1) // last block holding a sink token, −1 without
   for (let qb = 0; qb < p.nQBlocks; qb++) {
-    const qa = qb * bs.q, qz = Math.min(qa + bs.q, qLen) - 1
+    const qa = qb * bs.q,
+      qz = Math.min(qa + bs.q, qLen) - 1
     const last = kvBlockOf(p, qz + off)
     fillRange(p, qb, 0, Math.min(sinkEnd, last), classify)
     fillRange(p, qb, Math.max(kvBlockOf(p, Math.max(qa + off - local + 1, 0)), sinkEnd + 1), last, classify)
@@ -251,7 +316,12 @@ export interface DocumentLayout {
  * documentLayout(2, [3, 1], 2, { q: 16, kv: 16 }).seg // Int32Array [-1, -1, 0, 0, 0, 1, -2, -2]
  * ```
  */
-export function documentLayout(prefix: unknown, lengths: unknown, query: unknown, bs: { q: number; kv: number }): DocumentLayout {
+export function documentLayout(
+  prefix: unknown,
+  lengths: unknown,
+  query: unknown,
+  bs: { q: number; kv: number },
+): DocumentLayout {
   const pre = prefix === undefined ? 0 : checkInt('prefix', prefix, 0, kMaxLen)
   const qry = query === undefined ? 0 : checkInt('query', query, 0, kMaxLen)
   if (!Array.isArray(lengths)) throw invalidArgument('lengths', 'an array of non-negative integers', lengths)
@@ -291,7 +361,8 @@ export function buildDocuments(layout: DocumentLayout, bs: { q: number; kv: numb
   const classify = geometry(4, 0, { prefix, queryStart, seg })
   const prefixEnd = kvBlockOf(p, prefix - 1)
   for (let qb = 0; qb < p.nQBlocks; qb++) {
-    const qa = qb * bs.q, qz = Math.min(qa + bs.q, total) - 1
+    const qa = qb * bs.q,
+      qz = Math.min(qa + bs.q, total) - 1
     const last = kvBlockOf(p, qz)
     if (qz >= queryStart) {
       fillRange(p, qb, 0, last, classify) // query rows see every earlier key
@@ -324,7 +395,11 @@ function fillFullRow(p: MaskParts, row: number, keep: (kb: number) => boolean): 
  */
 export function buildFromBlocks(
   fn: (b: number, h: number, qb: number, kb: number) => boolean,
-  batch: number, heads: number, qLen: number, kvLen: number, bs: { q: number; kv: number },
+  batch: number,
+  heads: number,
+  qLen: number,
+  kvLen: number,
+  bs: { q: number; kv: number },
 ): MaskParts {
   const p = emptyParts(batch, heads, qLen, kvLen, bs)
   for (let b = 0; b < batch; b++)
@@ -358,17 +433,29 @@ export function buildFromBlocks(
  * buildFromDense(new Uint8Array([1, 0, 1, 1]), [2, 2], 256, 256, { q: 128, kv: 128 })
  * ```
  */
-export function buildFromDense(bits: unknown, dims: unknown, qLen: number, kvLen: number, bs: { q: number; kv: number }): MaskParts {
+export function buildFromDense(
+  bits: unknown,
+  dims: unknown,
+  qLen: number,
+  kvLen: number,
+  bs: { q: number; kv: number },
+): MaskParts {
   if (!is.uint8Array(bits)) throw invalidArgument('bits', 'a Uint8Array of 0/1 per block', bits)
   if (!Array.isArray(dims) || (dims.length !== 2 && dims.length !== 4) || !dims.every((d) => is.integer(d) && d >= 1))
     throw shapeError('dims', '[nQBlocks, nKvBlocks] or [batch, heads, nQBlocks, nKvBlocks] of positive integers', dims)
   const [batch, heads, nQ, nK] = (dims.length === 2 ? [1, 1, ...dims] : dims) as number[]
-  const wantQ = Math.ceil(qLen / bs.q), wantK = Math.ceil(kvLen / bs.kv)
+  const wantQ = Math.ceil(qLen / bs.q),
+    wantK = Math.ceil(kvLen / bs.kv)
   if (nQ !== wantQ || nK !== wantK)
-    throw shapeError('dims', `${wantQ} query blocks × ${wantK} key blocks (qLen ${qLen} / ${bs.q}, kvLen ${kvLen} / ${bs.kv}, rounded up)`, dims)
+    throw shapeError(
+      'dims',
+      `${wantQ} query blocks × ${wantK} key blocks (qLen ${qLen} / ${bs.q}, kvLen ${kvLen} / ${bs.kv}, rounded up)`,
+      dims,
+    )
   // bits against dims before the mask's arrays are made: dims may ask for far more blocks than bits holds.
   const blocks = checkBlockCount(batch!, heads!, qLen, kvLen, bs)
-  if (lengthOf(bits) !== blocks) throw shapeError('bits', `${blocks} entries (the product of dims [${dims.join(', ')}])`, bits)
+  if (lengthOf(bits) !== blocks)
+    throw shapeError('bits', `${blocks} entries (the product of dims [${dims.join(', ')}])`, bits)
   const p = emptyParts(batch!, heads!, qLen, kvLen, bs)
   const bad = bits.findIndex((v) => v > 1)
   if (bad >= 0) throw invalidArgument(`bits[${bad}]`, '0 or 1', bits[bad])

@@ -48,36 +48,52 @@ const inexact = (op: string, which: string, what: string) =>
 export function combine(pa: MaskParts, pb: MaskParts, op: 'and' | 'or'): MaskParts {
   for (const k of ['qLen', 'kvLen', 'qBlock', 'kvBlock'] as const)
     if (pa[k] !== pb[k]) throw shapeError(`mask.${op}: ${k}`, `the same ${k} as this mask (${pa[k]})`, pb[k])
-  const batch = broadcast(`mask.${op}: batch`, pa.batch, pb.batch), heads = broadcast(`mask.${op}: heads`, pa.heads, pb.heads)
-  const aHas = sum(pa.partialNum) > 0, bHas = sum(pb.partialNum) > 0
+  const batch = broadcast(`mask.${op}: batch`, pa.batch, pb.batch),
+    heads = broadcast(`mask.${op}: heads`, pa.heads, pb.heads)
+  const aHas = sum(pa.partialNum) > 0,
+    bHas = sum(pb.partialNum) > 0
   const isAnd = op === 'and'
   let rules: RuleSet | null = null
   if (aHas && bHas) rules = isAnd ? andRules(pa.rules!, pb.rules!) : orRules(pa.rules!, pb.rules!)
   else if (aHas || bHas) rules = aHas ? pa.rules : pb.rules
   const p = emptyParts(batch, heads, pa.qLen, pa.kvLen, { q: pa.qBlock, kv: pa.kvBlock })
-  const nK = p.nKvBlocks, sa = new Uint8Array(nK), sb = new Uint8Array(nK)
-  let aFull = false, aAbsent = false, bFull = false, bAbsent = false
+  const nK = p.nKvBlocks,
+    sa = new Uint8Array(nK),
+    sb = new Uint8Array(nK)
+  let aFull = false,
+    aAbsent = false,
+    bFull = false,
+    bAbsent = false
   // A block partial in one mask and full (and) / absent (or) in the other gets
   // the combined rule, which must reduce to the first mask's rule there: the
   // other's rule must keep all (and) / none (or) of it, unless the rules imply
   // each other so that it cannot matter (causal ∧ window is the window).
   const need = isAnd ? 2 : 0
   const guard = (mine: MaskParts, other: MaskParts, otherHas: boolean) =>
-    otherHas && !(isAnd ? other.ruleKeepsFull : other.ruleDropsAbsent) &&
+    otherHas &&
+    !(isAnd ? other.ruleKeepsFull : other.ruleDropsAbsent) &&
     !(isAnd ? rulesImply(mine.rules!, other.rules!) : rulesImply(other.rules!, mine.rules!))
-  const checkA = aHas && guard(pa, pb, bHas), checkB = bHas && guard(pb, pa, aHas)
+  const checkA = aHas && guard(pa, pb, bHas),
+    checkB = bHas && guard(pb, pa, aHas)
   let bad: SparsekitError | null = null
   for (let bi = 0; bi < batch; bi++)
     for (let h = 0; h < heads; h++) {
-      const ra = rowOf(pa, bi, h), rb = rowOf(pb, bi, h), ro = (bi * heads + h) * p.nQBlocks
+      const ra = rowOf(pa, bi, h),
+        rb = rowOf(pb, bi, h),
+        ro = (bi * heads + h) * p.nQBlocks
       for (let qb = 0; qb < p.nQBlocks; qb++) {
         scatter(pa, ra + qb, sa)
         scatter(pb, rb + qb, sb)
         const base = (ro + qb) * nK
-        let nf = 0, np = 0
+        let nf = 0,
+          np = 0
         for (let kb = 0; kb < nK; kb++) {
-          const x = sa[kb]!, y = sb[kb]!
-          aFull ||= x === 2; aAbsent ||= x === 0; bFull ||= y === 2; bAbsent ||= y === 0
+          const x = sa[kb]!,
+            y = sb[kb]!
+          aFull ||= x === 2
+          aAbsent ||= x === 0
+          bFull ||= y === 2
+          bAbsent ||= y === 0
           if (checkA && x === 1 && y === need) bad ??= inexact(op, 'second', isAnd ? 'full' : 'absent')
           if (checkB && y === 1 && x === need) bad ??= inexact(op, 'first', isAnd ? 'full' : 'absent')
           const z = isAnd ? (x === 0 || y === 0 ? 0 : x === 2 && y === 2 ? 2 : 1) : Math.max(x, y)

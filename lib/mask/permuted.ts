@@ -33,7 +33,8 @@ export function permutedCausalParts(opts: PermutedCausalOptions): MaskParts {
   const o = checkOptions('options', opts, ['permutation', 'dims', 'headsQ', 'qLen', 'blockSize', 'keep'])
   const dims = o.dims as unknown
   if (!Array.isArray(dims) || dims.length !== 3) throw invalidArgument('dims', '[batch, keyHeads, kvLen]', dims)
-  const batch = checkInt('dims[0]', dims[0], 1, kMaxBatchHeads), heads = checkInt('dims[1]', dims[1], 1, kMaxBatchHeads)
+  const batch = checkInt('dims[0]', dims[0], 1, kMaxBatchHeads),
+    heads = checkInt('dims[1]', dims[1], 1, kMaxBatchHeads)
   const kvLen = checkLen('dims[2]', dims[2])
   const headsQ = checkInt('headsQ', o.headsQ, 1, kMaxBatchHeads)
   if (headsQ % heads !== 0) throw shapeError('headsQ', `a multiple of the key heads (${heads})`, headsQ)
@@ -62,14 +63,19 @@ export function permutedCausalParts(opts: PermutedCausalOptions): MaskParts {
  */
 export function checkPermutation(name: string, perm: unknown, rows: number, len: number): Int32Array {
   if (!is.int32Array(perm)) throw invalidArgument(name, 'an Int32Array', perm)
-  if (lengthOf(perm) !== rows * len) throw shapeError(`${name}.length`, `${rows * len} (${rows} rows of ${len})`, lengthOf(perm))
+  if (lengthOf(perm) !== rows * len)
+    throw shapeError(`${name}.length`, `${rows * len} (${rows} rows of ${len})`, lengthOf(perm))
   const seen = new Uint8Array(len)
   for (let r = 0; r < rows; r++) {
     seen.fill(0)
     for (let j = 0; j < len; j++) {
       const x = perm[r * len + j]!
       if (x < 0 || x >= len || seen[x])
-        throw invalidArgument(`${name}[${r * len + j}] (row ${r})`, `a permutation of 0..${len - 1} in each row (in range, no repeats)`, x)
+        throw invalidArgument(
+          `${name}[${r * len + j}] (row ${r})`,
+          `a permutation of 0..${len - 1} in each row (in range, no repeats)`,
+          x,
+        )
       seen[x] = 1
     }
   }
@@ -89,18 +95,29 @@ export function checkPermutation(name: string, perm: unknown, rows: number, len:
  * ```
  */
 export function buildPermutedCausal(
-  kvPos: Int32Array, posBatch: number, posHeads: number, headsQ: number, qLen: number, kvLen: number,
-  bs: { q: number; kv: number }, keep?: { bits: Uint8Array; batch: number },
+  kvPos: Int32Array,
+  posBatch: number,
+  posHeads: number,
+  headsQ: number,
+  qLen: number,
+  kvLen: number,
+  bs: { q: number; kv: number },
+  keep?: { bits: Uint8Array; batch: number },
 ): MaskParts {
   const group = headsQ / posHeads
-  const batch = keep ? keep.batch : posBatch, heads = keep || posHeads !== 1 ? headsQ : 1
+  const batch = keep ? keep.batch : posBatch,
+    heads = keep || posHeads !== 1 ? headsQ : 1
   const p = emptyParts(batch, heads, qLen, kvLen, bs)
-  const nK = p.nKvBlocks, nQ = p.nQBlocks, off = kvLen - qLen
+  const nK = p.nKvBlocks,
+    nQ = p.nQBlocks,
+    off = kvLen - qLen
   // smallest and largest original position per (position row, key block)
-  const lo = new Int32Array(posBatch * posHeads * nK), hi = new Int32Array(lo.length)
+  const lo = new Int32Array(posBatch * posHeads * nK),
+    hi = new Int32Array(lo.length)
   for (let row = 0; row < posBatch * posHeads; row++)
     for (let kb = 0; kb < nK; kb++) {
-      let mn = kvLen, mx = -1
+      let mn = kvLen,
+        mx = -1
       for (let j = kb * bs.kv, end = Math.min(kvLen, j + bs.kv); j < end; j++) {
         const x = kvPos[row * kvLen + j]!
         if (x < mn) mn = x
@@ -113,9 +130,12 @@ export function buildPermutedCausal(
     for (let h = 0; h < heads; h++) {
       const pr = ((posBatch === 1 ? 0 : b) * posHeads + (posHeads === 1 ? 0 : Math.floor(h / group))) * nK
       for (let qb = 0; qb < nQ; qb++) {
-        const r = (b * heads + h) * nQ + qb, base = r * nK
-        const L0 = qb * bs.q + off, L1 = Math.min(qLen, (qb + 1) * bs.q) - 1 + off
-        let nf = 0, np = 0
+        const r = (b * heads + h) * nQ + qb,
+          base = r * nK
+        const L0 = qb * bs.q + off,
+          L1 = Math.min(qLen, (qb + 1) * bs.q) - 1 + off
+        let nf = 0,
+          np = 0
         for (let kb = 0; kb < nK; kb++) {
           if ((keep && !keep.bits[base + kb]) || lo[pr + kb]! > L1) continue
           if (hi[pr + kb]! <= L0) p.fullIdx[base + nf++] = kb

@@ -36,7 +36,10 @@ export type MaskRule =
    * at each slot; key slot j is visible to query i when kvPos[b, h / posGroup, j] ≤ i + offset (h the query head).
    */
   | {
-      readonly kind: 5; readonly kvPos: Int32Array; readonly posBatch: number; readonly posHeads: number
+      readonly kind: 5
+      readonly kvPos: Int32Array
+      readonly posBatch: number
+      readonly posHeads: number
       readonly posGroup: number
     }
 
@@ -58,11 +61,15 @@ export const kFull = 2
 export function ruleVisible(r: MaskRule, i: number, j: number, offset: number, b = 0, h = 0): boolean {
   const last = i + offset
   switch (r.kind) {
-    case 1: return j <= last
-    case 2: return j <= last && last - r.window < j
-    case 3: return j <= last && (j < r.sink || last - j < r.local)
+    case 1:
+      return j <= last
+    case 2:
+      return j <= last && last - r.window < j
+    case 3:
+      return j <= last && (j < r.sink || last - j < r.local)
     case 4: {
-      const qs = r.qSeg[i], ks = r.kvSeg[j]
+      const qs = r.qSeg[i],
+        ks = r.kvSeg[j]
       return ks === kSegPrefix || qs === kSegQuery || qs === ks
     }
     case 5: {
@@ -145,15 +152,23 @@ export function classifyStreaming(L0: number, L1: number, ka: number, kz: number
  * ```
  */
 export function classifyCausalDocuments(
-  qa: number, qz: number, ka: number, kz: number, prefix: number, queryStart: number, seg: Int32Array,
+  qa: number,
+  qz: number,
+  ka: number,
+  kz: number,
+  prefix: number,
+  queryStart: number,
+  seg: Int32Array,
 ): number {
   if (ka > qz) return kAbsent
   let some = ka < prefix || qz >= queryStart
   if (!some) {
     // a document holding a query of the block and a key of the block; with
     // ka ≤ qz the earliest such key is never after the latest such query
-    const q0 = Math.max(qa, prefix), q1 = Math.min(qz, queryStart - 1)
-    const k0 = Math.max(ka, prefix), k1 = Math.min(kz, queryStart - 1)
+    const q0 = Math.max(qa, prefix),
+      q1 = Math.min(qz, queryStart - 1)
+    const k0 = Math.max(ka, prefix),
+      k1 = Math.min(kz, queryStart - 1)
     some = q0 <= q1 && k0 <= k1 && Math.max(seg[q0]!, seg[k0]!) <= Math.min(seg[q1]!, seg[k1]!)
   }
   if (!some) return kAbsent
@@ -174,12 +189,16 @@ export function classifyCausalDocuments(
 /** Whether rule r implies rule s (r keeps a subset of what s keeps). */
 function implies(r: MaskRule, s: MaskRule): boolean {
   switch (s.kind) {
-    case 1: return r.kind !== 4 && r.kind !== 5 // causal, window and streaming are all causal
-    case 2: return r.kind === 2 && r.window <= s.window
+    case 1:
+      return r.kind !== 4 && r.kind !== 5 // causal, window and streaming are all causal
+    case 2:
+      return r.kind === 2 && r.window <= s.window
     case 3:
       return (r.kind === 2 && r.window <= s.local) || (r.kind === 3 && r.sink <= s.sink && r.local <= s.local)
-    case 4: return r.kind === 4 && r.qSeg === s.qSeg && r.kvSeg === s.kvSeg
-    case 5: return r.kind === 5 && r.kvPos === s.kvPos && r.posBatch === s.posBatch && r.posHeads === s.posHeads
+    case 4:
+      return r.kind === 4 && r.qSeg === s.qSeg && r.kvSeg === s.kvSeg
+    case 5:
+      return r.kind === 5 && r.kvPos === s.kvPos && r.posBatch === s.posBatch && r.posHeads === s.posHeads
   }
 }
 
@@ -264,11 +283,16 @@ export function toNativeRules(rules: RuleSet | null): NativeMaskRule[][] {
   return rules.map((term) =>
     term.map((r): NativeMaskRule => {
       switch (r.kind) {
-        case 1: return { kind: 1 }
-        case 2: return { kind: 2, window: r.window }
-        case 3: return { kind: 3, sink: r.sink, local: r.local }
-        case 4: return { kind: 4, qSeg: r.qSeg, kvSeg: r.kvSeg }
-        case 5: return { kind: 5, kvPos: r.kvPos, posBatch: r.posBatch, posHeads: r.posHeads }
+        case 1:
+          return { kind: 1 }
+        case 2:
+          return { kind: 2, window: r.window }
+        case 3:
+          return { kind: 3, sink: r.sink, local: r.local }
+        case 4:
+          return { kind: 4, qSeg: r.qSeg, kvSeg: r.kvSeg }
+        case 5:
+          return { kind: 5, kvPos: r.kvPos, posBatch: r.posBatch, posHeads: r.posHeads }
       }
     }),
   )
@@ -284,7 +308,14 @@ export function toNativeRules(rules: RuleSet | null): NativeMaskRule[][] {
 export function describeRules(rules: RuleSet | null): string {
   if (rules === null || rules.length === 0) return 'none'
   const one = (r: MaskRule) =>
-    r.kind === 1 ? 'causal' : r.kind === 2 ? `window(${r.window})` : r.kind === 3 ? `streaming(${r.sink}, ${r.local})`
-      : r.kind === 4 ? 'documents' : 'permuted causal'
+    r.kind === 1
+      ? 'causal'
+      : r.kind === 2
+        ? `window(${r.window})`
+        : r.kind === 3
+          ? `streaming(${r.sink}, ${r.local})`
+          : r.kind === 4
+            ? 'documents'
+            : 'permuted causal'
   return rules.map((t) => t.map(one).join(' and ')).join(' or ')
 }

@@ -60,7 +60,11 @@ interface Plan {
 
 function check4d(name: string, t: Tensor, layout: AttentionLayout): Bhsd {
   if (t.dims.length !== 4)
-    throw shapeError(`${name}.dims`, `4 dims [${layout === 'bhsd' ? 'B, H, S, D' : 'B, S, H, D'}] (layout '${layout}')`, t.dims)
+    throw shapeError(
+      `${name}.dims`,
+      `4 dims [${layout === 'bhsd' ? 'B, H, S, D' : 'B, S, H, D'}] (layout '${layout}')`,
+      t.dims,
+    )
   return logicalDims(t.dims, layout)
 }
 
@@ -101,7 +105,12 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
     throw shapeError('v.dims', `[${physicalDims(kd, layout).join(', ')}] (k's dims)`, vt.dims)
 
   const scale = opts.scale === undefined ? 1 / Math.sqrt(qd.headDim) : opts.scale
-  if (typeof scale !== 'number' || !Number.isFinite(scale) || !(Math.fround(scale) > 0) || !Number.isFinite(Math.fround(scale)))
+  if (
+    typeof scale !== 'number' ||
+    !Number.isFinite(scale) ||
+    !(Math.fround(scale) > 0) ||
+    !Number.isFinite(Math.fround(scale))
+  )
     throw invalidArgument('options.scale', 'a finite positive number (representable as float32)', scale)
 
   let mask: NativeMask | null = null
@@ -110,7 +119,11 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
     opts.mask.checkFor(qd.seq, kd.seq, qd.batch, qd.heads)
     const tile = quantised?.fp8.tile
     if (tile !== undefined && (opts.mask.qBlock !== tile || opts.mask.kvBlock !== tile))
-      throw invalidArgument('options.mask', `blocks of the FP8 tile (${tile} tokens)`, `blocks of ${opts.mask.qBlock} × ${opts.mask.kvBlock}`)
+      throw invalidArgument(
+        'options.mask',
+        `blocks of the FP8 tile (${tile} tokens)`,
+        `blocks of ${opts.mask.qBlock} × ${opts.mask.kvBlock}`,
+      )
     mask = opts.mask._native()
   }
 
@@ -180,10 +193,30 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
  * const { out, lse } = await sk.attention(q, k, v, { mask, returnLse: true })
  * ```
  */
-export function attention(q: Tensor | QuantizedTensor, k: Tensor | QuantizedTensor, v: Tensor | QuantizedTensor, options: AttentionOptions & { returnLse: true }): Promise<AttentionResult>
-export function attention(q: Tensor | QuantizedTensor, k: Tensor | QuantizedTensor, v: Tensor | QuantizedTensor, options?: AttentionOptions & { returnLse?: false }): Promise<Tensor>
-export function attention(q: Tensor | QuantizedTensor, k: Tensor | QuantizedTensor, v: Tensor | QuantizedTensor, options?: AttentionOptions): Promise<Tensor | AttentionResult>
-export function attention(q: Tensor | QuantizedTensor, k: Tensor | QuantizedTensor, v: Tensor | QuantizedTensor, options?: AttentionOptions): Promise<Tensor | AttentionResult> {
+export function attention(
+  q: Tensor | QuantizedTensor,
+  k: Tensor | QuantizedTensor,
+  v: Tensor | QuantizedTensor,
+  options: AttentionOptions & { returnLse: true },
+): Promise<AttentionResult>
+export function attention(
+  q: Tensor | QuantizedTensor,
+  k: Tensor | QuantizedTensor,
+  v: Tensor | QuantizedTensor,
+  options?: AttentionOptions & { returnLse?: false },
+): Promise<Tensor>
+export function attention(
+  q: Tensor | QuantizedTensor,
+  k: Tensor | QuantizedTensor,
+  v: Tensor | QuantizedTensor,
+  options?: AttentionOptions,
+): Promise<Tensor | AttentionResult>
+export function attention(
+  q: Tensor | QuantizedTensor,
+  k: Tensor | QuantizedTensor,
+  v: Tensor | QuantizedTensor,
+  options?: AttentionOptions,
+): Promise<Tensor | AttentionResult> {
   const p = plan(q, k, v, options)
   const outSize = p.q.batch * p.q.heads * p.q.seq * p.q.headDim
   const lseSize = p.q.batch * p.q.heads * p.q.seq

@@ -10,7 +10,15 @@
  */
 import type { Device } from '../device.js'
 import { SparsekitError } from '../errors.js'
-import { type AttentionArgs, type AttentionPick, cpuBinding, cudaBinding, type DeviceBuffer, type GatherRowsArgs, type NativeMask } from '../native.js'
+import {
+  type AttentionArgs,
+  type AttentionPick,
+  cpuBinding,
+  cudaBinding,
+  type DeviceBuffer,
+  type GatherRowsArgs,
+  type NativeMask,
+} from '../native.js'
 import type { Storage } from '../tensor.js'
 
 /** An operand as a backend takes it. */
@@ -19,7 +27,15 @@ export type Handle = ArrayBufferView | DeviceBuffer
 /** The op methods every backend implements alike (see csrc/addon and cuda/binding). */
 export interface Backend {
   attentionPick(args: AttentionArgs, mask: NativeMask | null): AttentionPick
-  attention(q: Handle, k: Handle, v: Handle, out: Handle, lse: Handle | null, args: AttentionArgs, mask: NativeMask | null): Promise<void>
+  attention(
+    q: Handle,
+    k: Handle,
+    v: Handle,
+    out: Handle,
+    lse: Handle | null,
+    args: AttentionArgs,
+    mask: NativeMask | null,
+  ): Promise<void>
   gatherRows(src: Handle, idx: Int32Array, dst: Handle, args: GatherRowsArgs): Promise<void>
 }
 
@@ -34,6 +50,7 @@ export function backendOf(device: Device): Backend {
   if (device.kind === 'cpu') return cpuBinding() as unknown as Backend
   const cuda = cudaBinding()
   // A CUDA tensor exists only where the addon loaded; kept as a coded error, never a crash.
-  if (!cuda) throw new SparsekitError('ERR_SK_DEVICE', `Expected the CUDA addon for cuda:${device.index} but it is not loaded`)
+  if (!cuda)
+    throw new SparsekitError('ERR_SK_DEVICE', `Expected the CUDA addon for cuda:${device.index} but it is not loaded`)
   return cuda as unknown as Backend
 }

@@ -45,7 +45,8 @@ export function clampOf(name: string, a: unknown): { min: number; max: number } 
     if (typeof lo !== 'number' || Number.isNaN(lo)) throw invalidArgument(`${name}.min`, 'a number (not NaN)', min)
     if (typeof hi !== 'number' || Number.isNaN(hi)) throw invalidArgument(`${name}.max`, 'a number (not NaN)', max)
     if (lo > hi) throw invalidArgument(`${name}.max`, `a number ≥ min (${lo})`, max)
-    for (const k of Object.keys(a)) if (k !== 'min' && k !== 'max') throw invalidArgument(name, 'only the keys min, max', k)
+    for (const k of Object.keys(a))
+      if (k !== 'min' && k !== 'max') throw invalidArgument(name, 'only the keys min, max', k)
     return { min: lo, max: hi }
   }
   throw invalidArgument(name, "'none', 'relu', 'relu6' or { min, max }", a)
@@ -81,26 +82,36 @@ export function conv1x1(x: Tensor, w: SparseWeight, bias?: Tensor | null, option
   const opts = checkOptions('options', options, ['activation', 'layout'] as const)
   if (opts.layout !== undefined && opts.layout !== 'nchw') {
     if (opts.layout === 'nhwc')
-      throw new SparsekitError('ERR_SK_UNSUPPORTED', "Expected layout 'nchw' for options.layout but received 'nhwc': the sparse kernels vectorise along each channel's pixels; transpose x to [B, C, H, W] first")
+      throw new SparsekitError(
+        'ERR_SK_UNSUPPORTED',
+        "Expected layout 'nchw' for options.layout but received 'nhwc': the sparse kernels vectorise along each channel's pixels; transpose x to [B, C, H, W] first",
+      )
     throw invalidArgument('options.layout', "'nchw'", opts.layout)
   }
   const { min, max } = clampOf('options.activation', opts.activation)
   const xs = liveStorage(x, 'x')
   if (!(w instanceof SparseWeight)) throw invalidArgument('w', "a SparseWeight (sparsify(w, { format: 'csr' }))", w)
-  if (!w.alive) throw new SparsekitError('ERR_SK_DISPOSED', 'Expected a live SparseWeight for w but received a disposed one')
-  if (w.format !== 'csr') throw new SparsekitError('ERR_SK_UNSUPPORTED', `Expected a 'csr' SparseWeight for w but received format '${w.format}'`)
+  if (!w.alive)
+    throw new SparsekitError('ERR_SK_DISPOSED', 'Expected a live SparseWeight for w but received a disposed one')
+  if (w.format !== 'csr')
+    throw new SparsekitError(
+      'ERR_SK_UNSUPPORTED',
+      `Expected a 'csr' SparseWeight for w but received format '${w.format}'`,
+    )
   if (xs.kind !== 'cpu') throw deviceError('x.device', "'cpu' (sparse conv1x1 runs on the CPU)", x.device)
   if (x.type !== 'float32') throw dtypeError('x.type', 'float32', x.type)
   if (x.dims.length !== 4) throw shapeError('x.dims', '4 dims [B, C, H, W] (channel-major)', x.dims)
   const [batch, channels, height, width] = x.dims
   const [cout, cin] = w.dims
-  if (channels !== cin) throw shapeError('x.dims', `${cin} channels (w's input channels) at dim 1 of [B, C, H, W]`, x.dims)
+  if (channels !== cin)
+    throw shapeError('x.dims', `${cin} channels (w's input channels) at dim 1 of [B, C, H, W]`, x.dims)
   let b: Tensor | null = null
   if (bias !== undefined && bias !== null) {
     const bs = liveStorage(bias, 'bias')
     if (bs.kind !== 'cpu') throw deviceError('bias.device', "'cpu'", bias.device)
     if (bias.type !== 'float32') throw dtypeError('bias.type', 'float32', bias.type)
-    if (bias.dims.length !== 1 || bias.dims[0] !== cout) throw shapeError('bias.dims', `[${cout}] (w's output channels)`, bias.dims)
+    if (bias.dims.length !== 1 || bias.dims[0] !== cout)
+      throw shapeError('bias.dims', `[${cout}] (w's output channels)`, bias.dims)
     b = bias
   }
   const pixels = height * width

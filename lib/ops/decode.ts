@@ -79,10 +79,14 @@ function tokens(name: string, v: unknown, dflt: number): number {
   return v === undefined ? dflt : checkInt(name, v, 0, kMaxInt)
 }
 
-function checkSelect(v: unknown, cache: KVCache): Pick<KvDecodeArgs, 'method' | 'budget' | 'sink' | 'recent' | 'reuse'> {
+function checkSelect(
+  v: unknown,
+  cache: KVCache,
+): Pick<KvDecodeArgs, 'method' | 'budget' | 'sink' | 'recent' | 'reuse'> {
   const none = { method: 0 as const, budget: 0, sink: 0, recent: 0, reuse: 1 }
   if (v === undefined || v === 'dense') return none
-  if (!is.plainObject(v) || v.method !== 'quest') throw invalidArgument('options.select', "'dense' or { method: 'quest', budget }", v)
+  if (!is.plainObject(v) || v.method !== 'quest')
+    throw invalidArgument('options.select', "'dense' or { method: 'quest', budget }", v)
   const o = checkOptions('options.select', v, ['method', 'budget', 'sink', 'recent', 'reuse'] as const)
   const P = cache.pageSize
   if (!is.integer(o.budget) || o.budget < P || o.budget > kMaxInt)
@@ -99,17 +103,29 @@ function checkSelect(v: unknown, cache: KVCache): Pick<KvDecodeArgs, 'method' | 
 function checkStreaming(v: unknown, kvHeads: number): { flags: Uint8Array | null; sink: number; recent: number } {
   if (v === undefined) return { flags: null, sink: 0, recent: 0 }
   const isList = (x: unknown): x is ArrayLike<number> => Array.isArray(x) || is.typedArray(x)
-  const o = isList(v) ? { heads: v } : is.plainObject(v) ? checkOptions('options.streamingHeads', v, ['heads', 'sink', 'recent'] as const) : null
+  const o = isList(v)
+    ? { heads: v }
+    : is.plainObject(v)
+      ? checkOptions('options.streamingHeads', v, ['heads', 'sink', 'recent'] as const)
+      : null
   const heads = o?.heads
   if (!isList(heads) || heads.length !== kvHeads)
-    throw invalidArgument('options.streamingHeads', `${kvHeads} flags of 0 or 1 (one per KV head), or { heads, sink, recent }`, heads ?? v)
+    throw invalidArgument(
+      'options.streamingHeads',
+      `${kvHeads} flags of 0 or 1 (one per KV head), or { heads, sink, recent }`,
+      heads ?? v,
+    )
   const flags = new Uint8Array(kvHeads)
   for (let g = 0; g < kvHeads; ++g) {
     if (heads[g] !== 0 && heads[g] !== 1) throw invalidArgument(`options.streamingHeads[${g}]`, '0 or 1', heads[g])
     flags[g] = heads[g]!
   }
   const w = o as { sink?: unknown; recent?: unknown }
-  return { flags, sink: tokens('options.streamingHeads.sink', w.sink, 128), recent: tokens('options.streamingHeads.recent', w.recent, 256) }
+  return {
+    flags,
+    sink: tokens('options.streamingHeads.sink', w.sink, 128),
+    recent: tokens('options.streamingHeads.recent', w.recent, 256),
+  }
 }
 
 /**
@@ -147,8 +163,16 @@ function checkStreaming(v: unknown, kvHeads: number): { flags: Uint8Array | null
  * const out = await sk.decodeAttention(q, cache, { select: { method: 'quest', budget: 2048 }, streamingHeads: [1, 0, 1, 0, 1, 0, 1, 0] })
  * ```
  */
-export function decodeAttention(q: Tensor, cache: KVCache, options: DecodeOptions & ({ returnLse: true } | { returnPages: true })): Promise<DecodeResult>
-export function decodeAttention(q: Tensor, cache: KVCache, options?: DecodeOptions & { returnLse?: false; returnPages?: false }): Promise<Tensor>
+export function decodeAttention(
+  q: Tensor,
+  cache: KVCache,
+  options: DecodeOptions & ({ returnLse: true } | { returnPages: true }),
+): Promise<DecodeResult>
+export function decodeAttention(
+  q: Tensor,
+  cache: KVCache,
+  options?: DecodeOptions & { returnLse?: false; returnPages?: false },
+): Promise<Tensor>
 export function decodeAttention(q: Tensor, cache: KVCache, options?: DecodeOptions): Promise<Tensor | DecodeResult>
 export function decodeAttention(q: Tensor, cache: KVCache, options?: DecodeOptions): Promise<Tensor | DecodeResult> {
   if (!(cache instanceof KVCache)) throw invalidArgument('cache', 'a KVCache', cache)
@@ -160,15 +184,24 @@ export function decodeAttention(q: Tensor, cache: KVCache, options?: DecodeOptio
   if (!kQueryTypes.includes(q.type)) throw dtypeError('q.type', kQueryTypes.join(', '), q.type)
   const [B, Hq, Tq, D] = q.dims as number[]
   if (q.dims.length !== 4 || B !== cache.batch || D !== cache.headDim || Hq! < 1 || Hq! % cache.kvHeads !== 0)
-    throw shapeError('q.dims', `[${cache.batch}, Hq, Tq, ${cache.headDim}] with Hq a multiple of ${cache.kvHeads} (the cache's batch, kvHeads, headDim)`, q.dims)
+    throw shapeError(
+      'q.dims',
+      `[${cache.batch}, Hq, Tq, ${cache.headDim}] with Hq a multiple of ${cache.kvHeads} (the cache's batch, kvHeads, headDim)`,
+      q.dims,
+    )
   const lengths = cache.lengths
-  let shortest = Infinity, longest = 0
+  let shortest = Infinity,
+    longest = 0
   for (const l of lengths) {
     shortest = Math.min(shortest, l)
     longest = Math.max(longest, l)
   }
   if (!(Tq! >= 1 && Tq! <= Math.min(kMaxDecodeQueries, shortest)))
-    throw shapeError('q.dims', `Tq between 1 and ${Math.min(kMaxDecodeQueries, shortest)} (8, and the shortest sequence's ${shortest} tokens)`, q.dims)
+    throw shapeError(
+      'q.dims',
+      `Tq between 1 and ${Math.min(kMaxDecodeQueries, shortest)} (8, and the shortest sequence's ${shortest} tokens)`,
+      q.dims,
+    )
   const select = checkSelect(o.select, cache)
   const streaming = checkStreaming(o.streamingHeads, cache.kvHeads)
   const scale = o.scale === undefined ? 1 / Math.sqrt(D!) : o.scale
@@ -178,8 +211,15 @@ export function decodeAttention(q: Tensor, cache: KVCache, options?: DecodeOptio
   const returnPages = checkBool('options.returnPages', o.returnPages, false)
 
   const args: KvDecodeArgs = {
-    qType: dtypeId(q.type), headsQ: Hq!, seqQ: Tq!, qStrides: strides4(q.dims), outStrides: strides4(q.dims), scale, ...select,
-    streamingSink: streaming.sink, streamingRecent: streaming.recent,
+    qType: dtypeId(q.type),
+    headsQ: Hq!,
+    seqQ: Tq!,
+    qStrides: strides4(q.dims),
+    outStrides: strides4(q.dims),
+    scale,
+    ...select,
+    streamingSink: streaming.sink,
+    streamingRecent: streaming.recent,
   }
   const pairs = B! * cache.kvHeads
   const stride = Math.max(1, Math.ceil(longest / cache.pageSize))
@@ -191,7 +231,16 @@ export function decodeAttention(q: Tensor, cache: KVCache, options?: DecodeOptio
     if (returnLse) lse = empty('float32', [B!, Hq!, Tq!], B! * Hq! * Tq!, device)
     const ls = lse ? liveStorage(lse, 'lse') : null
     const pending = callNativeSync(() =>
-      backend.kvDecode(handle, bufferOf(qs), bufferOf(liveStorage(out, 'out')), ls ? bufferOf(ls) : null, selCount, selPages, streaming.flags, args),
+      backend.kvDecode(
+        handle,
+        bufferOf(qs),
+        bufferOf(liveStorage(out, 'out')),
+        ls ? bufferOf(ls) : null,
+        selCount,
+        selPages,
+        streaming.flags,
+        args,
+      ),
     )
     return callNative(() => pending).then(
       () => {

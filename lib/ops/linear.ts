@@ -38,7 +38,8 @@ const kSparseLinear: Partial<Record<SparseFormat, { cpu: SparseLinear; cuda?: Sp
   csr: { cpu: linearCsr },
 }
 
-const deviceOfName = (name: string): Device => (name === 'cpu' ? { kind: 'cpu' } : { kind: 'cuda', index: Number(name.slice(5)) })
+const deviceOfName = (name: string): Device =>
+  name === 'cpu' ? { kind: 'cpu' } : { kind: 'cuda', index: Number(name.slice(5)) }
 
 interface Plan {
   device: Device
@@ -57,7 +58,10 @@ function plan(x: unknown, w: unknown, bias: unknown): Plan {
   if (xt.dims.length < 1) throw shapeError('x.dims', 'at least 1 dim [..., K]', xt.dims)
   const cuda = device.kind === 'cuda'
   if (!cuda && xt.type !== 'float32')
-    throw new SparsekitError('ERR_SK_DTYPE', `Expected float32 for x.type but received ${xt.type}; cast first: await x.cast('float32')`)
+    throw new SparsekitError(
+      'ERR_SK_DTYPE',
+      `Expected float32 for x.type but received ${xt.type}; cast first: await x.cast('float32')`,
+    )
   if (cuda && !kCudaLinearTypes.includes(xt.type))
     throw new SparsekitError(
       xt.type === 'float32' ? 'ERR_SK_UNSUPPORTED' : 'ERR_SK_DTYPE', // as attention: float32 is a dtype, CUDA lacks the kernel
@@ -65,19 +69,26 @@ function plan(x: unknown, w: unknown, bias: unknown): Plan {
     )
   let n: number, k: number
   if (w instanceof SparseWeight) {
-    if (!w.alive) throw new SparsekitError('ERR_SK_DISPOSED', 'Expected a live SparseWeight for w but received a disposed one')
+    if (!w.alive)
+      throw new SparsekitError('ERR_SK_DISPOSED', 'Expected a live SparseWeight for w but received a disposed one')
     ;[n, k] = w.dims
     sameDevice(device, deviceOfName(w.device), 'w')
     const entry = kSparseLinear[w.format]
     if (!entry) throw new SparsekitError('ERR_SK_UNSUPPORTED', `No linear for SparseWeight format '${w.format}'`)
-    if (cuda && !entry.cuda) throw new SparsekitError('ERR_SK_UNSUPPORTED', `No CUDA linear for SparseWeight format '${w.format}'; use it on the CPU`)
-    if (cuda && w.type !== xt.type) throw dtypeError('w.type', `${xt.type} (x's type; on CUDA x and w share one)`, w.type)
+    if (cuda && !entry.cuda)
+      throw new SparsekitError(
+        'ERR_SK_UNSUPPORTED',
+        `No CUDA linear for SparseWeight format '${w.format}'; use it on the CPU`,
+      )
+    if (cuda && w.type !== xt.type)
+      throw dtypeError('w.type', `${xt.type} (x's type; on CUDA x and w share one)`, w.type)
   } else if (isTensor(w)) {
     const ws = liveStorage(w, 'w')
     sameDevice(device, deviceOf(ws), 'w')
     if (w.dims.length !== 2) throw shapeError('w.dims', '2 dims [N, K]', w.dims)
     if (!kWeightTypes.includes(w.type)) throw dtypeError('w.type', kWeightTypes.join(', '), w.type)
-    if (cuda && w.type !== xt.type) throw dtypeError('w.type', `${xt.type} (x's type; on CUDA x and w share one)`, w.type)
+    if (cuda && w.type !== xt.type)
+      throw dtypeError('w.type', `${xt.type} (x's type; on CUDA x and w share one)`, w.type)
     ;[n, k] = w.dims
   } else {
     throw invalidArgument('w', 'a Tensor [N, K] or a SparseWeight', w)
@@ -88,7 +99,8 @@ function plan(x: unknown, w: unknown, bias: unknown): Plan {
     const bs = liveStorage(bias, 'bias')
     const bt = bias as Tensor
     sameDevice(device, deviceOf(bs), 'bias')
-    if (bt.type !== 'float32' && !(cuda && bt.type === xt.type)) throw dtypeError('bias.type', cuda ? `float32 or ${xt.type}` : 'float32', bt.type)
+    if (bt.type !== 'float32' && !(cuda && bt.type === xt.type))
+      throw dtypeError('bias.type', cuda ? `float32 or ${xt.type}` : 'float32', bt.type)
     if (bt.dims.length !== 1 || bt.dims[0] !== n) throw shapeError('bias.dims', `[${n}] (w's N)`, bt.dims)
   }
   const m = k === 0 ? xt.dims.slice(0, -1).reduce((a, b) => a * b, 1) : xt.size / k
@@ -155,12 +167,19 @@ function run(p: Plan, x: Tensor, w: Tensor | SparseWeight, bias: Tensor | null, 
   if (xs.kind !== 'cpu' || ws.kind !== 'cpu' || os.kind !== 'cpu' || bs?.kind === 'cuda')
     throw new Error('linear: operands on different devices after validation') // unreachable: plan() checked
   return callNative(() =>
-    cpuBinding().linear(xs.data as Float32Array, ws.data, null, bs ? (bs.data as Float32Array) : null, os.data as Float32Array, {
-      wType: dtypeId(w.type),
-      format: 0,
-      m: p.m,
-      n: p.n,
-      k: p.k,
-    }),
+    cpuBinding().linear(
+      xs.data as Float32Array,
+      ws.data,
+      null,
+      bs ? (bs.data as Float32Array) : null,
+      os.data as Float32Array,
+      {
+        wType: dtypeId(w.type),
+        format: 0,
+        m: p.m,
+        n: p.n,
+        k: p.k,
+      },
+    ),
   )
 }

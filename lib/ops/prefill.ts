@@ -37,7 +37,8 @@ export interface EstimateOptions {
 
 function checkBlockSize(v: unknown): number {
   const b = v === undefined ? 128 : v
-  if (!is.integer(b) || b < 16 || b > 256 || b % 16 !== 0) throw invalidArgument('options.blockSize', 'a multiple of 16 from 16 to 256', b)
+  if (!is.integer(b) || b < 16 || b > 256 || b % 16 !== 0)
+    throw invalidArgument('options.blockSize', 'a multiple of 16 from 16 to 256', b)
   return b
 }
 
@@ -94,20 +95,29 @@ export function estimateBlockMask(q: Tensor, k: Tensor, options?: EstimateOption
     throw invalidArgument('options.method', "'xattention', 'meanpool' or 'topk'", method)
   const blockSize = checkBlockSize(o.blockSize)
   const stride = o.stride === undefined ? 8 : checkInt('options.stride', o.stride, 1, blockSize)
-  if (blockSize % stride !== 0) throw invalidArgument('options.stride', `a divisor of the block size (${blockSize})`, stride)
+  if (blockSize % stride !== 0)
+    throw invalidArgument('options.stride', `a divisor of the block size (${blockSize})`, stride)
   const threshold = checkThreshold(o.threshold)
   const causal = checkBool('options.causal', o.causal, true)
   let budget = 0
   if (method === 'topk') budget = checkInt('options.budget', o.budget, 1, 2 ** 31 - 1)
   else if (o.budget !== undefined) throw invalidArgument('options.budget', "nothing unless method is 'topk'", o.budget)
   const s = checkQkv(q, k)
-  const nb = Math.ceil(s.seq / blockSize), rows = s.batch * s.headsQ * nb
+  const nb = Math.ceil(s.seq / blockSize),
+    rows = s.batch * s.headsQ * nb
   // validated above, synchronously; from here on the work is queued
   return blockScores(q, k, s, {
-    method: method === 'meanpool' ? 2 : 1, block: blockSize, stride: method === 'meanpool' ? 1 : stride,
-    segmentBlocks: 0, keyCount: s.seq, causal,
+    method: method === 'meanpool' ? 2 : 1,
+    block: blockSize,
+    stride: method === 'meanpool' ? 1 : stride,
+    segmentBlocks: 0,
+    keyCount: s.seq,
+    causal,
   }).then(async (scores) => {
-    const bits = method === 'topk' ? await selectTopK(scores, rows, nb, budget, causal) : await selectByThreshold(scores, rows, nb, threshold, causal)
+    const bits =
+      method === 'topk'
+        ? await selectTopK(scores, rows, nb, budget, causal)
+        : await selectByThreshold(scores, rows, nb, threshold, causal)
     return maskOf(bits, s, nb, blockSize, causal)
   })
 }
@@ -133,22 +143,40 @@ export interface KeyPermutation {
  * const perm = await sk.segmentPermutation(q, k, { blockSize: 128, segmentSize: 256 })
  * ```
  */
-export function segmentPermutation(q: Tensor, k: Tensor, options?: { blockSize?: number; segmentSize?: number }): Promise<KeyPermutation> {
+export function segmentPermutation(
+  q: Tensor,
+  k: Tensor,
+  options?: { blockSize?: number; segmentSize?: number },
+): Promise<KeyPermutation> {
   const o = checkOptions('options', options, ['blockSize', 'segmentSize'])
   const blockSize = checkBlockSize(o.blockSize)
   return permutationOf(q, k, checkQkv(q, k), blockSize, checkSegmentSize(o.segmentSize, blockSize))
 }
 
-async function permutationOf(q: Tensor, k: Tensor, s: PrefillShape, blockSize: number, seg: number): Promise<KeyPermutation> {
+async function permutationOf(
+  q: Tensor,
+  k: Tensor,
+  s: PrefillShape,
+  blockSize: number,
+  seg: number,
+): Promise<KeyPermutation> {
   const nC = Math.floor(s.seq / seg) * seg
   const dims: [number, number, number] = [s.batch, s.headsKv, s.seq]
   const order = { batch: s.batch, headsQ: s.headsQ, headsKv: s.headsKv, seq: s.seq, keyCount: nC, segment: seg }
-  if (nC === 0 || s.batch === 0) { // no complete segment: every key stays in place
+  if (nC === 0 || s.batch === 0) {
+    // no complete segment: every key stays in place
     const indices = allocating('the permutation', () => new Int32Array(s.batch * s.headsKv * s.seq))
     for (let i = 0; i < indices.length; i++) indices[i] = i % s.seq
     return { indices, dims }
   }
-  const w = await blockScores(q, k, s, { method: 3, block: Math.min(blockSize, s.seq), stride: 1, segmentBlocks: 0, keyCount: nC, causal: true })
+  const w = await blockScores(q, k, s, {
+    method: 3,
+    block: Math.min(blockSize, s.seq),
+    stride: 1,
+    segmentBlocks: 0,
+    keyCount: nC,
+    causal: true,
+  })
   return { indices: await segmentOrder(w, order), dims }
 }
 
@@ -181,22 +209,56 @@ export interface PlanOptions {
  * ```
  */
 export async function planPermutedAttention(q: Tensor, k: Tensor, o: PlanOptions): Promise<PermutedPlan> {
-  const s = checkQkv(q, k), blockSize = o.blockSize
+  const s = checkQkv(q, k),
+    blockSize = o.blockSize
   const dims: [number, number, number] = [s.batch, s.headsKv, s.seq]
   if (o.method === 'vslash') {
     const plan = await vslashPlan(q, k, s, blockSize, o.threshold, o.budget)
-    const mask = BlockMask.permutedCausal({ permutation: plan.indices, dims, headsQ: s.headsQ, qLen: s.seq, blockSize, keep: plan.bits })
+    const mask = BlockMask.permutedCausal({
+      permutation: plan.indices,
+      dims,
+      headsQ: s.headsQ,
+      qLen: s.seq,
+      blockSize,
+      keep: plan.bits,
+    })
     return { permutation: { indices: plan.indices, dims }, kPerm: await gatherRows(k, plan.indices), mask }
   }
-  const seg = o.segmentSize, permutation = await permutationOf(q, k, s, blockSize, seg)
+  const seg = o.segmentSize,
+    permutation = await permutationOf(q, k, s, blockSize, seg)
   const kPerm = await gatherRows(k, permutation.indices)
   try {
-    const nb = Math.ceil(s.seq / blockSize), segBlocks = seg / blockSize
-    const scores = await blockScores(q, kPerm, s, { method: 2, block: blockSize, stride: 1, segmentBlocks: segBlocks, keyCount: s.seq, causal: true })
+    const nb = Math.ceil(s.seq / blockSize),
+      segBlocks = seg / blockSize
+    const scores = await blockScores(q, kPerm, s, {
+      method: 2,
+      block: blockSize,
+      stride: 1,
+      segmentBlocks: segBlocks,
+      keyCount: s.seq,
+      causal: true,
+    })
     const sinkBlock = new Int32Array(s.batch * s.headsKv)
-    for (let r = 0; r < sinkBlock.length; r++) sinkBlock[r] = Math.floor(permutation.indices.subarray(r * s.seq, (r + 1) * s.seq).indexOf(0) / blockSize)
-    const bits = await selectPermuted(scores, s.batch * s.headsQ * nb, nb, segBlocks, o.threshold, sinkBlock, s.headsQ, s.headsQ / s.headsKv)
-    const mask = BlockMask.permutedCausal({ permutation: permutation.indices, dims, headsQ: s.headsQ, qLen: s.seq, blockSize, keep: bits })
+    for (let r = 0; r < sinkBlock.length; r++)
+      sinkBlock[r] = Math.floor(permutation.indices.subarray(r * s.seq, (r + 1) * s.seq).indexOf(0) / blockSize)
+    const bits = await selectPermuted(
+      scores,
+      s.batch * s.headsQ * nb,
+      nb,
+      segBlocks,
+      o.threshold,
+      sinkBlock,
+      s.headsQ,
+      s.headsQ / s.headsKv,
+    )
+    const mask = BlockMask.permutedCausal({
+      permutation: permutation.indices,
+      dims,
+      headsQ: s.headsQ,
+      qLen: s.seq,
+      blockSize,
+      keep: bits,
+    })
     return { permutation, kPerm, mask }
   } catch (err) {
     kPerm.dispose()
@@ -228,20 +290,48 @@ export interface PermutedBlockOptions {
  * const out = await sk.permutedBlockAttention(q, k, v, { permutation: perm })
  * ```
  */
-export function permutedBlockAttention(q: Tensor, k: Tensor, v: Tensor, options: PermutedBlockOptions & { returnLse: true }): Promise<AttentionResult>
-export function permutedBlockAttention(q: Tensor, k: Tensor, v: Tensor, options: PermutedBlockOptions & { returnLse?: false }): Promise<Tensor>
-export function permutedBlockAttention(q: Tensor, k: Tensor, v: Tensor, options: PermutedBlockOptions): Promise<Tensor | AttentionResult> {
+export function permutedBlockAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: PermutedBlockOptions & { returnLse: true },
+): Promise<AttentionResult>
+export function permutedBlockAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: PermutedBlockOptions & { returnLse?: false },
+): Promise<Tensor>
+export function permutedBlockAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: PermutedBlockOptions,
+): Promise<Tensor | AttentionResult> {
   const o = checkOptions('options', options, ['permutation', 'mask', 'returnLse'])
   const s = checkQkv(q, k, v)
   const returnLse = checkBool('options.returnLse', o.returnLse, false)
   const p = o.permutation as KeyPermutation | undefined
   if (!is.plainObject(p)) throw invalidArgument('options.permutation', 'a KeyPermutation { indices, dims }', p)
-  if (!Array.isArray(p.dims) || p.dims.length !== 3 || p.dims[0] !== s.batch || p.dims[1] !== s.headsKv || p.dims[2] !== s.seq)
+  if (
+    !Array.isArray(p.dims) ||
+    p.dims.length !== 3 ||
+    p.dims[0] !== s.batch ||
+    p.dims[1] !== s.headsKv ||
+    p.dims[2] !== s.seq
+  )
     throw invalidArgument('options.permutation.dims', `[${s.batch}, ${s.headsKv}, ${s.seq}]`, p.dims)
   checkPermutation('options.permutation.indices', p.indices, s.batch * s.headsKv, s.seq)
-  if (o.mask !== undefined && !(o.mask instanceof BlockMask)) throw invalidArgument('options.mask', 'a BlockMask', o.mask)
+  if (o.mask !== undefined && !(o.mask instanceof BlockMask))
+    throw invalidArgument('options.mask', 'a BlockMask', o.mask)
   const blockSize = o.mask ? { q: o.mask.qBlock, kv: o.mask.kvBlock } : 128
-  let mask = BlockMask.permutedCausal({ permutation: p.indices, dims: p.dims, headsQ: s.headsQ, qLen: s.seq, blockSize })
+  let mask = BlockMask.permutedCausal({
+    permutation: p.indices,
+    dims: p.dims,
+    headsQ: s.headsQ,
+    qLen: s.seq,
+    blockSize,
+  })
   if (o.mask) {
     o.mask.checkFor(s.seq, s.seq, s.batch, s.headsQ)
     mask = o.mask.and(mask)
@@ -250,7 +340,14 @@ export function permutedBlockAttention(q: Tensor, k: Tensor, v: Tensor, options:
 }
 
 /** Attention over kPerm (already gathered; disposed here) and v gathered by p. */
-async function runPermuted(q: Tensor, kPerm: Tensor, v: Tensor, p: KeyPermutation, mask: BlockMask, returnLse: boolean): Promise<Tensor | AttentionResult> {
+async function runPermuted(
+  q: Tensor,
+  kPerm: Tensor,
+  v: Tensor,
+  p: KeyPermutation,
+  mask: BlockMask,
+  returnLse: boolean,
+): Promise<Tensor | AttentionResult> {
   let vPerm: Tensor | null = null
   try {
     vPerm = await gatherRows(v, p.indices)
@@ -300,12 +397,25 @@ export function planOptions(o: Readonly<Record<string, unknown>>): PlanOptions {
   if (method !== 'vslash' && method !== 'pbs') throw invalidArgument('options.method', "'vslash' or 'pbs'", method)
   const blockSize = checkBlockSize(o.blockSize)
   if (method === 'vslash') {
-    if (o.segmentSize !== undefined) throw invalidArgument('options.segmentSize', "nothing unless method is 'pbs'", o.segmentSize)
+    if (o.segmentSize !== undefined)
+      throw invalidArgument('options.segmentSize', "nothing unless method is 'pbs'", o.segmentSize)
     const budget = o.budget === undefined ? 8192 : checkInt('options.budget', o.budget, 1, 2 ** 31 - 1)
-    return { method, blockSize, segmentSize: 0, threshold: o.threshold === undefined ? 0.998 : checkThreshold(o.threshold), budget }
+    return {
+      method,
+      blockSize,
+      segmentSize: 0,
+      threshold: o.threshold === undefined ? 0.998 : checkThreshold(o.threshold),
+      budget,
+    }
   }
   if (o.budget !== undefined) throw invalidArgument('options.budget', "nothing unless method is 'vslash'", o.budget)
-  return { method, blockSize, segmentSize: checkSegmentSize(o.segmentSize, blockSize), threshold: checkThreshold(o.threshold), budget: 0 }
+  return {
+    method,
+    blockSize,
+    segmentSize: checkSegmentSize(o.segmentSize, blockSize),
+    threshold: checkThreshold(o.threshold),
+    budget: 0,
+  }
 }
 
 /**
@@ -340,13 +450,39 @@ export function planOptions(o: Readonly<Record<string, unknown>>): PlanOptions {
  * const pbs = await sk.permutedAttention(q, k, v, { method: 'pbs', threshold: 0.95 }) // PBS-Attn
  * ```
  */
-export function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options: PermutedAttentionOptions & { returnLse: true }): Promise<AttentionResult>
-export function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options?: PermutedAttentionOptions & { returnLse?: false }): Promise<Tensor>
-export function permutedAttention(q: Tensor, k: Tensor, v: Tensor, options?: PermutedAttentionOptions): Promise<Tensor | AttentionResult> {
-  const o = checkOptions('options', options, ['method', 'blockSize', 'segmentSize', 'threshold', 'budget', 'causal', 'returnLse'])
+export function permutedAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: PermutedAttentionOptions & { returnLse: true },
+): Promise<AttentionResult>
+export function permutedAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options?: PermutedAttentionOptions & { returnLse?: false },
+): Promise<Tensor>
+export function permutedAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options?: PermutedAttentionOptions,
+): Promise<Tensor | AttentionResult> {
+  const o = checkOptions('options', options, [
+    'method',
+    'blockSize',
+    'segmentSize',
+    'threshold',
+    'budget',
+    'causal',
+    'returnLse',
+  ])
   const plan = planOptions(o)
   if (!checkBool('options.causal', o.causal, true))
-    throw new SparsekitError('ERR_SK_UNSUPPORTED', 'Expected causal: true for permutedAttention (keys are permuted, which only causal prefill allows) but received false')
+    throw new SparsekitError(
+      'ERR_SK_UNSUPPORTED',
+      'Expected causal: true for permutedAttention (keys are permuted, which only causal prefill allows) but received false',
+    )
   const returnLse = checkBool('options.returnLse', o.returnLse, false)
   const s = checkQkv(q, k, v)
   if (plan.method === 'pbs' && s.seq <= plan.segmentSize) return attention(q, k, v, { causal: true, returnLse })

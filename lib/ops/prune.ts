@@ -51,7 +51,9 @@ export function prune(w: Tensor, options: PruneOptions): Promise<Tensor> {
   if (s.kind !== 'cpu') return pruneOnHost(w, { n, m })
   const out = hostTensor(w.type, w.dims, w.size, false)
   if (w.size === 0) return Promise.resolve(out)
-  return filling(out, () => callNative(() => cpuBinding().sp24(0, { dtype: dtypeId(w.type), rows, k, n, m }, s.data, out.data)))
+  return filling(out, () =>
+    callNative(() => cpuBinding().sp24(0, { dtype: dtypeId(w.type), rows, k, n, m }, s.data, out.data)),
+  )
 }
 
 /** prune() of a CUDA weight through the CPU kernel (the checks already ran). */

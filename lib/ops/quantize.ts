@@ -164,9 +164,13 @@ async function floatValues(name: string, t: unknown): Promise<{ values: Float32A
   const s = liveStorage(t, name)
   const src = t as Tensor
   if (s.kind !== 'cpu')
-    throw new SparsekitError('ERR_SK_UNSUPPORTED', `Expected a CPU tensor for ${name}: quantize runs on the CPU only for now (use await t.to('cpu'))`)
+    throw new SparsekitError(
+      'ERR_SK_UNSUPPORTED',
+      `Expected a CPU tensor for ${name}: quantize runs on the CPU only for now (use await t.to('cpu'))`,
+    )
   if (src.type === 'float32') return { values: s.data as Float32Array, wide: null }
-  if (src.type !== 'float16' && src.type !== 'bfloat16') throw dtypeError(`${name}.type`, 'float32, float16 or bfloat16', src.type)
+  if (src.type !== 'float16' && src.type !== 'bfloat16')
+    throw dtypeError(`${name}.type`, 'float32, float16 or bfloat16', src.type)
   const wide = await src.cast('float32')
   return { values: wide.data as Float32Array, wide }
 }
@@ -199,10 +203,15 @@ export async function quantize(t: Tensor, options: QuantizeOptions): Promise<Qua
   if (options === undefined) throw invalidArgument('options', 'an options object with a tile', options)
   const opts = checkOptions('options', options, ['type', 'tile', 'smooth', 'perChannel'] as const)
   const type = opts.type === undefined ? 'float8e4m3fn' : checkDType('options.type', opts.type)
-  if (type !== 'float8e4m3fn' && type !== 'float8e5m2') throw dtypeError('options.type', "'float8e4m3fn' or 'float8e5m2'", type)
+  if (type !== 'float8e4m3fn' && type !== 'float8e5m2')
+    throw dtypeError('options.type', "'float8e4m3fn' or 'float8e5m2'", type)
   const tile = opts.tile
   if (!is.integer(tile) || tile < kMinTile || tile > kMaxTile || tile % kMinTile !== 0)
-    throw invalidArgument('options.tile', `a BlockMask block size (a multiple of ${kMinTile} from ${kMinTile} to ${kMaxTile})`, tile)
+    throw invalidArgument(
+      'options.tile',
+      `a BlockMask block size (a multiple of ${kMinTile} from ${kMinTile} to ${kMaxTile})`,
+      tile,
+    )
   const smooth = checkBool('options.smooth', opts.smooth, false)
   const perChannel = checkBool('options.perChannel', opts.perChannel, false)
   if (t.dims.length !== 4) throw shapeError('t.dims', '4 dims [B, H, S, D]', t.dims)
@@ -215,7 +224,15 @@ export async function quantize(t: Tensor, options: QuantizeOptions): Promise<Qua
 }
 
 /** quantize()'s arithmetic; `tensorAmax` (a baseline's): every tile gets the scale of that amax instead of its own. */
-function quantizeValues(x: Float32Array, dims: readonly number[], type: Fp8Type, tile: number, smooth: boolean, perChannel: boolean, tensorAmax?: number): QuantizedTensor {
+function quantizeValues(
+  x: Float32Array,
+  dims: readonly number[],
+  type: Fp8Type,
+  tile: number,
+  smooth: boolean,
+  perChannel: boolean,
+  tensorAmax?: number,
+): QuantizedTensor {
   const [B, H, S, D] = dims
   const tiles = Math.ceil(S / tile)
   const f = kFormats[type]
@@ -317,19 +334,29 @@ export async function dequantize(t: QuantizedTensor): Promise<Tensor> {
  * coded error for a mix or anything the FP8 kernel does not take.
  * @internal
  */
-export function fp8Operands(q: unknown, k: unknown, v: unknown): { tensors: [Tensor, Tensor, Tensor]; fp8: Fp8Args } | null {
+export function fp8Operands(
+  q: unknown,
+  k: unknown,
+  v: unknown,
+): { tensors: [Tensor, Tensor, Tensor]; fp8: Fp8Args } | null {
   const all = [q, k, v]
   const names = ['q', 'k', 'v'] as const
   const first = all.findIndex((x) => x instanceof QuantizedTensor)
   if (first < 0) return null
   for (let i = 0; i < 3; ++i)
     if (!(all[i] instanceof QuantizedTensor))
-      throw dtypeError(names[i], `a QuantizedTensor (${names[first]} is quantised: quantise all of q, k and v, or none)`, all[i])
+      throw dtypeError(
+        names[i],
+        `a QuantizedTensor (${names[first]} is quantised: quantise all of q, k and v, or none)`,
+        all[i],
+      )
   const [qq, kq, vq] = all.map((x, i) => checkQuantized(names[i], x))
   if (kq.tile !== qq.tile || vq.tile !== qq.tile)
     throw invalidArgument('k.tile and v.tile', `q's tile (${qq.tile} tokens)`, [kq.tile, vq.tile])
-  if (qq.perChannel || kq.perChannel) throw invalidArgument(qq.perChannel ? 'q' : 'k', 'one scale per tile (perChannel is for v)', 'per-channel scales')
-  if (qq.mean || vq.mean) throw invalidArgument(qq.mean ? 'q' : 'v', 'a QuantizedTensor without smooth (smooth is for k)', 'a smoothed one')
+  if (qq.perChannel || kq.perChannel)
+    throw invalidArgument(qq.perChannel ? 'q' : 'k', 'one scale per tile (perChannel is for v)', 'per-channel scales')
+  if (qq.mean || vq.mean)
+    throw invalidArgument(qq.mean ? 'q' : 'v', 'a QuantizedTensor without smooth (smooth is for k)', 'a smoothed one')
   let vScale = vq.scales.data as Float32Array
   if (!vq.perChannel) {
     const D = vq.dims[3]

@@ -30,7 +30,8 @@ type Sparsifier = (w: Tensor, options: SparsifyOptions) => Promise<SparseWeight>
 /** 2:4 on the CPU, or on CUDA through the CUDA module. */
 function sparsifySp24(w: Tensor, options: SparsifyOptions): Promise<SparseWeight> {
   for (const key of ['sparsity', 'blocks'] as const)
-    if (options[key] !== undefined) throw invalidArgument(`options.${key}`, "nothing: it applies to format 'csr' only", options[key])
+    if (options[key] !== undefined)
+      throw invalidArgument(`options.${key}`, "nothing: it applies to format 'csr' only", options[key])
   if (w.dims.length !== 2) throw shapeError('w.dims', '2 dims [N, K]', w.dims)
   if (!kSp24Types.includes(w.type)) throw dtypeError('w.type', kSp24Types.join(', '), w.type)
   if (w.dims[1] % 4 !== 0) throw shapeError('w.dims', 'K (the last dim) a multiple of 4 for 2:4', w.dims)
@@ -51,7 +52,10 @@ function canonicalFormat(format: unknown): SparseFormat {
     const n = Number(nm[1])
     const m = Number(nm[2])
     if (n >= 1 && n <= 2 && m >= 4 && m % 4 === 0) return '2:4'
-    throw new SparsekitError('ERR_SK_UNSUPPORTED', `Expected an n:m format with n ≤ 2 and m a multiple of 4 (stored as 2:4) for options.format but received '${format}'`)
+    throw new SparsekitError(
+      'ERR_SK_UNSUPPORTED',
+      `Expected an n:m format with n ≤ 2 and m a multiple of 4 (stored as 2:4) for options.format but received '${format}'`,
+    )
   }
   return format as SparseFormat
 }
@@ -83,10 +87,14 @@ function canonicalFormat(format: unknown): SparseFormat {
  */
 export function sparsify(w: Tensor, options: SparsifyOptions): Promise<SparseWeight> {
   liveStorage(w, 'w')
-  if (options === undefined) throw invalidArgument('options', "an options object { format }", options)
+  if (options === undefined) throw invalidArgument('options', 'an options object { format }', options)
   const opts = checkOptions('options', options, ['format', 'sparsity', 'blocks'] as const)
   const format = canonicalFormat(opts.format)
   const build = Object.hasOwn(kSparsifiers, format) ? kSparsifiers[format] : undefined // never Object.prototype's members ('__proto__', 'constructor')
-  if (!build) throw new SparsekitError('ERR_SK_UNSUPPORTED', `Expected one of the formats ${Object.keys(kSparsifiers).join(', ')} for options.format but received '${format}'`)
+  if (!build)
+    throw new SparsekitError(
+      'ERR_SK_UNSUPPORTED',
+      `Expected one of the formats ${Object.keys(kSparsifiers).join(', ')} for options.format but received '${format}'`,
+    )
   return build(w, { ...(opts as SparsifyOptions), format })
 }

@@ -30,7 +30,6 @@ export interface PrefillShape {
 const kTypes: readonly DType[] = ['float32', 'float16', 'bfloat16']
 const kCudaTypes: readonly DType[] = ['float16', 'bfloat16']
 
-
 /**
  * Checks q [B, Hq, S, D] and k (and v) [B, Hkv, S, D]: one device, one dtype
  * (float32 / float16 / bfloat16 on the CPU, float16 / bfloat16 on CUDA), Hq a
@@ -43,14 +42,19 @@ const kCudaTypes: readonly DType[] = ['float16', 'bfloat16']
  */
 export function checkQkv(q: unknown, k: unknown, ...rest: [v: unknown] | []): PrefillShape {
   // Passed, v is checked even when undefined: an op that takes v must never run without one.
-  const hasV = rest.length > 0, v = rest[0]
+  const hasV = rest.length > 0,
+    v = rest[0]
   const device = deviceOf(liveStorage(q, 'q'))
   sameDevice(device, deviceOf(liveStorage(k, 'k')), 'k')
   if (hasV) sameDevice(device, deviceOf(liveStorage(v, 'v')), 'v')
-  const qt = q as Tensor, kt = k as Tensor
+  const qt = q as Tensor,
+    kt = k as Tensor
   if (!kTypes.includes(qt.type)) throw dtypeError('q.type', kTypes.join(', '), qt.type)
   if (device.kind === 'cuda' && !kCudaTypes.includes(qt.type))
-    throw new SparsekitError('ERR_SK_UNSUPPORTED', `Expected float16 or bfloat16 for q.type on ${qt.device} but received ${qt.type}; cast first: await q.cast('bfloat16')`)
+    throw new SparsekitError(
+      'ERR_SK_UNSUPPORTED',
+      `Expected float16 or bfloat16 for q.type on ${qt.device} but received ${qt.type}; cast first: await q.cast('bfloat16')`,
+    )
   if (kt.type !== qt.type) throw dtypeError('k.type', `${qt.type} (q's type)`, kt.type)
   if (qt.dims.length !== 4) throw shapeError('q.dims', '4 dims [B, H, S, D]', qt.dims)
   if (kt.dims.length !== 4) throw shapeError('k.dims', '4 dims [B, H, S, D]', kt.dims)
@@ -59,12 +63,15 @@ export function checkQkv(q: unknown, k: unknown, ...rest: [v: unknown] | []): Pr
   if (headDim < 1 || headDim > 256) throw shapeError('q.dims', 'a head dim between 1 and 256', qt.dims)
   if (headsQ < 1 || headsKv < 1 || headsQ % headsKv !== 0)
     throw shapeError('k.dims', `key heads that divide q's ${headsQ} heads (GQA / MQA)`, kt.dims)
-  if (kb !== batch || kd !== headDim) throw shapeError('k.dims', `batch ${batch} and head dim ${headDim} (q's)`, kt.dims)
-  if (kvSeq !== seq) throw shapeError('k.dims', `the sequence length of q (${seq}): prefill takes equal lengths`, kt.dims)
+  if (kb !== batch || kd !== headDim)
+    throw shapeError('k.dims', `batch ${batch} and head dim ${headDim} (q's)`, kt.dims)
+  if (kvSeq !== seq)
+    throw shapeError('k.dims', `the sequence length of q (${seq}): prefill takes equal lengths`, kt.dims)
   if (hasV) {
     const vt = v as Tensor
     if (vt.type !== qt.type) throw dtypeError('v.type', `${qt.type} (q's type)`, vt.type)
-    if (vt.dims.length !== 4 || vt.dims.some((d, i) => d !== kt.dims[i])) throw shapeError('v.dims', `[${kt.dims.join(', ')}] (k's dims)`, vt.dims)
+    if (vt.dims.length !== 4 || vt.dims.some((d, i) => d !== kt.dims[i]))
+      throw shapeError('v.dims', `[${kt.dims.join(', ')}] (k's dims)`, vt.dims)
   }
   return { type: qt.type, batch, headsQ, headsKv, seq, headDim, device }
 }
@@ -83,22 +90,37 @@ const strides = (h: number, s: number, d: number): [number, number, number] => [
  * ```
  */
 export async function blockScores(
-  q: Tensor, k: Tensor, s: PrefillShape,
+  q: Tensor,
+  k: Tensor,
+  s: PrefillShape,
   o: Pick<BlockScoresArgs, 'method' | 'block' | 'stride' | 'segmentBlocks' | 'keyCount' | 'causal'>,
 ): Promise<Float32Array> {
   const nb = Math.ceil(s.seq / o.block)
-  const out = allocating('the block scores', () => new Float32Array(s.batch * s.headsQ * (o.method === 3 ? s.seq : o.method === 4 ? 2 * s.seq : nb * nb)))
+  const out = allocating(
+    'the block scores',
+    () => new Float32Array(s.batch * s.headsQ * (o.method === 3 ? s.seq : o.method === 4 ? 2 * s.seq : nb * nb)),
+  )
   if (out.length === 0) return out
   const args: BlockScoresArgs = {
-    dtype: dtypeId(s.type), ...o, batch: s.batch, headsQ: s.headsQ, headsKv: s.headsKv, seq: s.seq, headDim: s.headDim,
-    qStrides: strides(s.headsQ, s.seq, s.headDim), kStrides: strides(s.headsKv, s.seq, s.headDim), scale: 1 / Math.sqrt(s.headDim),
+    dtype: dtypeId(s.type),
+    ...o,
+    batch: s.batch,
+    headsQ: s.headsQ,
+    headsKv: s.headsKv,
+    seq: s.seq,
+    headDim: s.headDim,
+    qStrides: strides(s.headsQ, s.seq, s.headDim),
+    kStrides: strides(s.headsKv, s.seq, s.headDim),
+    scale: 1 / Math.sqrt(s.headDim),
   }
-  const qs = liveStorage(q, 'q'), ks = liveStorage(k, 'k')
+  const qs = liveStorage(q, 'q'),
+    ks = liveStorage(k, 'k')
   if (qs.kind === 'cpu' && ks.kind === 'cpu') {
     await callNative(() => cpuBinding().blockScores(qs.data, ks.data, out, args))
     return out
   }
-  if (qs.kind !== 'cuda' || ks.kind !== 'cuda') throw new SparsekitError('ERR_SK_DEVICE', 'Expected q and k on one device')
+  if (qs.kind !== 'cuda' || ks.kind !== 'cuda')
+    throw new SparsekitError('ERR_SK_DEVICE', 'Expected q and k on one device')
   const dev = empty('float32', [out.length], out.length, { kind: 'cuda', index: qs.index })
   try {
     const ds = liveStorage(dev, 'out')

@@ -11,7 +11,12 @@
 import { allocating, callNative } from '../errors.js'
 import { cpuBinding, type SelectBlocksArgs } from '../native.js'
 
-async function select(scores: Float32Array, rows: number, sinkBlock: Int32Array | null, args: SelectBlocksArgs): Promise<Uint8Array> {
+async function select(
+  scores: Float32Array,
+  rows: number,
+  sinkBlock: Int32Array | null,
+  args: SelectBlocksArgs,
+): Promise<Uint8Array> {
   const bits = allocating('the selected blocks', () => new Uint8Array(rows * args.nb))
   await callNative(() => cpuBinding().selectBlocks(scores, sinkBlock, bits, args))
   return bits
@@ -27,7 +32,13 @@ async function select(scores: Float32Array, rows: number, sinkBlock: Int32Array 
  * await selectByThreshold(new Float32Array([1, 0, 0.2, 0.8]), 1, 2, 0.9, true) // [1, 0, 1, 1]
  * ```
  */
-export function selectByThreshold(scores: Float32Array, rows: number, nb: number, threshold: number, causal: boolean): Promise<Uint8Array> {
+export function selectByThreshold(
+  scores: Float32Array,
+  rows: number,
+  nb: number,
+  threshold: number,
+  causal: boolean,
+): Promise<Uint8Array> {
   return select(scores, rows, null, { rule: 1, rows, nb, threshold, causal })
 }
 
@@ -39,7 +50,13 @@ export function selectByThreshold(scores: Float32Array, rows: number, nb: number
  * await selectTopK(new Float32Array([1, 0, 0, 0.2, 0.5, 0.3, 0, 0, 0]), 3, 3, 2, true) // row 2 keeps blocks 0 and 2
  * ```
  */
-export function selectTopK(scores: Float32Array, rows: number, nb: number, budget: number, causal: boolean): Promise<Uint8Array> {
+export function selectTopK(
+  scores: Float32Array,
+  rows: number,
+  nb: number,
+  budget: number,
+  causal: boolean,
+): Promise<Uint8Array> {
   return select(scores, rows, null, { rule: 2, rows, nb, budget, causal })
 }
 
@@ -57,8 +74,14 @@ export function selectTopK(scores: Float32Array, rows: number, nb: number, budge
  * ```
  */
 export function selectPermuted(
-  scores: Float32Array, rows: number, nb: number, segmentBlocks: number, threshold: number,
-  sinkBlock: Int32Array, headsQ: number, group: number,
+  scores: Float32Array,
+  rows: number,
+  nb: number,
+  segmentBlocks: number,
+  threshold: number,
+  sinkBlock: Int32Array,
+  headsQ: number,
+  group: number,
 ): Promise<Uint8Array> {
   return select(scores, rows, sinkBlock, { rule: 3, rows, nb, threshold, segmentBlocks, headsQ, group })
 }
@@ -75,7 +98,8 @@ export function selectPermuted(
  * ```
  */
 export async function segmentOrder(
-  importance: Float32Array, d: { batch: number; headsQ: number; headsKv: number; seq: number; keyCount: number; segment: number },
+  importance: Float32Array,
+  d: { batch: number; headsQ: number; headsKv: number; seq: number; keyCount: number; segment: number },
 ): Promise<Int32Array> {
   const indices = allocating('the permutation', () => new Int32Array(d.batch * d.headsKv * d.seq))
   await callNative(() => cpuBinding().segmentOrder(importance, indices, d))

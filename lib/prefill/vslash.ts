@@ -39,7 +39,13 @@ export interface VslashPlan {
  * ```
  */
 export async function vslashPlan(
-  q: Tensor, k: Tensor, s: PrefillShape, blockSize: number, threshold: number, budget: number, queries = kScoredQueries,
+  q: Tensor,
+  k: Tensor,
+  s: PrefillShape,
+  blockSize: number,
+  threshold: number,
+  budget: number,
+  queries = kScoredQueries,
 ): Promise<VslashPlan> {
   const nb = Math.ceil(s.seq / blockSize)
   const plan: VslashPlan = allocating('the vertical-slash plan', () => ({
@@ -48,8 +54,24 @@ export async function vslashPlan(
     coverage: new Float32Array(s.batch * s.headsQ),
   }))
   if (s.batch === 0) return plan
-  const lines = await blockScores(q, k, s, { method: 4, block: queries, stride: 1, segmentBlocks: 0, keyCount: s.seq, causal: true })
-  const args = { batch: s.batch, headsQ: s.headsQ, headsKv: s.headsKv, seq: s.seq, block: blockSize, queries, threshold, budget }
+  const lines = await blockScores(q, k, s, {
+    method: 4,
+    block: queries,
+    stride: 1,
+    segmentBlocks: 0,
+    keyCount: s.seq,
+    causal: true,
+  })
+  const args = {
+    batch: s.batch,
+    headsQ: s.headsQ,
+    headsKv: s.headsKv,
+    seq: s.seq,
+    block: blockSize,
+    queries,
+    threshold,
+    budget,
+  }
   await callNative(() => cpuBinding().vslashPlan(lines, plan.indices, plan.bits, plan.coverage, args))
   return plan
 }

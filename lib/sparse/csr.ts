@@ -6,7 +6,15 @@
  * `linear()` and {@link conv1x1} run it.
  * @module
  */
-import { callNative, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
+import {
+  callNative,
+  callNativeSync,
+  deviceError,
+  dtypeError,
+  invalidArgument,
+  shapeError,
+  SparsekitError,
+} from '../errors.js'
 import { cpuBinding, type SpmmArgs, type SpmmPlan } from '../native.js'
 import { hostTensor, liveStorage, type Tensor } from '../tensor.js'
 import { checkOptions } from '../validate.js'
@@ -61,7 +69,8 @@ const kBlockSizes: readonly CsrBlockSize[] = [1, 2, 4]
 function checkWeight(w: unknown): { n: number; k: number; data: Float32Array } {
   const s = liveStorage(w, 'w')
   const t = w as Tensor
-  if (s.kind !== 'cpu') throw deviceError('w.device', "'cpu' (CSR weights are packed and run on the CPU; await w.to('cpu'))", t.device)
+  if (s.kind !== 'cpu')
+    throw deviceError('w.device', "'cpu' (CSR weights are packed and run on the CPU; await w.to('cpu'))", t.device)
   if (t.type !== 'float32') throw dtypeError('w.type', 'float32 (CSR weights store float32 values)', t.type)
   if (t.dims.length !== 2) throw shapeError('w.dims', 'two dims [N, K] (output, input features)', t.dims)
   const [n, k] = t.dims
@@ -76,7 +85,8 @@ function checkCsrOptions(options: unknown): { sparsity: number; blocks: CsrBlock
   if (typeof sparsity !== 'number' || !(sparsity >= 0 && sparsity < 1))
     throw invalidArgument('options.sparsity', 'a number in [0, 1)', o.sparsity)
   const blocks = o.blocks === undefined ? 'auto' : o.blocks
-  if (blocks !== 'auto' && !kBlockSizes.includes(blocks as CsrBlockSize)) throw invalidArgument('options.blocks', "1, 2, 4 or 'auto'", o.blocks)
+  if (blocks !== 'auto' && !kBlockSizes.includes(blocks as CsrBlockSize))
+    throw invalidArgument('options.blocks', "1, 2, 4 or 'auto'", o.blocks)
   return { sparsity, blocks: blocks as CsrBlockSize | 'auto' }
 }
 
@@ -107,7 +117,12 @@ export function sparsifyCsr(w: Tensor, options?: CsrOptions): Promise<SparseWeig
 }
 
 /** Prunes (when asked), analyses and packs a checked float32 [n, k] weight. */
-async function packCsr(data: Float32Array, n: number, k: number, opts: { sparsity: number; blocks: CsrBlockSize | 'auto' }): Promise<SparseWeight> {
+async function packCsr(
+  data: Float32Array,
+  n: number,
+  k: number,
+  opts: { sparsity: number; blocks: CsrBlockSize | 'auto' },
+): Promise<SparseWeight> {
   const source = opts.sparsity > 0 ? await pruneByMagnitude(data, n, k, opts.sparsity) : data
   const binding = cpuBinding()
   const a = new Float64Array(14)
@@ -168,9 +183,14 @@ function unpack(n: number, k: number, nr: number, nnzmap: Int32Array, cols: Int3
 
 function stateOf(w: unknown, name: string): CsrState {
   if (!(w instanceof SparseWeight)) throw invalidArgument(name, 'a SparseWeight', w)
-  if (!w.alive) throw new SparsekitError('ERR_SK_DISPOSED', `Expected a live SparseWeight for ${name} but received a disposed one`)
+  if (!w.alive)
+    throw new SparsekitError('ERR_SK_DISPOSED', `Expected a live SparseWeight for ${name} but received a disposed one`)
   const s = states.get(w)
-  if (!s) throw new SparsekitError('ERR_SK_UNSUPPORTED', `Expected a 'csr' SparseWeight for ${name} but received format '${w.format}'`)
+  if (!s)
+    throw new SparsekitError(
+      'ERR_SK_UNSUPPORTED',
+      `Expected a 'csr' SparseWeight for ${name} but received format '${w.format}'`,
+    )
   return s
 }
 
@@ -201,7 +221,14 @@ export function runCsr(w: SparseWeight, x: Tensor, bias: Tensor | null, out: Ten
   if (xs.kind !== 'cpu' || os.kind !== 'cpu' || bs?.kind === 'cuda' || vs.kind !== 'cpu')
     throw deviceError('x.device', "'cpu' (CSR weights run on the CPU)", x.device)
   return callNative(() =>
-    cpuBinding().spmm(s.plan, vs.data as Float32Array, xs.data as Float32Array, os.data as Float32Array, bs ? (bs.data as Float32Array) : null, args),
+    cpuBinding().spmm(
+      s.plan,
+      vs.data as Float32Array,
+      xs.data as Float32Array,
+      os.data as Float32Array,
+      bs ? (bs.data as Float32Array) : null,
+      args,
+    ),
   )
 }
 
@@ -222,6 +249,7 @@ export function runCsr(w: SparseWeight, x: Tensor, bias: Tensor | null, out: Ten
  */
 export function linearCsr(x2d: Tensor, w: SparseWeight, bias: Tensor | null, out: Tensor): Promise<void> {
   stateOf(w, 'w')
-  if (x2d.dims.length !== 2 || x2d.dims[1] !== w.dims[1]) throw shapeError('x.dims', `[M, ${w.dims[1]}] (w's K)`, x2d.dims)
+  if (x2d.dims.length !== 2 || x2d.dims[1] !== w.dims[1])
+    throw shapeError('x.dims', `[M, ${w.dims[1]}] (w's K)`, x2d.dims)
   return runCsr(w, x2d, bias, out, { layout: 1, batch: 1, m: x2d.dims[0], min: -Infinity, max: Infinity })
 }

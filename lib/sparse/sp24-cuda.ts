@@ -8,7 +8,16 @@
  */
 import { type Device, deviceName, parseDevice } from '../device.js'
 import { type DType, dtypeId } from '../dtype.js'
-import { allocating, callNative, callNativeSync, deviceError, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
+import {
+  allocating,
+  callNative,
+  callNativeSync,
+  deviceError,
+  dtypeError,
+  invalidArgument,
+  shapeError,
+  SparsekitError,
+} from '../errors.js'
 import { cudaBinding, type CudaBinding, type DeviceBuffer, type CudaLinearArgs } from '../native.js'
 import { empty, liveStorage, type Tensor } from '../tensor.js'
 import { is } from '../validate.js'
@@ -46,7 +55,10 @@ function cudaDevice(name: string, value: unknown): Extract<Device, { kind: 'cuda
 
 function checkHalfType(name: string, t: unknown): DType {
   if (t === 'float32')
-    throw new SparsekitError('ERR_SK_UNSUPPORTED', `CUDA linear takes float16 or bfloat16 for ${name}; cast first (received float32)`)
+    throw new SparsekitError(
+      'ERR_SK_UNSUPPORTED',
+      `CUDA linear takes float16 or bfloat16 for ${name}; cast first (received float32)`,
+    )
   if (!kCudaLinearTypes.includes(t as DType)) throw dtypeError(name, 'float16 or bfloat16', t)
   return t as DType
 }
@@ -113,16 +125,25 @@ export async function sparsifySp24CudaFromCpuLayout(
   checkHalfType('type', type)
   if (!is.uint16Array(values)) throw invalidArgument('values', 'a Uint16Array of float16 / bfloat16 bits', values)
   if (!is.uint8Array(meta)) throw invalidArgument('meta', 'a Uint8Array of 2:4 nibbles', meta)
-  if (!Array.isArray(dims) || dims.length !== 2 || !dims.every((d) => Number.isInteger(d) && d >= 0 && d <= 2 ** 31 - 1))
+  if (
+    !Array.isArray(dims) ||
+    dims.length !== 2 ||
+    !dims.every((d) => Number.isInteger(d) && d >= 0 && d <= 2 ** 31 - 1)
+  )
     throw shapeError('dims', '[N, K] with integers in [0, 2^31 - 1]', dims)
   const [n, k] = dims
   if (k % 4 !== 0) throw shapeError('dims[1]', 'K a multiple of 4 for a 2:4 weight', k)
   if (values.length !== sp24ValueCount(n, k))
-    throw shapeError('values.length', `${sp24ValueCount(n, k)} elements ([ceil(N/8), K/4, 2, 8] for [${n}, ${k}])`, values.length)
+    throw shapeError(
+      'values.length',
+      `${sp24ValueCount(n, k)} elements ([ceil(N/8), K/4, 2, 8] for [${n}, ${k}])`,
+      values.length,
+    )
   if (meta.length !== sp24MetaBytes(n, k))
     throw shapeError('meta.length', `${sp24MetaBytes(n, k)} bytes ([ceil(N/8), K/4, 4] for [${n}, ${k}])`, meta.length)
   const backend = options.backend ?? 'auto'
-  if (backend !== 'auto' && backend !== 'sparsekit') throw invalidArgument('options.backend', "'auto' or 'sparsekit'", backend)
+  if (backend !== 'auto' && backend !== 'sparsekit')
+    throw invalidArgument('options.backend', "'auto' or 'sparsekit'", backend)
   const dev = cudaDevice('device', device)
   const b = cuda()
   const lt = b.cusparseLtStatus()
@@ -133,7 +154,12 @@ export async function sparsifySp24CudaFromCpuLayout(
   let compressed: DeviceBuffer | null = null
   try {
     tensors.values = await upload(layout.values, type, [layout.nPad, layout.kPad / 2], dev)
-    tensors.meta = await upload(new Int32Array(layout.meta.buffer, layout.meta.byteOffset, layout.meta.length), 'int32', [layout.meta.length], dev)
+    tensors.meta = await upload(
+      new Int32Array(layout.meta.buffer, layout.meta.byteOffset, layout.meta.length),
+      'int32',
+      [layout.meta.length],
+      dev,
+    )
     if (tryLt && layout.dense) compressed = await compressWithCusparseLt(b, layout.dense, type, n, k, dev)
   } catch (err) {
     for (const t of Object.values(tensors)) t.dispose()
@@ -153,7 +179,14 @@ export async function sparsifySp24CudaFromCpuLayout(
   return new SparseWeight(parts)
 }
 
-async function compressWithCusparseLt(b: CudaBinding, dense: Uint16Array, type: DType, n: number, k: number, dev: Extract<Device, { kind: 'cuda' }>): Promise<DeviceBuffer | null> {
+async function compressWithCusparseLt(
+  b: CudaBinding,
+  dense: Uint16Array,
+  type: DType,
+  n: number,
+  k: number,
+  dev: Extract<Device, { kind: 'cuda' }>,
+): Promise<DeviceBuffer | null> {
   const d = await upload(dense, type, [n, k], dev)
   let out: DeviceBuffer | null = null
   try {
@@ -191,7 +224,13 @@ async function compressOnHost(w: Tensor): Promise<SparseWeight> {
     const cpu = await sparsifySp24Cpu(host)
     try {
       const { values, meta } = cpu._parts().tensors
-      return await sparsifySp24CudaFromCpuLayout(values.data as Uint16Array, meta.data as Uint8Array, w.type, [w.dims[0], w.dims[1]], w.device)
+      return await sparsifySp24CudaFromCpuLayout(
+        values.data as Uint16Array,
+        meta.data as Uint8Array,
+        w.type,
+        [w.dims[0], w.dims[1]],
+        w.device,
+      )
     } finally {
       cpu.dispose()
     }
@@ -201,16 +240,27 @@ async function compressOnHost(w: Tensor): Promise<SparseWeight> {
 }
 
 /** The dense [n, k] tensor on `dev` from the CUDA layout (read back to the host, expanded, uploaded). */
-async function denseFromCudaLayout(values: Tensor, meta: Tensor, type: DType, n: number, k: number, dev: Device): Promise<Tensor> {
+async function denseFromCudaLayout(
+  values: Tensor,
+  meta: Tensor,
+  type: DType,
+  n: number,
+  k: number,
+  dev: Device,
+): Promise<Tensor> {
   const v = (await values.getData()) as Uint16Array
   const words = new Uint32Array(((await meta.getData()) as Int32Array).buffer)
   const kPad = values.dims[1] * 2
   const kSteps = kPad / 32
   const dense = allocating(`${n * k} dense weights`, () => new Uint16Array(n * k))
   for (let r = 0; r < n; ++r) {
-    const g = r % 8, halfShift = r % 16 < 8 ? 0 : 16
+    const g = r % 8,
+      halfShift = r % 16 < 8 ? 0 : 16
     for (let q = 0; q < k / 4; ++q) {
-      const step = Math.floor(q / 8), inStep = q % 8, t = inStep >> 2, j = inStep & 3
+      const step = Math.floor(q / 8),
+        inStep = q % 8,
+        t = inStep >> 2,
+        j = inStep & 3
       const word = words[(Math.floor(r / 16) * kSteps + step) * 16 + g * 2 + t]
       const nibble = (word >>> (halfShift + 4 * j)) & 0xf
       dense[r * k + 4 * q + (nibble & 3)] = v[r * (kPad / 2) + 2 * q]
@@ -226,7 +276,15 @@ function cudaBuffer(t: Tensor, name: string): { buffer: DeviceBuffer; device: st
   return { buffer: s.buffer, device: t.device }
 }
 
-function linearArgs(x2d: Tensor, n: number, k: number, wType: DType, bias: Tensor | null, out: Tensor, sparse: boolean): CudaLinearArgs {
+function linearArgs(
+  x2d: Tensor,
+  n: number,
+  k: number,
+  wType: DType,
+  bias: Tensor | null,
+  out: Tensor,
+  sparse: boolean,
+): CudaLinearArgs {
   const type = checkHalfType('x.type', x2d.type)
   if (x2d.dims.length < 1) throw shapeError('x', 'a tensor [..., K]', x2d.dims)
   const kx = x2d.dims[x2d.dims.length - 1]
@@ -235,15 +293,18 @@ function linearArgs(x2d: Tensor, n: number, k: number, wType: DType, bias: Tenso
   if (kx !== k) throw shapeError('x.dims', `a last dim K = ${k} (the weight's K)`, x2d.dims)
   if (bias) {
     if (bias.type !== type && bias.type !== 'float32') throw dtypeError('bias.type', `${type} or float32`, bias.type)
-    if (bias.dims.length !== 1 || bias.dims[0] !== n) throw shapeError('bias', `a 1-D tensor of length N = ${n}`, bias.dims)
+    if (bias.dims.length !== 1 || bias.dims[0] !== n)
+      throw shapeError('bias', `a 1-D tensor of length N = ${n}`, bias.dims)
   }
   if (out.type !== type) throw dtypeError('out.type', type, out.type)
-  if (out.size !== m * n || out.dims[out.dims.length - 1] !== n) throw shapeError('out', `[..., ${n}] with ${m} rows (x's)`, out.dims)
+  if (out.size !== m * n || out.dims[out.dims.length - 1] !== n)
+    throw shapeError('out', `[..., ${n}] with ${m} rows (x's)`, out.dims)
   return { dtype: dtypeId(type), m, n, k, sparse, biasType: bias ? dtypeId(bias.type) : -1 }
 }
 
 function sameCudaDevice(device: string, ...named: [string, string][]): void {
-  for (const [name, d] of named) if (d !== device) throw deviceError(name, `a tensor on ${device} (mixed devices are an error)`, d)
+  for (const [name, d] of named)
+    if (d !== device) throw deviceError(name, `a tensor on ${device} (mixed devices are an error)`, d)
 }
 
 /**
@@ -270,7 +331,12 @@ export async function linearSp24Cuda(x2d: Tensor, w: SparseWeight, bias: Tensor 
   const vals = cudaBuffer(parts.tensors.values, 'w.values')
   const meta = cudaBuffer(parts.tensors.meta, 'w.meta')
   const bb = bias ? cudaBuffer(bias, 'bias') : null
-  sameCudaDevice(x.device, ['w', parts.device], ['out', o.device], ...(bb ? ([['bias', bb.device]] as [string, string][]) : []))
+  sameCudaDevice(
+    x.device,
+    ['w', parts.device],
+    ['out', o.device],
+    ...(bb ? ([['bias', bb.device]] as [string, string][]) : []),
+  )
   const lt = compressedOf.get(parts) ?? null
   return callNative(() => cuda().linear(x.buffer, vals.buffer, meta.buffer, bb?.buffer ?? null, o.buffer, args, lt))
 }
@@ -296,7 +362,12 @@ export async function linearDenseCuda(x2d: Tensor, w: Tensor, bias: Tensor | nul
   const wb = cudaBuffer(w, 'w')
   const o = cudaBuffer(out, 'out')
   const bb = bias ? cudaBuffer(bias, 'bias') : null
-  sameCudaDevice(x.device, ['w', wb.device], ['out', o.device], ...(bb ? ([['bias', bb.device]] as [string, string][]) : []))
+  sameCudaDevice(
+    x.device,
+    ['w', wb.device],
+    ['out', o.device],
+    ...(bb ? ([['bias', bb.device]] as [string, string][]) : []),
+  )
   return callNative(() => cuda().linear(x.buffer, wb.buffer, null, bb?.buffer ?? null, o.buffer, args, null))
 }
 

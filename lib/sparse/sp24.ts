@@ -37,7 +37,8 @@ export const sp24MetaBytes = (n: number, k: number): number => sp24Panels(n) * (
 
 const cpuData = (t: Tensor, name: string): ArrayBufferView => {
   const s = liveStorage(t, name)
-  if (s.kind !== 'cpu') throw new SparsekitError('ERR_SK_DEVICE', `Expected ${name} on the CPU but it lives on ${t.device}`)
+  if (s.kind !== 'cpu')
+    throw new SparsekitError('ERR_SK_DEVICE', `Expected ${name} on the CPU but it lives on ${t.device}`)
   return s.data
 }
 
@@ -55,7 +56,14 @@ export async function sparsifySp24Cpu(w: Tensor): Promise<SparseWeight> {
     meta = hostTensor('uint8', [panels, k / 4, 4], sp24MetaBytes(n, k), false)
     const m = meta
     await callNative(() =>
-      cpuBinding().sp24(1, { dtype: dtypeId(w.type), rows: n, k }, cpuData(w, 'w'), null, cpuData(values, 'values'), m.data as Uint8Array),
+      cpuBinding().sp24(
+        1,
+        { dtype: dtypeId(w.type), rows: n, k },
+        cpuData(w, 'w'),
+        null,
+        cpuData(values, 'values'),
+        m.data as Uint8Array,
+      ),
     )
   } catch (err) {
     values.dispose()
@@ -86,7 +94,14 @@ async function toDenseSp24Cpu(values: Tensor, meta: Tensor, type: DType, n: numb
   const out = hostTensor(type, [n, k], n * k, false)
   try {
     await callNative(() =>
-      cpuBinding().sp24(2, { dtype: dtypeId(type), rows: n, k }, null, cpuData(out, 'out'), cpuData(values, 'values'), cpuData(meta, 'meta') as Uint8Array),
+      cpuBinding().sp24(
+        2,
+        { dtype: dtypeId(type), rows: n, k },
+        null,
+        cpuData(out, 'out'),
+        cpuData(values, 'values'),
+        cpuData(meta, 'meta') as Uint8Array,
+      ),
     )
   } catch (err) {
     out.dispose()

@@ -121,7 +121,8 @@ export class SparseWeight {
   }
 
   #live(): SparseWeightParts {
-    if (!this.#parts) throw new SparsekitError('ERR_SK_DISPOSED', `Expected a live SparseWeight but received a disposed one`)
+    if (!this.#parts)
+      throw new SparsekitError('ERR_SK_DISPOSED', `Expected a live SparseWeight but received a disposed one`)
     return this.#parts
   }
 }

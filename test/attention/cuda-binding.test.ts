@@ -9,14 +9,25 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
-import type { AttentionArgs, AttentionBytes, AttentionPick, CudaAttentionPick, CudaBinding, DeviceBuffer, NativeMask, NativeMaskRule } from '../../lib/native.js'
+import type {
+  AttentionArgs,
+  AttentionBytes,
+  AttentionPick,
+  CudaAttentionPick,
+  CudaBinding,
+  DeviceBuffer,
+  NativeMask,
+  NativeMaskRule,
+} from '../../lib/native.js'
 import { attentionArgs, kBF16, kF16, kF32, nativeBlockMask, type Shape, strides } from '../fixtures/attention-args.js'
 import { loadCudaAddon } from '../fixtures/cuda-addon.js'
 import { maxRelErr } from '../fixtures/max-rel-err.js'
 import { kLseBudget, roundTo } from './reference.js'
 
 type RawPick = AttentionPick & CudaAttentionPick
-type RawBinding = CudaBinding & { attentionPick(args: AttentionArgs, mask: NativeMask | null, bytes?: AttentionBytes): RawPick }
+type RawBinding = CudaBinding & {
+  attentionPick(args: AttentionArgs, mask: NativeMask | null, bytes?: AttentionBytes): RawPick
+}
 const raw = loadCudaAddon<RawBinding>()
 const built = raw.binding !== undefined
 const hasCuda = raw.binding?.status().available === true
@@ -25,7 +36,8 @@ else if (!hasCuda) console.log(`cuda attention binding GPU tests skipped: ${raw.
 const shape: Shape = { b: 2, hq: 4, hkv: 2, sq: 100, skv: 130, d: 64 }
 
 describe.skipIf(!built)('cuda attention binding: the instance and the launch (attentionPick, no device needed)', () => {
-  const pick = (sh: Shape, extra: Partial<AttentionArgs> = {}, mask: NativeMask | null = null) => raw.binding!.attentionPick(attentionArgs(sh, extra), mask)
+  const pick = (sh: Shape, extra: Partial<AttentionArgs> = {}, mask: NativeMask | null = null) =>
+    raw.binding!.attentionPick(attentionArgs(sh, extra), mask)
 
   it('picks the smallest compiled head dim that holds the call', () => {
     const p = pick({ ...shape, d: 128 })
@@ -52,7 +64,10 @@ describe.skipIf(!built)('cuda attention binding: the instance and the launch (at
 describe.skipIf(!built || hasCuda)('cuda attention binding without a device', () => {
   it('attention() throws ERR_SK_DEVICE with the reason, before looking at its arguments', () => {
     const b = raw.binding!
-    for (const call of [() => b.attention({} as never, {} as never, {} as never, {} as never, null, attentionArgs(shape), null), () => (b.attention as unknown as () => unknown)()]) {
+    for (const call of [
+      () => b.attention({} as never, {} as never, {} as never, {} as never, null, attentionArgs(shape), null),
+      () => (b.attention as unknown as () => unknown)(),
+    ]) {
       let err: unknown
       try {
         call()
@@ -86,7 +101,8 @@ function normals(n: number, seed: number): Float32Array {
     return ((x >>> 0) + 0.5) / 4294967296
   }
   for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(next())), t = 2 * Math.PI * next()
+    const r = Math.sqrt(-2 * Math.log(next())),
+      t = 2 * Math.PI * next()
     out[i] = r * Math.cos(t)
     if (i + 1 < n) out[i + 1] = r * Math.sin(t)
   }
@@ -104,9 +120,18 @@ function ruleVisible(r: NativeMaskRule, i: number, j: number, off: number): bool
 }
 
 /** out [B, Hq, Sq, D] and lse in float64 from the rounded inputs (element (b, h, s, d) at the args' strides). */
-function rawReference(c: RawCase, a: AttentionArgs, q: Float32Array, k: Float32Array, v: Float32Array, mask: NativeMask | null) {
-  const out = new Float64Array(c.b * c.hq * c.sq * c.d), lse = new Float64Array(c.b * c.hq * c.sq)
-  const off = c.skv - c.sq, group = c.hq / c.hkv
+function rawReference(
+  c: RawCase,
+  a: AttentionArgs,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  mask: NativeMask | null,
+) {
+  const out = new Float64Array(c.b * c.hq * c.sq * c.d),
+    lse = new Float64Array(c.b * c.hq * c.sq)
+  const off = c.skv - c.sq,
+    group = c.hq / c.hkv
   const s = new Float64Array(c.skv)
   for (let b = 0; b < c.b; ++b)
     for (let h = 0; h < c.hq; ++h)
@@ -116,18 +141,26 @@ function rawReference(c: RawCase, a: AttentionArgs, q: Float32Array, k: Float32A
         for (let j = 0; j < c.skv; ++j) {
           let vis = !c.causal || j <= i + off
           if (vis && mask) {
-            const row = ((mask.batch === 1 ? 0 : b) * mask.heads + (mask.heads === 1 ? 0 : h)) * mask.nQBlocks + Math.floor(i / mask.qBlock)
-            const kb = Math.floor(j / mask.kvBlock), n = mask.nKvBlocks
+            const row =
+              ((mask.batch === 1 ? 0 : b) * mask.heads + (mask.heads === 1 ? 0 : h)) * mask.nQBlocks +
+              Math.floor(i / mask.qBlock)
+            const kb = Math.floor(j / mask.kvBlock),
+              n = mask.nKvBlocks
             const full = mask.fullIdx.subarray(row * n, row * n + mask.fullNum[row]!).includes(kb)
             const part = mask.partialIdx.subarray(row * n, row * n + mask.partialNum[row]!).includes(kb)
-            vis = full || (part && (mask.rules.length === 0 || mask.rules.some((t) => t.every((r) => ruleVisible(r, i, j, off)))))
+            vis =
+              full ||
+              (part && (mask.rules.length === 0 || mask.rules.some((t) => t.every((r) => ruleVisible(r, i, j, off)))))
           }
           if (!vis) {
             s[j] = -Infinity
             continue
           }
           let dot = 0
-          for (let d = 0; d < c.d; ++d) dot += q[b * a.qStrides[0] + h * a.qStrides[1] + i * a.qStrides[2] + d]! * k[b * a.kStrides[0] + g * a.kStrides[1] + j * a.kStrides[2] + d]!
+          for (let d = 0; d < c.d; ++d)
+            dot +=
+              q[b * a.qStrides[0] + h * a.qStrides[1] + i * a.qStrides[2] + d]! *
+              k[b * a.kStrides[0] + g * a.kStrides[1] + j * a.kStrides[2] + d]!
           s[j] = dot * a.scale
           mx = Math.max(mx, s[j]!)
         }
@@ -140,7 +173,9 @@ function rawReference(c: RawCase, a: AttentionArgs, q: Float32Array, k: Float32A
         for (let j = 0; j < c.skv; ++j) sum += s[j] = Math.exp(s[j]! - mx)
         lse[o] = mx + Math.log(sum)
         for (let j = 0; j < c.skv; ++j)
-          if (s[j] !== 0) for (let d = 0; d < c.d; ++d) out[o * c.d + d] += (s[j]! / sum) * v[b * a.vStrides[0] + g * a.vStrides[1] + j * a.vStrides[2] + d]!
+          if (s[j] !== 0)
+            for (let d = 0; d < c.d; ++d)
+              out[o * c.d + d] += (s[j]! / sum) * v[b * a.vStrides[0] + g * a.vStrides[1] + j * a.vStrides[2] + d]!
       }
   return { out, lse }
 }
@@ -167,17 +202,24 @@ async function runRaw(c: RawCase) {
   const b = raw.binding!
   const a = attentionArgs(c, { dtype: c.type === 'float16' ? kF16 : kBF16, causal: c.causal ?? false })
   if (c.bshd)
-    Object.assign(a, { qStrides: strides(c.b, c.hq, c.sq, c.d, true), kStrides: strides(c.b, c.hkv, c.skv, c.d, true), vStrides: strides(c.b, c.hkv, c.skv, c.d, true), outStrides: strides(c.b, c.hq, c.sq, c.d, true) })
+    Object.assign(a, {
+      qStrides: strides(c.b, c.hq, c.sq, c.d, true),
+      kStrides: strides(c.b, c.hkv, c.skv, c.d, true),
+      vStrides: strides(c.b, c.hkv, c.skv, c.d, true),
+      outStrides: strides(c.b, c.hq, c.sq, c.d, true),
+    })
   const mask = c.mask ? c.mask(c) : null
   const q = await toType(normals(c.b * c.hq * c.sq * c.d, 1), c.type)
   const k = await toType(normals(c.b * c.hkv * c.skv * c.d, 2), c.type)
   const v = await toType(normals(c.b * c.hkv * c.skv * c.d, 3), c.type)
   const outBytes = c.b * c.hq * c.sq * c.d * 2
   const [qd, kd, vd] = [await upload(q.bits), await upload(k.bits), await upload(v.bits)]
-  const od = b.alloc(0, Math.max(outBytes, 16)), ld = b.alloc(0, Math.max(c.b * c.hq * c.sq * 4, 16))
+  const od = b.alloc(0, Math.max(outBytes, 16)),
+    ld = b.alloc(0, Math.max(c.b * c.hq * c.sq * 4, 16))
   buffers.push(od, ld)
   await b.attention(qd, kd, vd, od, c.lse === false ? null : ld, a, mask)
-  const outBits = new Uint16Array(outBytes / 2), lse = new Float32Array(c.b * c.hq * c.sq)
+  const outBits = new Uint16Array(outBytes / 2),
+    lse = new Float32Array(c.b * c.hq * c.sq)
   await b.copyToHost(od, outBits, outBytes)
   await b.copyToHost(ld, lse, lse.byteLength)
   const strided = (await sk.tensor(outBits, [outBits.length], c.type).cast('float32')).data as Float32Array
@@ -185,17 +227,26 @@ async function runRaw(c: RawCase) {
   for (let bi = 0; bi < c.b; ++bi)
     for (let h = 0; h < c.hq; ++h)
       for (let i = 0; i < c.sq; ++i)
-        for (let d = 0; d < c.d; ++d) out[((bi * c.hq + h) * c.sq + i) * c.d + d] = strided[bi * a.outStrides[0] + h * a.outStrides[1] + i * a.outStrides[2] + d]!
+        for (let d = 0; d < c.d; ++d)
+          out[((bi * c.hq + h) * c.sq + i) * c.d + d] =
+            strided[bi * a.outStrides[0] + h * a.outStrides[1] + i * a.outStrides[2] + d]!
   const ref = rawReference(c, a, q.values, k.values, v.values, mask)
   const err = maxRelErr(out, ref.out)
-  const budget = 2 * maxRelErr(ref.out.map((x) => roundTo(c.type, x)), ref.out) // FlashAttention's rule
+  const budget =
+    2 *
+    maxRelErr(
+      ref.out.map((x) => roundTo(c.type, x)),
+      ref.out,
+    ) // FlashAttention's rule
   let lseErr = 0
   if (c.lse !== false)
     for (let o = 0; o < lse.length; ++o) {
       if (ref.lse[o] === -Infinity) expect(lse[o], `lse row ${o}`).toBe(-Infinity)
       else lseErr = Math.max(lseErr, Math.abs(lse[o]! - ref.lse[o]!) / Math.max(1, Math.abs(ref.lse[o]!)))
     }
-  console.log(`${c.name}: out error ${err.toExponential(2)} (budget ${budget.toExponential(2)}), lse error ${lseErr.toExponential(2)}`)
+  console.log(
+    `${c.name}: out error ${err.toExponential(2)} (budget ${budget.toExponential(2)}), lse error ${lseErr.toExponential(2)}`,
+  )
   expect(err).toBeLessThanOrEqual(budget)
   expect(lseErr).toBeLessThanOrEqual(kLseBudget)
 }
@@ -203,7 +254,10 @@ async function runRaw(c: RawCase) {
 const causalBlocks = (qBlock: number, kvBlock: number) => (sh: Shape) => {
   const off = sh.skv - sh.sq
   return nativeBlockMask({ batch: 1, heads: 1, sq: sh.sq, skv: sh.skv, qBlock, kvBlock }, (_b, _h, qb, kb) => {
-    const qFirst = qb * qBlock, qLast = Math.min(sh.sq, (qb + 1) * qBlock) - 1, kFirst = kb * kvBlock, kLast = Math.min(sh.skv, (kb + 1) * kvBlock) - 1
+    const qFirst = qb * qBlock,
+      qLast = Math.min(sh.sq, (qb + 1) * qBlock) - 1,
+      kFirst = kb * kvBlock,
+      kLast = Math.min(sh.skv, (kb + 1) * kvBlock) - 1
     return kFirst > qLast + off ? 0 : kLast <= qFirst + off ? 1 : 2
   })
 }
@@ -222,10 +276,14 @@ const randomBlocks = (qBlock: number, kvBlock: number, rules: NativeMaskRule[][]
   })
 }
 const documents = (sh: Shape): NativeMask => {
-  const qSeg = new Int32Array(sh.sq), kvSeg = new Int32Array(sh.skv)
+  const qSeg = new Int32Array(sh.sq),
+    kvSeg = new Int32Array(sh.skv)
   for (let j = 0; j < sh.skv; ++j) kvSeg[j] = j < 20 ? -1 : Math.floor(j / 50)
   for (let i = 0; i < sh.sq; ++i) qSeg[i] = i >= sh.sq - 10 ? -2 : Math.floor((i + sh.skv - sh.sq) / 50)
-  return nativeBlockMask({ batch: 1, heads: 1, sq: sh.sq, skv: sh.skv, qBlock: 32, kvBlock: 32, rules: [[{ kind: 4, qSeg, kvSeg }]] }, () => 2)
+  return nativeBlockMask(
+    { batch: 1, heads: 1, sq: sh.sq, skv: sh.skv, qBlock: 32, kvBlock: 32, rules: [[{ kind: 4, qSeg, kvSeg }]] },
+    () => 2,
+  )
 }
 
 /** A case: name, type, [b, hq, hkv, sq, skv, d], and what else it sets. */
@@ -237,22 +295,41 @@ const rc = (name: string, type: Half, [b, hq, hkv, sq, skv, d]: number[], more: 
 const rawCases: RawCase[] = [
   rc('dense bf16 d128 GQA, lengths not multiples of the tile', 'bfloat16', [2, 4, 2, 130, 203, 128]),
   rc('dense fp16 d64 MQA causal, Sq < Skv (chunked prefill)', 'float16', [1, 3, 1, 77, 200, 64], { causal: true }),
-  rc('causal fp16 d64, Sq > Skv: leading rows see nothing (zeros, lse -inf)', 'float16', [1, 2, 2, 150, 40, 64], { causal: true }),
+  rc('causal fp16 d64, Sq > Skv: leading rows see nothing (zeros, lse -inf)', 'float16', [1, 2, 2, 150, 40, 64], {
+    causal: true,
+  }),
   rc('causal bf16 d128 square 256', 'bfloat16', [1, 2, 1, 256, 256, 128], { causal: true }),
   rc('bf16 d80 (runs on the 96 kernel, zero padding), bshd strides', 'bfloat16', [2, 2, 1, 65, 97, 80], { bshd: true }),
   rc('fp16 d36: element-wise loads (rows not 16-byte chunks)', 'float16', [1, 2, 2, 70, 90, 36], { causal: true }),
   rc('fp16 d32', 'float16', [1, 1, 1, 64, 100, 32]),
   rc('bf16 d256 causal', 'bfloat16', [1, 2, 1, 100, 100, 256], { causal: true }),
   rc('empty keys: Skv = 0', 'float16', [1, 1, 1, 20, 0, 64]),
-  rc('mask: causal blocks 64×64 with the causal rule', 'bfloat16', [1, 2, 1, 200, 200, 128], { mask: causalBlocks(64, 64) }),
-  rc('mask: causal blocks 128×128 + causal flag, Sq < Skv', 'float16', [1, 2, 2, 180, 300, 64], { causal: true, mask: causalBlocks(128, 128) }),
-  rc('mask: q block 32 (< tile), kv block 48 (not a multiple of the key tile)', 'float16', [2, 2, 1, 150, 170, 64], { mask: randomBlocks(32, 48, [[{ kind: 2, window: 40 }]]) }),
-  rc('mask: per (batch, head) random blocks 128×256, streaming rule OR window', 'bfloat16', [2, 2, 2, 300, 600, 128], { mask: randomBlocks(128, 256, [[{ kind: 3, sink: 8, local: 64 }], [{ kind: 2, window: 100 }]]) }),
+  rc('mask: causal blocks 64×64 with the causal rule', 'bfloat16', [1, 2, 1, 200, 200, 128], {
+    mask: causalBlocks(64, 64),
+  }),
+  rc('mask: causal blocks 128×128 + causal flag, Sq < Skv', 'float16', [1, 2, 2, 180, 300, 64], {
+    causal: true,
+    mask: causalBlocks(128, 128),
+  }),
+  rc('mask: q block 32 (< tile), kv block 48 (not a multiple of the key tile)', 'float16', [2, 2, 1, 150, 170, 64], {
+    mask: randomBlocks(32, 48, [[{ kind: 2, window: 40 }]]),
+  }),
+  rc('mask: per (batch, head) random blocks 128×256, streaming rule OR window', 'bfloat16', [2, 2, 2, 300, 600, 128], {
+    mask: randomBlocks(128, 256, [[{ kind: 3, sink: 8, local: 64 }], [{ kind: 2, window: 100 }]]),
+  }),
   rc('mask: documents rule (prefix, query segment)', 'bfloat16', [1, 2, 1, 120, 250, 64], { mask: documents }),
-  rc('mask: rows with no blocks output zeros', 'float16', [1, 1, 1, 128, 128, 64], { mask: (sh) => nativeBlockMask({ batch: 1, heads: 1, sq: sh.sq, skv: sh.skv, qBlock: 64, kvBlock: 64 }, (_b, _h, qb) => (qb === 0 ? 1 : 0)) }),
+  rc('mask: rows with no blocks output zeros', 'float16', [1, 1, 1, 128, 128, 64], {
+    mask: (sh) =>
+      nativeBlockMask({ batch: 1, heads: 1, sq: sh.sq, skv: sh.skv, qBlock: 64, kvBlock: 64 }, (_b, _h, qb) =>
+        qb === 0 ? 1 : 0,
+      ),
+  }),
   rc('no lse requested', 'float16', [1, 1, 1, 33, 33, 64], { lse: false }),
 ]
 
-describe.skipIf(!hasCuda)('cuda attention binding: the kernel vs a float64 reference (2× the rounding of the reference)', () => {
-  for (const c of rawCases) it(c.name, () => runRaw(c))
-})
+describe.skipIf(!hasCuda)(
+  'cuda attention binding: the kernel vs a float64 reference (2× the rounding of the reference)',
+  () => {
+    for (const c of rawCases) it(c.name, () => runRaw(c))
+  },
+)

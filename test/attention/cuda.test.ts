@@ -25,7 +25,8 @@ const inputsOf = (c: AttentionCase) => {
   made.push(x.q, x.k, x.v)
   return x
 }
-const onGpu = (c: AttentionCase, opts: { rowStride?: number } = {}) => checkCase(c, inputsOf(c), { ...opts, device: 'cuda' })
+const onGpu = (c: AttentionCase, opts: { rowStride?: number } = {}) =>
+  checkCase(c, inputsOf(c), { ...opts, device: 'cuda' })
 
 describe.skipIf(!hasCuda)('cuda attention vs float64', () => {
   for (const type of ['bfloat16', 'float16'] as const)
@@ -33,24 +34,57 @@ describe.skipIf(!hasCuda)('cuda attention vs float64', () => {
 
   for (const d of kHeadDims)
     it(`head dim ${d}, bfloat16, GQA 4:1, causal, Sq < Skv`, async () => {
-      await onGpu({ name: `d${d}`, batch: 2, headsQ: 8, headsKv: 2, seqQ: 200, seqKv: 333, headDim: d, type: 'bfloat16', causal: true })
+      await onGpu({
+        name: `d${d}`,
+        batch: 2,
+        headsQ: 8,
+        headsKv: 2,
+        seqQ: 200,
+        seqKv: 333,
+        headDim: d,
+        type: 'bfloat16',
+        causal: true,
+      })
     })
 
-  for (const c of kBenchCudaCases) it(`bench row ${c.name} (every 257th row)`, async () => void (await onGpu(c, { rowStride: 257 })))
+  for (const c of kBenchCudaCases)
+    it(`bench row ${c.name} (every 257th row)`, async () => void (await onGpu(c, { rowStride: 257 })))
 
   it('the same answer on CPU and GPU within the 16-bit budget of each (bfloat16, streaming)', async () => {
-    const c: AttentionCase = { name: 'cpu-gpu', batch: 1, headsQ: 4, headsKv: 4, seqQ: 500, seqKv: 500, headDim: 128, type: 'bfloat16', mask: { kind: 'streaming', sink: 16, local: 100 }, blockSize: 64 }
+    const c: AttentionCase = {
+      name: 'cpu-gpu',
+      batch: 1,
+      headsQ: 4,
+      headsKv: 4,
+      seqQ: 500,
+      seqKv: 500,
+      headDim: 128,
+      type: 'bfloat16',
+      mask: { kind: 'streaming', sink: 16, local: 100 },
+      blockSize: 64,
+    }
     const x = inputsOf(c)
     const cpu = await runCase(c, x)
     const gpu = await runCase(c, x, { device: 'cuda' })
     let err = 0
     let norm = 0
-    for (let i = 0; i < cpu.out.length; ++i) (err = Math.max(err, Math.abs(cpu.out[i] - gpu.out[i]))), (norm = Math.max(norm, Math.abs(cpu.out[i])))
+    for (let i = 0; i < cpu.out.length; ++i)
+      ((err = Math.max(err, Math.abs(cpu.out[i] - gpu.out[i]))), (norm = Math.max(norm, Math.abs(cpu.out[i]))))
     expect(err / norm).toBeLessThan(2 ** -6) // two bf16 roundings apart at most, with margin
   })
 
   it('the same answer on CPU and GPU within the 16-bit budget of each (bfloat16 d128, causal, GQA 4:2)', async () => {
-    const c: AttentionCase = { name: 'cpu-gpu causal', batch: 1, headsQ: 4, headsKv: 2, seqQ: 190, seqKv: 250, headDim: 128, type: 'bfloat16', causal: true }
+    const c: AttentionCase = {
+      name: 'cpu-gpu causal',
+      batch: 1,
+      headsQ: 4,
+      headsKv: 2,
+      seqQ: 190,
+      seqKv: 250,
+      headDim: 128,
+      type: 'bfloat16',
+      causal: true,
+    }
     const x = inputsOf(c)
     const cpu = await runCase(c, x)
     const gpu = await runCase(c, x, { device: 'cuda' })

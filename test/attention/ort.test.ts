@@ -18,10 +18,50 @@ afterEach(() => {
 })
 
 const cases: AttentionCase[] = [
-  { name: 'B 1, H 8, S 256, D 64', batch: 1, headsQ: 8, headsKv: 8, seqQ: 256, seqKv: 256, headDim: 64, type: 'float32', layout: 'bshd' },
-  { name: 'B 2, H 4, Sq 100 ≠ Skv 333, D 32', batch: 2, headsQ: 4, headsKv: 4, seqQ: 100, seqKv: 333, headDim: 32, type: 'float32', layout: 'bshd' },
-  { name: 'B 1, H 2, S 257, D 80', batch: 1, headsQ: 2, headsKv: 2, seqQ: 257, seqKv: 257, headDim: 80, type: 'float32', layout: 'bshd' },
-  { name: 'B 1, H 2, S 129, D 128', batch: 1, headsQ: 2, headsKv: 2, seqQ: 129, seqKv: 129, headDim: 128, type: 'float32', layout: 'bshd' },
+  {
+    name: 'B 1, H 8, S 256, D 64',
+    batch: 1,
+    headsQ: 8,
+    headsKv: 8,
+    seqQ: 256,
+    seqKv: 256,
+    headDim: 64,
+    type: 'float32',
+    layout: 'bshd',
+  },
+  {
+    name: 'B 2, H 4, Sq 100 ≠ Skv 333, D 32',
+    batch: 2,
+    headsQ: 4,
+    headsKv: 4,
+    seqQ: 100,
+    seqKv: 333,
+    headDim: 32,
+    type: 'float32',
+    layout: 'bshd',
+  },
+  {
+    name: 'B 1, H 2, S 257, D 80',
+    batch: 1,
+    headsQ: 2,
+    headsKv: 2,
+    seqQ: 257,
+    seqKv: 257,
+    headDim: 80,
+    type: 'float32',
+    layout: 'bshd',
+  },
+  {
+    name: 'B 1, H 2, S 129, D 128',
+    batch: 1,
+    headsQ: 2,
+    headsKv: 2,
+    seqQ: 129,
+    seqKv: 129,
+    headDim: 128,
+    type: 'float32',
+    layout: 'bshd',
+  },
 ]
 
 const ort = await loadOrt()
@@ -44,11 +84,14 @@ describe.skipIf(!ort)('attention vs onnxruntime-node MultiHeadAttention (dense, 
       expect(theirs.length).toBe(ours.length)
       let err = 0
       let norm = 0
-      for (let i = 0; i < ours.length; ++i) (err = Math.max(err, Math.abs(ours[i] - theirs[i]))), (norm = Math.max(norm, Math.abs(theirs[i])))
+      for (let i = 0; i < ours.length; ++i)
+        ((err = Math.max(err, Math.abs(ours[i] - theirs[i]))), (norm = Math.max(norm, Math.abs(theirs[i]))))
       expect(err / norm, `vs ORT ${(err / norm).toExponential(2)}`).toBeLessThanOrEqual(kOrtBudget)
       const ref = reference(c, logicalF64(q, 'bshd'), logicalF64(k, 'bshd'), logicalF64(v, 'bshd'))
       expect(rowsRelErr(logicalF64(out, 'bshd'), ref, c.headDim)).toBeLessThanOrEqual(kF32Budget)
       const ortTensor = sk.tensor(theirs, [...out.dims])
-      expect(rowsRelErr(logicalF64(ortTensor, 'bshd'), ref, c.headDim), 'ORT itself vs float64').toBeLessThanOrEqual(kOrtBudget)
+      expect(rowsRelErr(logicalF64(ortTensor, 'bshd'), ref, c.headDim), 'ORT itself vs float64').toBeLessThanOrEqual(
+        kOrtBudget,
+      )
     })
 })

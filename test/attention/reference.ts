@@ -30,7 +30,15 @@ export function roundTo(type: sk.DType, x: number): number {
 }
 
 /** [B, S, H, D] data (any array) as [B, H, S, D], or the reverse with `inverse`. */
-export function transposeSH<T extends { length: number; [i: number]: number }>(src: T, b: number, s: number, h: number, d: number, make: (n: number) => T, inverse = false): T {
+export function transposeSH<T extends { length: number; [i: number]: number }>(
+  src: T,
+  b: number,
+  s: number,
+  h: number,
+  d: number,
+  make: (n: number) => T,
+  inverse = false,
+): T {
   const out = make(src.length)
   for (let bi = 0; bi < b; ++bi)
     for (let si = 0; si < s; ++si)
@@ -56,7 +64,11 @@ export function makeInputs(c: AttentionCase, seed = 1, amplitude = 1): { q: sk.T
     if (c.type === 'float32') return f
     return sk.tensor(Array.from(a), [...f.dims], c.type)
   }
-  return { q: make(c.headsQ, c.seqQ, seed * 3), k: make(c.headsKv, c.seqKv, seed * 3 + 1), v: make(c.headsKv, c.seqKv, seed * 3 + 2) }
+  return {
+    q: make(c.headsQ, c.seqQ, seed * 3),
+    k: make(c.headsKv, c.seqKv, seed * 3 + 1),
+    v: make(c.headsKv, c.seqKv, seed * 3 + 2),
+  }
 }
 
 /** A tensor's values as float64 in [B, H, S, D] order. */
@@ -80,7 +92,13 @@ export interface Reference {
  * Attention in float64 from the definition (softmax with the max subtracted),
  * on rows (b, h, i) with i % rowStride == 0 or i == Sq - 1.
  */
-export function reference(c: AttentionCase, q: Float64Array, k: Float64Array, v: Float64Array, opts: { scale?: number; rowStride?: number; visible?: Visible } = {}): Reference {
+export function reference(
+  c: AttentionCase,
+  q: Float64Array,
+  k: Float64Array,
+  v: Float64Array,
+  opts: { scale?: number; rowStride?: number; visible?: Visible } = {},
+): Reference {
   const { batch: B, headsQ: Hq, headsKv: Hkv, seqQ: Sq, seqKv: Skv, headDim: D } = c
   const scale = opts.scale ?? 1 / Math.sqrt(D)
   const stride = opts.rowStride ?? 1
@@ -118,7 +136,7 @@ export function reference(c: AttentionCase, q: Float64Array, k: Float64Array, v:
           continue
         }
         let sum = 0
-        for (let t = 0; t < n; ++t) sum += (s[t] = Math.exp(s[t] - m))
+        for (let t = 0; t < n; ++t) sum += s[t] = Math.exp(s[t] - m)
         for (let t = 0; t < n; ++t) {
           const p = s[t] / sum
           const vo = kvBase + keys[t] * D
@@ -171,7 +189,13 @@ export async function runCase(
   const [q, k, v] = [await onDevice(inputs.q), await onDevice(inputs.k), await onDevice(inputs.v)]
   const mask = buildMask(c)
   try {
-    const r = await sk.attention(q, k, v, { causal: c.causal, mask, scale: opts.scale, layout: c.layout, returnLse: true })
+    const r = await sk.attention(q, k, v, {
+      causal: c.causal,
+      mask,
+      scale: opts.scale,
+      layout: c.layout,
+      returnLse: true,
+    })
     const out = device === 'cpu' ? r.out : await r.out.to('cpu')
     const lse = new Float32Array(await r.lse.getData(true))
     const values = logicalF64(out, c.layout)
@@ -199,19 +223,33 @@ export interface CheckOptions {
  * no NaN, output and lse within budget, rows with no visible key exactly 0
  * with lse -Infinity. Returns the reference and the results for further checks.
  */
-export async function checkCase(c: AttentionCase, inputs: { q: sk.Tensor; k: sk.Tensor; v: sk.Tensor }, opts: CheckOptions = {}) {
-  const ref = reference(c, logicalF64(inputs.q, c.layout), logicalF64(inputs.k, c.layout), logicalF64(inputs.v, c.layout), opts)
+export async function checkCase(
+  c: AttentionCase,
+  inputs: { q: sk.Tensor; k: sk.Tensor; v: sk.Tensor },
+  opts: CheckOptions = {},
+) {
+  const ref = reference(
+    c,
+    logicalF64(inputs.q, c.layout),
+    logicalF64(inputs.k, c.layout),
+    logicalF64(inputs.v, c.layout),
+    opts,
+  )
   const { out, lse } = await runCase(c, inputs, { scale: opts.scale, device: opts.device })
   const err = rowsRelErr(out, ref, c.headDim)
   const budget = budgetFor(c.type, ref, c.headDim)
   expect(hasNaN(out), `${c.name}: NaN in out`).toBe(false)
   expect(hasNaN(lse), `${c.name}: NaN in lse`).toBe(false)
-  expect(err, `${c.name}: max-norm relative error ${err.toExponential(2)} vs budget ${budget.toExponential(2)}`).toBeLessThanOrEqual(budget)
+  expect(
+    err,
+    `${c.name}: max-norm relative error ${err.toExponential(2)} vs budget ${budget.toExponential(2)}`,
+  ).toBeLessThanOrEqual(budget)
   expect(lseErr(lse, ref), `${c.name}: lse error`).toBeLessThanOrEqual(lseBudgetFor(ref))
   for (let row = 0; row < ref.empty.length; ++row) {
     if (!ref.empty[row]) continue
     expect(lse[row], `${c.name}: lse of empty row ${row}`).toBe(-Infinity)
-    for (let x = row * c.headDim; x < (row + 1) * c.headDim; ++x) if (out[x] !== 0) expect.fail(`${c.name}: empty row ${row} has ${out[x]} at ${x % c.headDim}`)
+    for (let x = row * c.headDim; x < (row + 1) * c.headDim; ++x)
+      if (out[x] !== 0) expect.fail(`${c.name}: empty row ${row} has ${out[x]} at ${x % c.headDim}`)
   }
   return { ref, out, lse }
 }

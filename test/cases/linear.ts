@@ -38,4 +38,3 @@ export function linearRef(x: sk.Tensor, w: sk.Tensor, bias: sk.Tensor | null): F
     }
   return out
 }
-

@@ -15,7 +15,10 @@ const { binding, skipReason } = loadCudaAddon<CudaBinding>()
 const built = binding !== undefined
 const status = binding?.status()
 if (!built) console.log(`cuda addon tests skipped: ${skipReason}`)
-else if (status?.available) console.log('cuda addon: a device is available; the no-device tests are skipped (test/cuda/cuda.test.ts covers the GPU)')
+else if (status?.available)
+  console.log(
+    'cuda addon: a device is available; the no-device tests are skipped (test/cuda/cuda.test.ts covers the GPU)',
+  )
 
 const kChildTimeoutMs = 30_000 * timeoutScale
 
@@ -32,7 +35,14 @@ function runNode(code: string, args: string[] = []) {
 describe.skipIf(!built)('cuda addon: loads anywhere', () => {
   it('status() has the CudaStatus shape', () => {
     const s = binding!.status()
-    expect(Object.keys(s).sort()).toEqual(['archs', 'available', 'deviceCount', 'driverVersion', 'reason', 'runtimeVersion'])
+    expect(Object.keys(s).sort()).toEqual([
+      'archs',
+      'available',
+      'deviceCount',
+      'driverVersion',
+      'reason',
+      'runtimeVersion',
+    ])
     expect(typeof s.available).toBe('boolean')
     expect(s.runtimeVersion).toBeGreaterThanOrEqual(12000)
     expect(s.driverVersion).toBeGreaterThanOrEqual(0)
@@ -80,7 +90,9 @@ describe.skipIf(!built || status?.available)('cuda addon without a usable device
     console.log('status():', s)
     expect(s.available).toBe(false)
     expect(s.deviceCount).toBe(0)
-    expect(s.reason).toMatch(/^no CUDA driver found \(cudaErrorInsufficientDriver, 35\)|^no CUDA device|cudaError\w+, \d+/)
+    expect(s.reason).toMatch(
+      /^no CUDA driver found \(cudaErrorInsufficientDriver, 35\)|^no CUDA device|cudaError\w+, \d+/,
+    )
     if (s.driverVersion === 0 && s.reason.includes('cudaErrorInsufficientDriver'))
       expect(s.reason).toContain('install an NVIDIA driver')
   })
@@ -115,10 +127,26 @@ describe.skipIf(!built || status?.available)('cuda addon without a usable device
   it('bad arguments of every kind throw an Error with a code, never crash', () => {
     const b = binding! as unknown as Record<string, (...args: unknown[]) => unknown>
     const junk: unknown[] = [undefined, null, -1, 1.5, NaN, Infinity, 2 ** 60, 'x', {}, [], () => 0, Symbol('s'), 10n]
-    for (const name of ['deviceInfo', 'alloc', 'zero', 'copyToDevice', 'copyToHost', 'cast', 'memory', 'emptyCache', 'synchronize']) {
+    for (const name of [
+      'deviceInfo',
+      'alloc',
+      'zero',
+      'copyToDevice',
+      'copyToHost',
+      'cast',
+      'memory',
+      'emptyCache',
+      'synchronize',
+    ]) {
       for (const j of junk) {
-        expect(thrownCode(() => b[name](j, j, j, j, j, j)), `${name}(${String(j)})`).toMatch(/^ERR_SK_/)
-        expect(thrownCode(() => b[name]()), `${name}()`).toMatch(/^ERR_SK_/)
+        expect(
+          thrownCode(() => b[name](j, j, j, j, j, j)),
+          `${name}(${String(j)})`,
+        ).toMatch(/^ERR_SK_/)
+        expect(
+          thrownCode(() => b[name]()),
+          `${name}()`,
+        ).toMatch(/^ERR_SK_/)
       }
     }
     // status() ignores its arguments.

@@ -8,7 +8,13 @@ import { spawnSync } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
-import { cpuBinding, cudaBinding, cudaUnavailableReason, type CudaBinding, type DeviceBuffer } from '../../lib/native.js'
+import {
+  cpuBinding,
+  cudaBinding,
+  cudaUnavailableReason,
+  type CudaBinding,
+  type DeviceBuffer,
+} from '../../lib/native.js'
 import { addonPath } from '../fixtures/cuda-addon.js'
 import { thrownCode } from '../fixtures/expect-errors.js'
 
@@ -17,11 +23,24 @@ const hasCuda = cuda?.status().available === true
 if (!hasCuda) console.log(`cuda GPU tests skipped: ${cudaUnavailableReason()}`)
 
 const kTypeIds: Record<sk.DType, number> = {
-  float32: 0, float16: 1, bfloat16: 2, float8e4m3fn: 3, float8e5m2: 4, int8: 5, uint8: 6, int32: 7, // csrc/core/dtype.h
+  float32: 0,
+  float16: 1,
+  bfloat16: 2,
+  float8e4m3fn: 3,
+  float8e5m2: 4,
+  int8: 5,
+  uint8: 6,
+  int32: 7, // csrc/core/dtype.h
 }
 const kStorage: Record<sk.DType, new (buffer: ArrayBuffer) => sk.TensorData> = {
-  float32: Float32Array, float16: Uint16Array, bfloat16: Uint16Array, float8e4m3fn: Uint8Array,
-  float8e5m2: Uint8Array, int8: Int8Array, uint8: Uint8Array, int32: Int32Array,
+  float32: Float32Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
+  float8e4m3fn: Uint8Array,
+  float8e5m2: Uint8Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int32: Int32Array,
 }
 const kOddCount = 100_003 // not a multiple of the kernel's 4-element packs: exercises the tail
 const kSweepSeed = 0x5eed
@@ -70,11 +89,14 @@ function castInputs(type: sk.DType): Uint8Array {
     // Every sign and exponent, with mantissas at each narrow type's rounding
     // boundaries (float16 bit 12, bfloat16 bit 15, e5m2 bit 20, e4m3 bit 19) and around them.
     const mantissas = [0, 1, 0x7fffff, 0x400000, 0x3fffff]
-    for (const bit of [12, 15, 19, 20]) mantissas.push(1 << bit, (1 << bit) - 1, (1 << bit) + 1, 3 << bit, (1 << (bit + 1)) | (1 << bit))
+    for (const bit of [12, 15, 19, 20])
+      mantissas.push(1 << bit, (1 << bit) - 1, (1 << bit) + 1, 3 << bit, (1 << (bit + 1)) | (1 << bit))
     for (let sign = 0; sign < 2; ++sign)
-      for (let exp = 0; exp < 256; ++exp) for (const m of mantissas) words.push(((sign << 31) | (exp << 23) | (m & 0x7fffff)) >>> 0)
+      for (let exp = 0; exp < 256; ++exp)
+        for (const m of mantissas) words.push(((sign << 31) | (exp << 23) | (m & 0x7fffff)) >>> 0)
   } else {
-    for (const v of [0, 1, -1, 127, 128, -128, -129, 255, 256, 2 ** 24 + 1, -(2 ** 24) - 1, 2 ** 31 - 1, -(2 ** 31)]) words.push(v >>> 0)
+    for (const v of [0, 1, -1, 127, 128, -128, -129, 255, 256, 2 ** 24 + 1, -(2 ** 24) - 1, 2 ** 31 - 1, -(2 ** 31)])
+      words.push(v >>> 0)
   }
   const random = new Uint32Array(randomBytes(4 * 65536, kSweepSeed).buffer)
   return bytesOf(Uint32Array.from([...words, ...random]))
@@ -147,11 +169,19 @@ describe.skipIf(!hasCuda)('cuda: device and allocator', () => {
       ['zero past the end', () => b.zero(buf, 17), 'ERR_SK_INVALID_ARGUMENT'],
       ['copyToDevice past the buffer', () => b.copyToDevice(new Uint8Array(32), buf, 32), 'ERR_SK_INVALID_ARGUMENT'],
       ['copyToDevice past the array', () => b.copyToDevice(new Uint8Array(8), buf, 16), 'ERR_SK_INVALID_ARGUMENT'],
-      ['copyToHost past the array', () => b.copyToHost(buf, new Uint8Array(new ArrayBuffer(32), 24), 16), 'ERR_SK_INVALID_ARGUMENT'],
+      [
+        'copyToHost past the array',
+        () => b.copyToHost(buf, new Uint8Array(new ArrayBuffer(32), 24), 16),
+        'ERR_SK_INVALID_ARGUMENT',
+      ],
       ['copyToHost into a number array', () => b.copyToHost(buf, [0, 0] as never, 2), 'ERR_SK_INVALID_ARGUMENT'],
       ['cast past src', () => b.cast(buf, kTypeIds.float32, buf, kTypeIds.int32, 5, true), 'ERR_SK_INVALID_ARGUMENT'],
       ['cast with dtype 99', () => b.cast(buf, 99, buf, 0, 1, true), 'ERR_SK_DTYPE'],
-      ['in-place cast between sizes', () => b.cast(buf, kTypeIds.float32, buf, kTypeIds.float16, 2, true), 'ERR_SK_INVALID_ARGUMENT'],
+      [
+        'in-place cast between sizes',
+        () => b.cast(buf, kTypeIds.float32, buf, kTypeIds.float16, 2, true),
+        'ERR_SK_INVALID_ARGUMENT',
+      ],
       ['memory(7.5)', () => b.memory(7.5), 'ERR_SK_DEVICE'],
     ]
     for (const [what, call, code] of cases) expect(thrownCode(call), what).toBe(code)
@@ -178,7 +208,11 @@ describe.skipIf(!hasCuda)('cuda: device and allocator', () => {
         console.log(JSON.stringify({ before, live, after }))
       }
       setImmediate(step)`
-    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { env: { ...process.env, ADDON: addonPath }, encoding: 'utf8', timeout: 60_000 })
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], {
+      env: { ...process.env, ADDON: addonPath },
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
     expect(r.status, r.stderr).toBe(0)
     const m = JSON.parse(r.stdout.trim()) as { before: number; live: number; after: number }
     expect(m.live).toBe(m.before + 100)
@@ -288,7 +322,10 @@ describe.skipIf(!hasCuda)('cuda: cast is bit-exact with the CPU cast', () => {
         const want = await host.cast(type, { saturate })
         const got = await dev.cast(type, { saturate })
         expect(got.device).toBe('cuda:0')
-        expect(firstDiff(bytesOf(await got.getData()), bytesOf(want.data), sk.dtypeBytes(type)), `${type} ${saturate}`).toBe(-1)
+        expect(
+          firstDiff(bytesOf(await got.getData()), bytesOf(want.data), sk.dtypeBytes(type)),
+          `${type} ${saturate}`,
+        ).toBe(-1)
         want.dispose()
         got.dispose()
       }

@@ -10,7 +10,15 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import type { CudaBinding } from '../../lib/native.js'
-import { type Append, budgetFor, decodeReference, type Geometry, relErr, rows, storedValues } from '../decode/reference.js'
+import {
+  type Append,
+  budgetFor,
+  decodeReference,
+  type Geometry,
+  relErr,
+  rows,
+  storedValues,
+} from '../decode/reference.js'
 import { loadCudaAddon } from '../fixtures/cuda-addon.js'
 import { thrownCode } from '../fixtures/expect-errors.js'
 
@@ -18,7 +26,8 @@ const { binding, skipReason } = loadCudaAddon<CudaBinding>()
 const built = binding !== undefined
 const hasCuda = binding?.status().available === true
 if (!built) console.log(`cuda decode tests skipped: ${skipReason}`)
-else if (!hasCuda) console.log(`cuda decode GPU tests skipped (host-side checks still run): ${binding!.status().reason}`)
+else if (!hasCuda)
+  console.log(`cuda decode GPU tests skipped (host-side checks still run): ${binding!.status().reason}`)
 
 const made: { dispose(): void }[] = []
 const keep = <T extends { dispose(): void }>(x: T): T => (made.push(x), x)
@@ -28,8 +37,14 @@ afterEach(() => {
 
 describe.skipIf(!built)('cuda decode: without a usable device', () => {
   it.skipIf(hasCuda)('a CUDA cache is refused with ERR_SK_DEVICE and the reason', () => {
-    expect(thrownCode(() => sk.KVCache.create({ batch: 1, kvHeads: 1, headDim: 16, device: 'cuda' }))).toBe('ERR_SK_DEVICE')
-    expect(thrownCode(() => binding!.kvCreate({ type: 2, batch: 1, kvHeads: 1, headDim: 16, pageSize: 16, maxPages: 9, device: 0 }))).toBe('ERR_SK_DEVICE')
+    expect(thrownCode(() => sk.KVCache.create({ batch: 1, kvHeads: 1, headDim: 16, device: 'cuda' }))).toBe(
+      'ERR_SK_DEVICE',
+    )
+    expect(
+      thrownCode(() =>
+        binding!.kvCreate({ type: 2, batch: 1, kvHeads: 1, headDim: 16, pageSize: 16, maxPages: 9, device: 0 }),
+      ),
+    ).toBe('ERR_SK_DEVICE')
   })
 })
 
@@ -41,10 +56,13 @@ const append = (geo: Geometry, T: number, counts?: number[], amplitude = 1): App
 
 /** The same appends into a CPU and a CUDA cache. */
 async function pair(geo: Geometry, appends: Append[], inType: sk.DType = 'float32') {
-  const cpu = keep(await sk.KVCache.create(geo)), gpu = keep(await sk.KVCache.create({ ...geo, device: 'cuda' }))
+  const cpu = keep(await sk.KVCache.create(geo)),
+    gpu = keep(await sk.KVCache.create({ ...geo, device: 'cuda' }))
   for (const a of appends) {
     const dims = [geo.batch, geo.kvHeads, a.T, geo.headDim]
-    const [k, v] = [keep(sk.tensor(a.k, dims)), keep(sk.tensor(a.v, dims))].map((t) => (inType === 'float32' ? Promise.resolve(t) : t.cast(inType)))
+    const [k, v] = [keep(sk.tensor(a.k, dims)), keep(sk.tensor(a.v, dims))].map((t) =>
+      inType === 'float32' ? Promise.resolve(t) : t.cast(inType),
+    )
     const [kc, vc] = [keep(await k), keep(await v)]
     await cpu.append(kc, vc, { lengths: a.counts })
     await gpu.append(keep(await kc.to('cuda')), keep(await vc.to('cuda')), { lengths: a.counts })
@@ -55,10 +73,22 @@ async function pair(geo: Geometry, appends: Append[], inType: sk.DType = 'float3
 
 async function both(caches: { cpu: sk.KVCache; gpu: sk.KVCache }, q: sk.Tensor, options: sk.DecodeOptions) {
   const a = await sk.decodeAttention(q, caches.cpu, { ...options, returnLse: true, returnPages: true })
-  const b = await sk.decodeAttention(keep(await q.to('cuda')), caches.gpu, { ...options, returnLse: true, returnPages: true })
+  const b = await sk.decodeAttention(keep(await q.to('cuda')), caches.gpu, {
+    ...options,
+    returnLse: true,
+    returnPages: true,
+  })
   for (const t of [a.out, a.lse!, b.out, b.lse!]) keep(t)
-  const f32 = async (t: sk.Tensor) => Float32Array.from((await (await t.to('cpu')).cast('float32')).data as Float32Array)
-  return { cpu: a, gpu: b, cpuOut: await f32(a.out), gpuOut: await f32(b.out), gpuLse: await f32(b.lse!), cpuLse: await f32(a.lse!) }
+  const f32 = async (t: sk.Tensor) =>
+    Float32Array.from((await (await t.to('cpu')).cast('float32')).data as Float32Array)
+  return {
+    cpu: a,
+    gpu: b,
+    cpuOut: await f32(a.out),
+    gpuOut: await f32(b.out),
+    gpuLse: await f32(b.lse!),
+    cpuLse: await f32(a.lse!),
+  }
 }
 
 describe.skipIf(!hasCuda)('cuda decode: against the CPU', () => {
@@ -74,7 +104,12 @@ describe.skipIf(!hasCuda)('cuda decode: against the CPU', () => {
 
   it('FP8 pages whose scale grows append by append: the same page bits (the same outputs)', async () => {
     const geo: Geometry = { batch: 1, kvHeads: 1, headDim: 64, pageSize: 64, type: 'float8e4m3fn' }
-    const caches = await pair(geo, [append(geo, 3, undefined, 1e-3), append(geo, 9, undefined, 0.3), append(geo, 1, undefined, 50), append(geo, 20, undefined, 900)])
+    const caches = await pair(geo, [
+      append(geo, 3, undefined, 1e-3),
+      append(geo, 9, undefined, 0.3),
+      append(geo, 1, undefined, 50),
+      append(geo, 20, undefined, 900),
+    ])
     const r = await both(caches, keep(sk.randn([1, 2, 1, 64], { seed: 9 })), {})
     expect(relErr(r.gpuOut, r.cpuOut)).toBeLessThanOrEqual(1e-5)
   })
@@ -102,10 +137,12 @@ describe.skipIf(!hasCuda)('cuda decode: against the CPU', () => {
         { streamingHeads: { heads: [1, 1, 0, 0], sink: 64, recent: 128 } },
       ]) {
         const r = await both(caches, q, options)
-        let differ = 0, total = 0
+        let differ = 0,
+          total = 0
         for (let b = 0; b < 2; ++b)
           for (let g = 0; g < 4; ++g) {
-            const a = Array.from(r.cpu.pages![b]![g]!), c = Array.from(r.gpu.pages![b]![g]!)
+            const a = Array.from(r.cpu.pages![b]![g]!),
+              c = Array.from(r.gpu.pages![b]![g]!)
             expect(c.length).toBe(a.length)
             differ += c.filter((x) => !a.includes(x)).length
             total += c.length
@@ -120,7 +157,10 @@ describe.skipIf(!hasCuda)('cuda decode: against the CPU', () => {
     const geo: Geometry = { batch: 1, kvHeads: 1, headDim: 32, pageSize: 16, type: 'float16' }
     const gpu = keep(await sk.KVCache.create({ ...geo, device: 'cuda' }))
     const a = append(geo, 500)
-    await gpu.append(keep(await keep(sk.tensor(a.k, [1, 1, 500, 32])).to('cuda')), keep(await keep(sk.tensor(a.v, [1, 1, 500, 32])).to('cuda')))
+    await gpu.append(
+      keep(await keep(sk.tensor(a.k, [1, 1, 500, 32])).to('cuda')),
+      keep(await keep(sk.tensor(a.v, [1, 1, 500, 32])).to('cuda')),
+    )
     const select = { method: 'quest' as const, budget: 96, sink: 16, recent: 16, reuse: 3 }
     const tops: number[][] = []
     for (let step = 0; step < 3; ++step) {
@@ -138,7 +178,10 @@ describe.skipIf(!hasCuda)('cuda decode: against the CPU', () => {
     const gpu = await sk.KVCache.create({ ...geo, device: 'cuda', maxPages: 64 })
     const a = append(geo, 100)
     const dims = [1, 8, 100, 128]
-    const pending = gpu.append(keep(await keep(sk.tensor(a.k, dims)).to('cuda')), keep(await keep(sk.tensor(a.v, dims)).to('cuda')))
+    const pending = gpu.append(
+      keep(await keep(sk.tensor(a.k, dims)).to('cuda')),
+      keep(await keep(sk.tensor(a.v, dims)).to('cuda')),
+    )
     expect(gpu.memory.pages).toBe(7)
     const out = sk.decodeAttention(keep(await keep(sk.randn([1, 8, 1, 128])).to('cuda')), gpu)
     gpu.dispose()

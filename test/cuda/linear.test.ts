@@ -12,9 +12,24 @@ import { describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import type { CudaBinding, CudaLinearArgs } from '../../lib/native.js'
-import { linearSp24Cuda, linearDenseCuda, sparsifySp24CudaFromCpuLayout, usesCusparseLt } from '../../lib/sparse/sp24-cuda.js'
+import {
+  linearSp24Cuda,
+  linearDenseCuda,
+  sparsifySp24CudaFromCpuLayout,
+  usesCusparseLt,
+} from '../../lib/sparse/sp24-cuda.js'
 import { addonPath, loadCudaAddon } from '../fixtures/cuda-addon.js'
-import { compressSp24, expandSp24, halfToNumber, type HalfType, randomValues, randomWeightSp24, setCodeSp24, sp24ValueAt, toHalfBits } from '../fixtures/sp24.js'
+import {
+  compressSp24,
+  expandSp24,
+  halfToNumber,
+  type HalfType,
+  randomValues,
+  randomWeightSp24,
+  setCodeSp24,
+  sp24ValueAt,
+  toHalfBits,
+} from '../fixtures/sp24.js'
 import { thrownCode } from '../fixtures/expect-errors.js'
 
 const { binding, skipReason } = loadCudaAddon<CudaBinding>()
@@ -23,9 +38,20 @@ const hasCuda = binding?.status().available === true
 if (!built) console.log(`cuda linear tests skipped: ${skipReason}`)
 else if (!hasCuda) console.log(`cuda linear GPU tests skipped: ${binding!.status().reason}`)
 
-const kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 5 // csrc/core/dtype.h
+const kF32 = 0,
+  kF16 = 1,
+  kBF16 = 2,
+  kI8 = 5 // csrc/core/dtype.h
 
-const args = (o: Partial<CudaLinearArgs> = {}): CudaLinearArgs => ({ dtype: kBF16, m: 8, n: 32, k: 64, sparse: true, biasType: -1, ...o })
+const args = (o: Partial<CudaLinearArgs> = {}): CudaLinearArgs => ({
+  dtype: kBF16,
+  m: 8,
+  n: 32,
+  k: 64,
+  sparse: true,
+  biasType: -1,
+  ...o,
+})
 
 describe('sparsifySp24CudaFromCpuLayout: the CPU-layout lengths are checked in TS (no addon needed)', () => {
   it('values [ceil(N/8), K/4, 2, 8] and meta [ceil(N/8), K/4, 4]; anything else (the old row-major sizes too) is ERR_SK_SHAPE', async () => {
@@ -33,8 +59,14 @@ describe('sparsifySp24CudaFromCpuLayout: the CPU-layout lengths are checked in T
     const values = new Uint16Array(2 * 5 * 2 * 8)
     const meta = new Uint8Array(2 * 5 * 4).fill(0x44)
     const up = (v: Uint16Array, m: Uint8Array) => sparsifySp24CudaFromCpuLayout(v, m, 'bfloat16', [n, k], 'cuda')
-    await expect(up(values.subarray(1), meta)).rejects.toMatchObject({ code: 'ERR_SK_SHAPE', message: expect.stringContaining('values.length') })
-    await expect(up(values, meta.subarray(1))).rejects.toMatchObject({ code: 'ERR_SK_SHAPE', message: expect.stringContaining('meta.length') })
+    await expect(up(values.subarray(1), meta)).rejects.toMatchObject({
+      code: 'ERR_SK_SHAPE',
+      message: expect.stringContaining('values.length'),
+    })
+    await expect(up(values, meta.subarray(1))).rejects.toMatchObject({
+      code: 'ERR_SK_SHAPE',
+      message: expect.stringContaining('meta.length'),
+    })
     await expect(up(new Uint16Array((n * k) / 2), meta)).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
     await expect(up(values, new Uint8Array(n * Math.ceil(k / 8)))).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
   })
@@ -43,7 +75,12 @@ describe('sparsifySp24CudaFromCpuLayout: the CPU-layout lengths are checked in T
 describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () => {
   it('sp24Layout: the fixture compressor round-trips through the CUDA layout', async () => {
     const b = binding!
-    for (const [n, k] of [[3, 12], [17, 36], [130, 100], [1, 4]]) {
+    for (const [n, k] of [
+      [3, 12],
+      [17, 36],
+      [130, 100],
+      [1, 4],
+    ]) {
       const w = await randomWeightSp24(n, k, 'bfloat16', n + k)
       const denseBits = expandSp24(w.values, w.meta, n, k)
       const again = compressSp24(denseBits, n, k, 'bfloat16')
@@ -81,9 +118,12 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
       return ''
     }
     expect(bad(() => undefined)).toBe('returned')
-    for (const nib of [0x0, 0x1, 0x5, 0x6, 0xa, 0xf]) expect(bad((m) => setCodeSp24(m, 1, 2, 5, nib))).toBe('ERR_SK_INVALID_ARGUMENT')
+    for (const nib of [0x0, 0x1, 0x5, 0x6, 0xa, 0xf])
+      expect(bad((m) => setCodeSp24(m, 1, 2, 5, nib))).toBe('ERR_SK_INVALID_ARGUMENT')
     // Lowest row first, then lowest group; row 3 is odd: its codes are high nibbles.
-    expect(message((m) => (setCodeSp24(m, 3, 4, 5, 0xf), setCodeSp24(m, 3, 2, 5, 0x5)))).toMatch(/row 3 group 2 is corrupted/)
+    expect(message((m) => (setCodeSp24(m, 3, 4, 5, 0xf), setCodeSp24(m, 3, 2, 5, 0x5)))).toMatch(
+      /row 3 group 2 is corrupted/,
+    )
     // A padding row of the partial panel is checked too.
     expect(message((m) => setCodeSp24(m, 6, 3, 5, 0x0))).toMatch(/row 6 group 3 is corrupted/)
     expect(thrownCode(() => b.sp24Layout(w.values.subarray(1), w.meta, kF16, 4, 20, false))).toBe('ERR_SK_SHAPE')
@@ -110,7 +150,12 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
     expect(sp.metaBytes).toBe((11008 / 16) * (4096 / 32) * 64)
     expect(b.linearPick(big, big, big, null, big, args({ m: 16, dtype: kF16 })).kernel).toBe('sp24_gemm_f16_64x32')
     const dense = b.linearPick(big, big, null, big, big, args({ sparse: false, biasType: kF32, k: 30 }))
-    expect(dense).toMatchObject({ kernel: 'dense_gemm_bf16_64x32', path: 'mma.sync', metaBytes: 0, wBytes: 32 * 30 * 2 })
+    expect(dense).toMatchObject({
+      kernel: 'dense_gemm_bf16_64x32',
+      path: 'mma.sync',
+      metaBytes: 0,
+      wBytes: 32 * 30 * 2,
+    })
     // Exactly the bytes the shapes need pass; one byte less does not.
     const a = args({ m: 5, n: 33, k: 36, biasType: kBF16 })
     const p = b.linearPick(5 * 36 * 2, 1e9, 1e9, 33 * 2, 5 * 33 * 2, a)
@@ -123,13 +168,26 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
     expect(thrownCode(() => b.linearPick(360, 1e9, 1e9, 66, 329, a))).toBe('ERR_SK_SHAPE')
     // Empty shapes are fine.
     expect(thrownCode(() => b.linearPick(0, 1e9, 1e9, null, 0, args({ m: 0 })))).toBe('returned')
-    expect(thrownCode(() => b.linearPick(0, 0, null, null, 0, args({ m: 3, n: 0, k: 0, sparse: false })))).toBe('returned')
+    expect(thrownCode(() => b.linearPick(0, 0, null, null, 0, args({ m: 3, n: 0, k: 0, sparse: false })))).toBe(
+      'returned',
+    )
   })
 
   it('linearPick refuses bad dtypes, shapes, bias and arguments with codes', () => {
     const b = binding!
     const pick = (a: Partial<CudaLinearArgs> | unknown, meta: number | null = 1e12, bias: number | null = null) =>
-      thrownCode(() => b.linearPick(1e12, 1e12, meta, bias, 1e12, typeof a === 'object' && a !== null && !Array.isArray(a) ? args(a as Partial<CudaLinearArgs>) : (a as CudaLinearArgs)))
+      thrownCode(() =>
+        b.linearPick(
+          1e12,
+          1e12,
+          meta,
+          bias,
+          1e12,
+          typeof a === 'object' && a !== null && !Array.isArray(a)
+            ? args(a as Partial<CudaLinearArgs>)
+            : (a as CudaLinearArgs),
+        ),
+      )
     expect(pick({ dtype: kF32 })).toBe('ERR_SK_UNSUPPORTED')
     expect(pick({ dtype: kI8 })).toBe('ERR_SK_DTYPE')
     expect(pick({ dtype: 99 })).toBe('ERR_SK_INVALID_ARGUMENT')
@@ -164,37 +222,80 @@ describe.skipIf(!built)('cuda linear: host-side checks (no device needed)', () =
       return junk[(x >>> 0) % junk.length]
     }
     for (let i = 0; i < 500; ++i) {
-      const a = { dtype: pickJunk(), m: pickJunk(), n: pickJunk(), k: pickJunk(), sparse: pickJunk(), biasType: pickJunk() }
-      const code = thrownCode(() => b.linearPick(pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, a as never))
+      const a = {
+        dtype: pickJunk(),
+        m: pickJunk(),
+        n: pickJunk(),
+        k: pickJunk(),
+        sparse: pickJunk(),
+        biasType: pickJunk(),
+      }
+      const code = thrownCode(() =>
+        b.linearPick(
+          pickJunk() as never,
+          pickJunk() as never,
+          pickJunk() as never,
+          pickJunk() as never,
+          pickJunk() as never,
+          a as never,
+        ),
+      )
       expect(code).toMatch(/^(returned|ERR_SK_\w+)$/)
-      const c2 = thrownCode(() => b.sp24Layout(pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, pickJunk() as never, false))
+      const c2 = thrownCode(() =>
+        b.sp24Layout(
+          pickJunk() as never,
+          pickJunk() as never,
+          pickJunk() as never,
+          pickJunk() as never,
+          pickJunk() as never,
+          false,
+        ),
+      )
       expect(c2).toMatch(/^(returned|ERR_SK_\w+)$/)
     }
   })
 
   it('cusparseLtStatus loads lazily and says why not: not found, disabled by =0, or a library that is not cuSPARSELt', () => {
     const s = binding!.cusparseLtStatus()
-    expect(Object.keys(s).sort()).toEqual(['available', 'describe', 'lastFallback', 'path', 'plans', 'reason', 'version'])
+    expect(Object.keys(s).sort()).toEqual([
+      'available',
+      'describe',
+      'lastFallback',
+      'path',
+      'plans',
+      'reason',
+      'version',
+    ])
     expect(s.reason === '').toBe(s.available)
     if (!s.available) expect(s.describe).toBe(`cuSPARSELt not used: ${s.reason}`)
     else expect(s.describe).toMatch(/^cuSPARSELt \d+\.\d+\.\d+ from \//)
     console.log('cusparseLtStatus():', s.describe)
     const child = (env: Record<string, string>) => {
-      const r = spawnSync(process.execPath, ['-e', 'console.log(JSON.stringify(require(process.env.ADDON).cusparseLtStatus()))'], {
-        env: { ...process.env, ADDON: addonPath, ...env },
-        encoding: 'utf8',
-      })
+      const r = spawnSync(
+        process.execPath,
+        ['-e', 'console.log(JSON.stringify(require(process.env.ADDON).cusparseLtStatus()))'],
+        {
+          env: { ...process.env, ADDON: addonPath, ...env },
+          encoding: 'utf8',
+        },
+      )
       expect(r.status).toBe(0)
       return JSON.parse(r.stdout) as { available: boolean; reason: string }
     }
-    expect(child({ SPARSEKIT_CUSPARSELT: '0' })).toMatchObject({ available: false, reason: 'disabled by SPARSEKIT_CUSPARSELT=0' })
+    expect(child({ SPARSEKIT_CUSPARSELT: '0' })).toMatchObject({
+      available: false,
+      reason: 'disabled by SPARSEKIT_CUSPARSELT=0',
+    })
     const missing = child({ SPARSEKIT_CUSPARSELT: '/nonexistent/libcusparseLt.so.0' })
     expect(missing.available).toBe(false)
-    expect(missing.reason).toMatch(/^not found: SPARSEKIT_CUSPARSELT=\/nonexistent\/libcusparseLt\.so\.0 could not be opened/)
+    expect(missing.reason).toMatch(
+      /^not found: SPARSEKIT_CUSPARSELT=\/nonexistent\/libcusparseLt\.so\.0 could not be opened/,
+    )
     const libm = child({ SPARSEKIT_CUSPARSELT: 'libm.so.6' })
     expect(libm).toMatchObject({ available: false })
     expect(libm.reason).toMatch(/lacks cusparseLtInit/)
-    if (!s.available && !process.env.SPARSEKIT_CUSPARSELT) expect(s.reason).toMatch(/^not found: libcusparseLt\.so\.0 is not on the library path; set SPARSEKIT_CUSPARSELT/)
+    if (!s.available && !process.env.SPARSEKIT_CUSPARSELT)
+      expect(s.reason).toMatch(/^not found: libcusparseLt\.so\.0 is not on the library path; set SPARSEKIT_CUSPARSELT/)
   })
 })
 
@@ -222,22 +323,43 @@ describe.skipIf(!built || hasCuda)('cuda linear without a usable device', () => 
 
 describe('cuda linear: TS checks before any device work', () => {
   it('refuses non-CUDA devices, float32 and bad dims with codes', async () => {
-    const v = new Uint16Array(32), m = new Uint8Array(8) // the CPU layout of [2, 8]: one panel
-    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'bfloat16', [2, 8], 'cpu')).rejects.toMatchObject({ code: 'ERR_SK_DEVICE' })
-    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'float32' as never, [2, 8], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_UNSUPPORTED' })
-    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'int8' as never, [2, 8], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_DTYPE' })
-    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'bfloat16', [2, 6], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
-    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'bfloat16', [2, -8] as never, 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_SHAPE' })
+    const v = new Uint16Array(32),
+      m = new Uint8Array(8) // the CPU layout of [2, 8]: one panel
+    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'bfloat16', [2, 8], 'cpu')).rejects.toMatchObject({
+      code: 'ERR_SK_DEVICE',
+    })
+    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'float32' as never, [2, 8], 'cuda')).rejects.toMatchObject({
+      code: 'ERR_SK_UNSUPPORTED',
+    })
+    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'int8' as never, [2, 8], 'cuda')).rejects.toMatchObject({
+      code: 'ERR_SK_DTYPE',
+    })
+    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'bfloat16', [2, 6], 'cuda')).rejects.toMatchObject({
+      code: 'ERR_SK_SHAPE',
+    })
+    await expect(sparsifySp24CudaFromCpuLayout(v, m, 'bfloat16', [2, -8] as never, 'cuda')).rejects.toMatchObject({
+      code: 'ERR_SK_SHAPE',
+    })
   })
 })
 
 /** float64 reference of x · wᵀ + bias and the budget of the comment at the top. */
-function reference(x: Float64Array, w: Float64Array, bias: Float64Array | null, m: number, n: number, k: number, type: HalfType) {
+function reference(
+  x: Float64Array,
+  w: Float64Array,
+  bias: Float64Array | null,
+  m: number,
+  n: number,
+  k: number,
+  type: HalfType,
+) {
   const out = new Float64Array(m * n)
-  let maxRef = 0, maxAbsSum = 0
+  let maxRef = 0,
+    maxAbsSum = 0
   for (let i = 0; i < m; ++i)
     for (let j = 0; j < n; ++j) {
-      let s = bias ? bias[j] : 0, a = 0
+      let s = bias ? bias[j] : 0,
+        a = 0
       for (let q = 0; q < k; ++q) {
         s += x[i * k + q] * w[j * k + q]
         a += Math.abs(x[i * k + q] * w[j * k + q])
@@ -263,7 +385,15 @@ async function maxErr(out: sk.Tensor, ref: Float64Array, type: HalfType): Promis
 }
 
 describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
-  const shapes: [number, number, number][] = [[1, 16, 16], [5, 33, 36], [16, 128, 64], [64, 256, 128], [65, 130, 100], [200, 160, 520], [128, 4096, 512]]
+  const shapes: [number, number, number][] = [
+    [1, 16, 16],
+    [5, 33, 36],
+    [16, 128, 64],
+    [64, 256, 128],
+    [65, 130, 100],
+    [200, 160, 520],
+    [128, 4096, 512],
+  ]
   for (const type of ['bfloat16', 'float16'] as HalfType[])
     for (const [m, n, k] of shapes)
       it(`${type} [${m}, ${k}] · [${n}, ${k}]ᵀ: 2:4 (ours, cuSPARSELt when present) and dense, with and without bias, within budget`, async () => {
@@ -276,7 +406,9 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
         using bt = await cudaTensor(type, biasBits, [n])
         using bf32 = await cudaTensor('float32', Float32Array.from(bias), [n])
         using out = sk.zeros([m, n], type, 'cuda')
-        using ours = await sparsifySp24CudaFromCpuLayout(w.values, w.meta, type, [n, k], 'cuda', { backend: 'sparsekit' })
+        using ours = await sparsifySp24CudaFromCpuLayout(w.values, w.meta, type, [n, k], 'cuda', {
+          backend: 'sparsekit',
+        })
         using auto = await sparsifySp24CudaFromCpuLayout(w.values, w.meta, type, [n, k], 'cuda')
         using denseW = await cudaTensor(type, expandSp24(w.values, w.meta, n, k), [n, k])
         const plain = reference(x, w.dense, null, m, n, k, type)
@@ -286,18 +418,26 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
           ['mma.sp + bias', () => linearSp24Cuda(xt, ours, bt, out), withBias],
           ['mma.sp + f32 bias', () => linearSp24Cuda(xt, ours, bf32, out), withBias],
           [usesCusparseLt(auto) ? 'cusparselt' : 'auto (mma.sp)', () => linearSp24Cuda(xt, auto, null, out), plain],
-          [usesCusparseLt(auto) ? 'cusparselt + bias' : 'auto + bias', () => linearSp24Cuda(xt, auto, bt, out), withBias],
+          [
+            usesCusparseLt(auto) ? 'cusparselt + bias' : 'auto + bias',
+            () => linearSp24Cuda(xt, auto, bt, out),
+            withBias,
+          ],
           ['mma.sync dense', () => linearDenseCuda(xt, denseW, null, out), plain],
           ['mma.sync dense + bias', () => linearDenseCuda(xt, denseW, bt, out), withBias],
         ]
         for (const [name, run, ref] of runs) {
           await run()
           const err = await maxErr(out, ref.out, type)
-          console.log(`${type} m${m} n${n} k${k} ${name}: max err ${err.toExponential(2)} (budget ${ref.budget.toExponential(2)})`)
+          console.log(
+            `${type} m${m} n${n} k${k} ${name}: max err ${err.toExponential(2)} (budget ${ref.budget.toExponential(2)})`,
+          )
           expect(err, name).toBeLessThanOrEqual(ref.budget)
         }
         using back = await ours.toDense()
-        expect(Array.from((await back.getData()) as Uint16Array)).toEqual(Array.from(expandSp24(w.values, w.meta, n, k)))
+        expect(Array.from((await back.getData()) as Uint16Array)).toEqual(
+          Array.from(expandSp24(w.values, w.meta, n, k)),
+        )
       })
 
   it('bad inputs on a device: K mismatch, dtype mismatch, wrong bias, mixed devices, disposed weight', async () => {
@@ -317,7 +457,9 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
     await expect(linearSp24Cuda(xc, sw, null, out)).rejects.toMatchObject({ code: 'ERR_SK_DEVICE' })
     const corrupted = w.meta.slice()
     corrupted[0] = 0x00
-    await expect(sparsifySp24CudaFromCpuLayout(w.values, corrupted, 'bfloat16', [32, 64], 'cuda')).rejects.toMatchObject({ code: 'ERR_SK_INVALID_ARGUMENT' })
+    await expect(
+      sparsifySp24CudaFromCpuLayout(w.values, corrupted, 'bfloat16', [32, 64], 'cuda'),
+    ).rejects.toMatchObject({ code: 'ERR_SK_INVALID_ARGUMENT' })
     sw.dispose()
     await expect(linearSp24Cuda(x, sw, null, out)).rejects.toMatchObject({ code: 'ERR_SK_DISPOSED' })
   })
@@ -348,11 +490,18 @@ describe.skipIf(!hasCuda)('cuda linear on the GPU', () => {
     using sw = await sparsifySp24CudaFromCpuLayout(w.values, w.meta, 'bfloat16', [n, k], 'cuda')
     if (!usesCusparseLt(sw)) ctx.skip()
     // A row count per call, so the executor builds a plan (handle calls) for each while the loop below runs.
-    const calls = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
-      const m = 8 * (i + 1) + 8 * 41 // row counts the eviction test above did not plan
-      const bits = await toHalfBits('bfloat16', randomValues(m * k, 100 + i))
-      return { m, x: Float64Array.from(bits, (b) => halfToNumber('bfloat16', b)), xt: await cudaTensor('bfloat16', bits, [m, k]), out: sk.zeros([m, n], 'bfloat16', 'cuda') }
-    }))
+    const calls = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const m = 8 * (i + 1) + 8 * 41 // row counts the eviction test above did not plan
+        const bits = await toHalfBits('bfloat16', randomValues(m * k, 100 + i))
+        return {
+          m,
+          x: Float64Array.from(bits, (b) => halfToNumber('bfloat16', b)),
+          xt: await cudaTensor('bfloat16', bits, [m, k]),
+          out: sk.zeros([m, n], 'bfloat16', 'cuda'),
+        }
+      }),
+    )
     const before = binding!.cusparseLtStatus().lastFallback
     const pending = calls.map((c) => linearSp24Cuda(c.xt, sw, null, c.out))
     const sizes = new Set<number>()

@@ -32,7 +32,8 @@ describe('KVCache.create: bad options', () => {
     expectThrows(create({ kvHeads: 1.5 }), 'ERR_SK_SHAPE', 'options.kvHeads')
     expectThrows(create({ headDim: 40 }), 'ERR_SK_SHAPE', 'options.headDim')
     expectThrows(create({ headDim: 512 }), 'ERR_SK_SHAPE', 'options.headDim')
-    for (const pageSize of [8, 24, 256, '16']) expectThrows(create({ pageSize }), 'ERR_SK_INVALID_ARGUMENT', 'options.pageSize')
+    for (const pageSize of [8, 24, 256, '16'])
+      expectThrows(create({ pageSize }), 'ERR_SK_INVALID_ARGUMENT', 'options.pageSize')
     expectThrows(create({ type: 'int8' }), 'ERR_SK_DTYPE', 'options.type')
     expectThrows(create({ type: 'float8e5m2' }), 'ERR_SK_DTYPE', 'options.type')
     expectThrows(create({ maxPages: 0 }), 'ERR_SK_INVALID_ARGUMENT', 'options.maxPages')
@@ -51,7 +52,11 @@ describe('KVCache.append: bad input', () => {
     expectThrows(() => cache.append(kv(4), kv(4, 'bfloat16')), 'ERR_SK_DTYPE', 'v.type')
     expectThrows(() => cache.append(kv(4), kv(4), { lengths: [4] }), 'ERR_SK_INVALID_ARGUMENT', 'options.lengths')
     expectThrows(() => cache.append(kv(4), kv(4), { lengths: [5, 0] }), 'ERR_SK_INVALID_ARGUMENT', 'options.lengths[0]')
-    expectThrows(() => cache.append(kv(4), kv(4), { lengths: [1, -1] }), 'ERR_SK_INVALID_ARGUMENT', 'options.lengths[1]')
+    expectThrows(
+      () => cache.append(kv(4), kv(4), { lengths: [1, -1] }),
+      'ERR_SK_INVALID_ARGUMENT',
+      'options.lengths[1]',
+    )
     expectThrows(() => cache.append({} as sk.Tensor, kv(4)), 'ERR_SK_INVALID_ARGUMENT', 'k')
     expect(cache.lengths).toEqual([0, 0])
   })
@@ -109,14 +114,34 @@ describe('decodeAttention: bad input', () => {
     const call = (options: object) => () => sk.decodeAttention(q, cache, options as sk.DecodeOptions)
     expectThrows(call({ select: { method: 'quest', budget: 15 } }), 'ERR_SK_INVALID_ARGUMENT', 'options.select.budget')
     expectThrows(call({ select: { method: 'quest' } }), 'ERR_SK_INVALID_ARGUMENT', 'options.select.budget')
-    expectThrows(call({ select: { method: 'quest', budget: 32.5 } }), 'ERR_SK_INVALID_ARGUMENT', 'options.select.budget')
-    expectThrows(call({ select: { method: 'quest', budget: 32, reuse: 0 } }), 'ERR_SK_INVALID_ARGUMENT', 'options.select.reuse')
-    expectThrows(call({ select: { method: 'quest', budget: 32, sink: -1 } }), 'ERR_SK_INVALID_ARGUMENT', 'options.select.sink')
-    expectThrows(call({ select: { method: 'quest', budget: 32, when: 1 } }), 'ERR_SK_INVALID_ARGUMENT', 'options.select')
+    expectThrows(
+      call({ select: { method: 'quest', budget: 32.5 } }),
+      'ERR_SK_INVALID_ARGUMENT',
+      'options.select.budget',
+    )
+    expectThrows(
+      call({ select: { method: 'quest', budget: 32, reuse: 0 } }),
+      'ERR_SK_INVALID_ARGUMENT',
+      'options.select.reuse',
+    )
+    expectThrows(
+      call({ select: { method: 'quest', budget: 32, sink: -1 } }),
+      'ERR_SK_INVALID_ARGUMENT',
+      'options.select.sink',
+    )
+    expectThrows(
+      call({ select: { method: 'quest', budget: 32, when: 1 } }),
+      'ERR_SK_INVALID_ARGUMENT',
+      'options.select',
+    )
     expectThrows(call({ select: 'sparse' }), 'ERR_SK_INVALID_ARGUMENT', 'options.select')
     expectThrows(call({ streamingHeads: [1] }), 'ERR_SK_INVALID_ARGUMENT', 'options.streamingHeads')
     expectThrows(call({ streamingHeads: [1, 2] }), 'ERR_SK_INVALID_ARGUMENT', 'options.streamingHeads[1]')
-    expectThrows(call({ streamingHeads: { heads: [1, 0], recent: -3 } }), 'ERR_SK_INVALID_ARGUMENT', 'options.streamingHeads.recent')
+    expectThrows(
+      call({ streamingHeads: { heads: [1, 0], recent: -3 } }),
+      'ERR_SK_INVALID_ARGUMENT',
+      'options.streamingHeads.recent',
+    )
     expectThrows(call({ scale: 0 }), 'ERR_SK_INVALID_ARGUMENT', 'options.scale')
     expectThrows(call({ scale: Infinity }), 'ERR_SK_INVALID_ARGUMENT', 'options.scale')
     expectThrows(call({ returnLse: 1 }), 'ERR_SK_INVALID_ARGUMENT', 'options.returnLse')
@@ -127,7 +152,12 @@ describe('decodeAttention: bad input', () => {
 describe('the CPU binding checks again what memory safety depends on', () => {
   const b = cpuBinding()
   const create = () => b.kvCreate({ type: 2, batch: 1, kvHeads: 1, headDim: 16, pageSize: 16, maxPages: 100 })
-  const appendArgs = { inType: 0, seq: 4, kStrides: [64, 64, 16] as [number, number, number], vStrides: [64, 64, 16] as [number, number, number] }
+  const appendArgs = {
+    inType: 0,
+    seq: 4,
+    kStrides: [64, 64, 16] as [number, number, number],
+    vStrides: [64, 64, 16] as [number, number, number],
+  }
   const code = (fn: () => unknown) => {
     try {
       const r = fn() as Promise<unknown> | undefined
@@ -139,29 +169,60 @@ describe('the CPU binding checks again what memory safety depends on', () => {
   }
 
   it('create, append and decode arguments', async () => {
-    expect(code(() => b.kvCreate({ type: 5, batch: 1, kvHeads: 1, headDim: 16, pageSize: 16, maxPages: 1 }))).toBe('ERR_SK_DTYPE')
-    expect(code(() => b.kvCreate({ type: 0, batch: 1, kvHeads: 1, headDim: 17, pageSize: 16, maxPages: 1 }))).toBe('ERR_SK_SHAPE')
-    expect(code(() => b.kvCreate({ type: 0, batch: 1, kvHeads: 1, headDim: 16, pageSize: 20, maxPages: 1 }))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(code(() => b.kvCreate({ type: 5, batch: 1, kvHeads: 1, headDim: 16, pageSize: 16, maxPages: 1 }))).toBe(
+      'ERR_SK_DTYPE',
+    )
+    expect(code(() => b.kvCreate({ type: 0, batch: 1, kvHeads: 1, headDim: 17, pageSize: 16, maxPages: 1 }))).toBe(
+      'ERR_SK_SHAPE',
+    )
+    expect(code(() => b.kvCreate({ type: 0, batch: 1, kvHeads: 1, headDim: 16, pageSize: 20, maxPages: 1 }))).toBe(
+      'ERR_SK_INVALID_ARGUMENT',
+    )
     const cache = create()
     const rows = new Float32Array(64)
-    expect(code(() => b.kvAppend({} as never, rows, rows, new Int32Array([4]), appendArgs))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(code(() => b.kvAppend({} as never, rows, rows, new Int32Array([4]), appendArgs))).toBe(
+      'ERR_SK_INVALID_ARGUMENT',
+    )
     expect(code(() => b.kvAppend(cache, rows, rows, new Int32Array([5]), appendArgs))).toBe('ERR_SK_INVALID_ARGUMENT')
     expect(code(() => b.kvAppend(cache, rows, rows, new Int32Array([4, 4]), appendArgs))).toBe('ERR_SK_SHAPE')
-    expect(code(() => b.kvAppend(cache, new Float32Array(63), rows, new Int32Array([4]), appendArgs))).toBe('ERR_SK_SHAPE')
-    expect(code(() => b.kvAppend(cache, rows, rows, new Int32Array([4]), { ...appendArgs, inType: 7 }))).toBe('ERR_SK_DTYPE')
+    expect(code(() => b.kvAppend(cache, new Float32Array(63), rows, new Int32Array([4]), appendArgs))).toBe(
+      'ERR_SK_SHAPE',
+    )
+    expect(code(() => b.kvAppend(cache, rows, rows, new Int32Array([4]), { ...appendArgs, inType: 7 }))).toBe(
+      'ERR_SK_DTYPE',
+    )
     await b.kvAppend(cache, rows, rows, new Int32Array([4]), appendArgs)
     const args = {
-      qType: 0, headsQ: 2, seqQ: 1, qStrides: [32, 16, 16] as [number, number, number], outStrides: [32, 16, 16] as [number, number, number],
-      scale: 0.25, method: 1 as const, budget: 1, sink: 0, recent: 16, reuse: 1, streamingSink: 0, streamingRecent: 0,
+      qType: 0,
+      headsQ: 2,
+      seqQ: 1,
+      qStrides: [32, 16, 16] as [number, number, number],
+      outStrides: [32, 16, 16] as [number, number, number],
+      scale: 0.25,
+      method: 1 as const,
+      budget: 1,
+      sink: 0,
+      recent: 16,
+      reuse: 1,
+      streamingSink: 0,
+      streamingRecent: 0,
     }
     const q = new Float32Array(32)
     expect(code(() => b.kvDecode(cache, q, new Float32Array(31), null, null, null, null, args))).toBe('ERR_SK_SHAPE')
-    expect(code(() => b.kvDecode(cache, q, q.slice(), new Float32Array(1), null, null, null, args))).toBe('ERR_SK_SHAPE')
+    expect(code(() => b.kvDecode(cache, q, q.slice(), new Float32Array(1), null, null, null, args))).toBe(
+      'ERR_SK_SHAPE',
+    )
     expect(code(() => b.kvDecode(cache, q, q.slice(), null, new Int32Array(0), null, null, args))).toBe('ERR_SK_SHAPE')
     expect(code(() => b.kvDecode(cache, q, q.slice(), null, null, null, new Uint8Array(2), args))).toBe('ERR_SK_SHAPE')
-    expect(code(() => b.kvDecode(cache, q, q.slice(), null, null, null, null, { ...args, seqQ: 5 }))).toBe('ERR_SK_SHAPE')
-    expect(code(() => b.kvDecode(cache, q, q.slice(), null, null, null, null, { ...args, budget: 0 }))).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(code(() => b.kvDecode(cache, q, q.slice(), null, null, null, null, { ...args, headsQ: 3 }))).toBe('ERR_SK_SHAPE')
+    expect(code(() => b.kvDecode(cache, q, q.slice(), null, null, null, null, { ...args, seqQ: 5 }))).toBe(
+      'ERR_SK_SHAPE',
+    )
+    expect(code(() => b.kvDecode(cache, q, q.slice(), null, null, null, null, { ...args, budget: 0 }))).toBe(
+      'ERR_SK_INVALID_ARGUMENT',
+    )
+    expect(code(() => b.kvDecode(cache, q, q.slice(), null, null, null, null, { ...args, headsQ: 3 }))).toBe(
+      'ERR_SK_SHAPE',
+    )
     await b.kvDecode(cache, q, q.slice(), null, null, null, null, args)
     b.kvRelease(cache)
     expect(code(() => b.kvStats(cache))).toBe('ERR_SK_DISPOSED')

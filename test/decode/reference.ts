@@ -56,19 +56,33 @@ class Fp8Page {
 }
 
 /** What the cache holds after these appends: per (b, g) the stored K and V rows as float64, [len][D] flattened. */
-export function storedValues(geo: Geometry, appends: Append[]): { k: Float64Array[][]; v: Float64Array[][]; lengths: number[] } {
+export function storedValues(
+  geo: Geometry,
+  appends: Append[],
+): { k: Float64Array[][]; v: Float64Array[][]; lengths: number[] } {
   const { batch: B, kvHeads: H, headDim: D, pageSize: P, type } = geo
   const lengths = new Array<number>(B).fill(0)
-  const rows: { k: number[][]; v: number[][] }[][] = Array.from({ length: B }, () => Array.from({ length: H }, () => ({ k: [], v: [] })))
+  const rows: { k: number[][]; v: number[][] }[][] = Array.from({ length: B }, () =>
+    Array.from({ length: H }, () => ({ k: [], v: [] })),
+  )
   const pages: { k: Fp8Page; v: Fp8Page }[][][] = Array.from({ length: B }, () => Array.from({ length: H }, () => []))
-  const round = (x: number) => (type === 'float32' ? x : type === 'float8e4m3fn' ? x : decodeValue(FORMATS[type], encodeFloat(type, bitsOfF32(x), true)))
+  const round = (x: number) =>
+    type === 'float32'
+      ? x
+      : type === 'float8e4m3fn'
+        ? x
+        : decodeValue(FORMATS[type], encodeFloat(type, bitsOfF32(x), true))
   for (const a of appends)
     for (let b = 0; b < B; ++b) {
       for (let g = 0; g < H; ++g) {
-        const at = (t: number, src: Float32Array) => Array.from(src.subarray(((b * H + g) * a.T + t) * D, ((b * H + g) * a.T + t + 1) * D))
-        for (let done = 0; done < a.counts[b]!; ) {
-          const pos = lengths[b]! + done, s0 = pos % P, n = Math.min(P - s0, a.counts[b]! - done)
-          const kr = Array.from({ length: n }, (_, t) => at(done + t, a.k)), vr = Array.from({ length: n }, (_, t) => at(done + t, a.v))
+        const at = (t: number, src: Float32Array) =>
+          Array.from(src.subarray(((b * H + g) * a.T + t) * D, ((b * H + g) * a.T + t + 1) * D))
+        for (let done = 0; done < a.counts[b]!;) {
+          const pos = lengths[b]! + done,
+            s0 = pos % P,
+            n = Math.min(P - s0, a.counts[b]! - done)
+          const kr = Array.from({ length: n }, (_, t) => at(done + t, a.k)),
+            vr = Array.from({ length: n }, (_, t) => at(done + t, a.v))
           if (type === 'float8e4m3fn') {
             const pg = Math.floor(pos / P)
             pages[b]![g]![pg] ??= { k: new Fp8Page(), v: new Fp8Page() }
@@ -103,14 +117,18 @@ export function decodeReference(
   opts: { pages?: Int32Array[][] | null; scale?: number } = {},
 ): { out: Float64Array; lse: Float64Array; maxScore: number } {
   const [B, Hq, Tq, D] = dims as [number, number, number, number]
-  const group = Hq / geo.kvHeads, P = geo.pageSize
+  const group = Hq / geo.kvHeads,
+    P = geo.pageSize
   const scale = opts.scale ?? 1 / Math.sqrt(D)
-  const out = new Float64Array(B * Hq * Tq * D), lse = new Float64Array(B * Hq * Tq)
+  const out = new Float64Array(B * Hq * Tq * D),
+    lse = new Float64Array(B * Hq * Tq)
   let maxScore = 0
   for (let b = 0; b < B; ++b)
     for (let h = 0; h < Hq; ++h) {
-      const g = Math.floor(h / group), L = stored.lengths[b]!
-      const k = stored.k[b]![g]!, v = stored.v[b]![g]!
+      const g = Math.floor(h / group),
+        L = stored.lengths[b]!
+      const k = stored.k[b]![g]!,
+        v = stored.v[b]![g]!
       const keys: number[] = []
       const listed = opts.pages?.[b]?.[g]
       if (listed) for (const pg of listed) for (let j = pg * P; j < Math.min(L, (pg + 1) * P); ++j) keys.push(j)
@@ -151,7 +169,8 @@ export const budgetFor = (ref: { maxScore: number }): number => Math.max(1e-5, 8
 
 /** max |got − want| ÷ max |want|; Infinity on any NaN. */
 export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let err = 0, norm = 0
+  let err = 0,
+    norm = 0
   for (let i = 0; i < want.length; ++i) {
     if (Number.isNaN(got[i])) return Infinity
     err = Math.max(err, Math.abs(got[i]! - want[i]!))
@@ -161,12 +180,23 @@ export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number 
 }
 
 /** Quest's page bound in float64: Σ over the rows of a KV head of Σ_d max(q·min, q·max) over the page's stored keys. */
-export function questBound(q: Float64Array, dims: readonly number[], geo: Geometry, k: Float64Array, len: number, b: number, g: number, page: number): number {
+export function questBound(
+  q: Float64Array,
+  dims: readonly number[],
+  geo: Geometry,
+  k: Float64Array,
+  len: number,
+  b: number,
+  g: number,
+  page: number,
+): number {
   const [, Hq, Tq, D] = dims as [number, number, number, number]
-  const group = Hq / geo.kvHeads, P = geo.pageSize
+  const group = Hq / geo.kvHeads,
+    P = geo.pageSize
   let bound = 0
   for (let d = 0; d < D; ++d) {
-    let lo = Infinity, hi = -Infinity
+    let lo = Infinity,
+      hi = -Infinity
     for (let j = page * P; j < Math.min(len, (page + 1) * P); ++j) {
       lo = Math.min(lo, k[j * D + d]!)
       hi = Math.max(hi, k[j * D + d]!)

@@ -26,7 +26,8 @@ function mutate(g, args, fixed) {
     const a = args[i]
     if (a !== null && typeof a === 'object' && Object.getPrototypeOf(a) === Object.prototype && g.rng.chance(0.75)) {
       const keys = Object.keys(a)
-      const key = keys.length && g.rng.chance(0.85) ? g.rng.pick(keys) : g.rng.pick(['junk', '__proto__', 'constructor', 'qLen'])
+      const key =
+        keys.length && g.rng.chance(0.85) ? g.rng.pick(keys) : g.rng.pick(['junk', '__proto__', 'constructor', 'qLen'])
       args[i] = { ...a, [key]: g.any() }
     } else {
       args[i] = g.any()
@@ -43,17 +44,24 @@ function release(v) {
   if (v.lse) release(v.lse)
 }
 
-const timeout = (ms) => new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error('hang'), { hang: true })), ms).unref())
+const timeout = (ms) =>
+  new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error('hang'), { hang: true })), ms).unref())
 
 function classify(err, how, record) {
   if (isCallersOwn(err)) return void counts.passthrough++
   if (err?.hang) return void counts.hangs.push(record)
   if (err instanceof sk.SparsekitError && typeof err.code === 'string' && err.code.startsWith('ERR_SK_')) {
     counts[how][err.code] = (counts[how][err.code] ?? 0) + 1
-    if (how === 'rejected') counts.rejectedOps[`${record.op} ${err.code}`] = (counts.rejectedOps[`${record.op} ${err.code}`] ?? 0) + 1
+    if (how === 'rejected')
+      counts.rejectedOps[`${record.op} ${err.code}`] = (counts.rejectedOps[`${record.op} ${err.code}`] ?? 0) + 1
     return
   }
-  counts.uncoded.push({ ...record, how, error: `${err?.constructor?.name}: ${String(err?.message)}`, stack: String(err?.stack).split('\n').slice(0, 6).join('\n') })
+  counts.uncoded.push({
+    ...record,
+    how,
+    error: `${err?.constructor?.name}: ${String(err?.message)}`,
+    stack: String(err?.stack).split('\n').slice(0, 6).join('\n'),
+  })
 }
 
 for (let i = from; i < from + count; i++) {

@@ -37,13 +37,24 @@ const child = fileURLToPath(new URL('./child.mjs', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'sk-fuzz-'))
 const progressFile = join(dir, 'progress.json')
 
-const total = { calls: 0, ok: 0, thrown: {}, rejected: {}, rejectedOps: {}, passthrough: 0, uncoded: [], hangs: [], crashes: [] }
+const total = {
+  calls: 0,
+  ok: 0,
+  thrown: {},
+  rejected: {},
+  rejectedOps: {},
+  passthrough: 0,
+  uncoded: [],
+  hangs: [],
+  crashes: [],
+}
 
 function merge(c) {
   total.calls += c.calls
   total.ok += c.ok
   total.passthrough += c.passthrough
-  for (const how of ['thrown', 'rejected', 'rejectedOps']) for (const [code, n] of Object.entries(c[how])) total[how][code] = (total[how][code] ?? 0) + n
+  for (const how of ['thrown', 'rejected', 'rejectedOps'])
+    for (const [code, n] of Object.entries(c[how])) total[how][code] = (total[how][code] ?? 0) + n
   total.uncoded.push(...c.uncoded)
   total.hangs.push(...c.hangs)
 }
@@ -52,7 +63,12 @@ function runBatch(from, count) {
   writeFileSync(progressFile, '')
   const args = ['--expose-gc', child, String(seed), String(from), String(count), progressFile]
   if (opt.inject) args.push(opt.inject)
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 10 * 60_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20 })
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    timeout: 10 * 60_000,
+    killSignal: 'SIGKILL',
+    maxBuffer: 64 << 20,
+  })
   const lines = (r.stdout ?? '').trim().split('\n')
   let summary = null
   try {
@@ -96,16 +112,28 @@ rmSync(dir, { recursive: true, force: true })
 
 const seconds = ((Date.now() - t0) / 1000).toFixed(1)
 const sum = (o) => Object.values(o).reduce((a, b) => a + b, 0)
-const codes = (o) => Object.entries(o).sort().map(([c, n]) => `${c.replace('ERR_SK_', '')} ${n}`).join(', ') || 'none'
+const codes = (o) =>
+  Object.entries(o)
+    .sort()
+    .map(([c, n]) => `${c.replace('ERR_SK_', '')} ${n}`)
+    .join(', ') || 'none'
 console.log(`fuzz: seed ${seed}, ${total.calls} calls in ${seconds} s`)
-console.log(`fuzz:   ok ${total.ok}; coded errors ${sum(total.thrown)} thrown (${codes(total.thrown)}), ${sum(total.rejected)} rejected (${codes(total.rejected)})`)
+console.log(
+  `fuzz:   ok ${total.ok}; coded errors ${sum(total.thrown)} thrown (${codes(total.thrown)}), ${sum(total.rejected)} rejected (${codes(total.rejected)})`,
+)
 console.log(`fuzz:   rejections by op: ${codes(total.rejectedOps)}`)
 console.log(`fuzz:   passed through from the fuzzer's own getters/traps ${total.passthrough}`)
-console.log(`fuzz:   uncoded errors ${total.uncoded.length}, crashes ${total.crashes.length}, hangs ${total.hangs.length}`)
+console.log(
+  `fuzz:   uncoded errors ${total.uncoded.length}, crashes ${total.crashes.length}, hangs ${total.hangs.length}`,
+)
 for (const u of total.uncoded.slice(0, 10))
-  console.log(`fuzz: UNCODED seed ${u.seed} call ${u.index} ${u.op}(${u.args}) ${u.how}: ${u.error}\n${u.stack}\n  replay: node test/fuzz/run.mjs --seed ${u.seed} --from ${u.index} --calls 1`)
+  console.log(
+    `fuzz: UNCODED seed ${u.seed} call ${u.index} ${u.op}(${u.args}) ${u.how}: ${u.error}\n${u.stack}\n  replay: node test/fuzz/run.mjs --seed ${u.seed} --from ${u.index} --calls 1`,
+  )
 for (const c of total.crashes)
-  console.log(`fuzz: CRASH seed ${c.seed} call ${c.index} ${c.op}(${c.args}): ${c.how}; reproduces ${c.reproduces}\n  replay: node test/fuzz/run.mjs --seed ${c.seed} --from ${c.index} --calls 1\n${c.stderr}`)
+  console.log(
+    `fuzz: CRASH seed ${c.seed} call ${c.index} ${c.op}(${c.args}): ${c.how}; reproduces ${c.reproduces}\n  replay: node test/fuzz/run.mjs --seed ${c.seed} --from ${c.index} --calls 1\n${c.stderr}`,
+  )
 for (const h of total.hangs) console.log(`fuzz: HANG seed ${h.seed} call ${h.index} ${h.op}(${h.args})`)
 if (opt.json) writeFileSync(opt.json, JSON.stringify({ seed, seconds: Number(seconds), ...total }, null, 1))
 const failed = total.uncoded.length + total.crashes.length + total.hangs.length

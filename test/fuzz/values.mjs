@@ -15,7 +15,8 @@ export class FuzzMarker extends Error {}
  * or by V8 for any use of a revoked Proxy the fuzzer passed (docs/safety.md:
  * errors from reading the caller's objects propagate unchanged).
  */
-export const isCallersOwn = (err) => err instanceof FuzzMarker || (err instanceof TypeError && /proxy that has been revoked/.test(err.message))
+export const isCallersOwn = (err) =>
+  err instanceof FuzzMarker || (err instanceof TypeError && /proxy that has been revoked/.test(err.message))
 
 /** murmur3's finalizer (as lib/random.ts): spreads the bits of a 32-bit integer. */
 function fmix32(x) {
@@ -47,12 +48,54 @@ export function rngFor(seed, index) {
 }
 
 export const kTypes = ['float32', 'float16', 'bfloat16', 'float8e4m3fn', 'float8e5m2', 'int8', 'uint8', 'int32']
-const kArrays = { float32: Float32Array, float16: Uint16Array, bfloat16: Uint16Array, float8e4m3fn: Uint8Array, float8e5m2: Uint8Array, int8: Int8Array, uint8: Uint8Array, int32: Int32Array }
+const kArrays = {
+  float32: Float32Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
+  float8e4m3fn: Uint8Array,
+  float8e5m2: Uint8Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int32: Int32Array,
+}
 
 // Sizes that pass or fail the checks cheaply: every product of these either
 // stays small or is refused before anything of that size is allocated.
-const kBadInts = [-1, -0, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32, 2 ** 45, 2 ** 53, 2 ** 53 + 2, 1e300, Number.MIN_VALUE]
-const kBadScalars = [undefined, null, true, false, '', '1', 'float32', 'cuda', 'cuda:7', 'cpu', '__proto__', 0n, 10n, Symbol('fuzz'), () => 1, [], [[]], {}]
+const kBadInts = [
+  -1,
+  -0,
+  1.5,
+  NaN,
+  Infinity,
+  -Infinity,
+  2 ** 31,
+  2 ** 32,
+  2 ** 45,
+  2 ** 53,
+  2 ** 53 + 2,
+  1e300,
+  Number.MIN_VALUE,
+]
+const kBadScalars = [
+  undefined,
+  null,
+  true,
+  false,
+  '',
+  '1',
+  'float32',
+  'cuda',
+  'cuda:7',
+  'cpu',
+  '__proto__',
+  0n,
+  10n,
+  Symbol('fuzz'),
+  () => 1,
+  [],
+  [[]],
+  {},
+]
 
 /**
  * Adversarial values, fresh per call. `g.track(x)` registers what must be
@@ -66,34 +109,67 @@ function hostileArray(rng) {
       structuredClone(a.buffer, { transfer: [a.buffer] })
       return a
     }
-    case 1: return new Float32Array(new SharedArrayBuffer(16))
-    case 2: return new Float32Array(new ArrayBuffer(16, { maxByteLength: 64 }))
-    case 3: return vm.runInNewContext('new Float32Array(new SharedArrayBuffer(16))')
-    case 4: return vm.runInNewContext('new Float32Array(4)')
-    case 5: return new Float64Array(4)
-    case 6: return new DataView(new ArrayBuffer(8))
+    case 1:
+      return new Float32Array(new SharedArrayBuffer(16))
+    case 2:
+      return new Float32Array(new ArrayBuffer(16, { maxByteLength: 64 }))
+    case 3:
+      return vm.runInNewContext('new Float32Array(new SharedArrayBuffer(16))')
+    case 4:
+      return vm.runInNewContext('new Float32Array(4)')
+    case 5:
+      return new Float64Array(4)
+    case 6:
+      return new DataView(new ArrayBuffer(8))
     case 7: {
       const a = new Uint8Array(new ArrayBuffer(9), 1, 8)
       Object.defineProperty(a, 'length', { value: 1 << 30 })
       return a
     }
-    case 8: return new BigInt64Array(2)
-    default: return new Uint16Array(new ArrayBuffer(9), 2, 3)
+    case 8:
+      return new BigInt64Array(2)
+    default:
+      return new Uint16Array(new ArrayBuffer(9), 2, 3)
   }
 }
 
 /** An object whose reads run fuzzer code that throws. */
 function hostileObject(rng, sk) {
   switch (rng.int(0, 4)) {
-    case 0: return new Proxy({}, { get() { throw new FuzzMarker('trap') }, ownKeys() { throw new FuzzMarker('trap') }, getPrototypeOf() { throw new FuzzMarker('trap') }, has() { throw new FuzzMarker('trap') } })
-    case 1: return Object.defineProperty({}, 'dims', { enumerable: true, get() { throw new FuzzMarker('getter') } })
+    case 0:
+      return new Proxy(
+        {},
+        {
+          get() {
+            throw new FuzzMarker('trap')
+          },
+          ownKeys() {
+            throw new FuzzMarker('trap')
+          },
+          getPrototypeOf() {
+            throw new FuzzMarker('trap')
+          },
+          has() {
+            throw new FuzzMarker('trap')
+          },
+        },
+      )
+    case 1:
+      return Object.defineProperty({}, 'dims', {
+        enumerable: true,
+        get() {
+          throw new FuzzMarker('getter')
+        },
+      })
     case 2: {
       const r = Proxy.revocable({}, {})
       r.revoke()
       return r.proxy
     }
-    case 3: return Object.create(null)
-    default: return Object.create(rng.pick([sk.Tensor.prototype, sk.BlockMask.prototype, sk.SparseWeight.prototype]))
+    case 3:
+      return Object.create(null)
+    default:
+      return Object.create(rng.pick([sk.Tensor.prototype, sk.BlockMask.prototype, sk.SparseWeight.prototype]))
   }
 }
 
@@ -116,12 +192,17 @@ export function makeValues(rng, sk) {
     const n = dims.reduce((a, b) => a * b, 1)
     const how = rng.int(0, 3)
     if (how === 0) return track(sk.zeros(dims, type))
-    if (how === 1 && type.startsWith('float') && !type.startsWith('float8')) return track(sk.randn(dims, { type, seed: rng.int(0, 99) }))
+    if (how === 1 && type.startsWith('float') && !type.startsWith('float8'))
+      return track(sk.randn(dims, { type, seed: rng.int(0, 99) }))
     if (how === 2) {
       // A view at an element offset inside a larger buffer.
       const Ctor = kArrays[type]
       const off = rng.int(0, 3)
-      const a = new Ctor(new ArrayBuffer((n + off + rng.int(0, 2)) * Ctor.BYTES_PER_ELEMENT), off * Ctor.BYTES_PER_ELEMENT, n)
+      const a = new Ctor(
+        new ArrayBuffer((n + off + rng.int(0, 2)) * Ctor.BYTES_PER_ELEMENT),
+        off * Ctor.BYTES_PER_ELEMENT,
+        n,
+      )
       a.set(typed(type, n))
       return track(sk.tensor(a, dims, type))
     }
@@ -137,20 +218,48 @@ export function makeValues(rng, sk) {
   /** Any value at all, adversarial most of the time. */
   function any() {
     switch (rng.int(0, 9)) {
-      case 0: return rng.pick(kBadInts)
-      case 1: return rng.pick(kBadScalars)
-      case 2: return small()
-      case 3: return hostileArray(rng)
-      case 4: return hostileObject(rng, sk)
-      case 5: return disposedTensor()
-      case 6: return tensor()
-      case 7: return rng.pick([[small(), small()], [rng.pick(kBadInts)], [2 ** 31, 2 ** 31], [1, -1], new Array(20).fill(1), [hostileObject(rng, sk)]])
-      case 8: return typed(rng.pick(kTypes), small())
-      default: return rng.pick(kTypes)
+      case 0:
+        return rng.pick(kBadInts)
+      case 1:
+        return rng.pick(kBadScalars)
+      case 2:
+        return small()
+      case 3:
+        return hostileArray(rng)
+      case 4:
+        return hostileObject(rng, sk)
+      case 5:
+        return disposedTensor()
+      case 6:
+        return tensor()
+      case 7:
+        return rng.pick([
+          [small(), small()],
+          [rng.pick(kBadInts)],
+          [2 ** 31, 2 ** 31],
+          [1, -1],
+          new Array(20).fill(1),
+          [hostileObject(rng, sk)],
+        ])
+      case 8:
+        return typed(rng.pick(kTypes), small())
+      default:
+        return rng.pick(kTypes)
     }
   }
 
-  return { rng, made, track, small, typed, tensor, disposedTensor, any, hostileArray: () => hostileArray(rng), hostileObject: () => hostileObject(rng, sk) }
+  return {
+    rng,
+    made,
+    track,
+    small,
+    typed,
+    tensor,
+    disposedTensor,
+    any,
+    hostileArray: () => hostileArray(rng),
+    hostileObject: () => hostileObject(rng, sk),
+  }
 }
 
 /** A short rendering of a value for crash reports. */
@@ -163,12 +272,20 @@ export function show(v, depth = 0) {
     if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v)
     if (typeof v !== 'object' || v === null) return JSON.stringify(v)
     if (ArrayBuffer.isView(v)) return `${Object.getPrototypeOf(v)?.constructor?.name ?? 'View'}(${v.byteLength}B)`
-    if (typeof v.dims !== 'undefined' && typeof v.type === 'string' && typeof v.location === 'string') return `Tensor(${v.type}, [${v.dims}], ${v.location})`
+    if (typeof v.dims !== 'undefined' && typeof v.type === 'string' && typeof v.location === 'string')
+      return `Tensor(${v.type}, [${v.dims}], ${v.location})`
     if (depth > 2) return '…'
-    if (Array.isArray(v)) return `[${v.slice(0, 6).map((x) => show(x, depth + 1)).join(', ')}${v.length > 6 ? ', …' : ''}]`
+    if (Array.isArray(v))
+      return `[${v
+        .slice(0, 6)
+        .map((x) => show(x, depth + 1))
+        .join(', ')}${v.length > 6 ? ', …' : ''}]`
     const name = Object.getPrototypeOf(v)?.constructor?.name
     if (name && name !== 'Object') return name
-    return `{${Object.entries(v).slice(0, 8).map(([k, x]) => `${k}: ${show(x, depth + 1)}`).join(', ')}}`
+    return `{${Object.entries(v)
+      .slice(0, 8)
+      .map(([k, x]) => `${k}: ${show(x, depth + 1)}`)
+      .join(', ')}}`
   } catch {
     return '<hostile>'
   }

@@ -25,7 +25,11 @@ const sparse = async (n: number, k: number) => keep(await sk.sparsify(t([n, k]),
 describe('linear: bad input', () => {
   it('x not a tensor, w neither a Tensor nor a SparseWeight', () => {
     expectThrows(() => sk.linear({} as sk.Tensor, t([4, 8])), 'ERR_SK_INVALID_ARGUMENT', null)
-    expectThrows(() => sk.linear(t([2, 8]), new Float32Array(32) as unknown as sk.Tensor), 'ERR_SK_INVALID_ARGUMENT', 'w')
+    expectThrows(
+      () => sk.linear(t([2, 8]), new Float32Array(32) as unknown as sk.Tensor),
+      'ERR_SK_INVALID_ARGUMENT',
+      'w',
+    )
   })
   it('x not float32: ERR_SK_DTYPE with a cast-first hint', () => {
     expectThrows(() => sk.linear(t([2, 8], 'bfloat16'), t([4, 8])), 'ERR_SK_DTYPE', null)
@@ -63,24 +67,37 @@ describe('linear: bad input', () => {
   it('mixed devices: a SparseWeight on cuda:0 with a CPU x is ERR_SK_DEVICE (no silent copy)', () => {
     const values = t([1, 2, 2, 8]) // the CPU 2:4 layout of [4, 8]: one panel of 8 rows, 2 groups
     const meta = t([1, 2, 4], 'uint8')
-    const onCuda = new SparseWeight({ format: '2:4', type: 'float32', dims: [4, 8], device: 'cuda:0', nnz: 16, tensors: { values, meta }, toDense: () => Promise.reject(new Error('unused')) })
+    const onCuda = new SparseWeight({
+      format: '2:4',
+      type: 'float32',
+      dims: [4, 8],
+      device: 'cuda:0',
+      nnz: 16,
+      tensors: { values, meta },
+      toDense: () => Promise.reject(new Error('unused')),
+    })
     expectThrows(() => sk.linear(t([2, 8]), onCuda), 'ERR_SK_DEVICE', 'w')
   })
-  it.skipIf(!hasCuda)('CUDA: mixed CPU/CUDA operands are ERR_SK_DEVICE; float32 x or w, csr weights and mixed 16-bit types are refused', async () => {
-    const xg = keep(await t([2, 8]).to('cuda'))
-    expectThrows(() => sk.linear(xg, t([4, 8])), 'ERR_SK_DEVICE', 'w')
-    const wg = keep(await t([4, 8]).to('cuda'))
-    const bg = keep(await t([4]).to('cuda'))
-    expectThrows(() => sk.linear(t([2, 8]), wg), 'ERR_SK_DEVICE', 'w')
-    expectThrows(() => sk.linear(t([2, 8]), t([4, 8]), bg), 'ERR_SK_DEVICE', 'bias')
-    expectThrows(() => sk.linear(xg, wg), 'ERR_SK_UNSUPPORTED', null) // CUDA linear is float16 / bfloat16, as attention
-    const xh = keep(await t([2, 8], 'bfloat16').to('cuda'))
-    const wh = keep(await t([4, 8], 'float16').to('cuda'))
-    expectThrows(() => sk.linear(xh, wh), 'ERR_SK_DTYPE', 'w.type')
-    const csr = keep(await sk.sparsify(t([4, 8]), { format: 'csr' }))
-    expectThrows(() => sk.linear(xh, csr), 'ERR_SK_DEVICE', 'w')
-    await expect(sk.sparsify(keep(await t([4, 8]).to('cuda')), { format: '2:4' })).rejects.toMatchObject({ code: 'ERR_SK_UNSUPPORTED' })
-  })
+  it.skipIf(!hasCuda)(
+    'CUDA: mixed CPU/CUDA operands are ERR_SK_DEVICE; float32 x or w, csr weights and mixed 16-bit types are refused',
+    async () => {
+      const xg = keep(await t([2, 8]).to('cuda'))
+      expectThrows(() => sk.linear(xg, t([4, 8])), 'ERR_SK_DEVICE', 'w')
+      const wg = keep(await t([4, 8]).to('cuda'))
+      const bg = keep(await t([4]).to('cuda'))
+      expectThrows(() => sk.linear(t([2, 8]), wg), 'ERR_SK_DEVICE', 'w')
+      expectThrows(() => sk.linear(t([2, 8]), t([4, 8]), bg), 'ERR_SK_DEVICE', 'bias')
+      expectThrows(() => sk.linear(xg, wg), 'ERR_SK_UNSUPPORTED', null) // CUDA linear is float16 / bfloat16, as attention
+      const xh = keep(await t([2, 8], 'bfloat16').to('cuda'))
+      const wh = keep(await t([4, 8], 'float16').to('cuda'))
+      expectThrows(() => sk.linear(xh, wh), 'ERR_SK_DTYPE', 'w.type')
+      const csr = keep(await sk.sparsify(t([4, 8]), { format: 'csr' }))
+      expectThrows(() => sk.linear(xh, csr), 'ERR_SK_DEVICE', 'w')
+      await expect(sk.sparsify(keep(await t([4, 8]).to('cuda')), { format: '2:4' })).rejects.toMatchObject({
+        code: 'ERR_SK_UNSUPPORTED',
+      })
+    },
+  )
 })
 
 describe('prune and sparsify: bad input', () => {
@@ -92,15 +109,27 @@ describe('prune and sparsify: bad input', () => {
     expectThrows(() => sk.prune(t([4, 10]), { n: 2, m: 4 }), 'ERR_SK_SHAPE', 'w.dims')
     expectThrows(() => sk.prune(t([32]), { n: 2, m: 4 }), 'ERR_SK_SHAPE', 'w.dims')
     expectThrows(() => sk.prune(t([4, 8], 'int32'), { n: 2, m: 4 }), 'ERR_SK_DTYPE', 'w.type')
-    expectThrows(() => sk.prune(t([4, 8]), undefined as unknown as sk.PruneOptions), 'ERR_SK_INVALID_ARGUMENT', 'options')
-    expectThrows(() => sk.prune(t([4, 8]), { n: 2, m: 4, k: 1 } as sk.PruneOptions), 'ERR_SK_INVALID_ARGUMENT', 'options')
+    expectThrows(
+      () => sk.prune(t([4, 8]), undefined as unknown as sk.PruneOptions),
+      'ERR_SK_INVALID_ARGUMENT',
+      'options',
+    )
+    expectThrows(
+      () => sk.prune(t([4, 8]), { n: 2, m: 4, k: 1 } as sk.PruneOptions),
+      'ERR_SK_INVALID_ARGUMENT',
+      'options',
+    )
   })
   it('sparsify: K not a multiple of 4 (ERR_SK_SHAPE), unknown format (ERR_SK_UNSUPPORTED), wrong dtype, missing format', () => {
     expectThrows(() => sk.sparsify(t([4, 10]), { format: '2:4' }), 'ERR_SK_SHAPE', 'w.dims')
     expectThrows(() => sk.sparsify(t([4, 8], 'uint8'), { format: '2:4' }), 'ERR_SK_DTYPE', 'w.type')
     expectThrows(() => sk.sparsify(t([4, 8]), { format: 'bsr' as '2:4' }), 'ERR_SK_UNSUPPORTED', null)
     expectThrows(() => sk.sparsify(t([4, 8]), {} as sk.SparsifyOptions), 'ERR_SK_INVALID_ARGUMENT', 'options.format')
-    expectThrows(() => sk.sparsify(t([4, 8]), undefined as unknown as sk.SparsifyOptions), 'ERR_SK_INVALID_ARGUMENT', 'options')
+    expectThrows(
+      () => sk.sparsify(t([4, 8]), undefined as unknown as sk.SparsifyOptions),
+      'ERR_SK_INVALID_ARGUMENT',
+      'options',
+    )
   })
 })
 
@@ -141,7 +170,10 @@ describe('the raw binding re-checks sizes and kinds (what memory safety depends 
     rejects(() => b.sp24(1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(8), new Uint8Array(2)), 'ERR_SK_SHAPE') // the old row-major sizes
     rejects(() => b.sp24(2, { dtype: 0, rows: 2, k: 8 }, null, f(15), f(32), new Uint8Array(8)), 'ERR_SK_SHAPE')
     rejects(() => b.sp24(2, { dtype: 0, rows: 2, k: 8 }, null, f(16), f(8), new Uint8Array(2)), 'ERR_SK_SHAPE') // the old row-major sizes
-    rejects(() => b.sp24(3 as 1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(32), new Uint8Array(8)), 'ERR_SK_INVALID_ARGUMENT')
+    rejects(
+      () => b.sp24(3 as 1, { dtype: 0, rows: 2, k: 8 }, f(16), null, f(32), new Uint8Array(8)),
+      'ERR_SK_INVALID_ARGUMENT',
+    )
     rejects(() => b.sp24(0, { dtype: 0, rows: 2, k: 8, n: 3, m: 2 }, f(16), f(16)), 'ERR_SK_INVALID_ARGUMENT')
     rejects(() => b.sp24(0, { dtype: 0, rows: 2, k: 9, n: 2, m: 4 }, f(18), f(18)), 'ERR_SK_SHAPE')
   })

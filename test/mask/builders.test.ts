@@ -20,7 +20,8 @@ const sizes: [qLen: number, kvLen: number, blockSize: BlockSize][] = [
   [100, 100, 16],
   [640, 640, { q: 128, kv: 32 }],
 ]
-const name = ([q, kv, bs]: (typeof sizes)[number]) => `qLen ${q}, kvLen ${kv}, block ${typeof bs === 'number' ? bs : `${bs.q}/${bs.kv}`}`
+const name = ([q, kv, bs]: (typeof sizes)[number]) =>
+  `qLen ${q}, kvLen ${kv}, block ${typeof bs === 'number' ? bs : `${bs.q}/${bs.kv}`}`
 
 function expectMatches(mask: BlockMask, def: Def): void {
   const want = tokens(def, mask.qLen, mask.kvLen)
@@ -52,17 +53,28 @@ describe('BlockMask.slidingWindow', () => {
   for (const s of sizes)
     it(`matches i + off − window < j ≤ i + off: ${name(s)}, windows ${windows.join(' ')}`, () => {
       const [qLen, kvLen, blockSize] = s
-      for (const window of windows) expectMatches(BlockMask.slidingWindow({ qLen, kvLen, window, blockSize }), defs.window(qLen, kvLen, window))
+      for (const window of windows)
+        expectMatches(BlockMask.slidingWindow({ qLen, kvLen, window, blockSize }), defs.window(qLen, kvLen, window))
     })
 })
 
 describe('BlockMask.streaming', () => {
-  const params: [sink: number, local: number][] = [[0, 1], [4, 64], [100, 37], [1000, 10], [3, 2000], [16, 16]]
+  const params: [sink: number, local: number][] = [
+    [0, 1],
+    [4, 64],
+    [100, 37],
+    [1000, 10],
+    [3, 2000],
+    [16, 16],
+  ]
   for (const s of sizes)
     it(`matches j ≤ i + off and (j < sink or i + off − j < local): ${name(s)}`, () => {
       const [qLen, kvLen, blockSize] = s
       for (const [sink, local] of params)
-        expectMatches(BlockMask.streaming({ qLen, kvLen, sink, local, blockSize }), defs.streaming(qLen, kvLen, sink, local))
+        expectMatches(
+          BlockMask.streaming({ qLen, kvLen, sink, local, blockSize }),
+          defs.streaming(qLen, kvLen, sink, local),
+        )
     })
 })
 
@@ -103,24 +115,37 @@ describe('BlockMask.documents', () => {
 })
 
 describe('index arrays', () => {
-  it.each(sizes)('kvNumBlocks [B,H,nQB] and kvIndices [B,H,nQB,nKB]: sorted, −1 padded, full ∪ partial: qLen %i, kvLen %i, %o', (qLen, kvLen, blockSize) => {
-    const m = BlockMask.streaming({ qLen, kvLen, sink: 20, local: 100, blockSize })
-    const nQ = Math.ceil(qLen / m.qBlock), nK = Math.ceil(kvLen / m.kvBlock)
-    expect([m.nQBlocks, m.nKvBlocks]).toEqual([nQ, nK])
-    for (const a of [m.kvNumBlocks, m.fullKvNumBlocks, m.partialKvNumBlocks]) expect(a).toBeInstanceOf(Int32Array), expect(a.length).toBe(nQ)
-    for (const a of [m.kvIndices, m.fullKvIndices, m.partialKvIndices]) expect(a).toBeInstanceOf(Int32Array), expect(a.length).toBe(nQ * nK)
-    const num = m.kvNumBlocks, idx = m.kvIndices, fNum = m.fullKvNumBlocks, fIdx = m.fullKvIndices, pNum = m.partialKvNumBlocks, pIdx = m.partialKvIndices
-    for (let r = 0; r < nQ; r++) {
-      expect(num[r]).toBe(fNum[r]! + pNum[r]!)
-      const row = [...idx.subarray(r * nK, (r + 1) * nK)]
-      const used = row.slice(0, num[r])
-      expect(used).toEqual([...used].sort((x, y) => x - y))
-      expect(new Set(used).size).toBe(used.length)
-      expect(row.slice(num[r]).every((v) => v === -1)).toBe(true)
-      const union = [...fIdx.subarray(r * nK, r * nK + fNum[r]!), ...pIdx.subarray(r * nK, r * nK + pNum[r]!)].sort((x, y) => x - y)
-      expect(used).toEqual(union)
-    }
-  })
+  it.each(sizes)(
+    'kvNumBlocks [B,H,nQB] and kvIndices [B,H,nQB,nKB]: sorted, −1 padded, full ∪ partial: qLen %i, kvLen %i, %o',
+    (qLen, kvLen, blockSize) => {
+      const m = BlockMask.streaming({ qLen, kvLen, sink: 20, local: 100, blockSize })
+      const nQ = Math.ceil(qLen / m.qBlock),
+        nK = Math.ceil(kvLen / m.kvBlock)
+      expect([m.nQBlocks, m.nKvBlocks]).toEqual([nQ, nK])
+      for (const a of [m.kvNumBlocks, m.fullKvNumBlocks, m.partialKvNumBlocks])
+        (expect(a).toBeInstanceOf(Int32Array), expect(a.length).toBe(nQ))
+      for (const a of [m.kvIndices, m.fullKvIndices, m.partialKvIndices])
+        (expect(a).toBeInstanceOf(Int32Array), expect(a.length).toBe(nQ * nK))
+      const num = m.kvNumBlocks,
+        idx = m.kvIndices,
+        fNum = m.fullKvNumBlocks,
+        fIdx = m.fullKvIndices,
+        pNum = m.partialKvNumBlocks,
+        pIdx = m.partialKvIndices
+      for (let r = 0; r < nQ; r++) {
+        expect(num[r]).toBe(fNum[r]! + pNum[r]!)
+        const row = [...idx.subarray(r * nK, (r + 1) * nK)]
+        const used = row.slice(0, num[r])
+        expect(used).toEqual([...used].sort((x, y) => x - y))
+        expect(new Set(used).size).toBe(used.length)
+        expect(row.slice(num[r]).every((v) => v === -1)).toBe(true)
+        const union = [...fIdx.subarray(r * nK, r * nK + fNum[r]!), ...pIdx.subarray(r * nK, r * nK + pNum[r]!)].sort(
+          (x, y) => x - y,
+        )
+        expect(used).toEqual(union)
+      }
+    },
+  )
 
   it('accessors return copies: writing one does not change the mask', () => {
     const m = BlockMask.causal({ qLen: 256, kvLen: 256, blockSize: 128 })

@@ -9,13 +9,17 @@ import { defs, expand, firstDiff, rng, thrown, tokens } from './helpers.js'
 
 function expectCombined(a: BlockMask, b: BlockMask, op: 'and' | 'or'): BlockMask {
   const m = a[op](b)
-  const ea = expand(a), eb = expand(b), em = expand(m)
+  const ea = expand(a),
+    eb = expand(b),
+    em = expand(m)
   expect([m.batch, m.heads]).toEqual([Math.max(a.batch, b.batch), Math.max(a.heads, b.heads)])
   // the (b, h) matrix of a mask, size-1 dims broadcasting
-  const at = (x: BlockMask, e: Uint8Array[], bi: number, h: number) => e[(x.batch === 1 ? 0 : bi) * x.heads + (x.heads === 1 ? 0 : h)]!
+  const at = (x: BlockMask, e: Uint8Array[], bi: number, h: number) =>
+    e[(x.batch === 1 ? 0 : bi) * x.heads + (x.heads === 1 ? 0 : h)]!
   for (let bi = 0; bi < m.batch; bi++)
     for (let h = 0; h < m.heads; h++) {
-      const x = at(a, ea, bi, h), y = at(b, eb, bi, h)
+      const x = at(a, ea, bi, h),
+        y = at(b, eb, bi, h)
       const want = x.map((v, t) => (op === 'and' ? v & y[t]! : v | y[t]!))
       expect(firstDiff(em[bi * m.heads + h]!, want, m.kvLen), `${op}, (b, h) = (${bi}, ${h})`).toBeNull()
     }
@@ -23,9 +27,18 @@ function expectCombined(a: BlockMask, b: BlockMask, op: 'and' | 'or'): BlockMask
 }
 
 /** Random 0/1 blocks (with probability p of 1). */
-function randomDense(qLen: number, kvLen: number, blockSize: number | { q: number; kv: number }, p: number, seed: number, dims?: [number, number]) {
-  const q = typeof blockSize === 'number' ? blockSize : blockSize.q, kv = typeof blockSize === 'number' ? blockSize : blockSize.kv
-  const nQ = Math.ceil(qLen / q), nK = Math.ceil(kvLen / kv)
+function randomDense(
+  qLen: number,
+  kvLen: number,
+  blockSize: number | { q: number; kv: number },
+  p: number,
+  seed: number,
+  dims?: [number, number],
+) {
+  const q = typeof blockSize === 'number' ? blockSize : blockSize.q,
+    kv = typeof blockSize === 'number' ? blockSize : blockSize.kv
+  const nQ = Math.ceil(qLen / q),
+    nK = Math.ceil(kvLen / kv)
   const [b, h] = dims ?? [1, 1]
   const r = rng(seed)
   const bits = Uint8Array.from({ length: b * h * nQ * nK }, () => (r() < p ? 1 : 0))
@@ -38,21 +51,28 @@ describe('and / or of rule-based masks', () => {
     [300, 700, { q: 32, kv: 64 }],
     [333, 333, 16],
   ]
-  it.each(cases)('causal, window, streaming, documents pairwise, both ops: qLen %i, kvLen %i, block %o', (qLen, kvLen, blockSize) => {
-    const s = { qLen, kvLen, blockSize }
-    const masks = [
-      BlockMask.causal(s),
-      BlockMask.slidingWindow({ ...s, window: 100 }),
-      BlockMask.streaming({ ...s, sink: 8, local: 50 }),
-      BlockMask.streaming({ ...s, sink: 130, local: 3 }),
-      ...(qLen === kvLen ? [BlockMask.documents({ prefix: 20, lengths: [100, 57, qLen - 217], query: 40, blockSize })] : []),
-    ]
-    for (const a of masks) for (const b of masks) for (const op of ['and', 'or'] as const) expectCombined(a, b, op)
-  })
+  it.each(cases)(
+    'causal, window, streaming, documents pairwise, both ops: qLen %i, kvLen %i, block %o',
+    (qLen, kvLen, blockSize) => {
+      const s = { qLen, kvLen, blockSize }
+      const masks = [
+        BlockMask.causal(s),
+        BlockMask.slidingWindow({ ...s, window: 100 }),
+        BlockMask.streaming({ ...s, sink: 8, local: 50 }),
+        BlockMask.streaming({ ...s, sink: 130, local: 3 }),
+        ...(qLen === kvLen
+          ? [BlockMask.documents({ prefix: 20, lengths: [100, 57, qLen - 217], query: 40, blockSize })]
+          : []),
+      ]
+      for (const a of masks) for (const b of masks) for (const op of ['and', 'or'] as const) expectCombined(a, b, op)
+    },
+  )
 
   it('simplifies rules: window implies causal, the smaller window wins, equal terms merge', () => {
     const s = { qLen: 512, kvLen: 512, blockSize: 64 }
-    const causal = BlockMask.causal(s), w = BlockMask.slidingWindow({ ...s, window: 100 }), w2 = BlockMask.slidingWindow({ ...s, window: 30 })
+    const causal = BlockMask.causal(s),
+      w = BlockMask.slidingWindow({ ...s, window: 100 }),
+      w2 = BlockMask.slidingWindow({ ...s, window: 30 })
     expect(causal.and(w).rule).toBe('window(100)')
     expect(causal.or(w).rule).toBe('causal')
     expect(w.and(w2).rule).toBe('window(30)')
@@ -83,17 +103,25 @@ describe('and / or with block-level masks', () => {
     ]
     for (let seed = 1; seed <= 6; seed++) {
       const d = randomDense(700, 700, s.blockSize, 0.5, seed)
-      for (const r of rules) for (const op of ['and', 'or'] as const) (expectCombined(r, d, op), expectCombined(d, r, op))
+      for (const r of rules)
+        for (const op of ['and', 'or'] as const) (expectCombined(r, d, op), expectCombined(d, r, op))
     }
   })
 
   it('rule masks combined with block masks, then with rule masks: exact, or ERR_SK_UNSUPPORTED, never wrong', () => {
     const s = { qLen: 512, kvLen: 512, blockSize: 32 }
-    const causal = BlockMask.causal(s), stream = BlockMask.streaming({ ...s, sink: 16, local: 64 })
-    let exact = 0, refused = 0
+    const causal = BlockMask.causal(s),
+      stream = BlockMask.streaming({ ...s, sink: 16, local: 64 })
+    let exact = 0,
+      refused = 0
     for (let seed = 1; seed <= 10; seed++) {
       const d = randomDense(512, 512, 32, seed % 2 ? 0.3 : 0.8, seed)
-      for (const [first, second] of [['and', 'or'], ['or', 'and'], ['and', 'and'], ['or', 'or']] as const) {
+      for (const [first, second] of [
+        ['and', 'or'],
+        ['or', 'and'],
+        ['and', 'and'],
+        ['or', 'or'],
+      ] as const) {
         const mid = causal[first](d)
         const e = thrown(() => expectCombined(mid, stream, second))
         if (e === undefined) exact++
@@ -128,7 +156,13 @@ describe('broadcast and per-head masks', () => {
     expect([m.batch, m.heads]).toEqual([1, 3])
     const [h0, h1, h2] = expand(m)
     expect(h0!.every((v) => v === 1)).toBe(true)
-    expect(firstDiff(h1!, tokens((i, j) => Math.floor(i / 64) === Math.floor(j / 64), 600, 600), 600)).toBeNull()
+    expect(
+      firstDiff(
+        h1!,
+        tokens((i, j) => Math.floor(i / 64) === Math.floor(j / 64), 600, 600),
+        600,
+      ),
+    ).toBeNull()
     expect(h2!.every((v) => v === 0)).toBe(true)
     expect([...m.kvNumBlocks.subarray(10, 20)]).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1])
     expect(m.density).toBeCloseTo((100 + 10) / 300, 12)
@@ -149,7 +183,8 @@ describe('broadcast and per-head masks', () => {
   })
 
   it('batch 2 with batch 3: ERR_SK_SHAPE', () => {
-    const a = BlockMask.fromBlocks(() => true, { ...s, batch: 2 }), b = BlockMask.fromBlocks(() => true, { ...s, batch: 3 })
+    const a = BlockMask.fromBlocks(() => true, { ...s, batch: 2 }),
+      b = BlockMask.fromBlocks(() => true, { ...s, batch: 3 })
     const e = thrown(() => a.and(b)) as SparsekitError
     expect(e).toBeInstanceOf(SparsekitError)
     expect(e.code).toBe('ERR_SK_SHAPE')
@@ -174,13 +209,21 @@ describe('fromDense / toDense', () => {
     const d = BlockMask.fromDense(new Uint8Array([1, 0, 0, 1]), [2, 2], { qLen: 200, kvLen: 200, blockSize: 128 })
     expect(d.rule).toBe('none')
     expect(d._native().rules).toEqual([])
-    expect(firstDiff(expand(d)[0]!, tokens((i, j) => (i < 128) === (j < 128), 200, 200), 200)).toBeNull()
+    expect(
+      firstDiff(
+        expand(d)[0]!,
+        tokens((i, j) => i < 128 === j < 128, 200, 200),
+        200,
+      ),
+    ).toBeNull()
     const c = BlockMask.causal({ qLen: 1024, kvLen: 1024, blockSize: 256 })
     expect([...c.toDense().bits]).toEqual([1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1])
   })
 
   it('density: full and partial blocks over all blocks', () => {
-    expect(BlockMask.fromDense(new Uint8Array(6).fill(1), [2, 3], { qLen: 32, kvLen: 48, blockSize: 16 }).density).toBe(1)
+    expect(BlockMask.fromDense(new Uint8Array(6).fill(1), [2, 3], { qLen: 32, kvLen: 48, blockSize: 16 }).density).toBe(
+      1,
+    )
     expect(BlockMask.fromDense(new Uint8Array(6), [2, 3], { qLen: 32, kvLen: 48, blockSize: 16 }).density).toBe(0)
     expect(BlockMask.slidingWindow({ qLen: 4096, kvLen: 4096, window: 1, blockSize: 128 }).density).toBe(32 / 1024)
     const docs = BlockMask.documents({ lengths: [128, 128, 128, 128], blockSize: 128 })
@@ -209,7 +252,9 @@ describe('checkFor (the attention op calls it)', () => {
 describe('random chains of and / or', () => {
   it('200 chains of up to 3 ops over rule and block masks: each step exact or ERR_SK_UNSUPPORTED', () => {
     const r = rng(2024)
-    const n = 200, bs = { q: 32, kv: 16 }, s = { qLen: n, kvLen: n, blockSize: bs }
+    const n = 200,
+      bs = { q: 32, kv: 16 },
+      s = { qLen: n, kvLen: n, blockSize: bs }
     const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!
     const makers: (() => BlockMask)[] = [
       () => BlockMask.causal(s),
@@ -219,11 +264,13 @@ describe('random chains of and / or', () => {
       () => randomDense(n, n, bs, r(), Math.floor(r() * 1e6)),
       () => BlockMask.fromBlocks((b, h, qb, kb) => (qb * 7 + kb * 3 + h) % 4 !== 0, { ...s, heads: 2 }),
     ]
-    let steps = 0, refused = 0
+    let steps = 0,
+      refused = 0
     for (let c = 0; c < 200; c++) {
       let m = pick(makers)()
       for (let k = 1 + Math.floor(r() * 3); k > 0; k--) {
-        const op = pick(['and', 'or'] as const), other = pick(makers)()
+        const op = pick(['and', 'or'] as const),
+          other = pick(makers)()
         const e = thrown(() => (m = expectCombined(m, other, op)))
         if (e === undefined) steps++
         else {

@@ -13,17 +13,35 @@ function expectError(fn: () => unknown, code: ErrorCode, arg?: string): void {
   expect(e, 'must throw').toBeInstanceOf(SparsekitError)
   const err = e as SparsekitError
   expect(err.code, err.message).toBe(code)
-  if (arg !== undefined) expect(err.message).toMatch(new RegExp(`^Expected .* for ${arg.replace(/[()[\].]/g, '\\$&')} but received `))
+  if (arg !== undefined)
+    expect(err.message).toMatch(new RegExp(`^Expected .* for ${arg.replace(/[()[\].]/g, '\\$&')} but received `))
 }
 
 describe('block sizes', () => {
-  it.each([0, 8, 24, 272, 1.5, -16, 512, NaN, '64', null, undefined, [64, 64], { q: 64 }, { q: 64, kv: 8 }, { q: 64, kv: 64, x: 1 }])(
-    'blockSize %o: ERR_SK_INVALID_ARGUMENT',
-    (blockSize) => {
-      expectError(() => BlockMask.causal({ ...s, blockSize } as never), 'ERR_SK_INVALID_ARGUMENT', 'blockSize')
-      expectError(() => BlockMask.documents({ lengths: [100], blockSize } as never), 'ERR_SK_INVALID_ARGUMENT', 'blockSize')
-    },
-  )
+  it.each([
+    0,
+    8,
+    24,
+    272,
+    1.5,
+    -16,
+    512,
+    NaN,
+    '64',
+    null,
+    undefined,
+    [64, 64],
+    { q: 64 },
+    { q: 64, kv: 8 },
+    { q: 64, kv: 64, x: 1 },
+  ])('blockSize %o: ERR_SK_INVALID_ARGUMENT', (blockSize) => {
+    expectError(() => BlockMask.causal({ ...s, blockSize } as never), 'ERR_SK_INVALID_ARGUMENT', 'blockSize')
+    expectError(
+      () => BlockMask.documents({ lengths: [100], blockSize } as never),
+      'ERR_SK_INVALID_ARGUMENT',
+      'blockSize',
+    )
+  })
   it.each([16, 32, 48, 240, 256, { q: 16, kv: 256 }])('blockSize %o is accepted', (blockSize) => {
     expect(BlockMask.causal({ ...s, blockSize }).qBlock % 16).toBe(0)
   })
@@ -65,7 +83,12 @@ describe('lengths and parameters', () => {
 describe('fromBlocks callbacks', () => {
   it('a callback that throws: ERR_SK_INVALID_ARGUMENT naming the block, with the cause', () => {
     const boom = new Error('boom')
-    const e = thrown(() => BlockMask.fromBlocks((b, h, qb, kb) => { if (qb === 2 && kb === 1) throw boom; return true }, s)) as SparsekitError
+    const e = thrown(() =>
+      BlockMask.fromBlocks((b, h, qb, kb) => {
+        if (qb === 2 && kb === 1) throw boom
+        return true
+      }, s),
+    ) as SparsekitError
     expect(e).toBeInstanceOf(SparsekitError)
     expect(e.code).toBe('ERR_SK_INVALID_ARGUMENT')
     expect(e.message).toMatch(/\(0, 0, 2, 1\): boom/)
@@ -85,10 +108,30 @@ describe('fromDense', () => {
     ['dims of rank 3', () => BlockMask.fromDense(bits, [1, 4, 4], s), 'ERR_SK_SHAPE', 'dims'],
     ['dims with a zero', () => BlockMask.fromDense(bits, [0, 1, 4, 4], s), 'ERR_SK_SHAPE', 'dims'],
     ['dims not an array', () => BlockMask.fromDense(bits, 16 as never, s), 'ERR_SK_SHAPE', 'dims'],
-    ['bits of 2', () => BlockMask.fromDense(new Uint8Array(16).fill(2), [4, 4], s), 'ERR_SK_INVALID_ARGUMENT', 'bits[0]'],
-    ['bits of 255 at the end', () => BlockMask.fromDense(Uint8Array.from({ length: 16 }, (_, k) => (k === 15 ? 255 : 1)), [4, 4], s), 'ERR_SK_INVALID_ARGUMENT', 'bits[15]'],
+    [
+      'bits of 2',
+      () => BlockMask.fromDense(new Uint8Array(16).fill(2), [4, 4], s),
+      'ERR_SK_INVALID_ARGUMENT',
+      'bits[0]',
+    ],
+    [
+      'bits of 255 at the end',
+      () =>
+        BlockMask.fromDense(
+          Uint8Array.from({ length: 16 }, (_, k) => (k === 15 ? 255 : 1)),
+          [4, 4],
+          s,
+        ),
+      'ERR_SK_INVALID_ARGUMENT',
+      'bits[15]',
+    ],
     ['bits a plain array', () => BlockMask.fromDense([1, 1] as never, [4, 4], s), 'ERR_SK_INVALID_ARGUMENT', 'bits'],
-    ['bits an Int32Array', () => BlockMask.fromDense(new Int32Array(16) as never, [4, 4], s), 'ERR_SK_INVALID_ARGUMENT', 'bits'],
+    [
+      'bits an Int32Array',
+      () => BlockMask.fromDense(new Int32Array(16) as never, [4, 4], s),
+      'ERR_SK_INVALID_ARGUMENT',
+      'bits',
+    ],
   ] as const)('%s', (_what, fn, code, arg) => expectError(fn, code, arg))
 })
 
@@ -104,7 +147,8 @@ describe('combining mismatched masks', () => {
     expectError(() => a.or(b), 'ERR_SK_SHAPE')
   })
   it('heads 2 with heads 3: ERR_SK_SHAPE', () => {
-    const h2 = BlockMask.fromBlocks(() => true, { ...s, heads: 2 }), h3 = BlockMask.fromBlocks(() => true, { ...s, heads: 3 })
+    const h2 = BlockMask.fromBlocks(() => true, { ...s, heads: 2 }),
+      h3 = BlockMask.fromBlocks(() => true, { ...s, heads: 3 })
     expectError(() => h2.or(h3), 'ERR_SK_SHAPE')
   })
   it('not a mask: ERR_SK_INVALID_ARGUMENT', () => {

@@ -11,15 +11,22 @@ import type { NativeMaskRule } from '../../lib/native.js'
 export type Def = (i: number, j: number) => boolean
 
 export const defs = {
-  causal: (qLen: number, kvLen: number): Def => (i, j) => j <= i + kvLen - qLen,
-  window: (qLen: number, kvLen: number, w: number): Def => (i, j) => {
-    const l = i + kvLen - qLen
-    return l - w < j && j <= l
-  },
-  streaming: (qLen: number, kvLen: number, sink: number, local: number): Def => (i, j) => {
-    const l = i + kvLen - qLen
-    return j <= l && (j < sink || l - j < local)
-  },
+  causal:
+    (qLen: number, kvLen: number): Def =>
+    (i, j) =>
+      j <= i + kvLen - qLen,
+  window:
+    (qLen: number, kvLen: number, w: number): Def =>
+    (i, j) => {
+      const l = i + kvLen - qLen
+      return l - w < j && j <= l
+    },
+  streaming:
+    (qLen: number, kvLen: number, sink: number, local: number): Def =>
+    (i, j) => {
+      const l = i + kvLen - qLen
+      return j <= l && (j < sink || l - j < local)
+    },
   /** Positions: the prefix, then each document, then the query segment. */
   documents: (prefix: number, lengths: number[], query: number): Def => {
     const n = prefix + lengths.reduce((s, x) => s + x, 0) + query
@@ -43,7 +50,8 @@ function ruleKeeps(r: NativeMaskRule, i: number, j: number, off: number): boolea
   if (r.kind === 2) return j <= l && j > l - r.window!
   if (r.kind === 3) return j <= l && (j < r.sink! || l - j < r.local!)
   if (r.kind === 4) {
-    const qs = r.qSeg![i]!, ks = r.kvSeg![j]!
+    const qs = r.qSeg![i]!,
+      ks = r.kvSeg![j]!
     return ks === -1 || qs === -2 || qs === ks
   }
   throw new Error(`unknown rule kind ${r.kind}`)
@@ -65,7 +73,10 @@ export function expand(mask: BlockMask): Uint8Array[] {
     const m = new Uint8Array(qLen * kvLen)
     for (let qb = 0; qb < n.nQBlocks; qb++) {
       const row = bh * n.nQBlocks + qb
-      const lists: [Int32Array, Int32Array, boolean][] = [[n.fullNum, n.fullIdx, true], [n.partialNum, n.partialIdx, false]]
+      const lists: [Int32Array, Int32Array, boolean][] = [
+        [n.fullNum, n.fullIdx, true],
+        [n.partialNum, n.partialIdx, false],
+      ]
       for (const [num, idx, full] of lists) {
         let prev = -1
         for (let e = 0; e < num[row]!; e++) {
@@ -94,7 +105,8 @@ export function tokens(def: Def, qLen: number, kvLen: number): Uint8Array {
 
 /** First (i, j) where two token matrices differ, or null. */
 export function firstDiff(a: Uint8Array, b: Uint8Array, kvLen: number): string | null {
-  for (let t = 0; t < a.length; t++) if (a[t] !== b[t]) return `(i ${Math.floor(t / kvLen)}, j ${t % kvLen}): got ${a[t]}, want ${b[t]}`
+  for (let t = 0; t < a.length; t++)
+    if (a[t] !== b[t]) return `(i ${Math.floor(t / kvLen)}, j ${t % kvLen}): got ${a[t]}, want ${b[t]}`
   return null
 }
 
@@ -105,14 +117,17 @@ export function firstDiff(a: Uint8Array, b: Uint8Array, kvLen: number): string |
 export function expectTightClasses(mask: BlockMask, want: Uint8Array, bh = 0): void {
   const { qLen, kvLen, qBlock, kvBlock, nQBlocks, nKvBlocks } = mask
   const dense = mask.toDense().bits
-  const full = mask.fullKvIndices, fullNum = mask.fullKvNumBlocks
+  const full = mask.fullKvIndices,
+    fullNum = mask.fullKvNumBlocks
   for (let qb = 0; qb < nQBlocks; qb++) {
     const row = bh * nQBlocks + qb
     const isFull = new Set(full.subarray(row * nKvBlocks, row * nKvBlocks + fullNum[row]!))
     for (let kb = 0; kb < nKvBlocks; kb++) {
-      let kept = 0, area = 0
+      let kept = 0,
+        area = 0
       for (let i = qb * qBlock; i < Math.min((qb + 1) * qBlock, qLen); i++)
-        for (let j = kb * kvBlock; j < Math.min((kb + 1) * kvBlock, kvLen); j++) (kept += want[i * kvLen + j]!), area++
+        for (let j = kb * kvBlock; j < Math.min((kb + 1) * kvBlock, kvLen); j++)
+          ((kept += want[i * kvLen + j]!), area++)
       const cls = dense[row * nKvBlocks + kb] === 0 ? 'absent' : isFull.has(kb) ? 'full' : 'partial'
       const truth = kept === 0 ? 'absent' : kept === area ? 'full' : 'partial'
       expect(cls, `block (${qb}, ${kb}) keeps ${kept} of ${area} tokens`).toBe(truth)

@@ -34,18 +34,23 @@ describe('131072 tokens, block 128', () => {
 
   it('documents: prefix 1024, 126 documents of 1024, query 1024', () => {
     const lengths = new Array(126).fill(1024)
-    const m = timed('documents 128K / block 128', () => BlockMask.documents({ prefix: 1024, lengths, query: 1024, blockSize: 128 }))
+    const m = timed('documents 128K / block 128', () =>
+      BlockMask.documents({ prefix: 1024, lengths, query: 1024, blockSize: 128 }),
+    )
     expect([m.qLen, m.nQBlocks]).toEqual([n, 1024])
     // each 8-block document row set sees the 8 prefix blocks (full) and its own lower triangle
     // (diagonal partial); the 8 query rows see everything before them (diagonal partial)
-    const docRows = 126 * 8, perDocFull = 8 * 8 + (8 * 7) / 2
+    const docRows = 126 * 8,
+      perDocFull = 8 * 8 + (8 * 7) / 2
     expect(total(m.partialKvNumBlocks)).toBe(8 + docRows + 8)
     expect(total(m.fullKvNumBlocks)).toBe((8 * 7) / 2 + 126 * perDocFull + (8 * 1016 + (8 * 7) / 2))
   })
 
   it('documents: unaligned lengths, 500 documents of 250 tokens', () => {
     const lengths = new Array(500).fill(250)
-    const m = timed('documents 500 × 250 / block 128', () => BlockMask.documents({ prefix: 300, lengths, query: 700, blockSize: 128 }))
+    const m = timed('documents 500 × 250 / block 128', () =>
+      BlockMask.documents({ prefix: 300, lengths, query: 700, blockSize: 128 }),
+    )
     expect(m.qLen).toBe(300 + 125000 + 700)
     expect(m.density).toBeLessThan(0.03)
   })

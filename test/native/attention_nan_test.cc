@@ -19,7 +19,7 @@
 namespace {
 
 constexpr int64_t kS = 150, kD = 40, kHq = 2;  // 3 key tiles of 64, GQA 2:1
-constexpr int64_t kNanAt = 7;                // the poisoned element of a row
+constexpr int64_t kNanAt = 7;                  // the poisoned element of a row
 
 struct Run {
   std::vector<float> out, lse;
@@ -36,8 +36,10 @@ struct CausalMask {
     full_num.assign(n, 0), partial_num.assign(n, 0), full_idx.assign(n * n, 0), partial_idx.assign(n * n, 0);
     for (int32_t qb = 0; qb < n; ++qb)
       for (int32_t kb = 0; kb <= qb; ++kb) {
-        if (kb < qb && !every_partial) full_idx[qb * n + full_num[qb]++] = kb;
-        else partial_idx[qb * n + partial_num[qb]++] = kb;
+        if (kb < qb && !every_partial)
+          full_idx[qb * n + full_num[qb]++] = kb;
+        else
+          partial_idx[qb * n + partial_num[qb]++] = kb;
       }
     m.full_num = full_num.data(), m.full_idx = full_idx.data();
     m.partial_num = partial_num.data(), m.partial_idx = partial_idx.data();
@@ -82,8 +84,11 @@ SK_TEST(attention_nan_reaches_exactly_the_rows_that_read_it) {
     int64_t row;  // token (q: of head 0)
   };
   // Under causality query i reads keys 0..i: a NaN key j reaches rows i >= j.
-  const Poison poisons[] = {{"q row 10", 'q', 10}, {"k row 70", 'k', 70}, {"k row 0 (every row reads it)", 'k', 0},
-                            {"v row 0 (every row reads it)", 'v', 0}, {"v row 149 (the last row reads it)", 'v', 149}};
+  const Poison poisons[] = {{"q row 10", 'q', 10},
+                            {"k row 70", 'k', 70},
+                            {"k row 0 (every row reads it)", 'k', 0},
+                            {"v row 0 (every row reads it)", 'v', 0},
+                            {"v row 149 (the last row reads it)", 'v', 149}};
   struct Tiling {
     int32_t q, kv;
   };
@@ -110,15 +115,20 @@ SK_TEST(attention_nan_reaches_exactly_the_rows_that_read_it) {
               const bool scores = poison.tensor != 'v';
               for (int64_t d = 0; d < kD; ++d) {
                 const float x = got.out[row * kD + d];
-                if (reads && (scores || d == kNanAt)) wrong_nan += x == x;
-                else wrong_value += x != want.out[row * kD + d];
+                if (reads && (scores || d == kNanAt))
+                  wrong_nan += x == x;
+                else
+                  wrong_value += x != want.out[row * kD + d];
               }
-              if (reads && scores) wrong_nan += got.lse[row] == got.lse[row];
-              else wrong_value += got.lse[row] != want.lse[row];
+              if (reads && scores)
+                wrong_nan += got.lse[row] == got.lse[row];
+              else
+                wrong_value += got.lse[row] != want.lse[row];
             }
-          CHECK(wrong_nan == 0 && wrong_value == 0, "%s [%s, tiles %dx%d, visibility %d]: %d values not NaN in rows "
-                "that read the NaN, %d values changed in rows that do not", poison.what, sk_isa_name(isa), t.q, t.kv,
-                vis, wrong_nan, wrong_value);
+          CHECK(wrong_nan == 0 && wrong_value == 0,
+                "%s [%s, tiles %dx%d, visibility %d]: %d values not NaN in rows "
+                "that read the NaN, %d values changed in rows that do not",
+                poison.what, sk_isa_name(isa), t.q, t.kv, vis, wrong_nan, wrong_value);
         }
   }
 }

@@ -21,8 +21,8 @@
 #include "../../csrc/core/cast_math.h"
 #include "../../csrc/core/cpu_features.h"
 #include "../../csrc/core/threadpool.h"
-#include "../../csrc/cpu/f32-attn/f32-attn.h"
 #include "../../csrc/cpu/dispatch.h"
+#include "../../csrc/cpu/f32-attn/f32-attn.h"
 #include "../../csrc/cpu/reference/attention.h"
 #include "check.h"
 #include "helpers.h"
@@ -200,8 +200,10 @@ void run_case(const Case& c, int threads = 2) {
             err = fmax(err, fabs(got - ref[row * c.head_dim + d]));
           }
           nans += lse[row] != lse[row];
-          if (isinf(ref_lse[row]) || isinf(lse[row])) bad_inf += !(ref_lse[row] == lse[row]);
-          else lse_err = fmax(lse_err, fabs(lse[row] - ref_lse[row]));
+          if (isinf(ref_lse[row]) || isinf(lse[row]))
+            bad_inf += !(ref_lse[row] == lse[row]);
+          else
+            lse_err = fmax(lse_err, fabs(lse[row] - ref_lse[row]));
         }
     const size_t es = sk_dtype_size(c.dtype);
     for (size_t e = 0; e < inside.size(); ++e) stray += !inside[e] && memcmp(&out.data[e * es], &untouched[e * es], es);
@@ -214,8 +216,8 @@ void run_case(const Case& c, int threads = 2) {
   }
 }
 
-sk_mask_rule rule(int32_t kind, int64_t window = 0, int64_t sink = 0, int64_t local = 0,
-                  const int32_t* q_seg = nullptr, const int32_t* kv_seg = nullptr) {
+sk_mask_rule rule(int32_t kind, int64_t window = 0, int64_t sink = 0, int64_t local = 0, const int32_t* q_seg = nullptr,
+                  const int32_t* kv_seg = nullptr) {
   sk_mask_rule r{};
   r.kind = kind, r.window = window, r.sink = sink, r.local = local, r.q_seg = q_seg, r.kv_seg = kv_seg;
   return r;
@@ -302,7 +304,12 @@ SK_TEST(attention_masks_with_partial_blocks_of_each_rule_kind) {
   for (const Kind& kind : kinds)
     for (int variant = 0; variant < 3; ++variant) {
       // 0: exact classes, 32×48 blocks; 1: every block partial, 16×16; 2: exact, 64×128, causal flag too
-      const int32_t qbs = variant == 0 ? 32 : variant == 1 ? 16 : 64, kvbs = variant == 0 ? 48 : variant == 1 ? 16 : 128;
+      const int32_t qbs = variant == 0   ? 32
+                          : variant == 1 ? 16
+                                         : 64,
+                    kvbs = variant == 0   ? 48
+                           : variant == 1 ? 16
+                                          : 128;
       Mask mask;
       make_mask(&mask, 1, 1, sq, skv, qbs, kvbs, by_rules(&kind.rules, sq, skv, qbs, kvbs, variant == 1));
       mask.m.rules = kind.rules;
@@ -372,8 +379,10 @@ SK_TEST(attention_thread_count_does_not_change_the_bits) {
       CHECK(kern.ok(), "%s: no kernel: %s", sk_isa_name(isa), kern.reason.c_str());
       if (!kern.ok()) continue;
       CHECK(sk_cpu_attention_run(p, kern, pool) == SK_OK, "%s, %d threads: run failed", sk_isa_name(isa), threads);
-      if (first.empty()) first = out;
-      else CHECK(first == out, "%s: 1 and 3 threads differ", sk_isa_name(isa));
+      if (first.empty())
+        first = out;
+      else
+        CHECK(first == out, "%s: 1 and 3 threads differ", sk_isa_name(isa));
     }
   }
 }

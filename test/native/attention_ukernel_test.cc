@@ -34,8 +34,8 @@ std::vector<Ukernels> ukernels() {
 #define SK_ISA_ID_avx2 SK_ISA_AVX2
 #define SK_ISA_ID_avx512 SK_ISA_AVX512
 #define SK_ISA_ID_neon SK_ISA_NEON
-#define SK_ATTN_UKERNEL(isa, mr, nr, width)                                                                \
-  all.push_back({#isa, SK_ISA_ID_##isa, mr, nr, width, sk_f32_attn_qk_ukernel_##mr##x##nr##__##isa,       \
+#define SK_ATTN_UKERNEL(isa, mr, nr, width)                                                                            \
+  all.push_back({#isa, SK_ISA_ID_##isa, mr, nr, width, sk_f32_attn_qk_ukernel_##mr##x##nr##__##isa,                    \
                  sk_f32_attn_pv_ukernel_##mr##x##nr##__##isa, sk_f32_vexp2_ukernel__##isa});
 #include "../../csrc/cpu/f32-attn/attention.inc"
 #undef SK_ATTN_UKERNEL

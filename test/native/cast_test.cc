@@ -29,9 +29,10 @@ std::vector<uint8_t> run_cast(sk_isa isa, const void* src, sk_dtype from, sk_dty
 // plus a deterministic pseudo-random spread.
 std::vector<uint32_t> f32_sweep() {
   std::vector<uint32_t> v;
-  const uint32_t mantissas[] = {0, 1, 2, 0x7FF, 0x800, 0x801, 0xFFF, 0x1000, 0x1001, 0x7FFF, 0x8000, 0x8001,
-                                0xFFFF, 0x10000, 0x80000, 0xFFFFF, 0x100000, 0x180000, 0x200000, 0x300000,
-                                0x400000, 0x400001, 0x7FFFFF, 0x7FFFFE, 0x600000, 0x0FFFFF, 0x17FFFF};
+  const uint32_t mantissas[] = {0,        1,        2,        0x7FF,    0x800,    0x801,    0xFFF,
+                                0x1000,   0x1001,   0x7FFF,   0x8000,   0x8001,   0xFFFF,   0x10000,
+                                0x80000,  0xFFFFF,  0x100000, 0x180000, 0x200000, 0x300000, 0x400000,
+                                0x400001, 0x7FFFFF, 0x7FFFFE, 0x600000, 0x0FFFFF, 0x17FFFF};
   for (uint32_t s = 0; s < 2; ++s)
     for (uint32_t e = 0; e < 256; ++e)
       for (uint32_t m : mantissas) v.push_back(s << 31 | e << 23 | m);
@@ -50,9 +51,12 @@ SK_TEST(cast_every_isa_matches_scalar_on_all_narrow_patterns) {
   for (uint32_t i = 0; i < 65536; ++i) all16[i] = static_cast<uint16_t>(i);
   std::vector<uint8_t> all8(256);
   for (uint32_t i = 0; i < 256; ++i) all8[i] = static_cast<uint8_t>(i);
-  const struct { sk_dtype t; const void* data; size_t n; } inputs[] = {
-      {SK_F16, all16.data(), 65536}, {SK_BF16, all16.data(), 65536}, {SK_F8E4M3FN, all8.data(), 256},
-      {SK_F8E5M2, all8.data(), 256}, {SK_I8, all8.data(), 256},     {SK_U8, all8.data(), 256}};
+  const struct {
+    sk_dtype t;
+    const void* data;
+    size_t n;
+  } inputs[] = {{SK_F16, all16.data(), 65536}, {SK_BF16, all16.data(), 65536}, {SK_F8E4M3FN, all8.data(), 256},
+                {SK_F8E5M2, all8.data(), 256}, {SK_I8, all8.data(), 256},      {SK_U8, all8.data(), 256}};
   for (sk_isa isa : isas_here())
     for (const auto& in : inputs)
       for (int to = 0; to < SK_DTYPE_COUNT; ++to)
@@ -89,21 +93,38 @@ SK_TEST(cast_lengths_that_are_not_a_multiple_of_the_vector) {
 }
 
 SK_TEST(cast_spot_values_from_the_format_rules) {
-  struct Spot { float x; sk_dtype to; bool sat; uint32_t want; };
+  struct Spot {
+    float x;
+    sk_dtype to;
+    bool sat;
+    uint32_t want;
+  };
   const Spot spots[] = {
-      {1.0625f, SK_F8E4M3FN, true, 0x38},      {1.1875f, SK_F8E4M3FN, true, 0x3A},
-      {0.0029296875f, SK_F8E4M3FN, true, 0x02}, {480.f, SK_F8E5M2, true, 0x60},
-      {1000.f, SK_F8E4M3FN, true, 0x7E},       {464.f, SK_F8E4M3FN, false, 0x7E},
-      {465.f, SK_F8E4M3FN, false, 0x7F},       {-INFINITY, SK_F8E4M3FN, false, 0xFF},
-      {-INFINITY, SK_F8E4M3FN, true, 0xFE},    {61440.f, SK_F8E5M2, false, 0x7C},
-      {61439.f, SK_F8E5M2, false, 0x7B},       {INFINITY, SK_F8E5M2, true, 0x7B},
-      {-NAN, SK_F8E5M2, true, 0x7F},           {65520.f, SK_F16, true, 0x7C00},
-      {65519.f, SK_F16, true, 0x7BFF},         {5.9604644775390625e-8f, SK_F16, true, 0x0001},
+      {1.0625f, SK_F8E4M3FN, true, 0x38},
+      {1.1875f, SK_F8E4M3FN, true, 0x3A},
+      {0.0029296875f, SK_F8E4M3FN, true, 0x02},
+      {480.f, SK_F8E5M2, true, 0x60},
+      {1000.f, SK_F8E4M3FN, true, 0x7E},
+      {464.f, SK_F8E4M3FN, false, 0x7E},
+      {465.f, SK_F8E4M3FN, false, 0x7F},
+      {-INFINITY, SK_F8E4M3FN, false, 0xFF},
+      {-INFINITY, SK_F8E4M3FN, true, 0xFE},
+      {61440.f, SK_F8E5M2, false, 0x7C},
+      {61439.f, SK_F8E5M2, false, 0x7B},
+      {INFINITY, SK_F8E5M2, true, 0x7B},
+      {-NAN, SK_F8E5M2, true, 0x7F},
+      {65520.f, SK_F16, true, 0x7C00},
+      {65519.f, SK_F16, true, 0x7BFF},
+      {5.9604644775390625e-8f, SK_F16, true, 0x0001},
       {2.98023223876953125e-8f, SK_F16, true, 0x0000},  // exactly half the smallest subnormal: ties to even
-      {-0.f, SK_BF16, true, 0x8000},           {1.00390625f, SK_BF16, true, 0x3F80},  // tie to even
-      {2.5f, SK_I8, true, 2},                  {3.5f, SK_I8, true, 4},
-      {-300.f, SK_I8, true, 0x80},             {NAN, SK_I32, true, 0},
-      {3e9f, SK_I32, true, 0x7FFFFFFF},        {-1.f, SK_U8, true, 0},
+      {-0.f, SK_BF16, true, 0x8000},
+      {1.00390625f, SK_BF16, true, 0x3F80},  // tie to even
+      {2.5f, SK_I8, true, 2},
+      {3.5f, SK_I8, true, 4},
+      {-300.f, SK_I8, true, 0x80},
+      {NAN, SK_I32, true, 0},
+      {3e9f, SK_I32, true, 0x7FFFFFFF},
+      {-1.f, SK_U8, true, 0},
   };
   for (sk_isa isa : isas_here())
     for (const Spot& s : spots) {

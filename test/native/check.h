@@ -21,18 +21,18 @@ struct Register {
 
 }  // namespace sktest
 
-#define SK_TEST(name)                                              \
-  static void name();                                              \
-  static sktest::Register register_##name(#name, name);            \
+#define SK_TEST(name)                                                                                                  \
+  static void name();                                                                                                  \
+  static sktest::Register register_##name(#name, name);                                                                \
   static void name()
 
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      if (sktest::failures_in_case++ < 10) {               \
-        fprintf(stderr, "  %s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-        fprintf(stderr, __VA_ARGS__);                      \
-        fprintf(stderr, "\n");                             \
-      }                                                    \
-    }                                                      \
+#define CHECK(cond, ...)                                                                                               \
+  do {                                                                                                                 \
+    if (!(cond)) {                                                                                                     \
+      if (sktest::failures_in_case++ < 10) {                                                                           \
+        fprintf(stderr, "  %s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);                                     \
+        fprintf(stderr, __VA_ARGS__);                                                                                  \
+        fprintf(stderr, "\n");                                                                                         \
+      }                                                                                                                \
+    }                                                                                                                  \
   } while (0)

@@ -78,7 +78,9 @@ struct Cache {
     p.k_stride_h = p.v_stride_h = n * c.head_dim;
     p.k_stride_s = p.v_stride_s = c.head_dim;
     p.start = &start, p.count = &count, p.cache = pages->view(kv, meta, stride);
-    CHECK(sk_cpu_kv_append_run(p, sk_cpu_cast_pick(sk_cast_params{nullptr, nullptr, 0, SK_F32, c.type, true}, isa).fn, pool) == SK_OK, "append run");
+    CHECK(sk_cpu_kv_append_run(p, sk_cpu_cast_pick(sk_cast_params{nullptr, nullptr, 0, SK_F32, c.type, true}, isa).fn,
+                               pool) == SK_OK,
+          "append run");
   }
   // The stored key / value of token j, channel d, KV head g, and the page's K scale.
   float stored(bool key, int64_t g, int64_t j, int64_t d) const {
@@ -121,7 +123,8 @@ SK_TEST(decode_widen_every_code_matches_the_scalar_decoders) {
     w.fn(SK_F8E4M3FN, all8.data(), all8.size(), got.data());
     for (int i = 0; i < 256; ++i) {
       if ((i & 0x7F) == 0x7F) continue;  // NaN codes: the decode cache never stores them (widen.h)
-      CHECK(ScalarLanes::bits(got[i]) == ScalarLanes::bits(value_of(SK_F8E4M3FN, all8.data(), i)), "%s e4m3 code 0x%02x: got %g", w.name, i, got[i]);
+      CHECK(ScalarLanes::bits(got[i]) == ScalarLanes::bits(value_of(SK_F8E4M3FN, all8.data(), i)),
+            "%s e4m3 code 0x%02x: got %g", w.name, i, got[i]);
     }
   }
 }
@@ -131,7 +134,8 @@ SK_TEST(decode_fp8_scale_rule_smallest_power_of_two_that_fits) {
     const int e = sk::fp8_scale_exp(amax);
     CHECK(e >= sk::kFp8MinScaleExp, "amax %g: e %d", amax, e);
     CHECK(static_cast<double>(amax) <= 448.0 * ldexp(1.0, e), "amax %g: 448·2^%d too small", amax, e);
-    CHECK(e == sk::kFp8MinScaleExp || static_cast<double>(amax) > 448.0 * ldexp(1.0, e - 1), "amax %g: 2^%d not the smallest", amax, e);
+    CHECK(e == sk::kFp8MinScaleExp || static_cast<double>(amax) > 448.0 * ldexp(1.0, e - 1),
+          "amax %g: 2^%d not the smallest", amax, e);
     CHECK(sk::exp2_int(e) == static_cast<float>(ldexp(1.0, e)), "exp2_int(%d)", e);
   }
   CHECK(sk::fp8_page_scale(1.0f, false) != sk::fp8_page_scale(1.0f, false), "a non-finite chunk makes the scale NaN");
@@ -140,8 +144,11 @@ SK_TEST(decode_fp8_scale_rule_smallest_power_of_two_that_fits) {
     for (int k = 1; k <= 3; ++k) {
       const float x = ScalarLanes::flt(sk::e4m3fn_to_f32<ScalarLanes>(code)), r = sk::exp2_int(-k);
       const float got = ScalarLanes::flt(sk::e4m3fn_to_f32<ScalarLanes>(sk::fp8_rescale_code(code, r)));
-      if (x * r >= 0.015625f) CHECK(got == x * r, "code 0x%02x / 2^%d: got %g", code, k, got);
-      else CHECK(fabsf(got - x * r) <= 0.5f * 0.001953125f, "code 0x%02x / 2^%d: %g off by more than half a subnormal step", code, k, got);
+      if (x * r >= 0.015625f)
+        CHECK(got == x * r, "code 0x%02x / 2^%d: got %g", code, k, got);
+      else
+        CHECK(fabsf(got - x * r) <= 0.5f * 0.001953125f,
+              "code 0x%02x / 2^%d: %g off by more than half a subnormal step", code, k, got);
     }
 }
 
@@ -157,24 +164,30 @@ SK_TEST(decode_pool_grows_by_slabs_all_or_nothing) {
         static_cast<long long>(cache.pages->pages_used()), static_cast<long long>(per_slab));
   count = 16 * per_slab;  // a slab's worth more: the pool doubles
   CHECK(cache.pages->append(&count, &why) == SK_OK, "%s", why.c_str());
-  CHECK(cache.pages->pages_pooled() == 2 * per_slab, "pooled %lld", static_cast<long long>(cache.pages->pages_pooled()));
-  // Each KV head's blocks of consecutive pages in a slab are head_stride apart from the next head's, kv_bytes from each other.
+  CHECK(cache.pages->pages_pooled() == 2 * per_slab, "pooled %lld",
+        static_cast<long long>(cache.pages->pages_pooled()));
+  // Each KV head's blocks of consecutive pages in a slab are head_stride apart from the next head's, kv_bytes from each
+  // other.
   int64_t stride;
   std::vector<uint8_t*> kv, meta;
   cache.pages->tables(&kv, &meta, &stride);
   CHECK(stride == 3 + per_slab, "stride %lld", static_cast<long long>(stride));
   for (int64_t i = 1; i < per_slab; ++i)
-    CHECK(kv[i] - kv[i - 1] == cache.pages->layout().kv_bytes && meta[i] - meta[i - 1] == cache.pages->layout().meta_bytes,
+    CHECK(kv[i] - kv[i - 1] == cache.pages->layout().kv_bytes &&
+              meta[i] - meta[i - 1] == cache.pages->layout().meta_bytes,
           "page %lld of the first slab", static_cast<long long>(i));
   CHECK(cache.pages->head_stride() == per_slab * cache.pages->layout().kv_bytes, "head stride");
 
   Cache small(SK_F8E4M3FN, 1, 16, 16, SK_ISA_SCALAR, 5);  // a limit below a slab: the slab shrinks to it
   count = 20 * 16;
-  CHECK(small.pages->append(&count, &why) == SK_ERR_OUT_OF_MEMORY && small.pages->pages_pooled() == 0, "past max_pages: refused, nothing allocated");
+  CHECK(small.pages->append(&count, &why) == SK_ERR_OUT_OF_MEMORY && small.pages->pages_pooled() == 0,
+        "past max_pages: refused, nothing allocated");
   count = 5 * 16;
-  CHECK(small.pages->append(&count, &why) == SK_OK && small.pages->pages_pooled() == 5, "pooled %lld", static_cast<long long>(small.pages->pages_pooled()));
+  CHECK(small.pages->append(&count, &why) == SK_OK && small.pages->pages_pooled() == 5, "pooled %lld",
+        static_cast<long long>(small.pages->pages_pooled()));
   count = 1;
-  CHECK(small.pages->append(&count, &why) == SK_ERR_OUT_OF_MEMORY && small.pages->lengths()[0] == 80, "a sixth page: refused, unchanged");
+  CHECK(small.pages->append(&count, &why) == SK_ERR_OUT_OF_MEMORY && small.pages->lengths()[0] == 80,
+        "a sixth page: refused, unchanged");
 }
 
 SK_TEST(decode_append_fp8_scale_grows_and_codes_are_reencoded) {
@@ -202,16 +215,21 @@ SK_TEST(decode_append_fp8_scale_grows_and_codes_are_reencoded) {
       for (int64_t d = 0; d < D; ++d) {
         // Each earlier key is its old stored value re-encoded at the new scale: the e4m3 value nearest it.
         const float old = before[j * D + d];
-        const float want = ScalarLanes::flt(sk::e4m3fn_to_f32<ScalarLanes>(sk::f32_to_e4m3fn<ScalarLanes>(ScalarLanes::bits(old / scale), true))) * scale;
-        CHECK(cache.stored(true, 0, j, d) == want, "%s key %lld.%lld: %g, want %g", sk_isa_name(isa), static_cast<long long>(j),
-              static_cast<long long>(d), cache.stored(true, 0, j, d), want);
+        const float want = ScalarLanes::flt(sk::e4m3fn_to_f32<ScalarLanes>(
+                               sk::f32_to_e4m3fn<ScalarLanes>(ScalarLanes::bits(old / scale), true))) *
+                           scale;
+        CHECK(cache.stored(true, 0, j, d) == want, "%s key %lld.%lld: %g, want %g", sk_isa_name(isa),
+              static_cast<long long>(j), static_cast<long long>(d), cache.stored(true, 0, j, d), want);
       }
     // Quest's metadata: min and max of the stored keys, per channel.
     for (int64_t d = 0; d < D; ++d) {
       float lo = INFINITY, hi = -INFINITY;
-      for (int64_t j = 0; j < 4; ++j) lo = std::min(lo, cache.stored(true, 0, j, d)), hi = std::max(hi, cache.stored(true, 0, j, d));
-      const float mlo = value_of(SK_F8E4M3FN, base + l.meta, d) * scale, mhi = value_of(SK_F8E4M3FN, base + l.meta, D + d) * scale;
-      CHECK(mlo == lo && mhi == hi, "%s meta channel %lld: [%g, %g] want [%g, %g]", sk_isa_name(isa), static_cast<long long>(d), mlo, mhi, lo, hi);
+      for (int64_t j = 0; j < 4; ++j)
+        lo = std::min(lo, cache.stored(true, 0, j, d)), hi = std::max(hi, cache.stored(true, 0, j, d));
+      const float mlo = value_of(SK_F8E4M3FN, base + l.meta, d) * scale,
+                  mhi = value_of(SK_F8E4M3FN, base + l.meta, D + d) * scale;
+      CHECK(mlo == lo && mhi == hi, "%s meta channel %lld: [%g, %g] want [%g, %g]", sk_isa_name(isa),
+            static_cast<long long>(d), mlo, mhi, lo, hi);
     }
   }
 }
@@ -220,8 +238,8 @@ namespace {
 
 // One decode over `cache` with every ISA's kernels against a double reference
 // over the values read back from the pages; rows = group · tq.
-void check_decode(const char* edge, sk_dtype type, int64_t heads, int64_t group, int64_t dims, int64_t page, int64_t length,
-                  int64_t tq, bool quest) {
+void check_decode(const char* edge, sk_dtype type, int64_t heads, int64_t group, int64_t dims, int64_t page,
+                  int64_t length, int64_t tq, bool quest) {
   sk::ThreadPool pool(3);
   sktest::Rng rng{static_cast<uint64_t>(length * 31 + dims)};
   const std::vector<float> k = normals(rng, static_cast<size_t>(heads * length * dims));
@@ -240,7 +258,8 @@ void check_decode(const char* edge, sk_dtype type, int64_t heads, int64_t group,
     sk_decode_params p{};
     p.q = q.data(), p.out = out.data(), p.lse = lse.data(), p.q_type = SK_F32;
     p.batch = 1, p.heads_q = hq, p.seq_q = tq;
-    p.q_stride_b = p.out_stride_b = hq * tq * dims, p.q_stride_h = p.out_stride_h = tq * dims, p.q_stride_s = p.out_stride_s = dims;
+    p.q_stride_b = p.out_stride_b = hq * tq * dims, p.q_stride_h = p.out_stride_h = tq * dims,
+    p.q_stride_s = p.out_stride_s = dims;
     p.scale = 0.3f, p.lengths = &length, p.cache = cache.pages->view(kv, meta, stride);
     p.method = quest ? SK_DECODE_QUEST : SK_DECODE_DENSE, p.budget = 3, p.sink = 1, p.recent = 1;
     p.top_count = top_count.data(), p.top_pages = top_pages.data(), p.top_stride = stride;
@@ -252,17 +271,21 @@ void check_decode(const char* edge, sk_dtype type, int64_t heads, int64_t group,
     double err = 0, norm = 0;
     for (int64_t h = 0; h < hq; ++h) {
       const int64_t g = h / group;
-      if (quest) CHECK(sel_count[g] == std::min<int64_t>(3, sk::kv_pages_for(length, page)), "%s %s: %d pages", edge, sk_isa_name(isa), sel_count[g]);
+      if (quest)
+        CHECK(sel_count[g] == std::min<int64_t>(3, sk::kv_pages_for(length, page)), "%s %s: %d pages", edge,
+              sk_isa_name(isa), sel_count[g]);
       for (int64_t i = 0; i < tq; ++i) {
         std::vector<double> s;
         std::vector<int64_t> keys;
         for (int32_t c = 0; c < sel_count[g]; ++c)
-          for (int64_t j = sel_pages[g * stride + c] * page; j < std::min(length, (sel_pages[g * stride + c] + 1) * page); ++j)
+          for (int64_t j = sel_pages[g * stride + c] * page;
+               j < std::min(length, (sel_pages[g * stride + c] + 1) * page); ++j)
             if (j < sk::kv_visible_end(length, tq, i)) keys.push_back(j);
         double m = -INFINITY, l = 0;
         for (int64_t j : keys) {
           double dot = 0;
-          for (int64_t d = 0; d < dims; ++d) dot += static_cast<double>(q[(h * tq + i) * dims + d]) * cache.stored(true, g, j, d);
+          for (int64_t d = 0; d < dims; ++d)
+            dot += static_cast<double>(q[(h * tq + i) * dims + d]) * cache.stored(true, g, j, d);
           s.push_back(dot * 0.3f), m = std::max(m, s.back());
         }
         for (double x : s) l += exp(x - m);
@@ -271,7 +294,8 @@ void check_decode(const char* edge, sk_dtype type, int64_t heads, int64_t group,
           for (size_t n = 0; n < keys.size(); ++n) o += exp(s[n] - m) / l * cache.stored(false, g, keys[n], d);
           err = std::max(err, fabs(o - out[(h * tq + i) * dims + d])), norm = std::max(norm, fabs(o));
         }
-        CHECK(fabs(lse[h * tq + i] - (m + log(l))) <= 1e-5 * std::max(1.0, fabs(m + log(l))), "%s %s: lse", edge, sk_isa_name(isa));
+        CHECK(fabs(lse[h * tq + i] - (m + log(l))) <= 1e-5 * std::max(1.0, fabs(m + log(l))), "%s %s: lse", edge,
+              sk_isa_name(isa));
       }
     }
     CHECK(err <= 1e-5 * norm, "%s %s %s: error %.3g of %.3g", edge, sk_isa_name(isa), sk_dtype_name(type), err, norm);

@@ -122,8 +122,10 @@ void run_fp8(const Fp8Case& c) {
     int bad_inf = 0;
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t d = 0; d < D; ++d) err = worse(err, fabs(out[r * D + d] - ref[r * D + d]));
-      if (isinf(ref_lse[r]) || isinf(lse[r])) bad_inf += !(ref_lse[r] == lse[r]);
-      else lse_err = worse(lse_err, fabs(lse[r] - ref_lse[r]) / (fabs(ref_lse[r]) > 1.0 ? fabs(ref_lse[r]) : 1.0));
+      if (isinf(ref_lse[r]) || isinf(lse[r]))
+        bad_inf += !(ref_lse[r] == lse[r]);
+      else
+        lse_err = worse(lse_err, fabs(lse[r] - ref_lse[r]) / (fabs(ref_lse[r]) > 1.0 ? fabs(ref_lse[r]) : 1.0));
     }
     CHECK(err <= 1e-5 * ref_max, "%s [%s]: max error %.3g (max |ref| %.3g)", c.name.c_str(), sk_isa_name(isa), err,
           ref_max);

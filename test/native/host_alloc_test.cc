@@ -21,8 +21,8 @@ SK_TEST(host_alloc_reuses_a_freed_block_of_the_same_size) {
   CHECK(sk::host_stats().cached_blocks == 0, "still referenced: not cached");
   sk::host_release(a);
   sk::HostStats s = sk::host_stats();
-  CHECK(s.cached_blocks == 1 && s.cached_bytes == big, "cached %llu blocks, %llu bytes", (unsigned long long)s.cached_blocks,
-        (unsigned long long)s.cached_bytes);
+  CHECK(s.cached_blocks == 1 && s.cached_bytes == big, "cached %llu blocks, %llu bytes",
+        (unsigned long long)s.cached_blocks, (unsigned long long)s.cached_bytes);
   CHECK(!sk::host_retain(a), "a cached block is not live");
   void* other = sk::host_alloc(big + 4096);  // another size: a new block
   CHECK(other != a && sk::host_stats().cached_blocks == 1, "other sizes miss");
@@ -47,7 +47,8 @@ SK_TEST(host_alloc_cache_holds_at_most_256_mib) {
   for (int i = 0; i < 300; ++i) blocks.push_back(sk::host_alloc(mib));  // address space only: never touched
   for (void* p : blocks) sk::host_release(p);
   sk::HostStats s = sk::host_stats();
-  CHECK(s.cached_blocks == 256 && s.cached_bytes == 256 * mib, "cached %llu blocks", (unsigned long long)s.cached_blocks);
+  CHECK(s.cached_blocks == 256 && s.cached_bytes == 256 * mib, "cached %llu blocks",
+        (unsigned long long)s.cached_blocks);
   void* newest = sk::host_alloc(mib);
   CHECK(newest == blocks.back(), "the newest block is kept, the oldest evicted");
   sk::host_release(newest);
@@ -87,7 +88,8 @@ SK_TEST(lru_cache_bounds_its_values_and_frees_the_evicted_once_unused) {
   } catch (const std::runtime_error&) {
     threw = true;
   }
-  CHECK(threw && cache.size() == 2 && freed == 3, "a failed make changes nothing (size %zu freed %d)", cache.size(), freed);
+  CHECK(threw && cache.size() == 2 && freed == 3, "a failed make changes nothing (size %zu freed %d)", cache.size(),
+        freed);
   sk::LruCache<int, Counted> zero(0);
   CHECK(zero.capacity() == 1, "capacity at least 1");
 }

@@ -98,7 +98,8 @@ SK_TEST(job_runner_shutdown_with_jobs_running_and_queued_drops_the_rest) {
     CHECK(!runner->shutdown(), "round %d: a second shutdown must do nothing", round);
     const int after = ran.load();
     runner.reset();
-    CHECK(ran.load() == after && delivered.load() == after, "round %d: %d ran, %d delivered", round, ran.load(), delivered.load());
+    CHECK(ran.load() == after && delivered.load() == after, "round %d: %d ran, %d delivered", round, ran.load(),
+          delivered.load());
   }
 }
 

@@ -49,11 +49,13 @@ void check_walk(Walk walk, const std::vector<Expect>& want, int tile, bool has_r
     const Expect& first = want[at];
     const Expect& last = want[std::min(want.size(), at + t.count) - 1];
     CHECK(first.block == last.block, "%s: tile at key %lld crosses a block", what, static_cast<long long>(t.start));
-    CHECK(t.rule_test == (first.partial && has_rules), "%s: rule_test at key %lld", what, static_cast<long long>(t.start));
+    CHECK(t.rule_test == (first.partial && has_rules), "%s: rule_test at key %lld", what,
+          static_cast<long long>(t.start));
     CHECK(t.causal_test == (causal && t.start + t.count - 1 > first_diag), "%s: causal_test at key %lld", what,
           static_cast<long long>(t.start));
   }
-  CHECK(got.size() == want.size(), "%s: %zu keys visited, %zu expected (%d tiles)", what, got.size(), want.size(), tiles);
+  CHECK(got.size() == want.size(), "%s: %zu keys visited, %zu expected (%d tiles)", what, got.size(), want.size(),
+        tiles);
   for (size_t i = 0; i < std::min(got.size(), want.size()); ++i)
     if (got[i].key != want[i].key) {
       CHECK(false, "%s: key %zu is %lld, expected %lld", what, i, static_cast<long long>(got[i].key),
@@ -67,7 +69,8 @@ void check_walk(Walk walk, const std::vector<Expect>& want, int tile, bool has_r
 SK_TEST(kv_walk_dense_and_block_rows_against_brute_force) {
   sktest::Rng rng{0x5eed};
   for (int trial = 0; trial < 400; ++trial) {
-    const int64_t seq_kv = 1 + static_cast<int64_t>(rng.uniform() * 700), seq_q = 1 + static_cast<int64_t>(rng.uniform() * 700);
+    const int64_t seq_kv = 1 + static_cast<int64_t>(rng.uniform() * 700),
+                  seq_q = 1 + static_cast<int64_t>(rng.uniform() * 700);
     const int64_t kv_block = 16 * (1 + static_cast<int64_t>(rng.uniform() * 16));
     const int tile = trial % 3 == 0 ? 32 : trial % 3 == 1 ? 64 : 48;
     const bool causal = rng.uniform() < 0.5, dense = trial % 4 == 0, has_rules = rng.uniform() < 0.7;
@@ -78,15 +81,19 @@ SK_TEST(kv_walk_dense_and_block_rows_against_brute_force) {
     const int32_t nkb = static_cast<int32_t>((seq_kv + kv_block - 1) / kv_block);
     for (int32_t kb = 0; kb < nkb; ++kb) {
       const double r = rng.uniform();
-      if (r < 0.35) full.push_back(kb);
-      else if (r < 0.65) part.push_back(kb);
+      if (r < 0.35)
+        full.push_back(kb);
+      else if (r < 0.65)
+        part.push_back(kb);
     }
     const std::vector<int32_t> counts = {static_cast<int32_t>(full.size()), static_cast<int32_t>(part.size())};
     const int64_t key_end = causal ? std::min(seq_kv, row_end + offset) : seq_kv;
     const std::vector<Expect> want = oracle(dense, full, part, kv_block, seq_kv, key_end);
     auto setup = [&](auto& w) {
-      if (dense) w.dense(seq_kv);
-      else w.row(counts.data(), full.data(), counts.data() + 1, part.data(), 0, 0, kv_block, has_rules);
+      if (dense)
+        w.dense(seq_kv);
+      else
+        w.row(counts.data(), full.data(), counts.data() + 1, part.data(), 0, 0, kv_block, has_rules);
       w.rows(row0, row_end, seq_kv, offset, causal);
     };
     sk::KvWalk<0> runtime;  // the CPU's: tile size at run time

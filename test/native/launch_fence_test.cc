@@ -32,7 +32,10 @@ struct Stream {
   }
 };
 
-void upload_then_launch(Stream& s) { s.ops.push_back("mask upload"); s.ops.push_back("kernel"); }
+void upload_then_launch(Stream& s) {
+  s.ops.push_back("mask upload");
+  s.ops.push_back("kernel");
+}
 void upload_then_failed_launch(Stream& s) {
   s.ops.push_back("mask upload");
   throw CudaFailure(SK_ERR_UNSUPPORTED, "launch failed");

@@ -62,8 +62,8 @@ std::vector<K> runnable(const std::vector<K>& all) {
 
 std::vector<Gemm> gemms() {
   std::vector<Gemm> all;
-#define SK_GEMM_UKERNEL(isa, mr, nr) \
-  all.push_back({#isa, SK_ISA_ID_##isa, mr, nr, sk_f32_gemm_ukernel_##mr##x##nr##__##isa, sk_f32_gemv_ukernel__##isa, \
+#define SK_GEMM_UKERNEL(isa, mr, nr)                                                                                   \
+  all.push_back({#isa, SK_ISA_ID_##isa, mr, nr, sk_f32_gemm_ukernel_##mr##x##nr##__##isa, sk_f32_gemv_ukernel__##isa,  \
                  sk_f32_packw_ukernel_x##nr##__##isa});
 #include "../../csrc/cpu/f32-gemm/gemm.inc"
 #undef SK_GEMM_UKERNEL
@@ -72,7 +72,7 @@ std::vector<Gemm> gemms() {
 
 std::vector<Sp24> sp24s() {
   std::vector<Sp24> all;
-#define SK_SP24_UKERNEL(isa, mr, smr)                                                                              \
+#define SK_SP24_UKERNEL(isa, mr, smr)                                                                                  \
   all.push_back({#isa, SK_ISA_ID_##isa, mr, sk_f32_sp24_ukernel_##mr##x8__##isa, sk_f32_sp24_gemv_ukernel__##isa, smr, \
                  sk_f32_sp24_spmm_ukernel_##smr##x1__##isa});
 #include "../../csrc/cpu/f32-sp24/sp24.inc"
@@ -125,8 +125,7 @@ int code_at(const uint8_t* meta, size_t g, int r, int j) {
 const sk_dtype kTypes[3] = {SK_F32, SK_F16, SK_BF16};
 
 // Σ a[i]·b[i] and Σ |a[i]·b[i]| in float64.
-void dot(size_t n, const float* a, size_t a_step,
-                                                                    const double* b, double* sum, double* abs_sum) {
+void dot(size_t n, const float* a, size_t a_step, const double* b, double* sum, double* abs_sum) {
   for (size_t i = 0; i < n; ++i) {
     const double t = a[i * a_step] * b[i];
     *sum += t;
@@ -166,8 +165,8 @@ SK_TEST(linear_gemm_ukernel_every_mr_nc_kc) {
                 }
                 err = fmax(err, fabs(c[m * ldc + n] - want) / scale);
               }
-            CHECK(err < 1e-5, "%s gemm mr %d nc %d kc %zu mode %d: err %g (outside the tile must be untouched)", u.isa, mr, nc,
-                  kc, mode, err);
+            CHECK(err < 1e-5, "%s gemm mr %d nc %d kc %zu mode %d: err %g (outside the tile must be untouched)", u.isa,
+                  mr, nc, kc, mode, err);
           }
 }
 
@@ -183,7 +182,8 @@ SK_TEST(linear_packw_ukernel_every_nc_and_kc) {
           u.packw(nc, kc, w.data(t), ldw, t, bp.data());
           bool ok = bp[kc * u.nr] == 7.0f;  // nothing written past the panel
           for (size_t k = 0; k < kc; ++k)
-            for (int j = 0; j < u.nr; ++j) ok = ok && bp[k * u.nr + j] == (j < nc ? static_cast<float>(w.value[j * ldw + k]) : 0.0f);
+            for (int j = 0; j < u.nr; ++j)
+              ok = ok && bp[k * u.nr + j] == (j < nc ? static_cast<float>(w.value[j * ldw + k]) : 0.0f);
           CHECK(ok, "%s packw %s nc %d kc %zu", u.isa, sk_dtype_name(t), nc, kc);
         }
 }
@@ -206,7 +206,8 @@ SK_TEST(linear_gemv_ukernel_rows_k_dtypes) {
               dot(kd, x.data(), 1, w.value.data() + r * kd, &want, &scale);
               err = fmax(err, fabs(out[r] - want) / scale);
             }
-            CHECK(err < 1e-5 && out[rows] == 123.0f, "%s gemv %s rows %zu k %zu: err %g", u.isa, sk_dtype_name(t), rows, kd, err);
+            CHECK(err < 1e-5 && out[rows] == 123.0f, "%s gemv %s rows %zu k %zu: err %g", u.isa, sk_dtype_name(t), rows,
+                  kd, err);
           }
         }
 }
@@ -218,7 +219,7 @@ SK_TEST(linear_sp24_ukernel_every_mr_nr_and_group_count) {
       for (size_t groups : {0, 1, 2, 3, 16, 33, 130})
         for (int mr = 1; mr <= u.mr; ++mr)
           for (int nr = 1; nr <= 8; ++nr)
-            for (int mode = 0; mode < 3; ++mode) {  // 0: bias, 1: no bias, 2: accumulate
+            for (int mode = 0; mode < 3; ++mode) {                        // 0: bias, 1: no bias, 2: accumulate
               if (groups > 3 && nr != 1 && nr != 5 && nr != 8) continue;  // the long K runs at a few widths
               const size_t xs = 4 * groups + 3, os = 11;                  // strided rows of x and out
               const Weights w = make_weights(16 * groups, t, rng);
@@ -228,8 +229,8 @@ SK_TEST(linear_sp24_ukernel_every_mr_nr_and_group_count) {
               for (float& v : bias) v = static_cast<float>(rng.normal());
               for (float& v : out) v = static_cast<float>(rng.normal());
               const std::vector<float> out0 = out;
-              u.fn(mr, nr, groups, x.data(), xs, w.data(t), meta.data(), t, mode == 0 ? bias.data() : nullptr, out.data(), os,
-                   mode == 2);
+              u.fn(mr, nr, groups, x.data(), xs, w.data(t), meta.data(), t, mode == 0 ? bias.data() : nullptr,
+                   out.data(), os, mode == 2);
               double err = 0;
               for (int i = 0; i <= u.mr; ++i)
                 for (size_t r = 0; r < os; ++r) {
@@ -238,13 +239,15 @@ SK_TEST(linear_sp24_ukernel_every_mr_nr_and_group_count) {
                     want = mode == 0 ? bias[r] : mode == 2 ? out0[i * os + r] : 0.0;
                     for (size_t g = 0; g < groups; ++g)
                       for (int j = 0; j < 2; ++j) {
-                        const double term = w.value[16 * g + 8 * j + r] * x[i * xs + 4 * g + code_at(meta.data(), g, static_cast<int>(r), j)];
+                        const double term = w.value[16 * g + 8 * j + r] *
+                                            x[i * xs + 4 * g + code_at(meta.data(), g, static_cast<int>(r), j)];
                         want += term, scale += fabs(term);
                       }
                   }
                   err = fmax(err, fabs(out[i * os + r] - want) / scale);
                 }
-              CHECK(err < 1e-5, "%s sp24 %s groups %zu mr %d nr %d mode %d: err %g (outside the tile must be untouched)", u.isa,
+              CHECK(err < 1e-5,
+                    "%s sp24 %s groups %zu mr %d nr %d mode %d: err %g (outside the tile must be untouched)", u.isa,
                     sk_dtype_name(t), groups, mr, nr, mode, err);
             }
 }
@@ -258,7 +261,8 @@ SK_TEST(linear_sp24_gemv_ukernel_every_np_nr_and_group_count) {
           for (size_t nr = 1; nr <= 8; ++nr)
             for (int with_bias = 0; with_bias < 2; ++with_bias) {
               if (groups > 3 && nr != 3 && nr != 8) continue;
-              const size_t vstride = 16 * groups + 16, mstride = 4 * groups + 4;  // panels apart, as in a K-strided weight
+              const size_t vstride = 16 * groups + 16,
+                           mstride = 4 * groups + 4;  // panels apart, as in a K-strided weight
               const Weights w = make_weights(np * vstride, t, rng);
               std::vector<uint8_t> meta(np * mstride);
               for (size_t j = 0; j < np; ++j) {
@@ -295,10 +299,10 @@ SK_TEST(linear_sp24_gemv_ukernel_every_np_nr_and_group_count) {
               const size_t j = np - 1, g = groups - 1, r = 7;
               meta[j * mstride + 4 * g + r / 2] &= 0x0F;  // row 7's nibble (high half of byte 3): code 0
               CHECK(!u.gemv(np, nr, groups, x.data(), w.data(t), vstride, meta.data(), mstride, t, nullptr, out.data()),
-                    "%s sp24 gemv %s groups %zu np %zu: a bad code in row 7 of the last panel", u.isa, sk_dtype_name(t), groups, np);
+                    "%s sp24 gemv %s groups %zu np %zu: a bad code in row 7 of the last panel", u.isa, sk_dtype_name(t),
+                    groups, np);
             }
 }
-
 
 SK_TEST(linear_sp24_spmm_ukernel_every_nr_and_group_count) {
   Rng rng{27};
@@ -333,7 +337,8 @@ SK_TEST(linear_sp24_spmm_ukernel_every_nr_and_group_count) {
                 }
                 err = fmax(err, fabs(yt[r * ys + i] - want) / scale);
               }
-            CHECK(err < 1e-5, "%s sp24 spmm %zux1 %s groups %zu nr %zu mode %d: err %g (outside the tile must be untouched)",
-                  u.isa, mr, sk_dtype_name(t), groups, nr, mode, err);
+            CHECK(err < 1e-5,
+                  "%s sp24 spmm %zux1 %s groups %zu nr %zu mode %d: err %g (outside the tile must be untouched)", u.isa,
+                  mr, sk_dtype_name(t), groups, nr, mode, err);
           }
 }

@@ -155,7 +155,8 @@ SK_TEST(prefill_pick_refuses_a_stride_that_does_not_divide_the_block) {
   const Inputs x = make_inputs(13);
   float out[1];
   const sk_block_scores_params p = params(x, SK_SCORE_XATTENTION, 16, 6, out);
-  for (sk_isa isa : sktest::isas_here()) CHECK(sk_cpu_prefill_pick(p, isa).qk == nullptr, "[%s] accepted stride 6", sk_isa_name(isa));
+  for (sk_isa isa : sktest::isas_here())
+    CHECK(sk_cpu_prefill_pick(p, isa).qk == nullptr, "[%s] accepted stride 6", sk_isa_name(isa));
 }
 
 SK_TEST(prefill_gather_rows_bf16_rows) {
@@ -168,5 +169,6 @@ SK_TEST(prefill_gather_rows_bf16_rows) {
   for (int64_t h = 0; h < 2; ++h)
     for (int64_t s = 0; s < 5; ++s)
       for (int64_t e = 0; e < 3; ++e)
-        CHECK(dst[(h * 5 + s) * 3 + e] == src[(h * 5 + idx[h * 5 + s]) * 3 + e], "gather mismatch at %lld %lld", (long long)h, (long long)s);
+        CHECK(dst[(h * 5 + s) * 3 + e] == src[(h * 5 + idx[h * 5 + s]) * 3 + e], "gather mismatch at %lld %lld",
+              (long long)h, (long long)s);
 }

@@ -48,7 +48,8 @@ CpuWeight random_weight(int64_t n, int64_t k, uint32_t seed) {
   CpuWeight w{n, k, std::vector<uint16_t>(panels * groups * 16, 0), std::vector<uint8_t>(panels * groups * 4, 0x44)};
   for (int64_t r = 0; r < n; ++r)
     for (int64_t q = 0; q < groups; ++q) {
-      for (int s = 0; s < 2; ++s) w.values[((r / 8 * groups + q) * 2 + s) * 8 + r % 8] = static_cast<uint16_t>(1 + rng.next() % 19);
+      for (int s = 0; s < 2; ++s)
+        w.values[((r / 8 * groups + q) * 2 + s) * 8 + r % 8] = static_cast<uint16_t>(1 + rng.next() % 19);
       put_code(w.meta, groups, r, q, kValidNibbles[rng.next() % 6]);
     }
   return w;
@@ -109,7 +110,8 @@ SK_TEST(sp24_layout_round_trips_and_pads_inertly) {
     // Padding: zero values and valid nibbles (every nibble of every word valid).
     for (int64_t r = 0; r < d.n_pad; ++r)
       for (int64_t c = 0; c < d.k_pad / 2; ++c)
-        if (r >= w.n || c >= w.k / 2) CHECK(cv[r * d.k_pad / 2 + c] == 0, "pad value at (%lld, %lld)", (long long)r, (long long)c);
+        if (r >= w.n || c >= w.k / 2)
+          CHECK(cv[r * d.k_pad / 2 + c] == 0, "pad value at (%lld, %lld)", (long long)r, (long long)c);
     for (size_t i = 0; i < cm.size(); ++i)
       for (int j = 0; j < 8; ++j) CHECK(sk::sp24_code_valid((cm[i] >> (4 * j)) & 0xF), "invalid nibble in word %zu", i);
   }
@@ -232,7 +234,8 @@ std::vector<double> emulate_sparse_linear(const std::vector<uint16_t>& cv, const
                 for (int lane = 0; lane < 32; ++lane)
                   for (int r = 0; r < 4; ++r) {
                     const int dr = d_frag_row(lane, r), dc = d_frag_col(lane, r);
-                    for (int c = 0; c < 16; ++c) acc_at(warp, mi, ni, lane, r) += a[dr][c] * b[dense_k_of(lane_meta, dr, c)][dc];
+                    for (int c = 0; c < 16; ++c)
+                      acc_at(warp, mi, ni, lane, r) += a[dr][c] * b[dense_k_of(lane_meta, dr, c)][dc];
                   }
               }
             }
@@ -285,8 +288,12 @@ std::vector<double> emulate_dense_linear(const std::vector<double>& w, const std
       CtaAcc<Cfg> acc;
       auto acc_at = [&](int warp, int mi, int ni, int lane, int r) -> double& { return acc.at(warp, mi, ni, lane, r); };
       for (int64_t k0 = 0; k0 < k; k0 += linear::kBK) {
-        auto w_smem = [&](int row, int col) { return (n0 + row < n && k0 + col < k) ? w[(n0 + row) * k + k0 + col] : 0.0; };
-        auto x_smem = [&](int row, int col) { return (m0 + row < m && k0 + col < k) ? x[(m0 + row) * k + k0 + col] : 0.0; };
+        auto w_smem = [&](int row, int col) {
+          return (n0 + row < n && k0 + col < k) ? w[(n0 + row) * k + k0 + col] : 0.0;
+        };
+        auto x_smem = [&](int row, int col) {
+          return (m0 + row < m && k0 + col < k) ? x[(m0 + row) * k + k0 + col] : 0.0;
+        };
         for (int warp = 0; warp < Cfg::kWarpsN * Cfg::kWarpsM; ++warp) {
           const int wn = warp % Cfg::kWarpsN, wm = warp / Cfg::kWarpsN;
           for (int step = 0; step < 2; ++step)

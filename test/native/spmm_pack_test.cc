@@ -20,16 +20,16 @@ using sktest::Rng;
 
 SK_TEST(spmm_analyze_counts_blocks_and_fill) {
   // 5 × 3: rows 0-3 form one group of 4 (or two of 2); row 4 is a remainder channel.
-  const float w[] = {1, 0, 0,  //
-                     2, 0, 0,  //
+  const float w[] = {1, 0, 0,      //
+                     2, 0, 0,      //
                      0, 0, -0.0f,  // -0 counts as zero
                      3, 0, NAN,    // NaN is stored
                      0, 4, 0};
   const sk_spmm_analysis a = sk_spmm_analyze(w, 5, 3);
   CHECK(a.nnz == 5, "nnz %lld", static_cast<long long>(a.nnz));
   CHECK(a.blocks[0] == 5 && a.values[0] == 5, "nr 1");
-  CHECK(a.full_blocks[1] == 3 && a.full_nnz[1] == 4 && a.blocks[1] == 4 && a.values[1] == 7, "nr 2: %lld %lld %lld %lld",
-        static_cast<long long>(a.full_blocks[1]), static_cast<long long>(a.full_nnz[1]),
+  CHECK(a.full_blocks[1] == 3 && a.full_nnz[1] == 4 && a.blocks[1] == 4 && a.values[1] == 7,
+        "nr 2: %lld %lld %lld %lld", static_cast<long long>(a.full_blocks[1]), static_cast<long long>(a.full_nnz[1]),
         static_cast<long long>(a.blocks[1]), static_cast<long long>(a.values[1]));
   CHECK(a.full_blocks[2] == 2 && a.full_nnz[2] == 4 && a.blocks[2] == 3 && a.values[2] == 9, "nr 4");
   CHECK(sk_spmm_choose_nr(a) == 1, "fill 50%% picks blocks of 1");
@@ -51,13 +51,15 @@ SK_TEST(spmm_check_rejects_corrupted_arrays) {
   int32_t oob[3] = {0, 5, 2};
   CHECK(sk_spmm_check(3, 5, 1, nnz, 3, oob, 3, 3, gb.data(), gv.data(), why) == SK_ERR_INVALID_ARGUMENT, "column = k");
   int32_t neg[3] = {-1, 4, 2};
-  CHECK(sk_spmm_check(3, 5, 1, nnz, 3, neg, 3, 3, gb.data(), gv.data(), why) == SK_ERR_INVALID_ARGUMENT, "negative column");
+  CHECK(sk_spmm_check(3, 5, 1, nnz, 3, neg, 3, 3, gb.data(), gv.data(), why) == SK_ERR_INVALID_ARGUMENT,
+        "negative column");
   int32_t down[3] = {4, 0, 2};
   CHECK(sk_spmm_check(3, 5, 1, nnz, 3, down, 3, 3, gb.data(), gv.data(), why) == SK_ERR_INVALID_ARGUMENT, "decreasing");
   uint32_t big[3] = {0xFFFFFFFFu, 1, 0};  // -1 from an Int32Array
   CHECK(sk_spmm_check(3, 5, 1, big, 3, cols, 3, 3, gb.data(), gv.data(), why) == SK_ERR_INVALID_ARGUMENT, "count -1");
   uint32_t over[3] = {2, 1, 1};  // sums past cols
-  CHECK(sk_spmm_check(3, 5, 1, over, 3, cols, 3, 3, gb.data(), gv.data(), why) == SK_ERR_INVALID_ARGUMENT, "sum > blocks");
+  CHECK(sk_spmm_check(3, 5, 1, over, 3, cols, 3, 3, gb.data(), gv.data(), why) == SK_ERR_INVALID_ARGUMENT,
+        "sum > blocks");
   uint32_t under[3] = {1, 1, 0};
   CHECK(sk_spmm_check(3, 5, 1, under, 3, cols, 3, 3, gb.data(), gv.data(), why) == SK_ERR_SHAPE, "sum < blocks");
   CHECK(sk_spmm_check(3, 5, 1, nnz, 3, cols, 3, 4, gb.data(), gv.data(), why) == SK_ERR_SHAPE, "values length");
@@ -89,12 +91,12 @@ SK_TEST(spmm_driver_conv_and_linear_every_isa) {
     int64_t batch, m, n, k;
     int32_t layout;
   };
-  const Shape shapes[] = {{2, 49, 37, 29, SK_SPMM_CHANNELS}, {1, 200, 64, 48, SK_SPMM_CHANNELS},
-                          {1, 1, 53, 70, SK_SPMM_ROWS},      {1, 2, 17, 33, SK_SPMM_ROWS},
-                          {1, 3, 17, 33, SK_SPMM_ROWS},      {1, 130, 45, 66, SK_SPMM_ROWS},
-                          {1, 64, 8, 5, SK_SPMM_ROWS},       {1, 70, 21, 600, SK_SPMM_ROWS},  // 600: three K slices
+  const Shape shapes[] = {{2, 49, 37, 29, SK_SPMM_CHANNELS},  {1, 200, 64, 48, SK_SPMM_CHANNELS},
+                          {1, 1, 53, 70, SK_SPMM_ROWS},       {1, 2, 17, 33, SK_SPMM_ROWS},
+                          {1, 3, 17, 33, SK_SPMM_ROWS},       {1, 130, 45, 66, SK_SPMM_ROWS},
+                          {1, 64, 8, 5, SK_SPMM_ROWS},        {1, 70, 21, 600, SK_SPMM_ROWS},  // 600: three K slices
                           {2, 49, 37, 600, SK_SPMM_CHANNELS}, {1, 200, 21, 260, SK_SPMM_CHANNELS},  // conv: slices too
-                          {2, 32, 19, 40, SK_SPMM_CHANNELS},  {1, 13, 7, 300, SK_SPMM_CHANNELS}};  // m 32, m under 16
+                          {2, 32, 19, 40, SK_SPMM_CHANNELS},  {1, 13, 7, 300, SK_SPMM_CHANNELS}};   // m 32, m under 16
   for (sk_isa isa : isas_here())
     for (int32_t nr : {1, 2, 4})
       for (const Shape& s : shapes) {
@@ -112,7 +114,8 @@ SK_TEST(spmm_driver_conv_and_linear_every_isa) {
         std::vector<int64_t> gb(static_cast<size_t>(groups) + 1), gv(static_cast<size_t>(groups) + 1);
         char why[256];
         CHECK(sk_spmm_check(s.n, s.k, nr, nnzmap.data(), groups, cols.data(), a.blocks[i], a.values[i], gb.data(),
-                            gv.data(), why) == SK_OK, "%s", why);
+                            gv.data(), why) == SK_OK,
+              "%s", why);
         std::vector<float> x(static_cast<size_t>(s.batch * s.m * s.k)), bias(static_cast<size_t>(s.n));
         std::vector<float> out(static_cast<size_t>(s.batch * s.m * s.n), NAN);
         for (float& v : x) v = static_cast<float>(rng.normal());
@@ -136,9 +139,11 @@ SK_TEST(spmm_driver_conv_and_linear_every_isa) {
         if (sliced && s.layout == SK_SPMM_CHANNELS) {  // slices whose increments are for another stride are refused
           sk_spmm_params fewer = p;
           fewer.m = p.m - 1;
-          CHECK(sk_cpu_spmm_run(fewer, kern, dmap.data(), pool, &slices) == SK_ERR_INVALID_ARGUMENT, "slices of another stride");
+          CHECK(sk_cpu_spmm_run(fewer, kern, dmap.data(), pool, &slices) == SK_ERR_INVALID_ARGUMENT,
+                "slices of another stride");
         }
-        if (!sliced && p.blocks > 0 && !sk_spmm_uses_spmv(p)) CHECK(sk_cpu_spmm_run(p, kern, nullptr, pool) == SK_ERR_INVALID_ARGUMENT, "no dmap");
+        if (!sliced && p.blocks > 0 && !sk_spmm_uses_spmv(p))
+          CHECK(sk_cpu_spmm_run(p, kern, nullptr, pool) == SK_ERR_INVALID_ARGUMENT, "no dmap");
         int bad = 0;
         for (int64_t b = 0; b < s.batch; ++b)
           for (int64_t r = 0; r < s.m; ++r)

@@ -45,7 +45,7 @@ struct SpmvUkernel {  // both column types of one spmv.inc entry
 
 std::vector<SpmmUkernel> spmm_kernels() {
   std::vector<SpmmUkernel> all;
-#define SK_SPMM_UKERNEL(isa, mr, nr) \
+#define SK_SPMM_UKERNEL(isa, mr, nr)                                                                                   \
   all.push_back({#mr "x" #nr "__" #isa, SK_ISA_ID_##isa, mr, nr, sk_f32_spmm_ukernel_##mr##x##nr##__##isa});
 #include "../../csrc/cpu/f32-spmm/spmm.inc"
 #undef SK_SPMM_UKERNEL
@@ -57,8 +57,9 @@ std::vector<SpmmUkernel> spmm_kernels() {
 
 std::vector<SpmvUkernel> spmv_kernels() {
   std::vector<SpmvUkernel> all;
-#define SK_SPMV_UKERNEL(isa, nr) \
-  all.push_back({"1x" #nr "__" #isa, SK_ISA_ID_##isa, nr, sk_f32_spmv_ukernel_1x##nr##__##isa, sk_f32_spmv16_ukernel_1x##nr##__##isa});
+#define SK_SPMV_UKERNEL(isa, nr)                                                                                       \
+  all.push_back({"1x" #nr "__" #isa, SK_ISA_ID_##isa, nr, sk_f32_spmv_ukernel_1x##nr##__##isa,                         \
+                 sk_f32_spmv16_ukernel_1x##nr##__##isa});
 #include "../../csrc/cpu/f32-spmv/spmv.inc"
 #undef SK_SPMV_UKERNEL
   std::vector<SpmvUkernel> here;
@@ -85,8 +86,8 @@ Packed pack(std::vector<float> dense, int64_t n, int64_t k, int32_t nr) {
   p.cols.resize(static_cast<size_t>(a.blocks[i]) + 1);  // one spare: kernels must not read it
   p.values.resize(static_cast<size_t>(a.values[i]) + 1);
   p.cols.back() = -(1 << 30), p.values.back() = NAN;
-  const bool ok = sk_spmm_pack(p.dense.data(), n, k, nr, p.nnzmap.data(), p.cols.data(), a.blocks[i], p.values.data(),
-                               a.values[i]);
+  const bool ok =
+      sk_spmm_pack(p.dense.data(), n, k, nr, p.nnzmap.data(), p.cols.data(), a.blocks[i], p.values.data(), a.values[i]);
   CHECK(ok, "pack n=%lld k=%lld nr=%d", static_cast<long long>(n), static_cast<long long>(k), nr);
   return p;
 }
@@ -154,7 +155,8 @@ struct SpmmTester {
       for (size_t r = 0; r < out_stride; ++r) {
         const float got = out[c * out_stride + r];
         if (r >= m_) {  // past the rows: untouched
-          if (got != 12345.0f && bad++ < 3) CHECK(false, "%s wrote past m=%zu at channel %zu row %zu", u.name, m_, c, r);
+          if (got != 12345.0f && bad++ < 3)
+            CHECK(false, "%s wrote past m=%zu at channel %zu row %zu", u.name, m_, c, r);
           continue;
         }
         const double want = std::min<double>(std::max<double>(ref[c * m_ + r], qmin), qmax);
@@ -187,12 +189,14 @@ SK_TEST(spmm_ukernel_accumulate) {  // the slices after the first add to out (wi
   for (const auto& u : spmm_kernels()) {
     for (int m : {u.mr, u.mr - 1, 2 * u.mr + 3})
       SpmmTester().m(static_cast<size_t>(m)).n(2 * u.nr + 1).k(21).accumulate().run(u, static_cast<uint64_t>(m));
-    SpmmTester().m(u.mr + 1).n(u.nr + 2).k(9).accumulate().bias(false).qmin(64).qmax(192).output_stride(u.mr + 4).run(u, 7);
+    SpmmTester().m(u.mr + 1).n(u.nr + 2).k(9).accumulate().bias(false).qmin(64).qmax(192).output_stride(u.mr + 4).run(
+        u, 7);
   }
 }
 SK_TEST(spmm_ukernel_m_many_tiles_and_a_rest) {  // 196 rows at MR 64: passes of unequal vector counts, one masked
   for (const auto& u : spmm_kernels())
-    for (size_t m : {3 * u.mr + 4, 4 * u.mr - 1, 5 * u.mr + u.mr / 2 + 1}) SpmmTester().m(m).n(u.nr + 2).k(27).run(u, m);
+    for (size_t m : {3 * u.mr + 4, 4 * u.mr - 1, 5 * u.mr + u.mr / 2 + 1})
+      SpmmTester().m(m).n(u.nr + 2).k(27).run(u, m);
 }
 SK_TEST(spmm_ukernel_n_lt_eq_gt_nr) {  // groups of nr, then the remainder channels as blocks of one
   for (const auto& u : spmm_kernels())
@@ -215,7 +219,8 @@ SK_TEST(spmm_ukernel_half_sparse_and_dense) {
   }
 }
 SK_TEST(spmm_ukernel_output_stride) {
-  for (const auto& u : spmm_kernels()) SpmmTester().m(u.mr + 3).n(2 * u.nr + 1).k(21).output_stride(u.mr * 2 + 7).run(u, 7);
+  for (const auto& u : spmm_kernels())
+    SpmmTester().m(u.mr + 3).n(2 * u.nr + 1).k(21).output_stride(u.mr * 2 + 7).run(u, 7);
 }
 SK_TEST(spmm_ukernel_qmin_qmax_no_bias) {
   for (const auto& u : spmm_kernels()) {
@@ -254,8 +259,8 @@ void check_spmv(const SpmvUkernel& u, const Packed& p, const std::vector<float>&
     const char* cols = narrow ? "uint16" : "int32";
     for (size_t c = 0; c < n; ++c) {
       const double want = std::min<double>(ref[c], mm.max);
-      CHECK(fabs(y[c] - want) <= 1e-6 * (1 + mag[c]), "%s %s n=%zu k=%zu: y[%zu] = %.9g, want %.9g", u.name, cols, n, k, c,
-            y[c], want);
+      CHECK(fabs(y[c] - want) <= 1e-6 * (1 + mag[c]), "%s %s n=%zu k=%zu: y[%zu] = %.9g, want %.9g", u.name, cols, n, k,
+            c, y[c], want);
     }
     CHECK(y[n] == 777.0f, "%s %s wrote past n", u.name, cols);
   }
@@ -286,5 +291,6 @@ SK_TEST(spmv_ukernel_column_65535) {  // the largest column uint16 holds, in a d
   std::vector<float> dense = random_dense(rng, n, k, 0.999);
   for (size_t c = 0; c < n; ++c) dense[c * k + k - 1] = 1.5f + static_cast<float>(c);
   for (size_t i = 0; i < 40; ++i) dense[k + k - 2 - 97 * i] = 0.25f;  // channel 1: 40+ non-zeros, 65535 in the tail
-  for (const auto& u : spmv_kernels()) check_spmv(u, pack(dense, n, k, u.nr), normal_vector(rng, k), normal_vector(rng, n), false);
+  for (const auto& u : spmv_kernels())
+    check_spmv(u, pack(dense, n, k, u.nr), normal_vector(rng, k), normal_vector(rng, n), false);
 }

@@ -13,7 +13,8 @@ SK_TEST(threadpool_runs_each_task_once) {
     for (size_t tasks : {0, 1, 2, 7, 1000}) {
       std::vector<std::atomic<int>> hits(tasks);
       for (int round = 0; round < 50; ++round) pool.parallel_for(tasks, [&](size_t i) { hits[i]++; });
-      for (size_t i = 0; i < tasks; ++i) CHECK(hits[i] == 50, "threads %d tasks %zu task %zu ran %d times", threads, tasks, i, hits[i].load());
+      for (size_t i = 0; i < tasks; ++i)
+        CHECK(hits[i] == 50, "threads %d tasks %zu task %zu ran %d times", threads, tasks, i, hits[i].load());
     }
   }
 }
@@ -27,15 +28,15 @@ SK_TEST(threadpool_late_workers_skip_closed_calls) {
   std::vector<std::thread> neighbours;
   for (int i = 0; i < 2; ++i)
     neighbours.emplace_back([&] {
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
+      while (!stop.load(std::memory_order_relaxed)) {}
     });
   for (int threads : {2, 4}) {
     sk::ThreadPool pool(threads);
     for (size_t tasks : {2, 3, 64}) {
       std::vector<std::atomic<int>> hits(tasks);
       for (int round = 0; round < 2000; ++round) pool.parallel_for(tasks, [&](size_t i) { hits[i]++; });
-      for (size_t i = 0; i < tasks; ++i) CHECK(hits[i] == 2000, "threads %d tasks %zu task %zu ran %d times", threads, tasks, i, hits[i].load());
+      for (size_t i = 0; i < tasks; ++i)
+        CHECK(hits[i] == 2000, "threads %d tasks %zu task %zu ran %d times", threads, tasks, i, hits[i].load());
     }
   }
   stop = true;

@@ -28,7 +28,8 @@ afterEach(() => {
   for (const t of made.splice(0)) t.dispose()
 })
 
-const check = (c: AttentionCase, opts: CheckOptions = {}) => checkCase(c, keep(makeInputs(c, opts.seed ?? 1, opts.amplitude ?? 1)), opts)
+const check = (c: AttentionCase, opts: CheckOptions = {}) =>
+  checkCase(c, keep(makeInputs(c, opts.seed ?? 1, opts.amplitude ?? 1)), opts)
 
 describe('attention vs float64: edge cases', () => {
   for (const c of kEdgeCases) it(c.name, async () => void (await check(c)))
@@ -37,10 +38,11 @@ describe('attention vs float64: edge cases', () => {
     const { ref } = await check(c)
     expect(ref.empty.some((e) => e === 1)).toBe(true)
   })
-  it('large scores (q, k × 6, scale 2; |s| up to ~2000, exp would overflow): finite, within float32\'s score error', async () => {
+  it("large scores (q, k × 6, scale 2; |s| up to ~2000, exp would overflow): finite, within float32's score error", async () => {
     await check({ ...kEdgeCases[5], name: 'large scores' }, { amplitude: 6, scale: 2 })
   })
-  it('an explicit scale', async () => void (await check({ ...kEdgeCases[4], name: 'scale 0.05', seqQ: 200, seqKv: 200 }, { scale: 0.05 })))
+  it('an explicit scale', async () =>
+    void (await check({ ...kEdgeCases[4], name: 'scale 0.05', seqQ: 200, seqKv: 200 }, { scale: 0.05 })))
 })
 
 describe('attention vs float64: head dims', () => {
@@ -51,12 +53,21 @@ describe('attention vs float64: every dtype', () => {
   for (const c of kDTypeCases) it(c.name, async () => void (await check(c)))
 })
 
-describe('attention vs float64: the bench suite\'s CPU rows at S 1024 (every 16th row)', () => {
+describe("attention vs float64: the bench suite's CPU rows at S 1024 (every 16th row)", () => {
   for (const c of kBenchCpuCases) it(c.name, async () => void (await check(c, { rowStride: 16 })))
 })
 
 describe('attention: layouts, lse and chunking', () => {
-  const c: AttentionCase = { name: 'gqa', batch: 2, headsQ: 4, headsKv: 2, seqQ: 150, seqKv: 150, headDim: 64, type: 'float32' }
+  const c: AttentionCase = {
+    name: 'gqa',
+    batch: 2,
+    headsQ: 4,
+    headsKv: 2,
+    seqQ: 150,
+    seqKv: 150,
+    headDim: 64,
+    type: 'float32',
+  }
 
   it('bshd layout equals bhsd, bit for bit', async () => {
     for (const type of ['float32', 'bfloat16'] as const) {
@@ -65,7 +76,11 @@ describe('attention: layouts, lse and chunking', () => {
       const bits = (t: sk.Tensor, h: number) => {
         const data = t.data as Float32Array | Uint16Array
         const ctor = data.constructor as new (n: number) => Float32Array | Uint16Array
-        return sk.tensor(transposeSH(data, x.batch, t.dims[2], h, x.headDim, (n) => new ctor(n), true), [x.batch, t.dims[2], h, x.headDim], type)
+        return sk.tensor(
+          transposeSH(data, x.batch, t.dims[2], h, x.headDim, (n) => new ctor(n), true),
+          [x.batch, t.dims[2], h, x.headDim],
+          type,
+        )
       }
       const bshd = keep({ q: bits(bhsd.q, x.headsQ), k: bits(bhsd.k, x.headsKv), v: bits(bhsd.v, x.headsKv) })
       const a = await runCase(x, bhsd)
@@ -83,7 +98,7 @@ describe('attention: layouts, lse and chunking', () => {
     expect(out.dims).toEqual([2, 20, 4, 64])
   })
 
-  it('without returnLse it resolves to a tensor with q\'s dims, type and device', async () => {
+  it("without returnLse it resolves to a tensor with q's dims, type and device", async () => {
     const { q, k, v } = keep(makeInputs({ ...c, type: 'float16' }))
     const out = await sk.attention(q, k, v)
     made.push(out)
@@ -110,7 +125,8 @@ describe('attention: layouts, lse and chunking', () => {
       const [B, H, , D] = t.dims
       const src = t.data as Float32Array
       const dst = new Float32Array(B * H * (to - from) * D)
-      for (let bh = 0; bh < B * H; ++bh) dst.set(src.subarray((bh * x.seqKv + from) * D, (bh * x.seqKv + to) * D), bh * (to - from) * D)
+      for (let bh = 0; bh < B * H; ++bh)
+        dst.set(src.subarray((bh * x.seqKv + from) * D, (bh * x.seqKv + to) * D), bh * (to - from) * D)
       return keep({ t: sk.tensor(dst, [B, H, to - from, D]) }).t
     }
     const a = await sk.attention(q, slice(k, 0, split), slice(v, 0, split), { returnLse: true })
@@ -131,9 +147,11 @@ describe('attention: layouts, lse and chunking', () => {
     const fl = full.lse.data as Float32Array
     let err = 0
     let norm = 0
-    for (let i = 0; i < fo.length; ++i) (err = Math.max(err, Math.abs(merged[i] - fo[i]))), (norm = Math.max(norm, Math.abs(fo[i])))
+    for (let i = 0; i < fo.length; ++i)
+      ((err = Math.max(err, Math.abs(merged[i] - fo[i]))), (norm = Math.max(norm, Math.abs(fo[i]))))
     expect(err / norm).toBeLessThanOrEqual(kF32Budget)
-    for (let row = 0; row < fl.length; ++row) expect(Math.abs(lse[row] - fl[row])).toBeLessThanOrEqual(kLseBudget * Math.max(1, Math.abs(fl[row])))
+    for (let row = 0; row < fl.length; ++row)
+      expect(Math.abs(lse[row] - fl[row])).toBeLessThanOrEqual(kLseBudget * Math.max(1, Math.abs(fl[row])))
   })
 
   it('chunked prefill: the last Sq queries with causal equal those rows of the full causal result', async () => {
@@ -175,8 +193,14 @@ describe('attention: empty sizes', () => {
   })
   it('Sq = 0 and batch 0: empty outputs of the right dims', async () => {
     for (const [qd, kd] of [
-      [[1, 2, 0, 32], [1, 2, 7, 32]],
-      [[0, 2, 5, 32], [0, 1, 7, 32]],
+      [
+        [1, 2, 0, 32],
+        [1, 2, 7, 32],
+      ],
+      [
+        [0, 2, 5, 32],
+        [0, 1, 7, 32],
+      ],
     ]) {
       const q = sk.zeros(qd)
       const k = sk.zeros(kd)

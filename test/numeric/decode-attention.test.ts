@@ -8,7 +8,16 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
-import { type Append, budgetFor, decodeReference, type Geometry, questBound, relErr, rows, storedValues } from '../decode/reference.js'
+import {
+  type Append,
+  budgetFor,
+  decodeReference,
+  type Geometry,
+  questBound,
+  relErr,
+  rows,
+  storedValues,
+} from '../decode/reference.js'
 
 const made: { dispose(): void }[] = []
 const keep = <T extends { dispose(): void }>(x: T): T => (made.push(x), x)
@@ -19,20 +28,32 @@ afterEach(() => {
 let seedCounter = 1
 function makeAppend(geo: Geometry, T: number, counts?: number[], amplitude = 1): Append {
   const n = geo.batch * geo.kvHeads * T * geo.headDim
-  return { k: rows(n, seedCounter++, amplitude), v: rows(n, seedCounter++), T, counts: counts ?? new Array(geo.batch).fill(T) }
+  return {
+    k: rows(n, seedCounter++, amplitude),
+    v: rows(n, seedCounter++),
+    T,
+    counts: counts ?? new Array(geo.batch).fill(T),
+  }
 }
 
 async function build(geo: Geometry, appends: Append[]): Promise<sk.KVCache> {
   const cache = keep(await sk.KVCache.create(geo))
   for (const a of appends) {
     const dims = [geo.batch, geo.kvHeads, a.T, geo.headDim]
-    const k = keep(sk.tensor(a.k, dims)), v = keep(sk.tensor(a.v, dims))
+    const k = keep(sk.tensor(a.k, dims)),
+      v = keep(sk.tensor(a.v, dims))
     await cache.append(k, v, { lengths: a.counts })
   }
   return cache
 }
 
-function queries(B: number, Hq: number, Tq: number, D: number, amplitude = 1): { q: sk.Tensor; q64: Float64Array; dims: number[] } {
+function queries(
+  B: number,
+  Hq: number,
+  Tq: number,
+  D: number,
+  amplitude = 1,
+): { q: sk.Tensor; q64: Float64Array; dims: number[] } {
   const dims = [B, Hq, Tq, D]
   const data = rows(B * Hq * Tq * D, seedCounter++, amplitude)
   return { q: keep(sk.tensor(data, dims)), q64: Float64Array.from(data), dims }
@@ -42,14 +63,16 @@ async function check(geo: Geometry, appends: Append[], Hq: number, Tq: number, o
   const cache = await build(geo, appends)
   const { q, q64, dims } = queries(geo.batch, Hq, Tq, geo.headDim)
   const r = await sk.decodeAttention(q, cache, { ...options, returnLse: true, returnPages: true })
-  keep(r.out), keep(r.lse!)
+  ;(keep(r.out), keep(r.lse!))
   const stored = storedValues(geo, appends)
-  const selective = options.select !== undefined && options.select !== 'dense' || options.streamingHeads !== undefined
+  const selective = (options.select !== undefined && options.select !== 'dense') || options.streamingHeads !== undefined
   const ref = decodeReference(geo, q64, dims, stored, { pages: selective ? r.pages : null, scale: options.scale })
-  const err = relErr(r.out.data as Float32Array, ref.out), budget = budgetFor(ref)
+  const err = relErr(r.out.data as Float32Array, ref.out),
+    budget = budgetFor(ref)
   expect(err, `output error ${err.toExponential(2)}, budget ${budget.toExponential(2)}`).toBeLessThanOrEqual(budget)
   const lse = r.lse!.data as Float32Array
-  for (let i = 0; i < lse.length; ++i) expect(Math.abs(lse[i]! - ref.lse[i]!)).toBeLessThanOrEqual(budget * Math.max(1, Math.abs(ref.lse[i]!)))
+  for (let i = 0; i < lse.length; ++i)
+    expect(Math.abs(lse[i]! - ref.lse[i]!)).toBeLessThanOrEqual(budget * Math.max(1, Math.abs(ref.lse[i]!)))
   return { cache, r, q64, dims, stored }
 }
 
@@ -57,7 +80,8 @@ const kTypes: sk.KVCacheType[] = ['float32', 'float16', 'bfloat16', 'float8e4m3f
 
 describe(`decodeAttention (SPARSEKIT_ISA=${process.env.SPARSEKIT_ISA ?? 'auto'})`, () => {
   it('the decode kernel is the forced ISA one', () => {
-    const kernels = sk.devices()[0]!.kind === 'cpu' ? (sk.devices()[0] as { kernels: Record<string, string> }).kernels : {}
+    const kernels =
+      sk.devices()[0]!.kind === 'cpu' ? (sk.devices()[0] as { kernels: Record<string, string> }).kernels : {}
     if (process.env.SPARSEKIT_ISA) expect(kernels.decode).toBe(`sk_f32_decode_ukernel__${process.env.SPARSEKIT_ISA}`)
   })
 
@@ -71,7 +95,11 @@ describe(`decodeAttention (SPARSEKIT_ISA=${process.env.SPARSEKIT_ISA ?? 'auto'})
     })
 
   it('head dims 16, 80 and 256; page sizes 32, 48 and 128', async () => {
-    for (const [headDim, pageSize] of [[16, 32], [80, 48], [256, 128]] as const) {
+    for (const [headDim, pageSize] of [
+      [16, 32],
+      [80, 48],
+      [256, 128],
+    ] as const) {
       const geo: Geometry = { batch: 1, kvHeads: 1, headDim, pageSize, type: 'bfloat16' }
       await check(geo, [makeAppend(geo, 300)], 3, 1)
     }
@@ -102,18 +130,35 @@ describe(`decodeAttention (SPARSEKIT_ISA=${process.env.SPARSEKIT_ISA ?? 'auto'})
       const geo: Geometry = { batch: 2, kvHeads: 2, headDim: 32, pageSize: 16, type }
       const all = makeAppend(geo, 90, [90, 77])
       // The same rows in chunks [from, to) of each sequence, appended in turn.
-      const chunks = ([[0, 1], [1, 6], [6, 22], [22, 23], [23, 55], [55, 90]] as const).map(([from, to]): Append => {
+      const chunks = (
+        [
+          [0, 1],
+          [1, 6],
+          [6, 22],
+          [22, 23],
+          [23, 55],
+          [55, 90],
+        ] as const
+      ).map(([from, to]): Append => {
         const part = (src: Float32Array) => {
           const out = new Float32Array(4 * (to - from) * 32)
-          for (let bg = 0; bg < 4; ++bg) out.set(src.subarray((bg * 90 + from) * 32, (bg * 90 + to) * 32), bg * (to - from) * 32)
+          for (let bg = 0; bg < 4; ++bg)
+            out.set(src.subarray((bg * 90 + from) * 32, (bg * 90 + to) * 32), bg * (to - from) * 32)
           return out
         }
-        return { k: part(all.k), v: part(all.v), T: to - from, counts: [to - from, Math.max(0, Math.min(to, 77) - from)] }
+        return {
+          k: part(all.k),
+          v: part(all.v),
+          T: to - from,
+          counts: [to - from, Math.max(0, Math.min(to, 77) - from)],
+        }
       })
-      const once = await build(geo, [all]), chunked = await build(geo, chunks)
+      const once = await build(geo, [all]),
+        chunked = await build(geo, chunks)
       expect(chunked.lengths).toEqual(once.lengths)
       const { q, q64, dims } = queries(2, 4, 1, 32)
-      const a = keep(await sk.decodeAttention(q, once)), b = keep(await sk.decodeAttention(q, chunked))
+      const a = keep(await sk.decodeAttention(q, once)),
+        b = keep(await sk.decodeAttention(q, chunked))
       if (type !== 'float8e4m3fn') {
         expect(Array.from(b.data as Float32Array)).toEqual(Array.from(a.data as Float32Array))
         return
@@ -128,7 +173,13 @@ describe(`decodeAttention (SPARSEKIT_ISA=${process.env.SPARSEKIT_ISA ?? 'auto'})
   it('FP8: a page whose scale grows as tokens arrive re-encodes its codes (the model of the rule matches)', async () => {
     const geo: Geometry = { batch: 1, kvHeads: 1, headDim: 32, pageSize: 32, type: 'float8e4m3fn' }
     // Small values first, then each append a larger one: the page's scale grows four times.
-    const appends = [makeAppend(geo, 5, undefined, 1e-3), makeAppend(geo, 3, undefined, 0.5), makeAppend(geo, 1, undefined, 30), makeAppend(geo, 7, undefined, 1e3), makeAppend(geo, 1, undefined, 4e4)]
+    const appends = [
+      makeAppend(geo, 5, undefined, 1e-3),
+      makeAppend(geo, 3, undefined, 0.5),
+      makeAppend(geo, 1, undefined, 30),
+      makeAppend(geo, 7, undefined, 1e3),
+      makeAppend(geo, 1, undefined, 4e4),
+    ]
     await check(geo, appends, 2, 1)
     await check(geo, appends, 2, 4)
   })
@@ -142,7 +193,10 @@ describe(`decodeAttention (SPARSEKIT_ISA=${process.env.SPARSEKIT_ISA ?? 'auto'})
     const math = relErr(decodeReference(geo, q64, dims, storedValues(geo, [a])).out, exact.out)
     const out = keep(await sk.decodeAttention(q, await build(geo, [a])))
     const got = relErr(out.data as Float32Array, exact.out)
-    expect(got, `fp8 pages ${got.toExponential(2)}, float64 math on the dequantised values ${math.toExponential(2)}`).toBeLessThanOrEqual(2 * math)
+    expect(
+      got,
+      `fp8 pages ${got.toExponential(2)}, float64 math on the dequantised values ${math.toExponential(2)}`,
+    ).toBeLessThanOrEqual(2 * math)
   })
 
   for (const type of ['bfloat16', 'float8e4m3fn'] as const)
@@ -153,7 +207,8 @@ describe(`decodeAttention (SPARSEKIT_ISA=${process.env.SPARSEKIT_ISA ?? 'auto'})
       const { r, q64, dims, stored } = await check(geo, appends, 4, 2, { select })
       for (let b = 0; b < 2; ++b)
         for (let g = 0; g < 2; ++g) {
-          const L = stored.lengths[b]!, n = Math.ceil(L / 16)
+          const L = stored.lengths[b]!,
+            n = Math.ceil(L / 16)
           const pages = Array.from(r.pages![b]![g]!)
           const recentBegin = Math.floor((L - Math.max(16, 2)) / 16) // the pages of the last max(recent, Tq) tokens
           const forced = [0, 1, ...Array.from({ length: n - recentBegin }, (_, i) => recentBegin + i)] // sink 20 tokens → pages 0, 1
@@ -161,7 +216,9 @@ describe(`decodeAttention (SPARSEKIT_ISA=${process.env.SPARSEKIT_ISA ?? 'auto'})
           expect(pages.length).toBe(Math.max(6, forced.length)) // floor(100 / 16) pages
           const bound = (p: number) => questBound(q64, dims, geo, stored.k[b]![g]!, L, b, g, p)
           const picked = pages.filter((p) => !forced.includes(p)).map(bound)
-          const left = Array.from({ length: n }, (_, p) => p).filter((p) => !pages.includes(p)).map(bound)
+          const left = Array.from({ length: n }, (_, p) => p)
+            .filter((p) => !pages.includes(p))
+            .map(bound)
           const tol = 1e-4 * Math.max(...[...picked, ...left].map(Math.abs))
           expect(Math.min(...picked)).toBeGreaterThanOrEqual(Math.max(...left) - tol)
         }
@@ -179,7 +236,10 @@ describe(`decodeAttention (SPARSEKIT_ISA=${process.env.SPARSEKIT_ISA ?? 'auto'})
         a.k[(g * 640 + needles[g]!) * 64 + d] = 3 * dir
       }
     const cache = await build(geo, [a])
-    const r = await sk.decodeAttention(q, cache, { select: { method: 'quest', budget: 64, sink: 16, recent: 16 }, returnPages: true })
+    const r = await sk.decodeAttention(q, cache, {
+      select: { method: 'quest', budget: 64, sink: 16, recent: 16 },
+      returnPages: true,
+    })
     keep(r.out)
     for (let g = 0; g < 2; ++g) expect(Array.from(r.pages![0]![g]!)).toContain(Math.floor(needles[g]! / 16))
     const ref = decodeReference(geo, q64, dims, storedValues(geo, [a]), { pages: r.pages })
@@ -215,7 +275,10 @@ describe(`decodeAttention (SPARSEKIT_ISA=${process.env.SPARSEKIT_ISA ?? 'auto'})
     const n = Math.ceil(500 / 16)
     expect(Array.from(r.pages![0]![0]!)).toEqual([0, 1, 28, 29, 30, 31]) // sink 20 → pages 0, 1; recent tokens 460 … 499 → pages 28 … 31
     expect(r.pages![0]![1]!.length).toBe(n)
-    const quest = await check(geo, appends, 8, 1, { streamingHeads: [0, 1, 0, 1], select: { method: 'quest', budget: 128 } })
+    const quest = await check(geo, appends, 8, 1, {
+      streamingHeads: [0, 1, 0, 1],
+      select: { method: 'quest', budget: 128 },
+    })
     const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i)
     expect(Array.from(quest.r.pages![0]![1]!)).toEqual([...range(0, 8), ...range(15, n)]) // LServe's default: sink 128, recent 256 tokens (244 … 499)
     expect(quest.r.pages![0]![0]!.length).toBe(8)

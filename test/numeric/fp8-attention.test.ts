@@ -11,7 +11,16 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as sk from '../../lib/index.js'
 import { type AttentionCase, buildMask, kEdgeCases } from '../cases/attention.js'
 import { tileSizes } from '../../lib/bench/suites/attention.js'
-import { hasNaN, kF32Budget, lseErr, makeInputs, reference, type Reference, rowsRelErr, toF64 } from '../attention/reference.js'
+import {
+  hasNaN,
+  kF32Budget,
+  lseErr,
+  makeInputs,
+  reference,
+  type Reference,
+  rowsRelErr,
+  toF64,
+} from '../attention/reference.js'
 
 const made: { dispose(): void }[] = []
 const keep = <T extends { dispose(): void }>(t: T): T => (made.push(t), t)
@@ -42,8 +51,14 @@ const kCases: Fp8Case[] = [
   { c: edge('GQA 8:1') },
   { c: edge('Sq > Skv causal') },
   { c: edge('batch 3, per-head random mask'), type: 'float8e5m2' },
-  { c: { ...edge('causal flag, Sq = Skv'), name: 'head dim 80, causal, e5m2 (vector tails)', headDim: 80 }, type: 'float8e5m2' },
-  { c: { ...edge('causal flag, Sq = Skv'), name: 'k with channel offsets (+6), causal', headsQ: 4, headsKv: 2 }, kOffset: 6 },
+  {
+    c: { ...edge('causal flag, Sq = Skv'), name: 'head dim 80, causal, e5m2 (vector tails)', headDim: 80 },
+    type: 'float8e5m2',
+  },
+  {
+    c: { ...edge('causal flag, Sq = Skv'), name: 'k with channel offsets (+6), causal', headsQ: 4, headsKv: 2 },
+    kOffset: 6,
+  },
 ]
 
 async function run(fc: Fp8Case) {
@@ -64,7 +79,7 @@ async function run(fc: Fp8Case) {
   const orig = reference(c, toF64(q), toF64(k), toF64(v), opts)
   const ref = reference(c, deq[0], deq[1], deq[2], opts)
   const r = await sk.attention(q8, k8, v8, { mask: buildMask(c), causal: c.causal, returnLse: true })
-  keep(r.out), keep(r.lse)
+  ;(keep(r.out), keep(r.lse))
   expect(r.out.type).toBe('float32')
   return { c, ref, orig, out: r.out.data as Float32Array, lse: r.lse.data as Float32Array }
 }
@@ -76,20 +91,27 @@ function holds(x: { c: AttentionCase; ref: Reference; orig: Reference; out: Floa
   const kernelErr = rowsRelErr(out, orig, D)
   const ratio = kernelErr / quantErr
   const ownErr = rowsRelErr(out, ref, D)
-  ratios.push(`${c.name}: quantisation ${quantErr.toExponential(2)}, kernel ${kernelErr.toExponential(2)}, ratio ${ratio.toFixed(4)}; kernel vs the dequantised reference ${ownErr.toExponential(2)}`)
+  ratios.push(
+    `${c.name}: quantisation ${quantErr.toExponential(2)}, kernel ${kernelErr.toExponential(2)}, ratio ${ratio.toFixed(4)}; kernel vs the dequantised reference ${ownErr.toExponential(2)}`,
+  )
   expect(hasNaN(out), 'NaN in out').toBe(false)
-  expect(kernelErr, `${c.name}: kernel ${kernelErr.toExponential(2)} vs quantisation ${quantErr.toExponential(2)}`).toBeLessThanOrEqual(kRatioBudget * quantErr)
+  expect(
+    kernelErr,
+    `${c.name}: kernel ${kernelErr.toExponential(2)} vs quantisation ${quantErr.toExponential(2)}`,
+  ).toBeLessThanOrEqual(kRatioBudget * quantErr)
   expect(ownErr, `${c.name}: out vs the dequantised reference`).toBeLessThanOrEqual(kF32Budget)
   expect(lseErr(lse, ref), `${c.name}: lse vs the dequantised reference`).toBeLessThanOrEqual(kLseBudget)
   for (let row = 0; row < ref.empty.length; ++row) {
     if (!ref.empty[row]) continue
     expect(lse[row]).toBe(-Infinity)
-    for (let i = row * D; i < (row + 1) * D; ++i) if (out[i] !== 0) expect.fail(`${c.name}: empty row ${row} has ${out[i]}`)
+    for (let i = row * D; i < (row + 1) * D; ++i)
+      if (out[i] !== 0) expect.fail(`${c.name}: empty row ${row} has ${out[i]}`)
   }
 }
 
 describe('FP8 attention vs float64 over the original and the dequantised values', () => {
-  for (const fc of kCases) it(`${fc.c.name}${fc.type === 'float8e5m2' ? ' (e5m2)' : ''}`, async () => holds(await run(fc)))
+  for (const fc of kCases)
+    it(`${fc.c.name}${fc.type === 'float8e5m2' ? ' (e5m2)' : ''}`, async () => holds(await run(fc)))
   it('fully masked rows exist in the case that tests them', async () => {
     const { ref } = await run(kCases[0])
     expect(ref.empty.some((e) => e === 1)).toBe(true)
@@ -105,7 +127,10 @@ describe('FP8 attention: what it refuses', () => {
   const code = (f: () => unknown) => {
     try {
       const r = f() as Promise<unknown>
-      return r.then(() => 'resolved', (e: sk.SparsekitError) => e.code)
+      return r.then(
+        () => 'resolved',
+        (e: sk.SparsekitError) => e.code,
+      )
     } catch (e) {
       return Promise.resolve((e as sk.SparsekitError).code)
     }
@@ -137,9 +162,13 @@ describe('FP8 attention: what it refuses', () => {
   })
   it('v quantised per tile (one scale for every channel) runs too', async () => {
     const [a, b, cc] = [q(), q(), q()]
-    const r = keep(await sk.attention(
-      keep(await sk.quantize(a, { tile: 32 })), keep(await sk.quantize(b, { tile: 32 })), keep(await sk.quantize(cc, { tile: 32 })),
-    ))
+    const r = keep(
+      await sk.attention(
+        keep(await sk.quantize(a, { tile: 32 })),
+        keep(await sk.quantize(b, { tile: 32 })),
+        keep(await sk.quantize(cc, { tile: 32 })),
+      ),
+    )
     expect(hasNaN(r.data as Float32Array)).toBe(false)
   })
 })

@@ -16,7 +16,10 @@ export function bitsView(t: DType, data: ArrayBufferView): Uint8Array | Uint16Ar
 
 /** A `t` array (the TypedArray sk.tensor takes) holding the given storage bits. */
 export function arrayOfBits(t: DType, bits: ArrayLike<number>): TensorData {
-  const Ctor = { float32: Float32Array, int32: Int32Array, int8: Int8Array } as Record<string, new (n: number) => TensorData>
+  const Ctor = { float32: Float32Array, int32: Int32Array, int8: Int8Array } as Record<
+    string,
+    new (n: number) => TensorData
+  >
   const arr = new (Ctor[t] ?? (STORAGE_BITS[t] === 16 ? Uint16Array : Uint8Array))(bits.length)
   bitsView(t, arr).set(bits)
   return arr
@@ -26,7 +29,12 @@ export function arrayOfBits(t: DType, bits: ArrayLike<number>): TensorData {
  * Casts with one native call and returns a copy of the output's storage bits.
  * `saturate` undefined passes no options, so the default is what runs.
  */
-export async function castBits(from: DType, data: TensorData, to: DType, saturate?: boolean): Promise<Uint8Array | Uint16Array | Uint32Array> {
+export async function castBits(
+  from: DType,
+  data: TensorData,
+  to: DType,
+  saturate?: boolean,
+): Promise<Uint8Array | Uint16Array | Uint32Array> {
   const src = sk.tensor(data, [data.length], from)
   const out = await src.cast(to, saturate === undefined ? undefined : { saturate })
   const bits = bitsView(to, out.data).slice()
@@ -69,8 +77,7 @@ function boundaryMantissas(): number[] {
     const half = 1 << (s - 1)
     const kept = 0x7fffff & ~((1 << s) - 1)
     const lsb = s < 23 ? 1 << s : 0
-    for (const base of [0, lsb, kept, kept & ~lsb])
-      for (const d of [-1, 0, 1]) m.add((base | half) + d)
+    for (const base of [0, lsb, kept, kept & ~lsb]) for (const d of [-1, 0, 1]) m.add((base | half) + d)
     m.add(kept)
   }
   return [...m].filter((x) => x >= 0 && x <= 0x7fffff)
@@ -113,7 +120,9 @@ export function formatBoundaries(t: NarrowFloat): Uint32Array {
 /** Special float32 patterns: ±0, ±Inf, quiet and signalling NaNs with assorted payloads, ±smallest/largest subnormal and normal. */
 export function specialPatterns(): Uint32Array {
   const out: number[] = [0x00000000, 0x7f800000, 0x00000001, 0x007fffff, 0x00800000, 0x7f7fffff]
-  for (const payload of [0x400000, 0x400001, 0x000001, 0x200000, 0x7fffff, 0x002000, 0x001fff, 0x0fe000, 0x3fffff, 0x600000])
+  for (const payload of [
+    0x400000, 0x400001, 0x000001, 0x200000, 0x7fffff, 0x002000, 0x001fff, 0x0fe000, 0x3fffff, 0x600000,
+  ])
     out.push(0x7f800000 | payload)
   const n = out.length
   for (let i = 0; i < n; ++i) out.push((out[i] | 0x80000000) >>> 0)
@@ -122,7 +131,12 @@ export function specialPatterns(): Uint32Array {
 
 /** The whole float32 encoding sweep (≈ 1M patterns, deterministic). */
 export function float32Sweep(randomCount = 300_000): Uint32Array {
-  const parts = [specialPatterns(), exponentSweep(), ...NARROW_FLOATS.map(formatBoundaries), xorshiftPatterns(randomCount)]
+  const parts = [
+    specialPatterns(),
+    exponentSweep(),
+    ...NARROW_FLOATS.map(formatBoundaries),
+    xorshiftPatterns(randomCount),
+  ]
   const out = new Uint32Array(parts.reduce((n, p) => n + p.length, 0))
   let off = 0
   for (const p of parts) {
@@ -151,7 +165,8 @@ export function mismatches(
   if (got.length !== want.length) return [`length: got ${got.length}, want ${want.length}`]
   for (let i = 0; i < want.length; ++i) {
     if (got[i] === want[i]) continue
-    if (++count <= show) lines.push(`[${i}] in ${hex(input[i], inBits)}: got ${hex(got[i], outBits)}, want ${hex(want[i], outBits)}`)
+    if (++count <= show)
+      lines.push(`[${i}] in ${hex(input[i], inBits)}: got ${hex(got[i], outBits)}, want ${hex(want[i], outBits)}`)
   }
   return count === 0 ? [] : [`${count} of ${want.length} differ`, ...lines]
 }

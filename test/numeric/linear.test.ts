@@ -62,9 +62,9 @@ describe('linear: shapes around the kernels', () => {
     const w = keep(await prunedWeight(260, 96, 'float16', 8))
     const x = keep(sk.randn([300, 96], { seed: 10 }))
     const ref = linearRef(x, w, null)
-    expect(maxRelErr((keep(await sk.linear(x, w)).data as Float32Array), ref)).toBeLessThan(kLinearBudget)
+    expect(maxRelErr(keep(await sk.linear(x, w)).data as Float32Array, ref)).toBeLessThan(kLinearBudget)
     const sw = keep(await sk.sparsify(w, { format: '2:4' }))
-    expect(maxRelErr((keep(await sk.linear(x, sw)).data as Float32Array), ref)).toBeLessThan(kLinearBudget)
+    expect(maxRelErr(keep(await sk.linear(x, sw)).data as Float32Array, ref)).toBeLessThan(kLinearBudget)
   })
   it('2:4 rows by the SpMM path (panels of 8 / 32 / 64 / 128 rows by ISA): padded last panels and the rest on the row kernels', async () => {
     // M 50: a 3/4-full panel of 64 (padded), 6 panels of 8 + 2 rows, 32 + 18 rows; M 120: a padded 2nd panel of 64 and
@@ -86,7 +86,8 @@ describe('linear: shapes around the kernels', () => {
     expect(keep(await sk.linear(keep(sk.randn([3, 8], { seed: 2 })), keep(sk.zeros([0, 8])))).dims).toEqual([3, 0])
     const bias = keep(sk.tensor(new Float32Array([1, 2, 3])))
     for (const w0 of [keep(sk.zeros([3, 0])), keep(await sk.sparsify(keep(sk.zeros([3, 0])), { format: '2:4' }))])
-      for (const m of [2, 64]) { // 64: the 2:4 SpMM path on AVX2 (the row kernels below 48 rows)
+      for (const m of [2, 64]) {
+        // 64: the 2:4 SpMM path on AVX2 (the row kernels below 48 rows)
         const out = keep(await sk.linear(keep(sk.zeros([m, 0])), w0, bias))
         expect(Array.from(out.data as Float32Array)).toEqual(Array.from({ length: 3 * m }, (_, i) => (i % 3) + 1))
       }

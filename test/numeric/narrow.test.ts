@@ -6,7 +6,17 @@ import { describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import type { DType, TensorData } from '../../lib/index.js'
-import { arrayOfBits, bitsView, castBits, everyCode, float32Sweep, formatBoundaries, mismatches, specialPatterns, xorshiftPatterns } from './harness.js'
+import {
+  arrayOfBits,
+  bitsView,
+  castBits,
+  everyCode,
+  float32Sweep,
+  formatBoundaries,
+  mismatches,
+  specialPatterns,
+  xorshiftPatterns,
+} from './harness.js'
 import { castRef, STORAGE_BITS } from './reference.js'
 
 const bytes = (v: ArrayBufferView) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
@@ -14,9 +24,32 @@ const FP8 = new Set<DType>(['float8e4m3fn', 'float8e5m2'])
 const modesFor = (to: DType) => (FP8.has(to) ? [true, false] : [true])
 
 const int32Samples = new Uint32Array([
-  ...[0, 1, -1, 127, 128, -128, -129, 255, 256, 65504, 65519, 65520, 65536, 2 ** 24 + 1, 2 ** 25 + 2 ** 17 + 1, 2 ** 31 - 1, -(2 ** 31), 448, 464, 465, 61439, 61440].map((v) => v >>> 0),
+  ...[
+    0,
+    1,
+    -1,
+    127,
+    128,
+    -128,
+    -129,
+    255,
+    256,
+    65504,
+    65519,
+    65520,
+    65536,
+    2 ** 24 + 1,
+    2 ** 25 + 2 ** 17 + 1,
+    2 ** 31 - 1,
+    -(2 ** 31),
+    448,
+    464,
+    465,
+    61439,
+    61440,
+  ].map((v) => v >>> 0),
   ...xorshiftPatterns(20_000, 11),
-  ...xorshiftPatterns(20_000, 13).map((x) => (((x | 0) >> 16) >>> 0)), // small magnitudes, both signs
+  ...xorshiftPatterns(20_000, 13).map((x) => ((x | 0) >> 16) >>> 0), // small magnitudes, both signs
 ])
 
 function inputsOf(from: DType): Uint32Array {
@@ -43,8 +76,15 @@ describe('lengths that are not a multiple of the vector width or block, bit-exac
   const pool = float32Sweep(100_000)
   const pick = (n: number) => Uint32Array.from({ length: n }, (_, i) => pool[(i * 7919 + n) % pool.length])
   const targets: [DType, boolean][] = [
-    ['float16', true], ['bfloat16', true], ['float8e4m3fn', true], ['float8e4m3fn', false],
-    ['float8e5m2', true], ['float8e5m2', false], ['int8', true], ['uint8', true], ['int32', true],
+    ['float16', true],
+    ['bfloat16', true],
+    ['float8e4m3fn', true],
+    ['float8e4m3fn', false],
+    ['float8e5m2', true],
+    ['float8e5m2', false],
+    ['int8', true],
+    ['uint8', true],
+    ['int32', true],
   ]
   for (const n of [1, 7, 8, 9, 15, 16, 17, 31, 33, 1023, 1024, 1025, 1000003])
     it(`n = ${n}: float32 → every type, float16 / float8e4m3fn → float32, float8e4m3fn → bfloat16`, async () => {
@@ -87,7 +127,11 @@ describe('inputs at a non-zero byteOffset (subarrays), bit-exact (0 ULP)', () =>
 })
 
 describe('saturate defaults to true', () => {
-  const input = new Uint32Array([...specialPatterns(), ...formatBoundaries('float8e4m3fn'), ...formatBoundaries('float8e5m2')])
+  const input = new Uint32Array([
+    ...specialPatterns(),
+    ...formatBoundaries('float8e4m3fn'),
+    ...formatBoundaries('float8e5m2'),
+  ])
   const data = arrayOfBits('float32', input)
   const same = (a: ArrayBufferView, b: ArrayBufferView) => Buffer.compare(bytes(a), bytes(b)) === 0
   for (const to of ['float8e4m3fn', 'float8e5m2'] as const)
@@ -103,7 +147,11 @@ describe('saturate defaults to true', () => {
   it('sk.tensor(numbers, dims, fp8) rounds to float32, then like cast, saturating', () => {
     // 1 + 2^-4 + 2^-30 is first the float32 1.0625, then an e4m3fn tie (docs/formats.md)
     const values = [1000, -Infinity, Infinity, NaN, 464, 465, 1.0625, -(2 ** -10), 1 + 2 ** -4 + 2 ** -30]
-    expect([...sk.tensor(values, [values.length], 'float8e4m3fn').data]).toEqual([0x7e, 0xfe, 0x7e, 0x7f, 0x7e, 0x7e, 0x38, 0x80, 0x38])
-    expect([...sk.tensor(values, [values.length], 'float8e5m2').data]).toEqual([0x64, 0xfb, 0x7b, 0x7f, 0x5f, 0x5f, 0x3c, 0x94, 0x3c])
+    expect([...sk.tensor(values, [values.length], 'float8e4m3fn').data]).toEqual([
+      0x7e, 0xfe, 0x7e, 0x7f, 0x7e, 0x7e, 0x38, 0x80, 0x38,
+    ])
+    expect([...sk.tensor(values, [values.length], 'float8e5m2').data]).toEqual([
+      0x64, 0xfb, 0x7b, 0x7f, 0x5f, 0x5f, 0x3c, 0x94, 0x3c,
+    ])
   })
 })

@@ -33,7 +33,14 @@ const INT_RANGE: Record<IntType, [number, number]> = {
 }
 
 export const STORAGE_BITS: Record<DType, 8 | 16 | 32> = {
-  float32: 32, float16: 16, bfloat16: 16, float8e4m3fn: 8, float8e5m2: 8, int8: 8, uint8: 8, int32: 32,
+  float32: 32,
+  float16: 16,
+  bfloat16: 16,
+  float8e4m3fn: 8,
+  float8e5m2: 8,
+  int8: 8,
+  uint8: 8,
+  int32: 32,
 }
 
 const isInt = (t: DType): t is IntType => t === 'int8' || t === 'uint8' || t === 'int32'

@@ -40,9 +40,23 @@ describe(`csr kernels, kernel set ${process.env.SPARSEKIT_ISA ?? 'default'}`, ()
         const x = randoms(c.b * c.cin * p, 7).map((v) => 4 * v)
         const bias = randoms(c.cout, 8)
         for (const activation of ['none', 'relu6'] as const) {
-          const out = keep(await sk.conv1x1(keep(tensorOf(x, [c.b, c.cin, c.h, c.w])), sw, keep(tensorOf(bias, [c.cout])), { activation }))
+          const out = keep(
+            await sk.conv1x1(keep(tensorOf(x, [c.b, c.cin, c.h, c.w])), sw, keep(tensorOf(bias, [c.cout])), {
+              activation,
+            }),
+          )
           expect(out.dims).toEqual([c.b, c.cout, c.h, c.w])
-          const ref = conv1x1Ref(x, w, bias, c.b, c.cout, c.cin, p, activation === 'relu6' ? 0 : -Infinity, activation === 'relu6' ? 6 : Infinity)
+          const ref = conv1x1Ref(
+            x,
+            w,
+            bias,
+            c.b,
+            c.cout,
+            c.cin,
+            p,
+            activation === 'relu6' ? 0 : -Infinity,
+            activation === 'relu6' ? 6 : Infinity,
+          )
           expect(maxRelErr(out.data as Float32Array, ref)).toBeLessThan(kF32Budget)
         }
       })
@@ -66,7 +80,9 @@ describe(`csr kernels, kernel set ${process.env.SPARSEKIT_ISA ?? 'default'}`, ()
         for (const withBias of [true, false]) {
           const out = keep(sk.zeros([c.m, c.n]))
           await linearCsr(keep(tensorOf(x, [c.m, c.k])), sw, withBias ? keep(tensorOf(bias, [c.n])) : null, out)
-          expect(maxRelErr(out.data as Float32Array, linearRef(x, w, withBias ? bias : null, c.m, c.n, c.k))).toBeLessThan(kF32Budget)
+          expect(
+            maxRelErr(out.data as Float32Array, linearRef(x, w, withBias ? bias : null, c.m, c.n, c.k)),
+          ).toBeLessThan(kF32Budget)
         }
       })
 
@@ -84,7 +100,10 @@ describe(`csr kernels, kernel set ${process.env.SPARSEKIT_ISA ?? 'default'}`, ()
   it('a clamp activation {min, max} and ReLU', async () => {
     const { w, sw } = await weight(20, 30, 0.7, 1, 5)
     const x = randoms(30 * 40, 6)
-    for (const [act, lo, hi] of [[{ min: -0.25, max: 0.5 }, -0.25, 0.5], ['relu', 0, Infinity]] as const) {
+    for (const [act, lo, hi] of [
+      [{ min: -0.25, max: 0.5 }, -0.25, 0.5],
+      ['relu', 0, Infinity],
+    ] as const) {
       const y = keep(await sk.conv1x1(keep(tensorOf(x, [1, 30, 5, 8])), sw, null, { activation: act }))
       expect(maxRelErr(y.data as Float32Array, conv1x1Ref(x, w, null, 1, 20, 30, 40, lo, hi))).toBeLessThan(kF32Budget)
     }

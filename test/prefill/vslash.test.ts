@@ -22,13 +22,33 @@ afterEach(() => {
 async function lines(pattern: PrefillPattern, o: { B: number; Hq: number; Hkv: number; S: number; queries: number }) {
   const x = await generatePrefill({ pattern, batch: o.B, heads: o.Hq, kvHeads: o.Hkv, seq: o.S, headDim: 32, seed: 3 })
   made.push(x.q, x.k, x.v)
-  return blockScores(x.q, x.k, checkQkv(x.q, x.k), { method: 4, block: o.queries, stride: 1, segmentBlocks: 0, keyCount: o.S, causal: true })
+  return blockScores(x.q, x.k, checkQkv(x.q, x.k), {
+    method: 4,
+    block: o.queries,
+    stride: 1,
+    segmentBlocks: 0,
+    keyCount: o.S,
+    causal: true,
+  })
 }
 
 async function nativePlan(scores: Float32Array, a: PlanArgs) {
   const nb = Math.ceil(a.S / a.block)
-  const out = { indices: new Int32Array(a.B * a.Hkv * a.S), bits: new Uint8Array(a.B * a.Hq * nb * nb), coverage: new Float32Array(a.B * a.Hq) }
-  const args: VslashPlanArgs = { batch: a.B, headsQ: a.Hq, headsKv: a.Hkv, seq: a.S, block: a.block, queries: a.queries, threshold: a.threshold, budget: a.budget }
+  const out = {
+    indices: new Int32Array(a.B * a.Hkv * a.S),
+    bits: new Uint8Array(a.B * a.Hq * nb * nb),
+    coverage: new Float32Array(a.B * a.Hq),
+  }
+  const args: VslashPlanArgs = {
+    batch: a.B,
+    headsQ: a.Hq,
+    headsKv: a.Hkv,
+    seq: a.S,
+    block: a.block,
+    queries: a.queries,
+    threshold: a.threshold,
+    budget: a.budget,
+  }
   await cpuBinding().vslashPlan(scores, out.indices, out.bits, out.coverage, args)
   return out
 }
@@ -45,7 +65,8 @@ describe('vertical-slash plan: native = definition', () => {
   for (const [pattern, a] of cases)
     it(`${pattern}: B ${a.B}, GQA ${a.Hq}:${a.Hkv}, S ${a.S}, block ${a.block}, ${a.queries} queries, threshold ${a.threshold}, budget ${a.budget}`, async () => {
       const s = await lines(pattern, { ...a })
-      const got = await nativePlan(s, a), want = refVslashPlan(s, a)
+      const got = await nativePlan(s, a),
+        want = refVslashPlan(s, a)
       expect(Array.from(got.indices)).toEqual(Array.from(want.indices))
       expect(Array.from(got.bits)).toEqual(Array.from(want.bits))
       for (let i = 0; i < want.coverage.length; i++) expect(got.coverage[i]).toBeCloseTo(want.coverage[i]!, 5)
@@ -53,7 +74,9 @@ describe('vertical-slash plan: native = definition', () => {
 
   it('invariants: each layout row a bijection, sink first, columns in position order, the diagonal band always, cost within the budget', async () => {
     const a: PlanArgs = { B: 1, Hq: 4, Hkv: 2, S: 1500, block: 64, queries: 64, threshold: 0.998, budget: 600 }
-    const s = await lines('mixed', a), got = await nativePlan(s, a), nb = Math.ceil(a.S / a.block)
+    const s = await lines('mixed', a),
+      got = await nativePlan(s, a),
+      nb = Math.ceil(a.S / a.block)
     for (let r = 0; r < a.Hkv; r++) {
       const row = Array.from(got.indices.subarray(r * a.S, (r + 1) * a.S))
       expect([...row].sort((x, y) => x - y)).toEqual(Array.from({ length: a.S }, (_, j) => j))
@@ -72,12 +95,32 @@ describe('vertical-slash plan: native = definition', () => {
 })
 
 describe('vslashPlan refuses bad arguments with codes (the addon checks what memory depends on)', () => {
-  const args = (o: Partial<VslashPlanArgs> = {}): VslashPlanArgs => ({ batch: 1, headsQ: 2, headsKv: 1, seq: 100, block: 32, queries: 32, threshold: 0.9, budget: 64, ...o })
-  const call = (o: Partial<VslashPlanArgs> = {}, n: Partial<Record<'scores' | 'indices' | 'bits' | 'coverage', number>> = {}) => {
-    const a = args(o), nb = Math.ceil(a.seq / a.block)
-    return thrownCode(() => cpuBinding().vslashPlan(
-      new Float32Array(n.scores ?? a.batch * a.headsQ * 2 * a.seq), new Int32Array(n.indices ?? a.batch * a.headsKv * a.seq),
-      new Uint8Array(n.bits ?? a.batch * a.headsQ * nb * nb), new Float32Array(n.coverage ?? a.batch * a.headsQ), a))
+  const args = (o: Partial<VslashPlanArgs> = {}): VslashPlanArgs => ({
+    batch: 1,
+    headsQ: 2,
+    headsKv: 1,
+    seq: 100,
+    block: 32,
+    queries: 32,
+    threshold: 0.9,
+    budget: 64,
+    ...o,
+  })
+  const call = (
+    o: Partial<VslashPlanArgs> = {},
+    n: Partial<Record<'scores' | 'indices' | 'bits' | 'coverage', number>> = {},
+  ) => {
+    const a = args(o),
+      nb = Math.ceil(a.seq / a.block)
+    return thrownCode(() =>
+      cpuBinding().vslashPlan(
+        new Float32Array(n.scores ?? a.batch * a.headsQ * 2 * a.seq),
+        new Int32Array(n.indices ?? a.batch * a.headsKv * a.seq),
+        new Uint8Array(n.bits ?? a.batch * a.headsQ * nb * nb),
+        new Float32Array(n.coverage ?? a.batch * a.headsQ),
+        a,
+      ),
+    )
   }
 
   it('short arrays, bad numbers, heads that do not divide', () => {
@@ -95,10 +138,28 @@ describe('vslashPlan refuses bad arguments with codes (the addon checks what mem
     expect(call({ seq: 0 })).toBe('ERR_SK_SHAPE')
     expect(call({ batch: 2 ** 31 }, { scores: 1, indices: 1, bits: 1, coverage: 1 })).toBe('ERR_SK_SHAPE')
     expect(call({ batch: 2 ** 30, seq: 2 ** 30 }, { scores: 1, indices: 1, bits: 1, coverage: 1 })).toBe('ERR_SK_SHAPE') // overflows, never wraps
-    expect(thrownCode(() => cpuBinding().vslashPlan(new Float32Array(400), new Float32Array(100) as unknown as Int32Array,
-      new Uint8Array(16), new Float32Array(2), args()))).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(thrownCode(() => cpuBinding().vslashPlan(new Float32Array(400), new Int32Array(100), new Uint8Array(16), new Float32Array(2),
-      null as unknown as VslashPlanArgs))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(
+      thrownCode(() =>
+        cpuBinding().vslashPlan(
+          new Float32Array(400),
+          new Float32Array(100) as unknown as Int32Array,
+          new Uint8Array(16),
+          new Float32Array(2),
+          args(),
+        ),
+      ),
+    ).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(
+      thrownCode(() =>
+        cpuBinding().vslashPlan(
+          new Float32Array(400),
+          new Int32Array(100),
+          new Uint8Array(16),
+          new Float32Array(2),
+          null as unknown as VslashPlanArgs,
+        ),
+      ),
+    ).toBe('ERR_SK_INVALID_ARGUMENT')
   })
 
   it('NaN scores plan without a crash: NaN keys are never columns', async () => {

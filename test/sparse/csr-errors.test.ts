@@ -32,8 +32,18 @@ describe('sparsify csr: bad input', () => {
     ['3-D w', () => sparsifyCsr(sk.zeros([2, 2, 2])), 'ERR_SK_SHAPE', /w\.dims/],
     ['int32 w', () => sparsifyCsr(sk.zeros([2, 2], 'int32')), 'ERR_SK_DTYPE', /float32/],
     ['float16 w', () => sparsifyCsr(sk.zeros([2, 2], 'float16')), 'ERR_SK_DTYPE', /float32/],
-    ['NaN sparsity', () => sparsifyCsr(sk.zeros([2, 2]), { sparsity: NaN }), 'ERR_SK_INVALID_ARGUMENT', /options\.sparsity/],
-    ['format 2:4 to the csr module', () => sparsifyCsr(sk.zeros([2, 2]), { format: '2:4' } as never), 'ERR_SK_INVALID_ARGUMENT', /options\.format/],
+    [
+      'NaN sparsity',
+      () => sparsifyCsr(sk.zeros([2, 2]), { sparsity: NaN }),
+      'ERR_SK_INVALID_ARGUMENT',
+      /options\.sparsity/,
+    ],
+    [
+      'format 2:4 to the csr module',
+      () => sparsifyCsr(sk.zeros([2, 2]), { format: '2:4' } as never),
+      'ERR_SK_INVALID_ARGUMENT',
+      /options\.format/,
+    ],
     ['options not an object', () => sparsifyCsr(sk.zeros([2, 2]), 3 as never), 'ERR_SK_INVALID_ARGUMENT', /options/],
   ] as const)('%s', async (_what, call, code, message) => {
     const err = await caught(call)
@@ -56,18 +66,43 @@ describe('conv1x1: bad input', () => {
     const cases: [string, () => unknown, sk.ErrorCode, RegExp][] = [
       ['x 3-D [C, H, W]', () => sk.conv1x1(sk.zeros([5, 3, 3]), w), 'ERR_SK_SHAPE', /x\.dims/],
       ['x 2-D', () => sk.conv1x1(sk.zeros([5, 9]), w), 'ERR_SK_SHAPE', /x\.dims/],
-      ['channels-last x [B, H, W, C] (C at dim 3)', () => sk.conv1x1(sk.zeros([1, 3, 3, 5]), w), 'ERR_SK_SHAPE', /5 channels/],
+      [
+        'channels-last x [B, H, W, C] (C at dim 3)',
+        () => sk.conv1x1(sk.zeros([1, 3, 3, 5]), w),
+        'ERR_SK_SHAPE',
+        /5 channels/,
+      ],
       ["layout 'nhwc'", () => sk.conv1x1(x, w, null, { layout: 'nhwc' as never }), 'ERR_SK_UNSUPPORTED', /nchw/],
-      ['layout other', () => sk.conv1x1(x, w, null, { layout: 'chw' as never }), 'ERR_SK_INVALID_ARGUMENT', /options\.layout/],
+      [
+        'layout other',
+        () => sk.conv1x1(x, w, null, { layout: 'chw' as never }),
+        'ERR_SK_INVALID_ARGUMENT',
+        /options\.layout/,
+      ],
       ['float16 x', () => sk.conv1x1(sk.zeros([1, 5, 3, 3], 'float16'), w), 'ERR_SK_DTYPE', /x\.type/],
       ['bias of Cin', () => sk.conv1x1(x, w, sk.zeros([5])), 'ERR_SK_SHAPE', /bias\.dims/],
       ['bias 2-D', () => sk.conv1x1(x, w, sk.zeros([1, 6])), 'ERR_SK_SHAPE', /bias\.dims/],
       ['int32 bias', () => sk.conv1x1(x, w, sk.zeros([6], 'int32')), 'ERR_SK_DTYPE', /bias\.type/],
       ['bias a number', () => sk.conv1x1(x, w, 3 as never), 'ERR_SK_INVALID_ARGUMENT', /bias/],
       ['w a dense tensor', () => sk.conv1x1(x, sk.zeros([6, 5]) as never), 'ERR_SK_INVALID_ARGUMENT', /SparseWeight/],
-      ['activation unknown', () => sk.conv1x1(x, w, null, { activation: 'gelu' as never }), 'ERR_SK_INVALID_ARGUMENT', /activation/],
-      ['activation min > max', () => sk.conv1x1(x, w, null, { activation: { min: 1, max: 0 } }), 'ERR_SK_INVALID_ARGUMENT', /max/],
-      ['activation NaN', () => sk.conv1x1(x, w, null, { activation: { min: NaN, max: 1 } }), 'ERR_SK_INVALID_ARGUMENT', /min/],
+      [
+        'activation unknown',
+        () => sk.conv1x1(x, w, null, { activation: 'gelu' as never }),
+        'ERR_SK_INVALID_ARGUMENT',
+        /activation/,
+      ],
+      [
+        'activation min > max',
+        () => sk.conv1x1(x, w, null, { activation: { min: 1, max: 0 } }),
+        'ERR_SK_INVALID_ARGUMENT',
+        /max/,
+      ],
+      [
+        'activation NaN',
+        () => sk.conv1x1(x, w, null, { activation: { min: NaN, max: 1 } }),
+        'ERR_SK_INVALID_ARGUMENT',
+        /min/,
+      ],
       ['unknown option', () => sk.conv1x1(x, w, null, { relu: true } as never), 'ERR_SK_INVALID_ARGUMENT', /options/],
     ]
     for (const [what, call, code, message] of cases) {
@@ -129,7 +164,9 @@ describe('spmm binding: corrupted packed arrays (the native checks)', () => {
     expect(code(() => plan([2, 1, 0], [0, 4, 2], 3, 5, 1, 4))).toBe('ERR_SK_SHAPE') // values length
     expect(code(() => plan([2, 1], [0, 4, 2], 3, 5, 1, 3))).toBe('ERR_SK_SHAPE') // groups for n
     expect(code(() => plan([2, 1, 0], [0, 4, 2], 3, 5, 3, 3))).toBe('ERR_SK_INVALID_ARGUMENT') // block size 3
-    expect(code(() => b().spmmPlan(new Float32Array(3) as never, Int32Array.from([0]), 3, 5, 1, 1))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(code(() => b().spmmPlan(new Float32Array(3) as never, Int32Array.from([0]), 3, 5, 1, 1))).toBe(
+      'ERR_SK_INVALID_ARGUMENT',
+    )
   })
 
   it('spmm refuses forged or released plans and short buffers', () => {
@@ -145,7 +182,9 @@ describe('spmm binding: corrupted packed arrays (the native checks)', () => {
     expect(code(() => b().spmm(p, values, x, out, new Float32Array(2), args))).toBe('ERR_SK_SHAPE')
     expect(code(() => b().spmm(p, values, new Int32Array(10) as never, out, null, args))).toBe('ERR_SK_DTYPE')
     expect(code(() => b().spmm(p, values, x, out, null, { ...args, min: NaN }))).toBe('ERR_SK_INVALID_ARGUMENT')
-    expect(code(() => b().spmm(p, values, x, out, null, { ...args, layout: 2 as never }))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(code(() => b().spmm(p, values, x, out, null, { ...args, layout: 2 as never }))).toBe(
+      'ERR_SK_INVALID_ARGUMENT',
+    )
     expect(code(() => b().spmm(p, values, x, out, null, { ...args, batch: 2 }))).toBe('ERR_SK_SHAPE')
     b().spmmRelease(p)
     expect(code(() => b().spmm(p, values, x, out, null, args))).toBe('ERR_SK_DISPOSED')
@@ -161,11 +200,21 @@ describe('spmm binding: corrupted packed arrays (the native checks)', () => {
       }
       return 'OK'
     }
-    expect(await codeOf(() => b().spmmPack(w, 2, 3, 1, new Int32Array(2), new Int32Array(3), new Float32Array(3)))).toBe('OK')
-    expect(await codeOf(() => b().spmmPack(w, 2, 3, 1, new Int32Array(2), new Int32Array(2), new Float32Array(2)))).toBe('ERR_SK_SHAPE')
-    expect(await codeOf(() => b().spmmPack(w, 2, 3, 1, new Int32Array(1), new Int32Array(3), new Float32Array(3)))).toBe('ERR_SK_SHAPE')
-    expect(await codeOf(() => b().spmmPack(w, 2, 4, 1, new Int32Array(2), new Int32Array(3), new Float32Array(3)))).toBe('ERR_SK_SHAPE')
-    expect(await codeOf(() => b().spmmPack(w, 2, 3, 3, new Int32Array(2), new Int32Array(3), new Float32Array(3)))).toBe('ERR_SK_INVALID_ARGUMENT')
+    expect(
+      await codeOf(() => b().spmmPack(w, 2, 3, 1, new Int32Array(2), new Int32Array(3), new Float32Array(3))),
+    ).toBe('OK')
+    expect(
+      await codeOf(() => b().spmmPack(w, 2, 3, 1, new Int32Array(2), new Int32Array(2), new Float32Array(2))),
+    ).toBe('ERR_SK_SHAPE')
+    expect(
+      await codeOf(() => b().spmmPack(w, 2, 3, 1, new Int32Array(1), new Int32Array(3), new Float32Array(3))),
+    ).toBe('ERR_SK_SHAPE')
+    expect(
+      await codeOf(() => b().spmmPack(w, 2, 4, 1, new Int32Array(2), new Int32Array(3), new Float32Array(3))),
+    ).toBe('ERR_SK_SHAPE')
+    expect(
+      await codeOf(() => b().spmmPack(w, 2, 3, 3, new Int32Array(2), new Int32Array(3), new Float32Array(3))),
+    ).toBe('ERR_SK_INVALID_ARGUMENT')
   })
 
   it('a packed array changed in JS after sparsify does not reach the kernels', async () => {

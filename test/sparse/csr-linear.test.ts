@@ -47,7 +47,9 @@ describe('linear with csr weights (SpMV for one or two rows, SpMM panels above)'
     const x = tensorOf(randoms(10 * k, 9), [10, k])
     using ya = await linear(x, a)
     using yb = await linear(x, b)
-    expect(maxRelErr(ya.data as Float32Array, linearRef(x.data as Float32Array, w, null, 10, n, k))).toBeLessThan(kF32Budget)
+    expect(maxRelErr(ya.data as Float32Array, linearRef(x.data as Float32Array, w, null, 10, n, k))).toBeLessThan(
+      kF32Budget,
+    )
     expect(maxRelErr(ya.data as Float32Array, Float64Array.from(yb.data as Float32Array))).toBeLessThan(kF32Budget)
   })
 
@@ -56,6 +58,7 @@ describe('linear with csr weights (SpMV for one or two rows, SpMM panels above)'
     expect(sw.nnz).toBe(0)
     const bias = randoms(5, 1)
     using out = await linear(tensorOf(randoms(3 * 7, 2), [3, 7]), sw, tensorOf(bias, [5]))
-    for (let r = 0; r < 3; ++r) expect(Array.from((out.data as Float32Array).subarray(r * 5, r * 5 + 5))).toEqual(Array.from(bias))
+    for (let r = 0; r < 3; ++r)
+      expect(Array.from((out.data as Float32Array).subarray(r * 5, r * 5 + 5))).toEqual(Array.from(bias))
   })
 })

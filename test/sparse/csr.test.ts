@@ -18,7 +18,15 @@ async function roundTrip(w: Float32Array, n: number, k: number, options?: Parame
 }
 
 describe('csr: round trips (toDense is exact)', () => {
-  for (const [n, k, s] of [[1, 1, 0], [7, 13, 0.5], [33, 65, 0.9], [64, 64, 0.0], [5, 3, 1.0], [0, 4, 0], [4, 0, 0]] as const)
+  for (const [n, k, s] of [
+    [1, 1, 0],
+    [7, 13, 0.5],
+    [33, 65, 0.9],
+    [64, 64, 0.0],
+    [5, 3, 1.0],
+    [0, 4, 0],
+    [4, 0, 0],
+  ] as const)
     for (const blocks of [1, 2, 4, 'auto'] as const)
       it(`[${n}, ${k}] sparsity ${s}, blocks ${blocks}`, async () => {
         const w = sparseMatrix(n, k, s, 3 + n)
@@ -113,12 +121,14 @@ describe('csr: pruning by magnitude', () => {
       const kept = (dense.data as Float32Array).filter((v) => v !== 0).map(Math.abs)
       const dropped = w.filter((v, i) => (dense.data as Float32Array)[i] === 0 && v !== 0).map(Math.abs)
       expect(Math.min(...kept)).toBeGreaterThanOrEqual(Math.max(...dropped))
-      for (let i = 0; i < w.length; ++i) if ((dense.data as Float32Array)[i] !== 0) expect((dense.data as Float32Array)[i]).toBe(w[i])
+      for (let i = 0; i < w.length; ++i)
+        if ((dense.data as Float32Array)[i] !== 0) expect((dense.data as Float32Array)[i]).toBe(w[i])
     }
   })
 
   it('existing zeros count, ties break in index order, NaN is never pruned', async () => {
-    const prune = async (w: number[], sparsity: number) => Array.from(await pruneByMagnitude(Float32Array.from(w), 1, w.length, sparsity))
+    const prune = async (w: number[], sparsity: number) =>
+      Array.from(await pruneByMagnitude(Float32Array.from(w), 1, w.length, sparsity))
     expect(await prune([0, 3, -1, 2], 0.5)).toEqual([0, 3, 0, 2])
     expect(await prune([1, -1, 1, 5], 0.5)).toEqual([0, 0, 1, 5])
     expect(await prune([NaN, 1, 2, 3], 0.75)).toEqual([NaN, 0, 0, 0])
@@ -137,15 +147,21 @@ describe('csr: pruning by magnitude', () => {
 describe('csr: options and lifecycle', () => {
   it.each([NaN, -0.1, 1, 1.5, Infinity, '0.5', null])('sparsity %s → ERR_SK_INVALID_ARGUMENT, thrown at once', (s) => {
     using t = tensorOf(new Float32Array(4), [2, 2])
-    expect(() => sparsifyCsr(t, { sparsity: s as number })).toThrow(expect.objectContaining({ code: 'ERR_SK_INVALID_ARGUMENT', message: expect.stringMatching(/options\.sparsity/) }))
+    expect(() => sparsifyCsr(t, { sparsity: s as number })).toThrow(
+      expect.objectContaining({ code: 'ERR_SK_INVALID_ARGUMENT', message: expect.stringMatching(/options\.sparsity/) }),
+    )
   })
   it.each([3, 8, 0, 'all'])('blocks %s → ERR_SK_INVALID_ARGUMENT, thrown at once', (b) => {
     using t = tensorOf(new Float32Array(4), [2, 2])
-    expect(() => sparsifyCsr(t, { blocks: b as 1 })).toThrow(expect.objectContaining({ code: 'ERR_SK_INVALID_ARGUMENT' }))
+    expect(() => sparsifyCsr(t, { blocks: b as 1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_SK_INVALID_ARGUMENT' }),
+    )
   })
   it('an unknown option → ERR_SK_INVALID_ARGUMENT, thrown at once', () => {
     using t = tensorOf(new Float32Array(4), [2, 2])
-    expect(() => sparsifyCsr(t, { density: 0.5 } as never)).toThrow(expect.objectContaining({ code: 'ERR_SK_INVALID_ARGUMENT' }))
+    expect(() => sparsifyCsr(t, { density: 0.5 } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_SK_INVALID_ARGUMENT' }),
+    )
   })
   it('dispose frees the arrays; later uses throw ERR_SK_DISPOSED', async () => {
     using t = tensorOf(sparseMatrix(4, 4, 0.5, 1), [4, 4])

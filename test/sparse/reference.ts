@@ -27,7 +27,14 @@ export function sparseMatrix(n: number, k: number, sparsity: number, seed: numbe
 }
 
 /** out [m, n] = x [m, k] · w [n, k]ᵀ + bias, in float64. */
-export function linearRef(x: Float32Array, w: Float32Array, bias: Float32Array | null, m: number, n: number, k: number): Float64Array {
+export function linearRef(
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  m: number,
+  n: number,
+  k: number,
+): Float64Array {
   const out = new Float64Array(m * n)
   for (let r = 0; r < m; ++r)
     for (let c = 0; c < n; ++c) {
@@ -39,7 +46,17 @@ export function linearRef(x: Float32Array, w: Float32Array, bias: Float32Array |
 }
 
 /** out [b, n, p] = clamp(w [n, k] · x [b, k, p] + bias), in float64. */
-export function conv1x1Ref(x: Float32Array, w: Float32Array, bias: Float32Array | null, b: number, n: number, k: number, p: number, lo = -Infinity, hi = Infinity): Float64Array {
+export function conv1x1Ref(
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  b: number,
+  n: number,
+  k: number,
+  p: number,
+  lo = -Infinity,
+  hi = Infinity,
+): Float64Array {
   const out = new Float64Array(b * n * p)
   for (let i = 0; i < b; ++i)
     for (let c = 0; c < n; ++c) {
@@ -55,7 +72,6 @@ export function conv1x1Ref(x: Float32Array, w: Float32Array, bias: Float32Array 
     }
   return out
 }
-
 
 /** The fp32 budget of DESIGN.md: 1e-5 relative, max norm, against float64. */
 export const kF32Budget = 1e-5

@@ -27,13 +27,21 @@ describe('prune', () => {
   })
   it('n:m in general: 1:4, 2:8, 3:6 along K', async () => {
     const w = f32([1, 2, 3, 4, 5, 6, 7, 8, -9, 1, 1, 9, 0, 0, 0, 0, 0, 0], [1, 18])
-    expect(Array.from(keep(await sk.prune(keep(sk.tensor(new Float32Array([4, 1, 2, 3, 1, -8, 2, 3]), [2, 4])), { n: 1, m: 4 })).data as Float32Array)).toEqual([
-      4, 0, 0, 0, 0, -8, 0, 0,
+    expect(
+      Array.from(
+        keep(await sk.prune(keep(sk.tensor(new Float32Array([4, 1, 2, 3, 1, -8, 2, 3]), [2, 4])), { n: 1, m: 4 }))
+          .data as Float32Array,
+      ),
+    ).toEqual([4, 0, 0, 0, 0, -8, 0, 0])
+    expect(
+      Array.from(
+        keep(await sk.prune(keep(sk.tensor(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), [1, 8])), { n: 2, m: 8 }))
+          .data as Float32Array,
+      ),
+    ).toEqual([0, 0, 0, 0, 0, 0, 7, 8])
+    expect(Array.from(keep(await sk.prune(w, { n: 3, m: 6 })).data as Float32Array)).toEqual([
+      0, 0, 0, 4, 5, 6, 0, 8, -9, 0, 0, 9, 0, 0, 0, 0, 0, 0,
     ])
-    expect(Array.from(keep(await sk.prune(keep(sk.tensor(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), [1, 8])), { n: 2, m: 8 })).data as Float32Array)).toEqual([
-      0, 0, 0, 0, 0, 0, 7, 8,
-    ])
-    expect(Array.from(keep(await sk.prune(w, { n: 3, m: 6 })).data as Float32Array)).toEqual([0, 0, 0, 4, 5, 6, 0, 8, -9, 0, 0, 9, 0, 0, 0, 0, 0, 0])
   })
   it('float16 and bfloat16: the same choice as float32 on the same values, bits kept', async () => {
     const w32 = keep(sk.randn([8, 64], { seed: 3 }))
@@ -57,7 +65,10 @@ describe('prune', () => {
 
 describe('sparsify 2:4: layout (panels of 8 rows, docs/formats.md)', () => {
   it('values [P, K/4, 2, 8] (slot 0 the lower K index), codes i0 | i1 << 2 in a little-endian word per panel and group; padding rows 0x4 and 0', async () => {
-    const w = f32([0, 7, 0, 8, /* */ 5, 0, 0, 0, /* */ 0, 0, 0, 0, /* row 1 */ 1, 2, 0, 0, 0, 0, 3, 4, 0, 0, 0, 9], [2, 12])
+    const w = f32(
+      [0, 7, 0, 8, /* */ 5, 0, 0, 0, /* */ 0, 0, 0, 0, /* row 1 */ 1, 2, 0, 0, 0, 0, 3, 4, 0, 0, 0, 9],
+      [2, 12],
+    )
     const sw = keep(await sk.sparsify(w, { format: '2:4' }))
     expect(sw.format).toBe('2:4')
     expect(sw.dims).toEqual([2, 12])
@@ -68,24 +79,45 @@ describe('sparsify 2:4: layout (panels of 8 rows, docs/formats.md)', () => {
     expect(meta.dims).toEqual([1, 3, 4])
     // lanes 0, 1 are rows 0, 1; lanes 2..7 the padding rows
     expect(Array.from(values.data as Float32Array)).toEqual([
-      ...[7, 1, ...zeros(6)], ...[8, 2, ...zeros(6)], // group 0: slot 0, slot 1
-      ...[5, 3, ...zeros(6)], ...[0, 4, ...zeros(6)], // group 1
-      ...[0, 0, ...zeros(6)], ...[0, 9, ...zeros(6)], // group 2
+      ...[7, 1, ...zeros(6)],
+      ...[8, 2, ...zeros(6)], // group 0: slot 0, slot 1
+      ...[5, 3, ...zeros(6)],
+      ...[0, 4, ...zeros(6)], // group 1
+      ...[0, 0, ...zeros(6)],
+      ...[0, 9, ...zeros(6)], // group 2
     ])
     // row 0: group 0 keeps 1,3 (0xD); group 1 keeps 0 and the first zero 1 (0x4); group 2 keeps 0,1 (0x4)
     // row 1: group 0 keeps 0,1 (0x4); group 1 keeps 2,3 (0xE); group 2 keeps 3 and the first zero 0 (0xC)
     // byte 0 of each word: row 0 low nibble, row 1 high; bytes 1..3: padding rows 2..7 (0x4 each)
-    expect(Array.from(meta.data as Uint8Array)).toEqual([0x4d, 0x44, 0x44, 0x44, 0xe4, 0x44, 0x44, 0x44, 0xc4, 0x44, 0x44, 0x44])
+    expect(Array.from(meta.data as Uint8Array)).toEqual([
+      0x4d, 0x44, 0x44, 0x44, 0xe4, 0x44, 0x44, 0x44, 0xc4, 0x44, 0x44, 0x44,
+    ])
     expect(sw.bytes).toBe(48 * 4 + 12)
   })
   it("docs/formats.md's example: N 1, K 8, [0, 7, 0, 8 | 5, 0, 0, 0]", async () => {
     const sw = keep(await sk.sparsify(f32([0, 7, 0, 8, 5, 0, 0, 0], [1, 8]), { format: '2:4' }))
     const { values, meta } = sw._parts().tensors
-    expect(Array.from(values.data as Float32Array)).toEqual([7, ...zeros(7), 8, ...zeros(7), 5, ...zeros(7), 0, ...zeros(7)])
+    expect(Array.from(values.data as Float32Array)).toEqual([
+      7,
+      ...zeros(7),
+      8,
+      ...zeros(7),
+      5,
+      ...zeros(7),
+      0,
+      ...zeros(7),
+    ])
     expect(Array.from(meta.data as Uint8Array)).toEqual([0x4d, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44])
   })
   it('two panels (N 9): row r in lane r % 8 of panel r / 8; every valid code in its nibble', async () => {
-    const pairs = [[0, 1], [0, 2], [1, 2], [0, 3], [1, 3], [2, 3]] // codes 0x4, 0x8, 0x9, 0xC, 0xD, 0xE
+    const pairs = [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+      [0, 3],
+      [1, 3],
+      [2, 3],
+    ] // codes 0x4, 0x8, 0x9, 0xC, 0xD, 0xE
     const data = new Float32Array(9 * 4)
     for (let r = 0; r < 9; ++r) {
       const [i0, i1] = pairs[r % 6]
@@ -96,7 +128,28 @@ describe('sparsify 2:4: layout (panels of 8 rows, docs/formats.md)', () => {
     const sw = keep(await sk.sparsify(w, { format: '2:4' }))
     const { values, meta } = sw._parts().tensors
     expect(values.dims).toEqual([2, 1, 2, 8])
-    expect(Array.from(values.data as Float32Array)).toEqual([1, 11, 21, 31, 41, 51, 61, 71, 2, 12, 22, 32, 42, 52, 62, 72, 81, ...zeros(7), 82, ...zeros(7)])
+    expect(Array.from(values.data as Float32Array)).toEqual([
+      1,
+      11,
+      21,
+      31,
+      41,
+      51,
+      61,
+      71,
+      2,
+      12,
+      22,
+      32,
+      42,
+      52,
+      62,
+      72,
+      81,
+      ...zeros(7),
+      82,
+      ...zeros(7),
+    ])
     // panel 0: the word 0x84EDC984 (rows 7..0: 8 4 E D C 9 8 4); panel 1: row 8's 0x9, then padding 0x4
     expect(Array.from(meta.data as Uint8Array)).toEqual([0x84, 0xc9, 0xed, 0x84, 0x49, 0x44, 0x44, 0x44])
     const back = keep(await sw.toDense())
@@ -112,22 +165,42 @@ describe('sparsify 2:4: pattern check', () => {
     data[2 * 16 + 11] = 1
     data[3 * 16 + 0] = data[3 * 16 + 1] = data[3 * 16 + 2] = 1 // a later row also fails
     const w = keep(sk.tensor(data, [4, 16]))
-    await expect(sk.sparsify(w, { format: '2:4' })).rejects.toMatchObject({ code: 'ERR_SK_INVALID_ARGUMENT', message: expect.stringMatching(/row 2, group 2 \(columns 8\.\.11\)/) })
+    await expect(sk.sparsify(w, { format: '2:4' })).rejects.toMatchObject({
+      code: 'ERR_SK_INVALID_ARGUMENT',
+      message: expect.stringMatching(/row 2, group 2 \(columns 8\.\.11\)/),
+    })
   })
   it('NaN counts as a non-zero; -0 as a zero (not stored: it comes back as +0)', async () => {
     const w = f32([NaN, 1, -0, 2, 0, 0, 0, 0], [1, 8])
-    await expect(sk.sparsify(w, { format: '2:4' })).rejects.toMatchObject({ code: 'ERR_SK_INVALID_ARGUMENT', message: expect.stringMatching(/row 0, group 0/) })
+    await expect(sk.sparsify(w, { format: '2:4' })).rejects.toMatchObject({
+      code: 'ERR_SK_INVALID_ARGUMENT',
+      message: expect.stringMatching(/row 0, group 0/),
+    })
     const ok = keep(await sk.sparsify(f32([-0, 1, -0, 2, 0, 0, 0, 0], [1, 8]), { format: '2:4' }))
-    expect(Array.from(ok._parts().tensors.values.data as Float32Array)).toEqual([1, ...zeros(7), 2, ...zeros(7), 0, ...zeros(7), 0, ...zeros(7)]) // +0 everywhere
+    expect(Array.from(ok._parts().tensors.values.data as Float32Array)).toEqual([
+      1,
+      ...zeros(7),
+      2,
+      ...zeros(7),
+      0,
+      ...zeros(7),
+      0,
+      ...zeros(7),
+    ]) // +0 everywhere
   })
   it('n:m forms with n ≤ 2 and m a multiple of 4 are accepted as 2:4; others are ERR_SK_UNSUPPORTED', async () => {
     const w = keep(await sk.prune(keep(sk.randn([4, 32], { seed: 1 })), { n: 2, m: 8 }))
     for (const format of ['1:4', '2:8', '1:8', '2:16'] as const) {
-      const p = keep(await sk.prune(keep(sk.randn([4, 32], { seed: 2 })), { n: Number(format[0]), m: Number(format.slice(2)) }))
+      const p = keep(
+        await sk.prune(keep(sk.randn([4, 32], { seed: 2 })), { n: Number(format[0]), m: Number(format.slice(2)) }),
+      )
       expect(keep(await sk.sparsify(p, { format })).format).toBe('2:4')
     }
     expect(keep(await sk.sparsify(w, { format: '2:8' })).format).toBe('2:4')
-    for (const format of ['3:8', '2:6', '4:8', '0:4']) expect(() => sk.sparsify(w, { format: format as '2:4' })).toThrow(expect.objectContaining({ code: 'ERR_SK_UNSUPPORTED' }))
+    for (const format of ['3:8', '2:6', '4:8', '0:4'])
+      expect(() => sk.sparsify(w, { format: format as '2:4' })).toThrow(
+        expect.objectContaining({ code: 'ERR_SK_UNSUPPORTED' }),
+      )
   })
 })
 
@@ -140,7 +213,11 @@ describe('sparsify 2:4: round trips', () => {
       const back = keep(await sw.toDense())
       expect(back.type).toBe(type)
       expect(back.dims).toEqual([37, 300])
-      expect(Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength).equals(Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength))).toBe(true)
+      expect(
+        Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength).equals(
+          Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength),
+        ),
+      ).toBe(true)
     })
   it('N not a multiple of 8 (a partial last panel: 1, 7, 9, 15, 17 rows) round-trips for every dtype', async () => {
     for (const type of ['float32', 'float16', 'bfloat16'] as const)
@@ -150,7 +227,12 @@ describe('sparsify 2:4: round trips', () => {
         expect(sw._parts().tensors.values.dims).toEqual([Math.ceil(n / 8), 5, 2, 8])
         const back = keep(await sw.toDense())
         expect(back.dims).toEqual([n, 20])
-        expect(Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength).equals(Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength)), `${type} N ${n}`).toBe(true)
+        expect(
+          Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength).equals(
+            Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength),
+          ),
+          `${type} N ${n}`,
+        ).toBe(true)
       }
   })
   it('a weight with fewer than 2 non-zeros per group (all zeros, one per group) round-trips', async () => {
@@ -197,7 +279,9 @@ describe('corrupted SparseWeight: codes out of range', () => {
   it('a disposed SparseWeight: ERR_SK_DISPOSED', async () => {
     const sw = await sk.sparsify(keep(await prunedWeight(2, 8, 'float32', 3)), { format: '2:4' })
     sw.dispose()
-    expect(() => sk.linear(keep(sk.randn([1, 8], { seed: 1 })), sw)).toThrow(expect.objectContaining({ code: 'ERR_SK_DISPOSED' }))
+    expect(() => sk.linear(keep(sk.randn([1, 8], { seed: 1 })), sw)).toThrow(
+      expect.objectContaining({ code: 'ERR_SK_DISPOSED' }),
+    )
     expect(() => sw.toDense()).toThrow(expect.objectContaining({ code: 'ERR_SK_DISPOSED' }))
   })
 })

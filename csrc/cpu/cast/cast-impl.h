@@ -46,7 +46,9 @@ void decode_to_f32(sk_dtype type, const void* src, float* out, size_t n) {
     case SK_F32: memcpy(out, src, n * 4); break;
     case SK_F16: decode([&](auto l, size_t i, auto put) { put(f16_to_f32<decltype(l)>(l.load_u(u16 + i))); }); break;
     case SK_BF16: decode([&](auto l, size_t i, auto put) { put(bf16_to_f32<decltype(l)>(l.load_u(u16 + i))); }); break;
-    case SK_F8E4M3FN: decode([&](auto l, size_t i, auto put) { put(e4m3fn_to_f32<decltype(l)>(l.load_u(u8 + i))); }); break;
+    case SK_F8E4M3FN:
+      decode([&](auto l, size_t i, auto put) { put(e4m3fn_to_f32<decltype(l)>(l.load_u(u8 + i))); });
+      break;
     case SK_F8E5M2: decode([&](auto l, size_t i, auto put) { put(e5m2_to_f32<decltype(l)>(l.load_u(u8 + i))); }); break;
     case SK_I8:
     case SK_U8:
@@ -99,9 +101,12 @@ static inline void cast_int_to_int(const sk_cast_params& p) {
   for (size_t i = 0; i < p.count; ++i) {
     int64_t v = load_int(p.src_type, p.src, i);
     v = v < lo ? lo : v > hi ? hi : v;
-    if (p.dst_type == SK_I8) static_cast<int8_t*>(p.dst)[i] = static_cast<int8_t>(v);
-    else if (p.dst_type == SK_U8) static_cast<uint8_t*>(p.dst)[i] = static_cast<uint8_t>(v);
-    else static_cast<int32_t*>(p.dst)[i] = static_cast<int32_t>(v);
+    if (p.dst_type == SK_I8)
+      static_cast<int8_t*>(p.dst)[i] = static_cast<int8_t>(v);
+    else if (p.dst_type == SK_U8)
+      static_cast<uint8_t*>(p.dst)[i] = static_cast<uint8_t>(v);
+    else
+      static_cast<int32_t*>(p.dst)[i] = static_cast<int32_t>(v);
   }
 }
 

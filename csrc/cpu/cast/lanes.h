@@ -20,7 +20,8 @@ struct VecLanes {
   static F to_f32(I i) { return __builtin_convertvector(i, F); }
   static I trunc_i32(F f) { return __builtin_convertvector(f, I); }
 
-  template <class V, class T> static V load(const T* p) {
+  template <class V, class T>
+  static V load(const T* p) {
     V v;
     memcpy(&v, p, sizeof v);
     return v;
@@ -32,7 +33,10 @@ struct VecLanes {
   static I load_i(const int32_t* p) { return load<I>(p); }
   static F load_f(const float* p) { return load<F>(p); }
 
-  template <class V, class T> static void put(T* p, V v) { memcpy(p, &v, sizeof v); }
+  template <class V, class T>
+  static void put(T* p, V v) {
+    memcpy(p, &v, sizeof v);
+  }
   static void store(uint8_t* p, U v) { put(p, __builtin_convertvector(v, U8)); }
   static void store(uint16_t* p, U v) { put(p, __builtin_convertvector(v, U16)); }
   static void store(int8_t* p, I v) { put(p, __builtin_convertvector(v, I8)); }

@@ -29,16 +29,16 @@ struct sk_attention_item {
 // starts on a cache line. pick() lays it out once; the flash loops carve it
 // with that layout.
 struct sk_attention_scratch {
-  size_t qt;     // Qᵀ [D][q_tile], pre-scaled by scale·log2(e)
-  size_t ot;     // Oᵀ [D][q_tile], unnormalized
-  size_t st;     // Sᵀ, then Pᵀ [kv_tile][q_tile]
-  size_t kf;     // a K chunk decoded to float32 [kv_tile][D] (float16 / bfloat16); a Q row while packing
-  size_t vf;     // a V chunk, likewise
-  size_t m;      // [q_tile] running max (log2 units)
-  size_t l;      // [q_tile] running sum
-  size_t alpha;  // [q_tile] this chunk's rescale of Oᵀ
-  size_t seen;   // bytes [kv_tile][q_tile]: which queries see each key of a chunk whose V holds a NaN
-  size_t floats; // total
+  size_t qt;      // Qᵀ [D][q_tile], pre-scaled by scale·log2(e)
+  size_t ot;      // Oᵀ [D][q_tile], unnormalized
+  size_t st;      // Sᵀ, then Pᵀ [kv_tile][q_tile]
+  size_t kf;      // a K chunk decoded to float32 [kv_tile][D] (float16 / bfloat16); a Q row while packing
+  size_t vf;      // a V chunk, likewise
+  size_t m;       // [q_tile] running max (log2 units)
+  size_t l;       // [q_tile] running sum
+  size_t alpha;   // [q_tile] this chunk's rescale of Oᵀ
+  size_t seen;    // bytes [kv_tile][q_tile]: which queries see each key of a chunk whose V holds a NaN
+  size_t floats;  // total
 };
 
 static inline sk_attention_scratch sk_attention_scratch_layout(int64_t head_dim, int32_t q_tile, int32_t kv_tile) {
@@ -92,7 +92,8 @@ void sk_attention_apply_rules(const sk_attention_params* p, int64_t b, int64_t h
 // The key walk of work item `it` (csrc/core/kv_walk.h): its mask row's
 // full, then partial blocks (every key when dense), in tiles of kv_tile keys,
 // cut at the causal diagonal of its last row.
-static inline sk::KvWalk<0> sk_attention_walk(const sk_attention_params& p, int32_t kv_tile, const sk_attention_item& it) {
+static inline sk::KvWalk<0> sk_attention_walk(const sk_attention_params& p, int32_t kv_tile,
+                                              const sk_attention_item& it) {
   sk::KvWalk<0> w;
   w.tile = kv_tile;
   if (p.mask) {

@@ -112,8 +112,12 @@ std::vector<sk_attention_item> plan(const sk_attention_params& p, const sk_atten
           mask_row = static_cast<int32_t>((mb * m->heads + mh) * m->n_q_blocks + s);
         }
         for (int64_t q0 = s * span; q0 < end; q0 += t.q_tile) {
-          sk_attention_item it{static_cast<int32_t>(b), static_cast<int32_t>(h), q0,
-                               static_cast<int32_t>(std::min<int64_t>(t.q_tile, end - q0)), mask_row, 0};
+          sk_attention_item it{static_cast<int32_t>(b),
+                               static_cast<int32_t>(h),
+                               q0,
+                               static_cast<int32_t>(std::min<int64_t>(t.q_tile, end - q0)),
+                               mask_row,
+                               0};
           const int64_t lanes = (it.rows + t.lanes - 1) / t.lanes * t.lanes;
           int64_t keys = 1;  // packing Qᵀ and writing the rows cost about one key
           sk::KvWalk<0> walk = sk_attention_walk(p, t.kv_tile, it);
@@ -174,8 +178,8 @@ sk_pick<sk_attention_kernel> sk_cpu_attention_pick(const sk_attention_params& p,
     return Pick::refuse(SK_ERR_SHAPE, "Expected a head dim between 1 and " + std::to_string(kAttentionMaxHeadDim) +
                                           " for q.dims" + got + std::to_string(p.head_dim));
   if (p.heads_kv < 1 || p.heads_q % p.heads_kv != 0)
-    return Pick::refuse(SK_ERR_SHAPE, "Expected key heads that divide the query heads for k.dims" + got +
-                                          std::to_string(p.heads_kv));
+    return Pick::refuse(SK_ERR_SHAPE,
+                        "Expected key heads that divide the query heads for k.dims" + got + std::to_string(p.heads_kv));
   sk_attention_tiling t{sk::attention_q_tile(p.head_dim), sk::attention_kv_tile(p.head_dim), 1, {}, false};
   static_assert(sk::attention_q_tile(kAttentionMaxHeadDim) <= kAttentionMaxTile &&
                     sk::attention_kv_tile(kAttentionMaxHeadDim) <= kAttentionMaxTile,
@@ -184,12 +188,12 @@ sk_pick<sk_attention_kernel> sk_cpu_attention_pick(const sk_attention_params& p,
   Pick pick;
   pick.scratch_bytes = t.scratch.floats * sizeof(float);
   switch (isa) {
-#define SK_ATTN_UKERNEL(isa_name, mr, nr, width)                                       \
-  case SK_ISA_##isa_name##_ID:                                                         \
-    t.lanes = width;                                                                   \
-    if (t.q_tile % t.lanes != 0) break; /* rows are padded to the lanes in scratch */  \
-    pick.kernel = {sk_f32_attn_ukernel_##mr##x##nr##__##isa_name, t};                 \
-    pick.name = "sk_f32_attn_ukernel_" #mr "x" #nr "__" #isa_name;                   \
+#define SK_ATTN_UKERNEL(isa_name, mr, nr, width)                                                                       \
+  case SK_ISA_##isa_name##_ID:                                                                                         \
+    t.lanes = width;                                                                                                   \
+    if (t.q_tile % t.lanes != 0) break; /* rows are padded to the lanes in scratch */                                  \
+    pick.kernel = {sk_f32_attn_ukernel_##mr##x##nr##__##isa_name, t};                                                  \
+    pick.name = "sk_f32_attn_ukernel_" #mr "x" #nr "__" #isa_name;                                                     \
     return pick;
 #include "attention.inc"
 #undef SK_ATTN_UKERNEL

@@ -40,8 +40,8 @@ constexpr float kNegInf = -__builtin_inff();
 // reaches its row's sum and output (the NaN rule, docs/attention.md).
 constexpr float kExp2Magic = 12583039.0f;
 constexpr float kExp2Min = -126.0f;
-constexpr float kExp2Poly[7] = {1.0f,           6.931471825e-01f, 2.402264774e-01f, 5.550332367e-02f,
-                                9.618437849e-03f, 1.339887269e-03f, 1.535334159e-04f};
+constexpr float kExp2Poly[7] = {
+    1.0f, 6.931471825e-01f, 2.402264774e-01f, 5.550332367e-02f, 9.618437849e-03f, 1.339887269e-03f, 1.535334159e-04f};
 
 template <class T>
 static inline typename T::V exp2v(typename T::V x) {
@@ -70,8 +70,8 @@ static void vexp2(size_t n, const float* x, float* y) {
 // stride a_ld), C = A·B. pv (kPV true): A column-major (column stride a_ld),
 // C = alpha ⊙ C + A·B with alpha per column. B is row-major (stride ldb).
 template <class T, int M, int NV, bool kPV>
-static inline void gemm_tile(size_t kc, const float* a, size_t a_ld, const float* b, size_t ldb,
-                             const float* alpha, float* c, size_t ldc) {
+static inline void gemm_tile(size_t kc, const float* a, size_t a_ld, const float* b, size_t ldb, const float* alpha,
+                             float* c, size_t ldc) {
   using V = typename T::V;
   constexpr int W = T::W;
   V acc[M][NV];
@@ -117,8 +117,8 @@ static void gemm_any(size_t mr, size_t nv, size_t kc, const float* a, size_t a_l
 }
 
 template <class T, int MR, int NR>
-static void qk(size_t mr, size_t nc, size_t kc, const float* k, size_t k_stride, const float* qt,
-               size_t qt_stride, float* st, size_t st_stride) {
+static void qk(size_t mr, size_t nc, size_t kc, const float* k, size_t k_stride, const float* qt, size_t qt_stride,
+               float* st, size_t st_stride) {
   gemm_any<T, MR, NR / T::W, false>(mr, nc / T::W, kc, k, k_stride, qt, qt_stride, nullptr, st, st_stride);
 }
 
@@ -258,10 +258,13 @@ static inline void pack_qt(const sk_attention_params& p, const sk_attention_item
                            float* qt) {
   const size_t esize = sk_dtype_size(p.dtype);
   const float qscale = p.scale * kLog2e;
-  const char* q = static_cast<const char*>(p.q) + (it.b * p.q_stride_b + it.h * p.q_stride_h + it.q0 * p.q_stride_s) * esize;
+  const char* q =
+      static_cast<const char*>(p.q) + (it.b * p.q_stride_b + it.h * p.q_stride_h + it.q0 * p.q_stride_s) * esize;
   for (int32_t r = 0; r < it.rows; ++r) {
-    if (p.fp8) fp8_q_row(p, it.b, it.h, it.q0 + r, reinterpret_cast<const uint8_t*>(q + r * p.q_stride_s), row);
-    else decode_row(p.dtype, q + r * p.q_stride_s * esize, row, p.head_dim);
+    if (p.fp8)
+      fp8_q_row(p, it.b, it.h, it.q0 + r, reinterpret_cast<const uint8_t*>(q + r * p.q_stride_s), row);
+    else
+      decode_row(p.dtype, q + r * p.q_stride_s * esize, row, p.head_dim);
     for (int64_t d = 0; d < p.head_dim; ++d) qt[d * ld + r] = row[d] * qscale;
   }
   for (int64_t d = 0; d < p.head_dim; ++d)
@@ -331,8 +334,8 @@ static void flash(const sk_attention_params& p, const sk_attention_tiling& t, co
     // Sᵀ = K·Qᵀ
     for (size_t k0 = 0; k0 < kc; k0 += kMR)
       for (size_t n0 = 0; n0 < ld; n0 += kNR)
-        qk<T, MR, NR>(kc - k0 < kMR ? kc - k0 : kMR, ld - n0 < kNR ? ld - n0 : kNR, dims, kr + k0 * ks, ks, qt + n0,
-                      ld, st + k0 * ld + n0, ld);
+        qk<T, MR, NR>(kc - k0 < kMR ? kc - k0 : kMR, ld - n0 < kNR ? ld - n0 : kNR, dims, kr + k0 * ks, ks, qt + n0, ld,
+                      st + k0 * ld + n0, ld);
     // Hidden tokens → -inf: the mask's rules on a partial block, then the causal cut.
     if (ch.rule_test) sk_attention_apply_rules(&p, it.b, it.h, it.q0, rows, ch.start, ch.count, st, ld);
     if (ch.causal_test)

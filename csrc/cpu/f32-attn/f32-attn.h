@@ -10,15 +10,14 @@
 
 #include "attention.h"
 
-#define SK_ATTN_UKERNEL(isa, mr, nr, lanes)                                                                   \
-  void sk_f32_attn_ukernel_##mr##x##nr##__##isa(const sk_attention_params* p, const sk_attention_tiling* t,  \
-                                                const sk_attention_item* item, void* scratch);                \
-  void sk_f32_attn_qk_ukernel_##mr##x##nr##__##isa(size_t mr_, size_t nc, size_t kc, const float* k,         \
-                                                   size_t k_stride, const float* qt, size_t qt_stride,         \
-                                                   float* st, size_t st_stride);                               \
-  void sk_f32_attn_pv_ukernel_##mr##x##nr##__##isa(size_t mr_, size_t nc, size_t kc, const float* v,         \
-                                                   size_t v_stride, const float* pt, size_t pt_stride,         \
-                                                   const float* alpha, float* ot, size_t ot_stride);           \
+#define SK_ATTN_UKERNEL(isa, mr, nr, lanes)                                                                            \
+  void sk_f32_attn_ukernel_##mr##x##nr##__##isa(const sk_attention_params* p, const sk_attention_tiling* t,            \
+                                                const sk_attention_item* item, void* scratch);                         \
+  void sk_f32_attn_qk_ukernel_##mr##x##nr##__##isa(size_t mr_, size_t nc, size_t kc, const float* k, size_t k_stride,  \
+                                                   const float* qt, size_t qt_stride, float* st, size_t st_stride);    \
+  void sk_f32_attn_pv_ukernel_##mr##x##nr##__##isa(size_t mr_, size_t nc, size_t kc, const float* v, size_t v_stride,  \
+                                                   const float* pt, size_t pt_stride, const float* alpha, float* ot,   \
+                                                   size_t ot_stride);                                                  \
   void sk_f32_vexp2_ukernel__##isa(size_t n, const float* x, float* y);
 #include "attention.inc"
 #undef SK_ATTN_UKERNEL

@@ -48,10 +48,17 @@ struct PageWrite {
 class HeadWriter {
  public:
   HeadWriter(const sk_kv_append_params& p, CastFn cast, int64_t g)
-      : p_(p), c_(p.cache), cast_(cast), g_(g), es_(static_cast<int64_t>(sk_dtype_size(c_.type))),
+      : p_(p),
+        c_(p.cache),
+        cast_(cast),
+        g_(g),
+        es_(static_cast<int64_t>(sk_dtype_size(c_.type))),
         lay_(sk::kv_page_layout(es_, c_.kv_heads, c_.head_dim, c_.page_size)),
-        kf_(static_cast<size_t>(c_.page_size * c_.head_dim)), vf_(kf_.size()),
-        codes_(kf_.size() * static_cast<size_t>(es_)), lo_(static_cast<size_t>(c_.head_dim)), hi_(lo_.size()) {}
+        kf_(static_cast<size_t>(c_.page_size * c_.head_dim)),
+        vf_(kf_.size()),
+        codes_(kf_.size() * static_cast<size_t>(es_)),
+        lo_(static_cast<size_t>(c_.head_dim)),
+        hi_(lo_.size()) {}
 
   // Tokens [from, from + w.n) of k[b, g] / v[b, g] into one page.
   void write(int64_t b, int64_t from, const PageWrite& w) {
@@ -77,7 +84,8 @@ class HeadWriter {
     convert(cast_, kf_.data(), SK_F32, codes_.data(), c_.type, w.n * D);
     for (int64_t t = 0; t < w.n; ++t)  // channel-major: key t's channel d at [d][s0 + t]
       for (int64_t d = 0; d < D; ++d)
-        memcpy(kpage + (d * c_.page_size + w.s0 + t) * es_, codes_.data() + (t * D + d) * es_, static_cast<size_t>(es_));
+        memcpy(kpage + (d * c_.page_size + w.s0 + t) * es_, codes_.data() + (t * D + d) * es_,
+               static_cast<size_t>(es_));
     update_meta(w, meta);
   }
 
@@ -151,7 +159,8 @@ sk_status sk_cpu_kv_append_run(const sk_kv_append_params& p, CastFn cast, sk::Th
       const int64_t g = static_cast<int64_t>(bg) % heads;
       HeadWriter writer(p, cast, g);
       for (int64_t done = 0; done < p.count[b];) {
-        const int64_t pos = p.start[b] + done, s0 = pos % P, n = std::min(P - s0, p.count[b] - done), at = b * p.cache.table_stride + pos / P;
+        const int64_t pos = p.start[b] + done, s0 = pos % P, n = std::min(P - s0, p.count[b] - done),
+                      at = b * p.cache.table_stride + pos / P;
         writer.write(b, done, PageWrite{p.cache.kv[at] + g * p.cache.head_stride, p.cache.meta[at], s0, n});
         done += n;
       }

@@ -14,18 +14,18 @@
 // One task: a run of one (batch, KV head)'s selected pages, for every query
 // row of that KV head. Its softmax state (base 2) goes to m, l, o.
 struct sk_decode_task {
-  const float* q;               // [rows][head_dim], scaled by scale · log2(e)
-  const uint8_t* const* kv;     // [count] each page's (page, KV head g) block (sk::KvPageLayout)
-  const uint8_t* const* meta;   // [count] each page's metadata block
-  const int32_t* page_index;    // [count] their logical pages, increasing (first token = index · page_size)
+  const float* q;              // [rows][head_dim], scaled by scale · log2(e)
+  const uint8_t* const* kv;    // [count] each page's (page, KV head g) block (sk::KvPageLayout)
+  const uint8_t* const* meta;  // [count] each page's metadata block
+  const int32_t* page_index;   // [count] their logical pages, increasing (first token = index · page_size)
   int32_t count;
-  int32_t rows, seq_q;          // rows = (heads_q / kv_heads) · seq_q; row r is query token r % seq_q
-  int32_t g;                    // the KV head
-  int64_t length;               // tokens in the sequence
-  sk_kv_pages cache;            // type and geometry (its tables are not read)
-  float* m;                     // [rows] running max, log2 units (-inf: nothing seen)
-  float* l;                     // [rows] sum of 2^(s − m)
-  float* o;                     // [rows][head_dim] Σ 2^(s − m) · v
+  int32_t rows, seq_q;  // rows = (heads_q / kv_heads) · seq_q; row r is query token r % seq_q
+  int32_t g;            // the KV head
+  int64_t length;       // tokens in the sequence
+  sk_kv_pages cache;    // type and geometry (its tables are not read)
+  float* m;             // [rows] running max, log2 units (-inf: nothing seen)
+  float* l;             // [rows] sum of 2^(s − m)
+  float* o;             // [rows][head_dim] Σ 2^(s − m) · v
 };
 
 // A kernel set's task loop; scratch holds sk_decode_scratch_floats(rows, page) floats.
@@ -39,15 +39,15 @@ typedef void (*sk_decode_task_fn)(const sk_decode_task* t, float* scratch);
 typedef void (*sk_quest_score_fn)(const float* bounds, const uint8_t* meta, const sk_kv_pages* cache, float* score);
 
 static inline size_t sk_decode_scratch_floats(int64_t rows, int64_t page) {
-  const int64_t group = page < 64 ? 64 : page;  // the kernels score pages in groups of up to 64 tokens
+  const int64_t group = page < 64 ? 64 : page;          // the kernels score pages in groups of up to 64 tokens
   return static_cast<size_t>(rows * (group + 1) + 16);  // scores [rows][group], alpha [rows]
 }
 
 // What sk_cpu_decode_pick() answers.
 struct sk_decode_kernel {
-  sk_decode_task_fn fn;      // null when unsupported
+  sk_decode_task_fn fn;  // null when unsupported
   sk_quest_score_fn score;
-  const char* name;          // e.g. "sk_f32_decode_ukernel__avx512"
+  const char* name;  // e.g. "sk_f32_decode_ukernel__avx512"
 };
 
 namespace sk {

@@ -32,8 +32,8 @@ sk_decode_kernel sk_cpu_decode_pick(const sk_decode_params& p, sk_isa isa) {
   if (p.seq_q < 1 || p.seq_q > sk::kDecodeMaxQueries) return none;
   if (p.q_type != SK_F32 && p.q_type != SK_F16 && p.q_type != SK_BF16) return none;
   switch (isa) {
-#define SK_DECODE_UKERNEL(name, smr, snv, pmr, pdv) \
-  case SK_ISA_##name##_ID:              \
+#define SK_DECODE_UKERNEL(name, smr, snv, pmr, pdv)                                                                    \
+  case SK_ISA_##name##_ID:                                                                                             \
     return {sk_f32_decode_ukernel__##name, sk_f32_quest_score_ukernel__##name, "sk_f32_decode_ukernel__" #name};
 #include "decode.inc"
 #undef SK_DECODE_UKERNEL
@@ -189,7 +189,8 @@ static std::vector<sk_decode_task> make_tasks(const sk_decode_params& p, const S
       t.q = qp + bg * s.rows * s.dims;
       t.kv = kv + f, t.meta = meta + f, t.page_index = sel + f;
       t.count = static_cast<int32_t>(std::min<int64_t>(chunk, p.sel_count[bg] - f));
-      t.rows = static_cast<int32_t>(s.rows), t.seq_q = static_cast<int32_t>(p.seq_q), t.g = static_cast<int32_t>(bg % heads);
+      t.rows = static_cast<int32_t>(s.rows), t.seq_q = static_cast<int32_t>(p.seq_q),
+      t.g = static_cast<int32_t>(bg % heads);
       t.length = p.lengths[b], t.cache = p.cache;
       tasks.push_back(t);
     }
@@ -218,7 +219,10 @@ static void merge_tasks(const sk_decode_params& p, const Shape& s, const std::ve
       const int64_t at = b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_s;
       const float inv = l > 0.0f ? 1.0f / l : l == l ? 0.0f : l;
       for (int64_t d = 0; d < s.dims; ++d) store_any(p.q_type, p.out, at + d, o[d] * inv);
-      if (p.lse) p.lse[(b * p.heads_q + h) * p.seq_q + i] = l > 0.0f ? static_cast<float>(m * kLn2 + log(l)) : l == l ? -__builtin_inff() : l;
+      if (p.lse)
+        p.lse[(b * p.heads_q + h) * p.seq_q + i] = l > 0.0f ? static_cast<float>(m * kLn2 + log(l))
+                                                   : l == l ? -__builtin_inff()
+                                                            : l;
     }
   });
 }

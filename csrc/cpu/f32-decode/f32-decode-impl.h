@@ -31,18 +31,26 @@ namespace sk::cpu::SK_ISA_NAMESPACE {
 // W elements of the page type at element offset i of base, as float32 lanes.
 template <class T, int kType>
 static inline typename T::V widen(const uint8_t* base, int64_t i) {
-  if constexpr (kType == SK_F32) return Widen::f32(reinterpret_cast<const float*>(base) + i);
-  else if constexpr (kType == SK_F16) return Widen::f16(reinterpret_cast<const uint16_t*>(base) + i);
-  else if constexpr (kType == SK_BF16) return Widen::bf16(reinterpret_cast<const uint16_t*>(base) + i);
-  else return Widen::e4m3_256(base + i);
+  if constexpr (kType == SK_F32)
+    return Widen::f32(reinterpret_cast<const float*>(base) + i);
+  else if constexpr (kType == SK_F16)
+    return Widen::f16(reinterpret_cast<const uint16_t*>(base) + i);
+  else if constexpr (kType == SK_BF16)
+    return Widen::bf16(reinterpret_cast<const uint16_t*>(base) + i);
+  else
+    return Widen::e4m3_256(base + i);
 }
 
 // What a widened element is to be multiplied by (FP8: Widen's 1/256 undone with the page scale).
 template <int kType>
-constexpr float widen_factor() { return kType == SK_F8E4M3FN ? kE4m3Widen256 : 1.0f; }
+constexpr float widen_factor() {
+  return kType == SK_F8E4M3FN ? kE4m3Widen256 : 1.0f;
+}
 
 template <int kType>
-constexpr int64_t elem_bytes() { return kType == SK_F32 ? 4 : kType == SK_F8E4M3FN ? 1 : 2; }
+constexpr int64_t elem_bytes() {
+  return kType == SK_F32 ? 4 : kType == SK_F8E4M3FN ? 1 : 2;
+}
 
 template <class T>
 static inline float hmax(typename T::V v) {
@@ -123,8 +131,8 @@ struct Group {
 // o[r][d0 + ·] = alpha[r] · o[r][d0 + ·] + Σ_pages Σ_{t < n} p[r][page · P + t] · v[t][d0 + ·]
 // for rows [0, MR) and DV vectors of the head dim.
 template <class T, int kType, int MR, int DV>
-static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const float* p, int64_t ld,
-                           const float* alpha, int64_t d0, float* o) {
+static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const float* p, int64_t ld, const float* alpha,
+                           int64_t d0, float* o) {
   using V = typename T::V;
   constexpr int W = T::W;
   V acc[MR][DV];
@@ -156,8 +164,8 @@ static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const f
 }
 
 template <class T, int kType, int MR, int DV>
-static void pv_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, const Group& grp, const float* p,
-                   int64_t ld, const float* alpha, int64_t d0, float* o) {
+static void pv_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, const Group& grp, const float* p, int64_t ld,
+                   const float* alpha, int64_t d0, float* o) {
   if constexpr (MR > 1) {
     if (rows < MR) return pv_any<T, kType, MR - 1, DV>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o);
   }
@@ -204,8 +212,8 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
   const KvPageLayout lay = kv_page_layout(elem_bytes<kType>(), heads, dims, page);
   const int64_t per_group = page >= kGroupTokens ? 1 : kGroupTokens / page;
   const int64_t ld = per_group * page;
-  float* s = scratch;             // [rows][ld]
-  float* alpha = s + rows * ld;   // [rows]
+  float* s = scratch;            // [rows][ld]
+  float* alpha = s + rows * ld;  // [rows]
   for (int64_t r = 0; r < rows; ++r) t.m[r] = kNegInf, t.l[r] = 0.0f;
   memset(t.o, 0, static_cast<size_t>(rows * dims) * sizeof(float));
   const int64_t all_see = kv_visible_end(t.length, t.seq_q, 0);  // keys below this are visible to every row
@@ -213,7 +221,8 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
   const uint8_t* kvec[kMaxVecs];  // the group's token vectors (channel 0), and their K scales
   float kscale[kMaxVecs], vscale[kMaxGroupPages];
   for (int32_t c0 = 0; c0 < t.count; c0 += static_cast<int32_t>(per_group)) {
-    for (int64_t pg = c0 + kPrefetchGroups * per_group; pg < c0 + (kPrefetchGroups + 1) * per_group && pg < t.count; ++pg)
+    for (int64_t pg = c0 + kPrefetchGroups * per_group; pg < c0 + (kPrefetchGroups + 1) * per_group && pg < t.count;
+         ++pg)
       if (t.kv[pg] != t.kv[pg - 1] + lay.kv_bytes)  // a page that does not continue a stream
         for (int64_t off = 0; off < lay.kv_bytes; off += 64) __builtin_prefetch(t.kv[pg] + off, 0, 2);
     Group grp{};
@@ -224,7 +233,8 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
       const float* scales = reinterpret_cast<const float*>(t.meta[c0 + pg] + lay.scales);
       const float ks = scales[t.g] * widen_factor<kType>();
       vscale[pg] = scales[heads + t.g] * widen_factor<kType>();
-      if (!(ks == ks && vscale[pg] == vscale[pg]))  // an FP8 page that saw a non-finite value: NaN out, as float32 gives
+      if (!(ks == ks &&
+            vscale[pg] == vscale[pg]))  // an FP8 page that saw a non-finite value: NaN out, as float32 gives
         for (int64_t r = 0; r < rows; ++r) t.l[r] = __builtin_nanf("");
       const uint8_t* k = block + lay.k;
       for (int64_t j = 0; j < vecs_per_page; ++j) {
@@ -240,7 +250,8 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
       for (int64_t v0 = 0; v0 < vecs; v0 += SNV)
         score_any<T, kType, SMR, SNV>(rows - r0, vecs - v0, dims, page, t.q + r0 * dims, kvec + v0, kscale + v0,
                                       s + r0 * ld + v0 * W, ld);
-    for (int64_t pg = 0; pg < grp.pages; ++pg) {  // the last pages: partial, or cut by the causal rule among the queries
+    for (int64_t pg = 0; pg < grp.pages;
+         ++pg) {  // the last pages: partial, or cut by the causal rule among the queries
       const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
       if (j0 + page <= all_see) continue;
       for (int64_t r = 0; r < rows; ++r) {

@@ -16,17 +16,19 @@
 #include "../dispatch.h"
 #include "gemm.h"
 
-
 sk_linear_kernel sk_cpu_linear_pick(const sk_linear_params& p, sk_isa isa) {
   const sk_linear_kernel none{nullptr, nullptr, nullptr, 0, 0, "none"};
   if (p.format != SK_WEIGHT_DENSE) return none;
   if (p.w_type != SK_F32 && p.w_type != SK_F16 && p.w_type != SK_BF16) return none;
   if (p.m < 0 || p.n < 0 || p.k < 0) return none;
   switch (isa) {
-#define SK_GEMM_UKERNEL(name, mr, nr)                                                                             \
-  case SK_ISA_##name##_ID:                                                                                        \
-    return {sk_f32_gemm_ukernel_##mr##x##nr##__##name, sk_f32_gemv_ukernel__##name,                              \
-            sk_f32_packw_ukernel_x##nr##__##name, mr, nr,                                                         \
+#define SK_GEMM_UKERNEL(name, mr, nr)                                                                                  \
+  case SK_ISA_##name##_ID:                                                                                             \
+    return {sk_f32_gemm_ukernel_##mr##x##nr##__##name,                                                                 \
+            sk_f32_gemv_ukernel__##name,                                                                               \
+            sk_f32_packw_ukernel_x##nr##__##name,                                                                      \
+            mr,                                                                                                        \
+            nr,                                                                                                        \
             p.m == 1 ? "sk_f32_gemv_ukernel__" #name : "sk_f32_gemm_ukernel_" #mr "x" #nr "__" #name};
 #include "gemm.inc"
 #undef SK_GEMM_UKERNEL
@@ -79,10 +81,10 @@ sk_status run_gemm(const sk_linear_params& p, const sk_linear_kernel& kern, sk::
         for (int64_t pj = 0; pj < panels; ++pj) {
           const int64_t nc = std::min<int64_t>(nr, ncols - pj * nr);
           for (int64_t i = 0; i < mc; i += mr)
-            kern.gemm(static_cast<size_t>(std::min<int64_t>(mr, mc - i)), static_cast<size_t>(nc), static_cast<size_t>(kc),
-                      p.x + (m0 + i) * p.k + k0, static_cast<size_t>(p.k), bp + pj * kc * nr,
-                      p.bias ? bias + pj * nr : nullptr, p.out + (m0 + i) * p.n + n0 + pj * nr, static_cast<size_t>(p.n),
-                      k0 > 0);
+            kern.gemm(static_cast<size_t>(std::min<int64_t>(mr, mc - i)), static_cast<size_t>(nc),
+                      static_cast<size_t>(kc), p.x + (m0 + i) * p.k + k0, static_cast<size_t>(p.k), bp + pj * kc * nr,
+                      p.bias ? bias + pj * nr : nullptr, p.out + (m0 + i) * p.n + n0 + pj * nr,
+                      static_cast<size_t>(p.n), k0 > 0);
         }
       }
     }

@@ -14,15 +14,20 @@ namespace sk::cpu::SK_ISA_NAMESPACE {
 // W consecutive weights as float32, from float32, float16 or bfloat16 storage.
 template <class T, int WT>
 static inline typename T::V load_w(const void* w, size_t i) {
-  if constexpr (WT == SK_F32) return T::load(static_cast<const float*>(w) + i);
-  else if constexpr (WT == SK_F16) return T::load_f16(static_cast<const uint16_t*>(w) + i);
-  else return T::load_bf16(static_cast<const uint16_t*>(w) + i);
+  if constexpr (WT == SK_F32)
+    return T::load(static_cast<const float*>(w) + i);
+  else if constexpr (WT == SK_F16)
+    return T::load_f16(static_cast<const uint16_t*>(w) + i);
+  else
+    return T::load_bf16(static_cast<const uint16_t*>(w) + i);
 }
 
 template <class T, int WT>
 static inline float scalar_w(const void* w, size_t i) {
-  if constexpr (WT == SK_F32) return static_cast<const float*>(w)[i];
-  else if constexpr (WT == SK_F16) return T::f16(static_cast<const uint16_t*>(w)[i]);
+  if constexpr (WT == SK_F32)
+    return static_cast<const float*>(w)[i];
+  else if constexpr (WT == SK_F16)
+    return T::f16(static_cast<const uint16_t*>(w)[i]);
   else {
     const uint32_t bits = uint32_t(static_cast<const uint16_t*>(w)[i]) << 16;
     float f;
@@ -98,9 +103,12 @@ static void packw_typed(size_t nc, size_t kc, const void* w, size_t ldw, float* 
   constexpr int P = Pk::kPack;
   static_assert(NR % P == 0, "a panel holds whole packing tiles");
   const auto load = [&](size_t i) {
-    if constexpr (WT == SK_F32) return Pk::load(static_cast<const float*>(w) + i);
-    else if constexpr (WT == SK_F16) return Pk::load_f16(static_cast<const uint16_t*>(w) + i);
-    else return Pk::load_bf16(static_cast<const uint16_t*>(w) + i);
+    if constexpr (WT == SK_F32)
+      return Pk::load(static_cast<const float*>(w) + i);
+    else if constexpr (WT == SK_F16)
+      return Pk::load_f16(static_cast<const uint16_t*>(w) + i);
+    else
+      return Pk::load_bf16(static_cast<const uint16_t*>(w) + i);
   };
   size_t j = 0;
   for (; j + P <= nc; j += P) {
@@ -171,19 +179,19 @@ static void gemv(size_t rows, size_t kd, const float* x, const void* w, sk_dtype
 }  // namespace sk::cpu::SK_ISA_NAMESPACE
 
 // Defines the two kernels of one gemm.inc line.
-#define SK_DEFINE_GEMM_UKERNELS(isa, mr, nr)                                                                        \
-  void sk_f32_gemm_ukernel_##mr##x##nr##__##isa(size_t mr_, size_t nc, size_t kc, const float* a, size_t lda,       \
-                                                const float* bp, const float* bias, float* c, size_t ldc,           \
-                                                bool accumulate) {                                                   \
-    using T = sk::cpu::isa::LinOps;                                                                                 \
-    static_assert((nr) % T::W == 0, "gemm.inc: nr must be a multiple of the lanes");                               \
-    sk::cpu::isa::gemm_rows<T, mr, (nr) / T::W>(mr_, nc, kc, a, lda, bp, bias, c, ldc, accumulate);                 \
-  }                                                                                                                  \
-  void sk_f32_gemv_ukernel__##isa(size_t rows, size_t kd, const float* x, const void* w, sk_dtype w_type,          \
-                                  const float* bias, float* out) {                                                   \
-    sk::cpu::isa::gemv<sk::cpu::isa::LinOps>(rows, kd, x, w, w_type, bias, out);                                    \
-  }                                                                                                                  \
-  void sk_f32_packw_ukernel_x##nr##__##isa(size_t nc, size_t kc, const void* w, size_t ldw, sk_dtype w_type,       \
-                                           float* bp) {                                                              \
-    sk::cpu::isa::packw<sk::cpu::isa::LinOps, nr>(nc, kc, w, ldw, w_type, bp);                                      \
+#define SK_DEFINE_GEMM_UKERNELS(isa, mr, nr)                                                                           \
+  void sk_f32_gemm_ukernel_##mr##x##nr##__##isa(size_t mr_, size_t nc, size_t kc, const float* a, size_t lda,          \
+                                                const float* bp, const float* bias, float* c, size_t ldc,              \
+                                                bool accumulate) {                                                     \
+    using T = sk::cpu::isa::LinOps;                                                                                    \
+    static_assert((nr) % T::W == 0, "gemm.inc: nr must be a multiple of the lanes");                                   \
+    sk::cpu::isa::gemm_rows<T, mr, (nr) / T::W>(mr_, nc, kc, a, lda, bp, bias, c, ldc, accumulate);                    \
+  }                                                                                                                    \
+  void sk_f32_gemv_ukernel__##isa(size_t rows, size_t kd, const float* x, const void* w, sk_dtype w_type,              \
+                                  const float* bias, float* out) {                                                     \
+    sk::cpu::isa::gemv<sk::cpu::isa::LinOps>(rows, kd, x, w, w_type, bias, out);                                       \
+  }                                                                                                                    \
+  void sk_f32_packw_ukernel_x##nr##__##isa(size_t nc, size_t kc, const void* w, size_t ldw, sk_dtype w_type,           \
+                                           float* bp) {                                                                \
+    sk::cpu::isa::packw<sk::cpu::isa::LinOps, nr>(nc, kc, w, ldw, w_type, bp);                                         \
   }

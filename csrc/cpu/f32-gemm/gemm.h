@@ -21,14 +21,13 @@ typedef void (*sk_f32_packw_ukernel_fn)(size_t nc, size_t kc, const void* w, siz
 typedef void (*sk_f32_gemv_ukernel_fn)(size_t rows, size_t kd, const float* x, const void* w, sk_dtype w_type,
                                        const float* bias, float* out);
 
-#define SK_GEMM_UKERNEL(isa, mr, nr)                                                                              \
-  void sk_f32_gemm_ukernel_##mr##x##nr##__##isa(size_t mr_, size_t nc, size_t kc, const float* a, size_t lda,     \
-                                                const float* bp, const float* bias, float* c, size_t ldc,         \
-                                                bool accumulate);                                                  \
-  void sk_f32_gemv_ukernel__##isa(size_t rows, size_t kd, const float* x, const void* w, sk_dtype w_type,        \
-                                  const float* bias, float* out);                                                \
-  void sk_f32_packw_ukernel_x##nr##__##isa(size_t nc, size_t kc, const void* w, size_t ldw, sk_dtype w_type,     \
-                                           float* bp);
+#define SK_GEMM_UKERNEL(isa, mr, nr)                                                                                   \
+  void sk_f32_gemm_ukernel_##mr##x##nr##__##isa(size_t mr_, size_t nc, size_t kc, const float* a, size_t lda,          \
+                                                const float* bp, const float* bias, float* c, size_t ldc,              \
+                                                bool accumulate);                                                      \
+  void sk_f32_gemv_ukernel__##isa(size_t rows, size_t kd, const float* x, const void* w, sk_dtype w_type,              \
+                                  const float* bias, float* out);                                                      \
+  void sk_f32_packw_ukernel_x##nr##__##isa(size_t nc, size_t kc, const void* w, size_t ldw, sk_dtype w_type, float* bp);
 #include "gemm.inc"
 #undef SK_GEMM_UKERNEL
 
@@ -37,8 +36,8 @@ struct sk_linear_kernel {
   sk_f32_gemm_ukernel_fn gemm;  // null when unsupported
   sk_f32_gemv_ukernel_fn gemv;
   sk_f32_packw_ukernel_fn packw;  // weight panels for gemm
-  int mr, nr;                   // gemm register tile
-  const char* name;             // the kernel that runs for these params (gemm or gemv)
+  int mr, nr;                     // gemm register tile
+  const char* name;               // the kernel that runs for these params (gemm or gemv)
 };
 
 // Runs the dense linear on the pool; SK_ERR_OUT_OF_MEMORY if packing scratch cannot be allocated.

@@ -1,8 +1,8 @@
 // AVX2 vector ops for the linear kernels (f32-gemm, f32-sp24): 8 float lanes.
 // Included only by files built with -mavx2 -mfma -mf16c (sk_cpu_avx2).
 #pragma once
-#include "../x86-intrinsics.h"
 #include <stdint.h>
+#include "../x86-intrinsics.h"
 
 namespace sk::cpu::avx2 {
 

@@ -7,7 +7,8 @@ struct Pack8 {
   static P load(const float* p) { return _mm256_loadu_ps(p); }
   static P load_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static P load_bf16(const uint16_t* p) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+    return _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
   }
   // dst[t * ld + r] = r_[r][t]: row r of the tile becomes column r.
   static void transpose_store(P (&r)[8], float* dst, size_t ld) {

@@ -14,28 +14,27 @@
 #include <new>
 
 #include "../../core/heuristics.h"
-#include "../../core/sp24_meta.h"
 #include "../../core/host_alloc.h"
+#include "../../core/sp24_meta.h"
 #include "../dispatch.h"
 #include "../row_panels.h"
 #include "sp24.h"
-
 
 sk_linear_sp24_kernel sk_cpu_linear_sp24_pick(const sk_linear_params& p, sk_isa isa) {
   const sk_linear_sp24_kernel none{nullptr, nullptr, 0, nullptr, 0, "none"};
   if (p.format != SK_WEIGHT_SP24 || p.k % 4 != 0) return none;
   if (p.w_type != SK_F32 && p.w_type != SK_F16 && p.w_type != SK_BF16) return none;
   if (p.m < 0 || p.n < 0 || p.k < 0) return none;
-#define SK_SP24_UKERNEL(name, mr, smr)                                                         \
-  if (isa == SK_ISA_##name##_ID)                                                               \
-    return {sk_f32_sp24_ukernel_##mr##x8__##name,                                              \
-            sk_f32_sp24_gemv_ukernel__##name,                                                  \
-            mr,                                                                                \
-            sk_f32_sp24_spmm_ukernel_##smr##x1__##name,                                        \
-            smr,                                                                               \
-            p.m == 1                         ? "sk_f32_sp24_gemv_ukernel__" #name              \
-            : sk::sp24_spmm_rows(p.m, smr) > 0 ? "sk_f32_sp24_spmm_ukernel_" #smr "x1__" #name \
-                                             : "sk_f32_sp24_ukernel_" #mr "x8__" #name};
+#define SK_SP24_UKERNEL(name, mr, smr)                                                                                 \
+  if (isa == SK_ISA_##name##_ID)                                                                                       \
+    return {sk_f32_sp24_ukernel_##mr##x8__##name,                                                                      \
+            sk_f32_sp24_gemv_ukernel__##name,                                                                          \
+            mr,                                                                                                        \
+            sk_f32_sp24_spmm_ukernel_##smr##x1__##name,                                                                \
+            smr,                                                                                                       \
+            p.m == 1                           ? "sk_f32_sp24_gemv_ukernel__" #name                                    \
+            : sk::sp24_spmm_rows(p.m, smr) > 0 ? "sk_f32_sp24_spmm_ukernel_" #smr "x1__" #name                         \
+                                               : "sk_f32_sp24_ukernel_" #mr "x8__" #name};
 #include "sp24.inc"
 #undef SK_SP24_UKERNEL
   return none;
@@ -49,15 +48,15 @@ struct FirstBad {
   int64_t group = -1;
   std::atomic_flag lock = ATOMIC_FLAG_INIT;
   void report(int64_t r, int64_t g) {
-    while (lock.test_and_set(std::memory_order_acquire)) {
-    }
+    while (lock.test_and_set(std::memory_order_acquire)) {}
     if (r < row.load()) row.store(r), group = g;
     lock.clear(std::memory_order_release);
   }
   bool seen() const { return row.load(std::memory_order_relaxed) != INT64_MAX; }
 };
 
-void run(const sk_linear_params& p, const sk_linear_sp24_kernel& kern, sk::ThreadPool& pool, FirstBad& bad, bool check) {
+void run(const sk_linear_params& p, const sk_linear_sp24_kernel& kern, sk::ThreadPool& pool, FirstBad& bad,
+         bool check) {
   const int64_t groups = p.k / 4, panels = sk::sp24_panels(p.n), mr = kern.mr;
   // Whole panels per task; one row of x: at most the 4 the gemv kernel streams side by side.
   const int64_t per_task = p.m == 1 ? std::min<int64_t>(4, sk::linear_gemv_rows() / sk::kSp24PanelRows)
@@ -71,11 +70,10 @@ void run(const sk_linear_params& p, const sk_linear_sp24_kernel& kern, sk::Threa
     if (p.m == 1) {  // the task's panels side by side; the kernel checks the codes as it streams them
       const int64_t n0 = p0 * sk::kSp24PanelRows, first = p0 * groups;
       const int64_t last_rows = std::min<int64_t>(8, p.n - (p1 - 1) * sk::kSp24PanelRows);
-      const bool ok =
-          kern.gemv(static_cast<size_t>(p1 - p0), static_cast<size_t>(last_rows), static_cast<size_t>(groups), p.x,
-                    static_cast<const uint8_t*>(p.w) + static_cast<size_t>(16 * first) * esize,
-                    static_cast<size_t>(16 * groups), p.meta + 4 * first, static_cast<size_t>(4 * groups), p.w_type,
-                    p.bias ? p.bias + n0 : nullptr, p.out + n0);
+      const bool ok = kern.gemv(
+          static_cast<size_t>(p1 - p0), static_cast<size_t>(last_rows), static_cast<size_t>(groups), p.x,
+          static_cast<const uint8_t*>(p.w) + static_cast<size_t>(16 * first) * esize, static_cast<size_t>(16 * groups),
+          p.meta + 4 * first, static_cast<size_t>(4 * groups), p.w_type, p.bias ? p.bias + n0 : nullptr, p.out + n0);
       if (!ok && sk::sp24_panels_first_bad(p.meta, p0, p1, groups, &row, &group)) bad.report(row, group);
       return;
     }
@@ -146,15 +144,15 @@ void run_spmm(const sk_linear_params& p, int64_t m, const sk_linear_sp24_kernel&
       }
     }
     const int64_t m0 = rp * pw;
-    sk::from_row_panel(y, std::min(pw, m - m0), p0 * sk::kSp24PanelRows,
-                       std::min(p.n, p1 * sk::kSp24PanelRows), pw, p.out + m0 * p.n, p.n);
+    sk::from_row_panel(y, std::min(pw, m - m0), p0 * sk::kSp24PanelRows, std::min(p.n, p1 * sk::kSp24PanelRows), pw,
+                       p.out + m0 * p.n, p.n);
   });
 }
 
 }  // namespace
 
 sk_status sk_cpu_linear_sp24_run(const sk_linear_params& p, const sk_linear_sp24_kernel& kern, sk::ThreadPool& pool,
-                              int64_t* bad_row, int64_t* bad_group) {
+                                 int64_t* bad_row, int64_t* bad_group) {
   *bad_row = *bad_group = -1;
   if (!kern.fn || !kern.gemv || !kern.spmm) return SK_ERR_UNSUPPORTED;
   if (p.m == 0 || p.n == 0) return SK_OK;

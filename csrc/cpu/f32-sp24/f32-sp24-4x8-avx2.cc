@@ -52,11 +52,13 @@ struct Panel {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + 16 * q));
     const __m256i words = _mm256_set1_epi32(static_cast<int>(codes));
     const __m256i even_shifts = _mm256_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26);
-    return {_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)), _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(-65536))),
-            _mm256_srlv_epi32(words, even_shifts), _mm256_srlv_epi32(words, _mm256_add_epi32(even_shifts, _mm256_set1_epi32(4)))};
+    return {_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)),
+            _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(-65536))), _mm256_srlv_epi32(words, even_shifts),
+            _mm256_srlv_epi32(words, _mm256_add_epi32(even_shifts, _mm256_set1_epi32(4)))};
   }
   static SplitAcc split_fma(SplitAcc a, const SplitGroup& g, SplitX x) {
-    return {_mm256_fmadd_ps(g.even, _mm256_permutevar_ps(x, g.ce), a.even), _mm256_fmadd_ps(g.odd, _mm256_permutevar_ps(x, g.co), a.odd)};
+    return {_mm256_fmadd_ps(g.even, _mm256_permutevar_ps(x, g.ce), a.even),
+            _mm256_fmadd_ps(g.odd, _mm256_permutevar_ps(x, g.co), a.odd)};
   }
   static void split_store(SplitAcc a, float* s) {  // halves summed: rows 0, 2, 4, 6 and 1, 3, 5, 7, interleaved
     const __m128 e = _mm_add_ps(_mm256_castps256_ps128(a.even), _mm256_extractf128_ps(a.even, 1));

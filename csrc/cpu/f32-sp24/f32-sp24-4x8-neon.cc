@@ -14,8 +14,8 @@ struct Panel {
     float32x4_t lo, hi;  // rows 0..3, rows 4..7
   };
   struct Group {
-    float32x4_t v[4];    // slot 0 rows 0..3, 4..7; slot 1 rows 0..3, 4..7
-    uint8x16_t idx[4];   // the bytes of x's group each value meets
+    float32x4_t v[4];   // slot 0 rows 0..3, 4..7; slot 1 rows 0..3, 4..7
+    uint8x16_t idx[4];  // the bytes of x's group each value meets
   };
   static Acc zero() { return {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)}; }
   template <int WT>

@@ -52,14 +52,17 @@ struct Panel {
   }
   static SplitGroup split_load(const uint16_t* values, size_t q, uint64_t codes) {
     const __m512i v = _mm512_loadu_si512(values + 16 * q);
-    const __m512i words = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-                                                   _mm512_castsi128_si512(_mm_cvtsi64_si128(static_cast<long long>(codes))));
+    const __m512i words =
+        _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                                 _mm512_castsi128_si512(_mm_cvtsi64_si128(static_cast<long long>(codes))));
     const __m512i even_shifts = _mm512_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26, 0, 8, 16, 24, 2, 10, 18, 26);
-    return {_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(-65536))),
-            _mm512_srlv_epi32(words, even_shifts), _mm512_srlv_epi32(words, _mm512_add_epi32(even_shifts, _mm512_set1_epi32(4)))};
+    return {_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)),
+            _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(-65536))), _mm512_srlv_epi32(words, even_shifts),
+            _mm512_srlv_epi32(words, _mm512_add_epi32(even_shifts, _mm512_set1_epi32(4)))};
   }
   static SplitAcc split_fma(SplitAcc a, const SplitGroup& g, SplitX x) {
-    return {_mm512_fmadd_ps(g.even, _mm512_permutevar_ps(x, g.ce), a.even), _mm512_fmadd_ps(g.odd, _mm512_permutevar_ps(x, g.co), a.odd)};
+    return {_mm512_fmadd_ps(g.even, _mm512_permutevar_ps(x, g.ce), a.even),
+            _mm512_fmadd_ps(g.odd, _mm512_permutevar_ps(x, g.co), a.odd)};
   }
   static void split_store(SplitAcc a, float* s) {  // 128-bit lanes summed: rows 0, 2, 4, 6 and 1, 3, 5, 7, interleaved
     const __m128 e = lanes_sum(a.even), o = lanes_sum(a.odd);
@@ -67,7 +70,8 @@ struct Panel {
     _mm_store_ps(s + 4, _mm_unpackhi_ps(e, o));
   }
   static __m128 lanes_sum(__m512 a) {
-    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+    const __m256 h =
+        _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   }
 };

@@ -229,22 +229,21 @@ static void sp24_ukernel(size_t mr, size_t nr, size_t groups, const float* x, si
 }  // namespace sk::cpu::SK_ISA_NAMESPACE
 
 // Defines the micro-kernels of one sp24.inc line; P is the ISA's panel traits.
-#define SK_DEFINE_SP24_UKERNEL(isa, mr, smr, P)                                                                   \
-  void sk_f32_sp24_ukernel_##mr##x8__##isa(size_t mr_, size_t nr, size_t groups, const float* x, size_t x_stride, \
-                                           const void* values, const uint8_t* meta, sk_dtype w_type,              \
-                                           const float* bias, float* out, size_t out_stride, bool accumulate) {   \
-    sk::cpu::isa::sp24_ukernel<P, mr>(mr_, nr, groups, x, x_stride, values, meta, w_type, bias, out, out_stride,  \
-                                      accumulate);                                                                \
-  }                                                                                                               \
-  bool sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,   \
-                                       size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,      \
-                                       const float* bias, float* out) {                                           \
-    return sk::cpu::isa::sp24_gemv<P>(np, nr, groups, x, values, vstride, meta, mstride, w_type, bias, out);      \
-  }                                                                                                               \
-  void sk_f32_sp24_spmm_ukernel_##smr##x1__##isa(size_t nr, size_t groups, const float* xt, const void* values,   \
-                                                 const uint8_t* meta, sk_dtype w_type, const float* bias,         \
-                                                 float* yt, size_t yt_stride, bool accumulate) {                  \
-    sk::cpu::isa::sp24_spmm<sk::cpu::isa::LinOps, smr / sk::cpu::isa::LinOps::W>(nr, groups, xt, values, meta,    \
-                                                                                 w_type, bias, yt, yt_stride,     \
-                                                                                 accumulate);                     \
+#define SK_DEFINE_SP24_UKERNEL(isa, mr, smr, P)                                                                        \
+  void sk_f32_sp24_ukernel_##mr##x8__##isa(size_t mr_, size_t nr, size_t groups, const float* x, size_t x_stride,      \
+                                           const void* values, const uint8_t* meta, sk_dtype w_type,                   \
+                                           const float* bias, float* out, size_t out_stride, bool accumulate) {        \
+    sk::cpu::isa::sp24_ukernel<P, mr>(mr_, nr, groups, x, x_stride, values, meta, w_type, bias, out, out_stride,       \
+                                      accumulate);                                                                     \
+  }                                                                                                                    \
+  bool sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,        \
+                                       size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,           \
+                                       const float* bias, float* out) {                                                \
+    return sk::cpu::isa::sp24_gemv<P>(np, nr, groups, x, values, vstride, meta, mstride, w_type, bias, out);           \
+  }                                                                                                                    \
+  void sk_f32_sp24_spmm_ukernel_##smr##x1__##isa(size_t nr, size_t groups, const float* xt, const void* values,        \
+                                                 const uint8_t* meta, sk_dtype w_type, const float* bias, float* yt,   \
+                                                 size_t yt_stride, bool accumulate) {                                  \
+    sk::cpu::isa::sp24_spmm<sk::cpu::isa::LinOps, smr / sk::cpu::isa::LinOps::W>(nr, groups, xt, values, meta, w_type, \
+                                                                                 bias, yt, yt_stride, accumulate);     \
   }

@@ -41,16 +41,16 @@ typedef bool (*sk_f32_sp24_gemv_ukernel_fn)(size_t np, size_t nr, size_t groups,
                                             size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,
                                             const float* bias, float* out);
 
-#define SK_SP24_UKERNEL(isa, mr, smr)                                                                             \
-  void sk_f32_sp24_ukernel_##mr##x8__##isa(size_t mr_, size_t nr, size_t groups, const float* x, size_t x_stride, \
-                                           const void* values, const uint8_t* meta, sk_dtype w_type,              \
-                                           const float* bias, float* out, size_t out_stride, bool accumulate);    \
-  bool sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,   \
-                                       size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,      \
-                                       const float* bias, float* out);                                            \
-  void sk_f32_sp24_spmm_ukernel_##smr##x1__##isa(size_t nr, size_t groups, const float* xt, const void* values,   \
-                                                 const uint8_t* meta, sk_dtype w_type, const float* bias,         \
-                                                 float* yt, size_t yt_stride, bool accumulate);
+#define SK_SP24_UKERNEL(isa, mr, smr)                                                                                  \
+  void sk_f32_sp24_ukernel_##mr##x8__##isa(size_t mr_, size_t nr, size_t groups, const float* x, size_t x_stride,      \
+                                           const void* values, const uint8_t* meta, sk_dtype w_type,                   \
+                                           const float* bias, float* out, size_t out_stride, bool accumulate);         \
+  bool sk_f32_sp24_gemv_ukernel__##isa(size_t np, size_t nr, size_t groups, const float* x, const void* values,        \
+                                       size_t vstride, const uint8_t* meta, size_t mstride, sk_dtype w_type,           \
+                                       const float* bias, float* out);                                                 \
+  void sk_f32_sp24_spmm_ukernel_##smr##x1__##isa(size_t nr, size_t groups, const float* xt, const void* values,        \
+                                                 const uint8_t* meta, sk_dtype w_type, const float* bias, float* yt,   \
+                                                 size_t yt_stride, bool accumulate);
 #include "sp24.inc"
 #undef SK_SP24_UKERNEL
 
@@ -61,10 +61,10 @@ struct sk_linear_sp24_kernel {
   int mr;                            // rows of x per fn call, at most
   sk_f32_sp24_spmm_ukernel_fn spmm;  // many rows of x, transposed in panels of spmm_mr rows
   int spmm_mr;
-  const char* name;                  // the kernel that runs for these params
+  const char* name;  // the kernel that runs for these params
 };
 
 // Checks every code (SK_ERR_INVALID_ARGUMENT with *bad_row / *bad_group set
 // to the first invalid one), then runs the 2:4 linear on the pool.
 sk_status sk_cpu_linear_sp24_run(const sk_linear_params& p, const sk_linear_sp24_kernel& k, sk::ThreadPool& pool,
-                              int64_t* bad_row, int64_t* bad_group);
+                                 int64_t* bad_row, int64_t* bad_group);

@@ -38,8 +38,10 @@ std::vector<int64_t> channel_chunks(const sk_spmm_params& p, int64_t chunks) {
     int64_t lo = bounds.back(), hi = p.groups;  // first g with cost prefix ≥ want
     while (lo < hi) {
       const int64_t mid = (lo + hi) / 2;
-      if (p.group_blocks[mid] + mid < want) lo = mid + 1;
-      else hi = mid;
+      if (p.group_blocks[mid] + mid < want)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     if (lo > bounds.back() && lo < p.groups) bounds.push_back(lo);
   }
@@ -73,9 +75,9 @@ void run_sliced(const sk_spmm_params& p, const sk_spmm_kernel& k, const sk_spmm_
     const float* input = gb[g1] > b0 ? x + static_cast<int64_t>(sl.cols[b0]) * in_stride : x;
     const bool last = s + 1 == sl.count;
     const sk_spmm_epilogue e{last ? clamp.min : -INFINITY, last ? clamp.max : INFINITY, s > 0};
-    k.spmm(static_cast<size_t>(rows), static_cast<size_t>(c1 - c0), input, sl.values.data() + gv[g0], sl.dmap.data() + b0,
-           sl.nnzmap.data() + s * p.groups + g0, s == 0 && p.bias ? p.bias + c0 : nullptr, out + c0 * out_stride,
-           static_cast<size_t>(out_stride), &e);
+    k.spmm(static_cast<size_t>(rows), static_cast<size_t>(c1 - c0), input, sl.values.data() + gv[g0],
+           sl.dmap.data() + b0, sl.nnzmap.data() + s * p.groups + g0, s == 0 && p.bias ? p.bias + c0 : nullptr,
+           out + c0 * out_stride, static_cast<size_t>(out_stride), &e);
   }
 }
 
@@ -101,7 +103,8 @@ sk_status run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const i
     float* out = p.out + b * p.n * p.m + m0;
     if (slices)
       run_sliced(p, k, *slices, chunks[ni], chunks[ni + 1], rows, x, p.m, out, p.m, p.clamp);
-    else run_chunk(p, k, dmap, chunks[ni], chunks[ni + 1], rows, x, p.m, out, p.m);
+    else
+      run_chunk(p, k, dmap, chunks[ni], chunks[ni + 1], rows, x, p.m, out, p.m);
   });
   return SK_OK;
 }
@@ -134,7 +137,8 @@ sk_status run_rows(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
     float* y = yt.get() + panel * p.n * pw;
     if (slices)
       run_sliced(p, k, *slices, g0, g1, rows, x, pw, y, pw, p.clamp);
-    else run_chunk(p, k, dmap, g0, g1, rows, x, pw, y, pw);
+    else
+      run_chunk(p, k, dmap, g0, g1, rows, x, pw, y, pw);
     sk::from_row_panel(y, rows, c0, c1, pw, p.out + m0 * p.n, p.n);
   });
   return SK_OK;
@@ -168,7 +172,8 @@ sk_status sk_cpu_spmm_run(const sk_spmm_params& p, const sk_spmm_kernel& k, cons
     return SK_OK;
   }
   // Increments for another stride would walk x out of bounds.
-  if (slices ? slices->stride != sk_spmm_input_stride(p) : dmap == nullptr && p.blocks > 0) return SK_ERR_INVALID_ARGUMENT;
+  if (slices ? slices->stride != sk_spmm_input_stride(p) : dmap == nullptr && p.blocks > 0)
+    return SK_ERR_INVALID_ARGUMENT;
   if (p.layout == SK_SPMM_ROWS) return run_rows(p, k, dmap, pool, slices);
   return run_channels(p, k, dmap, pool, slices);
 }
@@ -185,12 +190,10 @@ struct Choice {
 // (196 rows are 3 tiles and a masked tail, and a 64-row linear panel reads
 // its weights once). AVX-512 and NEON mirror the AVX2 register budgets.
 constexpr Choice kChoices[] = {
-    {SK_ISA_SCALAR, 1, 8},  {SK_ISA_SCALAR, 2, 8},  {SK_ISA_SCALAR, 4, 8},
-    {SK_ISA_AVX2, 1, 64},   {SK_ISA_AVX2, 2, 32},   {SK_ISA_AVX2, 4, 16},
-    {SK_ISA_AVX512, 1, 64}, {SK_ISA_AVX512, 2, 64}, {SK_ISA_AVX512, 4, 32},
-    {SK_ISA_NEON, 1, 32},   {SK_ISA_NEON, 2, 32},   {SK_ISA_NEON, 4, 16},
+    {SK_ISA_SCALAR, 1, 8},  {SK_ISA_SCALAR, 2, 8}, {SK_ISA_SCALAR, 4, 8},  {SK_ISA_AVX2, 1, 64},
+    {SK_ISA_AVX2, 2, 32},   {SK_ISA_AVX2, 4, 16},  {SK_ISA_AVX512, 1, 64}, {SK_ISA_AVX512, 2, 64},
+    {SK_ISA_AVX512, 4, 32}, {SK_ISA_NEON, 1, 32},  {SK_ISA_NEON, 2, 32},   {SK_ISA_NEON, 4, 16},
 };
-
 
 struct SpmmEntry {
   sk_isa isa;
@@ -199,7 +202,7 @@ struct SpmmEntry {
   const char* name;
 };
 constexpr SpmmEntry kSpmm[] = {
-#define SK_SPMM_UKERNEL(isa, mr, nr) \
+#define SK_SPMM_UKERNEL(isa, mr, nr)                                                                                   \
   {SK_ISA_##isa##_ID, mr, nr, sk_f32_spmm_ukernel_##mr##x##nr##__##isa, "sk_f32_spmm_ukernel_" #mr "x" #nr "__" #isa},
 #include "spmm.inc"
 #undef SK_SPMM_UKERNEL
@@ -214,9 +217,13 @@ struct SpmvEntry {
   const char* name16;
 };
 constexpr SpmvEntry kSpmv[] = {
-#define SK_SPMV_UKERNEL(isa, nr)                                                                               \
-  {SK_ISA_##isa##_ID, nr, sk_f32_spmv_ukernel_1x##nr##__##isa, "sk_f32_spmv_ukernel_1x" #nr "__" #isa,         \
-   sk_f32_spmv16_ukernel_1x##nr##__##isa, "sk_f32_spmv16_ukernel_1x" #nr "__" #isa},
+#define SK_SPMV_UKERNEL(isa, nr)                                                                                       \
+  {SK_ISA_##isa##_ID,                                                                                                  \
+   nr,                                                                                                                 \
+   sk_f32_spmv_ukernel_1x##nr##__##isa,                                                                                \
+   "sk_f32_spmv_ukernel_1x" #nr "__" #isa,                                                                             \
+   sk_f32_spmv16_ukernel_1x##nr##__##isa,                                                                              \
+   "sk_f32_spmv16_ukernel_1x" #nr "__" #isa},
 #include "../f32-spmv/spmv.inc"
 #undef SK_SPMV_UKERNEL
 };

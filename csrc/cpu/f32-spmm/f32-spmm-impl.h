@@ -49,8 +49,8 @@ struct ScalarOps {
 // them in registers), a store-to-load chain on the hot loop.
 template <class Ops, int kV, int G, bool kMasked, class Mask>
 static inline void spmm_group(const float*& input_ref, const float*& w_ref, const int32_t*& dmap_ref, uint32_t count,
-                              const float* bias, float* out, size_t out_stride, bool accumulate,
-                              typename Ops::V lo, typename Ops::V hi, Mask mask) {
+                              const float* bias, float* out, size_t out_stride, bool accumulate, typename Ops::V lo,
+                              typename Ops::V hi, Mask mask) {
   using V = typename Ops::V;
   const float* input = input_ref;
   const float* w = w_ref;
@@ -106,8 +106,10 @@ static inline void spmm_group(const float*& input_ref, const float*& w_ref, cons
     for (int v = 0; v < kV; ++v) {
       const V y = Ops::clamp(acc[g][v], lo, hi);
       if constexpr (kMasked) {
-        if (v == kV - 1) Ops::store_masked(out + g * out_stride + v * Ops::W, y, mask);
-        else Ops::store(out + g * out_stride + v * Ops::W, y);
+        if (v == kV - 1)
+          Ops::store_masked(out + g * out_stride + v * Ops::W, y, mask);
+        else
+          Ops::store(out + g * out_stride + v * Ops::W, y);
       } else {
         Ops::store(out + g * out_stride + v * Ops::W, y);
       }
@@ -116,9 +118,9 @@ static inline void spmm_group(const float*& input_ref, const float*& w_ref, cons
 
 // Every channel over kV vectors of rows starting at `input` / `out`.
 template <class Ops, int kV, int NR, bool kMasked = false, class Mask = int>
-static inline void spmm_tile(size_t nc, const float* input, const float* w, const int32_t* dmap,
-                             const uint32_t* nnzmap, const float* bias, float* out, size_t out_stride,
-                             const sk_spmm_epilogue* params, Mask mask = Mask{}) {
+static inline void spmm_tile(size_t nc, const float* input, const float* w, const int32_t* dmap, const uint32_t* nnzmap,
+                             const float* bias, float* out, size_t out_stride, const sk_spmm_epilogue* params,
+                             Mask mask = Mask{}) {
   const typename Ops::V lo = Ops::set1(params->min), hi = Ops::set1(params->max);
   size_t c = 0;
   if (NR > 1)
@@ -197,10 +199,10 @@ static inline void spmm(size_t mc, size_t nc, const float* input, const float* w
 }  // namespace sk::cpu::SK_ISA_NAMESPACE
 
 // Defines sk_f32_spmm_ukernel_<MR>x<NR>__<isa> from the template above.
-#define SK_DEFINE_SPMM_UKERNEL(isa, mr, nr, ops)                                                            \
-  void sk_f32_spmm_ukernel_##mr##x##nr##__##isa(size_t mc, size_t nc, const float* input, const float* weights, \
-                                                const int32_t* dmap, const uint32_t* nnzmap, const float* bias,  \
+#define SK_DEFINE_SPMM_UKERNEL(isa, mr, nr, ops)                                                                       \
+  void sk_f32_spmm_ukernel_##mr##x##nr##__##isa(size_t mc, size_t nc, const float* input, const float* weights,        \
+                                                const int32_t* dmap, const uint32_t* nnzmap, const float* bias,        \
                                                 float* output, size_t output_stride, const sk_spmm_epilogue* params) { \
-    sk::cpu::isa::spmm<sk::cpu::isa::ops, mr, nr>(mc, nc, input, weights, dmap, nnzmap, bias, output,          \
-                                                  output_stride, params);                                      \
+    sk::cpu::isa::spmm<sk::cpu::isa::ops, mr, nr>(mc, nc, input, weights, dmap, nnzmap, bias, output, output_stride,   \
+                                                  params);                                                             \
   }

@@ -23,12 +23,12 @@
 #include "../../core/params.h"
 
 typedef void (*sk_f32_spmm_ukernel_fn)(size_t mc, size_t nc, const float* input, const float* weights,
-                                       const int32_t* dmap, const uint32_t* nnzmap, const float* bias,
-                                       float* output, size_t output_stride, const sk_spmm_epilogue* params);
+                                       const int32_t* dmap, const uint32_t* nnzmap, const float* bias, float* output,
+                                       size_t output_stride, const sk_spmm_epilogue* params);
 
-#define SK_SPMM_UKERNEL(isa, mr, nr)                                                                        \
-  void sk_f32_spmm_ukernel_##mr##x##nr##__##isa(size_t mc, size_t nc, const float* input, const float* weights, \
-                                                const int32_t* dmap, const uint32_t* nnzmap, const float* bias,  \
+#define SK_SPMM_UKERNEL(isa, mr, nr)                                                                                   \
+  void sk_f32_spmm_ukernel_##mr##x##nr##__##isa(size_t mc, size_t nc, const float* input, const float* weights,        \
+                                                const int32_t* dmap, const uint32_t* nnzmap, const float* bias,        \
                                                 float* output, size_t output_stride, const sk_spmm_epilogue* params);
 #include "spmm.inc"
 #undef SK_SPMM_UKERNEL

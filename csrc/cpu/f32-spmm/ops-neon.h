@@ -8,7 +8,7 @@ namespace sk::cpu::neon {
 struct Ops {
   using V = float32x4_t;
   static constexpr int W = 4;
-  static constexpr int kRegisters = 32;  // vector registers
+  static constexpr int kRegisters = 32;   // vector registers
   static constexpr bool kMasked = false;  // no masked loads: halved tiles, then single rows
   static V set1(float x) { return vdupq_n_f32(x); }
   static V load(const float* p) { return vld1q_f32(p); }

@@ -74,16 +74,16 @@ bool sk_spmm_pack(const float* w, int64_t n, int64_t k, int32_t nr, uint32_t* nn
   return cols == cols_end && values == values_end;
 }
 
-sk_status sk_spmm_check(int64_t n, int64_t k, int32_t nr, const uint32_t* nnzmap, int64_t groups,
-                        const int32_t* cols, int64_t blocks, int64_t values, int64_t* group_blocks,
-                        int64_t* group_values, char* why) {
+sk_status sk_spmm_check(int64_t n, int64_t k, int32_t nr, const uint32_t* nnzmap, int64_t groups, const int32_t* cols,
+                        int64_t blocks, int64_t values, int64_t* group_blocks, int64_t* group_values, char* why) {
   if (nr != 1 && nr != 2 && nr != 4) {
     snprintf(why, 256, "Expected a block size of 1, 2 or 4 but received %d", nr);
     return SK_ERR_INVALID_ARGUMENT;
   }
   if (groups != sk_spmm_groups(n, nr)) {
     snprintf(why, 256, "Expected %lld entries in nnzmap for %lld channels in blocks of %d but received %lld",
-             static_cast<long long>(sk_spmm_groups(n, nr)), static_cast<long long>(n), nr, static_cast<long long>(groups));
+             static_cast<long long>(sk_spmm_groups(n, nr)), static_cast<long long>(n), nr,
+             static_cast<long long>(groups));
     return SK_ERR_SHAPE;
   }
   const int64_t full = n / nr;
@@ -92,14 +92,16 @@ sk_status sk_spmm_check(int64_t n, int64_t k, int32_t nr, const uint32_t* nnzmap
     group_blocks[g] = b, group_values[g] = v;
     const int64_t count = nnzmap[g];
     if (count > k || count > blocks - b) {
-      snprintf(why, 256, "Expected nnzmap[%lld] between 0 and %lld (columns, and blocks left in cols) but received %lld",
+      snprintf(why, 256,
+               "Expected nnzmap[%lld] between 0 and %lld (columns, and blocks left in cols) but received %lld",
                static_cast<long long>(g), static_cast<long long>(k < blocks - b ? k : blocks - b),
                static_cast<long long>(static_cast<int32_t>(nnzmap[g])));
       return SK_ERR_INVALID_ARGUMENT;
     }
     for (int64_t i = b; i < b + count; ++i)
       if (cols[i] < 0 || cols[i] >= k || (i > b && cols[i] <= cols[i - 1])) {
-        snprintf(why, 256, "Expected increasing input channels in [0, %lld) in cols of group %lld but received %d at %lld",
+        snprintf(why, 256,
+                 "Expected increasing input channels in [0, %lld) in cols of group %lld but received %d at %lld",
                  static_cast<long long>(k), static_cast<long long>(g), cols[i], static_cast<long long>(i));
         return SK_ERR_INVALID_ARGUMENT;
       }
@@ -109,7 +111,8 @@ sk_status sk_spmm_check(int64_t n, int64_t k, int32_t nr, const uint32_t* nnzmap
   group_blocks[groups] = b, group_values[groups] = v;
   if (b != blocks || v != values) {
     snprintf(why, 256, "Expected %lld columns and %lld values for the counts in nnzmap but received %lld and %lld",
-             static_cast<long long>(b), static_cast<long long>(v), static_cast<long long>(blocks), static_cast<long long>(values));
+             static_cast<long long>(b), static_cast<long long>(v), static_cast<long long>(blocks),
+             static_cast<long long>(values));
     return SK_ERR_SHAPE;
   }
   return SK_OK;
@@ -119,13 +122,9 @@ int64_t sk_spmm_input_stride(const sk_spmm_params& p) {
   return p.layout == SK_SPMM_CHANNELS ? p.m : sk::spmm_panel_rows();
 }
 
-bool sk_spmm_uses_spmv(const sk_spmm_params& p) {
-  return p.layout == SK_SPMM_ROWS && p.m <= sk::spmm_max_spmv_rows();
-}
+bool sk_spmm_uses_spmv(const sk_spmm_params& p) { return p.layout == SK_SPMM_ROWS && p.m <= sk::spmm_max_spmv_rows(); }
 
-int64_t sk_spmm_slice_width(const sk_spmm_params& p) {
-  return sk::spmm_k_slice(p.group_values[p.groups], p.n, p.k);
-}
+int64_t sk_spmm_slice_width(const sk_spmm_params& p) { return sk::spmm_k_slice(p.group_values[p.groups], p.n, p.k); }
 
 bool sk_spmm_uses_slices(const sk_spmm_params& p) { return !sk_spmm_uses_spmv(p) && p.k > sk_spmm_slice_width(p); }
 

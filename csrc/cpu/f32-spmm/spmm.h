@@ -11,8 +11,8 @@
 
 #include "../../core/params.h"
 #include "../../core/status.h"
-#include "f32-spmm.h"
 #include "../f32-spmv/f32-spmv.h"
+#include "f32-spmm.h"
 
 // What packing a [n, k] matrix in blocks of 1, 2 and 4 channels would store.
 // Index 0, 1, 2 = blocks of 1, 2, 4.
@@ -51,9 +51,8 @@ static inline int64_t sk_spmm_groups(int64_t n, int32_t nr) { return n / nr + n 
 // `values` equal to what the counts imply. On success fills the prefix sums
 // group_blocks / group_values ([groups + 1] each); on failure returns
 // SK_ERR_INVALID_ARGUMENT or SK_ERR_SHAPE with a message in `why` (≥ 256 bytes).
-sk_status sk_spmm_check(int64_t n, int64_t k, int32_t nr, const uint32_t* nnzmap, int64_t groups,
-                        const int32_t* cols, int64_t blocks, int64_t values, int64_t* group_blocks,
-                        int64_t* group_values, char* why);
+sk_status sk_spmm_check(int64_t n, int64_t k, int32_t nr, const uint32_t* nnzmap, int64_t groups, const int32_t* cols,
+                        int64_t blocks, int64_t values, int64_t* group_blocks, int64_t* group_values, char* why);
 
 // The input stride (elements between two input channels) the kernels walk:
 // pixels per image for SK_SPMM_CHANNELS, the panel width for SK_SPMM_ROWS.
@@ -80,14 +79,14 @@ bool sk_spmm_build_dmap(const int32_t* cols, int64_t blocks, int64_t k, int64_t 
 // of x a slice touches (kc × one tile of rows) stay in L1 while its weights
 // stream; otherwise every non-zero's row load would come from L2 or L3.
 struct sk_spmm_slices {
-  int64_t kc = 0, count = 0;               // slice width, number of slices
-  int64_t stride = 0;                      // the input stride dmap is for (sk_spmm_input_stride)
-  std::vector<uint32_t> nnzmap;            // [count][groups]
-  std::vector<int32_t> cols;               // [blocks] slice-major
-  std::vector<float> values;               // [values] slice-major
-  std::vector<int32_t> dmap;               // [blocks] increments for `stride`
-  std::vector<int64_t> group_blocks;       // [count][groups + 1] first block of each group in `cols`
-  std::vector<int64_t> group_values;       // [count][groups + 1] first value of each group in `values`
+  int64_t kc = 0, count = 0;          // slice width, number of slices
+  int64_t stride = 0;                 // the input stride dmap is for (sk_spmm_input_stride)
+  std::vector<uint32_t> nnzmap;       // [count][groups]
+  std::vector<int32_t> cols;          // [blocks] slice-major
+  std::vector<float> values;          // [values] slice-major
+  std::vector<int32_t> dmap;          // [blocks] increments for `stride`
+  std::vector<int64_t> group_blocks;  // [count][groups + 1] first block of each group in `cols`
+  std::vector<int64_t> group_values;  // [count][groups + 1] first value of each group in `values`
 };
 
 // Builds p's arrays cut into slices of kc input channels, with increments for
@@ -100,7 +99,7 @@ struct sk_spmm_kernel {
   sk_f32_spmm_ukernel_fn spmm;  // null when unsupported
   const char* spmm_name;        // e.g. "sk_f32_spmm_ukernel_32x1__avx2"
   int32_t mr;
-  sk_f32_spmv_ukernel_fn spmv;      // int32 columns
+  sk_f32_spmv_ukernel_fn spmv;  // int32 columns
   const char* spmv_name;
   sk_f32_spmv16_ukernel_fn spmv16;  // uint16 columns (sk_spmm_params::cols16)
   const char* spmv16_name;

@@ -55,20 +55,21 @@ static inline void spmv(size_t nc, const float* x, const float* w, const Col* co
       for (int g = 0; g < NR; ++g) y[c + g] = spmv_clamp(acc[g], params);
     }
   for (; c < nc; ++c)
-    y[c] = spmv_clamp((bias ? bias[c] : 0.0f) + (params->accumulate ? y[c] : 0.0f) + dot(*nnzmap++, x, w, cols), params);
+    y[c] =
+        spmv_clamp((bias ? bias[c] : 0.0f) + (params->accumulate ? y[c] : 0.0f) + dot(*nnzmap++, x, w, cols), params);
 }
 
 }  // namespace sk::cpu::SK_ISA_NAMESPACE
 
 // Defines an ISA's two kernels for one NR from its one-channel dot template.
-#define SK_DEFINE_SPMV_UKERNEL(isa, nr, dot)                                                                    \
-  void sk_f32_spmv_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const int32_t* cols,    \
-                                           const uint32_t* nnzmap, const float* bias, float* y,                     \
-                                           const sk_spmm_epilogue* params) {                                          \
-    sk::cpu::isa::spmv<nr>(nc, x, weights, cols, nnzmap, bias, y, params, dot<int32_t>);                           \
-  }                                                                                                                 \
-  void sk_f32_spmv16_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const uint16_t* cols, \
-                                             const uint32_t* nnzmap, const float* bias, float* y,                   \
-                                             const sk_spmm_epilogue* params) {                                        \
-    sk::cpu::isa::spmv<nr>(nc, x, weights, cols, nnzmap, bias, y, params, dot<uint16_t>);                          \
+#define SK_DEFINE_SPMV_UKERNEL(isa, nr, dot)                                                                           \
+  void sk_f32_spmv_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const int32_t* cols,       \
+                                           const uint32_t* nnzmap, const float* bias, float* y,                        \
+                                           const sk_spmm_epilogue* params) {                                           \
+    sk::cpu::isa::spmv<nr>(nc, x, weights, cols, nnzmap, bias, y, params, dot<int32_t>);                               \
+  }                                                                                                                    \
+  void sk_f32_spmv16_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const uint16_t* cols,    \
+                                             const uint32_t* nnzmap, const float* bias, float* y,                      \
+                                             const sk_spmm_epilogue* params) {                                         \
+    sk::cpu::isa::spmv<nr>(nc, x, weights, cols, nnzmap, bias, y, params, dot<uint16_t>);                              \
   }

@@ -21,12 +21,12 @@ typedef void (*sk_f32_spmv16_ukernel_fn)(size_t nc, const float* x, const float*
                                          const uint32_t* nnzmap, const float* bias, float* y,
                                          const sk_spmm_epilogue* params);
 
-#define SK_SPMV_UKERNEL(isa, nr)                                                                               \
-  void sk_f32_spmv_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const int32_t* cols,    \
-                                           const uint32_t* nnzmap, const float* bias, float* y,                     \
-                                           const sk_spmm_epilogue* params);                                           \
-  void sk_f32_spmv16_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const uint16_t* cols, \
-                                             const uint32_t* nnzmap, const float* bias, float* y,                   \
+#define SK_SPMV_UKERNEL(isa, nr)                                                                                       \
+  void sk_f32_spmv_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const int32_t* cols,       \
+                                           const uint32_t* nnzmap, const float* bias, float* y,                        \
+                                           const sk_spmm_epilogue* params);                                            \
+  void sk_f32_spmv16_ukernel_1x##nr##__##isa(size_t nc, const float* x, const float* weights, const uint16_t* cols,    \
+                                             const uint32_t* nnzmap, const float* bias, float* y,                      \
                                              const sk_spmm_epilogue* params);
 #include "spmv.inc"
 #undef SK_SPMV_UKERNEL

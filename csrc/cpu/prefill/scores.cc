@@ -37,8 +37,10 @@ void decode_head(const sk_block_scores_params& p, const void* base, int64_t at, 
   if (p.dtype == SK_F32) {  // rows copied whole: the common float32 case is a memcpy per row
     const float* src = static_cast<const float*>(base) + at;
     for (int64_t s = 0; s < rows; ++s)
-      if (s < p.seq) memcpy(dst + s * d, src + s * stride_s, static_cast<size_t>(d) * sizeof(float));
-      else memset(dst + s * d, 0, static_cast<size_t>(d) * sizeof(float));
+      if (s < p.seq)
+        memcpy(dst + s * d, src + s * stride_s, static_cast<size_t>(d) * sizeof(float));
+      else
+        memset(dst + s * d, 0, static_cast<size_t>(d) * sizeof(float));
     return;
   }
   for (int64_t s = 0; s < rows; ++s)
@@ -108,8 +110,8 @@ size_t lanes_up(int64_t n, int32_t lanes) { return static_cast<size_t>((n + lane
 // [n_super · stride][D] (so super-column c is row c of a [n_super][stride · D]
 // matrix). Under causality the pass runs to the last block's diagonal and
 // each super-row masks the cells right of its own.
-void xattention_blocks(const sk_block_scores_params& p, const sk_prefill_kernels& kn, int64_t b, int64_t h,
-                       int64_t qb0, int64_t qb1, const float* kp) {
+void xattention_blocks(const sk_block_scores_params& p, const sk_prefill_kernels& kn, int64_t b, int64_t h, int64_t qb0,
+                       int64_t qb1, const float* kp) {
   const int64_t S = p.stride, D = p.head_dim, per_block = p.block / S;
   const int64_t n_super = (p.seq + S - 1) / S, nb = (p.seq + p.block - 1) / p.block;
   const int64_t r0 = qb0 * per_block, r1 = std::min(n_super, qb1 * per_block);
@@ -127,7 +129,8 @@ void xattention_blocks(const sk_block_scores_params& p, const sk_prefill_kernels
     for (int64_t t = 0; t < S; ++t) {
       const int64_t i = (r0 + n) * S + S - 1 - t;
       if (i >= p.seq) continue;
-      for (int64_t e = 0; e < D; ++e) qt[static_cast<size_t>(t * D + e) * ld + n] = load(p.dtype, p.q, qat + i * p.q_stride_s + e) * qscale;
+      for (int64_t e = 0; e < D; ++e)
+        qt[static_cast<size_t>(t * D + e) * ld + n] = load(p.dtype, p.q, qat + i * p.q_stride_s + e) * qscale;
     }
   gemm(kn, cols, ld, kc, kp, qt.data(), st);
   if (p.causal)  // super-cells right of the diagonal; the diagonal super-cell stays (as XAttention does)
@@ -175,7 +178,8 @@ void meanpool_head(const sk_block_scores_params& p, int64_t b, int64_t h, const 
     float* out = p.out + ((b * p.heads_q + h) * nb + qb) * nb;
     double mx = -INFINITY;
     for (int64_t kb = 0; kb < nb; ++kb) {
-      const bool cand = (!p.causal || kb <= qb) && (p.segment_blocks == 0 || kb / p.segment_blocks != qb / p.segment_blocks);
+      const bool cand =
+          (!p.causal || kb <= qb) && (p.segment_blocks == 0 || kb / p.segment_blocks != qb / p.segment_blocks);
       logit[kb] = cand ? dot(qm.data() + qb * D, km.data() + kb * D, D) * p.scale : -INFINITY;
       mx = std::max(mx, logit[kb]);
     }
@@ -212,7 +216,8 @@ void importance_head(const sk_block_scores_params& p, const sk_prefill_kernels& 
   float* st = st_buf.get();
   const int64_t qat = b * p.q_stride_b + h * p.q_stride_h;
   for (int32_t n = 0; n < rows; ++n)
-    for (int64_t e = 0; e < D; ++e) qt[e * ld + n] = load(p.dtype, p.q, qat + (q0 + n) * p.q_stride_s + e) * p.scale * kLog2e;
+    for (int64_t e = 0; e < D; ++e)
+      qt[e * ld + n] = load(p.dtype, p.q, qat + (q0 + n) * p.q_stride_s + e) * p.scale * kLog2e;
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t c0 = c * kImportanceChunk, cc = std::min(kImportanceChunk, cols - c0);
     float* m = mx.data() + c * ld;
@@ -221,7 +226,7 @@ void importance_head(const sk_block_scores_params& p, const sk_prefill_kernels& 
       for (int64_t j = std::max(c0, q0 + 1); j < c0 + cc; ++j)
         for (int64_t n = 0; n < std::min<int64_t>(rows, j - q0); ++n) st[j * ld + n] = kNegInf;
     exp_cols(kn, cc, ld, st + c0 * ld, m, sum.data());
-    for (size_t n = 0; n < ld; ++n) {  // running max and sum over the chunks so far
+    for (size_t n = 0; n < ld; ++n) {                    // running max and sum over the chunks so far
       if (lines && c0 > q0 + static_cast<int64_t>(n)) {  // the whole chunk is after this query
         m[n] = kNegInf;
         continue;
@@ -285,18 +290,23 @@ sk_status sk_cpu_block_scores_run(const sk_block_scores_params& p, const sk_pref
     };
     if (p.method == SK_SCORE_XATTENTION) {
       // Runs of G query blocks sharing a pass over the keys, the largest (the most key columns under causality) first.
-      const int64_t G = p.blocks_per_pass > 0 ? p.blocks_per_pass : sk::xattention_blocks_per_pass(static_cast<int64_t>(head * sizeof(float)));
+      const int64_t G = p.blocks_per_pass > 0
+                            ? p.blocks_per_pass
+                            : sk::xattention_blocks_per_pass(static_cast<int64_t>(head * sizeof(float)));
       const int64_t runs = (nb + G - 1) / G;
       each(pool, static_cast<size_t>(p.batch * p.heads_q * runs), [&](size_t i) {
-        const int64_t run = runs - 1 - static_cast<int64_t>(i) / (p.batch * p.heads_q), bh = static_cast<int64_t>(i) % (p.batch * p.heads_q);
-        xattention_blocks(p, kn, bh / p.heads_q, bh % p.heads_q, run * G,
-                          std::min(nb, (run + 1) * G), keys(bh / p.heads_q, bh % p.heads_q));
+        const int64_t run = runs - 1 - static_cast<int64_t>(i) / (p.batch * p.heads_q),
+                      bh = static_cast<int64_t>(i) % (p.batch * p.heads_q);
+        xattention_blocks(p, kn, bh / p.heads_q, bh % p.heads_q, run * G, std::min(nb, (run + 1) * G),
+                          keys(bh / p.heads_q, bh % p.heads_q));
       });
     } else {
       each(pool, static_cast<size_t>(p.batch * p.heads_q), [&](size_t i) {
         const int64_t b = static_cast<int64_t>(i) / p.heads_q, h = static_cast<int64_t>(i) % p.heads_q;
-        if (p.method == SK_SCORE_MEANPOOL) meanpool_head(p, b, h, keys(b, h));
-        else importance_head(p, kn, b, h, keys(b, h));
+        if (p.method == SK_SCORE_MEANPOOL)
+          meanpool_head(p, b, h, keys(b, h));
+        else
+          importance_head(p, kn, b, h, keys(b, h));
       });
     }
   } catch (const std::bad_alloc&) {
@@ -324,9 +334,9 @@ sk_prefill_kernels sk_cpu_prefill_pick(const sk_block_scores_params& p, sk_isa i
   if (p.method == SK_SCORE_KEY_IMPORTANCE && (p.key_count < 1 || p.key_count > p.seq)) return none;
   if (p.method < SK_SCORE_XATTENTION || p.method > SK_SCORE_VERTICAL_SLASH) return none;
   switch (isa) {
-#define SK_ATTN_UKERNEL(name, mr, nr, width)                                                                 \
-  case SK_ISA_##name##_ID:                                                                                   \
-    return {sk_f32_attn_qk_ukernel_##mr##x##nr##__##name, sk_f32_vexp2_ukernel__##name, mr, nr, width, \
+#define SK_ATTN_UKERNEL(name, mr, nr, width)                                                                           \
+  case SK_ISA_##name##_ID:                                                                                             \
+    return {sk_f32_attn_qk_ukernel_##mr##x##nr##__##name,    sk_f32_vexp2_ukernel__##name, mr, nr, width,              \
             "sk_f32_attn_qk_ukernel_" #mr "x" #nr "__" #name};
 #include "../f32-attn/attention.inc"
 #undef SK_ATTN_UKERNEL

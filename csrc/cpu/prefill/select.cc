@@ -43,8 +43,10 @@ void fill_by_mass(const float* s, uint8_t* bits, int64_t c0, int64_t c1, double 
   order.clear();
   for (int64_t kb = c0; kb < c1; ++kb) {
     total += s[kb];
-    if (bits[kb]) mass += s[kb];
-    else order.push_back(static_cast<int32_t>(kb));
+    if (bits[kb])
+      mass += s[kb];
+    else
+      order.push_back(static_cast<int32_t>(kb));
   }
   const double need = threshold * total;
   by_score(s, order);

@@ -33,7 +33,7 @@ bool rule_shows(const sk_mask_rule& r, int64_t b, int64_t h, int64_t i, int64_t 
       break;
     case SK_RULE_DOCUMENTS: {
       const int32_t key_doc = r.kv_seg[j], query_doc = r.q_seg[i];
-      if (key_doc == -1) return true;   // the shared prefix
+      if (key_doc == -1) return true;    // the shared prefix
       if (query_doc == -2) return true;  // the query segment
       return key_doc == query_doc;
     }
@@ -65,7 +65,8 @@ std::vector<double> decode_all(const sk_attention_params& p, const void* base, i
   for (int64_t b = 0; b < p.batch; ++b)
     for (int64_t h = 0; h < n1; ++h)
       for (int64_t s = 0; s < n2; ++s)
-        for (int64_t d = 0; d < D; ++d) out[((b * n1 + h) * n2 + s) * D + d] = load(p.dtype, base, b * sb + h * sh + s * ss + d);
+        for (int64_t d = 0; d < D; ++d)
+          out[((b * n1 + h) * n2 + s) * D + d] = load(p.dtype, base, b * sb + h * sh + s * ss + d);
   return out;
 }
 

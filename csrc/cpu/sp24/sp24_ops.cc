@@ -15,9 +15,16 @@ constexpr int64_t kRowsPerTask = 16;  // rows are short enough that a task must 
 
 // Magnitude order on the raw bits: sign cleared, larger magnitude = larger
 // code for float32, float16 and bfloat16 alike (NaN above Inf). A code of 0 is ±0.
-template <class Bits> inline uint32_t magnitude(Bits b);
-template <> inline uint32_t magnitude(uint32_t b) { return b & 0x7FFFFFFFu; }
-template <> inline uint32_t magnitude(uint16_t b) { return b & 0x7FFFu; }
+template <class Bits>
+inline uint32_t magnitude(Bits b);
+template <>
+inline uint32_t magnitude(uint32_t b) {
+  return b & 0x7FFFFFFFu;
+}
+template <>
+inline uint32_t magnitude(uint16_t b) {
+  return b & 0x7FFFu;
+}
 
 template <class Bits>
 void prune_rows(const sk_sp24_params& p, int64_t r0, int64_t r1) {
@@ -111,7 +118,8 @@ sk_status run(sk_sp24_params& p, sk::ThreadPool& pool) {
   pool.parallel_for(static_cast<size_t>(tasks), [&](size_t t) {
     const int64_t r0 = static_cast<int64_t>(t) * kRowsPerTask, r1 = std::min(p.rows, r0 + kRowsPerTask);
     if (p.op == SK_SP24_PRUNE) return prune_rows<Bits>(p, r0, r1);
-    if (static_cast<int64_t>(t) > first_bad_task.load(std::memory_order_relaxed)) return;  // an earlier row failed already
+    if (static_cast<int64_t>(t) > first_bad_task.load(std::memory_order_relaxed))
+      return;  // an earlier row failed already
     int64_t g = -1;
     constexpr int64_t kPanels = kRowsPerTask / sk::kSp24PanelRows;
     const int64_t p0 = r0 / sk::kSp24PanelRows;
@@ -119,8 +127,7 @@ sk_status run(sk_sp24_params& p, sk::ThreadPool& pool) {
     if (r >= 0) {
       bad_row[t] = r, bad_group[t] = g;
       int64_t cur = first_bad_task.load();
-      while (static_cast<int64_t>(t) < cur && !first_bad_task.compare_exchange_weak(cur, static_cast<int64_t>(t))) {
-      }
+      while (static_cast<int64_t>(t) < cur && !first_bad_task.compare_exchange_weak(cur, static_cast<int64_t>(t))) {}
     }
   });
   const int64_t t = first_bad_task.load();
@@ -136,7 +143,8 @@ sk_status sk_cpu_sp24_run(sk_sp24_params& p, sk::ThreadPool& pool) {
   p.bad_row = p.bad_group = -1;
   if (p.rows < 0 || p.k < 0) return SK_ERR_UNSUPPORTED;
   if (p.op == SK_SP24_PRUNE) {
-    if (p.group < 1 || p.group > 64 || p.n_keep < 1 || p.n_keep > p.group || p.k % p.group != 0) return SK_ERR_UNSUPPORTED;
+    if (p.group < 1 || p.group > 64 || p.n_keep < 1 || p.n_keep > p.group || p.k % p.group != 0)
+      return SK_ERR_UNSUPPORTED;
   } else if (p.op == SK_SP24_COMPRESS || p.op == SK_SP24_DECOMPRESS) {
     if (p.k % 4 != 0) return SK_ERR_UNSUPPORTED;
   } else {
@@ -146,7 +154,8 @@ sk_status sk_cpu_sp24_run(sk_sp24_params& p, sk::ThreadPool& pool) {
   try {
     switch (p.dtype) {
       case SK_F32: return run<uint32_t>(p, pool);
-      case SK_F16: case SK_BF16: return run<uint16_t>(p, pool);
+      case SK_F16:
+      case SK_BF16: return run<uint16_t>(p, pool);
       default: return SK_ERR_UNSUPPORTED;
     }
   } catch (const std::bad_alloc&) {

@@ -53,10 +53,14 @@ export interface AttentionCase {
 
 const kDefaultBlock = 128
 
-
 /**
  * Whether a random mask keeps tile (h, qb, kb), hashed with murmur3's finalizer so it is reproducible anywhere: the diagonal always (unless `diagonal: false`), else with probability `density`. */
-export function randomTileKept(spec: { density: number; seed: number; diagonal?: boolean }, h: number, qb: number, kb: number): boolean {
+export function randomTileKept(
+  spec: { density: number; seed: number; diagonal?: boolean },
+  h: number,
+  qb: number,
+  kb: number,
+): boolean {
   if (qb === kb && spec.diagonal !== false) return true
   const r = fmix32(spec.seed ^ fmix32(h * 0x9e3779b1 + fmix32(qb * 0x85ebca77 + fmix32(kb + 0x27d4eb2f))))
   return r / 2 ** 32 < spec.density
@@ -82,7 +86,11 @@ export function buildMask(c: AttentionCase): BlockMask | undefined {
     case 'streaming':
       return BlockMask.streaming({ ...lens, sink: m.sink, local: m.local })
     case 'random':
-      return BlockMask.fromBlocks((_b, h, qb, kb) => randomTileKept(m, h, qb, kb), { batch: 1, heads: c.headsQ, ...lens })
+      return BlockMask.fromBlocks((_b, h, qb, kb) => randomTileKept(m, h, qb, kb), {
+        batch: 1,
+        heads: c.headsQ,
+        ...lens,
+      })
     case 'documents':
       return BlockMask.documents({ prefix: m.prefix, lengths: m.lengths, query: m.query, blockSize })
     case 'randomDense': {
@@ -90,7 +98,8 @@ export function buildMask(c: AttentionCase): BlockMask | undefined {
       const nk = Math.ceil(c.seqKv / tileSizes(c).kv)
       const bits = new Uint8Array(c.headsQ * nq * nk)
       for (let h = 0; h < c.headsQ; ++h)
-        for (let qb = 0; qb < nq; ++qb) for (let kb = 0; kb < nk; ++kb) bits[(h * nq + qb) * nk + kb] = randomTileKept(m, h, qb, kb) ? 1 : 0
+        for (let qb = 0; qb < nq; ++qb)
+          for (let kb = 0; kb < nk; ++kb) bits[(h * nq + qb) * nk + kb] = randomTileKept(m, h, qb, kb) ? 1 : 0
       return BlockMask.fromDense(bits, [1, c.headsQ, nq, nk], lens)
     }
   }
@@ -109,19 +118,25 @@ export function cpuBenchCases(quick: boolean): AttentionCase[] {
   const seqs = quick ? [1024, 4096] : [1024, 4096, 8192]
   return seqs.flatMap((s) => {
     const base = { batch: 1, headsQ: 8, headsKv: 8, seqQ: s, seqKv: s, headDim: 64, type: 'float32' as DType }
-    return [
-      { ...base, name: `dense S=${s}` },
-      { ...base, name: `causal S=${s}`, causal: true },
-      ...sparseRows(base, s),
-    ]
+    return [{ ...base, name: `dense S=${s}` }, { ...base, name: `causal S=${s}`, causal: true }, ...sparseRows(base, s)]
   })
 }
 
 /** Random tiles (diagonal kept) and streaming masks at each of {@link kSparseDensities}. */
 function sparseRows(base: Omit<AttentionCase, 'name'>, s: number): AttentionCase[] {
   return [
-    ...kSparseDensities.map((d) => ({ ...base, name: `random ${pct(d)} S=${s}`, density: d, mask: { kind: 'random', density: d, seed: 7 } as MaskSpec })),
-    ...kSparseDensities.map((d) => ({ ...base, name: `streaming ${pct(d)} S=${s}`, density: d, mask: streamingFor(s, d, kDefaultBlock) })),
+    ...kSparseDensities.map((d) => ({
+      ...base,
+      name: `random ${pct(d)} S=${s}`,
+      density: d,
+      mask: { kind: 'random', density: d, seed: 7 } as MaskSpec,
+    })),
+    ...kSparseDensities.map((d) => ({
+      ...base,
+      name: `streaming ${pct(d)} S=${s}`,
+      density: d,
+      mask: streamingFor(s, d, kDefaultBlock),
+    })),
   ]
 }
 
@@ -130,11 +145,7 @@ export function cudaBenchCases(quick: boolean): AttentionCase[] {
   const seqs = quick ? [4096, 8192] : [4096, 8192, 16384, 32768]
   return seqs.flatMap((s) => {
     const base = { batch: 1, headsQ: 16, headsKv: 16, seqQ: s, seqKv: s, headDim: 128, type: 'bfloat16' as DType }
-    return [
-      { ...base, name: `dense S=${s}` },
-      { ...base, name: `causal S=${s}`, causal: true },
-      ...sparseRows(base, s),
-    ]
+    return [{ ...base, name: `dense S=${s}` }, { ...base, name: `causal S=${s}`, causal: true }, ...sparseRows(base, s)]
   })
 }
 
@@ -171,7 +182,11 @@ class Inputs {
         t.dispose()
         return d
       }
-      this.sets.push([await make(headsQ, seqQ, 3 * i + 1), await make(headsKv, seqKv, 3 * i + 2), await make(headsKv, seqKv, 3 * i + 3)])
+      this.sets.push([
+        await make(headsQ, seqQ, 3 * i + 1),
+        await make(headsKv, seqKv, 3 * i + 2),
+        await make(headsKv, seqKv, 3 * i + 3),
+      ])
     }
     return this.sets
   }
@@ -204,7 +219,11 @@ function mhaOrtCase(c: AttentionCase, inputs: Inputs, ort: Ort): BenchCase {
   return ortCase(`ORT MHA S=${c.seqQ}`, denseFlops(c), ort, async () => {
     // Our bhsd inputs seen as [B, S, H·D]: other values, same sizes, no copy (values do not change the timing).
     const view = (t: Tensor, s: number) => new ort.Tensor('float32', t.data as Float32Array, [c.batch, s, hidden])
-    const feeds = (await inputs.get()).map(([q, k, v]) => ({ query: view(q, c.seqQ), key: view(k, c.seqKv), value: view(v, c.seqKv) }))
+    const feeds = (await inputs.get()).map(([q, k, v]) => ({
+      query: view(q, c.seqQ),
+      key: view(k, c.seqKv),
+      value: view(v, c.seqKv),
+    }))
     return { model: mhaModel(c.batch, c.seqQ, c.seqKv, c.headsQ, c.headDim), feeds }
   })
 }
@@ -213,12 +232,26 @@ const kMaskBuildTokens = 128 * 1024
 
 function maskBuildCases(): BenchCase[] {
   const lens = { qLen: kMaskBuildTokens, kvLen: kMaskBuildTokens, blockSize: kDefaultBlock }
-  const c: AttentionCase = { name: '', batch: 1, headsQ: 1, headsKv: 1, seqQ: kMaskBuildTokens, seqKv: kMaskBuildTokens, headDim: 64, type: 'float32' }
-  const build = (name: string, make: () => BlockMask): BenchCase => ({ name: `mask build ${name} 128K`, run: () => void make() })
+  const c: AttentionCase = {
+    name: '',
+    batch: 1,
+    headsQ: 1,
+    headsKv: 1,
+    seqQ: kMaskBuildTokens,
+    seqKv: kMaskBuildTokens,
+    headDim: 64,
+    type: 'float32',
+  }
+  const build = (name: string, make: () => BlockMask): BenchCase => ({
+    name: `mask build ${name} 128K`,
+    run: () => void make(),
+  })
   return [
     build('causal', () => BlockMask.causal(lens)),
     build('streaming', () => BlockMask.streaming({ ...lens, sink: 128, local: 4096 })),
-    build('random 10% (fromBlocks, 1 head)', () => buildMask({ ...c, mask: { kind: 'random', density: 0.1, seed: 7 } })!),
+    build('random 10% (fromBlocks, 1 head)', () =>
+      buildMask({ ...c, mask: { kind: 'random', density: 0.1, seed: 7 } })!,
+    ),
   ]
 }
 
@@ -226,7 +259,10 @@ function maskBuildCases(): BenchCase[] {
 async function cpuCases(ctx: SuiteContext): Promise<BenchCase[]> {
   const ort = await loadOrt()
   if (typeof ort === 'string') ctx.note(ort)
-  else ctx.note(`ORT MHA = com.microsoft MultiHeadAttention on [B, S, H·D] inputs, ${numThreads()} intra-op threads (sparsekit's count)`)
+  else
+    ctx.note(
+      `ORT MHA = com.microsoft MultiHeadAttention on [B, S, H·D] inputs, ${numThreads()} intra-op threads (sparsekit's count)`,
+    )
   return [...perSeq(ctx, cpuBenchCases(ctx.quick), ort), ...maskBuildCases()]
 }
 
@@ -239,7 +275,8 @@ function perSeq(ctx: SuiteContext, all: AttentionCase[], ort: Ort | string | nul
     ctx.defer(() => inputs.dispose())
     const withOrt = ort !== null && typeof ort !== 'string'
     if (withOrt) out.push(mhaOrtCase(dense, inputs, ort))
-    for (const c of rows) out.push(opCase(c, inputs, c === dense ? (withOrt ? `ORT MHA S=${s}` : undefined) : dense.name))
+    for (const c of rows)
+      out.push(opCase(c, inputs, c === dense ? (withOrt ? `ORT MHA S=${s}` : undefined) : dense.name))
     const last = out[out.length - 1]
     const own = last.teardown
     last.teardown = () => {
@@ -255,9 +292,13 @@ function perSeq(ctx: SuiteContext, all: AttentionCase[], ort: Ort | string | nul
     if (!seen.has(t)) seen.set(t, [])
     if (!seen.get(t)!.includes(label)) seen.get(t)!.push(label)
   }
-  ctx.note(`targets (speedup vs the compared row): ${[...seen].map(([t, names]) => `${names.join(', ')} ${t}`).join('; ')}`)
+  ctx.note(
+    `targets (speedup vs the compared row): ${[...seen].map(([t, names]) => `${names.join(', ')} ${t}`).join('; ')}`,
+  )
   for (const s of [...new Set(all.map((c) => c.seqQ))]) {
-    const dens = all.filter((c) => c.seqQ === s && c.mask).map((c) => `${c.name.replace(/ S=\d+$/, '')} ${(buildMask(c)!.density * 100).toFixed(1)}%`)
+    const dens = all
+      .filter((c) => c.seqQ === s && c.mask)
+      .map((c) => `${c.name.replace(/ S=\d+$/, '')} ${(buildMask(c)!.density * 100).toFixed(1)}%`)
     if (dens.length) ctx.note(`S=${s} tile density as built: ${dens.join(', ')}`)
   }
   return out

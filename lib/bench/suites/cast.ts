@@ -145,7 +145,8 @@ function jsCases(inputs: Inputs): BenchCase[] {
   let src: Tensor[] = []
   let out: Float32Array[] = []
   let bf: Uint16Array[] = []
-  const words = (t: Tensor) => new Uint32Array((t.data as Float32Array).buffer, (t.data as Float32Array).byteOffset, t.size)
+  const words = (t: Tensor) =>
+    new Uint32Array((t.data as Float32Array).buffer, (t.data as Float32Array).byteOffset, t.size)
   return [
     {
       name: 'TypedArray.set float32 (1 thread)',

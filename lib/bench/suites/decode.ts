@@ -29,18 +29,41 @@ import { decodeAttention, type DecodeOptions } from '../../ops/decode.js'
 import { cpuBinding } from '../../native.js'
 import type { Tensor } from '../../tensor.js'
 import { decodeF64, fp8Stored } from '../decode-metrics.js'
-import { type BenchCase, type BenchRow, type BenchSuite, fillNoise, lastLevelCacheBytes, rotationSets, type SuiteContext } from '../harness.js'
+import {
+  type BenchCase,
+  type BenchRow,
+  type BenchSuite,
+  fillNoise,
+  lastLevelCacheBytes,
+  rotationSets,
+  type SuiteContext,
+} from '../harness.js'
 import { gqaDecodeModel, loadOrt, type Ort, ortCase } from '../onnx.js'
 import { generatePrefill } from '../prefill-gen.js'
 import { recall, relativeError } from '../prefill-metrics.js'
 
-const kHq = 32, kHkv = 8, kD = 128, kSeed = 11, kTargetLen = 32768
+const kHq = 32,
+  kHkv = 8,
+  kD = 128,
+  kSeed = 11,
+  kTargetLen = 32768
 
-interface Pages { label: string; type: KVCacheType; pageSize: number; bytes: number }
+interface Pages {
+  label: string
+  type: KVCacheType
+  pageSize: number
+  bytes: number
+}
 const pagesOf = (type: KVCacheType, pageSize: number, label: string): Pages => ({
-  label, type, pageSize, bytes: { float32: 4, float16: 2, bfloat16: 2, float8e4m3fn: 1 }[type],
+  label,
+  type,
+  pageSize,
+  bytes: { float32: 4, float16: 2, bfloat16: 2, float8e4m3fn: 1 }[type],
 })
-const kF32 = pagesOf('float32', 16, 'f32'), kBf16 = pagesOf('bfloat16', 16, 'bf16'), kBf16p64 = pagesOf('bfloat16', 64, 'bf16 p64'), kFp8 = pagesOf('float8e4m3fn', 16, 'fp8')
+const kF32 = pagesOf('float32', 16, 'f32'),
+  kBf16 = pagesOf('bfloat16', 16, 'bf16'),
+  kBf16p64 = pagesOf('bfloat16', 64, 'bf16 p64'),
+  kFp8 = pagesOf('float8e4m3fn', 16, 'fp8')
 
 /** Copies whose total exceeds the caches; one when a copy alone is far past the last-level cache. */
 const setsFor = (bytes: number) => (bytes >= Math.max(64 << 20, 4 * lastLevelCacheBytes()) ? 1 : rotationSets(bytes))
@@ -58,7 +81,14 @@ class Context {
 
   ready(): Promise<void> {
     this.#ready ??= (async () => {
-      const g = await generatePrefill({ heads: kHq, kvHeads: kHkv, seq: this.len, headDim: kD, seed: kSeed, lastQueries: 1 })
+      const g = await generatePrefill({
+        heads: kHq,
+        kvHeads: kHkv,
+        seq: this.len,
+        headDim: kD,
+        seed: kSeed,
+        lastQueries: 1,
+      })
       Object.assign(this, g)
       for (const p of [kF32, kBf16, kBf16p64, kFp8]) {
         const r = await decodeAttention(this.q, (await this.caches(p))[0]!, { returnLse: true })
@@ -83,7 +113,10 @@ class Context {
 
   /** err, and mass against the same pages' dense decode, of one call. */
   async accuracy(p: Pages, options: DecodeOptions): Promise<Record<string, number>> {
-    const r = (await decodeAttention(this.q, (await this.caches(p))[0]!, { ...options, returnLse: true })) as { out: Tensor; lse: Tensor }
+    const r = (await decodeAttention(this.q, (await this.caches(p))[0]!, { ...options, returnLse: true })) as {
+      out: Tensor
+      lse: Tensor
+    }
     try {
       return { err: relativeError(r.out, this.dense.get(kF32)!.out), mass: recall(r.lse, this.dense.get(p)!.lse) }
     } finally {
@@ -94,8 +127,20 @@ class Context {
 
   /** The error of float64 attention over what an FP8 cache stores, against dense float32 pages. */
   async fp8MathError(): Promise<number> {
-    const [q, k, v] = [this.q, this.k, this.v].map((t) => t.data as Float32Array) as [Float32Array, Float32Array, Float32Array]
-    const f64 = decodeF64(q, await fp8Stored(k, kHkv, this.len, kD, 16), await fp8Stored(v, kHkv, this.len, kD, 16), kHq, kHkv, this.len, kD)
+    const [q, k, v] = [this.q, this.k, this.v].map((t) => t.data as Float32Array) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ]
+    const f64 = decodeF64(
+      q,
+      await fp8Stored(k, kHkv, this.len, kD, 16),
+      await fp8Stored(v, kHkv, this.len, kD, 16),
+      kHq,
+      kHkv,
+      this.len,
+      kD,
+    )
     try {
       return relativeError(f64, this.dense.get(kF32)!.out)
     } finally {
@@ -105,7 +150,7 @@ class Context {
 
   dispose(): void {
     for (const list of this.#caches.values()) for (const c of list) c.dispose()
-    for (const r of this.dense.values()) r.out.dispose(), r.lse.dispose()
+    for (const r of this.dense.values()) (r.out.dispose(), r.lse.dispose())
     for (const t of [this.q, this.k, this.v]) t?.dispose()
     this.#caches.clear()
     this.dense.clear()
@@ -130,10 +175,19 @@ function streamCase(ctx: Context, p: Pages): BenchCase {
   }
 }
 
-function decodeCase(ctx: Context, name: string, p: Pages, options: DecodeOptions, baseline: string, withBytes: boolean): BenchCase {
+function decodeCase(
+  ctx: Context,
+  name: string,
+  p: Pages,
+  options: DecodeOptions,
+  baseline: string,
+  withBytes: boolean,
+): BenchCase {
   let caches: KVCache[] = []
   const c: BenchCase = {
-    name, baseline, bytes: withBytes ? ctx.kvBytes(p) : undefined,
+    name,
+    baseline,
+    bytes: withBytes ? ctx.kvBytes(p) : undefined,
     async setup() {
       await ctx.ready()
       caches = await ctx.caches(p)
@@ -151,12 +205,22 @@ function ortGqaCase(ctx: Context, ort: Ort): BenchCase {
   const c = ortCase(`ORT GQA f32 L=${L}`, undefined, ort, async () => {
     await ctx.ready()
     // The generated keys and values are the past; one more token is the new one (L + 1 keys in all).
-    const past = (t: Tensor, i: number) => new ort.Tensor('float32', i === 0 ? (t.data as Float32Array) : Float32Array.from(t.data as Float32Array), [1, kHkv, L, kD])
+    const past = (t: Tensor, i: number) =>
+      new ort.Tensor('float32', i === 0 ? (t.data as Float32Array) : Float32Array.from(t.data as Float32Array), [
+        1,
+        kHkv,
+        L,
+        kD,
+      ])
     const token = new ort.Tensor('float32', new Float32Array(kHkv * kD).fill(0.1), [1, 1, kHkv * kD])
     const feeds = Array.from({ length: setsFor(ctx.kvBytes(kF32)) }, (_, i) => ({
-      query: new ort.Tensor('float32', ctx.q.data as Float32Array, [1, 1, kHq * kD]), key: token, value: token,
-      past_key: past(ctx.k, i), past_value: past(ctx.v, i),
-      seqlens_k: new ort.Tensor('int32', new Int32Array([L]), [1]), total_sequence_length: new ort.Tensor('int32', new Int32Array([L + 1]), []),
+      query: new ort.Tensor('float32', ctx.q.data as Float32Array, [1, 1, kHq * kD]),
+      key: token,
+      value: token,
+      past_key: past(ctx.k, i),
+      past_value: past(ctx.v, i),
+      seqlens_k: new ort.Tensor('int32', new Int32Array([L]), [1]),
+      total_sequence_length: new ort.Tensor('int32', new Int32Array([L + 1]), []),
     }))
     return { model: gqaDecodeModel(1, L, kHq, kHkv, kD), feeds }
   })
@@ -175,12 +239,23 @@ function casesAt(ctx: SuiteContext, L: number, ort: Ort | string): BenchCase[] {
     streamCase(c, kBf16),
     decodeCase(c, dense(kBf16), kBf16, {}, `stream read bf16 L=${L}`, true),
     decodeCase(c, dense(kBf16p64), kBf16p64, {}, `stream read bf16 L=${L}`, true),
-    quest(kBf16, 8), quest(kBf16, 16), quest(kBf16p64, 8), quest(kBf16p64, 16),
-    decodeCase(c, `streaming 50% bf16 L=${L}`, kBf16, { streamingHeads: [1, 0, 1, 0, 1, 0, 1, 0] }, dense(kBf16), false),
+    quest(kBf16, 8),
+    quest(kBf16, 16),
+    quest(kBf16p64, 8),
+    quest(kBf16p64, 16),
+    decodeCase(
+      c,
+      `streaming 50% bf16 L=${L}`,
+      kBf16,
+      { streamingHeads: [1, 0, 1, 0, 1, 0, 1, 0] },
+      dense(kBf16),
+      false,
+    ),
     streamCase(c, kFp8),
     decodeCase(c, dense(kFp8), kFp8, {}, `stream read fp8 L=${L}`, true),
   ]
-  const last = cases[cases.length - 1]!, own = last.teardown
+  const last = cases[cases.length - 1]!,
+    own = last.teardown
   last.teardown = async () => {
     await own?.()
     c.dispose()
@@ -191,27 +266,41 @@ function casesAt(ctx: SuiteContext, L: number, ort: Ort | string): BenchCase[] {
 
 /** The targets at 32K, on the timed rows (medians over the whole budget) and the accuracy columns. */
 function targetNotes(rows: readonly BenchRow[]): string[] {
-  const L = kTargetLen, row = (name: string) => rows.find((r) => r.name === `${name} L=${L}`)
+  const L = kTargetLen,
+    row = (name: string) => rows.find((r) => r.name === `${name} L=${L}`)
   const ort = row('ORT GQA f32')
   const notes: string[] = []
   const met = (ok: boolean) => (ok ? 'met' : 'NOT met')
-  for (const [label, speedup] of [['f32', 2], ['bf16', 3.5], ['fp8', 6]] as const) {
+  for (const [label, speedup] of [
+    ['f32', 2],
+    ['bf16', 3.5],
+    ['fp8', 6],
+  ] as const) {
     const d = row(`dense ${label}`)
     if (!d?.ratio) continue
     const vsOrt = ort ? ort.medianMs / d.medianMs : NaN
-    notes.push(`target L ${L}, dense ${label}: ≥ 70 % of the streaming read: ${(100 * d.ratio).toFixed(0)} % ${met(d.ratio >= 0.7)}; ` +
-      `≥ ${speedup}× ORT GQA f32: ${Number.isNaN(vsOrt) ? 'no ORT row' : `${vsOrt.toFixed(2)}× ${met(vsOrt >= speedup)}`}`)
+    notes.push(
+      `target L ${L}, dense ${label}: ≥ 70 % of the streaming read: ${(100 * d.ratio).toFixed(0)} % ${met(d.ratio >= 0.7)}; ` +
+        `≥ ${speedup}× ORT GQA f32: ${Number.isNaN(vsOrt) ? 'no ORT row' : `${vsOrt.toFixed(2)}× ${met(vsOrt >= speedup)}`}`,
+    )
   }
-  for (const [label, speedup] of [['bf16', 6], ['bf16 p64', 8]] as const) {
+  for (const [label, speedup] of [
+    ['bf16', 6],
+    ['bf16 p64', 8],
+  ] as const) {
     const q = row(`quest 1/16 ${label}`)
     if (!q?.ratio || !q.extra) continue
-    notes.push(`target L ${L}, quest 1/16 ${label}: ≥ ${speedup}× dense: ${q.ratio.toFixed(2)}× ${met(q.ratio >= speedup)}; ` +
-      `mass ≥ 0.95: ${q.extra.mass!.toFixed(4)} ${met(q.extra.mass! >= 0.95)}; error ≤ 2e-2: ${q.extra.err!.toExponential(2)} ${met(q.extra.err! <= 2e-2)}`)
+    notes.push(
+      `target L ${L}, quest 1/16 ${label}: ≥ ${speedup}× dense: ${q.ratio.toFixed(2)}× ${met(q.ratio >= speedup)}; ` +
+        `mass ≥ 0.95: ${q.extra.mass!.toFixed(4)} ${met(q.extra.mass! >= 0.95)}; error ≤ 2e-2: ${q.extra.err!.toExponential(2)} ${met(q.extra.err! <= 2e-2)}`,
+    )
   }
   const f = row('dense fp8')?.extra
   if (f?.err !== undefined && f.f64err !== undefined)
-    notes.push(`target L ${L}, fp8 pages: error ≤ 2× float64 on the dequantised values: ${f.err.toExponential(2)} vs ${f.f64err.toExponential(2)} ` +
-      `(${(f.err / f.f64err).toFixed(2)}×) ${met(f.err <= 2 * f.f64err)}`)
+    notes.push(
+      `target L ${L}, fp8 pages: error ≤ 2× float64 on the dequantised values: ${f.err.toExponential(2)} vs ${f.f64err.toExponential(2)} ` +
+        `(${(f.err / f.f64err).toFixed(2)}×) ${met(f.err <= 2 * f.f64err)}`,
+    )
   return notes
 }
 
@@ -228,9 +317,17 @@ export const decodeSuite: BenchSuite = {
   rounds: 4,
   async cases(ctx) {
     const ort = await loadOrt()
-    ctx.note(typeof ort === 'string' ? ort : `ORT GQA = com.microsoft GroupQueryAttention, float32 past of L tokens + 1 new, ${numThreads()} intra-op threads, spinning off`)
-    ctx.note('rows of one context and page type are set up together and timed in 4 alternating rounds; quest / streaming rows: ratio = speedup over dense of the same pages')
-    ctx.note('err: relative L2 error against dense float32 pages; mass: share of the softmax mass over the same pages held by the keys read; f64err: float64 attention over the dequantised FP8 values')
+    ctx.note(
+      typeof ort === 'string'
+        ? ort
+        : `ORT GQA = com.microsoft GroupQueryAttention, float32 past of L tokens + 1 new, ${numThreads()} intra-op threads, spinning off`,
+    )
+    ctx.note(
+      'rows of one context and page type are set up together and timed in 4 alternating rounds; quest / streaming rows: ratio = speedup over dense of the same pages',
+    )
+    ctx.note(
+      'err: relative L2 error against dense float32 pages; mass: share of the softmax mass over the same pages held by the keys read; f64err: float64 attention over the dequantised FP8 values',
+    )
     return (ctx.quick ? [4096, 8192] : [4096, 8192, kTargetLen, 131072]).flatMap((L) => casesAt(ctx, L, ort))
   },
   summary: targetNotes,

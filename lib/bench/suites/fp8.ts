@@ -26,7 +26,14 @@ import { generatePrefill } from '../prefill-gen.js'
 import { relativeError } from '../prefill-metrics.js'
 import { randomTileKept } from './attention.js'
 
-const kHq = 2, kHkv = 1, kD = 128, kTile = 128, kDensity = 0.1, kTargetLen = 32768, kWindow = 384, kAccLen = 4096
+const kHq = 2,
+  kHkv = 1,
+  kD = 128,
+  kTile = 128,
+  kDensity = 0.1,
+  kTargetLen = 32768,
+  kWindow = 384,
+  kAccLen = 4096
 
 type Operands = [Tensor, Tensor, Tensor] | [QuantizedTensor, QuantizedTensor, QuantizedTensor]
 
@@ -64,7 +71,11 @@ async function accuracy(): Promise<Record<string, number>> {
   const dims = (h: number) => [1, h, kAccLen, kD]
   const one = async (q: Tensor, k: Tensor, v: Tensor, perTensor: boolean) => {
     const ops: Operands = perTensor
-      ? [quantizePerTensor(q, 'float8e4m3fn', kTile), quantizePerTensor(k, 'float8e4m3fn', kTile), quantizePerTensor(v, 'float8e4m3fn', kTile)]
+      ? [
+          quantizePerTensor(q, 'float8e4m3fn', kTile),
+          quantizePerTensor(k, 'float8e4m3fn', kTile),
+          quantizePerTensor(v, 'float8e4m3fn', kTile),
+        ]
       : await fp8Of(q, k, v)
     try {
       return await errorOf(ops, q, k, v, mask)
@@ -78,7 +89,7 @@ async function accuracy(): Promise<Record<string, number>> {
     const gauss = await one(...g, false)
     const genErr = await one(gen.q, gen.k, gen.v, false)
     const k = g[1].data as Float32Array
-    for (let i = 0; i < k.length; ++i) k[i] += ((((i % kD) * 37) % 11) - 5) // channel offsets in [-5, 5]
+    for (let i = 0; i < k.length; ++i) k[i] += (((i % kD) * 37) % 11) - 5 // channel offsets in [-5, 5]
     const offTile = await one(...g, false)
     const offTensor = await one(...g, true)
     return { gauss, gen: genErr, offTile, offTensor }
@@ -93,17 +104,32 @@ function casesAt(ctx: SuiteContext, S: number): BenchCase[] {
   let ref: Tensor | null = null
   const ready = async () => {
     if (inputs) return inputs
-    mask = BlockMask.fromBlocks((_b, h, qb, kb) => randomTileKept({ density: kDensity, seed: 5 }, h, qb, kb), { heads: kHq, qLen: S, kvLen: S, blockSize: kTile })
-    inputs = [randn([1, kHq, S, kD], { seed: 1 }), randn([1, kHkv, S, kD], { seed: 2 }), randn([1, kHkv, S, kD], { seed: 3 })]
+    mask = BlockMask.fromBlocks((_b, h, qb, kb) => randomTileKept({ density: kDensity, seed: 5 }, h, qb, kb), {
+      heads: kHq,
+      qLen: S,
+      kvLen: S,
+      blockSize: kTile,
+    })
+    inputs = [
+      randn([1, kHq, S, kD], { seed: 1 }),
+      randn([1, kHkv, S, kD], { seed: 2 }),
+      randn([1, kHkv, S, kD], { seed: 3 }),
+    ]
     ref = await attention(...inputs, { mask })
     return inputs
   }
   const f32Bytes = 2 * kHkv * S * kD * 4
   const blocks = S / kTile
   let kept = 0
-  for (let h = 0; h < kHq; ++h) for (let qb = 0; qb < blocks; ++qb) for (let kb = 0; kb < blocks; ++kb) kept += Number(randomTileKept({ density: kDensity, seed: 5 }, h, qb, kb))
+  for (let h = 0; h < kHq; ++h)
+    for (let qb = 0; qb < blocks; ++qb)
+      for (let kb = 0; kb < blocks; ++kb) kept += Number(randomTileKept({ density: kDensity, seed: 5 }, h, qb, kb))
   const flops = kept * kTile * kTile * kD * 4 // q·k and p·v over every kept tile: the same work for every row
-  const row = (label: string, make: (q: Tensor, k: Tensor, v: Tensor) => Promise<Operands>, acc: boolean): BenchCase => {
+  const row = (
+    label: string,
+    make: (q: Tensor, k: Tensor, v: Tensor) => Promise<Operands>,
+    acc: boolean,
+  ): BenchCase => {
     let ops: Operands | null = null
     const c: BenchCase = {
       name: `${label} S=${S}`,
@@ -120,7 +146,8 @@ function casesAt(ctx: SuiteContext, S: number): BenchCase[] {
         out.dispose()
         if (acc) c.extra = { ...c.extra, ...(await accuracy()) }
       },
-      run: async () => (await attention(ops![0] as Tensor, ops![1] as Tensor, ops![2] as Tensor, { mask: mask! })).dispose(),
+      run: async () =>
+        (await attention(ops![0] as Tensor, ops![1] as Tensor, ops![2] as Tensor, { mask: mask! })).dispose(),
       teardown: () => {
         if (label !== 'f32') disposeAll(ops)
         ops = null
@@ -141,7 +168,8 @@ function casesAt(ctx: SuiteContext, S: number): BenchCase[] {
     inputs = null
     ref = null
   }
-  const last = cases[cases.length - 1]!, own = last.teardown
+  const last = cases[cases.length - 1]!,
+    own = last.teardown
   last.teardown = async () => {
     await own?.()
     free()
@@ -155,18 +183,23 @@ function targetNotes(rows: readonly BenchRow[]): string[] {
   const notes: string[] = []
   const met = (ok: boolean) => (ok ? 'met' : 'NOT met')
   const at = (label: string, S: number) => rows.find((r) => r.name === `${label} S=${S}`)
-  const f = at('fp8 e4m3', kTargetLen), base = at('f32', kTargetLen)
+  const f = at('fp8 e4m3', kTargetLen),
+    base = at('f32', kTargetLen)
   if (f?.extra && base) {
     const time = f.medianMs / base.medianMs
-    notes.push(`target S ${kTargetLen}: FP8 K/V ≤ 0.3× float32's memory: ${f.extra.mem!.toFixed(3)}× ${met(f.extra.mem! <= 0.3)}; ` +
-      `≤ 1.3× float32's time: ${time.toFixed(3)}× ${met(time <= 1.3)}`)
+    notes.push(
+      `target S ${kTargetLen}: FP8 K/V ≤ 0.3× float32's memory: ${f.extra.mem!.toFixed(3)}× ${met(f.extra.mem! <= 0.3)}; ` +
+        `≤ 1.3× float32's time: ${time.toFixed(3)}× ${met(time <= 1.3)}`,
+    )
   }
   const a = at('fp8 e4m3', kAccLen)?.extra
   if (a?.gauss !== undefined) {
     const gain = a.offTensor! / a.offTile!
-    notes.push(`target e4m3, 128-token tiles, window ${kWindow}: rel L2 ≤ 5e-2: Gaussian ${a.gauss.toExponential(2)} ${met(a.gauss <= 5e-2)}, ` +
-      `generator ${a.gen!.toExponential(2)} ${met(a.gen! <= 5e-2)}; K with channel offsets, per tensor ÷ per tile smoothed ≥ 1.5: ` +
-      `${gain.toFixed(2)} (${a.offTensor!.toExponential(2)} / ${a.offTile!.toExponential(2)}) ${met(gain >= 1.5)}`)
+    notes.push(
+      `target e4m3, 128-token tiles, window ${kWindow}: rel L2 ≤ 5e-2: Gaussian ${a.gauss.toExponential(2)} ${met(a.gauss <= 5e-2)}, ` +
+        `generator ${a.gen!.toExponential(2)} ${met(a.gen! <= 5e-2)}; K with channel offsets, per tensor ÷ per tile smoothed ≥ 1.5: ` +
+        `${gain.toFixed(2)} (${a.offTensor!.toExponential(2)} / ${a.offTile!.toExponential(2)}) ${met(gain >= 1.5)}`,
+    )
   }
   return notes
 }
@@ -181,9 +214,15 @@ export const fp8Suite: BenchSuite = {
   skipReason: 'FP8 attention runs on the CPU only for now',
   rounds: 4,
   cases(ctx) {
-    ctx.note('one input set per S (a call reads K/V for seconds: cache warmth is noise); rows of one S timed in 4 alternating rounds')
-    ctx.note('GFLOP/s counts q·k and p·v over the kept tiles (the same work in every row, so vs baseline is the speedup)')
-    ctx.note('kvMiB / mem: K and V bytes, and over float32\'s; err: rel L2 vs the f32 row; 4K FP8 row: the quantisation\'s accuracy (module comment)')
+    ctx.note(
+      'one input set per S (a call reads K/V for seconds: cache warmth is noise); rows of one S timed in 4 alternating rounds',
+    )
+    ctx.note(
+      'GFLOP/s counts q·k and p·v over the kept tiles (the same work in every row, so vs baseline is the speedup)',
+    )
+    ctx.note(
+      "kvMiB / mem: K and V bytes, and over float32's; err: rel L2 vs the f32 row; 4K FP8 row: the quantisation's accuracy (module comment)",
+    )
     return (ctx.quick ? [kAccLen] : [kAccLen, kTargetLen]).flatMap((S) => casesAt(ctx, S))
   },
   summary: targetNotes,

@@ -57,7 +57,8 @@ class Weights {
       using w = randn([n, k], { seed: 100 + i })
       this.dense.push(await prune(w, { n: 2, m: 4 }))
     }
-    for (let i = 0; i < copiesFor((n * k * 17) / 32); ++i) this.sp32.push(await sparsify(this.dense[i % this.dense.length], { format: '2:4' }))
+    for (let i = 0; i < copiesFor((n * k * 17) / 32); ++i)
+      this.sp32.push(await sparsify(this.dense[i % this.dense.length], { format: '2:4' }))
     for (let i = 0; i < copiesFor((n * k * 9) / 16); ++i) {
       using b = await this.dense[i % this.dense.length].cast('bfloat16')
       this.sp16.push(await sparsify(b, { format: '2:4' }))
@@ -78,7 +79,14 @@ class Weights {
 
 const label = (row: string, m: number, k: number, n: number) => `${row} M=${m} ${k}x${n}`
 
-function oursCase(name: string, baseline: string | undefined, flops: number, w: Weights, m: number, pick: (i: number) => Tensor | SparseWeight): BenchCase {
+function oursCase(
+  name: string,
+  baseline: string | undefined,
+  flops: number,
+  w: Weights,
+  m: number,
+  pick: (i: number) => Tensor | SparseWeight,
+): BenchCase {
   let i = 0
   return {
     name,
@@ -103,8 +111,14 @@ function matmulOrtCase(name: string, flops: number, w: Weights, m: number, ort: 
 async function cpuCases(ctx: SuiteContext): Promise<BenchCase[]> {
   const ort = await loadOrt()
   const withOrt = typeof ort !== 'string'
-  ctx.note(withOrt ? `ORT = onnxruntime-node MatMul, weight a constant initializer, ${numThreads()} intra-op threads (sparsekit's count)` : (ort as string))
-  ctx.note('weights: randn pruned 2:4 (the dense rows use the same pruned weight); copies rotate so they exceed 2× the last-level cache')
+  ctx.note(
+    withOrt
+      ? `ORT = onnxruntime-node MatMul, weight a constant initializer, ${numThreads()} intra-op threads (sparsekit's count)`
+      : (ort as string),
+  )
+  ctx.note(
+    'weights: randn pruned 2:4 (the dense rows use the same pruned weight); copies rotate so they exceed 2× the last-level cache',
+  )
   const out: BenchCase[] = []
   const shapes = ctx.quick ? kShapes.slice(0, 1) : kShapes
   for (const { k, n } of shapes) {
@@ -130,7 +144,10 @@ function targetNotes(rows: readonly BenchRow[]): string[] {
   for (const { k, n } of kShapes)
     for (const t of kTargets) {
       const r = rows.find((row) => row.name === label(t.row, t.m, k, n))?.ratio
-      if (r !== undefined) notes.push(`target ${k}x${n} ${t.row} M=${t.m}: ≥ ${t.min}× ORT; measured ${r.toFixed(2)}× ${r >= t.min ? '(met)' : '(missed)'}`)
+      if (r !== undefined)
+        notes.push(
+          `target ${k}x${n} ${t.row} M=${t.m}: ≥ ${t.min}× ORT; measured ${r.toFixed(2)}× ${r >= t.min ? '(met)' : '(missed)'}`,
+        )
     }
   return notes
 }

@@ -23,18 +23,30 @@ import type { BenchCase, BenchRow, BenchSuite, SuiteContext } from '../harness.j
 import { generatePrefill, headKind, type PrefillPattern } from '../prefill-gen.js'
 import { evaluate, qualityOf } from '../prefill-quality.js'
 
-const kHeads = 4, kHeadDim = 64, kStride = 8, kSeed = 7
+const kHeads = 4,
+  kHeadDim = 64,
+  kStride = 8,
+  kSeed = 7
 const kPatterns: readonly PrefillPattern[] = ['clustered', 'isolated', 'mixed']
 const kvHeadsOf = (p: PrefillPattern) => (p === 'mixed' ? 2 : kHeads)
 /** The S at which the targets apply. */
 const kTargetSeq = 32768
 
-interface Inputs { q: Tensor; k: Tensor; v: Tensor }
+interface Inputs {
+  q: Tensor
+  k: Tensor
+  v: Tensor
+}
 
 /** The generator's float32 inputs; on CUDA cast to bfloat16 and moved to the device. */
 async function inputsOn(ctx: SuiteContext, pattern: PrefillPattern, S: number): Promise<Inputs> {
   const host = await generatePrefill({
-    pattern, heads: kHeads, kvHeads: kvHeadsOf(pattern), seq: S, headDim: kHeadDim, seed: kSeed,
+    pattern,
+    heads: kHeads,
+    kvHeads: kvHeadsOf(pattern),
+    seq: S,
+    headDim: kHeadDim,
+    seed: kSeed,
     type: ctx.device === 'cpu' ? 'float32' : 'bfloat16',
   })
   if (ctx.device === 'cpu') return host
@@ -54,15 +66,23 @@ function casesAt(ctx: SuiteContext, pattern: PrefillPattern, S: number): BenchCa
   }
   const tag = (name: string) => `${pattern} ${name} S=${S}`
   const base = tag('dense causal')
-  const drop = (t: Tensor | { kPerm: Tensor } | object) => ('kPerm' in t ? t.kPerm.dispose() : 'dispose' in t ? (t as Tensor).dispose() : undefined)
-  const flops = 2 * 2 * kHeads * kHeadDim * (S * (S + 1)) / 2 // causal q·kᵀ and p·v
-  const row = (name: string, run: () => Promise<Tensor | { kPerm: Tensor } | object>): BenchCase =>
-    ({ name: tag(name), flops, baseline: base, run: async () => drop(await run()) })
+  const drop = (t: Tensor | { kPerm: Tensor } | object) =>
+    'kPerm' in t ? t.kPerm.dispose() : 'dispose' in t ? (t as Tensor).dispose() : undefined
+  const flops = (2 * 2 * kHeads * kHeadDim * (S * (S + 1))) / 2 // causal q·kᵀ and p·v
+  const row = (name: string, run: () => Promise<Tensor | { kPerm: Tensor } | object>): BenchCase => ({
+    name: tag(name),
+    flops,
+    baseline: base,
+    run: async () => drop(await run()),
+  })
   const masked = (method: 'xattention' | 'meanpool') => async () =>
-    attention(need().q, need().k, need().v, { mask: await estimateBlockMask(need().q, need().k, { method, stride: kStride }) })
+    attention(need().q, need().k, need().v, {
+      mask: await estimateBlockMask(need().q, need().k, { method, stride: kStride }),
+    })
   return [
     {
-      name: base, flops,
+      name: base,
+      flops,
       async setup() {
         x = await inputsOn(ctx, pattern, S)
         await evaluate(ctx, pattern, need(), S)
@@ -77,7 +97,10 @@ function casesAt(ctx: SuiteContext, pattern: PrefillPattern, S: number): BenchCa
     row('xattention', masked('xattention')),
     row('xattention estimate', () => estimateBlockMask(need().q, need().k, { stride: kStride })),
     row('meanpool', masked('meanpool')),
-    { ...row('meanpool estimate', () => estimateBlockMask(need().q, need().k, { method: 'meanpool' })), teardown: free },
+    {
+      ...row('meanpool estimate', () => estimateBlockMask(need().q, need().k, { method: 'meanpool' })),
+      teardown: free,
+    },
   ]
 }
 
@@ -96,27 +119,43 @@ const target = (what: string, measured: string, ok: boolean) => `${what}: ${meas
  */
 function targetNotes(rows: readonly BenchRow[]): string[] {
   const notes: string[] = []
-  for (const p of kPatterns) // estimation's share of each sparse prefill, every length
-    for (const S of [...new Set(rows.filter((r) => r.name.startsWith(`${p} dense causal S=`)).map((r) => r.name.split('=')[1]))]) {
+  for (const p of kPatterns)
+    // estimation's share of each sparse prefill, every length
+    for (const S of [
+      ...new Set(rows.filter((r) => r.name.startsWith(`${p} dense causal S=`)).map((r) => r.name.split('=')[1])),
+    ]) {
       const ms = (name: string) => rows.find((r) => r.name === `${p} ${name} S=${S}`)?.medianMs
       const shares = (['vslash', 'pbs', 'xattention', 'meanpool'] as const).map((m) => {
-        const est = ms(`${m} estimate`), all = ms(m)
-        return `${m} ${est !== undefined && all ? (100 * est / all).toFixed(1) : '?'} %`
+        const est = ms(`${m} estimate`),
+          all = ms(m)
+        return `${m} ${est !== undefined && all ? ((100 * est) / all).toFixed(1) : '?'} %`
       })
       notes.push(`estimation share S ${S}, ${p}: ${shares.join(', ')}`)
     }
   const row = (p: PrefillPattern, name: string) => rows.find((r) => r.name === `${p} ${name} S=${kTargetSeq}`)
-  const check = (p: PrefillPattern, name: string, estimate: string, err: number | undefined, speed: number, maxErr: number) => {
-    const run = row(p, name), est = row(p, estimate)
+  const check = (
+    p: PrefillPattern,
+    name: string,
+    estimate: string,
+    err: number | undefined,
+    speed: number,
+    maxErr: number,
+  ) => {
+    const run = row(p, name),
+      est = row(p, estimate)
     if (!run?.ratio || !est || err === undefined) return
     const share = est.medianMs / run.medianMs
-    notes.push(`target S ${kTargetSeq}, ${p}, ${name}: ` + [
-      target(`≥ ${speed}× dense causal`, `${run.ratio.toFixed(2)}×`, run.ratio >= speed),
-      target(`output error ≤ ${maxErr.toExponential(0)}`, err.toExponential(2), err <= maxErr),
-      target('estimation ≤ 15 % of the sparse prefill', `${(100 * share).toFixed(1)} %`, share <= 0.15),
-    ].join('; '))
+    notes.push(
+      `target S ${kTargetSeq}, ${p}, ${name}: ` +
+        [
+          target(`≥ ${speed}× dense causal`, `${run.ratio.toFixed(2)}×`, run.ratio >= speed),
+          target(`output error ≤ ${maxErr.toExponential(0)}`, err.toExponential(2), err <= maxErr),
+          target('estimation ≤ 15 % of the sparse prefill', `${(100 * share).toFixed(1)} %`, share <= 0.15),
+        ].join('; '),
+    )
   }
-  for (const p of kPatterns) check(p, 'vslash', 'vslash estimate', qualityOf(p, kTargetSeq, 'vslash')?.error, p === 'isolated' ? 6 : 4, 2e-2)
+  for (const p of kPatterns)
+    check(p, 'vslash', 'vslash estimate', qualityOf(p, kTargetSeq, 'vslash')?.error, p === 'isolated' ? 6 : 4, 2e-2)
   check('clustered', 'pbs', 'pbs estimate', qualityOf('clustered', kTargetSeq, 'pbs τ 0.9')?.error, 4, 1e-2)
   check('clustered', 'pbs τ0.95', 'pbs estimate', qualityOf('clustered', kTargetSeq, 'pbs τ 0.95')?.error, 4, 1e-2)
   return notes
@@ -133,8 +172,10 @@ export const prefillSuite: BenchSuite = {
   devices: ['cpu', 'cuda'],
   rounds: 4,
   cases(ctx) {
-    ctx.note('inputs: one seeded set per generator and length (q, k, v ≥ 64 MiB at 32K); quality notes are measured once; ' +
-      'the S 32K targets are judged on the timed rows (at the end)')
+    ctx.note(
+      'inputs: one seeded set per generator and length (q, k, v ≥ 64 MiB at 32K); quality notes are measured once; ' +
+        'the S 32K targets are judged on the timed rows (at the end)',
+    )
     const lengths = ctx.quick ? [2048, 4096] : [8192, 16384, kTargetSeq]
     return kPatterns.flatMap((p) => lengths.flatMap((S) => casesAt(ctx, p, S)))
   },

@@ -36,8 +36,24 @@ export const kSpmmSparsities = [0.5, 0.7, 0.8, 0.9, 0.95] as const
 
 /** The layers timed; the numeric tests cover the same kernels on smaller shapes. */
 export function spmmLayers(): SpmmLayer[] {
-  const conv = (c: number, hw: number): SpmmLayer => ({ name: `conv ${c}→${c} ${hw}×${hw}`, kind: 'conv', n: c, k: c, h: hw, w: hw, m: hw * hw })
-  const linear = (m: number): SpmmLayer => ({ name: `linear 4096×4096 M=${m}`, kind: 'linear', n: 4096, k: 4096, h: 1, w: 1, m })
+  const conv = (c: number, hw: number): SpmmLayer => ({
+    name: `conv ${c}→${c} ${hw}×${hw}`,
+    kind: 'conv',
+    n: c,
+    k: c,
+    h: hw,
+    w: hw,
+    m: hw * hw,
+  })
+  const linear = (m: number): SpmmLayer => ({
+    name: `linear 4096×4096 M=${m}`,
+    kind: 'linear',
+    n: 4096,
+    k: 4096,
+    h: 1,
+    w: 1,
+    m,
+  })
   return [conv(256, 28), conv(512, 14), conv(1024, 7), linear(64), linear(1)]
 }
 
@@ -145,8 +161,12 @@ function layerOrtCase(d: LayerData, ort: Ort): BenchCase {
   const l = d.layer
   return ortCase(`${l.name} ORT ${l.kind === 'conv' ? 'Conv' : 'MatMul'} (dense)`, flops(l), ort, async () => {
     const w = d.weight().data as Float32Array
-    const model = l.kind === 'conv' ? conv1x1Model(1, l.k, l.n, l.h, l.w, w) : matmulModel(l.m, l.k, l.n, matmulB(w, l.n, l.k))
-    return { model, feeds: d.inputs().xs.map((x) => ({ x: new ort.Tensor('float32', x.data as Float32Array, [...x.dims]) })) }
+    const model =
+      l.kind === 'conv' ? conv1x1Model(1, l.k, l.n, l.h, l.w, w) : matmulModel(l.m, l.k, l.n, matmulB(w, l.n, l.k))
+    return {
+      model,
+      feeds: d.inputs().xs.map((x) => ({ x: new ort.Tensor('float32', x.data as Float32Array, [...x.dims]) })),
+    }
   })
 }
 
@@ -171,10 +191,19 @@ function denseLinearCase(d: LayerData, baseline: string | undefined): BenchCase 
 async function cases(ctx: SuiteContext): Promise<BenchCase[]> {
   const ort = await loadOrt()
   if (typeof ort === 'string') ctx.note(ort)
-  else ctx.note(`ORT = onnxruntime-node Conv / MatMul with constant weights, ${numThreads()} intra-op threads (sparsekit's count)`)
-  ctx.note('GFLOP/s = dense-equivalent 2·M·N·K per second for every row (XNNPACK\'s EffFLOPS); ratio = speedup over the ORT row of the layer')
-  ctx.note('our dense: linear layers run the dense GEMM / GEMV of linear(); "csr 0%" stores every weight in the CSR kernels (conv has no dense sparsekit kernel)')
-  ctx.note('linear weights rotate among copies totalling > 2× the last-level cache (a model\'s layers do not stay cached); conv weights stay cached for both')
+  else
+    ctx.note(
+      `ORT = onnxruntime-node Conv / MatMul with constant weights, ${numThreads()} intra-op threads (sparsekit's count)`,
+    )
+  ctx.note(
+    "GFLOP/s = dense-equivalent 2·M·N·K per second for every row (XNNPACK's EffFLOPS); ratio = speedup over the ORT row of the layer",
+  )
+  ctx.note(
+    'our dense: linear layers run the dense GEMM / GEMV of linear(); "csr 0%" stores every weight in the CSR kernels (conv has no dense sparsekit kernel)',
+  )
+  ctx.note(
+    "linear weights rotate among copies totalling > 2× the last-level cache (a model's layers do not stay cached); conv weights stay cached for both",
+  )
   const out: BenchCase[] = []
   for (const layer of spmmLayers()) {
     const d = new LayerData(layer)
@@ -201,7 +230,10 @@ function targetNotes(rows: readonly BenchRow[]): string[] {
     for (const s of kSpmmSparsities) {
       const min = spmmTarget(layer, s)
       const r = rows.find((row) => row.name === csrName(layer, s))?.ratio
-      if (min > 0 && r !== undefined) notes.push(`target ${layer.name} ${pct(s)}: ≥ ${min}× ORT; measured ${r.toFixed(2)}× ${r >= min ? '(met)' : '(missed)'}`)
+      if (min > 0 && r !== undefined)
+        notes.push(
+          `target ${layer.name} ${pct(s)}: ≥ ${min}× ORT; measured ${r.toFixed(2)}× ${r >= min ? '(met)' : '(missed)'}`,
+        )
     }
   return notes
 }

@@ -90,10 +90,12 @@ class Layer {
     const copies = t.kind === 'linear' ? Math.min(8, rotationSets(first.bytes)) : 1
     for (let i = 1; i < copies; ++i) this.weights.push(await t.pack(this.dense))
     const dims = t.kind === 'conv' ? [1, t.k, t.hw, t.hw] : [t.m, t.k]
-    for (let i = 0; i < Math.min(16, rotationSets(4 * t.m * (t.k + t.n))); ++i) this.xs.push(randn(dims, { seed: 100 + i }))
+    for (let i = 0; i < Math.min(16, rotationSets(4 * t.m * (t.k + t.n))); ++i)
+      this.xs.push(randn(dims, { seed: 100 + i }))
     if (!this.ort) return
     const w = this.dense.data as Float32Array
-    const model = t.kind === 'conv' ? conv1x1Model(1, t.k, t.n, t.hw, t.hw, w) : matmulModel(t.m, t.k, t.n, matmulB(w, t.n, t.k))
+    const model =
+      t.kind === 'conv' ? conv1x1Model(1, t.k, t.n, t.hw, t.hw, w) : matmulModel(t.m, t.k, t.n, matmulB(w, t.n, t.k))
     this.spinning = await ortSession(this.ort, model, numThreads(), true)
     this.quiet = await ortSession(this.ort, model, numThreads(), false)
     this.feeds = this.xs.map((x) => ({ x: new this.ort!.Tensor('float32', x.data as Float32Array, [...x.dims]) }))
@@ -159,7 +161,8 @@ function attentionCases(): BenchCase[] {
   let sets: Tensor[][] = []
   const open = () => {
     if (sets.length) return
-    for (let i = 0; i < rotationSets(4 * b * h * s * d * 4); ++i) sets.push([1, 2, 3].map((j) => randn([b, h, s, d], { seed: 3 * i + j })))
+    for (let i = 0; i < rotationSets(4 * b * h * s * d * 4); ++i)
+      sets.push([1, 2, 3].map((j) => randn([b, h, s, d], { seed: 3 * i + j })))
   }
   const close = () => {
     for (const x of sets.flat()) x.dispose()
@@ -183,10 +186,17 @@ function attentionCases(): BenchCase[] {
 async function cases(ctx: SuiteContext): Promise<BenchCase[]> {
   const ort = await loadOrt()
   if (typeof ort === 'string') ctx.note(ort)
-  else ctx.note(`ORT = onnxruntime-node Conv / MatMul, constant weights, ${numThreads()} intra-op threads; "spin off" sets session.intra_op.allow_spinning 0`)
-  ctx.note('every output is left to the GC (never disposed), ORT\'s and ours; cases of a layer alternate in rounds with no idle time between them')
+  else
+    ctx.note(
+      `ORT = onnxruntime-node Conv / MatMul, constant weights, ${numThreads()} intra-op threads; "spin off" sets session.intra_op.allow_spinning 0`,
+    )
+  ctx.note(
+    "every output is left to the GC (never disposed), ORT's and ours; cases of a layer alternate in rounds with no idle time between them",
+  )
   ctx.note('"next to ORT …": an untimed ORT run on the same layer right before each timed run')
-  ctx.note(`first ${kFirstRuns} ms: median of the first ${kFirstRuns} calls after setup, freed-block cache emptied, outputs kept`)
+  ctx.note(
+    `first ${kFirstRuns} ms: median of the first ${kFirstRuns} calls after setup, freed-block cache emptied, outputs kept`,
+  )
   return [...kTargets.flatMap((t) => layerCases(t, typeof ort === 'string' ? null : ort)), ...attentionCases()]
 }
 
@@ -205,7 +215,9 @@ function summary(rows: readonly BenchRow[]): string[] {
     if (ours && ortOff && ortNext && oursNext) {
       const theirs = ortNext.medianMs / ortOff.medianMs
       const mine = oursNext.medianMs / ours.medianMs
-      notes.push(`neighbour ${t.label}: next to ORT spinning, ours ${mine.toFixed(2)}× slower, ORT ${theirs.toFixed(2)}× ${mine <= theirs ? '(no worse)' : '(worse)'}`)
+      notes.push(
+        `neighbour ${t.label}: next to ORT spinning, ours ${mine.toFixed(2)}× slower, ORT ${theirs.toFixed(2)}× ${mine <= theirs ? '(no worse)' : '(worse)'}`,
+      )
     }
   }
   const causal = get('attention causal S=4096')?.ratio
@@ -216,7 +228,8 @@ function summary(rows: readonly BenchRow[]): string[] {
 /** The user suite; see the module comment. */
 export const userSuite: BenchSuite = {
   name: 'user',
-  description: 'the CPU targets in users\' conditions: outputs left to the GC, ORT spinning on and off beside ours, no idle between cases',
+  description:
+    "the CPU targets in users' conditions: outputs left to the GC, ORT spinning on and off beside ours, no idle between cases",
   devices: ['cpu'],
   skipReason: 'user mode measures the CPU targets',
   cases,

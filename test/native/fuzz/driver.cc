@@ -48,26 +48,36 @@ std::vector<uint8_t> read_file(const char* path) {
 }
 
 void mutate(std::mt19937_64& rng, std::vector<uint8_t>& d, const std::vector<std::vector<uint8_t>>& corpus) {
-  static const uint32_t kInteresting[] = {0, 1, 2, 15, 16, 17, 255, 256, 65535, 65536, 0x7fffffff, 0x80000000u, 0xffffffffu};
+  static const uint32_t kInteresting[] = {0,   1,     2,     15,         16,          17,         255,
+                                          256, 65535, 65536, 0x7fffffff, 0x80000000u, 0xffffffffu};
   for (int n = 1 + static_cast<int>(rng() % 4); n > 0; --n) {
     const size_t at = d.empty() ? 0 : rng() % d.size();
     switch (rng() % 7) {
-      case 0: if (!d.empty()) d[at] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
-      case 1: if (!d.empty()) d[at] = static_cast<uint8_t>(rng()); break;
+      case 0:
+        if (!d.empty()) d[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+        break;
+      case 1:
+        if (!d.empty()) d[at] = static_cast<uint8_t>(rng());
+        break;
       case 2: {
         const uint32_t v = kInteresting[rng() % (sizeof kInteresting / sizeof *kInteresting)];
         for (int b = 0; b < 4 && at + b < d.size(); ++b) d[at + b] = static_cast<uint8_t>(v >> (8 * b));
         break;
       }
       case 3: d.insert(d.begin() + at, 1 + rng() % 8, static_cast<uint8_t>(rng())); break;
-      case 4: if (!d.empty()) d.erase(d.begin() + at, d.begin() + std::min(d.size(), at + 1 + rng() % 8)); break;
-      case 5: if (!corpus.empty()) {  // splice in a piece of another input
-        const auto& o = corpus[rng() % corpus.size()];
-        const size_t from = o.empty() ? 0 : rng() % o.size(), len = std::min<size_t>(o.size() - from, 1 + rng() % 32);
-        d.insert(d.begin() + at, o.begin() + from, o.begin() + from + len);
-      }
-      break;
-      default: if (!d.empty()) d[0] = static_cast<uint8_t>(rng()); break;  // another section
+      case 4:
+        if (!d.empty()) d.erase(d.begin() + at, d.begin() + std::min(d.size(), at + 1 + rng() % 8));
+        break;
+      case 5:
+        if (!corpus.empty()) {  // splice in a piece of another input
+          const auto& o = corpus[rng() % corpus.size()];
+          const size_t from = o.empty() ? 0 : rng() % o.size(), len = std::min<size_t>(o.size() - from, 1 + rng() % 32);
+          d.insert(d.begin() + at, o.begin() + from, o.begin() + from + len);
+        }
+        break;
+      default:
+        if (!d.empty()) d[0] = static_cast<uint8_t>(rng());
+        break;  // another section
     }
   }
   if (d.size() > 4096) d.resize(4096);
@@ -80,10 +90,14 @@ int main(int argc, char** argv) {
   uint64_t runs = UINT64_MAX;
   std::vector<const char*> files;
   for (int i = 1; i < argc; ++i) {
-    if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
-    else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = strtoull(argv[++i], nullptr, 10);
-    else if (!strcmp(argv[i], "--seed") && i + 1 < argc) g_seed = strtoull(argv[++i], nullptr, 10);
-    else files.push_back(argv[i]);
+    if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+      seconds = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
+      runs = strtoull(argv[++i], nullptr, 10);
+    else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+      g_seed = strtoull(argv[++i], nullptr, 10);
+    else
+      files.push_back(argv[i]);
   }
   if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(save_current);
   for (const char* f : files) {
@@ -110,13 +124,17 @@ int main(int argc, char** argv) {
     LLVMFuzzerTestOneInput(g_current.data(), g_current.size());
     // An input a check accepted reached the kernels: keep it to mutate (replacing a random one once full).
     if (memcmp(before, sk_fuzz_accepted, sizeof before) != 0) {
-      if (corpus.size() < kCorpus) corpus.push_back(g_current);
-      else corpus[rng() % kCorpus] = g_current;
+      if (corpus.size() < kCorpus)
+        corpus.push_back(g_current);
+      else
+        corpus[rng() % kCorpus] = g_current;
     }
   }
-  printf("sk_parsers_fuzz: seed %llu, %llu runs in %.1f s; accepted: masks %lld, csr %lld, 2:4 %lld, permutations %lld; corpus %zu\n",
-         static_cast<unsigned long long>(g_seed), static_cast<unsigned long long>(g_run), elapsed(),
-         static_cast<long long>(sk_fuzz_accepted[0]), static_cast<long long>(sk_fuzz_accepted[1]),
-         static_cast<long long>(sk_fuzz_accepted[2]), static_cast<long long>(sk_fuzz_accepted[3]), corpus.size());
+  printf(
+      "sk_parsers_fuzz: seed %llu, %llu runs in %.1f s; accepted: masks %lld, csr %lld, 2:4 %lld, permutations %lld; "
+      "corpus %zu\n",
+      static_cast<unsigned long long>(g_seed), static_cast<unsigned long long>(g_run), elapsed(),
+      static_cast<long long>(sk_fuzz_accepted[0]), static_cast<long long>(sk_fuzz_accepted[1]),
+      static_cast<long long>(sk_fuzz_accepted[2]), static_cast<long long>(sk_fuzz_accepted[3]), corpus.size());
   return 0;
 }

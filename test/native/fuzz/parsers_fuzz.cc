@@ -67,7 +67,8 @@ sk_isa isa(Input& in) { return in.u8() % 2 ? SK_ISA_SCALAR : sk_isa_best(sk_cpu_
 // `count` increasing indices in [0, limit) then, per `corrupt`, one entry replaced.
 void sorted_list(Input& in, int32_t* out, int64_t count, int64_t limit) {
   int64_t at = 0;
-  for (int64_t i = 0; i < count; ++i) out[i] = static_cast<int32_t>(at = std::min(limit - 1, at + in.range(i == 0 ? 0 : 1, 2)));
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = static_cast<int32_t>(at = std::min(limit - 1, at + in.range(i == 0 ? 0 : 1, 2)));
   if (count > 0 && in.u8() < 40) out[in.below(count)] = in.index(limit);
 }
 
@@ -121,8 +122,8 @@ void fuzz_mask(Input& in) {
   p.scale = 0.125f;
   const size_t es = sk_dtype_size(p.dtype);
   const int64_t d = p.head_dim;
-  std::vector<uint8_t> q(p.batch * p.heads_q * p.seq_q * d * es, 0x3c), k(p.batch * p.heads_kv * p.seq_kv * d * es, 0x3c),
-      v(k.size(), 0x3c), out(q.size());
+  std::vector<uint8_t> q(p.batch * p.heads_q * p.seq_q * d * es, 0x3c),
+      k(p.batch * p.heads_kv * p.seq_kv * d * es, 0x3c), v(k.size(), 0x3c), out(q.size());
   std::vector<float> lse(p.batch * p.heads_q * p.seq_q);
   p.q = q.data(), p.k = k.data(), p.v = v.data(), p.out = out.data(), p.lse = in.u8() % 2 ? lse.data() : nullptr;
   p.q_stride_s = p.k_stride_s = p.v_stride_s = p.out_stride_s = d;
@@ -154,7 +155,8 @@ void fuzz_csr(Input& in) {
   }
   std::vector<int64_t> gb(groups + 1), gv(groups + 1);
   char why[256];
-  if (sk_spmm_check(n, k, nr, nnzmap.data(), groups, cols.data(), blocks, values, gb.data(), gv.data(), why) != SK_OK) return;
+  if (sk_spmm_check(n, k, nr, nnzmap.data(), groups, cols.data(), blocks, values, gb.data(), gv.data(), why) != SK_OK)
+    return;
   ++sk_fuzz_accepted[1];
   sk_spmm_params p{};
   p.layout = static_cast<int32_t>(in.below(2));
@@ -185,7 +187,8 @@ void fuzz_sp24(Input& in) {
   const int64_t n = in.range(0, 40), k = 4 * in.range(0, 12), m = in.u8() % 2 ? 1 : in.range(0, 9);
   const sk_dtype type = static_cast<sk_dtype>(in.below(3));
   std::vector<uint8_t> values(sk::sp24_value_count(n, k) * sk_dtype_size(type), 0x3c), meta(sk::sp24_meta_bytes(n, k));
-  for (uint8_t& b : meta) b = in.u8() < 250 ? 0x84 | (static_cast<uint8_t>(in.below(2)) << 4) : in.u8();  // two valid codes, or any byte
+  for (uint8_t& b : meta)
+    b = in.u8() < 250 ? 0x84 | (static_cast<uint8_t>(in.below(2)) << 4) : in.u8();  // two valid codes, or any byte
   int64_t row = -1, group = -1;
   if (!sk::sp24::find_bad_group(meta.data(), n, k, &row, &group)) {
     ++sk_fuzz_accepted[2];
@@ -224,7 +227,9 @@ void fuzz_gather(Input& in) {
   for (int32_t& i : idx) i = in.index(p.seq);
   if (sk::first_index_outside(idx.data(), count, p.seq) >= 0) return;
   ++sk_fuzz_accepted[3];
-  const int64_t reach = count == 0 ? 0 : (p.batch - 1) * p.src_stride_b + (p.heads - 1) * p.src_stride_h + (p.seq - 1) * p.src_stride_s + p.row;
+  const int64_t reach = count == 0 ? 0
+                                   : (p.batch - 1) * p.src_stride_b + (p.heads - 1) * p.src_stride_h +
+                                         (p.seq - 1) * p.src_stride_s + p.row;
   std::vector<uint8_t> src(reach * p.elem_size, 7), dst(count * p.row * p.elem_size);
   p.src = src.data(), p.dst = dst.data(), p.idx = idx.data();
   sk_cpu_gather_rows_run(p, pool());

@@ -159,8 +159,8 @@ export function checkQuantized(name: string, v: unknown): QuantizedTensor {
   return v
 }
 
-/** float32 values of a live CPU float tensor (16-bit types widened exactly). */
-async function floatValues(name: string, t: unknown): Promise<{ values: Float32Array; wide: Tensor | null }> {
+/** A live CPU float tensor quantize can read (checked at once: argument errors throw, not reject). */
+function floatSource(name: string, t: unknown): Tensor {
   const s = liveStorage(t, name)
   const src = t as Tensor
   if (s.kind !== 'cpu')
@@ -168,9 +168,14 @@ async function floatValues(name: string, t: unknown): Promise<{ values: Float32A
       'ERR_SK_UNSUPPORTED',
       `Expected a CPU tensor for ${name}: quantize runs on the CPU only for now (use await t.to('cpu'))`,
     )
-  if (src.type === 'float32') return { values: s.data as Float32Array, wide: null }
-  if (src.type !== 'float16' && src.type !== 'bfloat16')
+  if (src.type !== 'float32' && src.type !== 'float16' && src.type !== 'bfloat16')
     throw dtypeError(`${name}.type`, 'float32, float16 or bfloat16', src.type)
+  return src
+}
+
+/** float32 values of a floatSource() tensor (16-bit types widened exactly). */
+async function floatValues(src: Tensor): Promise<{ values: Float32Array; wide: Tensor | null }> {
+  if (src.type === 'float32') return { values: src.data as Float32Array, wide: null }
   const wide = await src.cast('float32')
   return { values: wide.data as Float32Array, wide }
 }
@@ -188,9 +193,10 @@ async function floatValues(name: string, t: unknown): Promise<{ values: Float32A
  * @param t - float32, float16 or bfloat16 [B, H, S, D] on the CPU, finite.
  * @param options - `tile` (required: 16..256, a multiple of 16), `type` (default `'float8e4m3fn'`), `smooth`, `perChannel`.
  * @returns the {@link QuantizedTensor}.
- * @throws ERR_SK_INVALID_ARGUMENT for a non-tensor, a bad option or tile, or a non-finite value;
+ * @throws (at once) ERR_SK_INVALID_ARGUMENT for a non-tensor, a bad option or tile;
  *   ERR_SK_SHAPE for dims that are not 4-D; ERR_SK_DTYPE for an input that is not float32 / float16 / bfloat16
  *   or an FP8 type not listed; ERR_SK_UNSUPPORTED for a CUDA tensor; ERR_SK_DISPOSED for a disposed tensor;
+ *   the promise rejects with ERR_SK_INVALID_ARGUMENT for a non-finite value and
  *   ERR_SK_OUT_OF_MEMORY when the codes or scales cannot be allocated.
  * @example
  * ```ts
@@ -198,8 +204,8 @@ async function floatValues(name: string, t: unknown): Promise<{ values: Float32A
  * const v8 = await sk.quantize(v, { tile: 128, perChannel: true })
  * ```
  */
-export async function quantize(t: Tensor, options: QuantizeOptions): Promise<QuantizedTensor> {
-  liveStorage(t, 't')
+export function quantize(t: Tensor, options: QuantizeOptions): Promise<QuantizedTensor> {
+  const src = floatSource('t', t)
   if (options === undefined) throw invalidArgument('options', 'an options object with a tile', options)
   const opts = checkOptions('options', options, ['type', 'tile', 'smooth', 'perChannel'] as const)
   const type = opts.type === undefined ? 'float8e4m3fn' : checkDType('options.type', opts.type)
@@ -214,13 +220,15 @@ export async function quantize(t: Tensor, options: QuantizeOptions): Promise<Qua
     )
   const smooth = checkBool('options.smooth', opts.smooth, false)
   const perChannel = checkBool('options.perChannel', opts.perChannel, false)
-  if (t.dims.length !== 4) throw shapeError('t.dims', '4 dims [B, H, S, D]', t.dims)
-  const { values: x, wide } = await floatValues('t', t)
-  try {
-    return quantizeValues(x, t.dims, type as Fp8Type, tile, smooth, perChannel)
-  } finally {
-    wide?.dispose()
-  }
+  if (src.dims.length !== 4) throw shapeError('t.dims', '4 dims [B, H, S, D]', src.dims)
+  return (async () => {
+    const { values: x, wide } = await floatValues(src)
+    try {
+      return quantizeValues(x, src.dims, type as Fp8Type, tile, smooth, perChannel)
+    } finally {
+      wide?.dispose()
+    }
+  })()
 }
 
 /** quantize()'s arithmetic; `tensorAmax` (a baseline's): every tile gets the scale of that amax instead of its own. */
@@ -307,8 +315,13 @@ export function quantizePerTensor(t: Tensor, type: Fp8Type, tile: number): Quant
  * const back = await sk.dequantize(await sk.quantize(k, { tile: 64 }))
  * ```
  */
-export async function dequantize(t: QuantizedTensor): Promise<Tensor> {
+export function dequantize(t: QuantizedTensor): Promise<Tensor> {
   const qt = checkQuantized('t', t)
+  return (async () => dequantizeValues(qt))()
+}
+
+/** dequantize()'s arithmetic, after its checks. */
+function dequantizeValues(qt: QuantizedTensor): Tensor {
   const [B, H, S, D] = qt.dims
   const tiles = Math.ceil(S / qt.tile)
   const codes = qt.codes.data as Uint8Array

@@ -146,6 +146,29 @@ export const ops = {
     if (g.rng.chance(0.4)) opts.mask = mask(g, sk, q.dims[2], k.dims[2])
     return [[q, k, v, opts], (sk, ...a) => sk.attention(...a)]
   },
+  quantize: (g) => {
+    const dims = [g.rng.int(1, 2), g.rng.int(1, 2), g.small(), g.rng.pick([1, 16, 32])]
+    const opts = {
+      type: g.rng.pick(['float8e4m3fn', 'float8e5m2']),
+      tile: g.rng.pick([16, 32, 64]),
+      smooth: g.rng.chance(0.3),
+      perChannel: g.rng.chance(0.3),
+    }
+    return [
+      [g.tensor(g.rng.pick(['float32', 'float16', 'bfloat16']), dims), opts],
+      (sk, ...a) => sk.quantize(...a).then(g.track),
+    ]
+  },
+  // FP8 attention: q, k and v quantised first (tracked), with a mask of the tile's blocks.
+  fp8Attention: (g, sk) => {
+    const tile = g.rng.pick([16, 32])
+    const [q, k, v] = qkv(g, 'float32', g.rng.pick([16, 33, 64]))
+    const quant = (t, o) => sk.quantize(t, { type: 'float8e4m3fn', tile, ...o }).then(g.track)
+    const opts = { causal: g.rng.chance(0.5), returnLse: g.rng.chance(0.3) }
+    if (g.rng.chance(0.4)) opts.mask = mask(g, sk, q.dims[2], k.dims[2])
+    const args = [quant(q), quant(k, { smooth: g.rng.chance(0.5) }), quant(v, { perChannel: g.rng.chance(0.5) }), opts]
+    return [args, (sk, ...a) => sk.attention(...a)]
+  },
   mask: (g, sk) => {
     const [name, ...args] = maskCall(g, g.rng.pick([1, 16, 17, 100, 256]), g.rng.pick([1, 16, 40, 256]))
     return [args, (sk, ...a) => sk.BlockMask[name](...a)]

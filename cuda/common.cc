@@ -24,6 +24,17 @@ std::string describe(cudaError_t error) {
          "): " + cudaGetErrorString(error);
 }
 
+void require_sm80(const char* needs, const char* why) {
+  int device = 0, major = 0, minor = 0;
+  SK_CUDA_CHECK(cudaGetDevice(&device));
+  SK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  SK_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  if (major < 8)
+    throw CudaFailure(SK_ERR_UNSUPPORTED, std::string(needs) + " compute capability 8.0 or newer (" + why +
+                                              "); cuda:" + std::to_string(device) + " is " + std::to_string(major) +
+                                              "." + std::to_string(minor));
+}
+
 void throw_cuda_failure(cudaError_t error, const char* call, const char* file, int line) {
   // Clears the runtime's last-error slot so a later, unrelated
   // cudaGetLastError() does not report this failure again. Sticky errors

@@ -23,6 +23,11 @@ inline void check(cudaError_t error, const char* call, const char* file, int lin
   if (error != cudaSuccess) throw_cuda_failure(error, call, file, line);
 }
 
+// Throws a CudaFailure with SK_ERR_UNSUPPORTED unless the current device is
+// compute capability 8.0 or newer, the floor of our mma.sync / mma.sp
+// kernels: "<needs> compute capability 8.0 or newer (<why>); cuda:N is M.m".
+void require_sm80(const char* needs, const char* why);
+
 // Makes `device` current for this thread's runtime calls and restores the
 // previous one afterwards: the JS thread is shared with any other CUDA
 // library loaded in the process.

@@ -110,15 +110,7 @@ int64_t fwd_grid_x(const attn::FwdParams& p, const AttentionKernel& kernel) {
 }
 
 void attention_forward(const AttentionKernel& kernel, const attn::FwdParams& p, cudaStream_t stream) {
-  int device = 0, major = 0, minor = 0;
-  SK_CUDA_CHECK(cudaGetDevice(&device));
-  SK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  SK_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  if (major < 8)
-    throw CudaFailure(SK_ERR_UNSUPPORTED,
-                      "CUDA attention needs compute capability 8.0 or newer (mma.sync on "
-                      "float16 / bfloat16); cuda:" +
-                          std::to_string(device) + " is " + std::to_string(major) + "." + std::to_string(minor));
+  require_sm80("CUDA attention needs", "mma.sync on float16 / bfloat16");
   kernel.run(p, stream);
 }
 

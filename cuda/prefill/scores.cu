@@ -295,15 +295,7 @@ const char* block_scores_kernel_name(const sk_block_scores_params& p) {
 }
 
 void block_scores_forward(const sk_block_scores_params& p, void* scratch, cudaStream_t stream) {
-  int device = 0, major = 0, minor = 0;
-  SK_CUDA_CHECK(cudaGetDevice(&device));
-  SK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  SK_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  if (major < 8)
-    throw CudaFailure(SK_ERR_UNSUPPORTED,
-                      "CUDA block scores need compute capability 8.0 or newer (mma.sync on "
-                      "float16 / bfloat16); cuda:" +
-                          std::to_string(device) + " is " + std::to_string(major) + "." + std::to_string(minor));
+  require_sm80("CUDA block scores need", "mma.sync on float16 / bfloat16");
   if (p.dtype == SK_BF16)
     prefill::launch<__nv_bfloat16>(p, scratch, stream);
   else

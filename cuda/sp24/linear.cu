@@ -65,15 +65,7 @@ const LinearKernelInfo* linear_pick(sk_dtype dtype, bool sparse, int64_t m) {
 }
 
 void linear_forward(const LinearKernelInfo& kernel, const linear::LinearParams& p, cudaStream_t stream) {
-  int device = 0, major = 0, minor = 0;
-  SK_CUDA_CHECK(cudaGetDevice(&device));
-  SK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  SK_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  if (major < 8)
-    throw CudaFailure(SK_ERR_UNSUPPORTED,
-                      "CUDA linear needs compute capability 8.0 or newer (mma.sync / mma.sp on "
-                      "float16 / bfloat16); cuda:" +
-                          std::to_string(device) + " is " + std::to_string(major) + "." + std::to_string(minor));
+  require_sm80("CUDA linear needs", "mma.sync / mma.sp on float16 / bfloat16");
   if (p.m == 0 || p.n == 0) return;
   kernel.run(p, stream);
 }

@@ -7,6 +7,10 @@
 // tensors, masks and weights for other sizes.
 import vm from 'node:vm'
 
+import dtype from '../../dist/dtype.js'
+
+const { DTYPES, arrayCtor } = dtype
+
 /** Thrown by the fuzzer's own getters, traps and callbacks: passing it through unchanged is right. */
 export class FuzzMarker extends Error {}
 
@@ -47,17 +51,9 @@ export function rngFor(seed, index) {
   return r
 }
 
-export const kTypes = ['float32', 'float16', 'bfloat16', 'float8e4m3fn', 'float8e5m2', 'int8', 'uint8', 'int32']
-const kArrays = {
-  float32: Float32Array,
-  float16: Uint16Array,
-  bfloat16: Uint16Array,
-  float8e4m3fn: Uint8Array,
-  float8e5m2: Uint8Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  int32: Int32Array,
-}
+// The types and the TypedArray each is stored in come from sparsekit's own table.
+export const kTypes = DTYPES
+const kArrays = Object.fromEntries(DTYPES.map((t) => [t, arrayCtor(t)]))
 
 // Sizes that pass or fail the checks cheaply: every product of these either
 // stays small or is refused before anything of that size is allocated.

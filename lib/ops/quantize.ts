@@ -5,6 +5,7 @@
  * the FP8 code, so a float64 model of the same scales reproduces every bit.
  * @module
  */
+import type { DeviceName } from '../device.js'
 import { checkDType } from '../dtype.js'
 import { allocating, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
 import type { Fp8Args } from '../native.js'
@@ -145,9 +146,50 @@ export class QuantizedTensor {
     this.mean?.dispose()
   }
 
+  /**
+   * A copy whose codes live on `device` (for {@link attention} there: CUDA
+   * runs FP8 attention on sm_89 and newer). The scales and the mean are
+   * copied too and stay on the CPU: attention reads them on the host and
+   * uploads them with each call.
+   *
+   * @param device - `'cpu'`, `'cuda'` or `'cuda:N'`.
+   * @returns a new QuantizedTensor (dispose it on its own).
+   * @throws ERR_SK_DISPOSED once disposed; the promise rejects as {@link Tensor.to} does.
+   * @example
+   * ```ts
+   * using k8 = await (await sk.quantize(k, { tile: 128, smooth: true })).to('cuda')
+   * ```
+   */
+  async to(device: DeviceName): Promise<QuantizedTensor> {
+    checkQuantized('this', this)
+    const made: Tensor[] = []
+    try {
+      made.push(await cloneOn(this.codes, device))
+      made.push(await cloneOn(this.scales, 'cpu'))
+      if (this.mean) made.push(await cloneOn(this.mean, 'cpu'))
+    } catch (err) {
+      for (const m of made) m.dispose()
+      throw err
+    }
+    return new QuantizedTensor(made[0], made[1], made[2] ?? null, this.tile, this.perChannel)
+  }
+
   /** `using q8 = await sk.quantize(…)` support: {@link dispose}. */
   [Symbol.dispose](): void {
     this.dispose()
+  }
+}
+
+/** A new tensor holding `t`'s contents on `device` (Tensor.to gives `t` itself on its own device). */
+async function cloneOn(t: Tensor, device: DeviceName): Promise<Tensor> {
+  const moved = await t.to(device)
+  if (moved !== t) return moved
+  if (t.device === 'cpu') return tensor((t.data as Uint8Array | Float32Array).slice(), t.dims, t.type)
+  const host = await t.to('cpu')
+  try {
+    return await host.to(device)
+  } finally {
+    host.dispose()
   }
 }
 
@@ -309,7 +351,8 @@ export function quantizePerTensor(t: Tensor, type: Fp8Type, tile: number): Quant
  *
  * @param t - a live QuantizedTensor.
  * @returns a float32 [B, H, S, D] CPU tensor.
- * @throws ERR_SK_INVALID_ARGUMENT for anything else; ERR_SK_DISPOSED once it was disposed.
+ * @throws ERR_SK_INVALID_ARGUMENT for anything else; ERR_SK_DISPOSED once it was disposed;
+ *   ERR_SK_UNSUPPORTED for codes on a CUDA device.
  * @example
  * ```ts
  * const back = await sk.dequantize(await sk.quantize(k, { tile: 64 }))
@@ -317,6 +360,11 @@ export function quantizePerTensor(t: Tensor, type: Fp8Type, tile: number): Quant
  */
 export function dequantize(t: QuantizedTensor): Promise<Tensor> {
   const qt = checkQuantized('t', t)
+  if (qt.codes.device !== 'cpu')
+    throw new SparsekitError(
+      'ERR_SK_UNSUPPORTED',
+      `Expected a QuantizedTensor on the CPU for t: dequantize runs on the CPU only (use await t.to('cpu'))`,
+    )
   return (async () => dequantizeValues(qt))()
 }
 

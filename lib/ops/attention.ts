@@ -13,7 +13,8 @@ import { empty, liveStorage, type Storage, Tensor } from '../tensor.js'
 import { checkBool, checkOptions } from '../validate.js'
 import { backendOf, deviceOf, handleOf } from './backend.js'
 import { type AttentionLayout, type Bhsd, checkLayout, logicalDims, physicalDims, stridesOf } from './layout.js'
-import { fp8Operands, type QuantizedTensor } from './quantize.js'
+import { fp8Operands } from './fp8-operands.js'
+import type { QuantizedTensor } from './quantize.js'
 
 export type { AttentionLayout } from './layout.js'
 

@@ -59,6 +59,14 @@ const kCases: Fp8Case[] = [
   { c: edge('GQA 8:1') },
   { c: edge('Sq > Skv causal') },
   { c: edge('block 256') },
+  { c: edge('one query token, causal') },
+  {
+    c: {
+      ...edge('sliding window 100, block 32'),
+      name: 'head dim 40 (byte-wise loads), window, block 32',
+      headDim: 40,
+    },
+  },
   { c: edge('batch 3, per-head random mask'), type: 'float8e5m2' },
   { c: { ...edge('dense 1000 tokens'), name: 'dense 1000 tokens, tile 48 (key steps of 16)' }, tile: 48 },
   {

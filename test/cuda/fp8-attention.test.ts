@@ -17,10 +17,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
-import type { CudaBinding } from '../../lib/native.js'
+import type { AttentionArgs, CudaBinding } from '../../lib/native.js'
 import { tileSizes } from '../../lib/bench/suites/attention.js'
 import { type AttentionCase, buildMask, kEdgeCases } from '../cases/attention.js'
 import { lseBudgetFor, lseErr, makeInputs, reference, rowsRelErr, toF64 } from '../attention/reference.js'
+import { attentionArgs, fp8Args, type Shape } from '../fixtures/attention-args.js'
 import { loadCudaAddon } from '../fixtures/cuda-addon.js'
 
 const { binding, skipReason } = loadCudaAddon<CudaBinding>()
@@ -167,6 +168,21 @@ describe('QuantizedTensor.to (no device needed)', () => {
     a.dispose()
     expect(b.disposed).toBe(false)
     expect(Array.from(keep(await sk.dequantize(b)).data as Float32Array).length).toBe(40 * 32)
+  })
+})
+
+describe.skipIf(!binding)('cuda FP8 attention: the instance it picks (no device needed)', () => {
+  const pick = (sh: Shape, extra: Partial<AttentionArgs> = {}) =>
+    binding!.attentionPick(attentionArgs(sh, { ...fp8Args(sh), ...extra }), null)
+  const shape: Shape = { b: 2, hq: 4, hkv: 2, sq: 100, skv: 130, d: 64 }
+  it('the smallest FP8 head dim that holds the call, per FP8 type', () => {
+    expect(pick(shape)).toMatchObject({ kernel: 'attn_fwd_hdim64_e4m3_sm89', blockN: 64, vectorized: true })
+    expect(pick({ ...shape, d: 80 }).kernel).toBe('attn_fwd_hdim128_e4m3_sm89')
+    expect(pick({ ...shape, d: 200 })).toMatchObject({ kernel: 'attn_fwd_hdim256_e4m3_sm89', blockN: 32 })
+    expect(pick(shape, { dtype: 4 }).kernel).toBe('attn_fwd_hdim64_e5m2_sm89') // SK_F8E5M2
+  })
+  it('rows that are not whole 16-byte chunks load byte by byte', () => {
+    expect(pick({ ...shape, d: 40 }).vectorized).toBe(false)
   })
 })
 

@@ -24,6 +24,7 @@
 #include "../tile/softmax.cuh"
 #include "fp8_mma.cuh"
 #include "fwd_params.h"
+#include "launch.cuh"
 #include "traits.h"
 
 namespace sk::cuda::attn {
@@ -279,7 +280,6 @@ constexpr size_t fwd_fp8_smem_bytes() {
 template <int kHeadDim, sk_dtype kType>
 void run_fwd_fp8(const FwdParams& p, cudaStream_t stream) {
   using Tr = FwdFp8Traits<kHeadDim, kType>;
-  constexpr size_t smem = fwd_fp8_smem_bytes<Tr>();
   auto kernel = attention_fwd_fp8_kernel<Tr>;
   cudaFuncAttributes attr{};
   SK_CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
@@ -287,13 +287,7 @@ void run_fwd_fp8(const FwdParams& p, cudaStream_t stream) {
     throw CudaFailure(SK_ERR_UNSUPPORTED, "FP8 attention needs code for sm_89 or newer, but this build runs sm_" +
                                               std::to_string(attr.binaryVersion) +
                                               " code on this GPU: rebuild with SPARSEKIT_CUDA_ARCHS naming 89 or 90a");
-  // Above 48 KiB a block needs the opt-in; every sm_89+ part allows >= 99 KiB.
-  SK_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-  const int64_t tiles =
-      p.has_mask ? int64_t{p.n_q_blocks} * p.q_tiles_per_block : (p.seq_q + Tr::kBlockM - 1) / Tr::kBlockM;
-  const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(p.heads_q), static_cast<unsigned>(p.batch));
-  kernel<<<grid, Tr::kThreads, smem, stream>>>(p);
-  SK_CUDA_CHECK(cudaGetLastError());
+  launch_fwd<Tr::kBlockM, Tr::kThreads>(kernel, fwd_fp8_smem_bytes<Tr>(), p, stream);
 }
 
 }  // namespace sk::cuda::attn

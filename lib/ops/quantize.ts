@@ -153,7 +153,7 @@ export class QuantizedTensor {
    *
    * @param device - `'cpu'`, `'cuda'` or `'cuda:N'`.
    * @returns a new QuantizedTensor (dispose it on its own).
-   * @throws ERR_SK_DISPOSED once disposed; the promise rejects as {@link Tensor.to} does.
+   * @throws (the promise rejects) ERR_SK_DISPOSED once disposed; otherwise as {@link Tensor.to} does.
    * @example
    * ```ts
    * using k8 = await (await sk.quantize(k, { tile: 128, smooth: true })).to('cuda')

@@ -24,16 +24,25 @@ std::string describe(cudaError_t error) {
          "): " + cudaGetErrorString(error);
 }
 
-void require_sm80(const char* needs, const char* why) {
+namespace {
+
+void require_cc(int want_major, int want_minor, const char* needs, const char* why) {
   int device = 0, major = 0, minor = 0;
   SK_CUDA_CHECK(cudaGetDevice(&device));
   SK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
   SK_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  if (major < 8)
-    throw CudaFailure(SK_ERR_UNSUPPORTED, std::string(needs) + " compute capability 8.0 or newer (" + why +
+  if (major < want_major || (major == want_major && minor < want_minor))
+    throw CudaFailure(SK_ERR_UNSUPPORTED, std::string(needs) + " compute capability " + std::to_string(want_major) +
+                                              "." + std::to_string(want_minor) + " or newer (" + why +
                                               "); cuda:" + std::to_string(device) + " is " + std::to_string(major) +
                                               "." + std::to_string(minor));
 }
+
+}  // namespace
+
+void require_sm80(const char* needs, const char* why) { require_cc(8, 0, needs, why); }
+
+void require_sm89(const char* needs, const char* why) { require_cc(8, 9, needs, why); }
 
 void throw_cuda_failure(cudaError_t error, const char* call, const char* file, int line) {
   // Clears the runtime's last-error slot so a later, unrelated

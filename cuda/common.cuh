@@ -27,6 +27,8 @@ inline void check(cudaError_t error, const char* call, const char* file, int lin
 // compute capability 8.0 or newer, the floor of our mma.sync / mma.sp
 // kernels: "<needs> compute capability 8.0 or newer (<why>); cuda:N is M.m".
 void require_sm80(const char* needs, const char* why);
+// The same for compute capability 8.9, the floor of FP8 mma.sync (Ada, Hopper).
+void require_sm89(const char* needs, const char* why);
 
 // Makes `device` current for this thread's runtime calls and restores the
 // previous one afterwards: the JS thread is shared with any other CUDA

@@ -7,6 +7,7 @@
 //   attention FILE  gpu-attention-bench.mjs's targets
 //   linear FILE     gpu-linear-bench.mjs's 8192³ ratios and target
 //   prefill FILE    the prefill suite's target notes
+//   fp8 FILE        the fp8 suite's target notes (its CUDA rows)
 import { readFileSync, writeFileSync } from 'node:fs'
 
 const [what, file] = process.argv.slice(2)
@@ -50,14 +51,22 @@ function linear() {
   return `8192³ vs torch.matmul: 2:4 mma.sp ${x(cube?.sp24OursVsTorch)}, cuSPARSELt ${x(cube?.cusparseltVsTorch)}, dense ${x(dense)}; ${targets([r.target])}`
 }
 
-function prefill() {
+// A bench suite's target notes (the prefill and fp8 suites).
+const targetNotes = () => {
   const notes = read().notes.filter((n) => n.startsWith('target'))
-  return notes.length ? notes.join('; ') : 'no target notes (see prefill-cuda.json)'
+  return notes.length ? notes.join('; ') : `no target notes (see ${file})`
 }
 
-const figures = { status, vitest, attention: () => targets(read().targets), linear, prefill }
+const figures = {
+  status,
+  vitest,
+  attention: () => targets(read().targets),
+  linear,
+  prefill: targetNotes,
+  fp8: targetNotes,
+}
 if (!figures[what] || !file) {
-  console.error('usage: gpu-kit-report.mjs status|vitest|attention|linear|prefill FILE')
+  console.error('usage: gpu-kit-report.mjs status|vitest|attention|linear|prefill|fp8 FILE')
   process.exit(2)
 }
 try {

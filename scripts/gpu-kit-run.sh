@@ -17,10 +17,13 @@
 #                the kernels' registers and local memory (spills) by cuobjdump
 #   4 tests      the native tests, then the CUDA vitest files (without a GPU
 #                their host-side checks run and the GPU tests skip)
-#   5 sanitizer  attention, linear, prefill and decode calls under
-#                compute-sanitizer memcheck, attention under racecheck (gpu-kit-smoke.mjs)
+#   5 sanitizer  attention, linear, prefill, decode and FP8 attention calls
+#                under compute-sanitizer memcheck, attention and FP8 attention
+#                under racecheck (gpu-kit-smoke.mjs)
 #   6 attention  bench: dense vs torch SDPA, 10 % block-sparse vs our dense
 #   7 linear     bench: 2:4 mma.sp, cuSPARSELt and dense vs torch.matmul
+#   9 fp8        the fp8 bench suite on CUDA, quick: FP8 dense and 10 % vs
+#                our bf16 dense (run before 8, which takes what time is left)
 #   8 prefill    the prefill bench suite on CUDA, with what time is left
 # After every step it rewrites $OUT/summary.txt (a line per step: number,
 # name, seconds, pass / fail / skip, the key figure) and $OUT/logs.tgz (the
@@ -28,7 +31,7 @@
 # even when the run is killed. Exit status: 0 when no step failed.
 #
 # Env: OUT (default $SK_KIT_WORK/out), SK_KIT_BUDGET_S (default 360),
-# SK_KIT_STEPS (default "1 2 3 4 5 6 7 8"; 1 and 2 always run),
+# SK_KIT_STEPS (default "1 2 3 4 5 6 7 8 9"; 1 and 2 always run),
 # SK_KIT_WORK (the kit's Node, logs; default /tmp/sk-gpu-kit), SK_KIT_FORCE=1
 # (unpack over node_modules/ etc. that the kit did not put there: they are
 # deleted), SPARSEKIT_CUSPARSELT (default: the wheel's, found through python3).
@@ -43,7 +46,7 @@ results=$logs/results
 node=$work/bin/node
 OUT=${OUT:-$work/out}
 budget=${SK_KIT_BUDGET_S:-360}
-wanted=" ${SK_KIT_STEPS:-1 2 3 4 5 6 7 8} "
+wanted=" ${SK_KIT_STEPS:-1 2 3 4 5 6 7 8 9} "
 started=$SECONDS
 rm -rf "$logs"
 mkdir -p "$results" "$work/bin" "$OUT" || exit 1
@@ -234,7 +237,7 @@ step_info() {
   return $((rc != 0))
 }
 
-# ---- steps 3-8
+# ---- steps 3-9
 
 # "N kernels, at most R registers, K with local memory (spills)" from cuobjdump -res-usage of the CUDA addon.
 resource_usage() {
@@ -297,7 +300,10 @@ step_sanitizer() {
   mem+=("$(sanitize memcheck-linear.log memcheck linear SPARSEKIT_CUSPARSELT=0)") || rc=1
   mem+=("$(sanitize memcheck-prefill.log memcheck prefill)") || rc=1
   mem+=("$(sanitize memcheck-decode.log memcheck decode)") || rc=1
+  mem+=("$(sanitize memcheck-fp8.log memcheck fp8)") || rc=1
   race=$(sanitize racecheck-attention.log racecheck attention) || rc=1
+  # FP8 transposes V in shared memory between barriers: its own racecheck.
+  race+=",$(sanitize racecheck-fp8.log racecheck fp8)" || rc=1
   figure="memcheck errors: $(IFS=,; echo "${mem[*]}"); racecheck hazards: $race"
   return $rc
 }
@@ -323,14 +329,18 @@ step_linear() { bench linear "$results/linear-cuda.json" "$node" scripts/gpu-lin
 step_prefill() {
   bench prefill "$results/prefill-cuda.json" "$node" dist/cli/main.js bench --device cuda --suite prefill --out "$results"
 }
+step_fp8() {
+  bench fp8 "$results/fp8-cuda.json" "$node" dist/cli/main.js bench --device cuda --suite fp8 --quick --out "$results"
+}
 
 flush
 step 1 env 0 60 step_env
 step 2 info 0 30 step_info
 step 3 probe 10 30 step_probe
 step 4 tests 60 120 step_tests
-step 5 sanitizer 40 100 step_sanitizer
+step 5 sanitizer 40 140 step_sanitizer
 step 6 attention 45 60 step_attention
 step 7 linear 45 60 step_linear
+step 9 fp8 30 90 step_fp8
 step 8 prefill 60 600 step_prefill
 exit $((failures > 0))

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include <numeric>
 #include <string>
 
 #include "../common.cuh"
@@ -19,6 +20,12 @@ void run_fwd(const FwdParams& p, cudaStream_t stream);
 #define SK_ATTN_INSTANCE(D, TYPE, NAME) extern template void run_fwd<D, TYPE>(const FwdParams&, cudaStream_t);
 #include "instances.inc"
 #undef SK_ATTN_INSTANCE
+// Defined in fwd_fp8_kernel.cuh, instantiated once per inst/*_sm89.cu.
+template <int kHeadDim, sk_dtype kType>
+void run_fwd_fp8(const FwdParams& p, cudaStream_t stream);
+#define SK_ATTN_FP8_INSTANCE(D, TYPE, NAME) extern template void run_fwd_fp8<D, TYPE>(const FwdParams&, cudaStream_t);
+#include "instances_fp8.inc"
+#undef SK_ATTN_FP8_INSTANCE
 }  // namespace attn
 
 namespace {
@@ -28,31 +35,35 @@ constexpr float kLog2e = 1.4426950408889634f;  // scores go to base 2 once, so s
 
 #define SK_ATTN_INSTANCE(D, TYPE, NAME)                                                                                \
   {TYPE,                                                                                                               \
-   {"attn_fwd_hdim" #D "_" #NAME, D, attn::attention_q_tile(), attn::attention_kv_tile(D), &attn::run_fwd<D, TYPE>}},
+   {"attn_fwd_hdim" #D "_" #NAME, D, attn::attention_q_tile(), attn::attention_kv_tile(D), &attn::run_fwd<D, TYPE>,    \
+    false}},
+#define SK_ATTN_FP8_INSTANCE(D, TYPE, NAME)                                                                            \
+  {TYPE,                                                                                                               \
+   {"attn_fwd_hdim" #D "_" #NAME "_sm89", D, attn::attention_q_tile(), attn::attention_kv_tile(D),                     \
+    &attn::run_fwd_fp8<D, TYPE>, true}},
 struct Entry {
   sk_dtype dtype;
   AttentionKernel kernel;
 };
 constexpr Entry kKernels[] = {
 #include "instances.inc"
+#include "instances_fp8.inc"
 };
 #undef SK_ATTN_INSTANCE
+#undef SK_ATTN_FP8_INSTANCE
 
 }  // namespace
 
 sk_pick<const AttentionKernel*> attention_pick(const sk_attention_params& p) {
   using Pick = sk_pick<const AttentionKernel*>;
   const std::string got = " but received ";
-  if (sk_dtype_is_fp8(p.dtype))  // quantised q, k, v (docs/fp8.md): no CUDA kernel yet, and no CPU fallback
-    return Pick::refuse(SK_ERR_UNSUPPORTED, std::string("Expected float16 or bfloat16 for q.type on CUDA") + got +
-                                                sk_dtype_name(p.dtype) +
-                                                " (FP8 attention runs on the CPU only for now: move the "
-                                                "quantised tensors' inputs to the CPU before sk.quantize)");
-  if (p.dtype != SK_F16 && p.dtype != SK_BF16)
-    return Pick::refuse(SK_ERR_UNSUPPORTED, "Expected float16 or bfloat16 for q.type on CUDA" + got +
+  if (p.dtype != SK_F16 && p.dtype != SK_BF16 && !sk_dtype_is_fp8(p.dtype))
+    return Pick::refuse(SK_ERR_UNSUPPORTED, "Expected float16, bfloat16 or quantised FP8 for q.type on CUDA" + got +
                                                 sk_dtype_name(p.dtype) +
                                                 " (the CUDA kernels take float16 or bfloat16; cast first: "
                                                 "await q.cast('bfloat16'))");
+  if (sk_dtype_is_fp8(p.dtype) && p.fp8 == nullptr)  // the shared parser refuses this first; the kernel reads scales
+    return Pick::refuse(SK_ERR_DTYPE, "Expected FP8 q, k, v with their scales (sk.quantize)");
   if (p.batch > kMaxGridYZ || p.heads_q > kMaxGridYZ)
     return Pick::refuse(SK_ERR_UNSUPPORTED, "Expected at most " + std::to_string(kMaxGridYZ) +
                                                 " for the batch and the query heads on CUDA (grid y and z)" + got +
@@ -82,11 +93,15 @@ attn::FwdParams fwd_params(const sk_attention_params& p, const AttentionKernel& 
   f.scale_log2 = p.scale * kLog2e;
   f.causal = p.causal;
   f.causal_offset = p.seq_kv - p.seq_q;
-  // 16-byte chunks need 8-element rows, strides and 16-byte-aligned pointers.
-  f.vec = p.head_dim % 8 == 0;
+  // 16-byte chunks need whole-chunk rows and strides (in input elements) and
+  // 16-byte-aligned pointers. FP8's output is float32, written from registers.
+  const int64_t chunk = 16 / static_cast<int64_t>(sk_dtype_size(p.dtype));
+  f.vec = p.head_dim % chunk == 0;
   for (int64_t s : {p.q_stride_b, p.q_stride_h, p.q_stride_s, p.k_stride_b, p.k_stride_h, p.k_stride_s, p.v_stride_b,
-                    p.v_stride_h, p.v_stride_s, p.out_stride_b, p.out_stride_h, p.out_stride_s})
-    f.vec = f.vec && s % 8 == 0;
+                    p.v_stride_h, p.v_stride_s})
+    f.vec = f.vec && s % chunk == 0;
+  if (!kernel.fp8)
+    for (int64_t s : {p.out_stride_b, p.out_stride_h, p.out_stride_s}) f.vec = f.vec && s % chunk == 0;
   for (const void* ptr : {p.q, p.k, p.v, static_cast<const void*>(p.out)})
     f.vec = f.vec && reinterpret_cast<uintptr_t>(ptr) % 16 == 0;
   if (p.mask) {
@@ -102,6 +117,14 @@ attn::FwdParams fwd_params(const sk_attention_params& p, const AttentionKernel& 
     f.partial_num = m.partial_num, f.partial_idx = m.partial_idx;
     f.rules = mask_rules;
   }
+  if (kernel.fp8 && p.fp8) {
+    const sk_fp8_scales& s = *p.fp8;
+    f.q_scale = s.q, f.k_scale = s.k, f.v_scale = s.v, f.k_mean = s.k_mean;
+    f.fp8_tile = static_cast<int32_t>(s.tile);
+    // A mask's walk already cuts key tiles at its blocks, which are the
+    // quantisation tiles; a dense walk steps by the largest size that divides both.
+    f.kv_chunk = p.mask ? kernel.block_n : std::gcd(kernel.block_n, f.fp8_tile);
+  }
   return f;
 }
 
@@ -110,7 +133,10 @@ int64_t fwd_grid_x(const attn::FwdParams& p, const AttentionKernel& kernel) {
 }
 
 void attention_forward(const AttentionKernel& kernel, const attn::FwdParams& p, cudaStream_t stream) {
-  require_sm80("CUDA attention needs", "mma.sync on float16 / bfloat16");
+  if (kernel.fp8)  // never a fallback: a GPU below sm_89 has no FP8 tensor cores
+    require_sm89("FP8 attention on CUDA needs", "mma.sync on e4m3 / e5m2");
+  else
+    require_sm80("CUDA attention needs", "mma.sync on float16 / bfloat16");
   kernel.run(p, stream);
 }
 

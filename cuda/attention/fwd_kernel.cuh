@@ -20,6 +20,7 @@
 #include "../tile/smem_tile.cuh"
 #include "../tile/softmax.cuh"
 #include "fwd_params.h"
+#include "launch.cuh"
 #include "traits.h"
 
 namespace sk::cuda::attn {
@@ -203,15 +204,7 @@ constexpr size_t fwd_smem_bytes() {
 template <int kHeadDim, sk_dtype kType>
 void run_fwd(const FwdParams& p, cudaStream_t stream) {
   using Tr = FwdTraits<kHeadDim, typename Storage<kType>::type>;
-  constexpr size_t smem = fwd_smem_bytes<Tr>();
-  auto kernel = attention_fwd_kernel<Tr>;
-  // Above 48 KiB a block needs the opt-in; every sm_80+ part allows >= 99 KiB.
-  SK_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-  const int64_t tiles =
-      p.has_mask ? int64_t{p.n_q_blocks} * p.q_tiles_per_block : (p.seq_q + Tr::kBlockM - 1) / Tr::kBlockM;
-  const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(p.heads_q), static_cast<unsigned>(p.batch));
-  kernel<<<grid, Tr::kThreads, smem, stream>>>(p);
-  SK_CUDA_CHECK(cudaGetLastError());
+  launch_fwd<Tr::kBlockM, Tr::kThreads>(attention_fwd_kernel<Tr>, fwd_smem_bytes<Tr>(), p, stream);
 }
 
 }  // namespace sk::cuda::attn

@@ -38,6 +38,17 @@ struct FwdParams {
   const int32_t* partial_num;
   const int32_t* partial_idx;
   const sk_mask_rules* rules;  // n_terms == 0: partial blocks keep every token
+  // FP8 q, k, v (docs/fp8.md; the FP8 kernel only): device copies of the
+  // scales, q and k per (batch, head, tile), v per (batch, KV head, tile,
+  // channel), and k's channel mean when it was smoothed (else null).
+  const float* q_scale;
+  const float* k_scale;
+  const float* v_scale;
+  const float* k_mean;
+  int32_t fp8_tile;  // tokens per quantisation tile
+  // Keys per step of the FP8 walk: a key tile never spans two quantisation
+  // tiles, so one K scale and one row of V scales serve the whole step.
+  int32_t kv_chunk;
 };
 
 }  // namespace sk::cuda::attn

@@ -4,6 +4,8 @@
 #pragma once
 #include <stddef.h>
 
+#include "../../csrc/core/dtype.h"
+
 namespace sk::cuda::attn {
 
 // The compiled head dims are listed in instances.inc; a call's head dim runs
@@ -34,6 +36,24 @@ struct FwdTraits {
   static constexpr bool kQInRegs = attention_q_in_registers(HeadDim);
   static_assert(HeadDim % 16 == 0, "the head dim is a whole number of MMA k-steps");
   static_assert(kBlockN % 16 == 0, "key tiles are whole MMA k-steps of P·V");
+};
+
+// The FP8 kernel (fwd_fp8_kernel.cuh, sm_89+): the same 4 × 16 query rows
+// and key tiles, in m16n8k32 steps (32 head-dim bytes of Q·Kᵀ, 32 keys of
+// P·V). Its O accumulator is float32 like the 16-bit kernel's, so the same
+// register budget sets the key tile. Q stays in shared memory: P's
+// fragments and the per-step partial sums of P·V already fill the
+// registers Q would take (ptxas spills more with Q in registers at 128).
+template <int HeadDim, sk_dtype Type>
+struct FwdFp8Traits {
+  static constexpr sk_dtype kType = Type;  // of q, k and v; P is always e4m3
+  static constexpr int kHeadDim = HeadDim;
+  static constexpr int kWarps = attention_warps();
+  static constexpr int kThreads = 32 * kWarps;
+  static constexpr int kBlockM = attention_q_tile();
+  static constexpr int kBlockN = attention_kv_tile(HeadDim);
+  static_assert(HeadDim % 32 == 0, "the head dim is a whole number of k32 steps");
+  static_assert(kBlockN % 32 == 0, "key tiles are whole k32 steps of P·V");
 };
 
 }  // namespace sk::cuda::attn

@@ -3,7 +3,10 @@
 // The arguments are parsed by csrc/addon/attention_args.cc (shared with the
 // CPU binding) and judged by the backend's attention_pick(); attentionPick
 // needs no device, so every check is testable on a machine without a GPU.
+#include <algorithm>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "../../csrc/addon/args.h"
 #include "../../csrc/addon/attention_args.h"
@@ -20,6 +23,22 @@ const AttentionKernel& picked(Napi::Env env, const sk_attention_params& p) {
   const sk_pick<const AttentionKernel*> pick = attention_pick(p);
   if (!pick.ok()) throw_error(env, pick.status, pick.reason);
   return *pick.kernel;
+}
+
+// FP8 scales (args.fp8, copied by the parser) packed for one upload: q's,
+// k's, v's and k's mean back to back (no padding: float arrays need only 4-byte alignment).
+struct Fp8Upload {
+  std::vector<float> packed;
+  size_t k_at = 0, v_at = 0, mean_at = 0;
+};
+
+std::shared_ptr<Fp8Upload> pack_fp8(const Fp8Scales& f) {
+  auto u = std::make_shared<Fp8Upload>();
+  u->k_at = f.q.size(), u->v_at = u->k_at + f.k.size(), u->mean_at = u->v_at + f.v.size();
+  u->packed.reserve(u->mean_at + f.k_mean.size());
+  for (const std::vector<float>* part : {&f.q, &f.k, &f.v, &f.k_mean})
+    u->packed.insert(u->packed.end(), part->begin(), part->end());
+  return u;
 }
 
 void check_holds(Napi::Env env, const char* name, int64_t elems, size_t elem_bytes, size_t has) {
@@ -86,7 +105,7 @@ Napi::Value CudaAddon::Attention(const Napi::CallbackInfo& info) {
   check_holds(env, "q", call.q_elems, es, mem[0]->bytes());
   check_holds(env, "k", call.k_elems, es, mem[1]->bytes());
   check_holds(env, "v", call.v_elems, es, mem[2]->bytes());
-  check_holds(env, "out", call.out_elems, es, mem[3]->bytes());
+  check_holds(env, "out", call.out_elems, call.fp8 ? sizeof(float) : es, mem[3]->bytes());  // FP8 writes float32
   if (lse) check_holds(env, "lse", call.lse_elems, sizeof(float), lse->bytes());
 
   p.q = mem[0]->data(), p.k = mem[1]->data(), p.v = mem[2]->data(), p.out = mem[3]->data();
@@ -100,20 +119,35 @@ Napi::Value CudaAddon::Attention(const Napi::CallbackInfo& info) {
     p.mask = &blob->bind(base);
     rules = reinterpret_cast<const sk_mask_rules*>(base + blob->rules_at);
   }
+  DeviceMemoryRef fp8_mem;
+  std::shared_ptr<Fp8Upload> fp8 = call.fp8 ? pack_fp8(*call.fp8) : nullptr;
+  sk_fp8_scales fp8_dev{};
+  if (fp8) {  // the kernel reads the device copy, uploaded by the job
+    fp8_mem = allocator(device).allocate(std::max<size_t>(fp8->packed.size(), 1) * sizeof(float));
+    const float* base = static_cast<const float*>(fp8_mem->data());
+    fp8_dev = {call.fp8->scales.tile, base, base + fp8->k_at, base + fp8->v_at,
+               call.fp8->k_mean.empty() ? nullptr : base + fp8->mean_at};
+    p.fp8 = &fp8_dev;
+  }
   const attn::FwdParams f = fwd_params(p, kernel, rules);
   const bool empty = p.batch == 0 || p.seq_q == 0;
   const AttentionKernel* k = &kernel;
   void* blob_dst = mask_mem ? mask_mem->data() : nullptr;
-  auto job = std::make_unique<JsJob>(env, [f, k, blob, blob_dst, empty](cudaStream_t s) {
+  void* fp8_dst = fp8_mem ? fp8_mem->data() : nullptr;
+  auto job = std::make_unique<JsJob>(env, [f, k, blob, blob_dst, fp8, fp8_dst, empty](cudaStream_t s) {
     if (empty) return;
-    // The blob lives in this job until it settles, so the pageable copy's source outlives it.
+    // The blob and the scales live in this job until it settles, so the pageable copies' sources outlive them.
     if (blob)
       SK_CUDA_CHECK(cudaMemcpyAsync(blob_dst, blob->bytes.data(), blob->bytes.size(), cudaMemcpyHostToDevice, s));
+    if (fp8)
+      SK_CUDA_CHECK(
+          cudaMemcpyAsync(fp8_dst, fp8->packed.data(), fp8->packed.size() * sizeof(float), cudaMemcpyHostToDevice, s));
     attention_forward(*k, f, s);
   });
   for (DeviceMemoryRef& m : mem) job->holds.push_back(m);
   if (lse) job->holds.push_back(lse);
   if (mask_mem) job->holds.push_back(mask_mem);
+  if (fp8_mem) job->holds.push_back(fp8_mem);
   return submit_settling(device, std::move(job));
 }
 

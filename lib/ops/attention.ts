@@ -13,7 +13,8 @@ import { empty, liveStorage, type Storage, Tensor } from '../tensor.js'
 import { checkBool, checkOptions } from '../validate.js'
 import { backendOf, deviceOf, handleOf } from './backend.js'
 import { type AttentionLayout, type Bhsd, checkLayout, logicalDims, physicalDims, stridesOf } from './layout.js'
-import { fp8Operands, type QuantizedTensor } from './quantize.js'
+import { fp8Operands } from './fp8-operands.js'
+import type { QuantizedTensor } from './quantize.js'
 
 export type { AttentionLayout } from './layout.js'
 
@@ -163,11 +164,12 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
  * A row with no visible key outputs zeros (and `lse = -Infinity`), never NaN.
  * float16 / bfloat16 inputs accumulate in float32.
  *
- * FP8 (CPU only for now; docs/fp8.md): q, k and v may all be
+ * FP8 (docs/fp8.md): q, k and v may all be
  * {@link QuantizedTensor}s from `sk.quantize` with one tile (q and k per
  * tile, k optionally smoothed, v per channel), `'bhsd'`, and a mask whose
  * blocks are that tile; the output is float32 and the lse is that of the
- * unsmoothed k.
+ * unsmoothed k. On CUDA (codes moved with `QuantizedTensor.to('cuda')`) it
+ * runs on FP8 tensor cores, sm_89 and newer, with P rounded to e4m3.
  *
  * @param q - [B, Hq, Sq, D] (or [B, Sq, Hq, D] with `layout: 'bshd'`); float32, float16 or bfloat16 (16-bit only on CUDA). D from 1 to 256.
  * @param k - [B, Hkv, Skv, D], Hq a multiple of Hkv; q's dtype and device.
@@ -183,7 +185,7 @@ function plan(q: unknown, k: unknown, v: unknown, options: unknown): Plan {
  *   ERR_SK_DISPOSED for a disposed operand; ERR_SK_OUT_OF_MEMORY when the output cannot be allocated.
  *   Quantised operands: ERR_SK_DTYPE for a mix of quantised and plain tensors (or of FP8 types);
  *   ERR_SK_INVALID_ARGUMENT for tiles that differ or differ from the mask's blocks, per-channel q / k, smoothed q / v,
- *   or layout 'bshd'; ERR_SK_UNSUPPORTED on CUDA.
+ *   or layout 'bshd'; the promise rejects with ERR_SK_UNSUPPORTED on a CUDA device below sm_89.
  * @example
  * ```ts
  * const q = sk.randn([1, 32, 4096, 128], { type: 'bfloat16', seed: 1 })

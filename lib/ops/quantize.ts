@@ -5,9 +5,9 @@
  * the FP8 code, so a float64 model of the same scales reproduces every bit.
  * @module
  */
+import type { DeviceName } from '../device.js'
 import { checkDType } from '../dtype.js'
 import { allocating, dtypeError, invalidArgument, shapeError, SparsekitError } from '../errors.js'
-import type { Fp8Args } from '../native.js'
 import { liveStorage, Tensor } from '../tensor.js'
 import { tensor } from '../create.js'
 import { checkBool, checkOptions, is } from '../validate.js'
@@ -145,9 +145,50 @@ export class QuantizedTensor {
     this.mean?.dispose()
   }
 
+  /**
+   * A copy whose codes live on `device` (for {@link attention} there: CUDA
+   * runs FP8 attention on sm_89 and newer). The scales and the mean are
+   * copied too and stay on the CPU: attention reads them on the host and
+   * uploads them with each call.
+   *
+   * @param device - `'cpu'`, `'cuda'` or `'cuda:N'`.
+   * @returns a new QuantizedTensor (dispose it on its own).
+   * @throws (the promise rejects) ERR_SK_DISPOSED once disposed; otherwise as {@link Tensor.to} does.
+   * @example
+   * ```ts
+   * using k8 = await (await sk.quantize(k, { tile: 128, smooth: true })).to('cuda')
+   * ```
+   */
+  async to(device: DeviceName): Promise<QuantizedTensor> {
+    checkQuantized('this', this)
+    const made: Tensor[] = []
+    try {
+      made.push(await cloneOn(this.codes, device))
+      made.push(await cloneOn(this.scales, 'cpu'))
+      if (this.mean) made.push(await cloneOn(this.mean, 'cpu'))
+    } catch (err) {
+      for (const m of made) m.dispose()
+      throw err
+    }
+    return new QuantizedTensor(made[0], made[1], made[2] ?? null, this.tile, this.perChannel)
+  }
+
   /** `using q8 = await sk.quantize(…)` support: {@link dispose}. */
   [Symbol.dispose](): void {
     this.dispose()
+  }
+}
+
+/** A new tensor holding `t`'s contents on `device` (Tensor.to gives `t` itself on its own device). */
+async function cloneOn(t: Tensor, device: DeviceName): Promise<Tensor> {
+  const moved = await t.to(device)
+  if (moved !== t) return moved
+  if (t.device === 'cpu') return tensor((t.data as Uint8Array | Float32Array).slice(), t.dims, t.type)
+  const host = await t.to('cpu')
+  try {
+    return await host.to(device)
+  } finally {
+    host.dispose()
   }
 }
 
@@ -309,7 +350,8 @@ export function quantizePerTensor(t: Tensor, type: Fp8Type, tile: number): Quant
  *
  * @param t - a live QuantizedTensor.
  * @returns a float32 [B, H, S, D] CPU tensor.
- * @throws ERR_SK_INVALID_ARGUMENT for anything else; ERR_SK_DISPOSED once it was disposed.
+ * @throws ERR_SK_INVALID_ARGUMENT for anything else; ERR_SK_DISPOSED once it was disposed;
+ *   ERR_SK_UNSUPPORTED for codes on a CUDA device.
  * @example
  * ```ts
  * const back = await sk.dequantize(await sk.quantize(k, { tile: 64 }))
@@ -317,6 +359,11 @@ export function quantizePerTensor(t: Tensor, type: Fp8Type, tile: number): Quant
  */
 export function dequantize(t: QuantizedTensor): Promise<Tensor> {
   const qt = checkQuantized('t', t)
+  if (qt.codes.device !== 'cpu')
+    throw new SparsekitError(
+      'ERR_SK_UNSUPPORTED',
+      `Expected a QuantizedTensor on the CPU for t: dequantize runs on the CPU only (use await t.to('cpu'))`,
+    )
   return (async () => dequantizeValues(qt))()
 }
 
@@ -338,51 +385,4 @@ function dequantizeValues(qt: QuantizedTensor): Tensor {
       }
     }
   return tensor(out, [B, H, S, D], 'float32')
-}
-
-/**
- * attention()'s quantised operands: null when none of q, k, v is a
- * QuantizedTensor; else their codes and scales (one tile; q and k per tile,
- * v per channel, broadcast from per tile if need be; only k smoothed), or a
- * coded error for a mix or anything the FP8 kernel does not take.
- * @internal
- */
-export function fp8Operands(
-  q: unknown,
-  k: unknown,
-  v: unknown,
-): { tensors: [Tensor, Tensor, Tensor]; fp8: Fp8Args } | null {
-  const all = [q, k, v]
-  const names = ['q', 'k', 'v'] as const
-  const first = all.findIndex((x) => x instanceof QuantizedTensor)
-  if (first < 0) return null
-  for (let i = 0; i < 3; ++i)
-    if (!(all[i] instanceof QuantizedTensor))
-      throw dtypeError(
-        names[i],
-        `a QuantizedTensor (${names[first]} is quantised: quantise all of q, k and v, or none)`,
-        all[i],
-      )
-  const [qq, kq, vq] = all.map((x, i) => checkQuantized(names[i], x))
-  if (kq.tile !== qq.tile || vq.tile !== qq.tile)
-    throw invalidArgument('k.tile and v.tile', `q's tile (${qq.tile} tokens)`, [kq.tile, vq.tile])
-  if (qq.perChannel || kq.perChannel)
-    throw invalidArgument(qq.perChannel ? 'q' : 'k', 'one scale per tile (perChannel is for v)', 'per-channel scales')
-  if (qq.mean || vq.mean)
-    throw invalidArgument(qq.mean ? 'q' : 'v', 'a QuantizedTensor without smooth (smooth is for k)', 'a smoothed one')
-  let vScale = vq.scales.data as Float32Array
-  if (!vq.perChannel) {
-    const D = vq.dims[3]
-    const perTile = vScale
-    vScale = new Float32Array(perTile.length * D)
-    for (let t = 0; t < perTile.length; ++t) vScale.fill(perTile[t], t * D, (t + 1) * D)
-  }
-  const fp8: Fp8Args = {
-    tile: qq.tile,
-    qScale: qq.scales.data as Float32Array,
-    kScale: kq.scales.data as Float32Array,
-    vScale,
-    kMean: kq.mean ? (kq.mean.data as Float32Array) : null,
-  }
-  return { tensors: [qq.codes, kq.codes, vq.codes], fp8 }
 }

@@ -292,12 +292,16 @@ describe('attention args: what one backend refuses (its pick)', () => {
       'ERR_SK_SHAPE',
     )
   })
-  it.skipIf(!cuda.binding)('cuda: FP8 attention is ERR_SK_UNSUPPORTED (CPU only for now), never run on the CPU', () => {
+  it.skipIf(!cuda.binding)('cuda: FP8 attention picks an FP8 tensor-core kernel (sm_89+ checked at run time)', () => {
     const pick = bindings[1]![1]
-    expect(codeOf(pick, { what: '', args: fp8Args(shape), bytes: fp8Bytes(shape), code: '' })).toBe(
-      'ERR_SK_UNSUPPORTED',
+    expect(codeOf(pick, { what: '', args: fp8Args(shape), bytes: fp8Bytes(shape), code: '' })).toBe('returned')
+    expect(pick(attentionArgs(shape, fp8Args(shape)), null)).toMatchObject({
+      kernel: expect.stringMatching(/^attn_fwd_hdim\d+_e4m3_sm89$/),
+    })
+    // out is float32: the FP8 byte count of out is too short
+    expect(codeOf(pick, { what: '', args: fp8Args(shape), bytes: { out: fp8Bytes(shape).out - 1 }, code: '' })).toBe(
+      'ERR_SK_SHAPE',
     )
-    expect(() => pick(attentionArgs(shape, fp8Args(shape)), null)).toThrow(/FP8 attention runs on the CPU only for now/)
   })
   it.skipIf(!cuda.binding)('cuda: float32, and a batch past the grid, are ERR_SK_UNSUPPORTED', () => {
     const pick = bindings[1]![1]

@@ -13,6 +13,7 @@
  * generator, lib/bench/prefill-gen.ts), and with K offset per channel
  * (uniform in ±5) `offTile` (per-tile, smoothed) against `offTensor` (one
  * scale per tensor, unsmoothed): what smoothing and per-tile scales remove.
+ * On CUDA the rows are fp8-cuda.ts's (FP8 dense and 10 % vs our bf16 dense).
  * @internal
  * @module
  */
@@ -25,6 +26,7 @@ import { type BenchCase, type BenchRow, type BenchSuite, type SuiteContext } fro
 import { generatePrefill } from '../prefill-gen.js'
 import { relativeError } from '../prefill-metrics.js'
 import { randomTileKept } from './attention.js'
+import { cudaCases } from './fp8-cuda.js'
 
 const kHq = 2,
   kHkv = 1,
@@ -192,6 +194,16 @@ function targetNotes(rows: readonly BenchRow[]): string[] {
         `≤ 1.3× float32's time: ${time.toFixed(3)}× ${met(time <= 1.3)}`,
     )
   }
+  const bf = rows.find((r) => r.name.startsWith('bf16 dense S=')) // the CUDA rows (fp8-cuda.ts)
+  for (const [label, want] of [
+    ['fp8 dense', 1.5],
+    [`fp8 ${100 * kDensity}%`, 10],
+  ] as const) {
+    const r = rows.find((x) => x.name.startsWith(`${label} S=`))
+    const x = bf && r ? bf.medianMs / r.medianMs : undefined
+    if (x !== undefined)
+      notes.push(`target GPU: ${label} ≥ ${want}× our bf16 dense: ${x.toFixed(2)}× ${met(x >= want)}`)
+  }
   const a = at('fp8 e4m3', kAccLen)?.extra
   if (a?.gauss !== undefined) {
     const gain = a.offTensor! / a.offTile!
@@ -210,10 +222,10 @@ export const fp8Suite: BenchSuite = {
   description:
     `Block-sparse attention on FP8 inputs (e4m3fn, ${kTile}-token tiles, k smoothed, v per channel) vs float32 and bfloat16 inputs, ` +
     `B 1, Hq ${kHq}, Hkv ${kHkv}, D ${kD}, random tiles at ${100 * kDensity} %`,
-  devices: ['cpu'],
-  skipReason: 'FP8 attention runs on the CPU only for now',
+  devices: ['cpu', 'cuda'],
   rounds: 4,
   cases(ctx) {
+    if (ctx.device !== 'cpu') return cudaCases(ctx)
     ctx.note(
       'one input set per S (a call reads K/V for seconds: cache warmth is noise); rows of one S timed in 4 alternating rounds',
     )

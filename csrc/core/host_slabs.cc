@@ -12,6 +12,9 @@ namespace sk {
 // pages are bigger the alignment is merely harmless.
 constexpr size_t kSlabAlign = size_t(2) << 20;
 constexpr size_t kSlotsAtLeast = 4;  // so a huge page's fault serves several outputs
+// Smaller blocks take few faults each, and a huge page per size class in use
+// would cost 2 MiB of resident memory each.
+constexpr size_t kHugeSlotMin = size_t(64) << 10;
 
 struct Slab {
   char* base;
@@ -37,7 +40,7 @@ Slab* map_slab(size_t slot_bytes) {
   if (start + span > base + bytes) munmap(reinterpret_cast<void*>(base + bytes), start + span - (base + bytes));
 #ifdef MADV_HUGEPAGE
   // Advice only: where THP is off the slab works with small pages.
-  madvise(reinterpret_cast<void*>(base), bytes, MADV_HUGEPAGE);
+  if (slot_bytes >= kHugeSlotMin) madvise(reinterpret_cast<void*>(base), bytes, MADV_HUGEPAGE);
 #endif
   Slab* s = new Slab{reinterpret_cast<char*>(base), bytes, slot_bytes, bytes / slot_bytes, {}, {}};
   for (size_t i = s->slots; i-- > 0;) s->fresh.push_back(static_cast<uint32_t>(i));
@@ -63,14 +66,14 @@ void drop_pages(Slab* s, uint32_t slot) {
 }  // namespace
 
 size_t SlabArena::class_bytes(size_t bytes) {
-  size_t top = kSlabMinBytes;  // the least power of two >= bytes
+  size_t top = 64;  // the least power of two >= bytes
   while (top < bytes) top <<= 1;
   const size_t step = top / 16;  // (top / 2, top] in eight steps
   return (bytes + step - 1) / step * step;
 }
 
 void* SlabArena::take(size_t bytes, Slab** slab) {
-  const size_t c = class_bytes(bytes);
+  const size_t c = class_bytes(bytes + kSlabRedzone);
   std::vector<Slab*>& slabs = classes_[c];
   Slab* s = nullptr;
   for (Slab* t : slabs)

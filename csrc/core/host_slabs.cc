@@ -12,8 +12,9 @@ namespace sk {
 // pages are bigger the alignment is merely harmless.
 constexpr size_t kSlabAlign = size_t(2) << 20;
 constexpr size_t kSlotsAtLeast = 4;  // so a huge page's fault serves several outputs
-// Smaller blocks take few faults each, and a huge page per size class in use
-// would cost 2 MiB of resident memory each.
+// Smaller blocks get huge pages from their class's second slab on: a stream
+// of them (outputs kept until a GC) then takes one fault per 2 MiB, while a
+// size used a few times does not pin a 2 MiB page of resident memory.
 constexpr size_t kHugeSlotMin = size_t(64) << 10;
 
 struct Slab {
@@ -29,7 +30,7 @@ struct Slab {
 
 namespace {
 
-Slab* map_slab(size_t slot_bytes) {
+Slab* map_slab(size_t slot_bytes, bool huge) {
   const size_t bytes = (kSlotsAtLeast * slot_bytes + kSlabAlign - 1) / kSlabAlign * kSlabAlign;
   const size_t span = bytes + kSlabAlign;  // room to align the start
   void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -40,7 +41,7 @@ Slab* map_slab(size_t slot_bytes) {
   if (start + span > base + bytes) munmap(reinterpret_cast<void*>(base + bytes), start + span - (base + bytes));
 #ifdef MADV_HUGEPAGE
   // Advice only: where THP is off the slab works with small pages.
-  if (slot_bytes >= kHugeSlotMin) madvise(reinterpret_cast<void*>(base), bytes, MADV_HUGEPAGE);
+  if (huge) madvise(reinterpret_cast<void*>(base), bytes, MADV_HUGEPAGE);
 #endif
   Slab* s = new Slab{reinterpret_cast<char*>(base), bytes, slot_bytes, bytes / slot_bytes, {}, {}};
   for (size_t i = s->slots; i-- > 0;) s->fresh.push_back(static_cast<uint32_t>(i));
@@ -89,7 +90,7 @@ void* SlabArena::take(size_t bytes, Slab** slab) {
         break;
       }
   if (!s) {
-    s = map_slab(c);
+    s = map_slab(c, c >= kHugeSlotMin || !slabs.empty());
     if (!s) return nullptr;
     slabs.push_back(s);
   }

@@ -126,22 +126,22 @@ function hugePagesReason(): string {
 }
 
 const firstSkip = skipReason || distMissingReason
+const skipped = (reason: string) => (reason ? ` (skipped: ${reason})` : '')
 describe.skipIf(firstSkip !== '')(
-  `a fresh process's first ${kFirstCalls} calls with outputs kept cost what disposed ones do${firstSkip ? ` (skipped: ${firstSkip})` : ''}`,
+  `a fresh process's first ${kFirstCalls} calls with outputs kept cost what disposed ones do${skipped(firstSkip)}`,
   () => {
     const faultSkip = hugePagesReason()
-    it.skipIf(faultSkip !== '')(
-      `conv1x1 512→512 14×14, 392 KiB outputs: at most ${kMaxExtraFaultsPerCall} more page faults per call kept${faultSkip ? ` (skipped: ${faultSkip})` : ''}`,
-      () => {
-        const kept = firstCalls('kept')
-        const disposed = firstCalls('disposed')
-        expect(kept.faults - disposed.faults, `kept ${kept.faults}, disposed ${disposed.faults} faults`).toBeLessThan(
-          kMaxExtraFaultsPerCall * kFirstCalls,
-        )
-      },
-    )
+    const faultsName = `at most ${kMaxExtraFaultsPerCall} more page faults per call kept${skipped(faultSkip)}`
+    it.skipIf(faultSkip !== '')(`conv1x1 512→512 14×14, 392 KiB outputs: ${faultsName}`, () => {
+      const kept = firstCalls('kept')
+      const disposed = firstCalls('disposed')
+      expect(kept.faults - disposed.faults, `kept ${kept.faults}, disposed ${disposed.faults} faults`).toBeLessThan(
+        kMaxExtraFaultsPerCall * kFirstCalls,
+      )
+    })
 
-    it(`conv1x1 512→512 14×14: median of kept ÷ disposed within ${kMaxFirstRatio}× (${kChildPairs} alternating pairs of children, retried)`, () => {
+    const ratioName = `median kept ÷ disposed within ${kMaxFirstRatio}× (${kChildPairs} alternating pairs of children)`
+    it(`conv1x1 512→512 14×14: ${ratioName}, retried`, () => {
       const ratios: number[] = []
       for (let t = 0; t < kTries; ++t) {
         const kept: number[] = []

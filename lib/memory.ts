@@ -51,9 +51,9 @@ export interface MemoryInfo {
   nativeBytes: number
   /**
    * Bytes of freed blocks held for reuse. CUDA: the caching allocator's. CPU:
-   * freed blocks of 64 KiB or more, 256 MiB in all, kept for a later tensor of
-   * the same size (a block returned to the OS comes back as fresh pages, a
-   * page fault each).
+   * freed blocks of 4 KiB or more, 256 MiB in all, kept for a later tensor of
+   * the same size class (a block returned to the OS comes back as fresh pages,
+   * a page fault each); see docs/safety.md, "Memory sparsekit owns".
    */
   cachedBytes?: number
 }

@@ -242,7 +242,7 @@ export interface CpuBinding extends KvBinding<ArrayBufferView> {
   /** Outputs skip the zeroing; `zeros()` asks for it. */
   alloc(bytes: number, zero: boolean): HostBlock
   release(buffer: ArrayBuffer, handle: unknown): void
-  /** Live blocks and their bytes; freed blocks kept for reuse (64 KiB or more, 256 MiB in all) and their bytes. */
+  /** Live blocks and their bytes; freed blocks kept for reuse (4 KiB or more, 256 MiB in all) and their bytes. */
   hostStats(): { blocks: number; bytes: number; cachedBlocks: number; cachedBytes: number }
   /** Frees the cached blocks. */
   emptyHostCache(): void

@@ -154,14 +154,15 @@ describe('sk.memory', () => {
     expect(sk.memory().cpu).toEqual(before)
   })
 
-  it('a disposed tensor of 64 KiB or more is kept as cachedBytes and reused by the next of its size; zeros() still zeroes', () => {
+  it('a disposed tensor of 4 KiB or more is cached and reused by the next of its size class; zeros() still zeroes', () => {
     const n = 300_000 // 1.2 MB
     const first = sk.zeros([n])
     ;(first.data as Float32Array).fill(7)
     const before = sk.memory().cpu
     first.dispose()
     const cached = sk.memory().cpu
-    expect(cached.cachedBytes! - before.cachedBytes!).toBe(4 * n) // 1,200,000: a multiple of 64
+    // Its size class: (1 MiB, 2 MiB] in steps of 128 KiB.
+    expect(cached.cachedBytes! - before.cachedBytes!).toBe(10 * 128 * 1024)
     expect(cached.nativeBytes - before.nativeBytes).toBe(-4 * n)
     const again = sk.zeros([n])
     expect(sk.memory().cpu.cachedBytes).toBe(before.cachedBytes)
@@ -170,7 +171,7 @@ describe('sk.memory', () => {
     const small = sk.zeros([1000])
     const withSmall = sk.memory().cpu.cachedBytes
     small.dispose()
-    expect(sk.memory().cpu.cachedBytes).toBe(withSmall) // under 64 KiB: freed
+    expect(sk.memory().cpu.cachedBytes).toBe(withSmall) // under 4 KiB: freed
     cpuBinding().emptyHostCache()
     expect(sk.memory().cpu.cachedBytes).toBe(0)
   })

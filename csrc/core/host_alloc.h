@@ -14,7 +14,7 @@ constexpr size_t kHostAlignment = 64;  // a cache line, and one AVX-512 register
 struct HostStats {
   uint64_t blocks;         // live blocks
   uint64_t bytes;          // their bytes, as requested
-  uint64_t cached_blocks;  // freed blocks kept for reuse (host_alloc.cc: 64 KiB or more, 256 MiB in all)
+  uint64_t cached_blocks;  // freed blocks kept for reuse (host_alloc.cc: 4 KiB or more, 256 MiB in all)
   uint64_t cached_bytes;   // their bytes, rounded
 };
 
@@ -32,7 +32,7 @@ void host_empty_cache();
 
 // A kernel driver's scratch array: 64-byte aligned (a 16-byte-aligned
 // malloc block splits every other AVX load across cache lines;
-// bench/results/tuning-notes.md) and, at 64 KiB or more, reused from the
+// bench/results/tuning-notes.md) and, at 4 KiB or more, reused from the
 // cache instead of faulting in fresh pages each call. Released on scope exit.
 template <class T>
 class HostScratch {

@@ -1,5 +1,5 @@
-// Host blocks: references, and the cache of freed blocks (64 KiB or more,
-// 256 MiB in all, oldest evicted first) that host_alloc reuses by size; and
+// Host blocks: references, and the cache of freed blocks (4 KiB or more,
+// 256 MiB in all) that host_alloc reuses by size; and
 // the bounded LRU cache of shared values (cuSPARSELt plans).
 #include <stdint.h>
 
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../../csrc/core/host_alloc.h"
+#include "../../csrc/core/host_slabs.h"
 #include "../../csrc/core/lru_cache.h"
 #include "check.h"
 
@@ -21,18 +22,18 @@ SK_TEST(host_alloc_reuses_a_freed_block_of_the_same_size) {
   CHECK(sk::host_stats().cached_blocks == 0, "still referenced: not cached");
   sk::host_release(a);
   sk::HostStats s = sk::host_stats();
-  CHECK(s.cached_blocks == 1 && s.cached_bytes == big, "cached %llu blocks, %llu bytes",
-        (unsigned long long)s.cached_blocks, (unsigned long long)s.cached_bytes);
+  CHECK(s.cached_blocks == 1 && s.cached_bytes == sk::SlabArena::class_bytes(big + sk::kSlabRedzone),
+        "cached %llu blocks, %llu bytes", (unsigned long long)s.cached_blocks, (unsigned long long)s.cached_bytes);
   CHECK(!sk::host_retain(a), "a cached block is not live");
-  void* other = sk::host_alloc(big + 4096);  // another size: a new block
-  CHECK(other != a && sk::host_stats().cached_blocks == 1, "other sizes miss");
-  void* b = sk::host_alloc(big - 10);  // rounds up to the same 64-byte multiple
-  CHECK(b == a, "same rounded size reuses the block");
+  void* other = sk::host_alloc(big + 200 * 1024);  // another size class: a new block
+  CHECK(other != a && sk::host_stats().cached_blocks == 1, "other size classes miss");
+  void* b = sk::host_alloc(big - 10);  // the same size class
+  CHECK(b == a, "the same size class reuses the block");
   s = sk::host_stats();
   CHECK(s.cached_blocks == 0 && s.cached_bytes == 0, "taken from the cache");
   void* small = sk::host_alloc(1000);
   sk::host_release(small);
-  CHECK(sk::host_stats().cached_blocks == 0, "blocks under 64 KiB are freed");
+  CHECK(sk::host_stats().cached_blocks == 0, "blocks under 4 KiB are freed");
   sk::host_release(b), sk::host_release(other);
   CHECK(sk::host_stats().cached_blocks == 2, "both cached");
   sk::host_empty_cache();
@@ -47,14 +48,22 @@ SK_TEST(host_alloc_cache_holds_at_most_256_mib) {
   for (int i = 0; i < 300; ++i) blocks.push_back(sk::host_alloc(mib));  // address space only: never touched
   for (void* p : blocks) sk::host_release(p);
   sk::HostStats s = sk::host_stats();
-  CHECK(s.cached_blocks == 256 && s.cached_bytes == 256 * mib, "cached %llu blocks",
-        (unsigned long long)s.cached_blocks);
-  void* newest = sk::host_alloc(mib);
-  CHECK(newest == blocks.back(), "the newest block is kept, the oldest evicted");
-  sk::host_release(newest);
+  // Slabs hold four or five 1 MiB slots and go back to the OS whole, so the
+  // cache ends within one slab of the cap.
+  CHECK(s.cached_bytes <= 256 * mib && s.cached_bytes >= 248 * mib, "cached %llu MiB",
+        (unsigned long long)(s.cached_bytes / mib));
+  void* again = sk::host_alloc(mib);
+  CHECK(sk::host_stats().cached_blocks == s.cached_blocks - 1, "a request takes a cached block");
+  sk::host_release(again);
   void* huge = sk::host_alloc(300 * mib);
   sk::host_release(huge);
-  CHECK(sk::host_stats().cached_bytes == 256 * mib, "a block past the cap is freed, not cached");
+  CHECK(sk::host_stats().cached_bytes == s.cached_bytes, "a block past the cap is freed, not cached");
+  std::vector<void*> bigs;
+  for (int i = 0; i < 30; ++i) bigs.push_back(sk::host_alloc(10 * mib));
+  for (void* p : bigs) sk::host_release(p);
+  s = sk::host_stats();
+  CHECK(s.cached_bytes <= 256 * mib && s.cached_bytes >= 240 * mib, "big blocks and slabs share the cap: %llu MiB",
+        (unsigned long long)(s.cached_bytes / mib));
   sk::host_empty_cache();
 }
 

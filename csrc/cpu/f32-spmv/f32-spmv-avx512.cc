@@ -6,23 +6,17 @@
 #include "../x86-intrinsics.h"
 #define SK_ISA_NAMESPACE avx512
 #include "f32-spmv-impl.h"
+#include "f32-spmv-x86.h"
 #include "f32-spmv.h"
 
 namespace sk::cpu::avx512 {
 
 template <class Col>
-static inline __m128 load4(const float* x, const Col* c) {
-  __m128 v = _mm_load_ss(x + c[0]);
-  v = _mm_insert_ps(v, _mm_load_ss(x + c[1]), 0x10);
-  v = _mm_insert_ps(v, _mm_load_ss(x + c[2]), 0x20);
-  return _mm_insert_ps(v, _mm_load_ss(x + c[3]), 0x30);
-}
-
-template <class Col>
 static inline __m512 load16(const float* x, const Col* c) {
   const __m256 lo = _mm256_insertf128_ps(_mm256_castps128_ps256(load4(x, c)), load4(x, c + 4), 1);
   const __m256 hi = _mm256_insertf128_ps(_mm256_castps128_ps256(load4(x, c + 8)), load4(x, c + 12), 1);
-  return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+  // vinsertf64x4 (AVX-512F), not vinsertf32x8 (DQ, which the dispatch does not require).
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
 }
 
 template <class Col>

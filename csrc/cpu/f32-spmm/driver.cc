@@ -9,15 +9,12 @@
 #include <string.h>
 
 #include <algorithm>
-#include <atomic>
 #include <memory>
 #include <new>
-#include <thread>
 #include <vector>
 
 #include "../../core/heuristics.h"
 #include "../../core/host_alloc.h"
-#include "../../core/spin.h"
 #include "../../core/threadpool.h"
 #include "../dispatch.h"
 #include "../row_panels.h"
@@ -84,33 +81,9 @@ void run_sliced(const sk_spmm_params& p, const sk_spmm_kernel& k, const sk_spmm_
   }
 }
 
-// Copies x [batch · k][m] to xp at `stride` floats a channel, for the tasks
-// [0, count) of a pool call; the SpMM tasks after them call wait() first.
-// Every copy task is taken before any SpMM task (tasks go out in order), so a
-// waiting thread only waits for copies that other threads are running.
-struct PaddedInput {
-  const sk_spmm_params& p;
-  float* xp;
-  int64_t stride, count;
-  std::atomic<int64_t> done{0};
-
-  void copy(int64_t task) {
-    const int64_t rows = p.batch * p.k, r0 = rows * task / count, r1 = rows * (task + 1) / count;
-    for (int64_t r = r0; r < r1; ++r) memcpy(xp + r * stride, p.x + r * p.m, static_cast<size_t>(p.m) * sizeof(float));
-    done.fetch_add(1, std::memory_order_release);
-  }
-  void wait() const {
-    for (int spins = 0; done.load(std::memory_order_acquire) < count; ++spins)
-      if (spins < 1024)
-        SK_CPU_RELAX();
-      else
-        std::this_thread::yield();
-  }
-};
-
-// The op's tasks, after the copy tasks of `padded` (x as it is when null).
+// The op's tasks over x at `stride` floats a channel (p.x, or its padded copy).
 void channel_tasks(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
-                   const sk_spmm_slices* slices, PaddedInput* padded) {
+                   const sk_spmm_slices* slices, const float* x_in, int64_t stride) {
   const int64_t threads = pool.threads(), want = threads * sk::spmm_tasks_per_thread();
   const int64_t tiles = (p.m + k.mr - 1) / k.mr;
   const int64_t m_chunks = std::max<int64_t>(1, std::min(tiles, (want + p.batch - 1) / p.batch));
@@ -127,15 +100,11 @@ void channel_tasks(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
   const std::vector<int64_t> chunks = channel_chunks(p, n_want);
   const int64_t n_count = static_cast<int64_t>(chunks.size()) - 1;
   const int64_t tasks = p.batch * m_count * n_count;
-  const int64_t copies = padded ? padded->count : 0, stride = padded ? padded->stride : p.m;
-  pool.parallel_for(static_cast<size_t>(copies + tasks), [&](size_t task) {
-    int64_t t = static_cast<int64_t>(task);
-    if (t < copies) return padded->copy(t);
-    t -= copies;
-    if (padded) padded->wait();
+  pool.parallel_for(static_cast<size_t>(tasks), [&](size_t task) {
+    const int64_t t = static_cast<int64_t>(task);
     const int64_t b = t / (m_count * n_count), mi = t / n_count % m_count, ni = t % n_count;
     const int64_t m0 = mi * m_step, rows = mi == m_count - 1 ? p.m - m0 : m_step;
-    const float* x = (padded ? padded->xp : p.x) + b * p.k * stride + m0;
+    const float* x = x_in + b * p.k * stride + m0;
     float* out = p.out + b * p.n * p.m + m0;
     if (slices)
       run_sliced(p, k, *slices, chunks[ni], chunks[ni + 1], rows, x, stride, out, p.m, p.clamp);
@@ -144,17 +113,22 @@ void channel_tasks(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
   });
 }
 
+// x goes to its padded stride (sk_spmm_input_stride) on the calling thread
+// before the pool call: copy tasks inside the pool call would make every
+// SpMM task wait for them, and a worker whose core a busy neighbour took in
+// the middle of one would stall the whole op.
 sk_status run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
                        const sk_spmm_slices* slices) {
   const int64_t stride = sk_spmm_input_stride(p);
   if (stride == p.m) {
-    channel_tasks(p, k, dmap, pool, slices, nullptr);
+    channel_tasks(p, k, dmap, pool, slices, p.x, p.m);
     return SK_OK;
   }
   sk::HostScratch<float> xp(static_cast<size_t>(p.batch * p.k * stride));
   if (!xp) return SK_ERR_OUT_OF_MEMORY;
-  PaddedInput padded{p, xp.get(), stride, pool.threads()};
-  channel_tasks(p, k, dmap, pool, slices, &padded);
+  for (int64_t r = 0; r < p.batch * p.k; ++r)
+    memcpy(xp.get() + r * stride, p.x + r * p.m, static_cast<size_t>(p.m) * sizeof(float));
+  channel_tasks(p, k, dmap, pool, slices, xp.get(), stride);
   return SK_OK;
 }
 

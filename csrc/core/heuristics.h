@@ -75,6 +75,13 @@ constexpr int64_t spmm_k_slice(int64_t nnz, int64_t n, int64_t k) {
   return nnz * 20 >= 3 * n * k ? 128 : 256;  // density ≥ 15 %: the narrower slice
 }
 
+// The input stride (floats between two channels) the conv SpMM kernels read
+// x at: pixels per image rounded up to a cache line (16 floats), so a row
+// tile's vector loads never split a line (at 14×14 every 196-float channel
+// starts 16 bytes past the last, and three loads in four split); the driver
+// copies x there first. Under 16 pixels the copy would be mostly padding.
+constexpr int64_t spmm_channel_stride(int64_t pixels) { return pixels < 16 ? pixels : (pixels + 15) / 16 * 16; }
+
 // Up to this many rows a linear layer runs the matrix-vector kernels row by
 // row: below one vector of rows the SpMM kernels would run their scalar tail.
 constexpr int64_t spmm_max_spmv_rows() { return 2; }

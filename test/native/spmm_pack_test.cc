@@ -138,7 +138,8 @@ SK_TEST(spmm_driver_conv_and_linear_every_isa) {
         CHECK(sk_cpu_spmm_run(p, kern, dmap.data(), pool, sliced ? &slices : nullptr) == SK_OK, "run");
         if (sliced && s.layout == SK_SPMM_CHANNELS) {  // slices whose increments are for another stride are refused
           sk_spmm_params fewer = p;
-          fewer.m = p.m - 1;
+          fewer.m = p.m - 16;  // a stride of its own (x is copied to a padded stride: sk::spmm_channel_stride)
+          CHECK(sk_spmm_input_stride(fewer) != sk_spmm_input_stride(p), "another stride");
           CHECK(sk_cpu_spmm_run(fewer, kern, dmap.data(), pool, &slices) == SK_ERR_INVALID_ARGUMENT,
                 "slices of another stride");
         }

@@ -33,32 +33,48 @@ struct Panel {
   }
   static void store(Acc a, float* s) { _mm256_store_ps(s, _mm256_add_ps(a.s0, a.s1)); }
 
-  // bfloat16, one group a step (f32-sp24-impl.h), as the avx512 kernel's two:
-  // one 256-bit load holds the group's 16 values; the low halves of its
-  // 32-bit lanes (rows 0, 2, 4, 6) widen by a shift, the high halves (rows
-  // 1, 3, 5, 7) by a mask; lanes 0-3 hold slot 0, lanes 4-7 slot 1.
-  static constexpr int kSplitGroups = 1;
+  // bfloat16, two groups a step (f32-sp24-impl.h), as the avx512 kernel: a
+  // 256-bit load per group holds its 16 values; the low halves of the 32-bit
+  // lanes (rows 0, 2, 4, 6) widen by a shift, the high halves (rows 1, 3, 5,
+  // 7) by a mask; lanes 0-3 hold slot 0, lanes 4-7 slot 1. The step's two
+  // code words are one 64-bit load and one check.
+  static constexpr int kSplitGroups = 2;
   struct SplitAcc {
     __m256 even, odd;
   };
-  struct SplitGroup {
+  struct SplitHalf {
     __m256 even, odd;
     __m256i ce, co;
   };
-  using SplitX = __m256;
+  struct SplitGroup {
+    SplitHalf g0, g1;
+  };
+  struct SplitX {
+    __m256 x0, x1;  // x of group q / q + 1 in both 128-bit halves
+  };
   static SplitAcc split_zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
-  static SplitX split_x(const float* xq) { return _mm256_broadcast_ps(reinterpret_cast<const __m128*>(xq)); }
-  static SplitGroup split_load(const uint16_t* values, size_t q, uint64_t codes) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + 16 * q));
-    const __m256i words = _mm256_set1_epi32(static_cast<int>(codes));
+  static SplitX split_x(const float* xq) {
+    return {_mm256_broadcast_ps(reinterpret_cast<const __m128*>(xq)),
+            _mm256_broadcast_ps(reinterpret_cast<const __m128*>(xq + 4))};
+  }
+  static SplitHalf split_half(const uint16_t* values, uint32_t word) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values));
+    const __m256i words = _mm256_set1_epi32(static_cast<int>(word));
     const __m256i even_shifts = _mm256_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26);
     return {_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)),
             _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(-65536))), _mm256_srlv_epi32(words, even_shifts),
             _mm256_srlv_epi32(words, _mm256_add_epi32(even_shifts, _mm256_set1_epi32(4)))};
   }
+  static SplitGroup split_load(const uint16_t* values, size_t q, uint64_t codes) {
+    return {split_half(values + 16 * q, static_cast<uint32_t>(codes)),
+            split_half(values + 16 * q + 16, static_cast<uint32_t>(codes >> 32))};
+  }
   static SplitAcc split_fma(SplitAcc a, const SplitGroup& g, SplitX x) {
-    return {_mm256_fmadd_ps(g.even, _mm256_permutevar_ps(x, g.ce), a.even),
-            _mm256_fmadd_ps(g.odd, _mm256_permutevar_ps(x, g.co), a.odd)};
+    a.even = _mm256_fmadd_ps(g.g0.even, _mm256_permutevar_ps(x.x0, g.g0.ce), a.even);
+    a.odd = _mm256_fmadd_ps(g.g0.odd, _mm256_permutevar_ps(x.x0, g.g0.co), a.odd);
+    a.even = _mm256_fmadd_ps(g.g1.even, _mm256_permutevar_ps(x.x1, g.g1.ce), a.even);
+    a.odd = _mm256_fmadd_ps(g.g1.odd, _mm256_permutevar_ps(x.x1, g.g1.co), a.odd);
+    return a;
   }
   static void split_store(SplitAcc a, float* s) {  // halves summed: rows 0, 2, 4, 6 and 1, 3, 5, 7, interleaved
     const __m128 e = _mm_add_ps(_mm256_castps256_ps128(a.even), _mm256_extractf128_ps(a.even, 1));

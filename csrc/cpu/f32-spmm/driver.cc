@@ -81,9 +81,10 @@ void run_sliced(const sk_spmm_params& p, const sk_spmm_kernel& k, const sk_spmm_
   }
 }
 
-sk_status run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
-                       const sk_spmm_slices* slices) {
-  const int64_t want = pool.threads() * sk::spmm_tasks_per_thread();
+// The op's tasks over x at `stride` floats a channel (p.x, or its padded copy).
+void channel_tasks(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
+                   const sk_spmm_slices* slices, const float* x_in, int64_t stride) {
+  const int64_t threads = pool.threads(), want = threads * sk::spmm_tasks_per_thread();
   const int64_t tiles = (p.m + k.mr - 1) / k.mr;
   const int64_t m_chunks = std::max<int64_t>(1, std::min(tiles, (want + p.batch - 1) / p.batch));
   const int64_t tiles_per_chunk = (tiles + m_chunks - 1) / m_chunks;
@@ -92,20 +93,42 @@ sk_status run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const i
   // A last chunk of a few rows joins the one before: the kernel runs them with
   // its last tile (f32-spmm-impl.h) instead of walking every weight again.
   if (m_count > 1 && p.m - (m_count - 1) * m_step <= k.mr / 4) --m_count;
-  const std::vector<int64_t> chunks = channel_chunks(p, (want + p.batch * m_count - 1) / (p.batch * m_count));
+  // Channel chunks so that the tasks come out a multiple of the threads: a
+  // last round with one task for two threads leaves one idle for a task's time.
+  int64_t n_want = (want + p.batch * m_count - 1) / (p.batch * m_count);
+  while ((p.batch * m_count * n_want) % threads != 0 && n_want < p.groups) ++n_want;
+  const std::vector<int64_t> chunks = channel_chunks(p, n_want);
   const int64_t n_count = static_cast<int64_t>(chunks.size()) - 1;
   const int64_t tasks = p.batch * m_count * n_count;
   pool.parallel_for(static_cast<size_t>(tasks), [&](size_t task) {
     const int64_t t = static_cast<int64_t>(task);
     const int64_t b = t / (m_count * n_count), mi = t / n_count % m_count, ni = t % n_count;
     const int64_t m0 = mi * m_step, rows = mi == m_count - 1 ? p.m - m0 : m_step;
-    const float* x = p.x + b * p.k * p.m + m0;
+    const float* x = x_in + b * p.k * stride + m0;
     float* out = p.out + b * p.n * p.m + m0;
     if (slices)
-      run_sliced(p, k, *slices, chunks[ni], chunks[ni + 1], rows, x, p.m, out, p.m, p.clamp);
+      run_sliced(p, k, *slices, chunks[ni], chunks[ni + 1], rows, x, stride, out, p.m, p.clamp);
     else
-      run_chunk(p, k, dmap, chunks[ni], chunks[ni + 1], rows, x, p.m, out, p.m);
+      run_chunk(p, k, dmap, chunks[ni], chunks[ni + 1], rows, x, stride, out, p.m);
   });
+}
+
+// x goes to its padded stride (sk_spmm_input_stride) on the calling thread
+// before the pool call: copy tasks inside the pool call would make every
+// SpMM task wait for them, and a worker whose core a busy neighbour took in
+// the middle of one would stall the whole op.
+sk_status run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
+                       const sk_spmm_slices* slices) {
+  const int64_t stride = sk_spmm_input_stride(p);
+  if (stride == p.m) {
+    channel_tasks(p, k, dmap, pool, slices, p.x, p.m);
+    return SK_OK;
+  }
+  sk::HostScratch<float> xp(static_cast<size_t>(p.batch * p.k * stride));
+  if (!xp) return SK_ERR_OUT_OF_MEMORY;
+  for (int64_t r = 0; r < p.batch * p.k; ++r)
+    memcpy(xp.get() + r * stride, p.x + r * p.m, static_cast<size_t>(p.m) * sizeof(float));
+  channel_tasks(p, k, dmap, pool, slices, xp.get(), stride);
   return SK_OK;
 }
 

@@ -119,7 +119,7 @@ sk_status sk_spmm_check(int64_t n, int64_t k, int32_t nr, const uint32_t* nnzmap
 }
 
 int64_t sk_spmm_input_stride(const sk_spmm_params& p) {
-  return p.layout == SK_SPMM_CHANNELS ? p.m : sk::spmm_panel_rows();
+  return p.layout == SK_SPMM_CHANNELS ? sk::spmm_channel_stride(p.m) : sk::spmm_panel_rows();
 }
 
 bool sk_spmm_uses_spmv(const sk_spmm_params& p) { return p.layout == SK_SPMM_ROWS && p.m <= sk::spmm_max_spmv_rows(); }

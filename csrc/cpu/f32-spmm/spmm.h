@@ -55,7 +55,8 @@ sk_status sk_spmm_check(int64_t n, int64_t k, int32_t nr, const uint32_t* nnzmap
                         int64_t blocks, int64_t values, int64_t* group_blocks, int64_t* group_values, char* why);
 
 // The input stride (elements between two input channels) the kernels walk:
-// pixels per image for SK_SPMM_CHANNELS, the panel width for SK_SPMM_ROWS.
+// sk::spmm_channel_stride of the pixels per image for SK_SPMM_CHANNELS (the
+// driver copies x to that stride when it differs), the panel width for SK_SPMM_ROWS.
 int64_t sk_spmm_input_stride(const sk_spmm_params& p);
 
 // Whether the op runs the matrix-vector kernels (a linear layer with few rows).

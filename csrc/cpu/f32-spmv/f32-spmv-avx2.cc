@@ -7,17 +7,10 @@
 #include "../x86-intrinsics.h"
 #define SK_ISA_NAMESPACE avx2
 #include "f32-spmv-impl.h"
+#include "f32-spmv-x86.h"
 #include "f32-spmv.h"
 
 namespace sk::cpu::avx2 {
-
-template <class Col>
-static inline __m128 load4(const float* x, const Col* c) {
-  __m128 v = _mm_load_ss(x + c[0]);
-  v = _mm_insert_ps(v, _mm_load_ss(x + c[1]), 0x10);
-  v = _mm_insert_ps(v, _mm_load_ss(x + c[2]), 0x20);
-  return _mm_insert_ps(v, _mm_load_ss(x + c[3]), 0x30);
-}
 
 template <class Col>
 static inline __m256 load8(const float* x, const Col* c) {

@@ -14,10 +14,15 @@
 //   scale; O = alpha ⊙ O + P·V (V token-major: vectors along D, broadcast p).
 // Register tiles: rows × token vectors for S, rows × head-dim vectors for O,
 // so each widened K or V vector serves several rows, and each broadcast
-// several vectors.
+// several vectors. Vectors are widened in pairs (widen2): bfloat16 splits into
+// its even and odd elements with a mask and a shift, no move across lanes,
+// and results go back in order once (scores per tile, O at the task's end).
+// PageAhead paces prefetches of the pages ahead through the tiles' loops.
 #pragma once
 #include <stdint.h>
 #include <string.h>
+
+#include <algorithm>
 
 #include "../../core/cast_math.h"
 #include "../../core/decode.h"
@@ -75,16 +80,64 @@ static inline float hsum(typename T::V v) {
 // vectors and the softmax and O's load and store happen once per group.
 constexpr int64_t kGroupTokens = 64;
 constexpr int kMaxGroupPages = 4;  // kGroupTokens / kKvMinPage
-// A page that does not continue its predecessor in memory (Quest's picks, a
-// slab's end) is prefetched this many groups ahead; the hardware follows the
-// streams (prefetching those too only took load slots from the kernel).
-constexpr int64_t kPrefetchGroups = 2;
+// Pages are read into the cache ahead of the group being computed, a few
+// lines per step of the tiles' loops: a burst of prefetches stalls the tiles
+// while the misses drain, and the hardware's stream prefetchers restart at
+// every 4 KiB page, so paced prefetches are what keep memory busy while the
+// FMAs run. The cursor leads by kAheadGroups groups and fills L2 only
+// (locality 1: prefetcht2): a group's blocks about fill L1, and lines fetched
+// into L1 that far ahead evict the ones the tiles are reading.
+constexpr int64_t kAheadGroups = 2;
+constexpr int kAheadLocality = 1;
+
+struct PageAhead {
+  const uint8_t* const* kv;            // every page's block (K, then V: lay.kv_bytes)
+  const uint8_t* const* meta;          // every page's metadata block (its scales lead it)
+  int64_t bytes;                       // of a block
+  int64_t next = 0, end = 0, off = 0;  // the next line: page `next`, byte `off`; pages below `end` may be read
+  int64_t rate = 0;                    // lines per step
+  void step() {
+    for (int64_t i = 0; i < rate && next < end; ++i) {
+      if (off == 0) __builtin_prefetch(meta[next], 0, kAheadLocality);
+      __builtin_prefetch(kv[next] + off, 0, kAheadLocality);
+      off += 64;
+      if (off >= bytes) off = 0, ++next;
+    }
+  }
+};
+
+// Two vectors of W elements each, the first at p0 and the second at p1 (kSplit;
+// else right after the first), in the lane order of Widen::bf16x2 for
+// bfloat16 (in_order puts results back) and in order for the other types.
+template <class T, int kType, bool kSplit>
+static inline void widen2(const uint8_t* p0, const uint8_t* p1, typename T::V& a, typename T::V& b) {
+  if constexpr (kType == SK_BF16) {
+    if constexpr (kSplit)
+      Widen::bf16x2(reinterpret_cast<const uint16_t*>(p0), reinterpret_cast<const uint16_t*>(p1), a, b);
+    else
+      Widen::bf16x2(reinterpret_cast<const uint16_t*>(p0), a, b);
+  } else {
+    a = widen<T, kType>(p0, 0);
+    b = widen<T, kType>(kSplit ? p1 : p0 + T::W * elem_bytes<kType>(), 0);
+  }
+}
+
+template <class T, int kType>
+static inline void in_order(typename T::V& a, typename T::V& b) {
+  if constexpr (kType == SK_BF16) {
+    typename T::V lo, hi;
+    Widen::interleave(a, b, lo, hi);
+    a = lo, b = hi;
+  }
+}
 
 // s[r][v·W + ·] = kscale[v] · Σ_d q[r][d] · k_v[d·page + ·] for rows [0, MR)
 // and NV token vectors v, k_v pointing at vector v's tokens of channel 0.
-template <class T, int kType, int MR, int NV>
+// Vectors are widened in pairs (2v, 2v + 1): one page's consecutive tokens,
+// or, kSplit, two pages' (pages of one vector).
+template <class T, int kType, bool kSplit, int MR, int NV>
 static inline void score_tile(int64_t dims, int64_t page, const float* q, const uint8_t* const* k, const float* kscale,
-                              float* s, int64_t ld) {
+                              float* s, int64_t ld, PageAhead& ahead) {
   using V = typename T::V;
   constexpr int W = T::W;
   V acc[MR][NV];
@@ -92,10 +145,14 @@ static inline void score_tile(int64_t dims, int64_t page, const float* q, const 
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[r][j] = T::set1(0.0f);
+  const int64_t step = page * elem_bytes<kType>();
   for (int64_t d = 0; d < dims; ++d) {
+    ahead.step();
     V kv[NV];
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) kv[j] = widen<T, kType>(k[j], d * page);
+    for (int j = 0; j + 1 < NV; j += 2)
+      widen2<T, kType, kSplit>(k[j] + d * step, k[j + 1] + d * step, kv[j], kv[j + 1]);
+    if constexpr (NV % 2) kv[NV - 1] = widen<T, kType>(k[NV - 1], d * page);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const V qb = T::set1(q[r * dims + d]);
@@ -104,21 +161,24 @@ static inline void score_tile(int64_t dims, int64_t page, const float* q, const 
     }
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+    for (int j = 0; j + 1 < NV; j += 2) in_order<T, kType>(acc[r][j], acc[r][j + 1]);
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) T::store(s + r * ld + j * W, T::mul(acc[r][j], T::set1(kscale[j])));
+  }
 }
 
-template <class T, int kType, int MR, int NV>
+template <class T, int kType, bool kSplit, int MR, int NV>
 static void score_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, const float* q, const uint8_t* const* k,
-                      const float* kscale, float* s, int64_t ld) {
+                      const float* kscale, float* s, int64_t ld, PageAhead& ahead) {
   if constexpr (MR > 1) {
-    if (rows < MR) return score_any<T, kType, MR - 1, NV>(rows, vecs, dims, page, q, k, kscale, s, ld);
+    if (rows < MR) return score_any<T, kType, kSplit, MR - 1, NV>(rows, vecs, dims, page, q, k, kscale, s, ld, ahead);
   }
   if constexpr (NV > 1) {
-    if (vecs < NV) return score_any<T, kType, MR, NV - 1>(rows, vecs, dims, page, q, k, kscale, s, ld);
+    if (vecs < NV) return score_any<T, kType, kSplit, MR, NV - 1>(rows, vecs, dims, page, q, k, kscale, s, ld, ahead);
   }
-  score_tile<T, kType, MR, NV>(dims, page, q, k, kscale, s, ld);
+  score_tile<T, kType, kSplit, MR, NV>(dims, page, q, k, kscale, s, ld, ahead);
 }
 
 // One group's pages as the tiles read them.
@@ -129,10 +189,11 @@ struct Group {
 };
 
 // o[r][d0 + ·] = alpha[r] · o[r][d0 + ·] + Σ_pages Σ_{t < n} p[r][page · P + t] · v[t][d0 + ·]
-// for rows [0, MR) and DV vectors of the head dim.
+// for rows [0, MR) and DV vectors of the head dim, o's vectors (2j, 2j + 1)
+// being in widen2's lane order (the task puts them in order at its end).
 template <class T, int kType, int MR, int DV>
 static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const float* p, int64_t ld, const float* alpha,
-                           int64_t d0, float* o) {
+                           int64_t d0, float* o, PageAhead& ahead) {
   using V = typename T::V;
   constexpr int W = T::W;
   V acc[MR][DV];
@@ -143,12 +204,16 @@ static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const f
     for (int j = 0; j < DV; ++j) acc[r][j] = T::mul(T::load(o + r * dims + d0 + j * W), a);
   }
   for (int64_t pg = 0; pg < grp.pages; ++pg) {
-    const uint8_t* v = grp.v[pg];
+    const uint8_t* v = grp.v[pg] + d0 * elem_bytes<kType>();
     const float* pp = p + pg * page;
     for (int64_t t = 0; t < grp.n[pg]; ++t) {
+      ahead.step();
+      const uint8_t* row = v + t * dims * elem_bytes<kType>();
       V vv[DV];
 #pragma GCC unroll 4
-      for (int j = 0; j < DV; ++j) vv[j] = widen<T, kType>(v, t * dims + d0 + j * W);
+      for (int j = 0; j + 1 < DV; j += 2)
+        widen2<T, kType, false>(row + j * W * elem_bytes<kType>(), nullptr, vv[j], vv[j + 1]);
+      if constexpr (DV % 2) vv[DV - 1] = widen<T, kType>(row, (DV - 1) * W);
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r) {
         const V pb = T::set1(pp[r * ld + t]);
@@ -165,14 +230,14 @@ static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const f
 
 template <class T, int kType, int MR, int DV>
 static void pv_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, const Group& grp, const float* p, int64_t ld,
-                   const float* alpha, int64_t d0, float* o) {
+                   const float* alpha, int64_t d0, float* o, PageAhead& ahead) {
   if constexpr (MR > 1) {
-    if (rows < MR) return pv_any<T, kType, MR - 1, DV>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o);
+    if (rows < MR) return pv_any<T, kType, MR - 1, DV>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o, ahead);
   }
   if constexpr (DV > 1) {
-    if (vecs < DV) return pv_any<T, kType, MR, DV - 1>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o);
+    if (vecs < DV) return pv_any<T, kType, MR, DV - 1>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o, ahead);
   }
-  pv_tile<T, kType, MR, DV>(dims, page, grp, p, ld, alpha, d0, o);
+  pv_tile<T, kType, MR, DV>(dims, page, grp, p, ld, alpha, d0, o, ahead);
 }
 
 // Online softmax over one row's scores in a group (n entries, hidden ones
@@ -204,9 +269,30 @@ static inline void softmax_row(int64_t n, int64_t page, float* s, const float* v
   *m = m_new;
 }
 
-// Score tile SMR rows × SNV token vectors, P·V tile PMR rows × PDV head-dim vectors.
-template <class T, int kType, int SMR, int SNV, int PMR, int PDV>
+// o's vector pairs of every row, left in widen2's lane order by pv_tile, in order.
+template <class T, int kType>
+static void o_in_order(int64_t rows, int64_t dims, int64_t tile_vecs, float* o) {
+  constexpr int W = T::W;
+  if constexpr (kType == SK_BF16) {
+    const int64_t dvecs = dims / W;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t d0 = 0; d0 < dvecs; d0 += tile_vecs)
+        for (int64_t j = d0; j + 1 < dvecs && j + 1 < d0 + tile_vecs; j += 2) {
+          float* at = o + r * dims + j * W;
+          typename T::V a = T::load(at), b = T::load(at + W);
+          in_order<T, kType>(a, b);
+          T::store(at, a);
+          T::store(at + W, b);
+        }
+  }
+}
+
+// Score tile SMR rows × SNV token vectors, P·V tile PMR rows × PDV head-dim
+// vectors; kSplit: a page holds an odd number of token vectors, so score
+// pairs may span two pages.
+template <class T, int kType, bool kSplit, int SMR, int SNV, int PMR, int PDV>
 static void decode_task(const sk_decode_task& t, float* scratch) {
+  static_assert(SNV % 2 == 0 && PDV % 2 == 0, "tiles start on a vector pair");
   constexpr int W = T::W;
   const int64_t page = t.cache.page_size, dims = t.cache.head_dim, heads = t.cache.kv_heads, rows = t.rows;
   const KvPageLayout lay = kv_page_layout(elem_bytes<kType>(), heads, dims, page);
@@ -220,14 +306,18 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
   constexpr int64_t kMaxVecs = (kGroupTokens > kKvMaxPage ? kGroupTokens : kKvMaxPage) / W;
   const uint8_t* kvec[kMaxVecs];  // the group's token vectors (channel 0), and their K scales
   float kscale[kMaxVecs], vscale[kMaxGroupPages];
+  const int64_t dvecs = dims / W, vecs_per_page = page / W;
+  PageAhead ahead{t.kv, t.meta, lay.kv_bytes};
+  ahead.next = kAheadGroups * per_group;
+  {  // lines per step: a group's blocks over its steps (score tiles × dims, P·V tiles × tokens), rounded up
+    const int64_t tiles = (rows + SMR - 1) / SMR * ((per_group * vecs_per_page + SNV - 1) / SNV) * dims +
+                          (rows + PMR - 1) / PMR * ((dvecs + PDV - 1) / PDV) * per_group * page;
+    ahead.rate = (per_group * lay.kv_bytes / 64 + tiles - 1) / tiles + 1;
+  }
   for (int32_t c0 = 0; c0 < t.count; c0 += static_cast<int32_t>(per_group)) {
-    for (int64_t pg = c0 + kPrefetchGroups * per_group; pg < c0 + (kPrefetchGroups + 1) * per_group && pg < t.count;
-         ++pg)
-      if (t.kv[pg] != t.kv[pg - 1] + lay.kv_bytes)  // a page that does not continue a stream
-        for (int64_t off = 0; off < lay.kv_bytes; off += 64) __builtin_prefetch(t.kv[pg] + off, 0, 2);
+    ahead.end = std::min<int64_t>(t.count, c0 + (kAheadGroups + 1) * per_group);
     Group grp{};
     grp.pages = t.count - c0 < per_group ? t.count - c0 : per_group;
-    const int64_t vecs_per_page = page / W;
     for (int64_t pg = 0; pg < grp.pages; ++pg) {
       const uint8_t* block = t.kv[c0 + pg];
       const float* scales = reinterpret_cast<const float*>(t.meta[c0 + pg] + lay.scales);
@@ -248,8 +338,8 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
     const int64_t vecs = grp.pages * vecs_per_page, n = grp.pages * page;
     for (int64_t r0 = 0; r0 < rows; r0 += SMR)
       for (int64_t v0 = 0; v0 < vecs; v0 += SNV)
-        score_any<T, kType, SMR, SNV>(rows - r0, vecs - v0, dims, page, t.q + r0 * dims, kvec + v0, kscale + v0,
-                                      s + r0 * ld + v0 * W, ld);
+        score_any<T, kType, kSplit, SMR, SNV>(rows - r0, vecs - v0, dims, page, t.q + r0 * dims, kvec + v0, kscale + v0,
+                                              s + r0 * ld + v0 * W, ld, ahead);
     for (int64_t pg = 0; pg < grp.pages;
          ++pg) {  // the last pages: partial, or cut by the causal rule among the queries
       const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
@@ -261,21 +351,29 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
       }
     }
     for (int64_t r = 0; r < rows; ++r) softmax_row<T>(n, page, s + r * ld, vscale, t.m + r, t.l + r, alpha + r);
-    const int64_t dvecs = dims / W;
     for (int64_t r0 = 0; r0 < rows; r0 += PMR)
       for (int64_t d0 = 0; d0 < dvecs; d0 += PDV)
         pv_any<T, kType, PMR, PDV>(rows - r0, dvecs - d0, dims, page, grp, s + r0 * ld, ld, alpha + r0, d0 * W,
-                                   t.o + r0 * dims);
+                                   t.o + r0 * dims, ahead);
   }
+  o_in_order<T, kType>(rows, dims, PDV, t.o);
+}
+
+template <class T, int kType, int SMR, int SNV, int PMR, int PDV>
+static void decode_pages(const sk_decode_task& t, float* scratch) {
+  if ((t.cache.page_size / T::W) % 2)
+    decode_task<T, kType, true, SMR, SNV, PMR, PDV>(t, scratch);
+  else
+    decode_task<T, kType, false, SMR, SNV, PMR, PDV>(t, scratch);
 }
 
 template <class T, int SMR, int SNV, int PMR, int PDV>
 static void decode_any(const sk_decode_task& t, float* scratch) {
   switch (t.cache.type) {
-    case SK_F32: return decode_task<T, SK_F32, SMR, SNV, PMR, PDV>(t, scratch);
-    case SK_F16: return decode_task<T, SK_F16, SMR, SNV, PMR, PDV>(t, scratch);
-    case SK_BF16: return decode_task<T, SK_BF16, SMR, SNV, PMR, PDV>(t, scratch);
-    default: return decode_task<T, SK_F8E4M3FN, SMR, SNV, PMR, PDV>(t, scratch);
+    case SK_F32: return decode_pages<T, SK_F32, SMR, SNV, PMR, PDV>(t, scratch);
+    case SK_F16: return decode_pages<T, SK_F16, SMR, SNV, PMR, PDV>(t, scratch);
+    case SK_BF16: return decode_pages<T, SK_BF16, SMR, SNV, PMR, PDV>(t, scratch);
+    default: return decode_pages<T, SK_F8E4M3FN, SMR, SNV, PMR, PDV>(t, scratch);
   }
 }
 

@@ -32,30 +32,7 @@
 namespace sk::cpu::SK_ISA_NAMESPACE {
 
 #include "../widen.h"
-
-// W elements of the page type at element offset i of base, as float32 lanes.
-template <class T, int kType>
-static inline typename T::V widen(const uint8_t* base, int64_t i) {
-  if constexpr (kType == SK_F32)
-    return Widen::f32(reinterpret_cast<const float*>(base) + i);
-  else if constexpr (kType == SK_F16)
-    return Widen::f16(reinterpret_cast<const uint16_t*>(base) + i);
-  else if constexpr (kType == SK_BF16)
-    return Widen::bf16(reinterpret_cast<const uint16_t*>(base) + i);
-  else
-    return Widen::e4m3_256(base + i);
-}
-
-// What a widened element is to be multiplied by (FP8: Widen's 1/256 undone with the page scale).
-template <int kType>
-constexpr float widen_factor() {
-  return kType == SK_F8E4M3FN ? kE4m3Widen256 : 1.0f;
-}
-
-template <int kType>
-constexpr int64_t elem_bytes() {
-  return kType == SK_F32 ? 4 : kType == SK_F8E4M3FN ? 1 : 2;
-}
+#include "page-read.h"
 
 template <class T>
 static inline float hmax(typename T::V v) {
@@ -80,57 +57,6 @@ static inline float hsum(typename T::V v) {
 // vectors and the softmax and O's load and store happen once per group.
 constexpr int64_t kGroupTokens = 64;
 constexpr int kMaxGroupPages = 4;  // kGroupTokens / kKvMinPage
-// Pages are read into the cache ahead of the group being computed, a few
-// lines per step of the tiles' loops: a burst of prefetches stalls the tiles
-// while the misses drain, and the hardware's stream prefetchers restart at
-// every 4 KiB page, so paced prefetches are what keep memory busy while the
-// FMAs run. The cursor leads by kAheadGroups groups and fills L2 only
-// (locality 1: prefetcht2): a group's blocks about fill L1, and lines fetched
-// into L1 that far ahead evict the ones the tiles are reading.
-constexpr int64_t kAheadGroups = 2;
-constexpr int kAheadLocality = 1;
-
-struct PageAhead {
-  const uint8_t* const* kv;            // every page's block (K, then V: lay.kv_bytes)
-  const uint8_t* const* meta;          // every page's metadata block (its scales lead it)
-  int64_t bytes;                       // of a block
-  int64_t next = 0, end = 0, off = 0;  // the next line: page `next`, byte `off`; pages below `end` may be read
-  int64_t rate = 0;                    // lines per step
-  void step() {
-    for (int64_t i = 0; i < rate && next < end; ++i) {
-      if (off == 0) __builtin_prefetch(meta[next], 0, kAheadLocality);
-      __builtin_prefetch(kv[next] + off, 0, kAheadLocality);
-      off += 64;
-      if (off >= bytes) off = 0, ++next;
-    }
-  }
-};
-
-// Two vectors of W elements each, the first at p0 and the second at p1 (kSplit;
-// else right after the first), in the lane order of Widen::bf16x2 for
-// bfloat16 (in_order puts results back) and in order for the other types.
-template <class T, int kType, bool kSplit>
-static inline void widen2(const uint8_t* p0, const uint8_t* p1, typename T::V& a, typename T::V& b) {
-  if constexpr (kType == SK_BF16) {
-    if constexpr (kSplit)
-      Widen::bf16x2(reinterpret_cast<const uint16_t*>(p0), reinterpret_cast<const uint16_t*>(p1), a, b);
-    else
-      Widen::bf16x2(reinterpret_cast<const uint16_t*>(p0), a, b);
-  } else {
-    a = widen<T, kType>(p0, 0);
-    b = widen<T, kType>(kSplit ? p1 : p0 + T::W * elem_bytes<kType>(), 0);
-  }
-}
-
-template <class T, int kType>
-static inline void in_order(typename T::V& a, typename T::V& b) {
-  if constexpr (kType == SK_BF16) {
-    typename T::V lo, hi;
-    Widen::interleave(a, b, lo, hi);
-    a = lo, b = hi;
-  }
-}
-
 // s[r][v·W + ·] = kscale[v] · Σ_d q[r][d] · k_v[d·page + ·] for rows [0, MR)
 // and NV token vectors v, k_v pointing at vector v's tokens of channel 0.
 // Vectors are widened in pairs (2v, 2v + 1): one page's consecutive tokens,
@@ -269,22 +195,20 @@ static inline void softmax_row(int64_t n, int64_t page, float* s, const float* v
   *m = m_new;
 }
 
-// o's vector pairs of every row, left in widen2's lane order by pv_tile, in order.
+// o's vector pairs (2j, 2j + 1) of every row, left in widen2's lane order by
+// pv_tile (its tiles start on even vectors), in order.
 template <class T, int kType>
-static void o_in_order(int64_t rows, int64_t dims, int64_t tile_vecs, float* o) {
+static void o_in_order(int64_t rows, int64_t dims, float* o) {
   constexpr int W = T::W;
-  if constexpr (kType == SK_BF16) {
-    const int64_t dvecs = dims / W;
+  if constexpr (kType == SK_BF16)
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t d0 = 0; d0 < dvecs; d0 += tile_vecs)
-        for (int64_t j = d0; j + 1 < dvecs && j + 1 < d0 + tile_vecs; j += 2) {
-          float* at = o + r * dims + j * W;
-          typename T::V a = T::load(at), b = T::load(at + W);
-          in_order<T, kType>(a, b);
-          T::store(at, a);
-          T::store(at + W, b);
-        }
-  }
+      for (int64_t j = 0; (j + 2) * W <= dims; j += 2) {
+        float* at = o + r * dims + j * W;
+        typename T::V a = T::load(at), b = T::load(at + W);
+        in_order<T, kType>(a, b);
+        T::store(at, a);
+        T::store(at + W, b);
+      }
 }
 
 // Score tile SMR rows × SNV token vectors, P·V tile PMR rows × PDV head-dim
@@ -356,7 +280,7 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
         pv_any<T, kType, PMR, PDV>(rows - r0, dvecs - d0, dims, page, grp, s + r0 * ld, ld, alpha + r0, d0 * W,
                                    t.o + r0 * dims, ahead);
   }
-  o_in_order<T, kType>(rows, dims, PDV, t.o);
+  o_in_order<T, kType>(rows, dims, t.o);
 }
 
 template <class T, int kType, int SMR, int SNV, int PMR, int PDV>

@@ -46,11 +46,13 @@ struct PageAhead {
   int64_t next = 0, end = 0, off = 0;  // the next line: page `next`, byte `off`; pages below `end` may be read
   int64_t rate = 0;                    // lines per step
   void step() {
-    for (int64_t i = 0; i < rate && next < end; ++i) {
-      if (off == 0) __builtin_prefetch(meta[next], 0, kAheadLocality);
-      __builtin_prefetch(kv[next] + off, 0, kAheadLocality);
-      off += 64;
-      if (off >= bytes) off = 0, ++next;
+    if (next >= end) return;
+    const uint8_t* at = kv[next] + off;
+    for (int64_t i = 0; i < rate; ++i) __builtin_prefetch(at + 64 * i, 0, kAheadLocality);
+    off += 64 * rate;
+    if (off >= bytes) {  // the block's last lines may be fetched with the bytes after it: harmless
+      __builtin_prefetch(meta[next], 0, kAheadLocality);
+      off = 0, ++next;
     }
   }
 };

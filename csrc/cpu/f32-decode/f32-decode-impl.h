@@ -73,7 +73,7 @@ static inline void score_tile(int64_t dims, int64_t page, const float* q, const 
     for (int j = 0; j < NV; ++j) acc[r][j] = T::set1(0.0f);
   const int64_t step = page * elem_bytes<kType>();
   for (int64_t d = 0; d < dims; ++d) {
-    ahead.step();
+    if (d % kStepEvery == 0) ahead.step();
     V kv[NV];
 #pragma GCC unroll 4
     for (int j = 0; j + 1 < NV; j += 2)
@@ -133,7 +133,7 @@ static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const f
     const uint8_t* v = grp.v[pg] + d0 * elem_bytes<kType>();
     const float* pp = p + pg * page;
     for (int64_t t = 0; t < grp.n[pg]; ++t) {
-      ahead.step();
+      if (t % kStepEvery == 0) ahead.step();
       const uint8_t* row = v + t * dims * elem_bytes<kType>();
       V vv[DV];
 #pragma GCC unroll 4
@@ -234,9 +234,10 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
   PageAhead ahead{t.kv, t.meta, lay.kv_bytes};
   ahead.next = kAheadGroups * per_group;
   {  // lines per step: a group's blocks over its steps (score tiles × dims, P·V tiles × tokens), rounded up
-    const int64_t tiles = (rows + SMR - 1) / SMR * ((per_group * vecs_per_page + SNV - 1) / SNV) * dims +
-                          (rows + PMR - 1) / PMR * ((dvecs + PDV - 1) / PDV) * per_group * page;
-    ahead.rate = (per_group * lay.kv_bytes / 64 + tiles - 1) / tiles + 1;
+    const int64_t steps = ((rows + SMR - 1) / SMR * ((per_group * vecs_per_page + SNV - 1) / SNV) * dims +
+                           (rows + PMR - 1) / PMR * ((dvecs + PDV - 1) / PDV) * per_group * page) /
+                          kStepEvery;
+    ahead.rate = (per_group * lay.kv_bytes / 64 + steps - 1) / steps + 1;
   }
   for (int32_t c0 = 0; c0 < t.count; c0 += static_cast<int32_t>(per_group)) {
     ahead.end = std::min<int64_t>(t.count, c0 + (kAheadGroups + 1) * per_group);

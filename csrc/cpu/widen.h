@@ -15,6 +15,16 @@
 //                        7), so the caller folds kE4m3Widen256 into its scale
 //   Widen::e5m2(p)       W float8e5m2 codes: each is the top byte of a float16
 //                        (exact, Inf and NaN included)
+//   Widen::bf16x2(p, a, b)       2W bfloat16 codes (one load), as two vectors
+//   Widen::bf16x2(p0, p1, a, b)  W bfloat16 codes at p0 and W at p1
+//                        in a lane order of their own: a bfloat16 is the top
+//                        half of a float32, so a mask and a shift per W codes
+//                        widen them where they lie, with no move across lanes.
+//                        Lane-wise math on a and b (FMAs with a broadcast)
+//                        keeps that order; interleave puts results back
+//   Widen::interleave(a, b, lo, hi)
+//                        of vectors in bf16x2's order: lo in the order of the
+//                        first W codes (p0's), hi of the next W (p1's)
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -43,6 +53,20 @@ struct Widen {
     const __m256i w = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm512_cvtph_ps(_mm256_slli_epi16(w, 8));
   }
+  static void bf16x2(__m512i w, __m512& a, __m512& b) {  // a: the even codes, b: the odd ones
+    a = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    b = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+  }
+  static void bf16x2(const uint16_t* p, __m512& a, __m512& b) { bf16x2(_mm512_loadu_si512(p), a, b); }
+  static void bf16x2(const uint16_t* p0, const uint16_t* p1, __m512& a, __m512& b) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0));
+    bf16x2(_mm512_inserti64x4(_mm512_castsi256_si512(lo), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p1)), 1),
+           a, b);
+  }
+  static void interleave(__m512 a, __m512 b, __m512& lo, __m512& hi) {
+    lo = _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
+    hi = _mm512_permutex2var_ps(a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b);
+  }
 };
 #elif SK_VEC_WIDTH == 8
 struct Widen {
@@ -59,6 +83,21 @@ struct Widen {
   static __m256 e5m2(const uint8_t* p) {
     const __m128i w = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
     return _mm256_cvtph_ps(_mm_slli_epi16(w, 8));
+  }
+  static void bf16x2(__m256i w, __m256& a, __m256& b) {  // a: the even codes, b: the odd ones
+    a = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    b = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
+  }
+  static void bf16x2(const uint16_t* p, __m256& a, __m256& b) {
+    bf16x2(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), a, b);
+  }
+  static void bf16x2(const uint16_t* p0, const uint16_t* p1, __m256& a, __m256& b) {
+    bf16x2(_mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(p1), reinterpret_cast<const __m128i*>(p0)), a, b);
+  }
+  static void interleave(__m256 a, __m256 b, __m256& lo, __m256& hi) {
+    const __m256 x = _mm256_unpacklo_ps(a, b), y = _mm256_unpackhi_ps(a, b);  // within each 128-bit half
+    lo = _mm256_permute2f128_ps(x, y, 0x20);
+    hi = _mm256_permute2f128_ps(x, y, 0x31);
   }
 };
 #elif SK_VEC_WIDTH == 4
@@ -79,6 +118,18 @@ struct Widen {
     const uint16x8_t w = vshlq_n_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(four))), 8);
     return vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(w)));
   }
+  static void bf16x2(uint16x8_t w, float32x4_t& a, float32x4_t& b) {  // a: the even codes, b: the odd ones
+    a = vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_u16(w), 16));
+    b = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_u16(w), vdupq_n_u32(0xFFFF0000u)));
+  }
+  static void bf16x2(const uint16_t* p, float32x4_t& a, float32x4_t& b) { bf16x2(vld1q_u16(p), a, b); }
+  static void bf16x2(const uint16_t* p0, const uint16_t* p1, float32x4_t& a, float32x4_t& b) {
+    bf16x2(vcombine_u16(vld1_u16(p0), vld1_u16(p1)), a, b);
+  }
+  static void interleave(float32x4_t a, float32x4_t b, float32x4_t& lo, float32x4_t& hi) {
+    lo = vzip1q_f32(a, b);
+    hi = vzip2q_f32(a, b);
+  }
 };
 #else
 struct Widen {
@@ -89,5 +140,11 @@ struct Widen {
     return ScalarLanes::flt(e4m3fn_to_f32<ScalarLanes>(*p)) * (1.0f / kE4m3Widen256);
   }
   static float e5m2(const uint8_t* p) { return ScalarLanes::flt(e5m2_to_f32<ScalarLanes>(*p)); }
+  static void bf16x2(const uint16_t* p, float& a, float& b) { bf16x2(p, p + 1, a, b); }
+  static void bf16x2(const uint16_t* p0, const uint16_t* p1, float& a, float& b) {  // one lane: already in order
+    a = bf16(p0);
+    b = bf16(p1);
+  }
+  static void interleave(float a, float b, float& lo, float& hi) { lo = a, hi = b; }
 };
 #endif

@@ -310,3 +310,10 @@ SK_TEST(decode_every_isa_length_lt_page) { check_decode("length_lt_page", SK_F8E
 SK_TEST(decode_every_isa_rows_gt_tiles_tq_8) { check_decode("rows_gt_tiles", SK_F32, 1, 3, 48, 32, 77, 8, false); }
 SK_TEST(decode_every_isa_page_48_head_dim_16) { check_decode("page_48", SK_F8E4M3FN, 3, 1, 16, 48, 200, 2, false); }
 SK_TEST(decode_every_isa_quest_budget_3_pages) { check_decode("quest", SK_BF16, 2, 2, 32, 16, 150, 2, true); }
+// bfloat16's paired widening: pages of 5 token vectors (score pairs across pages on AVX-512), head dim of 3 or 6
+// vectors.
+SK_TEST(decode_every_isa_bf16_page_80_head_dim_48) {
+  check_decode("bf16_odd_vectors", SK_BF16, 2, 3, 48, 80, 333, 3, false);
+}
+// Tasks long enough for the prefetch cursor to run over slab ends and the last, partial page.
+SK_TEST(decode_every_isa_pages_across_slabs) { check_decode("across_slabs", SK_BF16, 2, 4, 64, 16, 2500, 1, false); }

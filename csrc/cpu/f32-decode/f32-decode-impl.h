@@ -14,10 +14,15 @@
 //   scale; O = alpha ⊙ O + P·V (V token-major: vectors along D, broadcast p).
 // Register tiles: rows × token vectors for S, rows × head-dim vectors for O,
 // so each widened K or V vector serves several rows, and each broadcast
-// several vectors.
+// several vectors. Vectors are widened in pairs (widen2): bfloat16 splits into
+// its even and odd elements with a mask and a shift, no move across lanes,
+// and results go back in order once (scores per tile, O at the task's end).
+// PageAhead paces prefetches of the pages ahead through the tiles' loops.
 #pragma once
 #include <stdint.h>
 #include <string.h>
+
+#include <algorithm>
 
 #include "../../core/cast_math.h"
 #include "../../core/decode.h"
@@ -27,30 +32,7 @@
 namespace sk::cpu::SK_ISA_NAMESPACE {
 
 #include "../widen.h"
-
-// W elements of the page type at element offset i of base, as float32 lanes.
-template <class T, int kType>
-static inline typename T::V widen(const uint8_t* base, int64_t i) {
-  if constexpr (kType == SK_F32)
-    return Widen::f32(reinterpret_cast<const float*>(base) + i);
-  else if constexpr (kType == SK_F16)
-    return Widen::f16(reinterpret_cast<const uint16_t*>(base) + i);
-  else if constexpr (kType == SK_BF16)
-    return Widen::bf16(reinterpret_cast<const uint16_t*>(base) + i);
-  else
-    return Widen::e4m3_256(base + i);
-}
-
-// What a widened element is to be multiplied by (FP8: Widen's 1/256 undone with the page scale).
-template <int kType>
-constexpr float widen_factor() {
-  return kType == SK_F8E4M3FN ? kE4m3Widen256 : 1.0f;
-}
-
-template <int kType>
-constexpr int64_t elem_bytes() {
-  return kType == SK_F32 ? 4 : kType == SK_F8E4M3FN ? 1 : 2;
-}
+#include "page-read.h"
 
 template <class T>
 static inline float hmax(typename T::V v) {
@@ -75,16 +57,13 @@ static inline float hsum(typename T::V v) {
 // vectors and the softmax and O's load and store happen once per group.
 constexpr int64_t kGroupTokens = 64;
 constexpr int kMaxGroupPages = 4;  // kGroupTokens / kKvMinPage
-// A page that does not continue its predecessor in memory (Quest's picks, a
-// slab's end) is prefetched this many groups ahead; the hardware follows the
-// streams (prefetching those too only took load slots from the kernel).
-constexpr int64_t kPrefetchGroups = 2;
-
 // s[r][v·W + ·] = kscale[v] · Σ_d q[r][d] · k_v[d·page + ·] for rows [0, MR)
 // and NV token vectors v, k_v pointing at vector v's tokens of channel 0.
-template <class T, int kType, int MR, int NV>
+// Vectors are widened in pairs (2v, 2v + 1): one page's consecutive tokens,
+// or, kSplit, two pages' (pages of one vector).
+template <class T, int kType, bool kSplit, int MR, int NV>
 static inline void score_tile(int64_t dims, int64_t page, const float* q, const uint8_t* const* k, const float* kscale,
-                              float* s, int64_t ld) {
+                              float* s, int64_t ld, PageAhead& ahead) {
   using V = typename T::V;
   constexpr int W = T::W;
   V acc[MR][NV];
@@ -92,10 +71,14 @@ static inline void score_tile(int64_t dims, int64_t page, const float* q, const 
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[r][j] = T::set1(0.0f);
+  const int64_t step = page * elem_bytes<kType>();
   for (int64_t d = 0; d < dims; ++d) {
+    if (d % kStepEvery == 0) ahead.step();
     V kv[NV];
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) kv[j] = widen<T, kType>(k[j], d * page);
+    for (int j = 0; j + 1 < NV; j += 2)
+      widen2<T, kType, kSplit>(k[j] + d * step, k[j + 1] + d * step, kv[j], kv[j + 1]);
+    if constexpr (NV % 2) kv[NV - 1] = widen<T, kType>(k[NV - 1], d * page);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const V qb = T::set1(q[r * dims + d]);
@@ -104,21 +87,24 @@ static inline void score_tile(int64_t dims, int64_t page, const float* q, const 
     }
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+    for (int j = 0; j + 1 < NV; j += 2) in_order<T, kType>(acc[r][j], acc[r][j + 1]);
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) T::store(s + r * ld + j * W, T::mul(acc[r][j], T::set1(kscale[j])));
+  }
 }
 
-template <class T, int kType, int MR, int NV>
+template <class T, int kType, bool kSplit, int MR, int NV>
 static void score_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, const float* q, const uint8_t* const* k,
-                      const float* kscale, float* s, int64_t ld) {
+                      const float* kscale, float* s, int64_t ld, PageAhead& ahead) {
   if constexpr (MR > 1) {
-    if (rows < MR) return score_any<T, kType, MR - 1, NV>(rows, vecs, dims, page, q, k, kscale, s, ld);
+    if (rows < MR) return score_any<T, kType, kSplit, MR - 1, NV>(rows, vecs, dims, page, q, k, kscale, s, ld, ahead);
   }
   if constexpr (NV > 1) {
-    if (vecs < NV) return score_any<T, kType, MR, NV - 1>(rows, vecs, dims, page, q, k, kscale, s, ld);
+    if (vecs < NV) return score_any<T, kType, kSplit, MR, NV - 1>(rows, vecs, dims, page, q, k, kscale, s, ld, ahead);
   }
-  score_tile<T, kType, MR, NV>(dims, page, q, k, kscale, s, ld);
+  score_tile<T, kType, kSplit, MR, NV>(dims, page, q, k, kscale, s, ld, ahead);
 }
 
 // One group's pages as the tiles read them.
@@ -129,10 +115,11 @@ struct Group {
 };
 
 // o[r][d0 + ·] = alpha[r] · o[r][d0 + ·] + Σ_pages Σ_{t < n} p[r][page · P + t] · v[t][d0 + ·]
-// for rows [0, MR) and DV vectors of the head dim.
+// for rows [0, MR) and DV vectors of the head dim, o's vectors (2j, 2j + 1)
+// being in widen2's lane order (the task puts them in order at its end).
 template <class T, int kType, int MR, int DV>
 static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const float* p, int64_t ld, const float* alpha,
-                           int64_t d0, float* o) {
+                           int64_t d0, float* o, PageAhead& ahead) {
   using V = typename T::V;
   constexpr int W = T::W;
   V acc[MR][DV];
@@ -143,12 +130,16 @@ static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const f
     for (int j = 0; j < DV; ++j) acc[r][j] = T::mul(T::load(o + r * dims + d0 + j * W), a);
   }
   for (int64_t pg = 0; pg < grp.pages; ++pg) {
-    const uint8_t* v = grp.v[pg];
+    const uint8_t* v = grp.v[pg] + d0 * elem_bytes<kType>();
     const float* pp = p + pg * page;
     for (int64_t t = 0; t < grp.n[pg]; ++t) {
+      if (t % kStepEvery == 0) ahead.step();
+      const uint8_t* row = v + t * dims * elem_bytes<kType>();
       V vv[DV];
 #pragma GCC unroll 4
-      for (int j = 0; j < DV; ++j) vv[j] = widen<T, kType>(v, t * dims + d0 + j * W);
+      for (int j = 0; j + 1 < DV; j += 2)
+        widen2<T, kType, false>(row + j * W * elem_bytes<kType>(), nullptr, vv[j], vv[j + 1]);
+      if constexpr (DV % 2) vv[DV - 1] = widen<T, kType>(row, (DV - 1) * W);
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r) {
         const V pb = T::set1(pp[r * ld + t]);
@@ -165,14 +156,14 @@ static inline void pv_tile(int64_t dims, int64_t page, const Group& grp, const f
 
 template <class T, int kType, int MR, int DV>
 static void pv_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, const Group& grp, const float* p, int64_t ld,
-                   const float* alpha, int64_t d0, float* o) {
+                   const float* alpha, int64_t d0, float* o, PageAhead& ahead) {
   if constexpr (MR > 1) {
-    if (rows < MR) return pv_any<T, kType, MR - 1, DV>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o);
+    if (rows < MR) return pv_any<T, kType, MR - 1, DV>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o, ahead);
   }
   if constexpr (DV > 1) {
-    if (vecs < DV) return pv_any<T, kType, MR, DV - 1>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o);
+    if (vecs < DV) return pv_any<T, kType, MR, DV - 1>(rows, vecs, dims, page, grp, p, ld, alpha, d0, o, ahead);
   }
-  pv_tile<T, kType, MR, DV>(dims, page, grp, p, ld, alpha, d0, o);
+  pv_tile<T, kType, MR, DV>(dims, page, grp, p, ld, alpha, d0, o, ahead);
 }
 
 // Online softmax over one row's scores in a group (n entries, hidden ones
@@ -204,9 +195,28 @@ static inline void softmax_row(int64_t n, int64_t page, float* s, const float* v
   *m = m_new;
 }
 
-// Score tile SMR rows × SNV token vectors, P·V tile PMR rows × PDV head-dim vectors.
-template <class T, int kType, int SMR, int SNV, int PMR, int PDV>
+// o's vector pairs (2j, 2j + 1) of every row, left in widen2's lane order by
+// pv_tile (its tiles start on even vectors), in order.
+template <class T, int kType>
+static void o_in_order(int64_t rows, int64_t dims, float* o) {
+  constexpr int W = T::W;
+  if constexpr (kType == SK_BF16)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; (j + 2) * W <= dims; j += 2) {
+        float* at = o + r * dims + j * W;
+        typename T::V a = T::load(at), b = T::load(at + W);
+        in_order<T, kType>(a, b);
+        T::store(at, a);
+        T::store(at + W, b);
+      }
+}
+
+// Score tile SMR rows × SNV token vectors, P·V tile PMR rows × PDV head-dim
+// vectors; kSplit: a page holds an odd number of token vectors, so score
+// pairs may span two pages.
+template <class T, int kType, bool kSplit, int SMR, int SNV, int PMR, int PDV>
 static void decode_task(const sk_decode_task& t, float* scratch) {
+  static_assert(SNV % 2 == 0 && PDV % 2 == 0, "tiles start on a vector pair");
   constexpr int W = T::W;
   const int64_t page = t.cache.page_size, dims = t.cache.head_dim, heads = t.cache.kv_heads, rows = t.rows;
   const KvPageLayout lay = kv_page_layout(elem_bytes<kType>(), heads, dims, page);
@@ -220,14 +230,19 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
   constexpr int64_t kMaxVecs = (kGroupTokens > kKvMaxPage ? kGroupTokens : kKvMaxPage) / W;
   const uint8_t* kvec[kMaxVecs];  // the group's token vectors (channel 0), and their K scales
   float kscale[kMaxVecs], vscale[kMaxGroupPages];
+  const int64_t dvecs = dims / W, vecs_per_page = page / W;
+  PageAhead ahead{t.kv, t.meta, lay.kv_bytes};
+  ahead.next = kAheadGroups * per_group;
+  {  // lines per step: a group's blocks over its steps (score tiles × dims, P·V tiles × tokens), rounded up
+    const int64_t steps = ((rows + SMR - 1) / SMR * ((per_group * vecs_per_page + SNV - 1) / SNV) * dims +
+                           (rows + PMR - 1) / PMR * ((dvecs + PDV - 1) / PDV) * per_group * page) /
+                          kStepEvery;
+    ahead.rate = (per_group * lay.kv_bytes / 64 + steps - 1) / steps + 1;
+  }
   for (int32_t c0 = 0; c0 < t.count; c0 += static_cast<int32_t>(per_group)) {
-    for (int64_t pg = c0 + kPrefetchGroups * per_group; pg < c0 + (kPrefetchGroups + 1) * per_group && pg < t.count;
-         ++pg)
-      if (t.kv[pg] != t.kv[pg - 1] + lay.kv_bytes)  // a page that does not continue a stream
-        for (int64_t off = 0; off < lay.kv_bytes; off += 64) __builtin_prefetch(t.kv[pg] + off, 0, 2);
+    ahead.end = std::min<int64_t>(t.count, c0 + (kAheadGroups + 1) * per_group);
     Group grp{};
     grp.pages = t.count - c0 < per_group ? t.count - c0 : per_group;
-    const int64_t vecs_per_page = page / W;
     for (int64_t pg = 0; pg < grp.pages; ++pg) {
       const uint8_t* block = t.kv[c0 + pg];
       const float* scales = reinterpret_cast<const float*>(t.meta[c0 + pg] + lay.scales);
@@ -248,8 +263,8 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
     const int64_t vecs = grp.pages * vecs_per_page, n = grp.pages * page;
     for (int64_t r0 = 0; r0 < rows; r0 += SMR)
       for (int64_t v0 = 0; v0 < vecs; v0 += SNV)
-        score_any<T, kType, SMR, SNV>(rows - r0, vecs - v0, dims, page, t.q + r0 * dims, kvec + v0, kscale + v0,
-                                      s + r0 * ld + v0 * W, ld);
+        score_any<T, kType, kSplit, SMR, SNV>(rows - r0, vecs - v0, dims, page, t.q + r0 * dims, kvec + v0, kscale + v0,
+                                              s + r0 * ld + v0 * W, ld, ahead);
     for (int64_t pg = 0; pg < grp.pages;
          ++pg) {  // the last pages: partial, or cut by the causal rule among the queries
       const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
@@ -261,21 +276,29 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
       }
     }
     for (int64_t r = 0; r < rows; ++r) softmax_row<T>(n, page, s + r * ld, vscale, t.m + r, t.l + r, alpha + r);
-    const int64_t dvecs = dims / W;
     for (int64_t r0 = 0; r0 < rows; r0 += PMR)
       for (int64_t d0 = 0; d0 < dvecs; d0 += PDV)
         pv_any<T, kType, PMR, PDV>(rows - r0, dvecs - d0, dims, page, grp, s + r0 * ld, ld, alpha + r0, d0 * W,
-                                   t.o + r0 * dims);
+                                   t.o + r0 * dims, ahead);
   }
+  o_in_order<T, kType>(rows, dims, t.o);
+}
+
+template <class T, int kType, int SMR, int SNV, int PMR, int PDV>
+static void decode_pages(const sk_decode_task& t, float* scratch) {
+  if ((t.cache.page_size / T::W) % 2)
+    decode_task<T, kType, true, SMR, SNV, PMR, PDV>(t, scratch);
+  else
+    decode_task<T, kType, false, SMR, SNV, PMR, PDV>(t, scratch);
 }
 
 template <class T, int SMR, int SNV, int PMR, int PDV>
 static void decode_any(const sk_decode_task& t, float* scratch) {
   switch (t.cache.type) {
-    case SK_F32: return decode_task<T, SK_F32, SMR, SNV, PMR, PDV>(t, scratch);
-    case SK_F16: return decode_task<T, SK_F16, SMR, SNV, PMR, PDV>(t, scratch);
-    case SK_BF16: return decode_task<T, SK_BF16, SMR, SNV, PMR, PDV>(t, scratch);
-    default: return decode_task<T, SK_F8E4M3FN, SMR, SNV, PMR, PDV>(t, scratch);
+    case SK_F32: return decode_pages<T, SK_F32, SMR, SNV, PMR, PDV>(t, scratch);
+    case SK_F16: return decode_pages<T, SK_F16, SMR, SNV, PMR, PDV>(t, scratch);
+    case SK_BF16: return decode_pages<T, SK_BF16, SMR, SNV, PMR, PDV>(t, scratch);
+    default: return decode_pages<T, SK_F8E4M3FN, SMR, SNV, PMR, PDV>(t, scratch);
   }
 }
 

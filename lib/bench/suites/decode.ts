@@ -23,6 +23,8 @@
  * @internal
  * @module
  */
+import { loadavg } from 'node:os'
+
 import { KVCache, type KVCacheType } from '../../decode/cache.js'
 import { numThreads } from '../../device.js'
 import { decodeAttention, type DecodeOptions } from '../../ops/decode.js'
@@ -324,6 +326,12 @@ export const decodeSuite: BenchSuite = {
     )
     ctx.note(
       'rows of one context and page type are set up together and timed in 4 alternating rounds; quest / streaming rows: ratio = speedup over dense of the same pages',
+    )
+    // Dense decode is bound by the FMAs of both cores as much as by memory: a
+    // process sharing the cores slows it more than the streaming read, so the
+    // ratios only mean something on a quiet machine.
+    ctx.note(
+      `load average when the suite started: ${loadavg()[0]!.toFixed(2)} (1 min), ${loadavg()[1]!.toFixed(2)} (5 min)`,
     )
     ctx.note(
       'err: relative L2 error against dense float32 pages; mass: share of the softmax mass over the same pages held by the keys read; f64err: float64 attention over the dequantised FP8 values',

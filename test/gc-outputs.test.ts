@@ -125,7 +125,7 @@ function hugePagesReason(): string {
 const firstSkip = skipReason || distMissingReason
 const skipped = (reason: string) => (reason ? ` (skipped: ${reason})` : '')
 describe.skipIf(firstSkip !== '')(
-  `a fresh process's first ${kFirstCalls} calls with outputs kept fault in about as many pages as disposed ones${skipped(firstSkip)}`,
+  `first ${kFirstCalls} calls of a fresh process: outputs kept fault about as often as disposed${skipped(firstSkip)}`,
   () => {
     const faultSkip = hugePagesReason()
     const faultsName = `at most ${kMaxExtraFaultsPerCall} more page faults per call kept${skipped(faultSkip)}`

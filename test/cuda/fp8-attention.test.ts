@@ -18,9 +18,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import type { AttentionArgs, CudaBinding } from '../../lib/native.js'
-import { tileSizes } from '../../lib/bench/suites/attention.js'
 import { type AttentionCase, buildMask, kEdgeCases } from '../cases/attention.js'
-import { lseBudgetFor, lseErr, makeInputs, reference, rowsRelErr, toF64 } from '../attention/reference.js'
+import { fp8Inputs } from '../fixtures/fp8-inputs.js'
+import { lseBudgetFor, lseErr, reference, rowsRelErr, toF64 } from '../attention/reference.js'
 import { attentionArgs, fp8Args, type Shape } from '../fixtures/attention-args.js'
 import { loadCudaAddon } from '../fixtures/cuda-addon.js'
 
@@ -87,18 +87,7 @@ const kCases: Fp8Case[] = [
 
 async function run(fc: Fp8Case) {
   const { c } = fc
-  const tile = c.mask ? tileSizes(c).q : (fc.tile ?? 64)
-  const { q, k, v } = makeInputs(c, 5)
-  for (const t of [q, k, v]) keep(t)
-  if (fc.kOffset) {
-    const a = k.data as Float32Array
-    for (let i = 0; i < a.length; ++i) if (i % 2) a[i] += fc.kOffset
-  }
-  const type = fc.type ?? 'float8e4m3fn'
-  const q8 = keep(await sk.quantize(q, { type, tile }))
-  const k8 = keep(await sk.quantize(k, { type, tile, smooth: true }))
-  const v8 = keep(await sk.quantize(v, { type, tile, perChannel: true }))
-  const deq = await Promise.all([q8, k8, v8].map(async (x) => toF64(keep(await sk.dequantize(x)))))
+  const { q, k, v, q8, k8, v8, deq } = await fp8Inputs(c, 5, fc, keep)
   const opts = { mask: buildMask(c), causal: c.causal, returnLse: true as const }
   const cpu = await sk.attention(q8, k8, v8, opts)
   ;(keep(cpu.out), keep(cpu.lse))

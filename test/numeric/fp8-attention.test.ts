@@ -10,17 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import * as sk from '../../lib/index.js'
 import { type AttentionCase, buildMask, kEdgeCases } from '../cases/attention.js'
-import { tileSizes } from '../../lib/bench/suites/attention.js'
-import {
-  hasNaN,
-  kF32Budget,
-  lseErr,
-  makeInputs,
-  reference,
-  type Reference,
-  rowsRelErr,
-  toF64,
-} from '../attention/reference.js'
+import { fp8Inputs } from '../fixtures/fp8-inputs.js'
+import { hasNaN, kF32Budget, lseErr, reference, type Reference, rowsRelErr, toF64 } from '../attention/reference.js'
 
 const made: { dispose(): void }[] = []
 const keep = <T extends { dispose(): void }>(t: T): T => (made.push(t), t)
@@ -63,18 +54,7 @@ const kCases: Fp8Case[] = [
 
 async function run(fc: Fp8Case) {
   const { c } = fc
-  const tile = c.mask ? tileSizes(c).q : 64
-  const { q, k, v } = makeInputs(c, 2)
-  for (const t of [q, k, v]) keep(t)
-  if (fc.kOffset) {
-    const a = k.data as Float32Array
-    for (let i = 0; i < a.length; ++i) if (i % 2) a[i] += fc.kOffset
-  }
-  const type = fc.type ?? 'float8e4m3fn'
-  const q8 = keep(await sk.quantize(q, { type, tile }))
-  const k8 = keep(await sk.quantize(k, { type, tile, smooth: true }))
-  const v8 = keep(await sk.quantize(v, { type, tile, perChannel: true }))
-  const deq = await Promise.all([q8, k8, v8].map(async (x) => toF64(keep(await sk.dequantize(x)))))
+  const { q, k, v, q8, k8, v8, deq } = await fp8Inputs(c, 2, fc, keep)
   const opts = { rowStride: fc.rowStride }
   const orig = reference(c, toF64(q), toF64(k), toF64(v), opts)
   const ref = reference(c, deq[0], deq[1], deq[2], opts)

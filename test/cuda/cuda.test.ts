@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process'
 
 import { afterEach, describe, expect, it } from 'vitest'
 
+import { arrayCtor, dtypeId } from '../../lib/dtype.js'
 import * as sk from '../../lib/index.js'
 import {
   cpuBinding,
@@ -22,26 +23,7 @@ const cuda = cudaBinding()
 const hasCuda = cuda?.status().available === true
 if (!hasCuda) console.log(`cuda GPU tests skipped: ${cudaUnavailableReason()}`)
 
-const kTypeIds: Record<sk.DType, number> = {
-  float32: 0,
-  float16: 1,
-  bfloat16: 2,
-  float8e4m3fn: 3,
-  float8e5m2: 4,
-  int8: 5,
-  uint8: 6,
-  int32: 7, // csrc/core/dtype.h
-}
-const kStorage: Record<sk.DType, new (buffer: ArrayBuffer) => sk.TensorData> = {
-  float32: Float32Array,
-  float16: Uint16Array,
-  bfloat16: Uint16Array,
-  float8e4m3fn: Uint8Array,
-  float8e5m2: Uint8Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  int32: Int32Array,
-}
+const kTypeIds = Object.fromEntries(sk.DTYPES.map((t) => [t, dtypeId(t)])) as Record<sk.DType, number>
 const kOddCount = 100_003 // not a multiple of the kernel's 4-element packs: exercises the tail
 const kSweepSeed = 0x5eed
 
@@ -233,7 +215,7 @@ describe.skipIf(!hasCuda)('cuda: copies and stream order', () => {
       await b.copyToHost(buf, back, bytes)
       expect(firstDiff(back, src, 1)).toBe(-1)
       // The same through the public API.
-      const t = sk.tensor(new kStorage[type](src.slice().buffer), [kOddCount], type)
+      const t = sk.tensor(new (arrayCtor(type))(src.slice().buffer), [kOddCount], type)
       const g = await t.to('cuda')
       expect(g.location).toBe('cuda')
       expect(firstDiff(bytesOf(await g.getData()), src, 1)).toBe(-1)

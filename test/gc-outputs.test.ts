@@ -92,7 +92,7 @@ const kFirstCalls = 100
 // serves several outputs. Allowance per call for the rest of the process.
 const kMaxExtraFaultsPerCall = 10
 
-function firstCalls(mode: 'kept' | 'disposed'): FirstCalls {
+function firstCalls(mode: 'kept' | 'disposed', env: NodeJS.ProcessEnv = {}): FirstCalls {
   const script = `
     const sk = await import(${JSON.stringify(distEntry)})
     const { sparsifyCsr } = await import(${JSON.stringify(new URL('../dist/sparse/csr.js', import.meta.url).href)})
@@ -108,7 +108,11 @@ function firstCalls(mode: 'kept' | 'disposed'): FirstCalls {
     }
     ms.sort((a, b) => a - b)
     console.log(JSON.stringify({ ms: ms[ms.length >> 1], faults: process.resourceUsage().minorPageFault - faults }))`
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  })
   if (r.status !== 0) throw new Error(`child exited with ${r.status}: ${r.stderr.slice(-2000)}`)
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as FirstCalls
 }
@@ -136,6 +140,15 @@ describe.skipIf(firstSkip !== '')(
         kept.faults - disposed.faults,
         `faults (median ms): kept ${kept.faults} (${kept.ms}), disposed ${disposed.faults} (${disposed.ms})`,
       ).toBeLessThan(kMaxExtraFaultsPerCall * kFirstCalls)
+    })
+    // The switch must reach the slabs: without huge pages each kept output
+    // faults in most of its 98 small pages.
+    it.skipIf(faultSkip !== '')('SPARSEKIT_HUGEPAGES=0: kept outputs fault in their small pages', () => {
+      const kept = firstCalls('kept', { SPARSEKIT_HUGEPAGES: '0' })
+      const disposed = firstCalls('disposed', { SPARSEKIT_HUGEPAGES: '0' })
+      expect(kept.faults - disposed.faults, `faults: kept ${kept.faults}, disposed ${disposed.faults}`).toBeGreaterThan(
+        50 * kFirstCalls,
+      )
     })
   },
 )

@@ -1,6 +1,8 @@
 #include "host_slabs.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -30,6 +32,15 @@ struct Slab {
 
 namespace {
 
+// Read once: the slabs are the process's, whichever thread maps them.
+bool huge_pages_allowed() {
+  static const bool allowed = [] {
+    const char* v = getenv("SPARSEKIT_HUGEPAGES");
+    return !(v && strcmp(v, "0") == 0);
+  }();
+  return allowed;
+}
+
 Slab* map_slab(size_t slot_bytes, bool huge) {
   const size_t bytes = (kSlotsAtLeast * slot_bytes + kSlabAlign - 1) / kSlabAlign * kSlabAlign;
   const size_t span = bytes + kSlabAlign;  // room to align the start
@@ -40,8 +51,13 @@ Slab* map_slab(size_t slot_bytes, bool huge) {
   if (base > start) munmap(raw, base - start);
   if (start + span > base + bytes) munmap(reinterpret_cast<void*>(base + bytes), start + span - (base + bytes));
 #ifdef MADV_HUGEPAGE
-  // Advice only: where THP is off the slab works with small pages.
-  if (huge) madvise(reinterpret_cast<void*>(base), bytes, MADV_HUGEPAGE);
+  // Advice only: where THP is off the slab works with small pages. With
+  // SPARSEKIT_HUGEPAGES=0 every slab asks for small pages, even where THP is
+  // `always` (a process that counts its resident memory tightly).
+  if (!huge_pages_allowed())
+    madvise(reinterpret_cast<void*>(base), bytes, MADV_NOHUGEPAGE);
+  else if (huge)
+    madvise(reinterpret_cast<void*>(base), bytes, MADV_HUGEPAGE);
 #endif
   Slab* s = new Slab{reinterpret_cast<char*>(base), bytes, slot_bytes, bytes / slot_bytes, {}, {}};
   for (size_t i = s->slots; i-- > 0;) s->fresh.push_back(static_cast<uint32_t>(i));

@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
     std::vector<int32_t> index(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) index[i] = static_cast<int32_t>(i);
     std::vector<float> q(static_cast<size_t>(rows * kDims), 0.01f), state(static_cast<size_t>(rows * (kDims + 2)));
-    std::vector<float> scratch(sk_decode_scratch_floats(rows, kPage)), bounds(2 * kDims, 0.02f), score(1);
+    std::vector<float> scratch(sk_decode_scratch_floats(rows, kPage)), bounds(2 * kDims, 0.02f), score(n);
     sk_decode_task t{};
     t.q = q.data(), t.kv = b.kv.data(), t.meta = b.meta.data(), t.page_index = index.data(),
     t.count = static_cast<int32_t>(n);
@@ -96,10 +96,8 @@ int main(int argc, char** argv) {
 #define SK_DECODE_UKERNEL(isa, smr, snv, pmr, pdv)                                                                     \
   if (sk_isa_supported(SK_ISA_ID_##isa, f) && strstr("sk_f32_decode_ukernel__" #isa, filter)) {                        \
     const double td = best_of(runs, [&] { sk_f32_decode_ukernel__##isa(&t, scratch.data()); });                        \
-    const double tq = best_of(runs, [&] {                                                                              \
-      for (int64_t i = 0; i < n; ++i)                                                                                  \
-        sk_f32_quest_score_ukernel__##isa(bounds.data(), b.meta[i], &t.cache, score.data());                           \
-    });                                                                                                                \
+    const sk_quest_score_job j{bounds.data(), b.meta.data(), n, 0, 1, &t.cache, score.data(), 1};                      \
+    const double tq = best_of(runs, [&] { sk_f32_quest_score_ukernel__##isa(&j); });                                   \
     printf("%-34s %-13s %9.2f %11.4f %13.2f\n", "sk_f32_decode_ukernel__" #isa, sk_dtype_name(type), td * 1e6,         \
            td * 1e9 / (2.0 * tokens * kDims), tq * 1e9 / n);                                                           \
   }

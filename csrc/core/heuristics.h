@@ -125,6 +125,14 @@ constexpr int64_t decode_task_pages(int64_t total_pages, int64_t threads, int64_
   return want > min_pages ? want : min_pages;
 }
 
+// Quest decode as one task per (batch, KV head), scoring, selecting and reading its pages in one pass, when no
+// pair reads more than half of a thread's share of the pages read (largest of total) nor fewer than the least
+// task above: then the tasks even out over the threads, and the threads meet once instead of four times.
+constexpr bool decode_pairs_as_tasks(int64_t largest, int64_t total, int64_t threads, int64_t page_size) {
+  const int64_t min_pages = page_size >= 256 ? 1 : 256 / page_size;
+  return 2 * threads * largest <= total || largest <= min_pages;
+}
+
 // Quest's page bounds: pages per task (each reads the page's metadata for every KV head).
 constexpr int64_t quest_score_pages() { return 128; }
 

@@ -237,9 +237,10 @@ SK_TEST(decode_append_fp8_scale_grows_and_codes_are_reencoded) {
 namespace {
 
 // One decode over `cache` with every ISA's kernels against a double reference
-// over the values read back from the pages; rows = group · tq.
+// over the values read back from the pages; rows = group · tq. quest: a
+// selection of `budget` pages (sink and recent one page each).
 void check_decode(const char* edge, sk_dtype type, int64_t heads, int64_t group, int64_t dims, int64_t page,
-                  int64_t length, int64_t tq, bool quest) {
+                  int64_t length, int64_t tq, bool quest, int64_t budget = 3) {
   sk::ThreadPool pool(3);
   sktest::Rng rng{static_cast<uint64_t>(length * 31 + dims)};
   const std::vector<float> k = normals(rng, static_cast<size_t>(heads * length * dims));
@@ -261,7 +262,7 @@ void check_decode(const char* edge, sk_dtype type, int64_t heads, int64_t group,
     p.q_stride_b = p.out_stride_b = hq * tq * dims, p.q_stride_h = p.out_stride_h = tq * dims,
     p.q_stride_s = p.out_stride_s = dims;
     p.scale = 0.3f, p.lengths = &length, p.cache = cache.pages->view(kv, meta, stride);
-    p.method = quest ? SK_DECODE_QUEST : SK_DECODE_DENSE, p.budget = 3, p.sink = 1, p.recent = 1;
+    p.method = quest ? SK_DECODE_QUEST : SK_DECODE_DENSE, p.budget = budget, p.sink = 1, p.recent = 1;
     p.top_count = top_count.data(), p.top_pages = top_pages.data(), p.top_stride = stride;
     p.sel_count = sel_count.data(), p.sel_pages = sel_pages.data(), p.sel_stride = stride;
     const sk_decode_kernel kernel = sk_cpu_decode_pick(p, isa);
@@ -272,7 +273,7 @@ void check_decode(const char* edge, sk_dtype type, int64_t heads, int64_t group,
     for (int64_t h = 0; h < hq; ++h) {
       const int64_t g = h / group;
       if (quest)
-        CHECK(sel_count[g] == std::min<int64_t>(3, sk::kv_pages_for(length, page)), "%s %s: %d pages", edge,
+        CHECK(sel_count[g] == std::min<int64_t>(budget, sk::kv_pages_for(length, page)), "%s %s: %d pages", edge,
               sk_isa_name(isa), sel_count[g]);
       for (int64_t i = 0; i < tq; ++i) {
         std::vector<double> s;
@@ -310,6 +311,10 @@ SK_TEST(decode_every_isa_length_lt_page) { check_decode("length_lt_page", SK_F8E
 SK_TEST(decode_every_isa_rows_gt_tiles_tq_8) { check_decode("rows_gt_tiles", SK_F32, 1, 3, 48, 32, 77, 8, false); }
 SK_TEST(decode_every_isa_page_48_head_dim_16) { check_decode("page_48", SK_F8E4M3FN, 3, 1, 16, 48, 200, 2, false); }
 SK_TEST(decode_every_isa_quest_budget_3_pages) { check_decode("quest", SK_BF16, 2, 2, 32, 16, 150, 2, true); }
+// Quest's two ways through the driver: 8 pairs of 20 pages, each one task after every page is scored (runs of
+// pages over the threads); one pair of 100 pages, more than half of a thread's share, split into tasks.
+SK_TEST(decode_every_isa_quest_task_per_pair) { check_decode("quest_pairs", SK_F16, 8, 2, 32, 16, 2500, 1, true, 20); }
+SK_TEST(decode_every_isa_quest_split) { check_decode("quest_split", SK_F8E4M3FN, 1, 4, 64, 16, 2500, 3, true, 100); }
 // bfloat16's paired widening: pages of 5 token vectors (score pairs across pages on AVX-512), head dim of 3 or 6
 // vectors.
 SK_TEST(decode_every_isa_bf16_page_80_head_dim_48) {

@@ -199,30 +199,62 @@ describe(`decodeAttention (SPARSEKIT_ISA=${process.env.SPARSEKIT_ISA ?? 'auto'})
     ).toBeLessThanOrEqual(2 * math)
   })
 
-  for (const type of ['bfloat16', 'float8e4m3fn'] as const)
-    it(`Quest, ${type}: the same pages as the float64 bounds pick (sink, recent, top), output over them`, async () => {
-      const geo: Geometry = { batch: 2, kvHeads: 2, headDim: 64, pageSize: 16, type }
-      const appends = [makeAppend(geo, 400, [400, 333])]
-      const select = { method: 'quest' as const, budget: 100, sink: 20, recent: 16 }
-      const { r, q64, dims, stored } = await check(geo, appends, 4, 2, { select })
-      for (let b = 0; b < 2; ++b)
-        for (let g = 0; g < 2; ++g) {
-          const L = stored.lengths[b]!,
-            n = Math.ceil(L / 16)
-          const pages = Array.from(r.pages![b]![g]!)
-          const recentBegin = Math.floor((L - Math.max(16, 2)) / 16) // the pages of the last max(recent, Tq) tokens
-          const forced = [0, 1, ...Array.from({ length: n - recentBegin }, (_, i) => recentBegin + i)] // sink 20 tokens → pages 0, 1
-          for (const p of forced) expect(pages, `b ${b} g ${g}`).toContain(p)
-          expect(pages.length).toBe(Math.max(6, forced.length)) // floor(100 / 16) pages
-          const bound = (p: number) => questBound(q64, dims, geo, stored.k[b]![g]!, L, b, g, p)
-          const picked = pages.filter((p) => !forced.includes(p)).map(bound)
-          const left = Array.from({ length: n }, (_, p) => p)
-            .filter((p) => !pages.includes(p))
-            .map(bound)
-          const tol = 1e-4 * Math.max(...[...picked, ...left].map(Math.abs))
-          expect(Math.min(...picked)).toBeGreaterThanOrEqual(Math.max(...left) - tol)
-        }
-    })
+  // Two ways through the CPU driver: short selections of several pairs run one task per pair, scoring and
+  // selecting in the same pass; one pair of 25 pages (more than half of a thread's share) is split into tasks.
+  const questCases = [
+    { what: 'a task per pair', batch: 2, kvHeads: 2, lengths: [400, 333], budget: 100 },
+    { what: 'split into tasks', batch: 1, kvHeads: 1, lengths: [800], budget: 400 },
+  ]
+  for (const c of questCases)
+    for (const type of ['bfloat16', 'float8e4m3fn'] as const)
+      it(`Quest, ${type}, ${c.what}: the float64 bounds' pages (sink, recent, top), output over them`, async () => {
+        const geo: Geometry = { batch: c.batch, kvHeads: c.kvHeads, headDim: 64, pageSize: 16, type }
+        const appends = [makeAppend(geo, c.lengths[0]!, c.lengths)]
+        const select = { method: 'quest' as const, budget: c.budget, sink: 20, recent: 16 }
+        const { r, q64, dims, stored } = await check(geo, appends, 4 * c.kvHeads, 2, { select })
+        for (let b = 0; b < c.batch; ++b)
+          for (let g = 0; g < c.kvHeads; ++g) {
+            const L = stored.lengths[b]!,
+              n = Math.ceil(L / 16)
+            const pages = Array.from(r.pages![b]![g]!)
+            const recentBegin = Math.floor((L - Math.max(16, 2)) / 16) // the pages of the last max(recent, Tq) tokens
+            // sink 20 tokens → pages 0, 1
+            const forced = [0, 1, ...Array.from({ length: n - recentBegin }, (_, i) => recentBegin + i)]
+            for (const p of forced) expect(pages, `b ${b} g ${g}`).toContain(p)
+            expect(pages.length).toBe(Math.max(Math.floor(c.budget / 16), forced.length))
+            const bound = (p: number) => questBound(q64, dims, geo, stored.k[b]![g]!, L, b, g, p)
+            const picked = pages.filter((p) => !forced.includes(p)).map(bound)
+            const left = Array.from({ length: n }, (_, p) => p)
+              .filter((p) => !pages.includes(p))
+              .map(bound)
+            const tol = 1e-4 * Math.max(...[...picked, ...left].map(Math.abs))
+            expect(Math.min(...picked)).toBeGreaterThanOrEqual(Math.max(...left) - tol)
+          }
+      })
+
+  it('Quest: pages of equal bounds go to the lower page, NaN bounds first', async () => {
+    for (const [kvHeads, T, budget] of [
+      [2, 400, 96],
+      [1, 800, 400],
+    ] as const) {
+      const geo: Geometry = { batch: 1, kvHeads, headDim: 32, pageSize: 16, type: 'float32' }
+      const a = makeAppend(geo, T)
+      a.k.fill(0) // every bound 0 …
+      for (let g = 0; g < kvHeads; ++g) a.k[(g * T + 16 * 9) * 32] = NaN // … but page 9's, NaN
+      const cache = await build(geo, [a])
+      const { q } = queries(1, 2 * kvHeads, 1, 32)
+      const r = await sk.decodeAttention(q, cache, {
+        select: { method: 'quest', budget, sink: 16, recent: 16 },
+        returnPages: true,
+      })
+      keep(r.out)
+      const n = T / 16,
+        top = budget / 16 - 2
+      const rest = Array.from({ length: n }, (_, i) => i).filter((p) => p !== 0 && p !== 9)
+      const want = [0, 9, ...rest.slice(0, top - 1)].sort((x, y) => x - y)
+      for (let g = 0; g < kvHeads; ++g) expect(Array.from(r.pages![0]![g]!)).toEqual([...want, n - 1])
+    }
+  })
 
   it('Quest always selects the page of a needle key whose logit dominates', async () => {
     const geo: Geometry = { batch: 1, kvHeads: 2, headDim: 64, pageSize: 16, type: 'float8e4m3fn' }

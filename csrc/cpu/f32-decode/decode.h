@@ -31,12 +31,19 @@ struct sk_decode_task {
 // A kernel set's task loop; scratch holds sk_decode_scratch_floats(rows, page) floats.
 typedef void (*sk_decode_task_fn)(const sk_decode_task* t, float* scratch);
 
-// Quest's page bounds for one page of one sequence, every KV head g:
-// score[g] = k_scale[g] · Σ_{rows r} Σ_d max(q_r[d] · min[g][d], q_r[d] · max[g][d]), computed as
+// Quest's page bounds of `count` pages (their metadata blocks) for KV heads [g0, g0 + gn):
+// score[i · ld + g − g0] = k_scale[g] · Σ_{rows r} Σ_d max(q_r[d] · min[g][d], q_r[d] · max[g][d]), computed as
 // k_scale[g] · Σ_d (pos[g][d] · max[g][d] + neg[g][d] · min[g][d]) with bounds [kv_heads][2][head_dim]
 // holding pos = Σ_r max(q_r, 0) and neg = Σ_r min(q_r, 0): the same sum (min ≤ max), whatever the rows.
-// `meta` is the page's metadata block.
-typedef void (*sk_quest_score_fn)(const float* bounds, const uint8_t* meta, const sk_kv_pages* cache, float* score);
+struct sk_quest_score_job {
+  const float* bounds;
+  const uint8_t* const* meta;  // [count]
+  int64_t count, g0, gn;
+  const sk_kv_pages* cache;
+  float* score;
+  int64_t ld;
+};
+typedef void (*sk_quest_score_fn)(const sk_quest_score_job* j);
 
 static inline size_t sk_decode_scratch_floats(int64_t rows, int64_t page) {
   const int64_t group = page < 64 ? 64 : page;          // the kernels score pages in groups of up to 64 tokens

@@ -12,9 +12,7 @@ using DecodeOps = sk::cpu::avx2::VecOps;  // csrc/cpu/vec-ops.h
 void sk_f32_decode_ukernel__avx2(const sk_decode_task* t, float* scratch) {
   sk::cpu::avx2::decode_any<DecodeOps, 4, 2, 4, 2>(*t, scratch);
 }
-void sk_f32_quest_score_ukernel__avx2(const float* bounds, const uint8_t* meta, const sk_kv_pages* c, float* score) {
-  sk::cpu::avx2::quest_any<DecodeOps>(bounds, meta, c, score);
-}
+void sk_f32_quest_score_ukernel__avx2(const sk_quest_score_job* j) { sk::cpu::avx2::quest_any<DecodeOps>(*j); }
 void sk_widen_ukernel__avx2(sk_dtype type, const void* src, size_t n, float* dst) {
   sk::cpu::avx2::widen_row<DecodeOps>(type, src, n, dst);
 }

@@ -13,9 +13,7 @@ using DecodeOps = sk::cpu::avx512::VecOps;  // csrc/cpu/vec-ops.h
 void sk_f32_decode_ukernel__avx512(const sk_decode_task* t, float* scratch) {
   sk::cpu::avx512::decode_any<DecodeOps, 6, 4, 6, 4>(*t, scratch);
 }
-void sk_f32_quest_score_ukernel__avx512(const float* bounds, const uint8_t* meta, const sk_kv_pages* c, float* score) {
-  sk::cpu::avx512::quest_any<DecodeOps>(bounds, meta, c, score);
-}
+void sk_f32_quest_score_ukernel__avx512(const sk_quest_score_job* j) { sk::cpu::avx512::quest_any<DecodeOps>(*j); }
 void sk_widen_ukernel__avx512(sk_dtype type, const void* src, size_t n, float* dst) {
   sk::cpu::avx512::widen_row<DecodeOps>(type, src, n, dst);
 }

@@ -12,9 +12,7 @@ using DecodeOps = sk::cpu::neon::VecOps;  // csrc/cpu/vec-ops.h
 void sk_f32_decode_ukernel__neon(const sk_decode_task* t, float* scratch) {
   sk::cpu::neon::decode_any<DecodeOps, 6, 4, 6, 4>(*t, scratch);
 }
-void sk_f32_quest_score_ukernel__neon(const float* bounds, const uint8_t* meta, const sk_kv_pages* c, float* score) {
-  sk::cpu::neon::quest_any<DecodeOps>(bounds, meta, c, score);
-}
+void sk_f32_quest_score_ukernel__neon(const sk_quest_score_job* j) { sk::cpu::neon::quest_any<DecodeOps>(*j); }
 void sk_widen_ukernel__neon(sk_dtype type, const void* src, size_t n, float* dst) {
   sk::cpu::neon::widen_row<DecodeOps>(type, src, n, dst);
 }

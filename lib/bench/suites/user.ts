@@ -78,9 +78,14 @@ class Layer {
   dense: Tensor | null = null
   weights: SparseWeight[] = []
   xs: Tensor[] = []
-  /** ORT sessions, spinning and not, each with its own copy of the weight (initializers are per session). */
-  spinning: OrtSession[] = []
+  /**
+   * ORT with spinning off: one session per weight copy (initializers are per
+   * session). ORT spinning: one session, as an app has, since each session
+   * has its own pool, and rotating several spinning pools would pile their
+   * spinning threads onto 2 cores.
+   */
   quiet: OrtSession[] = []
+  spinning: OrtSession[] = []
   feeds: Record<string, unknown>[] = []
   #opened: Promise<void> | null = null
   constructor(
@@ -107,10 +112,9 @@ class Layer {
     const w = this.dense.data as Float32Array
     const model =
       t.kind === 'conv' ? conv1x1Model(1, t.k, t.n, t.hw, t.hw, w) : matmulModel(t.m, t.k, t.n, matmulB(w, t.n, t.k))
-    for (let i = 0; i < copies(4 * t.n * t.k); ++i) {
-      this.spinning.push(await ortSession(this.ort, model, numThreads(), true))
+    this.spinning.push(await ortSession(this.ort, model, numThreads(), true))
+    for (let i = 0; i < copies(4 * t.n * t.k); ++i)
       this.quiet.push(await ortSession(this.ort, model, numThreads(), false))
-    }
     this.feeds = this.xs.map((x) => ({ x: new this.ort!.Tensor('float32', x.data as Float32Array, [...x.dims]) }))
   }
   /** Our op; the output is left to the GC. */
@@ -209,6 +213,9 @@ async function cases(ctx: SuiteContext): Promise<BenchCase[]> {
     "every output is left to the GC (never disposed), ORT's and ours; cases of a layer alternate in rounds with no idle time between them",
   )
   ctx.note('"next to ORT …": an untimed ORT run on the same layer right before each timed run')
+  ctx.note(
+    `linear weights rotate past ${kColdBytes >> 20} MiB on both sides: ours and ORT spin off (a session per copy); ORT spinning is one session (one pool, as one model in an app)`,
+  )
   ctx.note(
     `first ${kFirstRuns} ms: median of the first ${kFirstRuns} calls after setup, freed-block cache emptied, outputs kept`,
   )

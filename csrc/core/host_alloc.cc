@@ -101,7 +101,17 @@ void* host_alloc(size_t bytes) {
     std::lock_guard<std::mutex> lock(r.mu);
     p = take_big(r, rounded);
   }
-  if (!p) p = aligned_alloc(kHostAlignment, rounded);
+  if (!p && bytes > kSlabMaxBytes) {
+    // Weights and big outputs stream through the kernels: huge pages let the
+    // hardware prefetchers run past 4 KiB and spare a TLB miss per page
+    // (tuning-notes.md, "Huge pages for big blocks"). The alignment costs
+    // address space only: untouched pages are never resident.
+    // posix_memalign: aligned_alloc wants the size a multiple of the alignment.
+    if (posix_memalign(&p, kHugeAlign, rounded) != 0) p = nullptr;
+    if (p) advise_pages(p, rounded, true);
+  } else if (!p) {
+    p = aligned_alloc(kHostAlignment, rounded);
+  }
   if (!p) return nullptr;
   std::lock_guard<std::mutex> lock(r.mu);
   r.live[p] = Block{1, bytes, nullptr};

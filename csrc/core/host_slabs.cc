@@ -10,9 +10,7 @@
 
 namespace sk {
 
-// A transparent huge page on x86-64 and on ARM64 with 4 KiB pages; where
-// pages are bigger the alignment is merely harmless.
-constexpr size_t kSlabAlign = size_t(2) << 20;
+constexpr size_t kSlabAlign = kHugeAlign;
 constexpr size_t kSlotsAtLeast = 4;  // so a huge page's fault serves several outputs
 // Smaller blocks get huge pages from their class's second slab on: a stream
 // of them (outputs kept until a GC) then takes one fault per 2 MiB, while a
@@ -30,16 +28,26 @@ struct Slab {
   bool idle() const { return warm.size() + fresh.size() == slots; }
 };
 
-namespace {
-
-// Read once: the slabs are the process's, whichever thread maps them.
-bool huge_pages_allowed() {
+// Advice only: where THP is off, memory works with small pages. With
+// SPARSEKIT_HUGEPAGES=0 (read once: host memory is the process's, whichever
+// thread maps it) every block asks for small pages, even where THP is
+// `always`: for a process that counts its resident memory tightly.
+void advise_pages(void* base, size_t bytes, bool huge) {
   static const bool allowed = [] {
     const char* v = getenv("SPARSEKIT_HUGEPAGES");
     return !(v && strcmp(v, "0") == 0);
   }();
-  return allowed;
+#ifdef MADV_HUGEPAGE
+  if (!allowed)
+    madvise(base, bytes, MADV_NOHUGEPAGE);
+  else if (huge)
+    madvise(base, bytes, MADV_HUGEPAGE);
+#else
+  (void)base, (void)bytes, (void)huge, (void)allowed;
+#endif
 }
+
+namespace {
 
 Slab* map_slab(size_t slot_bytes, bool huge) {
   const size_t bytes = (kSlotsAtLeast * slot_bytes + kSlabAlign - 1) / kSlabAlign * kSlabAlign;
@@ -50,15 +58,7 @@ Slab* map_slab(size_t slot_bytes, bool huge) {
   const uintptr_t base = (start + kSlabAlign - 1) & ~(kSlabAlign - 1);
   if (base > start) munmap(raw, base - start);
   if (start + span > base + bytes) munmap(reinterpret_cast<void*>(base + bytes), start + span - (base + bytes));
-#ifdef MADV_HUGEPAGE
-  // Advice only: where THP is off the slab works with small pages. With
-  // SPARSEKIT_HUGEPAGES=0 every slab asks for small pages, even where THP is
-  // `always` (a process that counts its resident memory tightly).
-  if (!huge_pages_allowed())
-    madvise(reinterpret_cast<void*>(base), bytes, MADV_NOHUGEPAGE);
-  else if (huge)
-    madvise(reinterpret_cast<void*>(base), bytes, MADV_HUGEPAGE);
-#endif
+  advise_pages(reinterpret_cast<void*>(base), bytes, huge);
   Slab* s = new Slab{reinterpret_cast<char*>(base), bytes, slot_bytes, bytes / slot_bytes, {}, {}};
   for (size_t i = s->slots; i-- > 0;) s->fresh.push_back(static_cast<uint32_t>(i));
   ASAN_POISON_MEMORY_REGION(s->base, s->bytes);

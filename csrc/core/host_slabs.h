@@ -41,6 +41,14 @@ constexpr size_t kSlabRedzone = 64;  // bytes after every block; part of its siz
 constexpr size_t kSlabRedzone = 0;
 #endif
 
+// 2 MiB: a transparent huge page on x86-64 and on ARM64 with 4 KiB pages;
+// where pages are bigger the alignment is merely harmless.
+constexpr size_t kHugeAlign = size_t(2) << 20;
+
+// Advises the kernel on [base, base + bytes) (base page-aligned): huge pages
+// when `huge`, none at all when SPARSEKIT_HUGEPAGES=0 (docs/safety.md).
+void advise_pages(void* base, size_t bytes, bool huge);
+
 struct Slab;
 
 class SlabArena {

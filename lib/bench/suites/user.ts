@@ -28,6 +28,13 @@ import { type BenchCase, type BenchRow, type BenchSuite, rotationSets, type Suit
 import { conv1x1Model, loadOrt, matmulB, matmulModel, type Ort, type OrtSession, ortSession } from '../onnx.js'
 
 const kFirstRuns = 100
+// Linear weights rotate through copies that together pass this many bytes, on
+// both sides: a model's layers do not stay cached. Sized by measurement, not
+// by the LLC that sysfs reports: on the AMD EPYC we bench on, sysfs says 32 MiB,
+// yet a 64 MiB buffer re-read runs at 94 GB/s (128 MiB: 68) against 40 GB/s
+// from DRAM, so one 67 MB ORT weight ran partly from cache beside our 8
+// rotating copies (bench/results/tuning-notes.md).
+const kColdBytes = 256 << 20
 
 /** One target row: a layer, how to make our weight, and the least speedup over ORT (spinning off). */
 interface Target {
@@ -71,8 +78,14 @@ class Layer {
   dense: Tensor | null = null
   weights: SparseWeight[] = []
   xs: Tensor[] = []
-  spinning: OrtSession | null = null
-  quiet: OrtSession | null = null
+  /**
+   * ORT with spinning off: one session per weight copy (initializers are per
+   * session). ORT spinning: one session, as an app has, since each session
+   * has its own pool, and rotating several spinning pools would pile their
+   * spinning threads onto 2 cores.
+   */
+  quiet: OrtSession[] = []
+  spinning: OrtSession[] = []
   feeds: Record<string, unknown>[] = []
   #opened: Promise<void> | null = null
   constructor(
@@ -87,11 +100,11 @@ class Layer {
   async #make(): Promise<void> {
     const t = this.t
     this.dense = randn([t.n, t.k], { seed: t.n + t.k })
-    // Linear weights rotate past twice the last-level cache (a model's layers do not stay cached); conv weights stay cached on both sides.
+    // Linear weights rotate past kColdBytes on both sides; conv weights stay cached on both sides.
     const first = await t.pack(this.dense)
     this.weights.push(first)
-    const copies = t.kind === 'linear' ? Math.min(8, rotationSets(first.bytes)) : 1
-    for (let i = 1; i < copies; ++i) this.weights.push(await t.pack(this.dense))
+    const copies = (bytes: number) => (t.kind === 'linear' ? Math.ceil(kColdBytes / bytes) : 1)
+    for (let i = 1; i < copies(first.bytes); ++i) this.weights.push(await t.pack(this.dense))
     const dims = t.kind === 'conv' ? [1, t.k, t.hw, t.hw] : [t.m, t.k]
     for (let i = 0; i < Math.min(16, rotationSets(4 * t.m * (t.k + t.n))); ++i)
       this.xs.push(randn(dims, { seed: 100 + i }))
@@ -99,8 +112,9 @@ class Layer {
     const w = this.dense.data as Float32Array
     const model =
       t.kind === 'conv' ? conv1x1Model(1, t.k, t.n, t.hw, t.hw, w) : matmulModel(t.m, t.k, t.n, matmulB(w, t.n, t.k))
-    this.spinning = await ortSession(this.ort, model, numThreads(), true)
-    this.quiet = await ortSession(this.ort, model, numThreads(), false)
+    this.spinning.push(await ortSession(this.ort, model, numThreads(), true))
+    for (let i = 0; i < copies(4 * t.n * t.k); ++i)
+      this.quiet.push(await ortSession(this.ort, model, numThreads(), false))
     this.feeds = this.xs.map((x) => ({ x: new this.ort!.Tensor('float32', x.data as Float32Array, [...x.dims]) }))
   }
   /** Our op; the output is left to the GC. */
@@ -109,19 +123,20 @@ class Layer {
     const w = this.weights[i % this.weights.length]
     await (this.t.kind === 'conv' ? conv1x1(x, w, null) : linear(x, w))
   }
-  /** One ORT run; its outputs are left to the GC, as ORT users leave them. */
-  async ortRun(session: OrtSession | null, i: number): Promise<void> {
-    await session!.run(this.feeds[i % this.feeds.length])
+  /** One ORT run on run i's copy; its outputs are left to the GC, as ORT users leave them. */
+  async ortRun(sessions: OrtSession[], i: number): Promise<void> {
+    await sessions[i % sessions.length].run(this.feeds[i % this.feeds.length])
   }
   async close(): Promise<void> {
-    const sessions = [this.spinning, this.quiet]
-    this.spinning = this.quiet = null
+    const sessions = [...this.spinning, ...this.quiet]
+    this.spinning = []
+    this.quiet = []
     this.feeds = []
     for (const x of [this.dense, ...this.weights, ...this.xs]) x?.dispose()
     this.dense = null
     this.weights = []
     this.xs = []
-    await Promise.all(sessions.map((s) => s?.release()))
+    await Promise.all(sessions.map((s) => s.release()))
   }
 }
 
@@ -198,6 +213,9 @@ async function cases(ctx: SuiteContext): Promise<BenchCase[]> {
     "every output is left to the GC (never disposed), ORT's and ours; cases of a layer alternate in rounds with no idle time between them",
   )
   ctx.note('"next to ORT …": an untimed ORT run on the same layer right before each timed run')
+  ctx.note(
+    `linear weights rotate past ${kColdBytes >> 20} MiB on both sides: ours and ORT spin off (a session per copy); ORT spinning is one session (one pool, as one model in an app)`,
+  )
   ctx.note(
     `first ${kFirstRuns} ms: median of the first ${kFirstRuns} calls after setup, freed-block cache emptied, outputs kept`,
   )

@@ -5,7 +5,8 @@
 // off the vector width; the 2:4 panel kernel every mr ≤ MR and nr ≤ 8 with
 // group counts from 0 to many, bias / accumulate, strided x and out; the 2:4
 // gemv every panel count ≤ 4 and nr ≤ 8 of the last panel, panels apart, and
-// its code check (a bad code in the last row of the last panel); the 2:4
+// its code check (a bad code in the last row of the last panel, in the first,
+// a middle and the last group); the 2:4
 // SpMM kernel (rows of x transposed) every nr ≤ 8 with group counts from 0
 // to many, bias / accumulate, an output stride past its rows;
 // float32, float16 and bfloat16 weights. Budget: 1e-5 relative to the largest |term| sum (float32 sums).
@@ -256,7 +257,7 @@ SK_TEST(linear_sp24_gemv_ukernel_every_np_nr_and_group_count) {
   Rng rng{26};
   for (const Sp24& u : sp24s())
     for (sk_dtype t : kTypes)
-      for (size_t groups : {0, 1, 3, 16, 33})
+      for (size_t groups : {0, 1, 3, 16, 33, 86, 97})  // 86, 97: blocks with prefetch, without, steps
         for (size_t np = 1; np <= 4; ++np)
           for (size_t nr = 1; nr <= 8; ++nr)
             for (int with_bias = 0; with_bias < 2; ++with_bias) {
@@ -294,13 +295,20 @@ SK_TEST(linear_sp24_gemv_ukernel_every_np_nr_and_group_count) {
                 }
               CHECK(err < 1e-5 && untouched && valid, "%s sp24 gemv %s groups %zu np %zu nr %zu bias %d: err %g", u.isa,
                     sk_dtype_name(t), groups, np, nr, with_bias, err);
-              if (groups == 0) continue;
-              // An invalid code anywhere it reads, a padding row's included, makes it return false.
-              const size_t j = np - 1, g = groups - 1, r = 7;
-              meta[j * mstride + 4 * g + r / 2] &= 0x0F;  // row 7's nibble (high half of byte 3): code 0
-              CHECK(!u.gemv(np, nr, groups, x.data(), w.data(t), vstride, meta.data(), mstride, t, nullptr, out.data()),
-                    "%s sp24 gemv %s groups %zu np %zu: a bad code in row 7 of the last panel", u.isa, sk_dtype_name(t),
-                    groups, np);
+              // An invalid code anywhere it reads, a padding row's included, makes it return false: in
+              // the first, a middle and the last group (codes checked a vector at a time, and one by one).
+              for (size_t g : {size_t(0), groups / 2, groups - 1}) {
+                if (groups == 0) break;
+                const size_t j = np - 1, r = 7;
+                uint8_t& byte = meta[j * mstride + 4 * g + r / 2];
+                const uint8_t keep = byte;
+                byte &= 0x0F;  // row 7's nibble (high half of byte 3): code 0
+                CHECK(
+                    !u.gemv(np, nr, groups, x.data(), w.data(t), vstride, meta.data(), mstride, t, nullptr, out.data()),
+                    "%s sp24 gemv %s groups %zu np %zu: a bad code in row 7 of the last panel, group %zu", u.isa,
+                    sk_dtype_name(t), groups, np, g);
+                byte = keep;
+              }
             }
 }
 

@@ -36,8 +36,8 @@ struct Panel {
   // bfloat16, two groups a step (f32-sp24-impl.h), as the avx512 kernel: a
   // 256-bit load per group holds its 16 values; the low halves of the 32-bit
   // lanes (rows 0, 2, 4, 6) widen by a shift, the high halves (rows 1, 3, 5,
-  // 7) by a mask; lanes 0-3 hold slot 0, lanes 4-7 slot 1. The step's two
-  // code words are one 64-bit load and one check.
+  // 7) by a mask; lanes 0-3 hold slot 0, lanes 4-7 slot 1. Each group's
+  // code word is broadcast straight from memory (a load, no shuffle).
   static constexpr int kSplitGroups = 2;
   struct SplitAcc {
     __m256 even, odd;
@@ -52,22 +52,37 @@ struct Panel {
   struct SplitX {
     __m256 x0, x1;  // x of group q / q + 1 in both 128-bit halves
   };
+  // The codes of 8 groups (32 bytes) checked at once: sk::sp24_bad_nibbles on 256-bit lanes.
+  static constexpr size_t kCheckGroups = 8;
+  using Check = __m256i;
+  static Check check_zero() { return _mm256_setzero_si256(); }
+  static Check check(Check bad, const uint8_t* codes) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes));
+    const __m256i k1 = _mm256_set1_epi32(0x11111111), k3 = _mm256_set1_epi32(0x33333333);
+    const __m256i k4 = _mm256_set1_epi32(0x44444444);
+    const __m256i d =
+        _mm256_sub_epi32(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w, 2), k3), k4), _mm256_and_si256(w, k3));
+    const __m256i e = _mm256_slli_epi32(_mm256_and_si256(_mm256_or_si256(d, _mm256_srli_epi32(d, 1)), k1), 2);
+    return _mm256_or_si256(bad, _mm256_andnot_si256(_mm256_and_si256(d, e), k4));
+  }
+  static bool check_ok(Check bad) { return _mm256_testz_si256(bad, bad) != 0; }
   static SplitAcc split_zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
   static SplitX split_x(const float* xq) {
     return {_mm256_broadcast_ps(reinterpret_cast<const __m128*>(xq)),
             _mm256_broadcast_ps(reinterpret_cast<const __m128*>(xq + 4))};
   }
-  static SplitHalf split_half(const uint16_t* values, uint32_t word) {
+  static SplitHalf split_half(const uint16_t* values, const uint8_t* code) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values));
-    const __m256i words = _mm256_set1_epi32(static_cast<int>(word));
-    const __m256i even_shifts = _mm256_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26);
+    int32_t word;
+    memcpy(&word, code, 4);
+    const __m256i words = _mm256_set1_epi32(word);
+    // Odd rows' codes sit 4 bits above the even rows': one constant less (16 registers).
+    const __m256i ce = _mm256_srlv_epi32(words, _mm256_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26));
     return {_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)),
-            _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(-65536))), _mm256_srlv_epi32(words, even_shifts),
-            _mm256_srlv_epi32(words, _mm256_add_epi32(even_shifts, _mm256_set1_epi32(4)))};
+            _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(-65536))), ce, _mm256_srli_epi32(ce, 4)};
   }
-  static SplitGroup split_load(const uint16_t* values, size_t q, uint64_t codes) {
-    return {split_half(values + 16 * q, static_cast<uint32_t>(codes)),
-            split_half(values + 16 * q + 16, static_cast<uint32_t>(codes >> 32))};
+  static SplitGroup split_load(const uint16_t* values, size_t q, const uint8_t* codes) {
+    return {split_half(values + 16 * q, codes), split_half(values + 16 * q + 16, codes + 4)};
   }
   static SplitAcc split_fma(SplitAcc a, const SplitGroup& g, SplitX x) {
     a.even = _mm256_fmadd_ps(g.g0.even, _mm256_permutevar_ps(x.x0, g.g0.ce), a.even);

@@ -13,8 +13,12 @@
 //   SplitAcc, SplitX, split_zero(), split_x(xq)   as above, for kSplitGroups groups
 //   split_load(values, q, codes)  those groups' values, widened by a shift and
 //                            a mask (even / odd halves of each 32-bit lane)
-//                            instead of a zero-extending shuffle, and their codes
+//                            instead of a zero-extending shuffle, and their code
+//                            words, read at codes
 //   split_fma(acc, group, sx), split_store(acc, s)
+//   kCheckGroups, Check, check_zero(), check(bad, codes), check_ok(bad)
+//                            sk::sp24_bad_nibbles on one vector: the code words
+//                            of kCheckGroups groups at codes, OR-ed into bad
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -82,29 +86,63 @@ struct SplitGroups : std::integral_constant<int, 0> {};
 template <class P>
 struct SplitGroups<P, std::void_t<decltype(P::kSplitGroups)>> : std::integral_constant<int, P::kSplitGroups> {};
 
+// How far ahead of each panel stream the split path prefetches into L2. One
+// line per stream per step (a step reads one line of each panel's values):
+// paced, so no burst of misses stalls the FMAs, and the lines arrive across
+// the 4 KiB page boundaries where the hardware's stream prefetchers restart.
+// Nearer or farther was no faster (bench/results/tuning-notes.md).
+constexpr size_t kGemvAheadBytes = 2048;
+
 // bfloat16 values, kSplitGroups groups a step: returns the first group left
-// for the one-group loop. The codes of a step are one 32- or 64-bit load.
+// for the one-group loop. The codes are checked a vector (kCheckGroups
+// groups) at a time beside the steps; checking each step's word with
+// integer operations took a fifth of the time on AVX-512 (the kernel was
+// then bound by its instructions even with the values in L3).
 template <class P, int NP>
 static size_t sp24_gemv_split(size_t groups, const float* x, const void* values, size_t vstride, const uint8_t* meta,
                               size_t mstride, uint64_t& bad, float (*sums)[8]) {
-  constexpr size_t S = static_cast<size_t>(SplitGroups<P>::value);
-  static_assert(S == 1 || S == 2, "a step's codes fit one 64-bit word");
-  constexpr uint64_t fill = S == 1 ? 0x4444444400000000ull : 0;  // valid codes for the unused half
+  constexpr size_t S = static_cast<size_t>(SplitGroups<P>::value), B = P::kCheckGroups;
+  static_assert(S == 2, "a step reads two code words");
+  static_assert(B % S == 0, "a checked block is whole steps");
+  constexpr size_t ahead = kGemvAheadBytes / (16 * sizeof(uint16_t));  // in groups
   typename P::SplitAcc acc[NP];
+  const uint16_t* v[NP];
+  const uint8_t* m[NP];
 #pragma GCC unroll 4
-  for (int j = 0; j < NP; ++j) acc[j] = P::split_zero();
-  size_t q = 0;
-  for (; q + S <= groups; q += S) {
+  for (int j = 0; j < NP; ++j)
+    acc[j] = P::split_zero(), v[j] = static_cast<const uint16_t*>(values) + j * vstride, m[j] = meta + j * mstride;
+  typename P::Check chk = P::check_zero();
+  const auto step = [&](size_t q) __attribute__((always_inline)) {
     const typename P::SplitX sx = P::split_x(x + 4 * q);
 #pragma GCC unroll 4
-    for (int j = 0; j < NP; ++j) {
-      uint64_t codes = 0;
-      memcpy(&codes, meta + j * mstride + 4 * q, 4 * S);
-      bad |= sk::sp24_bad_nibbles(fill | codes);
-      const uint16_t* v = static_cast<const uint16_t*>(values) + j * vstride;
-      acc[j] = P::split_fma(acc[j], P::split_load(v, q, codes), sx);
+    for (int j = 0; j < NP; ++j) acc[j] = P::split_fma(acc[j], P::split_load(v[j], q, m[j] + 4 * q), sx);
+  };
+  // prefetch (std::true_type): the lines `ahead` groups on exist (no pointer past the weight).
+  const auto block = [&](size_t q, auto prefetch) __attribute__((always_inline)) {
+#pragma GCC unroll 4
+    for (int j = 0; j < NP; ++j) chk = P::check(chk, m[j] + 4 * q);
+#pragma GCC unroll 16
+    for (size_t s = 0; s < B; s += S) {
+      if constexpr (decltype(prefetch)::value)
+#pragma GCC unroll 4
+        for (int j = 0; j < NP; ++j) __builtin_prefetch(v[j] + 16 * (q + s + ahead), 0, 2);
+      step(q + s);
     }
+  };
+  size_t q = 0;
+  for (; q + B + ahead <= groups; q += B) block(q, std::true_type{});
+  for (; q + B <= groups; q += B) block(q, std::false_type{});
+  uint64_t b = 0;
+  for (; q + S <= groups; q += S) {
+#pragma GCC unroll 4
+    for (int j = 0; j < NP; ++j) {
+      uint64_t codes;
+      memcpy(&codes, m[j] + 4 * q, 8);
+      b |= sk::sp24_bad_nibbles(codes);
+    }
+    step(q);
   }
+  bad |= b | (P::check_ok(chk) ? 0 : 1);
 #pragma GCC unroll 4
   for (int j = 0; j < NP; ++j) P::split_store(acc[j], sums[j]);
   return q;

@@ -40,11 +40,12 @@ bool JobRunner::shutdown() {
 // Between jobs the job thread spins up to 50 µs for the next one before it
 // sleeps: a program awaiting op after op submits the next within tens of µs,
 // and waking a sleeping thread costs about as much on a VM
-// (bench/results/tuning-notes.md). Only this thread spins (idle pool workers
-// sleep, threadpool.h), so one core stays free for the JS thread.
+// (bench/results/tuning-notes.md). The spin yields its core between checks,
+// as the pool's lingering workers do (threadpool.h), so the JS thread, which
+// has the result to take and the next op to submit, never waits for a core.
 void JobRunner::loop() {
   for (;;) {
-    spin_until([this] { return queued_.load(std::memory_order_acquire) != 0; }, std::chrono::microseconds(50));
+    spin_until([this] { return queued_.load(std::memory_order_acquire) != 0; }, std::chrono::microseconds(50), true);
     std::unique_ptr<Job> job;
     {
       std::unique_lock<std::mutex> lock(mu_);

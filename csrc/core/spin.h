@@ -3,6 +3,7 @@
 // executor's job thread waiting for the next op.
 #pragma once
 #include <chrono>
+#include <thread>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -15,9 +16,11 @@
 
 namespace sk {
 
-// Spins until ready() or `limit` passes; returns ready().
+// Spins until ready() or `limit` passes; returns ready(). A `polite` spin
+// yields its core between rounds, so a thread that waits for a core (the JS
+// thread with an op's result to take) gets it at once instead of after the spin.
 template <class Ready>
-bool spin_until(Ready ready, std::chrono::microseconds limit) {
+bool spin_until(Ready ready, std::chrono::microseconds limit, bool polite = false) {
   const auto end = std::chrono::steady_clock::now() + limit;
   for (;;) {
     for (int i = 0; i < 64; ++i) {
@@ -25,6 +28,7 @@ bool spin_until(Ready ready, std::chrono::microseconds limit) {
       SK_CPU_RELAX();
     }
     if (std::chrono::steady_clock::now() >= end) return ready();
+    if (polite) std::this_thread::yield();
   }
 }
 

@@ -9,10 +9,13 @@
 // another library's spinning pool) skips it, so a busy neighbour costs us
 // at most the share of the work we lose, never a scheduler time slice of
 // waiting for a thread that has nothing left to do.
-// Idle workers do not spin for the next op, as XNNPACK's and ORT's pools do:
-// on a machine with as many threads as cores they took the core the JS
-// thread needed between ops, and larger ops gained nothing
-// (bench/results/tuning-notes.md).
+// A worker that finished a call lingers about 100 µs for the next one,
+// spinning politely (it yields its core between checks), then sleeps: ops
+// awaited back to back open their calls within that, and waking a sleeping
+// worker costs about as long as a short op's share of the work on a VM.
+// Idle workers do not spin longer, as XNNPACK's and ORT's pools do, nor
+// greedily: on a machine with as many threads as cores that took the core
+// the JS thread needed between ops (bench/results/tuning-notes.md).
 #pragma once
 #include <stddef.h>
 

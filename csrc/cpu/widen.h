@@ -13,6 +13,11 @@
 //   Widen::e4m3_256(p)   W float8e4m3fn codes, each as value / 256: the code's
 //                        magnitude bits land in a float16 (exponent bias 15, not
 //                        7), so the caller folds kE4m3Widen256 into its scale
+//   Widen::e4m3_2m120(p) W float8e4m3fn codes, each as value · 2^-120 (exact; the
+//                        smallest codes are float32 subnormals): the sign-extended
+//                        byte shifted into a float32's top bits, its exponent field
+//                        keeping e4m3's bias 7, not 127. One widening move, a shift
+//                        and an and, against e4m3_256's four (no float16 convert)
 //   Widen::e5m2(p)       W float8e5m2 codes: each is the top byte of a float16
 //                        (exact, Inf and NaN included)
 //   Widen::bf16x2(p, a, b)       2W bfloat16 codes (one load), as two vectors
@@ -31,7 +36,9 @@
 
 #include "../core/cast_math.h"
 
-constexpr float kE4m3Widen256 = 256.0f;  // what Widen::e4m3_256's results are to be multiplied by
+constexpr float kE4m3Widen256 = 256.0f;      // what Widen::e4m3_256's results are to be multiplied by
+constexpr float kE4m3Widen2p120 = 0x1p120f;  // … and Widen::e4m3_2m120's
+constexpr int kE4m3Shift = 20, kE4m3Keep = static_cast<int>(0x87FFFFFFu);  // byte bits 6..0 → 26..20; sign: bit 31
 
 #if SK_VEC_WIDTH == 16
 struct Widen {
@@ -48,6 +55,10 @@ struct Widen {
   static __m512 e4m3_256(const uint8_t* p) {
     const __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm512_cvtph_ps(_mm256_and_si256(_mm256_slli_epi16(w, 7), _mm256_set1_epi16(static_cast<short>(0xBFFF))));
+  }
+  static __m512 e4m3_2m120(const uint8_t* p) {
+    const __m512i w = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm512_castsi512_ps(_mm512_and_si512(_mm512_slli_epi32(w, kE4m3Shift), _mm512_set1_epi32(kE4m3Keep)));
   }
   static __m512 e5m2(const uint8_t* p) {
     const __m256i w = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -79,6 +90,10 @@ struct Widen {
   static __m256 e4m3_256(const uint8_t* p) {
     const __m128i w = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
     return _mm256_cvtph_ps(_mm_and_si128(_mm_slli_epi16(w, 7), _mm_set1_epi16(static_cast<short>(0xBFFF))));
+  }
+  static __m256 e4m3_2m120(const uint8_t* p) {
+    const __m256i w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(w, kE4m3Shift), _mm256_set1_epi32(kE4m3Keep)));
   }
   static __m256 e5m2(const uint8_t* p) {
     const __m128i w = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
@@ -112,6 +127,12 @@ struct Widen {
     const int16x8_t h = vandq_s16(vshlq_n_s16(w, 7), vdupq_n_s16(static_cast<int16_t>(0xBFFF)));
     return vcvt_f32_f16(vreinterpret_f16_s16(vget_low_s16(h)));
   }
+  static float32x4_t e4m3_2m120(const uint8_t* p) {
+    uint32_t four;
+    memcpy(&four, p, 4);
+    const int32x4_t w = vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_u32(vdup_n_u32(four)))));
+    return vreinterpretq_f32_s32(vandq_s32(vshlq_n_s32(w, kE4m3Shift), vdupq_n_s32(kE4m3Keep)));
+  }
   static float32x4_t e5m2(const uint8_t* p) {
     uint32_t four;
     memcpy(&four, p, 4);
@@ -138,6 +159,9 @@ struct Widen {
   static float bf16(const uint16_t* p) { return ScalarLanes::flt(static_cast<uint32_t>(*p) << 16); }
   static float e4m3_256(const uint8_t* p) {
     return ScalarLanes::flt(e4m3fn_to_f32<ScalarLanes>(*p)) * (1.0f / kE4m3Widen256);
+  }
+  static float e4m3_2m120(const uint8_t* p) {
+    return ScalarLanes::flt(e4m3fn_to_f32<ScalarLanes>(*p)) * (1.0f / kE4m3Widen2p120);
   }
   static float e5m2(const uint8_t* p) { return ScalarLanes::flt(e5m2_to_f32<ScalarLanes>(*p)); }
   static void bf16x2(const uint16_t* p, float& a, float& b) { bf16x2(p, p + 1, a, b); }

@@ -316,6 +316,23 @@ describe(`decodeAttention (SPARSEKIT_ISA=${process.env.SPARSEKIT_ISA ?? 'auto'})
     expect(quest.r.pages![0]![0]!.length).toBe(8)
   })
 
+  it('FP8 pages with large scales (≥ 2⁷) in some groups: read through float16 there, the same answers', async () => {
+    // decode_task reads a group with Widen::e4m3_2m120 when its page scales × 2^120 stay finite, and
+    // through float16 otherwise: groups of either kind, and one that mixes pages of both, in one task.
+    const geo: Geometry = { batch: 1, kvHeads: 2, headDim: 64, pageSize: 16, type: 'float8e4m3fn' }
+    const T = 300
+    const a = makeAppend(geo, T)
+    const big = (x: Float32Array, h: number, t0: number, t1: number) => {
+      for (let t = t0; t < t1; ++t) for (let d = 0; d < geo.headDim; ++d) x[(h * T + t) * geo.headDim + d]! *= 3e4
+    }
+    ;(big(a.k, 0, 40, 70), big(a.v, 0, 40, 70), big(a.v, 1, 150, 300))
+    const cache = await build(geo, [a])
+    const { q, q64, dims } = queries(1, 4, 1, 64, 1e-4)
+    const out = keep(await sk.decodeAttention(q, cache))
+    const ref = decodeReference(geo, q64, dims, storedValues(geo, [a]), {})
+    expect(relErr(out.data as Float32Array, ref.out)).toBeLessThanOrEqual(budgetFor(ref))
+  })
+
   it('large logits (amplitude 40, scale 0.5): no NaN, within float32 rounding of scores in the thousands', async () => {
     const geo: Geometry = { batch: 1, kvHeads: 1, headDim: 64, pageSize: 16, type: 'float8e4m3fn' }
     const a = makeAppend(geo, 100, undefined, 40)

@@ -46,7 +46,7 @@ struct sk_quest_score_job {
 typedef void (*sk_quest_score_fn)(const sk_quest_score_job* j);
 
 static inline size_t sk_decode_scratch_floats(int64_t rows, int64_t page) {
-  const int64_t group = page < 64 ? 64 : page;          // the kernels score pages in groups of up to 64 tokens
+  const int64_t group = page < 128 ? 128 : page;        // the kernels score pages in groups of up to 128 tokens
   return static_cast<size_t>(rows * (group + 1) + 16);  // scores [rows][group], alpha [rows]
 }
 

@@ -52,11 +52,20 @@ static inline float hsum(typename T::V v) {
   return s;
 }
 
-// Pages are taken in groups of up to kGroupTokens tokens: scored, softmaxed
+// Pages are taken in groups of up to group_tokens tokens: scored, softmaxed
 // and multiplied with V together, so a q broadcast serves several token
 // vectors and the softmax and O's load and store happen once per group.
-constexpr int64_t kGroupTokens = 64;
-constexpr int kMaxGroupPages = 4;  // kGroupTokens / kKvMinPage
+// FP8 groups hold twice the tokens, the bytes of a 16-bit group: FP8 decode
+// is near its FMA bound (the FMAs per token are the same for every type, the
+// bytes not), and its softmax, reductions and O traffic per token halve.
+constexpr int64_t kGroupTokens = 64, kGroupTokensFp8 = 128;  // the latter: sk_decode_scratch_floats
+template <int kType>
+constexpr int64_t group_tokens() {
+  return kType == SK_F8E4M3FN ? kGroupTokensFp8 : kGroupTokens;
+}
+constexpr int kMaxGroupPages = 8;  // kGroupTokensFp8 / kKvMinPage
+// FP8 page scales below this (a power of two: fp8_page_scale) stay finite times kE4m3Widen2p120.
+constexpr float kExpScaleMax = 0x1p7f;
 // s[r][v·W + ·] = kscale[v] · Σ_d q[r][d] · k_v[d·page + ·] for rows [0, MR)
 // and NV token vectors v, k_v pointing at vector v's tokens of channel 0.
 // Vectors are widened in pairs (2v, 2v + 1): one page's consecutive tokens,
@@ -170,8 +179,8 @@ static void pv_any(int64_t rows, int64_t vecs, int64_t dims, int64_t page, const
 // -inf): folds them into m, l; leaves p · (its page's V scale) in s and the
 // rescale of o in alpha.
 template <class T>
-static inline void softmax_row(int64_t n, int64_t page, float* s, const float* vscale, float* m, float* l,
-                               float* alpha) {
+__attribute__((always_inline)) static inline void softmax_row(int64_t n, int64_t page, float* s, const float* vscale,
+                                                              float* m, float* l, float* alpha) {
   using V = typename T::V;
   constexpr int W = T::W;
   V mx = T::load(s);
@@ -211,6 +220,51 @@ static void o_in_order(int64_t rows, int64_t dims, float* o) {
       }
 }
 
+template <int kType>
+struct PageType {
+  static constexpr int value = kType;
+};
+
+// The group of pages from the task's c0 (grp.pages set): their K token vectors and scales, V blocks and
+// lengths, scales times the reading's factor; NaN in l for a page that saw a non-finite value, as float32
+// gives. True when FP8 pages are read as kF8Exp: every page's scales × 2^120 finite.
+template <class T, int kType>
+static bool read_group(const sk_decode_task& t, const KvPageLayout& lay, int32_t c0, Group& grp, const uint8_t** kvec,
+                       float* kscale, float* vscale) {
+  constexpr int W = T::W;
+  const int64_t page = t.cache.page_size, heads = t.cache.kv_heads, vecs_per_page = page / W;
+  bool exp_ok = kType == SK_F8E4M3FN;
+  for (int64_t pg = 0; pg < grp.pages; ++pg) {
+    const uint8_t* block = t.kv[c0 + pg];
+    const float* scales = reinterpret_cast<const float*>(t.meta[c0 + pg] + lay.scales);
+    const float ks = scales[t.g];
+    vscale[pg] = scales[heads + t.g];
+    if (!(ks == ks && vscale[pg] == vscale[pg]))
+      for (int64_t r = 0; r < t.rows; ++r) t.l[r] = __builtin_nanf("");
+    exp_ok = exp_ok && fabsf(ks) < kExpScaleMax && fabsf(vscale[pg]) < kExpScaleMax;
+    const uint8_t* k = block + lay.k;
+    for (int64_t j = 0; j < vecs_per_page; ++j) {
+      kvec[pg * vecs_per_page + j] = k + j * W * elem_bytes<kType>();
+      kscale[pg * vecs_per_page + j] = ks;
+    }
+    grp.v[pg] = block + lay.v;
+    const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
+    grp.n[pg] = t.length - j0 < page ? t.length - j0 : page;
+  }
+  const float factor = exp_ok ? kE4m3Widen2p120 : widen_factor<kType>();
+  for (int64_t j = 0; j < grp.pages * vecs_per_page; ++j) kscale[j] *= factor;
+  for (int64_t pg = 0; pg < grp.pages; ++pg) vscale[pg] *= factor;
+  return exp_ok;
+}
+
+// f(PageType<how the group's pages are read>{}).
+template <int kType, class F>
+static inline void with_reading(bool exp_ok, F&& f) {
+  if constexpr (kType == SK_F8E4M3FN)
+    if (exp_ok) return f(PageType<kF8Exp>{});
+  f(PageType<kType>{});
+}
+
 // Score tile SMR rows × SNV token vectors, P·V tile PMR rows × PDV head-dim
 // vectors; kSplit: a page holds an odd number of token vectors, so score
 // pairs may span two pages.
@@ -220,14 +274,14 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
   constexpr int W = T::W;
   const int64_t page = t.cache.page_size, dims = t.cache.head_dim, heads = t.cache.kv_heads, rows = t.rows;
   const KvPageLayout lay = kv_page_layout(elem_bytes<kType>(), heads, dims, page);
-  const int64_t per_group = page >= kGroupTokens ? 1 : kGroupTokens / page;
+  const int64_t per_group = page >= group_tokens<kType>() ? 1 : group_tokens<kType>() / page;
   const int64_t ld = per_group * page;
   float* s = scratch;            // [rows][ld]
   float* alpha = s + rows * ld;  // [rows]
   for (int64_t r = 0; r < rows; ++r) t.m[r] = kNegInf, t.l[r] = 0.0f;
   memset(t.o, 0, static_cast<size_t>(rows * dims) * sizeof(float));
   const int64_t all_see = kv_visible_end(t.length, t.seq_q, 0);  // keys below this are visible to every row
-  constexpr int64_t kMaxVecs = (kGroupTokens > kKvMaxPage ? kGroupTokens : kKvMaxPage) / W;
+  constexpr int64_t kMaxVecs = (kGroupTokensFp8 > kKvMaxPage ? kGroupTokensFp8 : kKvMaxPage) / W;
   const uint8_t* kvec[kMaxVecs];  // the group's token vectors (channel 0), and their K scales
   float kscale[kMaxVecs], vscale[kMaxGroupPages];
   const int64_t dvecs = dims / W, vecs_per_page = page / W;
@@ -243,28 +297,29 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
     ahead.end = std::min<int64_t>(t.count, c0 + (kAheadGroups + 1) * per_group);
     Group grp{};
     grp.pages = t.count - c0 < per_group ? t.count - c0 : per_group;
-    for (int64_t pg = 0; pg < grp.pages; ++pg) {
-      const uint8_t* block = t.kv[c0 + pg];
-      const float* scales = reinterpret_cast<const float*>(t.meta[c0 + pg] + lay.scales);
-      const float ks = scales[t.g] * widen_factor<kType>();
-      vscale[pg] = scales[heads + t.g] * widen_factor<kType>();
-      if (!(ks == ks &&
-            vscale[pg] == vscale[pg]))  // an FP8 page that saw a non-finite value: NaN out, as float32 gives
-        for (int64_t r = 0; r < rows; ++r) t.l[r] = __builtin_nanf("");
-      const uint8_t* k = block + lay.k;
-      for (int64_t j = 0; j < vecs_per_page; ++j) {
-        kvec[pg * vecs_per_page + j] = k + j * W * elem_bytes<kType>();
-        kscale[pg * vecs_per_page + j] = ks;
-      }
-      grp.v[pg] = block + lay.v;
-      const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
-      grp.n[pg] = t.length - j0 < page ? t.length - j0 : page;
-    }
+    const bool exp_ok = read_group<T, kType>(t, lay, c0, grp, kvec, kscale, vscale);
     const int64_t vecs = grp.pages * vecs_per_page, n = grp.pages * page;
-    for (int64_t r0 = 0; r0 < rows; r0 += SMR)
-      for (int64_t v0 = 0; v0 < vecs; v0 += SNV)
-        score_any<T, kType, kSplit, SMR, SNV>(rows - r0, vecs - v0, dims, page, t.q + r0 * dims, kvec + v0, kscale + v0,
-                                              s + r0 * ld + v0 * W, ld, ahead);
+    auto scores = [&](auto read) {
+      for (int64_t r0 = 0; r0 < rows; r0 += SMR)
+        for (int64_t v0 = 0; v0 < vecs; v0 += SNV)
+          score_any<T, decltype(read)::value, kSplit, SMR, SNV>(rows - r0, vecs - v0, dims, page, t.q + r0 * dims,
+                                                                kvec + v0, kscale + v0, s + r0 * ld + v0 * W, ld,
+                                                                ahead);
+    };
+    auto values = [&](auto read) {
+      for (int64_t r0 = 0; r0 < rows; r0 += PMR)
+        for (int64_t d0 = 0; d0 < dvecs; d0 += PDV)
+          pv_any<T, decltype(read)::value, PMR, PDV>(rows - r0, dvecs - d0, dims, page, grp, s + r0 * ld, ld,
+                                                     alpha + r0, d0 * W, t.o + r0 * dims, ahead);
+    };
+    if constexpr (kType == SK_F8E4M3FN) {
+      if (exp_ok)
+        scores(PageType<kF8Exp>{});
+      else
+        scores(PageType<kType>{});
+    } else {
+      scores(PageType<kType>{});
+    }
     for (int64_t pg = 0; pg < grp.pages;
          ++pg) {  // the last pages: partial, or cut by the causal rule among the queries
       const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
@@ -276,10 +331,14 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
       }
     }
     for (int64_t r = 0; r < rows; ++r) softmax_row<T>(n, page, s + r * ld, vscale, t.m + r, t.l + r, alpha + r);
-    for (int64_t r0 = 0; r0 < rows; r0 += PMR)
-      for (int64_t d0 = 0; d0 < dvecs; d0 += PDV)
-        pv_any<T, kType, PMR, PDV>(rows - r0, dvecs - d0, dims, page, grp, s + r0 * ld, ld, alpha + r0, d0 * W,
-                                   t.o + r0 * dims, ahead);
+    if constexpr (kType == SK_F8E4M3FN) {
+      if (exp_ok)
+        values(PageType<kF8Exp>{});
+      else
+        values(PageType<kType>{});
+    } else {
+      values(PageType<kType>{});
+    }
   }
   o_in_order<T, kType>(rows, dims, t.o);
 }
@@ -302,71 +361,12 @@ static void decode_any(const sk_decode_task& t, float* scratch) {
   }
 }
 
-// Quest's page bounds of j.count pages × KV heads [j.g0, j.g0 + j.gn) (sk_quest_score_fn), kQuestPairs
-// (page, head) pairs at a time, each with its own accumulator: one pair's sum is a chain of dependent FMAs,
-// and several in flight keep the FMA units busy. Each pair's sum is formed in the same order as it would be
-// alone (lanes over the channels, then the lanes in order). The metadata of the pages kQuestAhead ahead is
-// prefetched: a page's block is one head's few lines or every head's, read once.
-constexpr int kQuestPairs = 8;
-constexpr int64_t kQuestAhead = 4;
-
-template <class T, int kType>
-static void quest_pages(const sk_quest_score_job& j) {
-  using V = typename T::V;
-  constexpr int W = T::W;
-  const sk_kv_pages& c = *j.cache;
-  const int64_t dims = c.head_dim, gn = j.gn;
-  const KvPageLayout lay = kv_page_layout(elem_bytes<kType>(), c.kv_heads, dims, c.page_size);
-  const int64_t first = (lay.meta + j.g0 * lay.meta_head) & ~int64_t{63}, last = lay.meta + (j.g0 + gn) * lay.meta_head;
-  int64_t ahead = 0;         // pages prefetched
-  int64_t pg = 0, g = j.g0;  // the batch's first pair
-  while (pg < j.count) {
-    for (const int64_t want = std::min(j.count, pg + kQuestPairs / gn + 1 + kQuestAhead); ahead < want; ++ahead) {
-      __builtin_prefetch(j.meta[ahead] + lay.scales, 0, kAheadLocality);
-      for (int64_t at = first; at < last; at += 64) __builtin_prefetch(j.meta[ahead] + at, 0, kAheadLocality);
-    }
-    const uint8_t* lo[kQuestPairs];
-    const float* pos[kQuestPairs];
-    float* out[kQuestPairs];
-    const float* kscale[kQuestPairs];
-    int pairs = 0;
-    for (; pairs < kQuestPairs && pg < j.count; ++pairs) {
-      lo[pairs] = j.meta[pg] + lay.meta + g * lay.meta_head;
-      pos[pairs] = j.bounds + g * 2 * dims;
-      out[pairs] = j.score + pg * j.ld + (g - j.g0);
-      kscale[pairs] = reinterpret_cast<const float*>(j.meta[pg] + lay.scales) + g;
-      if (++g == j.g0 + gn) g = j.g0, ++pg;
-    }
-    for (int q = pairs; q < kQuestPairs; ++q) lo[q] = lo[pairs - 1], pos[q] = pos[pairs - 1];  // not stored
-    V acc[kQuestPairs];
-#pragma GCC unroll 8
-    for (int q = 0; q < kQuestPairs; ++q) acc[q] = T::set1(0.0f);
-    for (int64_t d = 0; d < dims; d += W)
-#pragma GCC unroll 8
-      for (int q = 0; q < kQuestPairs; ++q)
-        acc[q] = T::fma(T::load(pos[q] + d), widen<T, kType>(lo[q] + lay.meta_head / 2, d),
-                        T::fma(T::load(pos[q] + dims + d), widen<T, kType>(lo[q], d), acc[q]));
-    for (int q = 0; q < pairs; ++q) *out[q] = hsum<T>(acc[q]) * *kscale[q] * widen_factor<kType>();
-  }
-}
-
-template <class T>
-static void quest_any(const sk_quest_score_job& j) {
-  switch (j.cache->type) {
-    case SK_F32: return quest_pages<T, SK_F32>(j);
-    case SK_F16: return quest_pages<T, SK_F16>(j);
-    case SK_BF16: return quest_pages<T, SK_BF16>(j);
-    default: return quest_pages<T, SK_F8E4M3FN>(j);
-  }
-}
+#include "quest-bound.h"
 
 // dst[i] = element i of src (of the page type), for n a multiple of 16: the
 // Widen loads alone, so the native tests hold them to the scalar decoders.
-template <int kType>
-struct PageType {
-  static constexpr int value = kType;
-};
-
+// FP8 codes are read both ways (e4m3_256 and kF8Exp's e4m3_2m120); a code
+// the two read apart comes out NaN.
 template <class T>
 static void widen_row(sk_dtype type, const void* src, size_t n, float* dst) {
   const uint8_t* s = static_cast<const uint8_t*>(src);
@@ -379,7 +379,15 @@ static void widen_row(sk_dtype type, const void* src, size_t n, float* dst) {
     case SK_F32: return row(PageType<SK_F32>{});
     case SK_F16: return row(PageType<SK_F16>{});
     case SK_BF16: return row(PageType<SK_BF16>{});
-    default: return row(PageType<SK_F8E4M3FN>{});
+    default: break;
+  }
+  row(PageType<SK_F8E4M3FN>{});
+  float other[T::W];
+  const typename T::V f = T::set1(widen_factor<kF8Exp>());
+  for (size_t i = 0; i < n; i += T::W) {
+    T::store(other, T::mul(widen<T, kF8Exp>(s, static_cast<int64_t>(i)), f));
+    for (int l = 0; l < T::W; ++l)
+      if (memcmp(other + l, dst + i + l, sizeof(float)) != 0) dst[i + l] = __builtin_nanf("");
   }
 }
 

@@ -5,10 +5,17 @@
 // it includes nothing itself).
 #pragma once
 
+// FP8 pages read with Widen::e4m3_2m120 (a page type of the tiles, not an
+// sk_dtype): cheaper than e4m3_256, for groups whose page scales times 2^120
+// stay finite (decode_task picks per group).
+constexpr int kF8Exp = 256;
+
 // W elements of the page type at element offset i of base, as float32 lanes.
 template <class T, int kType>
 static inline typename T::V widen(const uint8_t* base, int64_t i) {
-  if constexpr (kType == SK_F32)
+  if constexpr (kType == kF8Exp)
+    return Widen::e4m3_2m120(base + i);
+  else if constexpr (kType == SK_F32)
     return Widen::f32(reinterpret_cast<const float*>(base) + i);
   else if constexpr (kType == SK_F16)
     return Widen::f16(reinterpret_cast<const uint16_t*>(base) + i);
@@ -18,15 +25,15 @@ static inline typename T::V widen(const uint8_t* base, int64_t i) {
     return Widen::e4m3_256(base + i);
 }
 
-// What a widened element is to be multiplied by (FP8: Widen's 1/256 undone with the page scale).
+// What a widened element is to be multiplied by (FP8: Widen's 1/256 or 2^-120 undone with the page scale).
 template <int kType>
 constexpr float widen_factor() {
-  return kType == SK_F8E4M3FN ? kE4m3Widen256 : 1.0f;
+  return kType == SK_F8E4M3FN ? kE4m3Widen256 : kType == kF8Exp ? kE4m3Widen2p120 : 1.0f;
 }
 
 template <int kType>
 constexpr int64_t elem_bytes() {
-  return kType == SK_F32 ? 4 : kType == SK_F8E4M3FN ? 1 : 2;
+  return kType == SK_F32 ? 4 : kType == SK_F8E4M3FN || kType == kF8Exp ? 1 : 2;
 }
 
 // Pages are read into the cache ahead of the group being computed, a few
@@ -48,7 +55,9 @@ struct PageAhead {
   int64_t bytes;                       // of a block
   int64_t next = 0, end = 0, off = 0;  // the next line: page `next`, byte `off`; pages below `end` may be read
   int64_t rate = 0;                    // lines per step
-  void step() {
+  // Inlined: a call per step of the tiles' loops costs as much as the step (GCC gives up inlining it once the
+  // task holds FP8's two page readings).
+  __attribute__((always_inline)) void step() {
     if (next >= end) return;
     const uint8_t* at = kv[next] + off;
     for (int64_t i = 0; i < rate; ++i) __builtin_prefetch(at + 64 * i, 0, kAheadLocality);

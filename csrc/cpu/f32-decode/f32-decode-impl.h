@@ -257,7 +257,8 @@ static bool read_group(const sk_decode_task& t, const KvPageLayout& lay, int32_t
   return exp_ok;
 }
 
-// f(PageType<how the group's pages are read>{}).
+// f(PageType<how the group's pages are read>{}): FP8 groups whose scales allow
+// it by the shift (kF8Exp, read_group), the rest as their type.
 template <int kType, class F>
 static inline void with_reading(bool exp_ok, F&& f) {
   if constexpr (kType == SK_F8E4M3FN)
@@ -312,16 +313,9 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
           pv_any<T, decltype(read)::value, PMR, PDV>(rows - r0, dvecs - d0, dims, page, grp, s + r0 * ld, ld,
                                                      alpha + r0, d0 * W, t.o + r0 * dims, ahead);
     };
-    if constexpr (kType == SK_F8E4M3FN) {
-      if (exp_ok)
-        scores(PageType<kF8Exp>{});
-      else
-        scores(PageType<kType>{});
-    } else {
-      scores(PageType<kType>{});
-    }
-    for (int64_t pg = 0; pg < grp.pages;
-         ++pg) {  // the last pages: partial, or cut by the causal rule among the queries
+    with_reading<kType>(exp_ok, scores);
+    // The last pages: partial, or cut by the causal rule among the queries.
+    for (int64_t pg = 0; pg < grp.pages; ++pg) {
       const int64_t j0 = static_cast<int64_t>(t.page_index[c0 + pg]) * page;
       if (j0 + page <= all_see) continue;
       for (int64_t r = 0; r < rows; ++r) {
@@ -331,14 +325,7 @@ static void decode_task(const sk_decode_task& t, float* scratch) {
       }
     }
     for (int64_t r = 0; r < rows; ++r) softmax_row<T>(n, page, s + r * ld, vscale, t.m + r, t.l + r, alpha + r);
-    if constexpr (kType == SK_F8E4M3FN) {
-      if (exp_ok)
-        values(PageType<kF8Exp>{});
-      else
-        values(PageType<kType>{});
-    } else {
-      values(PageType<kType>{});
-    }
+    with_reading<kType>(exp_ok, values);
   }
   o_in_order<T, kType>(rows, dims, t.o);
 }

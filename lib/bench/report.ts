@@ -27,6 +27,12 @@ export interface CudaMachine {
 /** Where a result was measured: enough to tell two JSON files' machines apart. */
 export interface Machine {
   cpu: string
+  /**
+   * The CPU's family, model and stepping from /proc/cpuinfo, with the core's
+   * name where it is known: a VM often reports only "AMD EPYC", and Zen 4 and
+   * Zen 5 differ 2× in AVX-512 throughput. Absent where /proc/cpuinfo is not.
+   */
+  cpuId?: string
   /** Logical CPUs the process may use. */
   cores: number
   memoryBytes: number
@@ -58,6 +64,39 @@ export function sparsekitVersion(): string {
   }
 }
 
+/** AMD's core names by family and model (its published model ranges); other vendors get numbers only. */
+function amdCore(family: number, model: number): string | undefined {
+  if (family === 0x1a) return 'Zen 5'
+  if (family === 0x19)
+    return (model >= 0x10 && model <= 0x1f) || (model >= 0x60 && model <= 0x7f) || (model >= 0xa0 && model <= 0xaf)
+      ? 'Zen 4'
+      : 'Zen 3'
+  if (family === 0x17) return model >= 0x30 ? 'Zen 2' : 'Zen / Zen+'
+  return undefined
+}
+
+/** "family 25 model 17 stepping 1 (Zen 4)" on x86, "implementer 0x41 part 0xd0c" on ARM; undefined elsewhere. */
+export function cpuIdentity(cpuinfo?: string): string | undefined {
+  let text = cpuinfo
+  if (text === undefined)
+    try {
+      text = readFileSync('/proc/cpuinfo', 'utf8')
+    } catch {
+      return undefined
+    }
+  const field = (name: string): string | undefined =>
+    new RegExp(`^${name}\\s*:\\s*(.+)$`, 'm').exec(text ?? '')?.[1]?.trim()
+  const family = field('cpu family')
+  const model = field('model')
+  if (family !== undefined && model !== undefined) {
+    const core = field('vendor_id') === 'AuthenticAMD' ? amdCore(Number(family), Number(model)) : undefined
+    return `family ${family} model ${model} stepping ${field('stepping') ?? '?'}${core ? ` (${core})` : ''}`
+  }
+  const implementer = field('CPU implementer')
+  const part = field('CPU part')
+  return implementer && part ? `implementer ${implementer} part ${part}` : undefined
+}
+
 /** Describes this machine and, for a CUDA device name, that device. */
 export function describeMachine(device: DeviceName): Machine {
   const all = devices()
@@ -65,6 +104,7 @@ export function describeMachine(device: DeviceName): Machine {
   if (cpu.kind !== 'cpu') throw new Error('sk.devices() did not list the CPU first')
   const machine: Machine = {
     cpu: cpus()[0]?.model.trim() || 'unknown',
+    cpuId: cpuIdentity(),
     cores: availableParallelism(),
     memoryBytes: totalmem(),
     lastLevelCacheBytes: lastLevelCacheBytes(),
@@ -100,7 +140,8 @@ export function describeMachine(device: DeviceName): Machine {
 export function deviceLabel(machine: Machine, device: DeviceName): string {
   if (machine.cuda)
     return `${machine.cuda.name} (${machine.cuda.model}, sm_${machine.cuda.computeCapability.replace('.', '')})`
-  return `${device} (${machine.cpu}, ${machine.isa}${machine.isaForced ? ' forced' : ''}, ${machine.threads} threads)`
+  const cpu = machine.cpuId ? `${machine.cpu} ${machine.cpuId}` : machine.cpu
+  return `${device} (${cpu}, ${machine.isa}${machine.isaForced ? ' forced' : ''}, ${machine.threads} threads)`
 }
 
 const fmtMs = (ms: number): string =>

@@ -7,7 +7,15 @@ import { describe, expect, it } from 'vitest'
 import { cpuIdentity } from '../lib/bench/report.js'
 
 const x86 = (vendor: string, family: number, model: number): string =>
-  `processor\t: 0\nvendor_id\t: ${vendor}\ncpu family\t: ${family}\nmodel\t\t: ${model}\nmodel name\t: AMD EPYC\nstepping\t: 1\n`
+  [
+    `vendor_id\t: ${vendor}`,
+    `cpu family\t: ${family}`,
+    `model\t\t: ${model}`,
+    'model name\t: AMD EPYC',
+    'stepping\t: 1',
+  ]
+    .map((line) => `${line}\n`)
+    .join('')
 
 describe('cpuIdentity', () => {
   it('names AMD cores from family and model', () => {

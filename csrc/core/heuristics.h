@@ -1,6 +1,7 @@
 // Tile and threshold choices, each a constexpr function with its reason, so
 // policy lives in one place and kernels, dispatch and scratch sizing agree.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 namespace sk {
@@ -81,6 +82,13 @@ constexpr int64_t spmm_k_slice(int64_t nnz, int64_t n, int64_t k) {
 // starts 16 bytes past the last, and three loads in four split); the driver
 // copies x there first. Under 16 pixels the copy would be mostly padding.
 constexpr int64_t spmm_channel_stride(int64_t pixels) { return pixels < 16 ? pixels : (pixels + 15) / 16 * 16; }
+
+// Up to this many bytes of padded x, every thread of a conv SpMM copies x
+// into a slot of its own rather than read one copy written by the calling
+// thread (csrc/cpu/f32-spmm/driver.cc): the private copy stays in the
+// copier's own L2 (1 MiB a core on the Zen 4 and Zen 5 hosts); beyond that
+// the copies would crowd out the weights and cost threads × the memory.
+constexpr size_t spmm_private_copy_bytes() { return size_t(1) << 20; }
 
 // Up to this many rows a linear layer runs the matrix-vector kernels row by
 // row: below one vector of rows the SpMM kernels would run their scalar tail.

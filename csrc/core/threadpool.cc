@@ -18,10 +18,14 @@ constexpr uint64_t kClosed = uint64_t(1) << 16;
 constexpr int kGenerationShift = 17;
 uint64_t generation_of(uint64_t state) { return state >> kGenerationShift; }
 
+// Which pool this thread works for, and its slot there (thread_slot()).
+thread_local const ThreadPool* tl_pool = nullptr;
+thread_local int tl_slot = 0;
+
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -37,7 +41,10 @@ void ThreadPool::run_tasks() {
   for (size_t i = next_.fetch_add(1); i < tasks_; i = next_.fetch_add(1)) (*task_)(i);
 }
 
-void ThreadPool::worker_loop() {
+int ThreadPool::thread_slot() const { return tl_pool == this ? tl_slot : 0; }
+
+void ThreadPool::worker_loop(int slot) {
+  tl_pool = this, tl_slot = slot;
   uint64_t seen = 0;
   for (;;) {
     const auto go = [&] {

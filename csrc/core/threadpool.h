@@ -40,9 +40,12 @@ class ThreadPool {
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
   // Runs task(i) for i in [0, tasks), spread over the threads.
   void parallel_for(size_t tasks, const std::function<void(size_t)>& task);
+  // The running thread's slot in [0, threads()): a worker's own index, 0 for
+  // any other thread (the caller), so a task can keep per-thread scratch.
+  int thread_slot() const;
 
  private:
-  void worker_loop();
+  void worker_loop(int slot);
   void run_tasks();
 
   std::vector<std::thread> workers_;

@@ -83,26 +83,36 @@ SK_TEST(spmm_slice_width_follows_density) {
   CHECK(sk::spmm_k_slice(0, 10, 600) == 256, "empty");
 }
 
+// The driver's shapes: both layouts, the SpMV path, K slices, padded x.
+struct DriverShape {
+  int64_t batch, m, n, k;
+  int32_t layout;
+};
+constexpr DriverShape kDriverShapes[] = {{2, 49, 37, 29, SK_SPMM_CHANNELS},
+                                         {1, 200, 64, 48, SK_SPMM_CHANNELS},
+                                         {1, 1, 53, 70, SK_SPMM_ROWS},
+                                         {1, 2, 17, 33, SK_SPMM_ROWS},
+                                         {1, 3, 17, 33, SK_SPMM_ROWS},
+                                         {1, 130, 45, 66, SK_SPMM_ROWS},
+                                         {1, 64, 8, 5, SK_SPMM_ROWS},
+                                         {1, 70, 21, 600, SK_SPMM_ROWS},  // 600: three K slices
+                                         {2, 49, 37, 600, SK_SPMM_CHANNELS},
+                                         {1, 200, 21, 260, SK_SPMM_CHANNELS},  // conv: slices too
+                                         {2, 32, 19, 40, SK_SPMM_CHANNELS},
+                                         {1, 13, 7, 300, SK_SPMM_CHANNELS},  // m 32, m under 16
+                                         // padded x over sk::spmm_private_copy_bytes: one copy shared by the threads
+                                         {1, 500, 21, 520, SK_SPMM_CHANNELS}};
+
 // The driver for every ISA here, both layouts, and the SpMV path.
 SK_TEST(spmm_driver_conv_and_linear_every_isa) {
   Rng rng{99};
   sk::ThreadPool pool(3);
-  struct Shape {
-    int64_t batch, m, n, k;
-    int32_t layout;
-  };
-  const Shape shapes[] = {{2, 49, 37, 29, SK_SPMM_CHANNELS},  {1, 200, 64, 48, SK_SPMM_CHANNELS},
-                          {1, 1, 53, 70, SK_SPMM_ROWS},       {1, 2, 17, 33, SK_SPMM_ROWS},
-                          {1, 3, 17, 33, SK_SPMM_ROWS},       {1, 130, 45, 66, SK_SPMM_ROWS},
-                          {1, 64, 8, 5, SK_SPMM_ROWS},        {1, 70, 21, 600, SK_SPMM_ROWS},  // 600: three K slices
-                          {2, 49, 37, 600, SK_SPMM_CHANNELS}, {1, 200, 21, 260, SK_SPMM_CHANNELS},  // conv: slices too
-                          {2, 32, 19, 40, SK_SPMM_CHANNELS},  {1, 13, 7, 300, SK_SPMM_CHANNELS}};   // m 32, m under 16
   for (sk_isa isa : isas_here())
     for (int32_t nr : {1, 2, 4})
-      for (const Shape& s : shapes) {
+      for (const DriverShape& s : kDriverShapes) {
         std::vector<float> w(static_cast<size_t>(s.n * s.k));
         // 20 % and 10 % dense in turn: the sliced shapes run both slice widths (128, 256).
-        const double keep = (&s - shapes) % 2 ? 0.1 : 0.2;
+        const double keep = (&s - kDriverShapes) % 2 ? 0.1 : 0.2;
         for (float& v : w) v = rng.uniform() < keep ? static_cast<float>(rng.normal()) : 0.0f;
         const sk_spmm_analysis a = sk_spmm_analyze(w.data(), s.n, s.k);
         const int i = nr == 1 ? 0 : nr == 2 ? 1 : 2;

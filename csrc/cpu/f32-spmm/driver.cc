@@ -81,9 +81,11 @@ void run_sliced(const sk_spmm_params& p, const sk_spmm_kernel& k, const sk_spmm_
   }
 }
 
-// The op's tasks over x at `stride` floats a channel (p.x, or its padded copy).
+// The op's tasks over x at `stride` floats a channel: x_of() gives the
+// running thread's x (p.x, or a padded copy).
+template <class XOf>
 void channel_tasks(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
-                   const sk_spmm_slices* slices, const float* x_in, int64_t stride) {
+                   const sk_spmm_slices* slices, int64_t stride, const XOf& x_of) {
   const int64_t threads = pool.threads(), want = threads * sk::spmm_tasks_per_thread();
   const int64_t tiles = (p.m + k.mr - 1) / k.mr;
   const int64_t m_chunks = std::max<int64_t>(1, std::min(tiles, (want + p.batch - 1) / p.batch));
@@ -104,7 +106,7 @@ void channel_tasks(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
     const int64_t t = static_cast<int64_t>(task);
     const int64_t b = t / (m_count * n_count), mi = t / n_count % m_count, ni = t % n_count;
     const int64_t m0 = mi * m_step, rows = mi == m_count - 1 ? p.m - m0 : m_step;
-    const float* x = x_in + b * p.k * stride + m0;
+    const float* x = x_of() + b * p.k * stride + m0;
     float* out = p.out + b * p.n * p.m + m0;
     if (slices)
       run_sliced(p, k, *slices, chunks[ni], chunks[ni + 1], rows, x, stride, out, p.m, p.clamp);
@@ -113,22 +115,43 @@ void channel_tasks(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32
   });
 }
 
-// x goes to its padded stride (sk_spmm_input_stride) on the calling thread
-// before the pool call: copy tasks inside the pool call would make every
-// SpMM task wait for them, and a worker whose core a busy neighbour took in
-// the middle of one would stall the whole op.
+// x goes to its padded stride (sk_spmm_input_stride). The copy is rewritten
+// every op, so a thread reading another thread's copy misses on every line it
+// cached last time and fetches it from the writer's core: at 2 threads that
+// cost more than the copy (bench/results/tuning-notes.md). So where it fits
+// (sk::spmm_private_copy_bytes) each thread copies x into a slot of its own
+// before its first task and reads only that; a larger x is copied once, on
+// the calling thread before the pool call (copy tasks inside the call would
+// make every SpMM task wait for them).
 sk_status run_channels(const sk_spmm_params& p, const sk_spmm_kernel& k, const int32_t* dmap, sk::ThreadPool& pool,
                        const sk_spmm_slices* slices) {
   const int64_t stride = sk_spmm_input_stride(p);
   if (stride == p.m) {
-    channel_tasks(p, k, dmap, pool, slices, p.x, p.m);
+    channel_tasks(p, k, dmap, pool, slices, stride, [&p] { return p.x; });
     return SK_OK;
   }
-  sk::HostScratch<float> xp(static_cast<size_t>(p.batch * p.k * stride));
+  const size_t floats = static_cast<size_t>(p.batch * p.k * stride);
+  const auto copy_x = [&p, stride](float* to) {
+    for (int64_t r = 0; r < p.batch * p.k; ++r)
+      memcpy(to + r * stride, p.x + r * p.m, static_cast<size_t>(p.m) * sizeof(float));
+  };
+  const bool private_copies = pool.threads() > 1 && floats * sizeof(float) <= sk::spmm_private_copy_bytes();
+  const size_t slots = private_copies ? static_cast<size_t>(pool.threads()) : 1;
+  sk::HostScratch<float> xp(floats * slots);
   if (!xp) return SK_ERR_OUT_OF_MEMORY;
-  for (int64_t r = 0; r < p.batch * p.k; ++r)
-    memcpy(xp.get() + r * stride, p.x + r * p.m, static_cast<size_t>(p.m) * sizeof(float));
-  channel_tasks(p, k, dmap, pool, slices, xp.get(), stride);
+  if (!private_copies) {
+    copy_x(xp.get());
+    channel_tasks(p, k, dmap, pool, slices, stride, [&xp] { return static_cast<const float*>(xp.get()); });
+    return SK_OK;
+  }
+  // Slot s is only ever touched by the thread whose thread_slot() is s.
+  std::vector<char> copied(slots, 0);
+  channel_tasks(p, k, dmap, pool, slices, stride, [&] {
+    const size_t slot = static_cast<size_t>(pool.thread_slot());
+    float* mine = xp.get() + slot * floats;
+    if (!copied[slot]) copy_x(mine), copied[slot] = 1;
+    return static_cast<const float*>(mine);
+  });
   return SK_OK;
 }
 
